@@ -1,0 +1,3 @@
+from services.archive.main import build
+
+build().serve()

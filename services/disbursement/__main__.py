@@ -1,0 +1,3 @@
+from services.disbursement.main import build
+
+build().serve()

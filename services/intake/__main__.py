@@ -1,0 +1,3 @@
+from services.intake.main import build
+
+build().serve()

@@ -1,0 +1,3 @@
+from services.publicity.main import build
+
+build().serve()

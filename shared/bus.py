@@ -1,0 +1,324 @@
+"""NATS JetStream wiring: streams, the outbox relay, and the tracked durable consumer.
+
+- One stream per service (file storage, no age limit, a duplicate window): part of the
+  audit record.
+- The relay publishes each committed integration event with `Nats-Msg-Id = <service>:<position>`
+  and resumes from its tracked position; JetStream drops a republished duplicate.
+- The consumer applies a handler and records (upstream, position) in the SAME transaction
+  as the events it produces, so redeliveries and replays have no second effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from shared.contracts import Actor, Envelope, IntegrationEvent, event_id_for
+from shared.errors import DomainError
+from shared.eventstore import ServiceApplication
+from shared.telemetry import current_headers, span
+
+log = logging.getLogger(__name__)
+
+
+def stream_name(region: str, service: str) -> str:
+    return f"SA_{region}_{service.upper()}"
+
+
+def service_subjects(region: str, service: str) -> str:
+    return f"sa.{region}.{service}.>"
+
+
+def deadletter_stream(region: str) -> str:
+    return f"SA_{region}_DEADLETTER"
+
+
+class Bus:
+    """One NATS connection per service process, re-binding consumers after a reconnect."""
+
+    def __init__(self, url: str, name: str, region: str) -> None:
+        self.url, self.name, self.region = url, name, region
+        self.nc: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self.reconnects = 0
+
+    async def connect(self) -> None:
+        async def reconnected() -> None:
+            self.reconnects += 1
+            log.warning("%s reconnected to NATS (%d)", self.name, self.reconnects)
+
+        self.nc = await nats.connect(
+            servers=[self.url], name=self.name, max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5, connect_timeout=2, reconnected_cb=reconnected,
+            allow_reconnect=True,
+        )
+        self.js = self.nc.jetstream(timeout=5)
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def ensure_stream(self, service: str, duplicate_window_s: float,
+                            replicas: int = 1) -> None:
+        await self._ensure(StreamConfig(
+            name=stream_name(self.region, service),
+            subjects=[service_subjects(self.region, service)],
+            storage=StorageType.FILE, max_age=0, duplicate_window=duplicate_window_s,
+            num_replicas=replicas,
+        ))
+        await self._ensure(StreamConfig(
+            name=deadletter_stream(self.region),
+            subjects=[f"sa.{self.region}.deadletter.>"],
+            storage=StorageType.FILE, max_age=0, num_replicas=replicas,
+        ))
+
+    async def _ensure(self, config: StreamConfig) -> None:
+        assert self.js is not None
+        try:
+            await self.js.add_stream(config)
+        except BadRequestError:
+            await self.js.update_stream(config)
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.drain()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a service's contracts.py maps a domain event to (None means internal)."""
+
+    contract: IntegrationEvent
+    case_id: str | None = None
+    household_id: str | None = None
+    township: str | None = None
+
+
+ToIntegration = Callable[[Any, int], Outgoing | None]
+
+
+class OutboxRelay:
+    """Publishes the store's notification log to JetStream after commit (transactional outbox)."""
+
+    def __init__(self, app: ServiceApplication, bus: Bus, to_integration: ToIntegration,
+                 batch_size: int = 500, idle_poll_s: float = 0.2) -> None:
+        self.app, self.bus, self.to_integration = app, bus, to_integration
+        self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
+        self.name = f"{app.name}->nats"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+        loop = asyncio.get_running_loop()
+        app.on_commit(lambda: loop.call_soon_threadsafe(self._wake.set))
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                if await self.publish_pending():
+                    continue
+            except Exception:  # NATS down or a store hiccup: back off, resume from position
+                log.exception("relay %s failed; retrying", self.name)
+                await asyncio.sleep(1.0)
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch after the tracked position; returns notifications consumed."""
+        position = await asyncio.to_thread(self.app.relay_position, self.name)
+        batch = await asyncio.to_thread(self.app.notifications, position, self.batch_size)
+        if not batch:
+            return 0
+        envelopes, heads, traces = await asyncio.to_thread(self._envelopes, batch)
+        assert self.bus.js is not None
+        for env in envelopes:
+            parent = {"traceparent": traces[env.position]} if env.position in traces else None
+            with span(f"publish {env.subject}", parent, trace.SpanKind.PRODUCER):
+                headers = {"Nats-Msg-Id": env.msg_id, **current_headers()}
+                await self.bus.js.publish(env.subject, env.to_bytes(), headers=headers)
+        await asyncio.to_thread(self.app.advance_relay, self.name, batch[-1].id, heads)
+        self.published += len(envelopes)
+        return len(batch)
+
+    def _envelopes(self, batch: list[Any]) -> tuple[list[Envelope], dict[str, tuple[str, int]],
+                                                     dict[int, str]]:
+        events = [(n.id, self.app.mapper.to_domain_event(n)) for n in batch]
+        chain = self.app.chain_heads(sorted({str(e.originator_id) for _, e in events}))
+        heads: dict[str, tuple[str, int]] = {}
+        envelopes: list[Envelope] = []
+        for position, event in events:
+            out = self.to_integration(event, position)
+            if out is None:
+                continue
+            agg = str(event.originator_id)
+            prev = heads[agg][0] if agg in heads else chain.get(agg, "0" * 64)
+            actor = getattr(event, "actor", None)
+            env = Envelope.sealed(
+                prev,
+                event_id=event_id_for(self.app.name, event.originator_id, event.originator_version),
+                type=out.contract.TYPE, version=out.contract.VERSION, source=self.app.name,
+                region=self.bus.region, aggregate_id=event.originator_id,
+                aggregate_version=event.originator_version, position=position,
+                occurred_at=event.timestamp,
+                actor=Actor.model_validate(actor) if actor else None,
+                case_id=out.case_id, household_id=out.household_id, township=out.township,
+                data=out.contract.model_dump(mode="json"),
+            )
+            heads[agg] = (env.hash, position)
+            envelopes.append(env)
+        traces = self.app.traces(batch[0].id, batch[-1].id)
+        return envelopes, heads, traces
+
+
+Handler = Callable[[Envelope], None]
+
+
+class TrackedConsumer:
+    """A durable pull consumer of one upstream service's stream, exactly-once in effect."""
+
+    def __init__(self, app: ServiceApplication, bus: Bus, upstream: str,
+                 handlers: Mapping[str, Handler], *, batch_size: int = 50,
+                 ack_wait_s: float = 30.0, max_deliver: int = 5, backoff_s: float = 0.5) -> None:
+        self.app, self.bus, self.upstream, self.handlers = app, bus, upstream, handlers
+        self.durable = f"{app.name}-from-{upstream}"
+        self.batch_size, self.ack_wait_s = batch_size, ack_wait_s
+        self.max_deliver, self.backoff_s = max_deliver, backoff_s
+        self._sub: JetStreamContext.PullSubscription | None = None
+        self._bound_at_reconnect = -1
+        self._stopping = False
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def _bind(self) -> None:
+        assert self.bus.js is not None
+        if self._sub is not None:
+            # The old subscription may already be gone with the connection.
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+        self._sub = await self.bus.js.pull_subscribe(
+            service_subjects(self.bus.region, self.upstream),
+            durable=self.durable,
+            stream=stream_name(self.bus.region, self.upstream),
+            config=ConsumerConfig(
+                durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait_s,
+                # One more than ours, so the consumer itself terms and dead-letters.
+                max_deliver=self.max_deliver + 1,
+            ),
+        )
+        self._bound_at_reconnect = self.bus.reconnects
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                # nats-py #504: a pull subscription can go quiet after a server restart; re-bind.
+                if self._sub is None or self._bound_at_reconnect != self.bus.reconnects:
+                    await self._bind()
+                assert self._sub is not None
+                msgs = await self._sub.fetch(self.batch_size, timeout=1.0)
+            except TimeoutError:  # an empty fetch (nats-py #709)
+                continue
+            except NotFoundError:  # upstream stream not created yet
+                await asyncio.sleep(0.5)
+                self._sub = None
+                continue
+            except Exception:
+                if self._stopping:
+                    return
+                log.exception("consumer %s fetch failed; re-binding", self.durable)
+                self._sub = None
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await self.handle(msg)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def handle(self, msg: Msg) -> None:
+        try:
+            env = Envelope.model_validate_json(msg.data)
+        except ValidationError as e:
+            await self._dead_letter(msg, f"poison message: {e.errors()[:3]}")
+            return
+        with span(f"{self.app.name} handle {env.type}", dict(msg.headers or {}),
+                  trace.SpanKind.CONSUMER, upstream=env.source, position=str(env.position)):
+            try:
+                applied = await asyncio.to_thread(self._apply, env)
+            except DomainError as e:  # a rule says no: retrying cannot help
+                await self._dead_letter(msg, f"{e.code}: {e.message}")
+                return
+            except Exception as e:
+                delivered = msg.metadata.num_delivered or 1
+                if delivered >= self.max_deliver:
+                    await self._dead_letter(msg, f"gave up after {delivered} deliveries: {e!r}")
+                else:
+                    log.warning("consumer %s: %r, retry %d", self.durable, e, delivered)
+                    await msg.nak(delay=self.backoff_s * 2 ** (delivered - 1))
+                return
+        await msg.ack()
+        if applied:
+            self.handled += 1
+
+    def _apply(self, env: Envelope) -> bool:
+        with self.app.unit_of_work() as session:
+            if self.app.already_handled(session, env.source, env.position):
+                return False  # a redelivery or a replay: no second effect
+            handler = self.handlers.get(env.type)
+            if handler is not None:
+                handler(env)
+            self.app.record_handled(session, env.source, env.position, env.type)
+        return True
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        assert self.bus.js is not None
+        headers = {
+            "Sa-Dead-Reason": reason[:1000], "Sa-Original-Subject": msg.subject,
+            "Sa-Consumer": self.durable,
+            "Sa-Deliveries": str(msg.metadata.num_delivered if msg.metadata else 0),
+        }
+        await self.bus.js.publish(
+            f"sa.{self.bus.region}.deadletter.{self.app.name}.{self.upstream}", msg.data,
+            headers=headers,
+        )
+        await msg.term()
+        self.dead_lettered += 1
+        log.error("consumer %s dead-lettered %s: %s", self.durable, msg.subject, reason)
+
+
+async def dead_letters(bus: Bus, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest dead letters, for the operator (also readable with the nats CLI)."""
+    assert bus.js is not None
+    name = deadletter_stream(bus.region)
+    try:
+        info = await bus.js.stream_info(name)
+    except NotFoundError:
+        return []
+    out: list[dict[str, Any]] = []
+    last = info.state.last_seq
+    for seq in range(max(info.state.first_seq, last - limit + 1), last + 1):
+        try:
+            m = await bus.js.get_msg(name, seq)
+        except NotFoundError:
+            continue
+        out.append({"seq": seq, "subject": m.subject, "headers": dict(m.headers or {}),
+                    "data": (m.data or b"").decode(errors="replace")})
+    return out

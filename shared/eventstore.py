@@ -1,0 +1,300 @@
+"""Event store selection and the base class of every service's one writer.
+
+Persistence is `eventsourcing_sqlalchemy`: a SQLite file by default, PostgreSQL when a URL
+is given. Both let the events, the read-model rows, the consumer's tracking row and the
+idempotency record commit in ONE transaction, which is what makes projections and
+reactions exactly-once in effect (see docs/architecture.md, "Storage").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import date
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.persistence import JSONTranscoder, Notification, Recording, Transcoding
+from eventsourcing.utils import Environment
+from opentelemetry import propagate, trace
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from shared.errors import NotFound
+from shared.settings import ServiceSettings
+
+_tracer = trace.get_tracer("shared.eventstore")
+POSITION = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class KernelTables:
+    """Tables every service keeps beside its events, prefixed with the service name so
+    that several services may share one PostgreSQL database if an operator wants."""
+
+    def __init__(self, service: str) -> None:
+        self.metadata = MetaData()
+        p = service
+        # Consumer tracking: one row per upstream message handled (exactly-once in effect).
+        self.inbox = Table(
+            f"{p}_inbox", self.metadata,
+            Column("upstream", String(64), primary_key=True),
+            Column("position", POSITION, primary_key=True),
+            Column("event_type", String(128), nullable=False),
+            Column("handled_at", DateTime(timezone=True), server_default=func.now()),
+        )
+        # Outbox relay: the last notification id published to JetStream.
+        self.relay_position = Table(
+            f"{p}_relay_position", self.metadata,
+            Column("relay", String(64), primary_key=True),
+            Column("position", POSITION, nullable=False),
+        )
+        # Hash-chain heads per aggregate, advanced with the relay position.
+        self.chain_heads = Table(
+            f"{p}_chain_heads", self.metadata,
+            Column("aggregate_id", String(36), primary_key=True),
+            Column("last_hash", String(64), nullable=False),
+            Column("position", POSITION, nullable=False),
+        )
+        # The W3C traceparent of the request that wrote each event, so the relay continues it.
+        self.event_trace = Table(
+            f"{p}_event_trace", self.metadata,
+            Column("position", POSITION, primary_key=True),
+            Column("traceparent", String(128), nullable=False),
+        )
+        self.idempotency = Table(
+            f"{p}_idempotency", self.metadata,
+            Column("subject", String(128), primary_key=True),
+            Column("key", String(128), primary_key=True),
+            Column("request_hash", String(64), nullable=False),
+            Column("status_code", Integer, nullable=False),
+            Column("body", LargeBinary, nullable=False),
+            Column("created_at", DateTime(timezone=True), server_default=func.now()),
+        )
+
+
+class Projection:
+    """Read models (SQLAlchemy tables) built from this service's own events.
+
+    `apply` runs inside the writer's transaction, so a read model is never ahead of or
+    behind its events; `ServiceApplication.rebuild_projections` drops and replays them.
+    """
+
+    def __init__(self) -> None:
+        self.metadata = MetaData()
+
+    def apply(self, session: Session, event: Any, position: int) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+def store_environment(settings: ServiceSettings) -> dict[str, str]:
+    env = {"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": settings.store_url}
+    if settings.store_url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    if settings.encrypt_at_rest:
+        env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
+        env["CIPHER_KEY"] = _load_or_create_cipher_key(settings.resolved_cipher_key_file)
+    return env
+
+
+def _load_or_create_cipher_key(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = AESCipher.create_key(num_bytes=32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+class ServiceApplication(Application[UUID]):
+    """The one writer of a service: commands, queries, and the kernel's bookkeeping."""
+
+    def __init__(self, settings: ServiceSettings, projection: Projection | None = None) -> None:
+        self.settings = settings
+        self.projection = projection
+        self.kernel = KernelTables(self.name)
+        self._commit_listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
+        super().__init__(env=store_environment(settings))
+        self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
+        self.kernel.metadata.create_all(self.engine)
+        if projection is not None:
+            projection.metadata.create_all(self.engine)
+
+    # The library merges os.environ into the env; a service's settings are the only source.
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        return Environment(name, dict(env or {}))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def unit_of_work(self) -> AbstractContextManager[Session]:
+        """One database transaction; saves made inside it join it."""
+        return self.recorder.transaction(commit=True)  # type: ignore[attr-defined]
+
+    def read_session(self) -> AbstractContextManager[Session]:
+        return self.recorder.transaction(commit=False)  # type: ignore[attr-defined]
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Called (from any thread) after events are saved: wakes the outbox relay."""
+        with self._listeners_lock:
+            self._commit_listeners.append(listener)
+
+    def _record(self, processing_event: Any) -> list[Recording[UUID]]:
+        with _tracer.start_as_current_span(f"{self.name}.store.save"), self.unit_of_work() as s:
+            recordings = super()._record(processing_event)
+            self._remember_trace(s, recordings)
+            if self.projection is not None:
+                for r in recordings:
+                    self.projection.apply(s, r.domain_event, r.notification.id)
+        return recordings
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        for listener in list(self._commit_listeners):
+            listener()
+
+    def _remember_trace(self, session: Session, recordings: Sequence[Recording[UUID]]) -> None:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        traceparent = carrier.get("traceparent")
+        if traceparent and recordings:
+            session.execute(
+                self.kernel.event_trace.insert(),
+                [{"position": r.notification.id, "traceparent": traceparent} for r in recordings],
+            )
+
+    def get(self, aggregate_id: UUID, what: str = "aggregate", version: int | None = None) -> Any:
+        try:
+            return self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"{self.name}.not_found", f"{what} {aggregate_id} not found") from None
+
+    def notifications(self, after: int, limit: int) -> Sequence[Notification]:
+        return self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+
+    def iter_domain_events(self, batch: int = 500) -> Iterator[tuple[int, Any]]:
+        after = 0
+        while True:
+            page = self.notifications(after, batch)
+            if not page:
+                return
+            for n in page:
+                yield n.id, self.mapper.to_domain_event(n)
+            after = page[-1].id
+
+    def rebuild_projections(self, batch: int = 500) -> int:
+        """Drop the read models and replay every event into them. Returns events applied."""
+        if self.projection is None:
+            return 0
+        self.projection.metadata.drop_all(self.engine)
+        self.projection.metadata.create_all(self.engine)
+        count = 0
+        after = 0
+        while page := self.notifications(after, batch):
+            with self.unit_of_work() as s:
+                for n in page:
+                    self.projection.apply(s, self.mapper.to_domain_event(n), n.id)
+                    count += 1
+            after = page[-1].id
+        return count
+
+    # --- consumer tracking (inbox) -------------------------------------------------------
+
+    def already_handled(self, session: Session, upstream: str, position: int) -> bool:
+        t = self.kernel.inbox
+        row = session.execute(
+            select(t.c.position).where(t.c.upstream == upstream, t.c.position == position)
+        ).first()
+        return row is not None
+
+    def record_handled(self, session: Session, upstream: str, position: int, type_: str) -> None:
+        session.execute(self.kernel.inbox.insert().values(
+            upstream=upstream, position=position, event_type=type_))
+
+    # --- relay bookkeeping ---------------------------------------------------------------
+
+    def relay_position(self, relay: str) -> int:
+        t = self.kernel.relay_position
+        with self.read_session() as s:
+            row = s.execute(select(t.c.position).where(t.c.relay == relay)).first()
+        return int(row[0]) if row else 0
+
+    def chain_heads(self, aggregate_ids: Sequence[str]) -> dict[str, str]:
+        t = self.kernel.chain_heads
+        if not aggregate_ids:
+            return {}
+        with self.read_session() as s:
+            rows = s.execute(
+                select(t.c.aggregate_id, t.c.last_hash).where(t.c.aggregate_id.in_(aggregate_ids))
+            ).all()
+        return {r[0]: r[1] for r in rows}
+
+    def traces(self, first: int, last: int) -> dict[int, str]:
+        t = self.kernel.event_trace
+        with self.read_session() as s:
+            rows = s.execute(
+                select(t.c.position, t.c.traceparent).where(t.c.position.between(first, last))
+            ).all()
+        return {int(r[0]): r[1] for r in rows}
+
+    def advance_relay(self, relay: str, position: int, heads: dict[str, tuple[str, int]]) -> None:
+        """Record what the relay published: its position and the new chain heads, atomically."""
+        with self.unit_of_work() as s:
+            self._upsert(s, self.kernel.relay_position, {"relay": relay, "position": position},
+                         ["relay"])
+            for aggregate_id, (h, pos) in heads.items():
+                self._upsert(
+                    s, self.kernel.chain_heads,
+                    {"aggregate_id": aggregate_id, "last_hash": h, "position": pos},
+                    ["aggregate_id"],
+                )
+            # Trace context is only needed until the event is published.
+            s.execute(delete(self.kernel.event_trace).where(
+                self.kernel.event_trace.c.position <= position))
+
+    def _upsert(self, s: Session, table: Table, values: dict[str, Any], keys: list[str]) -> None:
+        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table).values(**values)
+        s.execute(ins.on_conflict_do_update(
+            index_elements=keys, set_={k: v for k, v in values.items() if k not in keys}))
+
+    def ping(self) -> None:
+        with self.engine.connect() as c:
+            c.execute(text("SELECT 1"))

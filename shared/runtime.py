@@ -1,0 +1,115 @@
+"""The lifecycle every service shares: bus, stream, outbox relay, consumers, HTTP app.
+
+A service's main.py builds its Application, names its contract mapping and reactions,
+and hands them to `ServiceRuntime`; nothing else differs between services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from shared.auth import TokenVerifier
+from shared.bus import Bus, Handler, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
+from shared.eventstore import ServiceApplication
+from shared.settings import ServiceSettings
+from shared.telemetry import setup_telemetry
+from shared.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+def verifier_for(settings: ServiceSettings) -> TokenVerifier:
+    return TokenVerifier(issuer=settings.auth_issuer, audience=settings.auth_audience,
+                         public_key_file=settings.resolved_public_key_file,
+                         jwks_url=settings.auth_jwks_url)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, app: ServiceApplication,
+                 to_integration: ToIntegration, routers: list[APIRouter],
+                 reactions: Mapping[str, Mapping[str, Handler]] | None = None) -> None:
+        self.settings, self.app, self.to_integration = settings, app, to_integration
+        self.reactions = dict(reactions or {})
+        setup_telemetry(settings.service, settings.telemetry_exporter, settings.otlp_endpoint)
+        self.bus = Bus(settings.nats_url, settings.service, settings.region)
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[TrackedConsumer] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.http: FastAPI = create_app(
+            settings.service, verifier_for(settings), max_body_bytes=settings.max_body_bytes,
+            readiness={"store": self._store_ready, "nats": self._nats_ready,
+                       "relay": self._relay_ready},
+            lifespan=self._lifespan,
+        )
+        for r in routers:
+            self.http.include_router(r)
+        self.http.add_api_route("/ops/dead-letters", self._dead_letters, methods=["GET"],
+                                tags=["ops"])
+
+    async def start(self) -> None:
+        await self.bus.connect()
+        await self.bus.ensure_stream(self.settings.service,
+                                     self.settings.stream_duplicate_window_s,
+                                     self.settings.stream_replicas)
+        s = self.settings
+        if s.relay_enabled:
+            self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
+                                     s.relay_batch_size, s.relay_idle_poll_s)
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+        for upstream, handlers in self.reactions.items():
+            consumer = TrackedConsumer(
+                self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
+                ack_wait_s=s.consumer_ack_wait_s, max_deliver=s.consumer_max_deliver,
+                backoff_s=s.consumer_backoff_s)
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
+
+    async def stop(self) -> None:
+        if self.relay:
+            self.relay.stop()
+        for c in self.consumers:
+            c.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        self.consumers.clear()
+        await self.bus.close()
+        self.app.close()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _store_ready(self) -> None:
+        await asyncio.to_thread(self.app.ping)
+
+    async def _nats_ready(self) -> None:
+        if not self.bus.connected:
+            raise RuntimeError("not connected")
+
+    async def _relay_ready(self) -> None:
+        if self.settings.relay_enabled and not any(
+                t.get_name() == "relay" and not t.done() for t in self._tasks):
+            raise RuntimeError("relay not running")
+
+    async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        return await dead_letters(self.bus, min(max(limit, 1), 1000))
+
+    def serve(self) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.http_port,
+                    log_level="warning")

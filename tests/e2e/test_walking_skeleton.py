@@ -1,0 +1,175 @@
+"""The pipes, end to end against a real nats-server, on SQLite and on PostgreSQL:
+an application accepted in intake opens a review case in review, exactly once."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import nats
+import pytest
+
+from shared.auth import Role, TokenIssuer
+from shared.bus import OutboxRelay, stream_name
+from shared.contracts import Envelope, verify_chain
+from shared.pii import make_resident_id
+from tests.stack import client, eventually
+
+pytestmark = pytest.mark.nats
+
+YELIN, TAOYUAN = "469028100", "469028100201"
+
+
+def filing() -> dict[str, Any]:
+    born = date(1956, 3, 14)
+    return {
+        "kind": "dibao", "township": YELIN, "village": TAOYUAN, "filed_by": "applicant",
+        "members": [
+            {"name": "黎阿婆", "relation": "self", "birth_date": born.isoformat(),
+             "resident_id": make_resident_id("469028", born, 12, "female")},
+            {"name": "黎小明", "relation": "grandchild", "birth_date": "2012-09-01",
+             "resident_id": make_resident_id("469028", date(2012, 9, 1), 3, "male")},
+        ],
+    }
+
+
+def clerk(issuer: TokenIssuer) -> dict[str, str]:
+    return {"authorization": "Bearer " + issuer.mint("clerk-yelin-1", Role.TOWNSHIP_CLERK, YELIN)}
+
+
+def reviewer(issuer: TokenIssuer) -> dict[str, str]:
+    return {"authorization": "Bearer " + issuer.mint("lead-yelin", Role.TOWNSHIP_LEADER, YELIN)}
+
+
+async def submit_and_accept(intake: Any, issuer: TokenIssuer,
+                            headers: dict[str, str] | None = None) -> str:
+    async with client(intake) as http:
+        r = await http.post("/applications", json=filing(), headers=clerk(issuer))
+        assert r.status_code == 201, r.text
+        application_id = r.json()["application_id"]
+        r = await http.post(f"/applications/{application_id}/accept",
+                            headers={**clerk(issuer), **(headers or {})})
+        assert r.status_code == 200, r.text
+    return str(application_id)
+
+
+async def review_case(review: Any, issuer: TokenIssuer, application_id: str) -> dict[str, Any]:
+    async with client(review) as http:
+        async def found() -> dict[str, Any] | None:
+            r = await http.get(f"/cases/by-application/{application_id}",
+                               headers=reviewer(issuer))
+            return r.json() if r.status_code == 200 else None
+        return await eventually(found)
+
+
+async def count_cases(review: Any, issuer: TokenIssuer) -> int:
+    async with client(review) as http:
+        r = await http.get("/cases", params={"township": YELIN}, headers=reviewer(issuer))
+        assert r.status_code == 200, r.text
+        return int(r.json()["total"])
+
+
+async def stream_envelopes(url: str, service: str) -> list[Envelope]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    info = await js.stream_info(stream_name("469028", service))
+    out = [Envelope.model_validate_json((await js.get_msg(info.config.name, seq)).data)
+           for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+    await nc.close()
+    return out
+
+
+async def test_acceptance_opens_a_review_case(services: Any, issuer: TokenIssuer) -> None:
+    intake, review = await services("intake"), await services("review")
+    application_id = await submit_and_accept(intake, issuer)
+
+    case = await review_case(review, issuer, application_id)
+    assert case["kind"] == "dibao" and case["township"] == YELIN
+    assert date.fromisoformat(case["decision_due"]) > date.fromisoformat(case["accepted_on"])
+    assert await count_cases(review, issuer) == 1
+
+
+async def test_relay_down_between_commit_and_publish_loses_nothing(
+        services: Any, issuer: TokenIssuer, nats_server: Any) -> None:
+    intake = await services("intake", relay_enabled=False)
+    review = await services("review")
+    application_id = await submit_and_accept(intake, issuer)  # committed, not published
+
+    relay = OutboxRelay(intake.app, intake.bus, intake.to_integration)
+    real_advance = intake.app.advance_relay
+    crashes = []
+
+    def crash_after_publish(*args: Any) -> None:
+        crashes.append(args)
+        raise RuntimeError("relay killed after publish, before recording its position")
+
+    intake.app.advance_relay = crash_after_publish  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await relay.publish_pending()
+    assert crashes, "the relay published before it was killed"
+    first_pass = await stream_envelopes(nats_server.url, "intake")
+
+    intake.app.advance_relay = real_advance  # type: ignore[method-assign]
+    restarted = OutboxRelay(intake.app, intake.bus, intake.to_integration)
+    assert await restarted.publish_pending() == 2  # republishes the same two events
+    assert await restarted.publish_pending() == 0  # and resumes from its position
+
+    second_pass = await stream_envelopes(nats_server.url, "intake")
+    assert [e.hash for e in second_pass] == [e.hash for e in first_pass]  # de-duplicated
+    assert len(second_pass) == 2
+    assert verify_chain(second_pass).ok
+
+    await review_case(review, issuer, application_id)
+    assert await count_cases(review, issuer) == 1
+
+
+async def test_redelivered_message_has_no_second_effect(
+        services: Any, issuer: TokenIssuer, nats_server: Any) -> None:
+    intake, review = await services("intake"), await services("review")
+    application_id = await submit_and_accept(intake, issuer)
+    await review_case(review, issuer, application_id)
+    events_before = review.app.recorder.max_notification_id()
+
+    accepted = next(e for e in await stream_envelopes(nats_server.url, "intake")
+                    if e.type == "application_accepted")
+    nc = await nats.connect(nats_server.url)
+    # A new Nats-Msg-Id slips past JetStream's de-duplication: only tracking stops it.
+    await nc.jetstream().publish(accepted.subject, accepted.to_bytes(),
+                                 headers={"Nats-Msg-Id": "replayed-by-test"})
+    await nc.close()
+    consumer = review.consumers[0]
+    handled_before = consumer.handled
+
+    async def acked() -> bool:
+        info = await review.bus.js.consumer_info(stream_name("469028", "intake"),
+                                                 consumer.durable)
+        return (info.num_ack_pending == 0 and info.num_pending == 0
+                and info.delivered.stream_seq == 3)
+    await eventually(acked)
+
+    assert consumer.handled == handled_before
+    assert review.app.recorder.max_notification_id() == events_before
+    assert await count_cases(review, issuer) == 1
+
+
+async def test_trace_of_the_accepting_request_continues_in_review(
+        services: Any, issuer: TokenIssuer, span_exporter: Any) -> None:
+    intake, review = await services("intake"), await services("review")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    application_id = await submit_and_accept(intake, issuer, {"traceparent": traceparent})
+    await review_case(review, issuer, application_id)
+
+    def spans_named(prefix: str) -> list[Any]:
+        return [s for s in span_exporter.get_finished_spans()
+                if s.name.startswith(prefix) and format(s.context.trace_id, "032x") == trace_id]
+
+    await eventually(lambda: _async(spans_named("review handle application_accepted")))
+    assert spans_named("POST /applications/")  # the HTTP request itself
+    assert spans_named("intake.store.save")  # the store write
+    assert spans_named("publish sa.469028.intake.application_accepted")  # the relay
+    assert spans_named("review.store.save")  # and the case opened in review
+
+
+async def _async(value: Any) -> Any:
+    return value

@@ -1,0 +1,58 @@
+"""Build real services in the test process: own store (SQLite file or a PostgreSQL
+database), the real nats-server, and an HTTP client on each service's ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import nats
+
+from shared.runtime import ServiceRuntime
+
+T = TypeVar("T")
+
+
+def service_settings(service: str, *, tmp: Path, keys_dir: Path, nats_url: str,
+                     database_url: str | None, **overrides: Any) -> Any:
+    module = __import__(f"services.{service}.main", fromlist=["build"])
+    cls = next(v for k, v in vars(module).items()
+               if k.endswith("Settings") and k != "ServiceSettings")
+    return cls(var_dir=tmp, nats_url=nats_url, database_url=database_url,
+               auth_public_key_file=keys_dir / "jwt-ed25519.pub.pem",
+               keyring_file=keys_dir / "bus-keyring.json", relay_idle_poll_s=0.05,
+               consumer_backoff_s=0.05, **overrides)
+
+
+def build_service(service: str, **kwargs: Any) -> ServiceRuntime:
+    module = __import__(f"services.{service}.main", fromlist=["build"])
+    return module.build(service_settings(service, **kwargs))
+
+
+def client(rt: ServiceRuntime) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=rt.http),
+                             base_url=f"http://{rt.settings.service}")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 10.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def reset_jetstream(url: str) -> None:
+    """Each test starts from empty streams on the shared session server."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for name in await js.streams_info():
+        await js.delete_stream(name.config.name)
+    await nc.close()

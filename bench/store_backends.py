@@ -326,6 +326,12 @@ def main() -> int:
         ap.error(f"--backends takes a comma list of {','.join(BACKENDS)}")
     if args.updates > args.creates:
         ap.error("--updates must not exceed --creates")
+    if "C" in keys:
+        try:
+            import psycopg_pool  # noqa: F401  (eventsourcing.postgres imports it)
+        except ImportError:
+            ap.error("backend C needs psycopg_pool (pip install psycopg-pool), "
+                     "or leave C out: --backends A,B,D")
 
     run_id = uuid.uuid4().hex[:8]
     pg = {"host": args.pg_host, "port": args.pg_port,

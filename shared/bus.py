@@ -195,6 +195,7 @@ class OutboxRelay:
 
 
 Handler = Callable[[Envelope], None]
+# A consumer's handlers map event type → handler; "*" handles every other type (archive).
 
 
 class TrackedConsumer:
@@ -288,7 +289,7 @@ class TrackedConsumer:
         with self.app.unit_of_work() as session:
             if self.app.already_handled(session, env.source, env.position):
                 return False  # a redelivery or a replay: no second effect
-            handler = self.handlers.get(env.type)
+            handler = self.handlers.get(env.type) or self.handlers.get("*")
             if handler is not None:
                 handler(env)
             self.app.record_handled(session, env.source, env.position, env.type)

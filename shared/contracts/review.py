@@ -1,12 +1,22 @@
-"""Review's published integration events."""
+"""Review's published integration events: the decision and the benefit over time.
+
+Consumers: publicity (opinions, terminations needing notice, entitlements for the
+long-term roster), disbursement (entitlements, temporary payments, spot checks),
+intake (case status), archive (everything).
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
 from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.common import AssistanceKind
 from shared.contracts.registry import IntegrationEvent, contract
+from shared.pii import Sealed
 
 
 @contract
@@ -23,3 +33,163 @@ class CaseOpened(IntegrationEvent):
     decision_due: date
     deadlines_provisional: bool
     close_relative_declared: bool
+
+
+@contract
+class OpinionIssued(IntegrationEvent):
+    """初审意见 of the joint review; publicity opens a 7-day notice when required."""
+
+    SOURCE = "review"
+    TYPE = "opinion_issued"
+    case_id: UUID
+    application_id: UUID
+    household_id: str | None = None
+    kind: AssistanceKind
+    township: str
+    village: str
+    round: int  # 1, then 2… after an upheld objection and re-investigation
+    approve: bool
+    monthly_amount: Decimal | None = None  # one-off amount for 临时救助
+    reasons: list[str] = []
+    applicant_name: str  # publicity masks it under the display rule
+    household_size: int
+    publicity_required: bool = True  # False for 急难型 先行救助
+    close_relative_declared: bool = False
+
+
+@contract
+class CaseConfirmed(IntegrationEvent):
+    SOURCE = "review"
+    TYPE = "case_confirmed"
+    case_id: UUID
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    decided_on: date
+    monthly_amount: Decimal | None = None
+    entitlement_id: UUID | None = None  # none for 临时救助 and 低保边缘 recognition
+
+
+@contract
+class CaseRejected(IntegrationEvent):
+    SOURCE = "review"
+    TYPE = "case_rejected"
+    case_id: UUID
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    decided_on: date
+    reasons: list[str]
+
+
+class PayeeRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    bank: str
+    account: Sealed
+
+
+@contract
+class EntitlementStarted(IntegrationEvent):
+    SOURCE = "review"
+    TYPE = "entitlement_started"
+    entitlement_id: UUID
+    case_id: UUID
+    household_id: str | None = None
+    kind: AssistanceKind
+    township: str
+    village: str
+    urban: bool
+    applicant_name: str
+    household_size: int
+    monthly_amount: Decimal
+    breakdown: dict[str, Any]
+    start_month: str  # "YYYY-MM": the month after the decision
+    policy_version: int
+    payee: PayeeRef | None = None
+    recheck_due: date | None = None
+    valid_until: date | None = None  # 低保边缘 recognition validity
+
+
+@contract
+class EntitlementChanged(IntegrationEvent):
+    SOURCE = "review"
+    TYPE = "entitlement_changed"
+    entitlement_id: UUID
+    case_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    change: Literal["increase", "decrease", "suspend", "resume", "phase_out", "terminate"]
+    monthly_amount: Decimal  # the amount from effective_month on (0 when stopped)
+    household_size: int
+    effective_month: str  # "YYYY-MM"
+    reasons: list[str] = []
+
+
+@contract
+class TerminationNoticeRequested(IntegrationEvent):
+    """A 特困 termination goes through 7 days' publicity before it takes effect."""
+
+    SOURCE = "review"
+    TYPE = "termination_notice_requested"
+    entitlement_id: UUID
+    case_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    applicant_name: str
+    household_size: int
+    reasons: list[str]
+
+
+@contract
+class TemporaryPaymentApproved(IntegrationEvent):
+    """临时救助 payment (or one instalment of it), incl. 急难型 先行救助."""
+
+    SOURCE = "review"
+    TYPE = "temporary_payment_approved"
+    payment_id: UUID
+    case_id: UUID
+    household_id: str | None = None
+    township: str
+    village: str
+    urban: bool
+    applicant_name: str
+    household_size: int
+    amount: Decimal
+    month: str  # "YYYY-MM" it is paid in
+    instalment: int = 1
+    instalments: int = 1
+    advance: bool = False  # 先行救助
+    payee: PayeeRef | None = None
+
+
+class SpotCheckResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    case_id: UUID
+    upheld: bool
+    finding: str | None = None
+    corrective_action: str | None = None
+    resolved: bool = True
+
+
+@contract
+class SpotCheckCompleted(IntegrationEvent):
+    SOURCE = "review"
+    TYPE = "spot_check_completed"
+    spot_check_id: UUID
+    township: str
+    month: str  # "YYYY-MM"
+    results: list[SpotCheckResult]
+
+
+@contract
+class PolicyChanged(IntegrationEvent):
+    SOURCE = "review"
+    TYPE = "policy_changed"
+    version: int
+    effective_from: date
+    table: dict[str, Any]

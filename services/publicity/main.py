@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.publicity.application import PublicityApplication
-from shared.bus import Outgoing
+from services.publicity import api
+from services.publicity.application import PublicityApplication, PublicityPolicy
+from services.publicity.clock import Clock, DemoClock, SystemClock
+from services.publicity.contracts import PublicityContracts
+from services.publicity.ratelimit import RateLimited, TokenBucket
+from services.publicity.reactions import reactions
+from services.publicity.scheduler import NoticeScheduler
+from shared.pii import NameMaskRule
+from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
+from shared.web import problem
 
 
 class PublicitySettings(ServiceSettings):
@@ -17,11 +30,81 @@ class PublicitySettings(ServiceSettings):
     service: str = "publicity"
     http_port: int = 8703
 
+    # County policy (DOMAIN.md "setting").
+    notice_window_days: int = Field(7, ge=1, le=60, description="公示期 in calendar days")
+    name_display_rule: NameMaskRule = "keep_surname"
+    closing_soon_days: int = Field(2, ge=0, le=30)
 
-def no_integration_events(event: Any, position: int) -> Outgoing | None:
-    return None
+    # The window scheduler and its clock. A shift or a speed-up is for demos only.
+    scheduler_interval_s: float = Field(30.0, gt=0)
+    clock_shift_days: float = 0.0
+    clock_speed: float = Field(1.0, ge=1.0)
+    clock_anchor: datetime | None = None  # fixed: a restarted demo keeps its time
+
+    # Public endpoints: per-client token buckets (the gateway must limit as well).
+    public_read_burst: int = Field(60, ge=1)
+    public_reads_per_minute: float = Field(120.0, gt=0)
+    public_objection_burst: int = Field(5, ge=1)
+    public_objections_per_minute: float = Field(2.0, gt=0)
+    rate_limit_max_clients: int = Field(10_000, ge=1)
+    # Trusted proxies in front (gateway: 1) whose X-Forwarded-For names the client; 0 uses
+    # the peer address, which behind an unconfigured gateway puts everyone in one bucket.
+    trusted_proxy_hops: int = Field(0, ge=0, le=5)
 
 
-def build(settings: PublicitySettings | None = None) -> ServiceRuntime:
+class PublicityRuntime(ServiceRuntime):
+    """The shared runtime plus the window scheduler, which sweeps once before serving."""
+
+    app: PublicityApplication
+
+    def __init__(self, settings: PublicitySettings, app: PublicityApplication,
+                 **kwargs: object) -> None:
+        super().__init__(settings, app, **kwargs)  # type: ignore[arg-type]
+        self.scheduler = NoticeScheduler(app, settings.scheduler_interval_s)
+        self._scheduler_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        await self.scheduler.sweep()  # windows that ended while the service was down
+        self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+
+    async def stop(self) -> None:
+        self.scheduler.stop()
+        if self._scheduler_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._scheduler_task
+            self._scheduler_task = None
+        await super().stop()
+
+
+def clock_for(settings: PublicitySettings) -> Clock:
+    if settings.clock_shift_days == 0 and settings.clock_speed == 1.0:
+        return SystemClock()
+    return DemoClock(timedelta(days=settings.clock_shift_days), settings.clock_speed,
+                     settings.clock_anchor)
+
+
+def build(settings: PublicitySettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     settings = settings or PublicitySettings()
-    return ServiceRuntime(settings, PublicityApplication(settings), no_integration_events, [])
+    policy = PublicityPolicy(window_days=settings.notice_window_days,
+                             name_rule=settings.name_display_rule,
+                             closing_soon_days=settings.closing_soon_days)
+    app = PublicityApplication(settings, load_county(settings.region), policy,
+                               clock or clock_for(settings))
+    reads = TokenBucket(settings.public_read_burst, settings.public_reads_per_minute,
+                        settings.rate_limit_max_clients)
+    writes = TokenBucket(settings.public_objection_burst, settings.public_objections_per_minute,
+                         settings.rate_limit_max_clients)
+    rt = PublicityRuntime(
+        settings, app, to_integration=PublicityContracts(app),
+        routers=[api.public_router(app, reads, writes, settings.trusted_proxy_hops),
+                 api.official_router(app)],
+        reactions=reactions(app))
+
+    @rt.http.exception_handler(RateLimited)
+    async def rate_limited(request: Request, e: RateLimited) -> JSONResponse:
+        resp = problem(429, e.code, e.message, request, retry_after_s=e.retry_after_s)
+        resp.headers["retry-after"] = str(int(e.retry_after_s))
+        return resp
+
+    return rt

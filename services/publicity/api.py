@@ -1,0 +1,286 @@
+"""Publicity's HTTP API: the public board (no login, rate-limited) and the officials' side.
+
+Public responses are built field by field from `PublicNotice` / `PublicRosterItem`, which
+hold only what the rules allow: masked name, household size, kind, amount, village (plus
+the notice's own id and dates, needed to object). Nothing else can reach them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.publicity.application import OfficialView, PublicityApplication
+from services.publicity.domain import (
+    CONTACT_MAX,
+    FINDING_MAX,
+    OBJECTION_TEXT_MAX,
+    OBJECTOR_NAME_MAX,
+    InvestigationMethod,
+    Notice,
+)
+from services.publicity.ratelimit import TokenBucket
+from shared.auth import Principal, Role, require
+from shared.contracts.common import AssistanceKind
+from shared.web import run_command
+
+TOWNSHIP = r"^\d{9}$"
+VILLAGE = r"^\d{12}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ObjectionIn(_In):
+    text: str = Field(min_length=1, max_length=OBJECTION_TEXT_MAX)
+    contact: str | None = Field(None, max_length=CONTACT_MAX)
+    name: str | None = Field(None, max_length=OBJECTOR_NAME_MAX)  # omit to stay anonymous
+
+
+class InvestigationIn(_In):
+    method: InvestigationMethod
+    notes: str = Field(min_length=1, max_length=FINDING_MAX)
+
+
+class ResolutionIn(_In):
+    upheld: bool
+    finding: str = Field(min_length=1, max_length=FINDING_MAX)  # the reasons, always
+
+
+class VillageOut(BaseModel):
+    code: str
+    name: str | None
+
+
+class PublicNotice(BaseModel):
+    """公示 as posted on the village board."""
+
+    notice_id: UUID
+    subject: Literal["opinion", "termination"]
+    starts_on: date
+    ends_on: date
+    name: str  # masked by the county's display rule
+    household_size: int
+    kind: AssistanceKind
+    monthly_amount: Decimal | None
+    village: VillageOut
+
+
+class PublicRosterItem(BaseModel):
+    """长期公示: name, household size and amount [S2 Art. 24], with kind and village."""
+
+    reference: UUID  # opaque; lets a report (举报) name the entry without naming anyone
+    name: str
+    household_size: int
+    kind: AssistanceKind
+    monthly_amount: Decimal
+    village: VillageOut
+
+
+class NoticePage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[PublicNotice]
+
+
+class RosterPage(BaseModel):
+    as_of: date
+    total: int
+    limit: int
+    offset: int
+    items: list[PublicRosterItem]
+
+
+class ObjectionReceipt(BaseModel):
+    objection_id: UUID
+    notice_id: UUID
+    status: str
+    filed_on: date
+
+
+class ObjectionState(BaseModel):
+    objection_id: UUID
+    status: str
+    upheld: bool | None
+    finding: str | None
+    notice_status: str
+    outcome: str | None
+
+
+def client_key(request: Request, proxy_hops: int) -> str:
+    """Who to rate-limit: the peer, or behind `proxy_hops` trusted proxies the address the
+    outermost of them saw. Counted from the right: entries further left are the client's
+    own claims and could be forged to dodge the limit."""
+    peer = request.client.host if request.client else "unknown"
+    if proxy_hops < 1:
+        return peer
+    chain = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")
+             if a.strip()]
+    return chain[-proxy_hops][:64] if len(chain) >= proxy_hops else peer
+
+
+def _village(app: PublicityApplication, code: str) -> VillageOut:
+    return VillageOut(code=code, name=app.village_name(code))
+
+
+def public_notice(app: PublicityApplication, row: dict[str, Any]) -> PublicNotice:
+    return PublicNotice(
+        notice_id=row["notice_id"], subject=row["subject"], starts_on=row["starts_on"],
+        ends_on=row["ends_on"], name=row["display_name"],
+        household_size=row["household_size"], kind=row["kind"],
+        monthly_amount=row["monthly_amount"], village=_village(app, row["village"]))
+
+
+def public_roster_item(app: PublicityApplication, row: dict[str, Any]) -> PublicRosterItem:
+    return PublicRosterItem(
+        reference=row["entry_id"], name=row["display_name"],
+        household_size=row["household_size"], kind=row["kind"],
+        monthly_amount=row["monthly_amount"], village=_village(app, row["village"]))
+
+
+def public_router(app: PublicityApplication, reads: TokenBucket, writes: TokenBucket,
+                  proxy_hops: int = 0) -> APIRouter:
+    """No login: anyone may read the board and object (异议) while a notice is posted."""
+    r = APIRouter(prefix="/public", tags=["public"])
+
+    def reader(request: Request) -> str:
+        key = client_key(request, proxy_hops)
+        reads.take(key)
+        return key
+
+    def writer(request: Request) -> str:
+        key = client_key(request, proxy_hops)
+        writes.take(key)
+        return key
+
+    @r.get("/notices", response_model=NoticePage)
+    def notices(township: str | None = Query(None, pattern=TOWNSHIP),
+                village: str | None = Query(None, pattern=VILLAGE),
+                limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                _: str = Depends(reader)) -> NoticePage:
+        total, rows = app.public_notices(township=township, village=village, limit=limit,
+                                         offset=offset)
+        return NoticePage(total=total, limit=limit, offset=offset,
+                          items=[public_notice(app, row) for row in rows])
+
+    @r.get("/notices/{notice_id}", response_model=PublicNotice)
+    def notice(notice_id: UUID, _: str = Depends(reader)) -> PublicNotice:
+        return public_notice(app, app.public_notice(notice_id))
+
+    @r.post("/notices/{notice_id}/objections", status_code=201, response_model=ObjectionReceipt)
+    def object_(notice_id: UUID, body: ObjectionIn, request: Request,
+                client: str = Depends(writer)) -> Response:
+        # Idempotency per client: a retried POST files nothing twice. The client address is
+        # hashed for the key and never stored with the objection.
+        subject = "public:" + hashlib.sha256(client.encode()).hexdigest()[:32]
+        who = Principal(user_id=subject, role=Role.PUBLIC)
+
+        def command() -> ObjectionReceipt:
+            objection_id = app.file_objection(notice_id, text=body.text, contact=body.contact,
+                                              objector_name=body.name)
+            return ObjectionReceipt(objection_id=objection_id, notice_id=notice_id,
+                                    status="pending", filed_on=app.today())
+        return run_command(app, request, who, body, command)
+
+    @r.get("/roster/villages/{village}", response_model=RosterPage)
+    def village_roster(village: str = Path(pattern=VILLAGE), as_of: date | None = None,
+                       limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                       _: str = Depends(reader)) -> RosterPage:
+        return _roster(app, None, village, as_of, limit, offset)
+
+    @r.get("/roster/townships/{township}", response_model=RosterPage)
+    def township_roster(township: str = Path(pattern=TOWNSHIP), as_of: date | None = None,
+                        limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                        _: str = Depends(reader)) -> RosterPage:
+        return _roster(app, township, None, as_of, limit, offset)
+
+    return r
+
+
+def _roster(app: PublicityApplication, township: str | None, village: str | None,
+            as_of: date | None, limit: int, offset: int) -> RosterPage:
+    day, total, rows = app.roster(township=township, village=village, as_of=as_of,
+                                  limit=limit, offset=offset)
+    return RosterPage(as_of=day, total=total, limit=limit, offset=offset,
+                      items=[public_roster_item(app, row) for row in rows])
+
+
+# --- officials ------------------------------------------------------------------------------
+
+# Who sees an objector's words and contact: the township that handles it and the county's
+# oversight; not the village assistant, who lives next to the household objected to.
+OBJECTION_READERS = frozenset({Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER,
+                               Role.TOWNSHIP_LEADER, Role.COUNTY_CENTRE, Role.COUNTY_BUREAU,
+                               Role.DISCIPLINE_INSPECTOR})
+
+
+def _official(n: Notice, who: Principal) -> dict[str, Any]:
+    show = who.role in OBJECTION_READERS
+    objections = [
+        {**o, "text": o["text"] if show else None, "contact": o["contact"] if show else None,
+         "objector_name": o["objector_name"] if show else None}
+        for o in n.objections.values()]
+    return {"notice_id": str(n.id), "version": n.version, "case_id": str(n.case_id),
+            "subject": n.subject, "round": n.round, "kind": n.kind, "township": n.township,
+            "village": n.village, "status": n.status, "starts_on": n.starts_on,
+            "ends_on": n.ends_on, "display_name": n.display_name,
+            "household_size": n.household_size, "monthly_amount": n.monthly_amount,
+            "approve": n.approve, "outcome": n.outcome, "finding": n.finding,
+            "closed_on": n.closed_on, "objections": objections}
+
+
+def official_router(app: PublicityApplication) -> APIRouter:
+    r = APIRouter(tags=["notices"])
+    readers = require(Role.VILLAGE_ASSISTANT, *OBJECTION_READERS)
+    investigators = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)
+    # The finding is the joint-review group's (审核确认小组) to give.
+    deciders = require(Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)
+
+    @r.get("/notices")
+    def list_(township: str = Query(pattern=TOWNSHIP), view: OfficialView = "open",
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+              who: Principal = Depends(readers)) -> dict[str, Any]:
+        total, items = app.official_notices(who, township, view, limit, offset)
+        return {"total": total, "limit": limit, "offset": offset, "view": view,
+                "items": items}
+
+    @r.get("/notices/{notice_id}")
+    def read(notice_id: UUID, who: Principal = Depends(readers)) -> dict[str, Any]:
+        return _official(app.notice(who, notice_id), who)
+
+    @r.post("/notices/{notice_id}/objections/{objection_id}/investigation",
+            response_model=ObjectionState)
+    def investigate(notice_id: UUID, objection_id: UUID, body: InvestigationIn,
+                    request: Request, who: Principal = Depends(investigators)) -> Response:
+        def command() -> ObjectionState:
+            n = app.record_investigation(who, notice_id, objection_id, method=body.method,
+                                         notes=body.notes)
+            return _state(n, objection_id)
+        return run_command(app, request, who, body, command, status_code=200)
+
+    @r.post("/notices/{notice_id}/objections/{objection_id}/resolution",
+            response_model=ObjectionState)
+    def resolve(notice_id: UUID, objection_id: UUID, body: ResolutionIn, request: Request,
+                who: Principal = Depends(deciders)) -> Response:
+        def command() -> ObjectionState:
+            n = app.resolve_objection(who, notice_id, objection_id, upheld=body.upheld,
+                                      finding=body.finding)
+            return _state(n, objection_id)
+        return run_command(app, request, who, body, command, status_code=200)
+
+    return r
+
+
+def _state(n: Notice, objection_id: UUID) -> ObjectionState:
+    o = n.objections[str(objection_id)]
+    return ObjectionState(objection_id=objection_id, status=o["status"], upheld=o["upheld"],
+                          finding=o["finding"], notice_status=n.status, outcome=n.outcome)

@@ -1,15 +1,40 @@
-"""Intake's domain events → published integration events (sensitive fields sealed)."""
+"""Intake's domain events → published integration events (sensitive fields sealed).
+
+Sealing purposes (a consumer with the key unseals with the same purpose):
+"member.resident_id", "member.phone", "legal_supporter.resident_id",
+"bank_account.account". Each seal's nonce derives from the event id, so a republished
+envelope is byte-identical. Facts learned from review are not republished.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.intake.domain import Application
+from services.intake.domain import Application, Disclosure
 from shared.bus import Outgoing
 from shared.contracts.envelope import event_id_for
-from shared.contracts.intake import ApplicationAccepted, ApplicationSubmitted, MemberRef
+from shared.contracts.intake import (
+    ApplicationAccepted,
+    ApplicationDeclined,
+    ApplicationResubmitted,
+    ApplicationReturned,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    AssetItem,
+    BankAccountRef,
+    ChangeReported,
+    CloseRelativeRef,
+    Disability,
+    EntrustmentRef,
+    IncomeItem,
+    MemberLeft,
+    MemberRef,
+    MissingItem,
+    SensitiveDataViewed,
+    SupporterRef,
+)
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring, mask_resident_id
+from shared.pii import Keyring, mask_bank_account, mask_phone, mask_resident_id
 
 
 class IntakeContracts:
@@ -17,30 +42,115 @@ class IntakeContracts:
         self.app, self.keyring = app, keyring
 
     def __call__(self, event: Any, position: int) -> Outgoing | None:
-        case_id = str(event.originator_id)
+        if isinstance(event, Disclosure.Recorded):
+            return Outgoing(SensitiveDataViewed(
+                disclosure_id=event.originator_id, application_id=event.application_id,
+                township=event.township, village=event.village, fields=event.fields,
+                reason=event.reason,
+            ), case_id=str(event.application_id), township=event.township)
+        if not isinstance(event, Application.Event) or isinstance(
+                event, Application.CaseConfirmed | Application.CaseRejected
+                | Application.CaseTerminated):
+            return None
+        # The application as it stood right after this event.
+        a: Application = self.app.get(event.originator_id, version=event.originator_version)
+        context = str(event_id_for("intake", event.originator_id, event.originator_version))
+        contract = self._contract(event, a, context)
+        return Outgoing(contract, case_id=str(a.id), household_id=a.household_id,
+                        township=a.township)
+
+    def _contract(self, event: Any, a: Application, context: str) -> Any:
+        where = {"application_id": a.id, "kind": a.kind, "township": a.township,
+                 "village": a.village}
         if isinstance(event, Application.Submitted):
-            return Outgoing(ApplicationSubmitted(
-                application_id=event.originator_id, kind=event.kind, township=event.township,
-                village=event.village, household_size=len(event.members),
-                close_relative_declared=event.close_relative_declared,
-            ), case_id=case_id, township=event.township)
+            return ApplicationSubmitted(
+                **where, household_size=len(a.members),
+                close_relative_declared=a.close_relative_declared, household_id=a.household_id,
+                linshi_type=a.linshi_type, filed_by=a.filed_by, filed_on=a.filed_on)
+        if isinstance(event, Application.Returned):
+            return ApplicationReturned(
+                **where, returned_on=event.returned_on, note=event.note,
+                missing=[MissingItem(**m) for m in event.missing])
+        if isinstance(event, Application.Resubmitted):
+            return ApplicationResubmitted(
+                **where, resubmitted_on=event.resubmitted_on, round=a.round,
+                household_size=len(a.members), close_relative_declared=a.close_relative_declared)
         if isinstance(event, Application.Accepted):
-            # The acceptance carries the case as filed, as it stood at that version.
-            a: Application = self.app.get(event.originator_id, version=event.originator_version)
-            context = str(event_id_for("intake", event.originator_id, event.originator_version))
-            return Outgoing(ApplicationAccepted(
-                application_id=a.id, kind=a.kind, township=a.township, village=a.village,
-                accepted_on=event.accepted_on, applicant_name=a.applicant["name"],
-                members=[self._member(m, context) for m in a.members],
-                close_relative_declared=a.close_relative_declared,
-            ), case_id=case_id, township=a.township)
-        return None
+            return self._accepted(event, a, context, where)
+        if isinstance(event, Application.Declined):
+            return ApplicationDeclined(**where, declined_on=event.declined_on,
+                                       reason=event.reason)
+        if isinstance(event, Application.Withdrawn):
+            return ApplicationWithdrawn(**where, withdrawn_on=event.withdrawn_on,
+                                        reason=event.reason, was_accepted=event.was_accepted,
+                                        case_id=a.case_id)
+        if isinstance(event, Application.ChangeReported):
+            change = event.change
+            return ChangeReported(
+                **where, change_id=event.change_id, case_id=a.case_id,
+                household_id=a.household_id, reported_on=event.reported_on,
+                occurred_on=change["occurred_on"], subject=change["subject"],
+                description=change["description"],
+                members_joined=[self._member(m, context)
+                                for m in change.get("members_joined", [])],
+                members_left=[MemberLeft(fingerprint=m["fingerprint"], reason=m["reason"])
+                              for m in change.get("members_left", [])],
+                incomes=[IncomeItem(member_fingerprint=i["member_fingerprint"], kind=i["kind"],
+                                    amount=i["amount"], months=i["months"])
+                         for i in change.get("incomes", [])]
+                + _incomes(change.get("members_joined", [])),
+                assets=[_asset(x) for x in change.get("assets", [])])
+        raise LookupError(f"no contract for {type(event).__qualname__}")  # pragma: no cover
+
+    def _accepted(self, event: Any, a: Application, context: str,
+                  where: dict[str, Any]) -> ApplicationAccepted:
+        f = a.filing
+        bank = f.get("bank_account")
+        entrustment = f.get("entrustment")
+        return ApplicationAccepted(
+            **where, accepted_on=event.accepted_on, applicant_name=a.applicant["name"],
+            members=[self._member(m, context) for m in a.members],
+            close_relative_declared=a.close_relative_declared,
+            household_id=a.household_id, linshi_type=a.linshi_type, urban=a.urban,
+            incomes=_incomes(a.members), assets=[_asset(x) for x in f.get("assets", [])],
+            bank_account=BankAccountRef(
+                bank=bank["bank"], holder_name=bank["holder_name"],
+                account=self._seal(bank["account"], mask_bank_account(bank["account"]),
+                                   "bank_account.account", context)) if bank else None,
+            single_person=bool(f.get("single_person")), filed_on=a.filed_on,
+            filed_by=a.filed_by,
+            entrustment=EntrustmentRef(**entrustment) if entrustment else None,
+            legal_supporters=[SupporterRef(
+                name=s["name"], relation=s["relation"], fingerprint=s["fingerprint"],
+                resident_id=self._seal(s["resident_id"], mask_resident_id(s["resident_id"]),
+                                       "legal_supporter.resident_id", context))
+                for s in f.get("legal_supporters", [])],
+            close_relatives=[CloseRelativeRef(**c) for c in f.get("close_relatives", [])],
+            residence_basis=f.get("residence_basis"), materials=f.get("materials", []),
+            materials_outstanding=[MissingItem(**m) for m in event.outstanding],
+            policy_version=a.policy_version)
 
     def _member(self, m: dict[str, Any], context: str) -> MemberRef:
-        rid = m["resident_id"]
+        rid, phone = m["resident_id"], m.get("phone")
         return MemberRef(
             name=m["name"], relation=m["relation"], birth_date=m["birth_date"],
-            resident_id=self.keyring.seal(rid, mask_resident_id(rid), "member.resident_id",
-                                          nonce_context=context),
-            fingerprint=self.keyring.fingerprint(rid),
+            resident_id=self._seal(rid, mask_resident_id(rid), "member.resident_id", context),
+            fingerprint=m["fingerprint"],
+            disability=Disability(**m["disability"]) if m.get("disability") else None,
+            serious_illness=m.get("serious_illness", False),
+            work_capacity=m.get("work_capacity", "full"), student=m.get("student", False),
+            phone=self._seal(phone, mask_phone(phone), "member.phone", context)
+            if phone else None,
         )
+
+    def _seal(self, value: str, mask: str, purpose: str, context: str) -> Any:
+        return self.keyring.seal(value, mask, purpose, nonce_context=context)
+
+
+def _incomes(members: list[dict[str, Any]]) -> list[IncomeItem]:
+    return [IncomeItem(member_fingerprint=m["fingerprint"], kind=i["kind"], amount=i["amount"],
+                       months=i["months"]) for m in members for i in m.get("incomes", [])]
+
+
+def _asset(x: dict[str, Any]) -> AssetItem:
+    return AssetItem(kind=x["kind"], value=x["value"], exempt=x.get("exempt", False))

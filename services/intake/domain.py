@@ -1,30 +1,161 @@
-"""Intake's domain: the Application aggregate, the case as the household filed it.
+"""Intake's domain: the Application aggregate, the case as the household filed it (申请).
 
-Pure: no I/O, no framework. Rules raise RuleViolation with a stable code.
+Pure: no I/O, no framework. Rules raise RuleViolation with a stable code and the field
+named as the API names it (e.g. "members[1].birth_date"). The policy (checklists, ages,
+guards) arrives as data; resident-ID fingerprints arrive computed by the application
+layer, which holds the key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts.common import AssistanceKind
+from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
-from shared.pii import InvalidResidentId, validate_resident_id
+from shared.pii import InvalidResidentId, age_on, validate_resident_id
 from shared.regions import County, UnknownRegion
 
 
 class Status(StrEnum):
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
+    SUBMITTED = "submitted"  # 已申请, waiting for the township to accept
+    RETURNED = "returned"  # 退回补正, waiting for the filer to complete it
+    ACCEPTED = "accepted"  # 已受理: review holds the case
+    DECLINED = "declined"  # 不予受理
+    WITHDRAWN = "withdrawn"  # 撤回
+    CONFIRMED = "confirmed"  # review confirmed (审核确认): an active case
+    REJECTED = "rejected"  # review refused
+    TERMINATED = "terminated"  # the entitlement ended (注销)
 
 
-def check_filing(county: County, kind: AssistanceKind, township: str, village: str,
-                 members: list[dict[str, Any]]) -> None:
-    """The filing rules that do not depend on other cases."""
+# An open application, or one whose case is active, blocks a second filing of the same kind.
+OPEN = frozenset({Status.SUBMITTED, Status.RETURNED, Status.ACCEPTED})
+WITHDRAWABLE = OPEN  # "at any time before confirmation"
+
+FiledBy = Literal["applicant", "village_committee", "entrusted_person"]
+AGENTS = frozenset({"village_committee", "entrusted_person"})
+
+
+# --- policy (data the county may change; see services/intake/data/policy.yaml) -------------
+
+Condition = Literal["always", "entrusted", "has_income", "any_disability", "any_serious_illness",
+                    "any_adult_student", "has_legal_supporters", "hukou_basis",
+                    "residence_permit_basis", "single_person"]
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MaterialRequirement(_Policy):
+    """One item of a kind's materials checklist (材料清单)."""
+
+    code: str = Field(pattern=r"^[a-z_]{1,40}$")
+    name: str = Field(min_length=1)
+    when: Condition = "always"
+    held_by_government: bool = False  # read from government systems, never asked again
+
+
+class TekunCapacity(_Policy):
+    """特困's capacity-to-work test: no capacity by age, or by severe disability [S3]."""
+
+    elderly_age: int
+    minor_age: int
+    student_minor_age: int
+    severe_disability_grades: frozenset[int]
+    severe_disability_grades_by_kind: dict[str, frozenset[int]] = {}
+
+    def has_no_capacity(self, member: dict[str, Any], on: date) -> bool:
+        age = age_on(member["birth_date"], on)
+        if age >= self.elderly_age or age < self.minor_age:
+            return True
+        if member.get("student") and age < self.student_minor_age:
+            return True
+        disability = member.get("disability")
+        if not disability:
+            return False
+        grades = self.severe_disability_grades_by_kind.get(disability["kind"],
+                                                           self.severe_disability_grades)
+        return disability["grade"] in grades
+
+
+class SinglePerson(_Policy):
+    """单人保: a severely disabled or seriously ill member applies alone [S2 Art. 5-8]."""
+
+    kinds: frozenset[AssistanceKind]
+    severe_disability_grades: frozenset[int]
+
+
+class IntakePolicy(_Policy):
+    version: int = Field(ge=1)
+    effective_from: date
+    source: str = Field(min_length=1)
+    adult_age: int
+    max_income_period_months: int = Field(ge=1)
+    absurd_monthly_income_yuan: Decimal = Field(gt=0)
+    absurd_asset_value_yuan: Decimal = Field(gt=0)
+    tekun_capacity: TekunCapacity
+    single_person: SinglePerson
+    cash_kinds: frozenset[AssistanceKind]
+    one_off_kinds: frozenset[AssistanceKind]
+    materials_may_follow: frozenset[LinshiType]
+    materials: dict[AssistanceKind, tuple[MaterialRequirement, ...]]
+
+    @model_validator(mode="after")
+    def _every_kind_has_a_checklist(self) -> IntakePolicy:
+        missing = set(AssistanceKind) - set(self.materials)
+        if missing:
+            raise ValueError(f"no materials checklist for {sorted(missing)}")
+        for kind, items in self.materials.items():
+            codes = [i.code for i in items]
+            if len(codes) != len(set(codes)):
+                raise ValueError(f"duplicate material codes in the {kind} checklist")
+        return self
+
+    def checklist(self, kind: str) -> tuple[MaterialRequirement, ...]:
+        return self.materials[AssistanceKind(kind)]
+
+    def may_follow(self, kind: str, linshi_type: str | None) -> bool:
+        """急难型 先行救助: materials and signatures may follow acceptance."""
+        return kind == AssistanceKind.LINSHI and linshi_type in self.materials_may_follow
+
+
+class PolicyBook(_Policy):
+    """Every version of the intake policy; the one in force on a day applies."""
+
+    versions: tuple[IntakePolicy, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PolicyBook:
+        numbers = [v.version for v in self.versions]
+        if numbers != sorted(set(numbers)):
+            raise ValueError("policy versions must be unique and ascending")
+        dates = [v.effective_from for v in self.versions]
+        if dates != sorted(dates):
+            raise ValueError("a later policy version must not take effect earlier")
+        return self
+
+    def in_force(self, on: date) -> IntakePolicy:
+        eligible = [v for v in self.versions if v.effective_from <= on]
+        if not eligible:
+            raise RuleViolation("intake.no_policy", f"no intake policy in force on {on}")
+        return eligible[-1]
+
+    def version(self, number: int) -> IntakePolicy:
+        return next(v for v in self.versions if v.version == number)
+
+
+# --- filing rules ----------------------------------------------------------------------------
+
+
+def check_place(county: County, township: str, village: str) -> None:
     try:
         county.township(township)
     except UnknownRegion as e:
@@ -32,6 +163,19 @@ def check_filing(county: County, kind: AssistanceKind, township: str, village: s
     if not county.is_village_of(village, township):
         raise RuleViolation("intake.unknown_village",
                             f"village {village} is not in township {township}", field="village")
+
+
+def _person_id(value: str, on: date, field: str) -> Any:
+    try:
+        return validate_resident_id(value, today=on)
+    except InvalidResidentId as e:
+        # The message never echoes the number.
+        raise RuleViolation(f"intake.{e.rule}", e.message, field=field) from None
+
+
+def check_people(members: list[dict[str, Any]], supporters: list[dict[str, Any]],
+                 on: date) -> None:
+    """ID checksum and birth dates; nobody listed twice. Normalises the ID numbers."""
     if not members:
         raise RuleViolation("intake.no_members", "name at least the applicant", field="members")
     if sum(1 for m in members if m["relation"] == "self") != 1:
@@ -39,49 +183,474 @@ def check_filing(county: County, kind: AssistanceKind, township: str, village: s
                             "exactly one member must be the applicant (relation 'self')",
                             field="members")
     seen: set[str] = set()
-    for i, m in enumerate(members):
-        field = f"members[{i}].resident_id"
-        try:
-            rid = validate_resident_id(m["resident_id"])
-        except InvalidResidentId as e:
-            raise RuleViolation(f"intake.{e.rule}", e.message, field=field) from None
-        if rid.birth_date != m["birth_date"]:
+    people = [("members", i, m) for i, m in enumerate(members)]
+    people += [("legal_supporters", i, s) for i, s in enumerate(supporters)]
+    for group, i, person in people:
+        field = f"{group}[{i}].resident_id"
+        rid = _person_id(person["resident_id"], on, field)
+        person["resident_id"] = rid.number
+        if group == "members" and rid.birth_date != person["birth_date"]:
             raise RuleViolation("intake.birth_date_mismatch",
                                 "birth date does not agree with the resident ID",
-                                field=f"members[{i}].birth_date")
+                                field=f"{group}[{i}].birth_date")
         if rid.number in seen:
             raise RuleViolation("intake.member_listed_twice",
                                 "the same person is listed twice", field=field)
         seen.add(rid.number)
 
 
+def check_amounts(policy: IntakePolicy, members: list[dict[str, Any]],
+                  assets: list[dict[str, Any]], group: str = "members") -> None:
+    for i, m in enumerate(members):
+        for j, item in enumerate(m.get("incomes", [])):
+            check_income(policy, item, f"{group}[{i}].incomes[{j}]")
+    for k, a in enumerate(assets):
+        _check_amount(a["value"], policy.absurd_asset_value_yuan, f"assets[{k}].value")
+
+
+def check_income(policy: IntakePolicy, item: dict[str, Any], field: str) -> None:
+    if not 1 <= item["months"] <= policy.max_income_period_months:
+        raise RuleViolation("intake.income_period",
+                            f"the period must be 1 to {policy.max_income_period_months} months",
+                            field=f"{field}.months")
+    _check_amount(item["amount"], policy.absurd_monthly_income_yuan * item["months"],
+                  f"{field}.amount")
+
+
+def _check_amount(amount: Decimal, absurd: Decimal, field: str) -> None:
+    if not amount.is_finite() or amount < 0:
+        raise RuleViolation("intake.negative_amount", "an amount cannot be negative", field=field)
+    if amount >= absurd:
+        raise RuleViolation("intake.absurd_amount",
+                            f"{amount} yuan is not plausible here (limit {absurd}); "
+                            "check for a typing error", field=field)
+
+
+def check_filing(county: County, policy: IntakePolicy, *, kind: str, linshi_type: str | None,
+                 township: str, village: str, filed_by: str, filing: dict[str, Any],
+                 on: date) -> dict[str, Any]:
+    """Every filing rule that needs no other case. Returns the filing with IDs normalised."""
+    filing = _copy(filing)
+    check_place(county, township, village)
+    if (kind == AssistanceKind.LINSHI) != (linshi_type is not None):
+        raise RuleViolation("intake.linshi_type",
+                            "临时救助 names its type (emergency or expenditure); other kinds do "
+                            "not", field="linshi_type")
+    if (kind == AssistanceKind.LINSHI) != (filing.get("residence_basis") is not None):
+        raise RuleViolation("intake.residence_basis",
+                            "临时救助 states whether the household holds 户籍 or a 居住证 in the "
+                            "township; other kinds apply where their 户籍 is",
+                            field="residence_basis")
+    members, supporters = filing["members"], filing.get("legal_supporters", [])
+    if supporters and kind != AssistanceKind.TEKUN:
+        raise RuleViolation("intake.legal_supporters_kind",
+                            "legal supporters are named for 特困 only", field="legal_supporters")
+    check_people(members, supporters, on)
+    if not policy.may_follow(kind, linshi_type):
+        check_signatures(policy, kind, members, supporters, on)
+    applicant_index = next(i for i, m in enumerate(members) if m["relation"] == "self")
+    applicant = members[applicant_index]
+    if kind == AssistanceKind.TEKUN and not policy.tekun_capacity.has_no_capacity(applicant, on):
+        t = policy.tekun_capacity
+        raise RuleViolation(
+            "intake.tekun_capacity_to_work",
+            f"特困 support is for those without capacity to work: aged {t.elderly_age} or over, "
+            f"under {t.minor_age} (under {t.student_minor_age} while a student), or severely "
+            "disabled", field=f"members[{applicant_index}]")
+    if filing.get("single_person"):
+        sp = policy.single_person
+        if AssistanceKind(kind) not in sp.kinds:
+            raise RuleViolation("intake.single_person_kind",
+                                "单人保 applies only to " + ", ".join(sorted(sp.kinds)),
+                                field="single_person")
+        disability = applicant.get("disability")
+        severe = bool(disability) and disability["grade"] in sp.severe_disability_grades
+        if not (severe or applicant.get("serious_illness")):
+            raise RuleViolation("intake.single_person_eligibility",
+                                "单人保 is for a severely disabled or seriously ill applicant",
+                                field="single_person")
+    check_amounts(policy, members, filing.get("assets", []))
+    entrustment = filing.get("entrustment")
+    if filed_by in AGENTS and entrustment is None:
+        raise RuleViolation("intake.entrustment_missing",
+                            "a filing on the household's behalf records the entrustment (委托)",
+                            field="entrustment")
+    if filed_by not in AGENTS and entrustment is not None:
+        raise RuleViolation("intake.entrustment_unexpected",
+                            "an applicant filing in person has no entrustment",
+                            field="entrustment")
+    if entrustment is not None and entrustment["entrusted_on"] > on:
+        raise RuleViolation("intake.entrustment_date", "the entrustment is dated in the future",
+                            field="entrustment.entrusted_on")
+    if bool(filing.get("close_relative_declared")) != bool(filing.get("close_relatives")):
+        raise RuleViolation("intake.close_relative_details",
+                            "a close-relative declaration names each relative, and names are "
+                            "given only with the declaration", field="close_relatives")
+    known = {r.code for r in policy.checklist(kind)}
+    for i, code in enumerate(filing.get("materials", [])):
+        if code not in known:
+            raise RuleViolation("intake.unknown_material",
+                                f"{code!r} is not on the {kind} checklist",
+                                field=f"materials[{i}]")
+    filing["materials"] = sorted(set(filing.get("materials", [])))
+    return filing
+
+
+def check_signatures(policy: IntakePolicy, kind: str, members: list[dict[str, Any]],
+                     supporters: list[dict[str, Any]], on: date) -> None:
+    """The authorization for economic verification: every adult member signs; for 特困 the
+    legal supporters sign too."""
+    lacking = unsigned(policy, kind, members, supporters, on)
+    if lacking:
+        raise RuleViolation("intake.authorization_missing",
+                            f"the authorization for economic verification lacks {len(lacking)} "
+                            "signature(s); the first is named", field=lacking[0][0])
+
+
+def unsigned(policy: IntakePolicy, kind: str, members: list[dict[str, Any]],
+             supporters: list[dict[str, Any]], on: date) -> list[tuple[str, str]]:
+    """(field, name) of every signature the authorization still lacks."""
+    out = [(f"members[{i}].authorization_signed", m["name"]) for i, m in enumerate(members)
+           if age_on(m["birth_date"], on) >= policy.adult_age and not m["authorization_signed"]]
+    if kind == AssistanceKind.TEKUN:
+        out += [(f"legal_supporters[{i}].authorization_signed", s["name"])
+                for i, s in enumerate(supporters) if not s["authorization_signed"]]
+    return out
+
+
+def conditions(policy: IntakePolicy, filed_by: str, filing: dict[str, Any],
+               on: date) -> set[str]:
+    members = filing["members"]
+    held = {"always"}
+    if filed_by in AGENTS:
+        held.add("entrusted")
+    if any(m.get("incomes") for m in members):
+        held.add("has_income")
+    if any(m.get("disability") for m in members):
+        held.add("any_disability")
+    if any(m.get("serious_illness") for m in members):
+        held.add("any_serious_illness")
+    if any(m.get("student") and age_on(m["birth_date"], on) >= policy.adult_age
+           for m in members):
+        held.add("any_adult_student")
+    if filing.get("legal_supporters"):
+        held.add("has_legal_supporters")
+    basis = filing.get("residence_basis")
+    held.add("residence_permit_basis" if basis == "residence_permit" else "hukou_basis")
+    if filing.get("single_person"):
+        held.add("single_person")
+    return held
+
+
+def missing_items(policy: IntakePolicy, kind: str, linshi_type: str | None, filed_by: str,
+                  filing: dict[str, Any], on: date) -> list[dict[str, str]]:
+    """Everything the filing still lacks against the checklist, all at once (一次性告知)."""
+    held = conditions(policy, filed_by, filing, on)
+    provided = set(filing.get("materials", []))
+    out = [{"code": r.code, "description": r.name} for r in policy.checklist(kind)
+           if r.when in held and not r.held_by_government and r.code not in provided]
+    if AssistanceKind(kind) in policy.cash_kinds and not filing.get("bank_account"):
+        out.append({"code": "bank_account", "description": "收款银行账户 (bank account)"})
+    for field, name in unsigned(policy, kind, filing["members"],
+                                filing.get("legal_supporters", []), on):
+        out.append({"code": f"signature:{field}", "description": f"{name}: 授权书签字"})
+    return out
+
+
+def check_change(policy: IntakePolicy, change: dict[str, Any], on: date) -> dict[str, Any]:
+    """A reported change names what changed; its people pass the same ID rules as a filing.
+    Returns the change with ID numbers normalised."""
+    change = _copy(change)
+    parts = {"members": change.get("members_joined", []) + change.get("members_left", []),
+             "income": change.get("incomes", []), "assets": change.get("assets", [])}
+    if not parts[change["subject"]]:
+        raise RuleViolation("intake.change_empty",
+                            f"a {change['subject']} change lists what changed",
+                            field={"members": "members_joined", "income": "incomes",
+                                   "assets": "assets"}[change["subject"]])
+    seen: set[str] = set()
+    for group in ("members_joined", "members_left", "incomes"):
+        for i, person in enumerate(change.get(group, [])):
+            field = f"{group}[{i}].resident_id"
+            rid = _person_id(person["resident_id"], on, field)
+            person["resident_id"] = rid.number
+            if group == "members_joined":
+                if person["relation"] == "self":
+                    raise RuleViolation("intake.one_applicant",
+                                        "the household already has its applicant",
+                                        field=f"{group}[{i}].relation")
+                if rid.birth_date != person["birth_date"]:
+                    raise RuleViolation("intake.birth_date_mismatch",
+                                        "birth date does not agree with the resident ID",
+                                        field=f"{group}[{i}].birth_date")
+            if group != "incomes":
+                if rid.number in seen:
+                    raise RuleViolation("intake.member_listed_twice",
+                                        "the same person is listed twice", field=field)
+                seen.add(rid.number)
+    check_amounts(policy, change.get("members_joined", []), change.get("assets", []),
+                  group="members_joined")
+    for i, item in enumerate(change.get("incomes", [])):
+        check_income(policy, item, f"incomes[{i}]")
+    return change
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of plain data, so a rule never edits the caller's dicts."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+# --- aggregates ------------------------------------------------------------------------------
+
+
 class Application(Aggregate):
-    """申请: one household's application for one kind of assistance."""
+    """申请: one household's application for one kind of assistance, as filed.
+
+    `filing` holds the household as the filer gave it (members with incomes, assets, bank
+    account, materials, supporters, close relatives, entrustment); resident IDs are
+    normalised and carry their keyed fingerprint. Later facts from review (confirmed,
+    rejected, terminated) are recorded here so filers see the case's status.
+    """
 
     @event("Submitted")
-    def __init__(self, kind: str, township: str, village: str, members: list[dict[str, Any]],
-                 filed_by: str, close_relative_declared: bool, actor: dict[str, Any]) -> None:
+    def __init__(self, kind: str, linshi_type: str | None, township: str, village: str,
+                 urban: bool, filed_by: str, owner: str | None, household_id: str,
+                 filing: dict[str, Any], filed_on: date, policy_version: int,
+                 actor: dict[str, Any]) -> None:
         self.kind = kind
+        self.linshi_type = linshi_type
         self.township = township
         self.village = village
-        self.members = members
+        self.urban = urban
         self.filed_by = filed_by
-        self.close_relative_declared = close_relative_declared
+        self.owner = owner  # the public applicant's user id when they filed online
+        self.household_id = household_id
+        self.filing = filing
+        self.filed_on = filed_on
+        self.policy_version = policy_version
         self.status = Status.SUBMITTED
+        self.round = 1
+        self.returns: list[dict[str, Any]] = []
         self.accepted_on: date | None = None
+        self.outstanding: list[dict[str, str]] = []
+        self.closing_reason: str | None = None
+        self.case_id: UUID | None = None
+        self.case_active = False
+        self.decided_on: date | None = None
+        self.decision_reasons: list[str] = []
+        self.changes: list[dict[str, Any]] = []
+        self.household: list[dict[str, Any]] = list(filing["members"])
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @property
+    def members(self) -> list[dict[str, Any]]:
+        return list(self.filing["members"])
 
     @property
     def applicant(self) -> dict[str, Any]:
-        return next(m for m in self.members if m["relation"] == "self")
+        return next(m for m in self.filing["members"] if m["relation"] == "self")
 
-    def accept(self, on: date, actor: dict[str, Any]) -> None:
-        if self.status is not Status.SUBMITTED:
-            raise RuleViolation("intake.accept_state",
-                                f"an application that is {self.status} cannot be accepted")
-        self._accepted(accepted_on=on, actor=actor)
+    @property
+    def close_relative_declared(self) -> bool:
+        return bool(self.filing.get("close_relative_declared"))
+
+    def holds(self, fingerprint: str) -> bool:
+        return any(m["fingerprint"] == fingerprint for m in self.household)
+
+    # --- the filer and the township --------------------------------------------------------
+
+    def return_for_completion(self, missing: list[dict[str, str]], note: str | None, on: date,
+                              actor: dict[str, Any]) -> None:
+        self._require(Status.SUBMITTED, "intake.return_state", "returned")
+        if not missing:
+            raise RuleViolation("intake.return_without_items",
+                                "a return lists what is missing", field="items")
+        self._returned(missing=missing, note=note, returned_on=on, actor=actor)
+
+    @event("Returned")
+    def _returned(self, missing: list[dict[str, str]], note: str | None, returned_on: date,
+                  actor: dict[str, Any]) -> None:
+        self.status = Status.RETURNED
+        self.returns.append({"missing": missing, "note": note, "returned_on": returned_on,
+                             "round": self.round})
+
+    def resubmit(self, filing: dict[str, Any], household_id: str, policy_version: int,
+                 on: date, actor: dict[str, Any]) -> None:
+        self._require(Status.RETURNED, "intake.resubmit_state", "resubmitted")
+        self._resubmitted(filing=filing, household_id=household_id,
+                          policy_version=policy_version, resubmitted_on=on, actor=actor)
+
+    @event("Resubmitted")
+    def _resubmitted(self, filing: dict[str, Any], household_id: str, policy_version: int,
+                     resubmitted_on: date, actor: dict[str, Any]) -> None:
+        self.filing = filing
+        self.household = list(filing["members"])
+        self.household_id = household_id
+        self.policy_version = policy_version
+        self.status = Status.SUBMITTED
+        self.round += 1
+
+    def accept(self, on: date, missing: list[dict[str, str]], may_follow: bool,
+               actor: dict[str, Any]) -> None:
+        """受理. `missing` is what the checklist still lacks: it must be empty unless the
+        kind lets materials follow (急难型), in which case it is recorded as outstanding."""
+        self._require(Status.SUBMITTED, "intake.accept_state", "accepted")
+        if missing and not may_follow:
+            raise RuleViolation(
+                "intake.incomplete",
+                "cannot accept while items are missing; return it for completion listing: "
+                + ", ".join(m["code"] for m in missing), field="materials")
+        self._accepted(accepted_on=on, outstanding=missing, actor=actor)
 
     @event("Accepted")
-    def _accepted(self, accepted_on: date, actor: dict[str, Any]) -> None:
-        # Time limits run in working days from this date.
+    def _accepted(self, accepted_on: date, outstanding: list[dict[str, str]],
+                  actor: dict[str, Any]) -> None:
+        # The working-day time limits run from this date.
         self.status = Status.ACCEPTED
         self.accepted_on = accepted_on
+        self.outstanding = outstanding
+
+    def decline(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+        self._require({Status.SUBMITTED, Status.RETURNED}, "intake.decline_state", "declined")
+        self._declined(reason=_reason(reason), declined_on=on, actor=actor)
+
+    @event("Declined")
+    def _declined(self, reason: str, declined_on: date, actor: dict[str, Any]) -> None:
+        self.status = Status.DECLINED
+        self.closing_reason = reason
+
+    def withdraw(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+        self._require(WITHDRAWABLE, "intake.withdraw_state", "withdrawn")
+        self._withdrawn(reason=_reason(reason), withdrawn_on=on,
+                        was_accepted=self.status is Status.ACCEPTED, actor=actor)
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str, withdrawn_on: date, was_accepted: bool,
+                   actor: dict[str, Any]) -> None:
+        self.status = Status.WITHDRAWN
+        self.closing_reason = reason
+
+    def report_change(self, change: dict[str, Any], on: date, actor: dict[str, Any]) -> UUID:
+        """动态管理: a confirmed household reports a change in members, income or assets."""
+        self._require(Status.CONFIRMED, "intake.change_state", "changed")
+        if not self.case_active:
+            raise RuleViolation("intake.change_one_off",
+                                "a one-off case has no dynamic management to report to")
+        for i, m in enumerate(change.get("members_joined", [])):
+            if self.holds(m["fingerprint"]):
+                raise RuleViolation("intake.member_listed_twice",
+                                    "this person is already a member of the household",
+                                    field=f"members_joined[{i}].resident_id")
+        for i, left in enumerate(change.get("members_left", [])):
+            if not self.holds(left["fingerprint"]):
+                raise RuleViolation("intake.change_unknown_member",
+                                    "this person is not a member of the household",
+                                    field=f"members_left[{i}].resident_id")
+            if left["fingerprint"] == self.applicant["fingerprint"] and left["reason"] != "died":
+                raise RuleViolation("intake.change_applicant_left",
+                                    "the applicant cannot leave the household; report a new "
+                                    "application instead", field=f"members_left[{i}]")
+        known = {m["fingerprint"] for m in self.household}
+        known |= {m["fingerprint"] for m in change.get("members_joined", [])}
+        for i, item in enumerate(change.get("incomes", [])):
+            if item["member_fingerprint"] not in known:
+                raise RuleViolation("intake.change_unknown_member",
+                                    "income of a person not in the household",
+                                    field=f"incomes[{i}].resident_id")
+        if change["occurred_on"] > on:
+            raise RuleViolation("intake.change_date", "the change is dated in the future",
+                                field="occurred_on")
+        change_id = uuid4()
+        self._change_reported(change_id=change_id, change=change, reported_on=on, actor=actor)
+        return change_id
+
+    @event("ChangeReported")
+    def _change_reported(self, change_id: UUID, change: dict[str, Any], reported_on: date,
+                         actor: dict[str, Any]) -> None:
+        left = {m["fingerprint"] for m in change.get("members_left", [])}
+        self.household = [m for m in self.household if m["fingerprint"] not in left]
+        self.household += change.get("members_joined", [])
+        self.changes.append({"change_id": change_id, "reported_on": reported_on, **change})
+
+    # --- facts learned from review ----------------------------------------------------------
+
+    def record_confirmation(self, case_id: UUID, decided_on: date, ends_case: bool,
+                            actor: dict[str, Any]) -> bool:
+        """Review confirmed the case. `ends_case`: a one-off kind is done once confirmed."""
+        if self.status is Status.CONFIRMED and self.case_id == case_id:
+            return False
+        self._case_confirmed(case_id=case_id, decided_on=decided_on, ends_case=ends_case,
+                             actor=actor)
+        return True
+
+    @event("CaseConfirmed")
+    def _case_confirmed(self, case_id: UUID, decided_on: date, ends_case: bool,
+                        actor: dict[str, Any]) -> None:
+        # Review decides; a late withdrawal does not undo its confirmation.
+        self.status = Status.CONFIRMED
+        self.case_id = case_id
+        self.decided_on = decided_on
+        self.case_active = not ends_case
+
+    def record_rejection(self, case_id: UUID, decided_on: date, reasons: list[str],
+                         actor: dict[str, Any]) -> bool:
+        if self.status is Status.REJECTED:
+            return False
+        self._case_rejected(case_id=case_id, decided_on=decided_on, reasons=reasons,
+                            actor=actor)
+        return True
+
+    @event("CaseRejected")
+    def _case_rejected(self, case_id: UUID, decided_on: date, reasons: list[str],
+                       actor: dict[str, Any]) -> None:
+        self.status = Status.REJECTED
+        self.case_id = case_id
+        self.decided_on = decided_on
+        self.decision_reasons = reasons
+
+    def record_termination(self, effective_month: str, reasons: list[str],
+                           actor: dict[str, Any]) -> bool:
+        if self.status is Status.TERMINATED:
+            return False
+        self._case_terminated(effective_month=effective_month, reasons=reasons, actor=actor)
+        return True
+
+    @event("CaseTerminated")
+    def _case_terminated(self, effective_month: str, reasons: list[str],
+                         actor: dict[str, Any]) -> None:
+        self.status = Status.TERMINATED
+        self.case_active = False
+        self.decision_reasons = reasons
+
+    def _require(self, allowed: Status | Iterable[Status], code: str, verb: str) -> None:
+        ok = {allowed} if isinstance(allowed, Status) else set(allowed)
+        if self.status not in ok:
+            raise RuleViolation(code, f"an application that is {self.status} cannot be {verb}")
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise RuleViolation("intake.reason_required", "give the reason", field="reason")
+    return reason
+
+
+class Disclosure(Aggregate):
+    """查看记录: one unmasked view of an application's sensitive fields (who, what, when, why).
+
+    Its own aggregate, so that a view never contends with the application's commands.
+    """
+
+    @event("Recorded")
+    def __init__(self, application_id: UUID, township: str, village: str, fields: list[str],
+                 reason: str, actor: dict[str, Any]) -> None:
+        self.application_id = application_id
+        self.township = township
+        self.village = village
+        self.fields = fields
+        self.reason = reason

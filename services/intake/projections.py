@@ -1,13 +1,26 @@
-"""Intake's read models: the clerk's list of applications."""
+"""Intake's read models: the clerk's list, the de-duplication register and the log of
+unmasked views. Applied in the writer's transaction; rebuildable from the log."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, String, Table, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from services.intake.domain import Application
+from services.intake.domain import Application, Disclosure, Status
 from shared.eventstore import POSITION, Projection
 
 
@@ -18,25 +31,120 @@ class IntakeProjection(Projection):
             "intake_applications", self.metadata,
             Column("application_id", String(36), primary_key=True),
             Column("kind", String(16), nullable=False, index=True),
+            Column("linshi_type", String(16)),
             Column("township", String(12), nullable=False, index=True),
-            Column("village", String(12), nullable=False),
+            Column("village", String(12), nullable=False, index=True),
             Column("status", String(16), nullable=False, index=True),
+            Column("applicant_name", String(64), nullable=False),
             Column("household_size", Integer, nullable=False),
+            Column("household_id", String(40), nullable=False, index=True),
+            Column("filed_by", String(24), nullable=False),
+            Column("owner", String(128), index=True),  # the public filer's user id
             Column("close_relative_declared", Boolean, nullable=False),
+            Column("filed_on", Date, nullable=False, index=True),
             Column("submitted_at", DateTime(timezone=True), nullable=False),
+            Column("round", Integer, nullable=False),
             Column("accepted_on", Date),
+            Column("case_id", String(36), index=True),
             Column("position", POSITION, nullable=False),
+        )
+        # One row per person in an open application or an active case, per kind. The key
+        # makes a concurrent duplicate filing fail at commit even if both passed the check.
+        self.memberships = Table(
+            "intake_memberships", self.metadata,
+            Column("fingerprint", String(64), primary_key=True),
+            Column("kind", String(16), primary_key=True),
+            Column("application_id", String(36), nullable=False, index=True),
+        )
+        self.disclosures = Table(
+            "intake_disclosures", self.metadata,
+            Column("disclosure_id", String(36), primary_key=True),
+            Column("application_id", String(36), nullable=False),
+            Column("township", String(12), nullable=False),
+            Column("viewer_user_id", String(128), nullable=False),
+            Column("viewer_role", String(32), nullable=False),
+            Column("fields", Text, nullable=False),
+            Column("reason", Text, nullable=False),
+            Column("viewed_at", DateTime(timezone=True), nullable=False),
+            Index("ix_intake_disclosures_application", "application_id", "viewed_at"),
         )
 
     def apply(self, session: Session, event: Any, position: int) -> None:
         t = self.applications
         key = str(event.originator_id)
+        row = t.c.application_id == key
+
+        def set_(**values: Any) -> None:
+            session.execute(update(t).where(row).values(position=position, **values))
+
         if isinstance(event, Application.Submitted):
+            filing = event.filing
             session.execute(t.insert().values(
-                application_id=key, kind=event.kind, township=event.township,
-                village=event.village, status="submitted", household_size=len(event.members),
-                close_relative_declared=event.close_relative_declared,
-                submitted_at=event.timestamp, position=position))
+                application_id=key, kind=event.kind, linshi_type=event.linshi_type,
+                township=event.township, village=event.village, status=Status.SUBMITTED.value,
+                applicant_name=_applicant(filing)["name"], household_size=len(filing["members"]),
+                household_id=event.household_id, filed_by=event.filed_by, owner=event.owner,
+                close_relative_declared=bool(filing.get("close_relative_declared")),
+                filed_on=event.filed_on, submitted_at=event.timestamp, round=1,
+                position=position))
+            self._join(session, key, event.kind, filing["members"])
+        elif isinstance(event, Application.Returned):
+            set_(status=Status.RETURNED.value)
+        elif isinstance(event, Application.Resubmitted):
+            filing = event.filing
+            set_(status=Status.SUBMITTED.value, applicant_name=_applicant(filing)["name"],
+                 household_size=len(filing["members"]), household_id=event.household_id,
+                 close_relative_declared=bool(filing.get("close_relative_declared")),
+                 round=t.c.round + 1)
+            kind = session.execute(t.select().where(row)).one().kind
+            self._leave(session, key)
+            self._join(session, key, kind, filing["members"])
         elif isinstance(event, Application.Accepted):
-            session.execute(update(t).where(t.c.application_id == key).values(
-                status="accepted", accepted_on=event.accepted_on, position=position))
+            set_(status=Status.ACCEPTED.value, accepted_on=event.accepted_on)
+        elif isinstance(event, Application.Declined):
+            set_(status=Status.DECLINED.value)
+            self._leave(session, key)
+        elif isinstance(event, Application.Withdrawn):
+            set_(status=Status.WITHDRAWN.value)
+            self._leave(session, key)
+        elif isinstance(event, Application.CaseConfirmed):
+            set_(status=Status.CONFIRMED.value, case_id=str(event.case_id))
+            if event.ends_case:
+                self._leave(session, key)
+        elif isinstance(event, Application.CaseRejected):
+            set_(status=Status.REJECTED.value, case_id=str(event.case_id))
+            self._leave(session, key)
+        elif isinstance(event, Application.CaseTerminated):
+            set_(status=Status.TERMINATED.value)
+            self._leave(session, key)
+        elif isinstance(event, Application.ChangeReported):
+            joined = event.change.get("members_joined", [])
+            left = [m["fingerprint"] for m in event.change.get("members_left", [])]
+            set_(household_size=t.c.household_size + len(joined) - len(left))
+            if left:
+                m = self.memberships
+                session.execute(delete(m).where(m.c.application_id == key,
+                                                m.c.fingerprint.in_(left)))
+            kind = session.execute(t.select().where(row)).one().kind
+            self._join(session, key, kind, joined)
+        elif isinstance(event, Disclosure.Recorded):
+            actor = event.actor or {}
+            session.execute(self.disclosures.insert().values(
+                disclosure_id=key, application_id=str(event.application_id),
+                township=event.township, viewer_user_id=actor.get("user_id", "?"),
+                viewer_role=actor.get("role", "?"), fields=",".join(event.fields),
+                reason=event.reason, viewed_at=event.timestamp))
+
+    def _join(self, session: Session, key: str, kind: str, people: list[dict[str, Any]]) -> None:
+        if people:
+            session.execute(self.memberships.insert(), [
+                {"fingerprint": p["fingerprint"], "kind": kind, "application_id": key}
+                for p in people])
+
+    def _leave(self, session: Session, key: str) -> None:
+        session.execute(delete(self.memberships).where(
+            self.memberships.c.application_id == key))
+
+
+def _applicant(filing: dict[str, Any]) -> dict[str, Any]:
+    return next(m for m in filing["members"] if m["relation"] == "self")

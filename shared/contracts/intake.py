@@ -76,6 +76,7 @@ class MemberRef(_Part):
     serious_illness: bool = False
     work_capacity: WorkCapacity = WorkCapacity.FULL
     student: bool = False
+    phone: Sealed | None = None
 
 
 class IncomeItem(_Part):
@@ -97,6 +98,46 @@ class BankAccountRef(_Part):
     account: Sealed
 
 
+class SupporterRef(_Part):
+    """A legal supporter (法定赡养、抚养、扶养义务人) named in a 特困 application."""
+
+    name: str
+    relation: str
+    resident_id: Sealed
+    fingerprint: str
+
+
+class CloseRelativeRef(_Part):
+    """A declared close relative among township staff or village-committee members
+    (近亲属备案): the case is registered separately and the county visits it itself."""
+
+    member_name: str
+    official_name: str
+    official_post: Literal["township_staff", "village_committee"]
+    relationship: str
+
+
+class EntrustmentRef(_Part):
+    """委托: who filed on the household's behalf, and since when."""
+
+    agent_name: str
+    agent_relation: str
+    entrusted_on: date
+
+
+class MissingItem(_Part):
+    """One item a returned application lacks (一次性告知: all of them at once)."""
+
+    code: str  # a checklist code, "bank_account", "signature:…", or "clerk" for free text
+    description: str
+
+
+class MemberLeft(_Part):
+    fingerprint: str
+    reason: Literal["moved_out", "died", "imprisoned", "drug_rehabilitation", "missing",
+                    "other"]
+
+
 @contract
 class ApplicationSubmitted(IntegrationEvent):
     SOURCE = "intake"
@@ -107,6 +148,10 @@ class ApplicationSubmitted(IntegrationEvent):
     village: str
     household_size: int
     close_relative_declared: bool
+    household_id: str | None = None
+    linshi_type: LinshiType | None = None
+    filed_by: Literal["applicant", "village_committee", "entrusted_person"] | None = None
+    filed_on: date | None = None
 
 
 @contract
@@ -130,3 +175,111 @@ class ApplicationAccepted(IntegrationEvent):
     assets: list[AssetItem] = []
     bank_account: BankAccountRef | None = None
     single_person: bool = False  # 单人保 for a member of a 低保边缘 family
+    # Added in intake #3 (optional, so older copies still parse):
+    filed_on: date | None = None
+    filed_by: Literal["applicant", "village_committee", "entrusted_person"] | None = None
+    entrustment: EntrustmentRef | None = None
+    legal_supporters: list[SupporterRef] = []  # 特困 only
+    close_relatives: list[CloseRelativeRef] = []
+    residence_basis: Literal["hukou", "residence_permit"] | None = None  # 临时救助 only
+    materials: list[str] = []  # checklist codes provided
+    materials_outstanding: list[MissingItem] = []  # 急难型: may follow after acceptance
+    policy_version: int | None = None  # the intake checklist version the filing met
+
+
+@contract
+class ApplicationReturned(IntegrationEvent):
+    """退回补正: every missing item, told at once."""
+
+    SOURCE = "intake"
+    TYPE = "application_returned"
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    returned_on: date
+    missing: list[MissingItem]
+    note: str | None = None
+
+
+@contract
+class ApplicationResubmitted(IntegrationEvent):
+    SOURCE = "intake"
+    TYPE = "application_resubmitted"
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    resubmitted_on: date
+    round: int  # 2 for the first resubmission
+    household_size: int
+    close_relative_declared: bool
+
+
+@contract
+class ApplicationDeclined(IntegrationEvent):
+    """不予受理, with the reason given to the applicant."""
+
+    SOURCE = "intake"
+    TYPE = "application_declined"
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    declined_on: date
+    reason: str
+
+
+@contract
+class ApplicationWithdrawn(IntegrationEvent):
+    """The applicant withdrew. `was_accepted`: review holds an open case to close."""
+
+    SOURCE = "intake"
+    TYPE = "application_withdrawn"
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    withdrawn_on: date
+    reason: str
+    was_accepted: bool
+    case_id: UUID | None = None
+
+
+@contract
+class ChangeReported(IntegrationEvent):
+    """A confirmed household reports a change (members, income or assets): review's
+    dynamic management (动态管理) consumes it. Lists hold only what changed."""
+
+    SOURCE = "intake"
+    TYPE = "change_reported"
+    change_id: UUID
+    application_id: UUID
+    case_id: UUID | None = None
+    household_id: str | None = None
+    kind: AssistanceKind
+    township: str
+    village: str
+    reported_on: date
+    occurred_on: date
+    subject: Literal["members", "income", "assets"]
+    description: str
+    members_joined: list[MemberRef] = []
+    members_left: list[MemberLeft] = []
+    incomes: list[IncomeItem] = []  # the members' incomes from occurred_on
+    assets: list[AssetItem] = []  # the household's assets from occurred_on
+
+
+@contract
+class SensitiveDataViewed(IntegrationEvent):
+    """An unmasked view of an application's ID numbers, bank account or phones: who
+    (the envelope's actor), what, when (occurred_at) and why, for the inspectors."""
+
+    SOURCE = "intake"
+    TYPE = "sensitive_data_viewed"
+    disclosure_id: UUID
+    application_id: UUID
+    township: str
+    village: str
+    fields: list[str]
+    reason: str

@@ -3,7 +3,8 @@ an application accepted in intake opens a review case in review, exactly once.""
 
 from __future__ import annotations
 
-from datetime import date
+import itertools
+from datetime import date, timedelta
 from typing import Any
 
 import nats
@@ -20,16 +21,27 @@ pytestmark = pytest.mark.nats
 YELIN, TAOYUAN = "469028100", "469028100201"
 
 
+_households = itertools.count()
+
+
 def filing() -> dict[str, Any]:
-    born = date(1956, 3, 14)
+    """A complete 低保 filing of a household no other call names (intake de-duplicates)."""
+    n = next(_households)
+    born, child_born = date(1956, 3, 14) + timedelta(days=n // 90), date(2012, 9, 1)
     return {
         "kind": "dibao", "township": YELIN, "village": TAOYUAN, "filed_by": "applicant",
         "members": [
             {"name": "黎阿婆", "relation": "self", "birth_date": born.isoformat(),
-             "resident_id": make_resident_id("469028", born, 12, "female")},
-            {"name": "黎小明", "relation": "grandchild", "birth_date": "2012-09-01",
-             "resident_id": make_resident_id("469028", date(2012, 9, 1), 3, "male")},
+             "resident_id": make_resident_id("469028", born, n % 90, "female"),
+             "work_capacity": "none", "authorization_signed": True},
+            {"name": "黎小明", "relation": "grandchild", "birth_date": child_born.isoformat(),
+             "resident_id": make_resident_id("469028", child_born, n % 90, "male"),
+             "work_capacity": "none", "student": True},
         ],
+        "materials": ["application_form", "commitment_letter", "authorization_form",
+                      "hukou_booklet", "id_cards"],
+        "bank_account": {"bank": "海南农信", "holder_name": "黎阿婆",
+                         "account": "6228480402564890018"},
     }
 
 

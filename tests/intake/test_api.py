@@ -8,20 +8,17 @@ import base64
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from shared.auth import Role, TokenIssuer, ensure_dev_keypair
+from shared.auth import Role, TokenIssuer
 from shared.pii import make_resident_id
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, reset_jetstream
 
 pytestmark = pytest.mark.nats
 
@@ -35,15 +32,25 @@ GRANNY_ID = make_resident_id("469028", GRANNY_BORN, 12, "female")
 CHILD_ID = make_resident_id("469028", CHILD_BORN, 3, "male")
 
 
-def filing(name: str = "黎阿婆", **overrides: Any) -> dict[str, Any]:
+DIBAO_MATERIALS = ["application_form", "commitment_letter", "authorization_form",
+                   "hukou_booklet", "id_cards"]
+
+
+def filing(name: str = "黎阿婆", household: int = 0, **overrides: Any) -> dict[str, Any]:
+    """A complete 低保 filing; `household` > 0 names other people (no de-duplication clash)."""
+    granny_id = make_resident_id("469028", GRANNY_BORN, 12 + household, "female")
+    child_id = make_resident_id("469028", CHILD_BORN, 3 + household, "male")
     body = {
         "kind": "dibao", "township": YELIN, "village": TAOYUAN, "filed_by": "applicant",
         "members": [
             {"name": name, "relation": "self", "birth_date": GRANNY_BORN.isoformat(),
-             "resident_id": GRANNY_ID},
+             "resident_id": granny_id, "work_capacity": "none", "authorization_signed": True},
             {"name": "黎小明", "relation": "grandchild", "birth_date": CHILD_BORN.isoformat(),
-             "resident_id": CHILD_ID},
+             "resident_id": child_id, "work_capacity": "none", "student": True},
         ],
+        "materials": DIBAO_MATERIALS,
+        "bank_account": {"bank": "海南农信", "holder_name": name,
+                         "account": "6228480402564890018"},
     }
     body.update(overrides)
     return body
@@ -55,48 +62,6 @@ def bad_checksum(resident_id: str) -> str:
 
 def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def intake(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                 span_exporter: Any) -> AsyncIterator[ServiceRuntime]:
-    """A started intake service on its own SQLite file; stopped after the test."""
-    await reset_jetstream(nats_server.url)
-    rt = build_service("intake", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=None)
-    await rt.start()
-    yield rt
-    await rt.stop()
-
-
-@pytest.fixture
-async def http(intake: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(intake) as c:
-        yield c
-
-
-@pytest.fixture
-def as_(issuer: TokenIssuer) -> Any:
-    """Authorization headers for a user: as_(Role.TOWNSHIP_CLERK, YELIN)."""
-    def headers(role: Role, township: str | None = None, village: str | None = None,
-                user_id: str | None = None) -> dict[str, str]:
-        uid = user_id or f"{role.value}-{township or 'county'}-{village or ''}"
-        return {"authorization": "Bearer " + issuer.mint(uid, role, township, village)}
-    return headers
-
-
-@pytest.fixture
-def clerk(as_: Any) -> dict[str, str]:
-    return dict(as_(Role.TOWNSHIP_CLERK, YELIN, user_id="clerk-yelin-1"))
-
-
-@pytest.fixture(scope="module")
-def forger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenIssuer]:
-    private, _ = ensure_dev_keypair(tmp_path_factory.mktemp("forged-keys"))
-    yield TokenIssuer(private, "lingshui-dev", "social-assistance")
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -317,7 +282,7 @@ async def test_a_birth_date_disagreeing_with_the_id_is_refused(
 async def test_a_member_listed_twice_is_refused(
         http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str]) -> None:
     body = filing()
-    body["members"].append({"name": "黎阿婆", "relation": "other",
+    body["members"].append({"name": "黎阿婆", "relation": "other", "work_capacity": "none",
                             "birth_date": GRANNY_BORN.isoformat(), "resident_id": GRANNY_ID})
     r = await http.post("/applications", json=body, headers=clerk)
     assert_problem(r, 422, "intake.member_listed_twice", "members[2].resident_id")
@@ -431,7 +396,7 @@ async def test_injection_strings_are_stored_as_plain_text(
     tables = set(sa.inspect(intake.app.engine).get_table_names())
     events_table = intake.app.recorder.events_table_name  # type: ignore[attr-defined]
     assert {events_table, "intake_applications", "intake_idempotency"} <= tables
-    await submitted(http, clerk, filing())
+    await submitted(http, clerk, filing(household=1))
     total, max_id = await footprint(http, intake, clerk)
     assert total == 2 and max_id == 2
     with intake.app.engine.connect() as c:
@@ -496,7 +461,7 @@ async def test_a_key_belongs_to_its_user(
     other_clerk = as_(Role.TOWNSHIP_CLERK, YELIN, user_id="clerk-yelin-2")
     first = await http.post("/applications", json=filing(),
                             headers={**clerk, "idempotency-key": "shared-key"})
-    second = await http.post("/applications", json=filing(),
+    second = await http.post("/applications", json=filing(household=1),
                              headers={**other_clerk, "idempotency-key": "shared-key"})
     assert first.status_code == second.status_code == 201
     assert "idempotent-replay" not in second.headers

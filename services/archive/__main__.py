@@ -1,3 +1,10 @@
-from services.archive.main import build
+import asyncio
+import json
+import sys
 
-build().serve()
+from services.archive.main import build, rebuild_offline
+
+if sys.argv[1:] == ["rebuild"]:
+    print(json.dumps(asyncio.run(rebuild_offline()), indent=2))
+else:
+    build().serve()

@@ -1,10 +1,515 @@
-"""Archive's one writer. Its aggregates arrive with their own issue; until then the service
-runs with its own store and stream so the stack, its readiness and its wiring are real."""
+"""Archive's one writer: household files, documents, custody, chain alarms; and the audit
+console's queries over the consolidated timeline."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from sqlalchemy import select
+
+from services.archive.documents import DocumentStore, sha256_of
+from services.archive.domain import (
+    SYSTEM_ACTOR,
+    CaseState,
+    ChainAlarm,
+    DocumentKind,
+    HouseholdFile,
+    PaperCopy,
+    RequiredDocuments,
+    alarm_id_for,
+    check_document,
+    file_id_for,
+    fold_case,
+    irregularities,
+    link_verdict,
+    timeline_order,
+    why,
+)
+from services.archive.projections import ArchiveProjection
+from shared.auth import Principal, Role
+from shared.contracts.envelope import GENESIS_HASH, Envelope, verify_chain
+from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
+from shared.pii import china_today
+from shared.settings import ServiceSettings
+
+COUNTY_AUDITORS = frozenset({Role.COUNTY_BUREAU, Role.COUNTY_CENTRE, Role.DISCIPLINE_INSPECTOR})
+# Who keeps which paper copy (一式两份).
+CUSTODIANS = {
+    PaperCopy.COUNTY: frozenset({Role.COUNTY_BUREAU, Role.COUNTY_CENTRE}),
+    PaperCopy.TOWNSHIP: frozenset({Role.TOWNSHIP_CLERK, Role.TOWNSHIP_LEADER}),
+}
 
 
 class ArchiveApplication(ServiceApplication):
     name = "archive"
+
+    def __init__(self, settings: ServiceSettings, store: DocumentStore,
+                 required: RequiredDocuments, *, max_document_bytes: int,
+                 allowed_media_types: Iterable[str],
+                 investigation_prefixes: tuple[str, ...],
+                 today: Callable[[], date] = china_today) -> None:
+        self.store, self.required = store, required
+        self.max_document_bytes = max_document_bytes
+        self.allowed_media_types = tuple(allowed_media_types)
+        self.investigation_prefixes = investigation_prefixes
+        self.today = today
+        self.views = ArchiveProjection()
+        super().__init__(settings, self.views)
+
+    # === the consolidated timeline: every service's integration events =====================
+
+    def archive_envelope(self, env: Envelope) -> str:
+        """Store a received envelope with its chain verdict; a broken link raises an alarm.
+
+        Idempotent by (source, position): the consumer's redeliveries and a rebuild's replay
+        store nothing twice and raise no second alarm.
+        """
+        v = self.views
+        with self.unit_of_work() as s:
+            if v.has_envelope(s, env.source, env.position):
+                return "duplicate"
+            before = v.neighbour(s, env.source, env.aggregate_id, env.position, before=True)
+            expected = before.hash if before else GENESIS_HASH
+            verdict = link_verdict(env, expected)
+            v.store_envelope(s, env, verdict or "linked")
+            if verdict:
+                self._raise_alarm(env, verdict, expected)
+            # A redelivery can bring a link after its successor; the successor's alarm then
+            # closes, recorded as such (never deleted).
+            after = v.neighbour(s, env.source, env.aggregate_id, env.position, before=False)
+            if (verdict is None and after is not None
+                    and after.chain_status == "prev_hash_mismatch"
+                    and after.prev_hash == env.hash):
+                v.set_chain_status(s, env.source, after.position, "linked")
+                self._resolve(alarm_id_for(env.source, env.aggregate_id, after.position),
+                              "late_link_arrived", None, SYSTEM_ACTOR)
+        return verdict or "linked"
+
+    def _raise_alarm(self, env: Envelope, reason: str, expected_prev: str) -> None:
+        alarm_id = alarm_id_for(env.source, env.aggregate_id, env.position)
+        try:
+            self.repository.get(alarm_id)
+            return  # raised when this copy first arrived
+        except AggregateNotFoundError:
+            pass
+        self.save(ChainAlarm(
+            upstream=env.source, upstream_aggregate_id=env.aggregate_id,
+            upstream_aggregate_version=env.aggregate_version, upstream_position=env.position,
+            upstream_event_id=env.event_id, upstream_type=env.type, reason=reason,
+            expected_prev_hash=expected_prev, found_prev_hash=env.prev_hash,
+            stated_hash=env.hash, computed_hash=env.computed_hash(), case_id=env.case_id,
+            township=env.township or env.data.get("township"), actor=SYSTEM_ACTOR))
+
+    def _resolve(self, alarm_id: UUID, resolution: str, reason: str | None,
+                 actor: dict[str, Any]) -> ChainAlarm:
+        alarm: ChainAlarm = self.get(alarm_id, "chain alarm")
+        alarm.resolve(resolution, reason, actor)
+        self.save(alarm)
+        return alarm
+
+    def acknowledge_alarm(self, who: Principal, alarm_id: UUID, reason: str) -> ChainAlarm:
+        alarm: ChainAlarm = self.get(alarm_id, "chain alarm")
+        self._audit_scope(who, alarm.township)
+        return self._resolve(alarm_id, "acknowledged", reason, who.actor())
+
+    # === household files =====================================================================
+
+    def _case(self, case_id: str) -> tuple[str, CaseState]:
+        with self.read_session() as s:
+            key = self.views.case_key(s, case_id)
+            envelopes = self._envelopes_of_cases(s, [case_id])
+        state = fold_case(envelopes, investigation_prefixes=self.investigation_prefixes)
+        if state.township is None:
+            raise RuleViolation("archive.unknown_case",
+                                f"the archive has no events of case {case_id} yet",
+                                field="case_id")
+        return key, state
+
+    def _file(self, household_id: str) -> HouseholdFile | None:
+        try:
+            file: HouseholdFile = self.repository.get(file_id_for(household_id))
+            return file
+        except AggregateNotFoundError:
+            return None
+
+    def _file_for_case(self, who: Principal, household_id: str,
+                       case_id: str) -> tuple[HouseholdFile, str, CaseState]:
+        key, state = self._case(case_id)
+        who.check_jurisdiction(state.township or "", state.village)
+        if state.household_id and state.household_id != household_id:
+            raise RuleViolation("archive.case_household_mismatch",
+                                f"case {case_id} belongs to another household",
+                                field="case_id")
+        file = self._file(household_id) or HouseholdFile(
+            household_id=household_id, township=state.township or "", actor=who.actor())
+        return file, key, state
+
+    def file_document(self, who: Principal, household_id: str, case_id: str,
+                      document_kind: DocumentKind, content: bytes) -> dict[str, Any]:
+        media = check_document(len(content), content[:16], self.max_document_bytes,
+                               self.allowed_media_types)
+        file, key, state = self._file_for_case(who, household_id, case_id)
+        digest = sha256_of(content)
+        file.file_document(state.facts(key), document_kind, digest, len(content), media,
+                           self.required, who.actor())
+        # Bytes first: if the event then fails to commit, an unnamed object is harmless.
+        self.store.put(digest, content, media)
+        self.save(file)
+        return {"household_id": household_id, "case_id": key, "sha256": digest,
+                "size": len(content), "media_type": media, "document_kind": document_kind}
+
+    def file_paper_items(self, who: Principal, household_id: str, copy: PaperCopy,
+                         case_id: str, document_kinds: list[DocumentKind],
+                         location: str) -> HouseholdFile:
+        self._custodian(who, copy)
+        file, key, state = self._file_for_case(who, household_id, case_id)
+        file.file_paper_items(copy, state.facts(key), document_kinds, location, who.actor())
+        self.save(file)
+        return file
+
+    def check_out(self, who: Principal, household_id: str, copy: PaperCopy, borrower: str,
+                  reason: str) -> HouseholdFile:
+        file = self._existing_file(who, household_id)
+        self._custodian(who, copy)
+        file.check_out(copy, borrower, reason, who.actor())
+        self.save(file)
+        return file
+
+    def return_copy(self, who: Principal, household_id: str, copy: PaperCopy,
+                    location: str) -> HouseholdFile:
+        file = self._existing_file(who, household_id)
+        self._custodian(who, copy)
+        file.return_copy(copy, location, who.actor())
+        self.save(file)
+        return file
+
+    def _existing_file(self, who: Principal, household_id: str) -> HouseholdFile:
+        file = self._file(household_id)
+        if file is None:
+            raise NotFound("archive.not_found", f"no file for household {household_id}")
+        who.check_jurisdiction(file.township)
+        return file
+
+    @staticmethod
+    def _custodian(who: Principal, copy: PaperCopy) -> None:
+        if who.role not in CUSTODIANS[copy]:
+            raise Forbidden("archive.custodian",
+                            f"the {copy.value} copy is kept by "
+                            f"{', '.join(sorted(r.value for r in CUSTODIANS[copy]))}",
+                            field="copy")
+
+    def household_file(self, who: Principal, household_id: str) -> dict[str, Any]:
+        file = self._existing_file(who, household_id)
+        v = self.views
+        with self.read_session() as s:
+            docs = [dict(r._mapping) for r in s.execute(
+                select(v.documents).where(v.documents.c.household_id == household_id)
+                .order_by(v.documents.c.position))]
+            custody = [dict(r._mapping) for r in s.execute(
+                select(v.custody).where(v.custody.c.household_id == household_id)
+                .order_by(v.custody.c.position))]
+        completeness = []
+        for case_id in sorted({d["case_id"] for d in docs} | {
+                c for p in file.paper.values() for c in p["items"]}):
+            _, state = self._case(case_id)
+            missing = self.required.missing(state.kind, state.stage, file.scanned_kinds(case_id))
+            completeness.append({"case_id": case_id, "kind": state.kind, "stage": state.stage,
+                                 "complete": not missing, "missing": missing})
+        return {
+            "household_id": household_id, "township": file.township, "version": file.version,
+            "documents": docs, "custody": custody, "completeness": completeness,
+            "paper_copies": {c: {"location": p["location"],
+                                 "checked_out_to": p["checked_out_to"],
+                                 "items": {k: sorted(v) for k, v in p["items"].items()}}
+                             for c, p in file.paper.items()},
+            "consistency": file.consistency(),
+        }
+
+    def completeness(self, who: Principal, case_id: str) -> dict[str, Any]:
+        key, state = self._case(case_id)
+        who.check_jurisdiction(state.township or "", state.village)
+        d = self.views.documents
+        with self.read_session() as s:
+            filed = set(s.execute(select(d.c.document_kind).where(d.c.case_id == key))
+                        .scalars())
+        missing = self.required.missing(state.kind, state.stage, filed)
+        return {"case_id": key, "kind": state.kind, "stage": state.stage,
+                "household_id": state.household_id, "complete": not missing,
+                "missing": missing, "filed": sorted(filed)}
+
+    def open_document(self, who: Principal, household_id: str, sha256: str,
+                      reason: str) -> tuple[bytes, str]:
+        file = self._existing_file(who, household_id)
+        file.view_document(sha256, reason, who.actor())
+        media = next(d["media_type"] for d in file.documents if d["sha256"] == sha256)
+        content = self.store.get(sha256)
+        self.save(file)  # recorded before the bytes leave
+        return content, media
+
+    # === the audit console ===================================================================
+
+    def _audit_scope(self, who: Principal, township: str | None) -> None:
+        """County auditors see every township; township staff only their own."""
+        if who.role in COUNTY_AUDITORS:
+            return
+        if township is None:
+            raise Forbidden("auth.jurisdiction", "only county auditors see every township",
+                            field="township")
+        who.check_jurisdiction(township)
+
+    def _envelopes_of_cases(self, s: Any, case_ids: Iterable[str]) -> list[Envelope]:
+        ids: set[str] = set()
+        for c in case_ids:
+            ids |= self.views.case_ids(s, c)
+        t = self.views.envelopes
+        rows = s.execute(select(t.c.body).where(t.c.case_id.in_(sorted(ids)))).scalars()
+        return [Envelope.model_validate_json(b) for b in rows]
+
+    def _household_envelopes(self, s: Any, household_id: str) -> list[Envelope]:
+        v = self.views
+        t = v.envelopes
+        cases = set(s.execute(select(t.c.case_id).where(
+            t.c.household_id == household_id, t.c.case_id.is_not(None))).scalars())
+        cases |= set(s.execute(select(v.documents.c.case_id).where(
+            v.documents.c.household_id == household_id)).scalars())
+        cases |= {c for c in s.execute(select(v.custody.c.case_id).where(
+            v.custody.c.household_id == household_id)).scalars() if c}
+        by_case = self._envelopes_of_cases(s, cases)
+        direct = [Envelope.model_validate_json(b) for b in s.execute(
+            select(t.c.body).where(t.c.household_id == household_id)).scalars()]
+        unique = {(e.source, e.position): e for e in [*by_case, *direct]}
+        return list(unique.values())
+
+    def _scoped(self, who: Principal, envelopes: list[Envelope], what: str) -> None:
+        if not envelopes:
+            raise NotFound("archive.not_found", f"the archive holds no events of {what}")
+        townships = {e.township or e.data.get("township") for e in envelopes} - {None}
+        if who.role in COUNTY_AUDITORS:
+            return
+        if not townships:
+            raise Forbidden("auth.jurisdiction", "only county auditors see this",
+                            field="township")
+        for t in townships:
+            self._audit_scope(who, t)
+
+    @staticmethod
+    def _entry(e: Envelope, status: str | None = None) -> dict[str, Any]:
+        return {
+            "at": e.occurred_at, "source": e.source, "type": e.type, "position": e.position,
+            "event_id": str(e.event_id), "aggregate_id": str(e.aggregate_id),
+            "aggregate_version": e.aggregate_version, "case_id": e.case_id,
+            "household_id": e.household_id, "township": e.township,
+            "who": e.actor.user_id if e.actor else None,
+            "role": e.actor.role if e.actor else None,
+            "why": why(e.data), "data": e.data, "hash": e.hash,
+            **({"chain_status": status} if status else {}),
+        }
+
+    def _statuses(self, s: Any, envelopes: list[Envelope]) -> dict[tuple[str, int], str]:
+        t = self.views.envelopes
+        keys = {(e.source, e.position) for e in envelopes}
+        rows = s.execute(select(t.c.source, t.c.position, t.c.chain_status).where(
+            t.c.event_id.in_(sorted({str(e.event_id) for e in envelopes})))).all()
+        return {(r[0], int(r[1])): r[2] for r in rows if (r[0], int(r[1])) in keys}
+
+    def case_timeline(self, who: Principal, case_id: str) -> dict[str, Any]:
+        with self.read_session() as s:
+            envelopes = self._envelopes_of_cases(s, [case_id])
+            self._scoped(who, envelopes, f"case {case_id}")
+            statuses = self._statuses(s, envelopes)
+            key = self.views.case_key(s, case_id)
+        return {"case_id": key, "events": [self._entry(e, statuses.get((e.source, e.position)))
+                                           for e in timeline_order(envelopes)]}
+
+    def household_timeline(self, who: Principal, household_id: str) -> dict[str, Any]:
+        with self.read_session() as s:
+            envelopes = self._household_envelopes(s, household_id)
+            self._scoped(who, envelopes, f"household {household_id}")
+            statuses = self._statuses(s, envelopes)
+        return {"household_id": household_id,
+                "events": [self._entry(e, statuses.get((e.source, e.position)))
+                           for e in timeline_order(envelopes)]}
+
+    def case_state(self, who: Principal, case_id: str, at: datetime | None) -> dict[str, Any]:
+        with self.read_session() as s:
+            envelopes = self._envelopes_of_cases(s, [case_id])
+            self._scoped(who, envelopes, f"case {case_id}")
+        state = fold_case(envelopes, at=at, investigation_prefixes=self.investigation_prefixes)
+        return {"as_of": at, "replayed_events": state.events, "state": state.as_dict()}
+
+    def verify_case(self, who: Principal, case_id: str) -> dict[str, Any]:
+        """Verify, from genesis, every chain that carries an event of this case."""
+        with self.read_session() as s:
+            envelopes = self._envelopes_of_cases(s, [case_id])
+            self._scoped(who, envelopes, f"case {case_id}")
+            t = self.views.envelopes
+            aggregates = {(e.source, str(e.aggregate_id)) for e in envelopes}
+            per_source: dict[str, list[tuple[int, str]]] = defaultdict(list)
+            for source, agg in sorted(aggregates):
+                per_source[source].extend((int(r[0]), r[1]) for r in s.execute(
+                    select(t.c.position, t.c.body).where(t.c.source == source,
+                                                         t.c.aggregate_id == agg)))
+        return self._verify(per_source, {})
+
+    def verify_stream(self, who: Principal, source: str, first: int,
+                      last: int | None) -> dict[str, Any]:
+        """Verify a position range of one service's stream, from the stored heads before it."""
+        if who.role not in COUNTY_AUDITORS:
+            raise Forbidden("auth.role", "a whole stream is for county auditors", field="role")
+        t = self.views.envelopes
+        with self.read_session() as s:
+            q = select(t.c.position, t.c.body).where(t.c.source == source,
+                                                     t.c.position >= first)
+            if last is not None:
+                q = q.where(t.c.position <= last)
+            rows = [(int(r[0]), r[1]) for r in s.execute(q.order_by(t.c.position))]
+            heads: dict[UUID, str] = {}
+            for agg in {Envelope.model_validate_json(b).aggregate_id for _, b in rows
+                        if _readable(b)}:
+                before = self.views.neighbour(s, source, agg, first, before=True)
+                if before is not None:
+                    heads[agg] = before.hash
+        return self._verify({source: rows}, {source: heads})
+
+    @staticmethod
+    def _verify(per_source: dict[str, list[tuple[int, str]]],
+                heads: dict[str, dict[UUID, str]]) -> dict[str, Any]:
+        result: dict[str, Any] = {"ok": True, "checked": 0, "sources": {}, "first_broken": None}
+        for source, rows in sorted(per_source.items()):
+            envelopes, unreadable = [], None
+            for position, body in sorted(rows):
+                if not _readable(body):
+                    unreadable = unreadable or position
+                    continue
+                envelopes.append(Envelope.model_validate_json(body))
+            if unreadable is not None:
+                envelopes = [e for e in envelopes if e.position < unreadable]
+            check = verify_chain(envelopes, heads.get(source))
+            broken = None
+            if check.first_broken is not None:
+                b = check.first_broken
+                e = next(x for x in envelopes if x.position == b.position)
+                broken = {"source": source, "position": b.position, "reason": b.reason,
+                          "aggregate_id": str(b.aggregate_id),
+                          "aggregate_version": b.aggregate_version, "type": e.type,
+                          "event_id": str(e.event_id), "case_id": e.case_id}
+            elif unreadable is not None:
+                broken = {"source": source, "position": unreadable, "reason": "unreadable"}
+            result["sources"][source] = {"checked": check.checked, "first_broken": broken}
+            result["checked"] += check.checked
+            if broken and result["first_broken"] is None:
+                result["ok"], result["first_broken"] = False, broken
+        return result
+
+    def sensitive_access(self, who: Principal, township: str | None, since: datetime | None,
+                         until: datetime | None, limit: int, offset: int) -> dict[str, Any]:
+        self._audit_scope(who, township)
+        t = self.views.envelopes
+        q = select(t.c.body).where(t.c.sensitive_access.is_(True))
+        if township:
+            q = q.where(t.c.township == township)
+        if since:
+            q = q.where(t.c.occurred_at >= since)
+        if until:
+            q = q.where(t.c.occurred_at <= until)
+        with self.read_session() as s:
+            bodies = s.execute(q.order_by(t.c.occurred_at.desc(), t.c.source, t.c.position)
+                               .limit(limit).offset(offset)).scalars().all()
+        items = []
+        for b in bodies:
+            e = Envelope.model_validate_json(b)
+            items.append({**self._entry(e), "fields": e.data.get("fields"),
+                          "case_ids": e.data.get("case_ids")})
+        return {"township": township, "limit": limit, "offset": offset, "items": items}
+
+    def _township_cases(self, s: Any, township: str | None,
+                        extra: Any = None) -> dict[str, CaseState]:
+        t = self.views.envelopes
+        q = select(t.c.case_id).where(t.c.case_id.is_not(None)).distinct()
+        if township:
+            q = q.where(t.c.township == township)
+        if extra is not None:
+            q = q.where(extra)
+        keys = {self.views.case_key(s, c) for c in s.execute(q).scalars()}
+        return {k: fold_case(self._envelopes_of_cases(s, [k]),
+                             investigation_prefixes=self.investigation_prefixes)
+                for k in sorted(keys)}
+
+    @staticmethod
+    def _summary(key: str, st: CaseState) -> dict[str, Any]:
+        return {"case_id": key, "case_ids": sorted(st.case_ids), "township": st.township,
+                "village": st.village, "kind": st.kind, "status": st.status,
+                "accepted_on": st.accepted_on, "investigation_due": st.investigation_due,
+                "investigated_on": st.investigated_on, "decision_due": st.decision_due,
+                "decided_on": st.decided_on, "decision": st.decision,
+                "advance_assistance": st.advance_assistance}
+
+    def conflicts_of_interest(self, who: Principal, township: str | None) -> dict[str, Any]:
+        """近亲属备案: cases of households with a close relative of staff."""
+        self._audit_scope(who, township)
+        t = self.views.envelopes
+        with self.read_session() as s:
+            cases = self._township_cases(s, township, t.c.close_relative_declared.is_(True))
+        return _per_township([self._summary(k, st) for k, st in cases.items()
+                              if st.close_relative_declared])
+
+    def irregular_decisions(self, who: Principal, township: str | None,
+                            today: date | None) -> dict[str, Any]:
+        """Decided without investigation, or past the investigation or decision time limit."""
+        self._audit_scope(who, township)
+        on = today or self.today()
+        with self.read_session() as s:
+            cases = self._township_cases(s, township)
+        items = []
+        for k, st in cases.items():
+            if found := irregularities(st, on):
+                items.append({**self._summary(k, st), "findings": found})
+        return {**_per_township(items), "as_of": on}
+
+    def alarms(self, who: Principal, township: str | None, open_only: bool) -> list[dict[str, Any]]:
+        self._audit_scope(who, township)
+        t = self.views.alarms
+        q = select(t)
+        if township:
+            q = q.where(t.c.township == township)
+        if open_only:
+            q = q.where(t.c.resolution.is_(None))
+        with self.read_session() as s:
+            return [dict(r._mapping) for r in s.execute(q.order_by(t.c.raised_at))]
+
+    # === rebuild =============================================================================
+
+    def reset_read_models(self) -> int:
+        """Drop every read model and replay archive's own events; the streams follow."""
+        return self.rebuild_projections()
+
+    def snapshot_read_models(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every read-model row in key order: what "rebuilt identical" compares."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with self.read_session() as s:
+            for table in self.views.metadata.sorted_tables:
+                cols = list(table.primary_key.columns) or list(table.columns)
+                out[table.name] = [tuple(r) for r in s.execute(select(table).order_by(*cols))]
+        return out
+
+
+def _readable(body: str) -> bool:
+    try:
+        Envelope.model_validate_json(body)
+        return True
+    except ValueError:
+        return False
+
+
+def _per_township(items: list[dict[str, Any]]) -> dict[str, Any]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for i in items:
+        grouped[i["township"] or "unknown"].append(i)
+    return {"total": len(items),
+            "townships": {t: {"count": len(v), "cases": v} for t, v in sorted(grouped.items())}}

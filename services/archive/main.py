@@ -1,15 +1,40 @@
-"""Composition root of archive: `python -m services.archive`."""
+"""Composition root of archive: `python -m services.archive` serves;
+`python -m services.archive rebuild` rebuilds the read models from the streams (run it
+with the service stopped, or call POST /ops/rebuild-read-models on the running service)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Literal
 
+from fastapi import APIRouter, Depends
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
+from services.archive import api
 from services.archive.application import ArchiveApplication
-from shared.bus import Outgoing
+from services.archive.contracts import ArchiveContracts
+from services.archive.documents import DocumentStore, LocalDocumentStore, S3DocumentStore
+from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocuments
+from services.archive.reactions import reactions
+from shared.auth import Principal, Role, require
+from shared.bus import TrackedConsumer, service_subjects, stream_name
+from shared.contracts import Envelope
+from shared.contracts.common import SERVICES
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+DEFAULT_REQUIRED_DOCUMENTS = Path(__file__).parent / "data" / "required_documents.json"
+MiB = 1024 * 1024
 
 
 class ArchiveSettings(ServiceSettings):
@@ -17,11 +42,179 @@ class ArchiveSettings(ServiceSettings):
     service: str = "archive"
     http_port: int = 8705
 
+    # Uploads: the document limit, with room for the multipart framing in the body limit.
+    max_document_bytes: int = 10 * MiB
+    max_body_bytes: int = 10 * MiB + 256 * 1024
+    allowed_document_types: tuple[str, ...] = ("application/pdf", "image/jpeg", "image/png")
 
-def no_integration_events(event: Any, position: int) -> Outgoing | None:
-    return None
+    # Content-addressed document store: a local directory, or S3-compatible storage
+    # (credentials from boto3's usual chain: environment, profile, instance role).
+    document_store: Literal["local", "s3"] = "local"
+    documents_dir: Path | None = None  # default: <var_dir>/documents
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+
+    # Policy data: which documents a complete file holds, per kind and stage.
+    required_documents_file: Path = DEFAULT_REQUIRED_DOCUMENTS
+    # Review's event types that count as investigation (see domain.fold_case).
+    investigation_event_prefixes: tuple[str, ...] = DEFAULT_INVESTIGATION_PREFIXES
+    rebuild_batch_size: int = 500
 
 
-def build(settings: ArchiveSettings | None = None) -> ServiceRuntime:
+def document_store(settings: ArchiveSettings) -> DocumentStore:
+    if settings.document_store == "s3":
+        if not settings.s3_bucket:
+            raise RuntimeError("ARCHIVE_DOCUMENT_STORE=s3 needs ARCHIVE_S3_BUCKET")
+        return S3DocumentStore.connect(settings.s3_bucket, settings.s3_prefix,
+                                       settings.s3_endpoint_url, settings.s3_region)
+    return LocalDocumentStore(settings.documents_dir or settings.var_dir / "documents")
+
+
+def load_required_documents(path: Path) -> RequiredDocuments:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return RequiredDocuments.from_mapping({k: v for k, v in raw.items()
+                                           if not k.startswith("_")})
+
+
+async def read_stream(js: JetStreamContext, region: str, source: str,
+                      batch: int) -> AsyncIterator[list[Envelope]]:
+    """One service's stream from its first message to its last at the start of the call."""
+    name = stream_name(region, source)
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        return
+    last = info.state.last_seq
+    if info.state.messages == 0:
+        return
+    sub = await js.pull_subscribe(
+        service_subjects(region, source), stream=name,
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
+                              inactive_threshold=60.0))
+    try:
+        seq = 0
+        while seq < last:
+            try:
+                msgs = await sub.fetch(batch, timeout=2.0)
+            except TimeoutError:
+                break
+            out = []
+            for m in msgs:
+                seq = m.metadata.sequence.stream
+                if seq > last:
+                    break
+                try:
+                    out.append(Envelope.model_validate_json(m.data))
+                except ValidationError:  # the live consumer dead-letters poison messages
+                    log.warning("rebuild skips unreadable %s message %d", source, seq)
+            if out:
+                yield out
+    finally:
+        await sub.unsubscribe()
+
+
+class ArchiveRuntime(ServiceRuntime):
+    app: ArchiveApplication
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rebuild_lock = asyncio.Lock()
+
+    async def rebuild_read_models(self) -> dict[str, Any]:
+        """Drop the read models, replay archive's own events, then every stream from its
+        start. Consumers pause meanwhile so nothing is verified against half a table."""
+        async with self._rebuild_lock:
+            paused = await self._pause_consumers()
+            try:
+                own = await asyncio.to_thread(self.app.reset_read_models)
+                counts: dict[str, int] = {}
+                assert self.bus.js is not None
+                for source in SERVICES:
+                    counts[source] = 0
+                    async for envelopes in read_stream(self.bus.js, self.settings.region,
+                                                       source,
+                                                       self.settings.rebuild_batch_size):
+                        await asyncio.to_thread(self._archive_all, envelopes)
+                        counts[source] += len(envelopes)
+            finally:
+                if paused:
+                    self._start_consumers()
+        return {"own_events": own, "stream_events": counts}
+
+    async def stop(self) -> None:
+        # Let consumers finish their batch and release their subscriptions first: a fetch
+        # cancelled mid-flight leaves messages that hold the connection's drain for 30 s.
+        await self._pause_consumers()
+        await super().stop()
+
+    def _archive_all(self, envelopes: list[Envelope]) -> None:
+        with self.app.unit_of_work():
+            for env in envelopes:
+                self.app.archive_envelope(env)
+
+    async def _pause_consumers(self) -> bool:
+        if not self.consumers:
+            return False
+        names = {c.durable for c in self.consumers}
+        for c in self.consumers:
+            c.stop()
+        tasks = [t for t in self._tasks if t.get_name() in names]
+        # A consumer stops after its current fetch (≤1 s) and the batch it holds.
+        await asyncio.wait(tasks, timeout=self.settings.consumer_ack_wait_s)
+        for t in tasks:
+            t.cancel()
+            self._tasks.remove(t)
+        for c in self.consumers:
+            # Release the old pull subscription, or draining the connection waits for it.
+            sub = getattr(c, "_sub", None)
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        self.consumers.clear()
+        return True
+
+    def _start_consumers(self) -> None:
+        s = self.settings
+        for upstream, handlers in self.reactions.items():
+            consumer = TrackedConsumer(
+                self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
+                ack_wait_s=s.consumer_ack_wait_s, max_deliver=s.consumer_max_deliver,
+                backoff_s=s.consumer_backoff_s)
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
+
+
+def ops_router(rt: ArchiveRuntime) -> APIRouter:
+    r = APIRouter(tags=["ops"])
+
+    @r.post("/ops/rebuild-read-models")
+    async def rebuild(who: Principal = Depends(require(Role.COUNTY_CENTRE))) -> dict[str, Any]:
+        log.warning("read-model rebuild requested by %s", who.user_id)
+        return await rt.rebuild_read_models()
+
+    return r
+
+
+def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
     settings = settings or ArchiveSettings()
-    return ServiceRuntime(settings, ArchiveApplication(settings), no_integration_events, [])
+    app = ArchiveApplication(
+        settings, document_store(settings),
+        load_required_documents(settings.required_documents_file),
+        max_document_bytes=settings.max_document_bytes,
+        allowed_media_types=settings.allowed_document_types,
+        investigation_prefixes=settings.investigation_event_prefixes)
+    rt = ArchiveRuntime(settings, app, ArchiveContracts(app), [api.router(app)], reactions(app))
+    rt.http.include_router(ops_router(rt))
+    return rt
+
+
+async def rebuild_offline(settings: ArchiveSettings | None = None) -> dict[str, Any]:
+    rt = build(settings)
+    await rt.bus.connect()
+    try:
+        return await rt.rebuild_read_models()
+    finally:
+        await rt.bus.close()
+        rt.app.close()

@@ -1,0 +1,183 @@
+"""Archive's HTTP API: the household file, documents, custody, and the audit console."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.archive.application import ArchiveApplication
+from services.archive.documents import sha256_of
+from services.archive.domain import DocumentKind, PaperCopy
+from shared.auth import Principal, Role, require
+from shared.contracts.common import SERVICES
+from shared.errors import RuleViolation
+from shared.web import run_command
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+HouseholdId = Path(pattern=ID_PATTERN)
+CaseId = Path(pattern=ID_PATTERN)
+Township = Query(None, pattern=r"^\d{9}$")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PaperItems(_In):
+    case_id: str = Field(pattern=ID_PATTERN)
+    document_kinds: list[DocumentKind] = Field(min_length=1, max_length=len(DocumentKind))
+    location: str = Field(min_length=1, max_length=200)  # e.g. "椰林镇社会事务服务中心 档案柜3-2"
+
+
+class CheckOut(_In):
+    borrower: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Return(_In):
+    location: str = Field(min_length=1, max_length=200)
+
+
+class Acknowledge(_In):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def router(app: ArchiveApplication) -> APIRouter:
+    r = APIRouter()
+    filers = require(Role.VILLAGE_ASSISTANT, Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER,
+                     Role.TOWNSHIP_LEADER, Role.COUNTY_CENTRE, Role.COUNTY_BUREAU)
+    custodians = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_LEADER, Role.COUNTY_CENTRE,
+                         Role.COUNTY_BUREAU)
+    readers = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
+                      Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
+    auditors = readers  # township staff: their own township only (checked in the application)
+    county = require(Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
+
+    # --- the household file (一户一档) ----------------------------------------------------
+
+    @r.post("/files/{household_id}/documents", status_code=201, tags=["files"])
+    async def upload(request: Request, household_id: str = HouseholdId,
+                     case_id: str = Form(pattern=ID_PATTERN),
+                     document_kind: DocumentKind = Form(),
+                     file: UploadFile = File(description="PDF, JPEG or PNG scan"),
+                     who: Principal = Depends(filers)) -> Response:
+        content = await file.read()  # the body limit already bounded it
+        await file.close()
+        fingerprint = {"case_id": case_id, "document_kind": document_kind.value,
+                       "sha256": sha256_of(content)}
+        return await run_in_threadpool(
+            run_command, app, request, who, fingerprint,
+            lambda: app.file_document(who, household_id, case_id, document_kind, content))
+
+    @r.get("/files/{household_id}", tags=["files"])
+    def household_file(household_id: str = HouseholdId,
+                       who: Principal = Depends(readers)) -> dict[str, Any]:
+        return app.household_file(who, household_id)
+
+    @r.get("/files/{household_id}/documents/{sha256}", tags=["files"])
+    def open_document(household_id: str = HouseholdId,
+                      sha256: str = Path(pattern=r"^[0-9a-f]{64}$"),
+                      reason: str = Query(min_length=1, max_length=500),
+                      who: Principal = Depends(readers)) -> Response:
+        content, media = app.open_document(who, household_id, sha256, reason)
+        return Response(content, media_type=media,
+                        headers={"cache-control": "no-store", "x-content-type-options": "nosniff"})
+
+    @r.get("/cases/{case_id}/completeness", tags=["files"])
+    def completeness(case_id: str = CaseId, who: Principal = Depends(readers)) -> dict[str, Any]:
+        return app.completeness(who, case_id)
+
+    @r.post("/files/{household_id}/paper/{copy}/items", status_code=201, tags=["custody"])
+    def paper_items(body: PaperItems, request: Request, copy: PaperCopy,
+                    household_id: str = HouseholdId,
+                    who: Principal = Depends(custodians)) -> Response:
+        def command() -> dict[str, Any]:
+            f = app.file_paper_items(who, household_id, copy, body.case_id,
+                                     body.document_kinds, body.location)
+            return {"household_id": household_id, "version": f.version}
+        return run_command(app, request, who, body, command)
+
+    @r.post("/files/{household_id}/paper/{copy}/check-out", tags=["custody"])
+    def check_out(body: CheckOut, request: Request, copy: PaperCopy,
+                  household_id: str = HouseholdId,
+                  who: Principal = Depends(custodians)) -> Response:
+        def command() -> dict[str, Any]:
+            f = app.check_out(who, household_id, copy, body.borrower, body.reason)
+            return {"household_id": household_id, "version": f.version}
+        return run_command(app, request, who, body, command, status_code=200)
+
+    @r.post("/files/{household_id}/paper/{copy}/return", tags=["custody"])
+    def return_copy(body: Return, request: Request, copy: PaperCopy,
+                    household_id: str = HouseholdId,
+                    who: Principal = Depends(custodians)) -> Response:
+        def command() -> dict[str, Any]:
+            f = app.return_copy(who, household_id, copy, body.location)
+            return {"household_id": household_id, "version": f.version}
+        return run_command(app, request, who, body, command, status_code=200)
+
+    # --- the audit console ----------------------------------------------------------------
+
+    @r.get("/audit/cases/{case_id}/timeline", tags=["audit"])
+    def case_timeline(case_id: str = CaseId, who: Principal = Depends(auditors)) -> Any:
+        return app.case_timeline(who, case_id)
+
+    @r.get("/audit/households/{household_id}/timeline", tags=["audit"])
+    def household_timeline(household_id: str = HouseholdId,
+                           who: Principal = Depends(auditors)) -> Any:
+        return app.household_timeline(who, household_id)
+
+    @r.get("/audit/cases/{case_id}/state", tags=["audit"])
+    def case_state(case_id: str = CaseId, at: datetime | None = Query(None),
+                   who: Principal = Depends(auditors)) -> Any:
+        if at is not None and at.tzinfo is None:
+            raise RuleViolation("archive.naive_timestamp",
+                                "give the time with its offset, e.g. 2025-03-01T12:00:00+08:00",
+                                field="at")
+        return app.case_state(who, case_id, at)
+
+    @r.get("/audit/cases/{case_id}/verification", tags=["audit"])
+    def verify_case(case_id: str = CaseId, who: Principal = Depends(auditors)) -> Any:
+        return app.verify_case(who, case_id)
+
+    @r.get("/audit/streams/{source}/verification", tags=["audit"])
+    def verify_stream(source: str = Path(pattern="^(" + "|".join(SERVICES) + ")$"),
+                      first: int = Query(1, ge=1), last: int | None = Query(None, ge=1),
+                      who: Principal = Depends(county)) -> Any:
+        return app.verify_stream(who, source, first, last)
+
+    @r.get("/audit/sensitive-access", tags=["audit"])
+    def sensitive_access(township: str | None = Township, since: datetime | None = None,
+                         until: datetime | None = None, limit: int = Query(100, ge=1, le=1000),
+                         offset: int = Query(0, ge=0),
+                         who: Principal = Depends(auditors)) -> Any:
+        return app.sensitive_access(who, township, since, until, limit, offset)
+
+    @r.get("/audit/conflicts-of-interest", tags=["audit"])
+    def conflicts(township: str | None = Township, who: Principal = Depends(auditors)) -> Any:
+        return app.conflicts_of_interest(who, township)
+
+    @r.get("/audit/irregular-decisions", tags=["audit"])
+    def irregular(township: str | None = Township, as_of: date | None = None,
+                  who: Principal = Depends(auditors)) -> Any:
+        return app.irregular_decisions(who, township, as_of)
+
+    @r.get("/audit/alarms", tags=["audit"])
+    def alarms(township: str | None = Township, open_only: bool = False,
+               who: Principal = Depends(auditors)) -> Any:
+        return {"items": app.alarms(who, township, open_only)}
+
+    @r.post("/audit/alarms/{alarm_id}/acknowledge", tags=["audit"])
+    def acknowledge(alarm_id: UUID, body: Acknowledge, request: Request,
+                    who: Principal = Depends(county)) -> Response:
+        def command() -> dict[str, Any]:
+            a = app.acknowledge_alarm(who, alarm_id, body.reason)
+            return {"alarm_id": str(alarm_id), "resolution": a.resolution}
+        return run_command(app, request, who, body, command, status_code=200)
+
+    return r

@@ -1,0 +1,248 @@
+"""Archive's read models.
+
+Two feeds, both written inside the transaction that also records their cause:
+- archive's own events (household files, documents, custody, alarms) through `apply`;
+- every service's integration events (the consolidated timeline) through
+  `store_envelope`, called by the consumer in the transaction that records the inbox row.
+
+Nothing here depends on arrival time, so a rebuild from the streams ends identical.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+from services.archive.domain import ChainAlarm, HouseholdFile
+from shared.contracts.archive import is_sensitive_access
+from shared.contracts.envelope import Envelope
+from shared.eventstore import POSITION, Projection
+
+
+def _who(actor: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    return (actor or {}).get("user_id"), (actor or {}).get("role")
+
+
+class ArchiveProjection(Projection):
+    def __init__(self) -> None:
+        super().__init__()
+        m = self.metadata
+        # Every integration event of every service, as received, with its chain verdict.
+        self.envelopes = Table(
+            "archive_envelopes", m,
+            Column("source", String(32), primary_key=True),
+            Column("position", POSITION, primary_key=True),
+            Column("event_id", String(36), nullable=False, index=True),
+            Column("type", String(128), nullable=False, index=True),
+            Column("aggregate_id", String(36), nullable=False, index=True),
+            Column("aggregate_version", Integer, nullable=False),
+            Column("occurred_at", DateTime(timezone=True), nullable=False, index=True),
+            Column("actor_user_id", String(128)),
+            Column("actor_role", String(32)),
+            Column("case_id", String(64), index=True),
+            Column("household_id", String(64), index=True),
+            Column("township", String(12), index=True),
+            Column("prev_hash", String(64), nullable=False),
+            Column("hash", String(64), nullable=False),
+            Column("chain_status", String(24), nullable=False, index=True),
+            Column("sensitive_access", Boolean, nullable=False, index=True),
+            Column("close_relative_declared", Boolean, nullable=False, index=True),
+            Column("body", Text, nullable=False),  # the envelope as received: what is verified
+        )
+        # Review's case id and intake's application id name the same case.
+        self.case_aliases = Table(
+            "archive_case_aliases", m,
+            Column("alias", String(64), primary_key=True),
+            Column("case_key", String(64), nullable=False, index=True),
+        )
+        self.files = Table(
+            "archive_files", m,
+            Column("household_id", String(64), primary_key=True),
+            Column("file_id", String(36), nullable=False, unique=True),
+            Column("township", String(12), nullable=False, index=True),
+            Column("opened_at", DateTime(timezone=True), nullable=False),
+            Column("opened_by", String(128)),
+        )
+        self.documents = Table(
+            "archive_documents", m,
+            Column("position", POSITION, primary_key=True),
+            Column("household_id", String(64), nullable=False, index=True),
+            Column("case_id", String(64), nullable=False, index=True),
+            Column("document_kind", String(32), nullable=False),
+            Column("sha256", String(64), nullable=False, index=True),
+            Column("size", Integer, nullable=False),
+            Column("media_type", String(32), nullable=False),
+            Column("stage", String(24)),
+            Column("filed_at", DateTime(timezone=True), nullable=False),
+            Column("filed_by", String(128)),
+            Column("filed_by_role", String(32)),
+        )
+        self.custody = Table(
+            "archive_custody", m,
+            Column("position", POSITION, primary_key=True),
+            Column("household_id", String(64), nullable=False, index=True),
+            Column("copy", String(12), nullable=False),
+            Column("action", String(16), nullable=False),
+            Column("case_id", String(64)),
+            Column("document_kinds", Text),
+            Column("location", String(200)),
+            Column("borrower", String(128)),
+            Column("reason", String(500)),
+            Column("at", DateTime(timezone=True), nullable=False),
+            Column("by", String(128)),
+            Column("by_role", String(32)),
+        )
+        self.alarms = Table(
+            "archive_alarms", m,
+            Column("alarm_id", String(36), primary_key=True),
+            Column("upstream", String(32), nullable=False),
+            Column("aggregate_id", String(36), nullable=False),
+            Column("aggregate_version", Integer, nullable=False),
+            Column("position", POSITION, nullable=False),
+            Column("event_id", String(36), nullable=False),
+            Column("type", String(128), nullable=False),
+            Column("reason", String(24), nullable=False),
+            Column("expected_prev_hash", String(64), nullable=False),
+            Column("found_prev_hash", String(64), nullable=False),
+            Column("stated_hash", String(64), nullable=False),
+            Column("computed_hash", String(64), nullable=False),
+            Column("case_id", String(64)),
+            Column("township", String(12), index=True),
+            Column("raised_at", DateTime(timezone=True), nullable=False),
+            Column("resolution", String(24)),
+            Column("resolved_by", String(128)),
+            Column("resolved_reason", String(500)),
+        )
+
+    # --- archive's own events ----------------------------------------------------------
+
+    def apply(self, session: Session, event: Any, position: int) -> None:
+        hid = getattr(event, "household_id", None)
+        if isinstance(event, HouseholdFile.Opened):
+            session.execute(self.files.insert().values(
+                household_id=hid, file_id=str(event.originator_id), township=event.township,
+                opened_at=event.timestamp,
+                opened_by=_who(event.actor)[0]))
+            return
+        if isinstance(event, HouseholdFile.DocumentFiled | HouseholdFile.PaperItemsFiled
+                      | HouseholdFile.CheckedOut | HouseholdFile.Returned):
+            hid = self._household(session, event.originator_id)
+        by, role = _who(getattr(event, "actor", None))
+        if isinstance(event, HouseholdFile.DocumentFiled):
+            session.execute(self.documents.insert().values(
+                position=position, household_id=hid, case_id=event.case_id,
+                document_kind=event.document_kind, sha256=event.sha256, size=event.size,
+                media_type=event.media_type, stage=event.stage, filed_at=event.timestamp,
+                filed_by=by, filed_by_role=role))
+        elif isinstance(event, HouseholdFile.PaperItemsFiled):
+            self._custody(session, position, event, hid, "items_filed", case_id=event.case_id,
+                          document_kinds=json.dumps(event.document_kinds),
+                          location=event.location)
+        elif isinstance(event, HouseholdFile.CheckedOut):
+            self._custody(session, position, event, hid, "checked_out",
+                          borrower=event.borrower, reason=event.reason)
+        elif isinstance(event, HouseholdFile.Returned):
+            self._custody(session, position, event, hid, "returned", location=event.location)
+        elif isinstance(event, ChainAlarm.Raised):
+            session.execute(self.alarms.insert().values(
+                alarm_id=str(event.originator_id), upstream=event.upstream,
+                aggregate_id=str(event.upstream_aggregate_id),
+                aggregate_version=event.upstream_aggregate_version,
+                position=event.upstream_position, event_id=str(event.upstream_event_id),
+                type=event.upstream_type, reason=event.reason,
+                expected_prev_hash=event.expected_prev_hash,
+                found_prev_hash=event.found_prev_hash, stated_hash=event.stated_hash,
+                computed_hash=event.computed_hash, case_id=event.case_id,
+                township=event.township, raised_at=event.timestamp))
+        elif isinstance(event, ChainAlarm.Resolved):
+            session.execute(update(self.alarms).where(
+                self.alarms.c.alarm_id == str(event.originator_id)).values(
+                resolution=event.resolution, resolved_by=by, resolved_reason=event.reason))
+
+    def _household(self, session: Session, file_id: UUID) -> str:
+        t = self.files
+        return str(session.execute(select(t.c.household_id).where(
+            t.c.file_id == str(file_id))).scalar_one())
+
+    def _custody(self, session: Session, position: int, event: Any, hid: str, action: str,
+                 **values: Any) -> None:
+        by, role = _who(event.actor)
+        session.execute(self.custody.insert().values(
+            position=position, household_id=hid, copy=event.copy, action=action,
+            at=event.timestamp, by=by, by_role=role, **values))
+
+    # --- the consolidated timeline -------------------------------------------------------
+
+    def has_envelope(self, session: Session, source: str, position: int) -> bool:
+        t = self.envelopes
+        return session.execute(select(t.c.position).where(
+            t.c.source == source, t.c.position == position)).first() is not None
+
+    def neighbour(self, session: Session, source: str, aggregate_id: UUID, position: int,
+                  before: bool) -> Row[Any] | None:
+        """The stored link of the same aggregate just before (or after) `position`."""
+        t = self.envelopes
+        q = select(t).where(t.c.source == source, t.c.aggregate_id == str(aggregate_id))
+        q = (q.where(t.c.position < position).order_by(t.c.position.desc()) if before
+             else q.where(t.c.position > position).order_by(t.c.position))
+        return session.execute(q.limit(1)).first()
+
+    def store_envelope(self, session: Session, env: Envelope, chain_status: str) -> None:
+        d = env.data
+        session.execute(self.envelopes.insert().values(
+            source=env.source, position=env.position, event_id=str(env.event_id),
+            type=env.type, aggregate_id=str(env.aggregate_id),
+            aggregate_version=env.aggregate_version, occurred_at=env.occurred_at,
+            actor_user_id=env.actor.user_id if env.actor else None,
+            actor_role=env.actor.role if env.actor else None,
+            case_id=env.case_id, township=env.township or d.get("township"),
+            household_id=env.household_id or d.get("household_id"),
+            prev_hash=env.prev_hash, hash=env.hash, chain_status=chain_status,
+            sensitive_access=is_sensitive_access(env.type, d),
+            close_relative_declared=d.get("close_relative_declared") is True,
+            body=env.model_dump_json()))
+        # A review case names the application it came from: one case, two ids.
+        application_id = d.get("application_id")
+        if env.case_id and application_id and str(application_id) != env.case_id:
+            self.alias(session, env.case_id, str(application_id))
+
+    def alias(self, session: Session, alias: str, case_key: str) -> None:
+        t = self.case_aliases
+        if session.execute(select(t.c.alias).where(t.c.alias == alias)).first() is None:
+            session.execute(t.insert().values(alias=alias, case_key=case_key))
+
+    def set_chain_status(self, session: Session, source: str, position: int,
+                         status: str) -> None:
+        t = self.envelopes
+        session.execute(update(t).where(t.c.source == source, t.c.position == position)
+                        .values(chain_status=status))
+
+    def case_key(self, session: Session, case_id: str) -> str:
+        t = self.case_aliases
+        row = session.execute(select(t.c.case_key).where(t.c.alias == case_id)).first()
+        return str(row[0]) if row else case_id
+
+    def case_ids(self, session: Session, case_id: str) -> set[str]:
+        key = self.case_key(session, case_id)
+        t = self.case_aliases
+        aliases = session.execute(select(t.c.alias).where(t.c.case_key == key)).scalars()
+        return {key, case_id, *aliases}
+
+    def count(self, session: Session, table: Table) -> int:
+        return int(session.execute(select(func.count()).select_from(table)).scalar_one())

@@ -1,0 +1,149 @@
+"""Archive over real NATS, on SQLite and on PostgreSQL: it consumes the streams of intake,
+review and publicity (published here as their relays would, valid chains plus tampered
+copies), builds one cross-service timeline, raises chain alarms as events, and rebuilds its
+read models from the streams ending identical."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import nats
+import pytest
+import sqlalchemy as sa
+
+from services.archive.main import ArchiveRuntime
+from shared.auth import Role, TokenIssuer
+from shared.bus import Bus
+from shared.contracts import Envelope
+from shared.contracts.archive import ChainAlarm
+from tests.archive.chains import T0, YELIN, Streams, actor, dibao_case, tampered
+from tests.conftest import NatsServer
+from tests.stack import build_service, client, eventually, reset_jetstream
+
+pytestmark = pytest.mark.nats
+
+
+@pytest.fixture
+async def archive(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
+                  keys_dir: Path, nats_server: NatsServer,
+                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
+    await reset_jetstream(nats_server.url)
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    bus = Bus(nats_server.url, "test-publisher", "469028")
+    await bus.connect()
+    for service in ("intake", "review", "publicity"):
+        await bus.ensure_stream(service, 3600)
+    await bus.close()
+    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
+                       database_url=database_url)
+    await rt.start()
+    yield rt
+    await rt.stop()
+
+
+async def publish(url: str, envelopes: list[Envelope]) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for env in envelopes:
+        await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
+    await nc.close()
+
+
+def headers(issuer: TokenIssuer, role: Role, township: str | None = None) -> dict[str, str]:
+    return {"authorization": "Bearer " + issuer.mint(f"{role.value}-1", role, township)}
+
+
+def count(rt: ArchiveRuntime, source: str | None = None) -> int:
+    t = rt.app.views.envelopes
+    q = sa.select(sa.func.count()).select_from(t)
+    if source:
+        q = q.where(t.c.source == source)
+    with rt.app.read_session() as s:
+        return int(s.execute(q).scalar_one())
+
+
+async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
+        archive: ArchiveRuntime, nats_server: NatsServer, issuer: TokenIssuer) -> None:
+    streams = Streams()
+    application, review_case, envs = dibao_case(streams, household_id="HH-7")
+    # A second intake aggregate whose second link is edited after sealing, and a review
+    # link forged onto the genesis hash of a chain that already has links.
+    other = uuid4()
+    clerk = actor("clerk-yelin-1", "township_clerk")
+    first = streams.emit("intake", "application_submitted", other, {
+        "application_id": str(other), "kind": "linshi", "township": YELIN,
+        "village": "469028100201", "household_size": 1, "close_relative_declared": False},
+        at=T0, who=clerk, case_id=str(other), township=YELIN)
+    second = streams.emit("intake", "application_accepted", other, {
+        "application_id": str(other), "kind": "linshi", "township": YELIN,
+        "village": "469028100201", "accepted_on": "2025-03-03", "applicant_name": "符某",
+        "members": [], "close_relative_declared": False},
+        at=T0 + timedelta(hours=1), who=clerk, case_id=str(other),
+        township=YELIN)
+    edited = tampered(second, applicant_name="符某某")
+    opened = next(e for e in envs if e.type == "case_opened")
+    streams.heads[opened.aggregate_id] = "0" * 64  # the forger restarts the chain
+    forged = streams.emit("review", "case_rejected", opened.aggregate_id, {
+        "case_id": review_case, "application_id": application, "kind": "dibao",
+        "township": YELIN, "village": "469028100201", "decided_on": "2025-03-20",
+        "reasons": ["伪造"]}, at=T0 + timedelta(days=20),
+        who=actor("intruder", "township_leader"), case_id=review_case, township=YELIN)
+    upstream = [*envs, first, edited, forged]
+    await publish(nats_server.url, upstream)
+
+    # Both alarms come back through archive's own stream into its timeline.
+    await eventually(lambda: _async(count(archive) == len(upstream) + 2), timeout=20)
+    async with client(archive) as http:
+        bureau = headers(issuer, Role.COUNTY_BUREAU)
+        r = await http.get(f"/audit/cases/{application}/timeline", headers=bureau)
+        assert r.status_code == 200, r.text
+        events = r.json()["events"]
+        assert {e["source"] for e in events} >= {"intake", "review", "publicity"}
+        assert [e["type"] for e in events if e["source"] != "archive"] == [
+            "application_submitted", "application_accepted", "case_opened",
+            "opinion_issued", "notice_opened", "case_confirmed", "case_rejected"]
+        assert next(e for e in events if e["type"] == "case_rejected")["chain_status"] == \
+            "prev_hash_mismatch"
+        alarms = (await http.get("/audit/alarms", headers=bureau)).json()["items"]
+        assert sorted((a["upstream"], a["position"], a["reason"]) for a in alarms) == [
+            ("intake", edited.position, "hash_mismatch"),
+            ("review", forged.position, "prev_hash_mismatch")]
+        on_stream = [e for e in events if e["source"] == "archive"]
+        assert [e["type"] for e in on_stream] == ["chain_alarm"]
+        assert ChainAlarm.model_validate(on_stream[0]["data"]).upstream_position == \
+            forged.position
+        r = await http.get(f"/audit/cases/{application}/verification", headers=bureau)
+        assert r.json()["first_broken"]["position"] == forged.position
+
+        # Rebuild: drop everything, replay the own log and every stream from the start.
+        before = archive.app.snapshot_read_models()
+        t = archive.app.views.envelopes
+        with archive.app.unit_of_work() as s:  # damage that a rebuild must repair
+            s.execute(sa.delete(t).where(t.c.source == "publicity"))
+        assert archive.app.snapshot_read_models() != before
+        r = await http.post("/ops/rebuild-read-models",
+                            headers=headers(issuer, Role.COUNTY_CENTRE))
+        assert r.status_code == 200, r.text
+        assert r.json()["stream_events"]["publicity"] == 1
+        assert archive.app.snapshot_read_models() == before
+        r = await http.post("/ops/rebuild-read-models", headers=bureau)
+        assert r.status_code == 403 and r.json()["code"] == "auth.role"
+
+    # No second alarm from the replay, and the consumers run again afterwards.
+    assert len([e for _, e in archive.app.iter_domain_events()
+                if type(e).__name__ == "Raised"]) == 2
+    late = streams.emit("publicity", "notice_closed", uuid4(), {
+        "notice_id": str(uuid4()), "case_id": review_case, "subject": "opinion", "round": 1,
+        "township": YELIN, "village": "469028100201", "outcome": "clean",
+        "closed_on": "2025-03-14"}, at=T0 + timedelta(days=11),
+        who=clerk, case_id=review_case, township=YELIN)
+    await publish(nats_server.url, [late])
+    await eventually(lambda: _async(count(archive, "publicity") == 2), timeout=20)
+
+
+async def _async(value: Any) -> Any:
+    return value

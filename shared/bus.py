@@ -267,6 +267,12 @@ class TrackedConsumer:
     def stop(self) -> None:
         self._stopping = True
 
+    async def close(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+
     async def handle(self, msg: Msg) -> None:
         try:
             env = Envelope.model_validate_json(msg.data)

@@ -63,6 +63,10 @@ class ServiceRuntime:
             self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
                                      s.relay_batch_size, s.relay_idle_poll_s)
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+        self.start_consumers()
+
+    def start_consumers(self) -> None:
+        s = self.settings
         for upstream, handlers in self.reactions.items():
             consumer = TrackedConsumer(
                 self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
@@ -71,11 +75,28 @@ class ServiceRuntime:
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
 
-    async def stop(self) -> None:
-        if self.relay:
-            self.relay.stop()
+    async def stop_consumers(self, timeout_s: float = 5.0) -> None:
+        """Let each consumer finish its fetch (≤1 s) and batch, then release its
+        subscription: a fetch cancelled mid-flight would hold the connection's drain."""
+        names = {c.durable for c in self.consumers}
         for c in self.consumers:
             c.stop()
+        tasks = [t for t in self._tasks if t.get_name() in names]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        for t in tasks:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+            self._tasks.remove(t)
+        for c in self.consumers:
+            await c.close()
+        self.consumers.clear()
+
+    async def stop(self) -> None:
+        await self.stop_consumers()
+        if self.relay:
+            self.relay.stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

@@ -5,7 +5,6 @@ with the service stopped, or call POST /ops/rebuild-read-models on the running s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -26,7 +25,7 @@ from services.archive.documents import DocumentStore, LocalDocumentStore, S3Docu
 from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocuments
 from services.archive.reactions import reactions
 from shared.auth import Principal, Role, require
-from shared.bus import TrackedConsumer, service_subjects, stream_name
+from shared.bus import service_subjects, stream_name
 from shared.contracts import Envelope
 from shared.contracts.common import SERVICES
 from shared.runtime import ServiceRuntime
@@ -126,7 +125,8 @@ class ArchiveRuntime(ServiceRuntime):
         """Drop the read models, replay archive's own events, then every stream from its
         start. Consumers pause meanwhile so nothing is verified against half a table."""
         async with self._rebuild_lock:
-            paused = await self._pause_consumers()
+            paused = bool(self.consumers)
+            await self.stop_consumers(self.settings.consumer_ack_wait_s)
             try:
                 own = await asyncio.to_thread(self.app.reset_read_models)
                 counts: dict[str, int] = {}
@@ -140,50 +140,13 @@ class ArchiveRuntime(ServiceRuntime):
                         counts[source] += len(envelopes)
             finally:
                 if paused:
-                    self._start_consumers()
+                    self.start_consumers()
         return {"own_events": own, "stream_events": counts}
-
-    async def stop(self) -> None:
-        # Let consumers finish their batch and release their subscriptions first: a fetch
-        # cancelled mid-flight leaves messages that hold the connection's drain for 30 s.
-        await self._pause_consumers()
-        await super().stop()
 
     def _archive_all(self, envelopes: list[Envelope]) -> None:
         with self.app.unit_of_work():
             for env in envelopes:
                 self.app.archive_envelope(env)
-
-    async def _pause_consumers(self) -> bool:
-        if not self.consumers:
-            return False
-        names = {c.durable for c in self.consumers}
-        for c in self.consumers:
-            c.stop()
-        tasks = [t for t in self._tasks if t.get_name() in names]
-        # A consumer stops after its current fetch (≤1 s) and the batch it holds.
-        await asyncio.wait(tasks, timeout=self.settings.consumer_ack_wait_s)
-        for t in tasks:
-            t.cancel()
-            self._tasks.remove(t)
-        for c in self.consumers:
-            # Release the old pull subscription, or draining the connection waits for it.
-            sub = getattr(c, "_sub", None)
-            if sub is not None:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
-        self.consumers.clear()
-        return True
-
-    def _start_consumers(self) -> None:
-        s = self.settings
-        for upstream, handlers in self.reactions.items():
-            consumer = TrackedConsumer(
-                self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
-                ack_wait_s=s.consumer_ack_wait_s, max_deliver=s.consumer_max_deliver,
-                backoff_s=s.consumer_backoff_s)
-            self.consumers.append(consumer)
-            self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
 
 
 def ops_router(rt: ArchiveRuntime) -> APIRouter:

@@ -1,65 +1,645 @@
-"""Review's one writer."""
+"""Review's one writer: cases, entitlements, the policy table and spot checks.
+
+Every command takes the Principal, checks jurisdiction where the aggregate's township is
+known, reads the policy version in force, and calls the domain. Several aggregates changed
+by one command are saved together (one transaction).
+"""
 
 from __future__ import annotations
 
+import random
+import secrets
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from eventsourcing.application import AggregateNotFoundError
+from sqlalchemy import and_, func, or_, select
 
 from services.review.domain import (
-    DECISION_WORKING_DAYS,
-    INVESTIGATION_START_WORKING_DAYS,
+    CaseStatus,
+    Entitlement,
+    PolicyTable,
+    PolicyTerms,
     ReviewCase,
+    SpotCheck,
+    add_months,
+    add_months_to_date,
+    apply_findings,
+    apply_reported_change,
     case_id_for,
+    compute,
+    entitlement_id_for,
+    month_of,
+    policy_table_id,
+    sample_size,
+    spot_check_id_for,
 )
 from services.review.projections import ReviewProjection
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
-from shared.contracts.intake import ApplicationAccepted
+from shared.contracts.common import AssistanceKind
+from shared.contracts.intake import (
+    ApplicationAccepted,
+    AssetItem,
+    ChangeReported,
+    IncomeItem,
+    MemberRef,
+)
+from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
+from shared.pii import china_today
+from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
+
+SYSTEM_ACTOR = {"user_id": "system:review", "role": "county_bureau", "township": None,
+                "village": None}
+
+
+def _member(m: MemberRef) -> dict[str, Any]:
+    # Only the mask and the keyed fingerprint of the resident ID: review never needs it.
+    return {"fingerprint": m.fingerprint, "name": m.name, "relation": m.relation,
+            "birth_date": m.birth_date, "resident_id_mask": m.resident_id.mask,
+            "disability_grade": m.disability.grade if m.disability else None,
+            "disability_kind": m.disability.kind if m.disability else None,
+            "serious_illness": m.serious_illness, "work_capacity": m.work_capacity.value,
+            "student": m.student, "counted": True}
+
+
+def _income(i: IncomeItem) -> dict[str, Any]:
+    return {"member_fingerprint": i.member_fingerprint, "kind": i.kind.value,
+            "amount": i.amount, "months": i.months}
+
+
+def _asset(a: AssetItem) -> dict[str, Any]:
+    return {"kind": a.kind.value, "value": a.value, "exempt": a.exempt}
 
 
 class ReviewApplication(ServiceApplication):
     name = "review"
 
-    def __init__(self, settings: ServiceSettings, calendar: WorkingCalendar) -> None:
-        self.calendar = calendar
+    def __init__(self, settings: ServiceSettings, calendar: WorkingCalendar,
+                 county: County | None = None, today: Callable[[], date] = china_today,
+                 due_soon_working_days: int = 3) -> None:
+        self.calendar, self.county, self.today = calendar, county, today
+        self.due_soon_working_days = due_soon_working_days
         self.views = ReviewProjection()
         super().__init__(settings, self.views)
 
+    # ==========================================================================================
+    # Policy table
+    # ==========================================================================================
+
+    def _policy_table(self) -> PolicyTable:
+        try:
+            return self.repository.get(policy_table_id(self.settings.region))
+        except AggregateNotFoundError:
+            raise RuleViolation("review.no_policy", "the county bureau has not published a "
+                                "policy table yet", field="policy") from None
+
+    def policy_on(self, on: date) -> tuple[int, PolicyTerms]:
+        return self._policy_table().in_force(on)
+
+    def publish_policy(self, who: Principal, effective_from: date, terms: dict[str, Any],
+                       reason: str) -> int:
+        checked = PolicyTerms.from_dict(terms)
+        try:
+            table = self.repository.get(policy_table_id(self.settings.region))
+        except AggregateNotFoundError:
+            table = PolicyTable(region=self.settings.region, actor=who.actor())
+        number = table.publish(effective_from, checked, reason, self.today(), who.actor())
+        self.save(table)
+        return number
+
+    def seed_policy(self, versions: list[dict[str, Any]]) -> bool:
+        """Load the demo policy once, when the county has none yet (local stack, tests)."""
+        try:
+            self.repository.get(policy_table_id(self.settings.region))
+            return False
+        except AggregateNotFoundError:
+            pass
+        table = PolicyTable(region=self.settings.region, actor=SYSTEM_ACTOR)
+        for v in versions:
+            # Seeding builds history, so "today" is each version's own first day.
+            effective = date.fromisoformat(v["effective_from"])
+            table.publish(effective, PolicyTerms.from_dict(v["terms"]), v["reason"], effective,
+                          SYSTEM_ACTOR)
+        self.save(table)
+        return True
+
+    def policy_versions(self) -> list[dict[str, Any]]:
+        return list(self._policy_table().versions)
+
+    # ==========================================================================================
+    # Opening a case (reaction to intake's ApplicationAccepted)
+    # ==========================================================================================
+
+    def _urban(self, accepted: ApplicationAccepted) -> bool:
+        if accepted.urban is not None:
+            return accepted.urban
+        if self.county is not None:
+            try:
+                return self.county.village(accepted.village)[1].urban
+            except UnknownRegion:
+                pass
+        return False  # the rural standard is the lower one: never over-pays by default
+
     def open_case(self, accepted: ApplicationAccepted, actor: dict[str, Any]) -> UUID:
+        version, terms = self.policy_on(accepted.accepted_on)
+        kind = accepted.kind.value
         investigation = self.calendar.add_working_days(accepted.accepted_on,
-                                                       INVESTIGATION_START_WORKING_DAYS)
+                                                       terms.investigation_start_working_days)
         decision = self.calendar.add_working_days(accepted.accepted_on,
-                                                  DECISION_WORKING_DAYS[accepted.kind.value])
+                                                  terms.decision_working_days[kind])
+        household = {
+            "urban": self._urban(accepted), "members": [_member(m) for m in accepted.members],
+            "incomes": [_income(i) for i in accepted.incomes],
+            "assets": [_asset(a) for a in accepted.assets],
+            "irregular_income": False,
+        }
+        payee = None
+        if accepted.bank_account is not None:
+            # Kept sealed as received: review never needs the account number itself.
+            payee = {"name": accepted.bank_account.holder_name,
+                     "bank": accepted.bank_account.bank,
+                     "account": accepted.bank_account.account.model_dump(mode="json")}
         case = ReviewCase(
-            application_id=accepted.application_id, kind=accepted.kind.value,
-            township=accepted.township, village=accepted.village,
-            accepted_on=accepted.accepted_on, household_size=len(accepted.members),
-            applicant_name=accepted.applicant_name,
+            application_id=accepted.application_id, kind=kind, township=accepted.township,
+            village=accepted.village, accepted_on=accepted.accepted_on,
+            household_size=len(accepted.members), applicant_name=accepted.applicant_name,
             close_relative_declared=accepted.close_relative_declared,
             investigation_due=investigation.due, decision_due=decision.due,
             deadlines_provisional=investigation.provisional or decision.provisional,
-            actor=actor)
+            actor=actor, household=household, household_id=accepted.household_id,
+            linshi_type=accepted.linshi_type.value if accepted.linshi_type else None,
+            payee=payee, policy_version=version)
         self.save(case)
         return case.id
 
-    def case(self, who: Principal, case_id: UUID) -> ReviewCase:
+    # ==========================================================================================
+    # Case reads
+    # ==========================================================================================
+
+    def _case(self, case_id: UUID) -> ReviewCase:
         case: ReviewCase = self.get(case_id, "review case")
+        if not isinstance(case, ReviewCase):
+            raise NotFound("review.not_found", f"review case {case_id} not found")
+        return case
+
+    def case(self, who: Principal, case_id: UUID) -> ReviewCase:
+        case = self._case(case_id)
         who.check_jurisdiction(case.township)
+        if who.role is Role.CONTRACTOR_INVESTIGATOR and case.contractor != who.org:
+            # Reads are refused, not hidden: the contractor knows the id from somewhere.
+            raise Forbidden("review.contractor_not_assigned",
+                            "this case is not assigned to the contractor", field="case_id")
         return case
 
     def case_for_application(self, who: Principal, application_id: UUID) -> ReviewCase:
         return self.case(who, case_id_for(application_id))
 
-    def list_cases(self, who: Principal, township: str, limit: int,
-                   offset: int) -> tuple[int, list[dict[str, Any]]]:
+    def list_cases(self, who: Principal, township: str, limit: int, offset: int,
+                   status: str | None = None) -> tuple[int, list[dict[str, Any]]]:
         who.check_jurisdiction(township)
         t = self.views.cases
         q = select(t).where(t.c.township == township)
+        if who.role is Role.CONTRACTOR_INVESTIGATOR:
+            q = q.where(t.c.contractor == (who.org or ""))
+        if status:
+            q = q.where(t.c.status == status)
         with self.read_session() as s:
             total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-            rows = s.execute(q.order_by(t.c.decision_due).limit(limit).offset(offset))
+            rows = s.execute(q.order_by(t.c.decision_due, t.c.case_id).limit(limit)
+                             .offset(offset))
             return total, [dict(r._mapping) for r in rows]
+
+    def _acting(self, who: Principal, case_id: UUID) -> ReviewCase:
+        """Load a case for a command: jurisdiction, then the contractor's assignment (422)."""
+        case = self._case(case_id)
+        who.check_jurisdiction(case.township)
+        if who.role is Role.CONTRACTOR_INVESTIGATOR:
+            case.check_contractor(who.org)
+        return case
+
+    # ==========================================================================================
+    # Investigation and verification
+    # ==========================================================================================
+
+    def assign_investigation(self, who: Principal, case_id: UUID,
+                             investigators: list[dict[str, Any]],
+                             contractor: str | None) -> ReviewCase:
+        case = self._acting(who, case_id)
+        today = self.today()
+        _, terms = self.policy_on(today)
+        case.assign_investigation(investigators, contractor, terms, today, who.actor())
+        self.save(case)
+        return case
+
+    def record_home_visit(self, who: Principal, case_id: UUID, visit: dict[str, Any],
+                          findings: dict[str, Any]) -> ReviewCase:
+        case = self._acting(who, case_id)
+        if visit["visited_on"] > self.today():
+            raise RuleViolation("review.date_in_future", "the visit cannot be in the future",
+                                field="visited_on")
+        case.record_home_visit(visit, findings, who.actor())
+        self.save(case)
+        return case
+
+    def record_interview(self, who: Principal, case_id: UUID,
+                         interview: dict[str, Any]) -> ReviewCase:
+        case = self._acting(who, case_id)
+        case.record_interview(interview, who.actor())
+        self.save(case)
+        return case
+
+    def request_verification(self, who: Principal, case_id: UUID) -> ReviewCase:
+        case = self._acting(who, case_id)
+        case.request_verification(self.today(), who.actor())
+        self.save(case)
+        return case
+
+    def record_verification(self, who: Principal, case_id: UUID,
+                            report: dict[str, Any]) -> ReviewCase:
+        case = self._acting(who, case_id)
+        case.record_verification(report, self.today(), who.actor())
+        self.save(case)
+        return case
+
+    # ==========================================================================================
+    # Joint review, opinion, county approval
+    # ==========================================================================================
+
+    def hold_joint_review(self, who: Principal, case_id: UUID, held_on: date,
+                          members: list[dict[str, Any]], outcome: str) -> ReviewCase:
+        case = self._acting(who, case_id)
+        if held_on > self.today():
+            raise RuleViolation("review.date_in_future", "the meeting cannot be in the future",
+                                field="held_on")
+        _, terms = self.policy_on(held_on)
+        case.hold_joint_review(held_on, members, outcome, terms, who.actor())
+        self.save(case)
+        return case
+
+    def issue_opinion(self, who: Principal, case_id: UUID, approve: bool, reasons: list[str],
+                      assessment: dict[str, Any]) -> ReviewCase:
+        case = self._acting(who, case_id)
+        today = self.today()
+        version, terms = self.policy_on(today)
+        rejection_due = self.calendar.add_working_days(
+            today, terms.rejection_notice_working_days).due
+        case.issue_opinion(approve, reasons, assessment, version, terms, today, rejection_due,
+                           who.actor())
+        self.save(case)
+        return case
+
+    def recompute_opinion(self, who: Principal, case_id: UUID) -> dict[str, Any]:
+        """The opinion's amount recomputed from its recorded inputs and policy version."""
+        case = self.case(who, case_id)
+        if case.opinion is None or case.opinion["breakdown"] is None:
+            raise RuleViolation("review.opinion_missing", "no computed opinion on this case")
+        terms = self._policy_table().terms(case.opinion["policy_version"])
+        again = compute(case.kind, case.opinion["inputs"], terms)
+        return {"policy_version": case.opinion["policy_version"],
+                "recorded": case.opinion["breakdown"], "recomputed": again,
+                "identical": again == case.opinion["breakdown"]}
+
+    def approve_at_county(self, who: Principal, case_id: UUID, reasons: list[str]) -> ReviewCase:
+        case = self._acting(who, case_id)
+        case.approve_at_county(reasons, self.today(), who.actor())
+        self.save(case)
+        return case
+
+    def extend_deadline(self, who: Principal, case_id: UUID, reason: str) -> ReviewCase:
+        case = self._acting(who, case_id)
+        _, terms = self.policy_on(case.accepted_on)
+        due = self.calendar.add_working_days(case.accepted_on,
+                                             terms.decision_extended_working_days).due
+        case.extend_decision_deadline(reason, due, who.actor())
+        self.save(case)
+        return case
+
+    # ==========================================================================================
+    # Publicity outcomes (reactions)
+    # ==========================================================================================
+
+    def publicity_opened(self, case_id: UUID, notice_id: UUID, round_: int, starts_on: date,
+                         ends_on: date, actor: dict[str, Any]) -> None:
+        case = self._case(case_id)
+        if case.publicity_opened(notice_id, round_, starts_on, ends_on, actor):
+            self.save(case)
+
+    def publicity_closed(self, case_id: UUID, notice_id: UUID, round_: int, outcome: str,
+                         finding: str | None, closed_on: date, actor: dict[str, Any]) -> None:
+        case = self._case(case_id)
+        confirmation_due = None
+        if case.kind == AssistanceKind.TEKUN.value and outcome == "clean":
+            _, terms = self.policy_on(closed_on)
+            confirmation_due = self.calendar.add_working_days(
+                closed_on, terms.tekun_confirmation_working_days).due
+        if case.publicity_closed(notice_id, round_, outcome, finding, closed_on,
+                                 confirmation_due, actor):
+            self.save(case)
+
+    def termination_notice_closed(self, case_id: UUID, outcome: str, finding: str | None,
+                                  closed_on: date, actor: dict[str, Any]) -> None:
+        ent = self._entitlement(entitlement_id_for(case_id))
+        if ent.termination_notice_closed(outcome, finding, closed_on, actor):
+            self.save(ent)
+
+    # ==========================================================================================
+    # Confirmation or rejection (township leader)
+    # ==========================================================================================
+
+    def confirm(self, who: Principal, case_id: UUID, notice: str) -> tuple[ReviewCase,
+                                                                           Entitlement | None]:
+        case = self._acting(who, case_id)
+        today = self.today()
+        _, now_terms = self.policy_on(today)
+        opinion = case.opinion or {}
+        opinion_terms = (self._policy_table().terms(opinion["policy_version"])
+                         if opinion.get("policy_version") else now_terms)
+        recheck_months = None
+        valid_until = None
+        if case.kind in (AssistanceKind.DIBAO.value, AssistanceKind.TEKUN.value):
+            recheck_months = case.recheck_months(opinion_terms, today)
+        if case.kind == AssistanceKind.DIBAO_EDGE.value:
+            valid_until = add_months_to_date(today, opinion_terms.dibao_edge_validity_months)
+        case.confirm(today, notice, recheck_months, valid_until, now_terms.roster_cutoff_day,
+                     who.actor())
+        entitlement = None
+        if recheck_months is not None:
+            assert case.decision is not None and case.opinion is not None
+            start = case.decision["start_month"]
+            first_day = date.fromisoformat(f"{start}-01")
+            entitlement = Entitlement(
+                case_id=case.id, kind=case.kind, household_id=case.household_id,
+                township=case.township, village=case.village,
+                urban=bool(case.household.get("urban")), applicant_name=case.applicant_name,
+                household_size=case.opinion["household_size"],
+                monthly_amount=case.opinion["amount"], breakdown=case.opinion["breakdown"],
+                policy_version=case.opinion["policy_version"], start_month=start,
+                recheck_due=add_months_to_date(first_day, recheck_months),
+                recheck_months=recheck_months, payee=case.payee,
+                inputs=case.opinion["inputs"], actor=who.actor())
+            self.save(case, entitlement)
+        else:
+            self.save(case)
+        return case, entitlement
+
+    def reject(self, who: Principal, case_id: UUID, reasons: list[str]) -> ReviewCase:
+        case = self._acting(who, case_id)
+        case.reject(self.today(), reasons, who.actor())
+        self.save(case)
+        return case
+
+    # ==========================================================================================
+    # 临时救助 急难型 先行救助
+    # ==========================================================================================
+
+    def grant_advance(self, who: Principal, case_id: UUID, band: str, instalments: int,
+                      reason: str) -> ReviewCase:
+        case = self._acting(who, case_id)
+        today = self.today()
+        version, terms = self.policy_on(today)
+        due = self.calendar.add_working_days(
+            today, terms.linshi_advance_completion_working_days).due
+        case.grant_advance(band, instalments, version, terms, today, due, reason, who.actor())
+        self.save(case)
+        return case
+
+    def complete_advance_record(self, who: Principal, case_id: UUID, note: str) -> ReviewCase:
+        case = self._acting(who, case_id)
+        case.complete_advance_record(self.today(), note, who.actor())
+        self.save(case)
+        return case
+
+    # ==========================================================================================
+    # Time limits
+    # ==========================================================================================
+
+    def deadlines(self, who: Principal, township: str, as_of: date) -> dict[str, Any]:
+        """Open deadlines that are overdue or due within the next N working days."""
+        who.check_jurisdiction(township)
+        horizon = self.calendar.add_working_days(as_of, self.due_soon_working_days).due
+        t = self.views.cases
+        with self.read_session() as s:
+            rows = [dict(r._mapping) for r in s.execute(
+                select(t).where(t.c.township == township, or_(
+                    t.c.decided_on.is_(None),
+                    and_(t.c.advance_due.is_not(None), t.c.advance_completed_on.is_(None))))
+                .order_by(t.c.case_id))]
+        overdue: list[dict[str, Any]] = []
+        due_soon: list[dict[str, Any]] = []
+        for r in rows:
+            open_decision = r["decided_on"] is None
+            checks = [
+                ("investigation_start", r["investigation_due"],
+                 r["assigned_on"] is None and open_decision),
+                ("decision", r["decision_due"], open_decision),
+                ("rejection_notice", r["rejection_due"], open_decision),
+                ("tekun_confirmation", r["confirmation_due"], open_decision),
+                ("advance_record", r["advance_due"],
+                 r["advance_due"] is not None and r["advance_completed_on"] is None),
+            ]
+            for name, due, still_open in checks:
+                if due is None or not still_open:
+                    continue
+                item = {"case_id": r["case_id"], "kind": r["kind"], "village": r["village"],
+                        "status": r["status"], "deadline": name, "due": due,
+                        "provisional": r["deadlines_provisional"]}
+                if due < as_of:
+                    overdue.append({**item, "working_days_late":
+                                    self.calendar.working_days_between(due, as_of)})
+                elif due <= horizon:
+                    due_soon.append({**item, "working_days_left":
+                                     self.calendar.working_days_between(as_of, due)})
+        return {"township": township, "as_of": as_of, "due_soon_until": horizon,
+                "overdue": sorted(overdue, key=lambda i: (i["due"], i["case_id"])),
+                "due_soon": sorted(due_soon, key=lambda i: (i["due"], i["case_id"]))}
+
+    # ==========================================================================================
+    # Entitlements and dynamic management
+    # ==========================================================================================
+
+    def _entitlement(self, entitlement_id: UUID) -> Entitlement:
+        ent = self.get(entitlement_id, "entitlement")
+        if not isinstance(ent, Entitlement):
+            raise NotFound("review.not_found", f"entitlement {entitlement_id} not found")
+        return ent
+
+    def entitlement(self, who: Principal, entitlement_id: UUID) -> Entitlement:
+        ent = self._entitlement(entitlement_id)
+        who.check_jurisdiction(ent.township)
+        return ent
+
+    def list_entitlements(self, who: Principal, township: str, recheck_due_by: date | None,
+                          status: str | None, limit: int,
+                          offset: int) -> tuple[int, list[dict[str, Any]]]:
+        who.check_jurisdiction(township)
+        t = self.views.entitlements
+        q = select(t).where(t.c.township == township)
+        if recheck_due_by is not None:
+            q = q.where(and_(t.c.recheck_due <= recheck_due_by, t.c.status != "terminated"))
+        if status:
+            q = q.where(t.c.status == status)
+        with self.read_session() as s:
+            total = s.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+            rows = s.execute(q.order_by(t.c.recheck_due, t.c.entitlement_id).limit(limit)
+                             .offset(offset))
+            return total, [dict(r._mapping) for r in rows]
+
+    def record_recheck(self, who: Principal, entitlement_id: UUID, finding: str,
+                       changed: bool) -> Entitlement:
+        ent = self.entitlement(who, entitlement_id)
+        today = self.today()
+        _, terms = self.policy_on(today)
+        months = (terms.recheck_months_tekun if ent.kind == AssistanceKind.TEKUN.value
+                  else ent.recheck_months)
+        ent.record_recheck(today, finding, changed, add_months_to_date(today, months),
+                           who.actor())
+        self.save(ent)
+        return ent
+
+    def adjust(self, who: Principal, entitlement_id: UUID, findings: dict[str, Any],
+               assessment: dict[str, Any], reasons: list[str],
+               apply_reported: bool = False) -> tuple[Entitlement, str]:
+        """Recompute with the changed household and the policy in force today."""
+        ent = self.entitlement(who, entitlement_id)
+        today = self.today()
+        version, terms = self.policy_on(today)
+        household = ent.inputs["household"]
+        if apply_reported:
+            for change in ent.reported_changes:
+                household = apply_reported_change(household, change)
+        inputs = {**ent.inputs, "household": apply_findings(household, findings), "on": today}
+        for key in ("self_care", "care_mode"):
+            if assessment.get(key) is not None:
+                inputs[key] = assessment[key]
+        breakdown = compute(ent.kind, inputs, terms)
+        if not breakdown["eligible"]:
+            raise RuleViolation("review.not_eligible",
+                                "no longer eligible: " + "; ".join(
+                                    breakdown["ineligible_reasons"]) +
+                                " — terminate or phase out instead", field="incomes")
+        size = breakdown.get("members_counted", ent.household_size)
+        change = ent.adjust(Decimal(breakdown["monthly_amount"]), size, breakdown, inputs,
+                            version, reasons, today, terms.roster_cutoff_day, who.actor())
+        self.save(ent)
+        return ent, change
+
+    def change_status(self, who: Principal, entitlement_id: UUID, change: str,
+                      reasons: list[str], months: int | None = None) -> Entitlement:
+        ent = self.entitlement(who, entitlement_id)
+        today = self.today()
+        _, terms = self.policy_on(today)
+        if change == "suspend":
+            ent.suspend(reasons, today, terms.roster_cutoff_day, who.actor())
+        elif change == "resume":
+            ent.resume(reasons, today, terms.roster_cutoff_day, who.actor())
+        elif change == "phase_out":
+            if months is None:
+                raise RuleViolation("review.phase_out_too_long", "say how many months",
+                                    field="months")
+            ent.phase_out(months, reasons, today, terms, who.actor())
+        elif change == "terminate":
+            ent.terminate(reasons, today, terms.roster_cutoff_day, who.actor())
+        else:  # pragma: no cover - the API restricts the values
+            raise ValueError(change)
+        self.save(ent)
+        return ent
+
+    def change_reported(self, reported: ChangeReported, actor: dict[str, Any]) -> bool:
+        """A change reported in intake: kept on the entitlement for the township, whose
+        recheck falls due now; the adjustment applies it (apply_reported)."""
+        case_id = reported.case_id or case_id_for(reported.application_id)
+        try:
+            ent = self._entitlement(entitlement_id_for(case_id))
+        except NotFound:
+            return False  # no benefit yet: the open case's investigation covers it
+        change = {
+            "change_id": str(reported.change_id), "subject": reported.subject,
+            "description": reported.description, "occurred_on": reported.occurred_on,
+            "members_left": [m.model_dump(mode="json") for m in reported.members_left],
+            "members_joined": [_member(m) for m in reported.members_joined],
+            "incomes": [_income(i) for i in reported.incomes],
+            "assets": [_asset(a) for a in reported.assets],
+        }
+        if ent.record_reported_change(change, reported.reported_on, actor):
+            self.save(ent)
+            return True
+        return False
+
+    def application_withdrawn(self, application_id: UUID, reason: str, on: date,
+                              actor: dict[str, Any]) -> None:
+        try:
+            case = self._case(case_id_for(application_id))
+        except NotFound:
+            return
+        if case.withdraw(reason, on, actor):
+            self.save(case)
+
+    # ==========================================================================================
+    # Spot checks (county centre)
+    # ==========================================================================================
+
+    def draw_spot_check(self, who: Principal, township: str, month: str) -> SpotCheck:
+        who.check_jurisdiction(township)
+        first = date.fromisoformat(f"{month}-01")
+        if month >= month_of(self.today()):
+            raise RuleViolation("review.spot_check_month",
+                                "sample a month that has ended", field="month")
+        try:
+            self.repository.get(spot_check_id_for(township, month))
+            raise RuleViolation("review.spot_check_exists",
+                                f"{township} was already sampled for {month}", field="month")
+        except AggregateNotFoundError:
+            pass
+        version, terms = self.policy_on(first)
+        t = self.views.cases
+        end = date.fromisoformat(f"{add_months(month, 1)}-01")
+        with self.read_session() as s:
+            rows = s.execute(select(t.c.case_id, t.c.kind).where(
+                t.c.township == township, t.c.status == CaseStatus.CONFIRMED.value,
+                t.c.decided_on >= first, t.c.decided_on < end).order_by(t.c.case_id)).all()
+        by_kind: dict[str, list[str]] = {}
+        for case_id, kind in rows:
+            by_kind.setdefault(kind, []).append(case_id)
+        seed = secrets.token_hex(8)
+        rng = random.Random(seed)  # recorded: the draw can be repeated by an auditor
+        sample: list[dict[str, str]] = []
+        for kind in sorted(by_kind):
+            ids = by_kind[kind]
+            k = sample_size(len(ids), terms.spot_check_percent[kind])
+            sample += [{"case_id": c, "kind": kind} for c in sorted(rng.sample(ids, k))]
+        check = SpotCheck(township=township, month=month, seed=seed,
+                          population={k: len(v) for k, v in by_kind.items()},
+                          percent={k: str(terms.spot_check_percent[k]) for k in by_kind},
+                          sample=sample, policy_version=version, actor=who.actor())
+        self.save(check)
+        return check
+
+    def spot_check(self, who: Principal, spot_check_id: UUID) -> SpotCheck:
+        check = self.get(spot_check_id, "spot check")
+        if not isinstance(check, SpotCheck):
+            raise NotFound("review.not_found", f"spot check {spot_check_id} not found")
+        who.check_jurisdiction(check.township)
+        return check
+
+    def spot_check_for(self, who: Principal, township: str, month: str) -> SpotCheck:
+        return self.spot_check(who, spot_check_id_for(township, month))
+
+    def record_spot_check_result(self, who: Principal, spot_check_id: UUID, case_id: str,
+                                 upheld: bool, finding: str | None,
+                                 corrective_action: str | None) -> SpotCheck:
+        check = self.spot_check(who, spot_check_id)
+        check.record_result(case_id, upheld, finding, corrective_action, who.actor())
+        self.save(check)
+        return check
+
+    def complete_spot_check(self, who: Principal, spot_check_id: UUID) -> SpotCheck:
+        check = self.spot_check(who, spot_check_id)
+        check.complete(who.actor())
+        self.save(check)
+        return check

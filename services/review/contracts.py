@@ -1,21 +1,190 @@
-"""Review's domain events → published integration events."""
+"""Review's domain events → published integration events (sensitive content sealed).
+
+Fields a domain event does not carry are read from the aggregate as it stood at that
+event's version, so republishing after a crash builds the same bytes.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from services.review.domain import ReviewCase
+from services.review.domain import (
+    Entitlement,
+    PolicyTable,
+    ReviewCase,
+    SpotCheck,
+    entitlement_id_for,
+)
 from shared.bus import Outgoing
-from shared.contracts.review import CaseOpened
+from shared.contracts.common import AssistanceKind
+from shared.contracts.envelope import event_id_for
+from shared.contracts.review import (
+    CaseConfirmed,
+    CaseOpened,
+    CaseRejected,
+    EntitlementChanged,
+    EntitlementStarted,
+    OpinionIssued,
+    PayeeRef,
+    PolicyChanged,
+    SpotCheckCompleted,
+    SpotCheckResult,
+    TemporaryPaymentApproved,
+    TerminationNoticeRequested,
+    VerificationReported,
+)
+from shared.eventstore import ServiceApplication
+from shared.pii import Keyring
+
+VERIFICATION_PURPOSE = "review.verification_report"
+VERIFICATION_MASK = "[economic-status verification report]"
 
 
-def to_integration(event: Any, position: int) -> Outgoing | None:
-    if isinstance(event, ReviewCase.Opened):
-        return Outgoing(CaseOpened(
-            case_id=event.originator_id, application_id=event.application_id, kind=event.kind,
-            township=event.township, village=event.village, accepted_on=event.accepted_on,
-            investigation_due=event.investigation_due, decision_due=event.decision_due,
-            deadlines_provisional=event.deadlines_provisional,
-            close_relative_declared=event.close_relative_declared,
-        ), case_id=str(event.originator_id), township=event.township)
-    return None
+def _payee(payee: dict[str, Any] | None) -> PayeeRef | None:
+    if payee is None:
+        return None
+    return PayeeRef.model_validate(payee)
+
+
+class ReviewContracts:
+    def __init__(self, app: ServiceApplication, keyring: Keyring) -> None:
+        self.app, self.keyring = app, keyring
+
+    def _at(self, event: Any) -> Any:
+        return self.app.get(event.originator_id, version=event.originator_version)
+
+    def __call__(self, event: Any, position: int) -> Outgoing | None:
+        if isinstance(event, ReviewCase.Event):
+            return self._case(event)
+        if isinstance(event, Entitlement.Event):
+            return self._entitlement(event)
+        if isinstance(event, SpotCheck.Completed):
+            check: SpotCheck = self._at(event)
+            return Outgoing(SpotCheckCompleted(
+                spot_check_id=event.originator_id, township=check.township, month=check.month,
+                results=[SpotCheckResult(
+                    case_id=r["case_id"], upheld=r["upheld"], finding=r["finding"],
+                    corrective_action=r["corrective_action"], resolved=r["upheld"])
+                    for r in check.results.values()],
+            ), township=check.township)
+        if isinstance(event, PolicyTable.Published):
+            return Outgoing(PolicyChanged(version=event.policy_version,
+                                          effective_from=event.effective_from,
+                                          table=event.terms))
+        return None
+
+    # --- cases ----------------------------------------------------------------------------
+
+    def _case(self, event: Any) -> Outgoing | None:
+        case_id = str(event.originator_id)
+        if isinstance(event, ReviewCase.Opened):
+            return Outgoing(CaseOpened(
+                case_id=event.originator_id, application_id=event.application_id,
+                kind=event.kind, township=event.township, village=event.village,
+                accepted_on=event.accepted_on, investigation_due=event.investigation_due,
+                decision_due=event.decision_due,
+                deadlines_provisional=event.deadlines_provisional,
+                close_relative_declared=event.close_relative_declared,
+            ), case_id=case_id, household_id=event.household_id, township=event.township)
+        mapped = (ReviewCase.VerificationReported, ReviewCase.OpinionIssued,
+                  ReviewCase.CountyApproved, ReviewCase.Confirmed, ReviewCase.AdvanceGranted,
+                  ReviewCase.Rejected, ReviewCase.PaymentApproved)
+        if not isinstance(event, mapped):
+            return None
+        case: ReviewCase = self._at(event)
+        where = {"case_id": case_id, "household_id": case.household_id,
+                 "township": case.township}
+        if isinstance(event, ReviewCase.VerificationReported):
+            context = str(event_id_for(self.app.name, event.originator_id,
+                                       event.originator_version))
+            plain = json.dumps(event.report, sort_keys=True, ensure_ascii=False)
+            return Outgoing(VerificationReported(
+                case_id=case.id, application_id=case.application_id, township=case.township,
+                reported_on=event.reported_on,
+                report=self.keyring.seal(plain, VERIFICATION_MASK, VERIFICATION_PURPOSE,
+                                         nonce_context=context),
+            ), **where)
+        if isinstance(event, ReviewCase.OpinionIssued):
+            if event.county_approval_required:
+                return None  # published when the county bureau approves
+            return Outgoing(self._opinion(case), **where)
+        if isinstance(event, ReviewCase.CountyApproved):
+            return Outgoing(self._opinion(case), **where)
+        if isinstance(event, ReviewCase.Confirmed | ReviewCase.AdvanceGranted):
+            assert case.decision is not None and case.decided_on is not None
+            has_entitlement = case.kind in (AssistanceKind.DIBAO.value,
+                                            AssistanceKind.TEKUN.value)
+            return Outgoing(CaseConfirmed(
+                case_id=case.id, application_id=case.application_id, kind=case.kind,
+                township=case.township, village=case.village, decided_on=case.decided_on,
+                monthly_amount=case.decision["amount"],
+                entitlement_id=entitlement_id_for(case.id) if has_entitlement else None,
+                valid_until=case.decision.get("valid_until"),
+                start_month=case.decision.get("start_month"),
+                advance=bool(case.decision.get("advance")),
+            ), **where)
+        if isinstance(event, ReviewCase.Rejected):
+            return Outgoing(CaseRejected(
+                case_id=case.id, application_id=case.application_id, kind=case.kind,
+                township=case.township, village=case.village, decided_on=event.decided_on,
+                reasons=event.reasons,
+            ), **where)
+        assert isinstance(event, ReviewCase.PaymentApproved)
+        assert case.opinion is not None
+        return Outgoing(TemporaryPaymentApproved(
+            payment_id=event.payment_id, case_id=case.id, household_id=case.household_id,
+            township=case.township, village=case.village,
+            urban=bool(case.household.get("urban")), applicant_name=case.applicant_name,
+            household_size=case.opinion["household_size"], amount=event.amount,
+            month=event.month, instalment=event.instalment, instalments=event.instalments,
+            advance=event.advance, payee=_payee(case.payee),
+        ), **where)
+
+    def _opinion(self, case: ReviewCase) -> OpinionIssued:
+        o = case.opinion
+        assert o is not None
+        return OpinionIssued(
+            case_id=case.id, application_id=case.application_id,
+            household_id=case.household_id, kind=case.kind, township=case.township,
+            village=case.village, round=o["round"], approve=o["approve"],
+            monthly_amount=o["amount"], reasons=o["reasons"],
+            applicant_name=case.applicant_name, household_size=o["household_size"],
+            publicity_required=o["publicity_required"],
+            close_relative_declared=case.close_relative_declared,
+            policy_version=o["policy_version"])
+
+    # --- entitlements -----------------------------------------------------------------------
+
+    def _entitlement(self, event: Any) -> Outgoing | None:
+        if isinstance(event, Entitlement.Started):
+            return Outgoing(EntitlementStarted(
+                entitlement_id=event.originator_id, case_id=event.case_id,
+                household_id=event.household_id, kind=event.kind, township=event.township,
+                village=event.village, urban=event.urban, applicant_name=event.applicant_name,
+                household_size=event.household_size, monthly_amount=event.monthly_amount,
+                breakdown=event.breakdown, start_month=event.start_month,
+                policy_version=event.policy_version, payee=_payee(event.payee),
+                recheck_due=event.recheck_due,
+            ), case_id=str(event.case_id), household_id=event.household_id,
+                township=event.township)
+        if not isinstance(event, Entitlement.Changed | Entitlement.TerminationNoticeRequested):
+            return None
+        ent: Entitlement = self._at(event)
+        where = {"case_id": str(ent.case_id), "household_id": ent.household_id,
+                 "township": ent.township}
+        if isinstance(event, Entitlement.TerminationNoticeRequested):
+            return Outgoing(TerminationNoticeRequested(
+                entitlement_id=ent.id, case_id=ent.case_id, kind=ent.kind,
+                township=ent.township, village=ent.village,
+                applicant_name=ent.applicant_name, household_size=ent.household_size,
+                reasons=event.reasons,
+            ), **where)
+        return Outgoing(EntitlementChanged(
+            entitlement_id=ent.id, case_id=ent.case_id, kind=ent.kind, township=ent.township,
+            village=ent.village, change=event.change, monthly_amount=event.amount,
+            household_size=event.household_size, effective_month=event.effective_month,
+            reasons=event.reasons, until_month=event.until_month,
+            policy_version=(event.policy_version
+                            if event.change in ("increase", "decrease") else None),
+        ), **where)

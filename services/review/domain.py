@@ -1,21 +1,652 @@
-"""Review's domain: the ReviewCase, opened when intake accepts an application.
+"""Review's domain: the policy table, the review case, the entitlement and the spot check.
 
-Pure: deadlines arrive already computed (the working-day calendar is data the
-application layer holds).
+Pure: no I/O, no framework. Working-day deadlines arrive already computed (the calendar is
+data the application layer holds); policy terms arrive as values. Rules raise
+RuleViolation("review.<rule>", message, field) with stable codes.
+
+Money is Decimal throughout. Amount arithmetic is exact until the one rounding step that the
+policy names, so recomputing a past decision with the policy version it recorded gives the
+same number to the fen.
 """
 
 from __future__ import annotations
 
+import calendar as _stdlib_calendar
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import date
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-# Working-day limits from acceptance (DOMAIN.md "time limits"); issue #4 moves them into
-# the effective-dated PolicyTable.
-INVESTIGATION_START_WORKING_DAYS = 3
-DECISION_WORKING_DAYS = {"dibao": 20, "dibao_edge": 20, "tekun": 15, "linshi": 20}
+from shared.contracts.common import AssistanceKind, LinshiType
+from shared.errors import RuleViolation
+from shared.pii import age_on
+
+CENT = Decimal("0.01")
+
+# Income kinds not counted (DOMAIN.md "Income not counted"); the same list as intake's
+# EXCLUDED_INCOME, kept as plain strings so the domain does not depend on a schema module.
+EXCLUDED_INCOME_KINDS = frozenset({
+    "preferential_care", "family_planning_award", "scholarship", "heroism_award",
+    "social_assistance", "basic_resident_pension",
+})
+FINANCIAL_ASSETS = frozenset({"deposit", "securities", "insurance"})
+
+# The six activities of the 特困 self-care assessment (生活自理能力评估).
+SELF_CARE_ACTIVITIES = ("eating", "dressing", "bed_transfer", "toileting", "indoor_walking",
+                        "bathing")
+
+
+# ============================================================================================
+# Policy table (政策标准): effective-dated, versioned, maintained by the county bureau
+# ============================================================================================
+
+
+class SelfCareTier(StrEnum):
+    """Result of the six-activity assessment."""
+
+    SELF_CARING = "self_caring"  # 具备生活自理能力: 0 activities not achieved
+    PARTIAL = "partial"  # 部分丧失: 1–3
+    TOTAL = "total"  # 完全丧失: 4–6
+
+
+class CareMode(StrEnum):
+    DISPERSED = "dispersed"  # 分散供养, at home
+    CENTRALIZED = "centralized"  # 集中供养, in an institution
+
+
+_ROUNDING = {"half_up": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
+
+
+@dataclass(frozen=True)
+class PolicyTerms:
+    """Every number DOMAIN.md marks "setting", as one effective-dated version.
+
+    Amounts are yuan per month; percentages are of the 低保 standard per person.
+    """
+
+    illustrative: bool  # demo figures, not the county's published standard
+    label: str
+    dibao_standard_urban: Decimal
+    dibao_standard_rural: Decimal
+    assessment_months: int  # 6 or 12: the period income is averaged over
+    rounding_quantum: Decimal  # 1 = whole yuan, 0.1 = jiao, 0.01 = fen
+    rounding_mode: str  # half_up | up | down
+    addon_percent: dict[str, Decimal]  # elderly, minor, severe_disability, serious_illness
+    addon_elderly_age: int
+    addon_minor_age: int  # under this age
+    severe_disability_max_grade: int  # grades 1..this are "severe"
+    financial_asset_limit_months: int  # deposits+securities+insurance ≤ standard×this×members
+    vehicle_allowed: bool
+    extra_housing_allowed: bool
+    tekun_basic_multiple: Decimal  # basic living standard = this × the 低保 standard
+    tekun_care_standard: dict[str, Decimal]  # by SelfCareTier
+    dibao_edge_multiple: Decimal  # per-capita income below this × the standard
+    dibao_edge_validity_months: int
+    linshi_bands: dict[str, Decimal]  # severity → months of the standard per person
+    linshi_township_ceiling_multiple: Decimal  # × standard × household size
+    linshi_max_instalments: int
+    linshi_expenditure_income_limit: Decimal  # prior-year local per-capita monthly income
+    linshi_advance_completion_working_days: int  # 先行救助: complete the record within
+    investigation_start_working_days: int
+    decision_working_days: dict[str, int]  # by AssistanceKind
+    decision_extended_working_days: int
+    tekun_confirmation_working_days: int
+    rejection_notice_working_days: int
+    recheck_months_stable: int
+    recheck_months_irregular: int
+    recheck_months_tekun: int
+    phase_out_max_months: int
+    roster_cutoff_day: int
+    spot_check_percent: dict[str, Decimal]  # by AssistanceKind
+    joint_review_quorum: int  # members present and not recused
+    investigator_must_recuse: bool
+    min_investigators: int
+    working_age_min: int
+    working_age_max: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PolicyTerms:
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - set(data))
+        if missing:
+            raise RuleViolation("review.policy_incomplete",
+                                f"policy terms lack {', '.join(missing)}",
+                                field=f"terms.{missing[0]}")
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise RuleViolation("review.policy_unknown_term", f"unknown term {unknown[0]}",
+                                field=f"terms.{unknown[0]}")
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            v = data[f.name]
+            if f.type == "Decimal":
+                v = Decimal(str(v))
+            elif f.type.startswith("dict[str, Decimal]"):
+                v = {k: Decimal(str(x)) for k, x in v.items()}
+            elif f.type.startswith("dict[str, int]"):
+                v = {k: int(x) for k, x in v.items()}
+            values[f.name] = v
+        terms = cls(**values)
+        terms.check()
+        return terms
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def check(self) -> None:
+        """Consistency rules a county cannot set aside."""
+        def bad(name: str, message: str) -> RuleViolation:
+            return RuleViolation("review.policy_invalid", message, field=f"terms.{name}")
+
+        for name in ("dibao_standard_urban", "dibao_standard_rural"):
+            if getattr(self, name) <= 0:
+                raise bad(name, "a 低保 standard must be positive")
+        if self.assessment_months not in (6, 12):
+            raise bad("assessment_months", "the assessment period is 6 or 12 months")
+        if self.rounding_mode not in _ROUNDING:
+            raise bad("rounding_mode", f"rounding mode is one of {sorted(_ROUNDING)}")
+        if self.rounding_quantum not in (Decimal("1"), Decimal("0.1"), Decimal("0.01")):
+            raise bad("rounding_quantum", "round to 1, 0.1 or 0.01 yuan")
+        for cat in ("elderly", "minor", "severe_disability", "serious_illness"):
+            if cat not in self.addon_percent or not 0 <= self.addon_percent[cat] <= 100:
+                raise bad("addon_percent", f"add-on {cat} must be a percentage 0-100")
+        for tier in SelfCareTier:
+            if tier.value not in self.tekun_care_standard:
+                raise bad("tekun_care_standard", f"care standard for {tier.value} missing")
+        if self.tekun_basic_multiple < 1:
+            raise bad("tekun_basic_multiple", "the 特困 basic standard is at least the 低保 one")
+        if self.dibao_edge_multiple <= 1:
+            raise bad("dibao_edge_multiple", "the 低保边缘 multiple must exceed 1")
+        if not self.linshi_bands or any(m <= 0 for m in self.linshi_bands.values()):
+            raise bad("linshi_bands", "临时救助 bands must be positive")
+        if self.linshi_max_instalments < 1:
+            raise bad("linshi_max_instalments", "at least one instalment")
+        for kind in AssistanceKind:
+            if self.decision_working_days.get(kind.value, 0) < 1:
+                raise bad("decision_working_days", f"a time limit for {kind.value} is needed")
+            if kind.value not in self.spot_check_percent:
+                raise bad("spot_check_percent", f"a spot-check rate for {kind.value} is needed")
+        if self.spot_check_percent[AssistanceKind.TEKUN.value] < 30:
+            raise bad("spot_check_percent", "特困 spot checks cover at least 30% of cases")
+        if any(not 0 <= p <= 100 for p in self.spot_check_percent.values()):
+            raise bad("spot_check_percent", "spot-check rates are percentages")
+        if not 1 <= self.phase_out_max_months <= 6:
+            raise bad("phase_out_max_months", "渐退 lasts at most 6 months")
+        if not 1 <= self.roster_cutoff_day <= 31:
+            raise bad("roster_cutoff_day", "the cut-off is a day of the month")
+        if self.min_investigators < 2:
+            raise bad("min_investigators", "a home visit needs at least 2 investigators")
+        if self.joint_review_quorum < 1:
+            raise bad("joint_review_quorum", "the quorum is at least one member")
+
+    # --- derived values -------------------------------------------------------------------
+
+    def standard(self, urban: bool) -> Decimal:
+        return self.dibao_standard_urban if urban else self.dibao_standard_rural
+
+    def round(self, amount: Decimal) -> Decimal:
+        return amount.quantize(self.rounding_quantum, rounding=_ROUNDING[self.rounding_mode])
+
+
+def policy_table_id(region: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"lingshui:review-policy-table:{region}")
+
+
+class PolicyTable(Aggregate):
+    """政策标准表: the county bureau's versioned, effective-dated settings.
+
+    A version never changes once published; a correction is a new version. A version may
+    not take effect before the day it is published (except the first), so the policy "in
+    force" on any past day never changes after the fact.
+    """
+
+    @staticmethod
+    def create_id(region: str, **_: Any) -> UUID:
+        return policy_table_id(region)
+
+    @event("Created")
+    def __init__(self, region: str, actor: dict[str, Any]) -> None:
+        self.region = region
+        self.versions: list[dict[str, Any]] = []
+
+    def publish(self, effective_from: date, terms: PolicyTerms, reason: str, today: date,
+                actor: dict[str, Any]) -> int:
+        if not reason.strip():
+            raise RuleViolation("review.reason_required", "say why the policy changes",
+                                field="reason")
+        if self.versions and effective_from < today:
+            raise RuleViolation("review.policy_retroactive",
+                                "a new version cannot take effect before today; decisions "
+                                "already made keep the version they used",
+                                field="effective_from")
+        number = len(self.versions) + 1
+        self._published(policy_version=number, effective_from=effective_from,
+                        terms=terms.to_dict(), reason=reason, actor=actor)
+        return number
+
+    @event("Published")
+    def _published(self, policy_version: int, effective_from: date, terms: dict[str, Any],
+                   reason: str, actor: dict[str, Any]) -> None:
+        self.versions.append({"policy_version": policy_version, "effective_from": effective_from,
+                              "terms": terms, "reason": reason})
+
+    def terms(self, policy_version: int) -> PolicyTerms:
+        if not 1 <= policy_version <= len(self.versions):
+            raise RuleViolation("review.policy_version_unknown",
+                                f"no policy version {policy_version}", field="policy_version")
+        return PolicyTerms.from_dict(self.versions[policy_version - 1]["terms"])
+
+    def in_force(self, on: date) -> tuple[int, PolicyTerms]:
+        """The version in force on `on`: the latest effective date, then the latest version."""
+        candidates = [v for v in self.versions if v["effective_from"] <= on]
+        if not candidates:
+            raise RuleViolation("review.no_policy_in_force",
+                                f"no policy version is in force on {on}", field="policy")
+        chosen = max(candidates, key=lambda v: (v["effective_from"], v["policy_version"]))
+        return chosen["policy_version"], PolicyTerms.from_dict(chosen["terms"])
+
+
+# ============================================================================================
+# Computations (pure functions of a household snapshot, the terms and a date)
+# ============================================================================================
+
+
+def _monthly(item: Mapping[str, Any]) -> Decimal:
+    return Decimal(item["amount"]) / int(item["months"])
+
+
+def counted_members(household: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in household["members"] if m.get("counted", True)]
+
+
+def _income(household: Mapping[str, Any], terms: PolicyTerms) -> dict[str, Any]:
+    members = counted_members(household)
+    if not members:
+        raise RuleViolation("review.no_counted_members", "no member is counted in the household",
+                            field="members")
+    in_household = {m["fingerprint"] for m in members}
+    counted = Decimal(0)
+    excluded = Decimal(0)
+    for item in household.get("incomes", []):
+        if item["member_fingerprint"] not in in_household:
+            continue  # a member found not to belong to the household
+        if item["kind"] in EXCLUDED_INCOME_KINDS:
+            excluded += _monthly(item)
+        else:
+            counted += _monthly(item)
+    period = terms.assessment_months
+    per_capita = counted / len(members)
+    return {
+        "assessment_months": period,
+        "members_counted": len(members),
+        "income_over_period": str((counted * period).quantize(CENT)),
+        "excluded_income_over_period": str((excluded * period).quantize(CENT)),
+        "household_monthly_income": counted,
+        "per_capita_income": per_capita,
+    }
+
+
+def assets_within_limits(household: Mapping[str, Any], terms: PolicyTerms,
+                         standard: Decimal, members: int) -> tuple[bool, list[str]]:
+    problems: list[str] = []
+    taxable = [a for a in household.get("assets", []) if not a.get("exempt", False)]
+    financial = sum((Decimal(a["value"]) for a in taxable if a["kind"] in FINANCIAL_ASSETS),
+                    Decimal(0))
+    limit = standard * terms.financial_asset_limit_months * members
+    if financial > limit:
+        problems.append(f"financial assets {financial} exceed the limit {limit}")
+    if not terms.vehicle_allowed and any(a["kind"] == "vehicle" for a in taxable):
+        problems.append("a vehicle not needed to live or work")
+    if not terms.extra_housing_allowed and any(
+            a["kind"] == "housing_beyond_first" for a in taxable):
+        problems.append("housing beyond the first home")
+    return not problems, problems
+
+
+def addon_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> str | None:
+    """分类施保: the one category (the highest percentage) that applies to a member."""
+    cats = []
+    age = age_on(member["birth_date"], on)
+    if age >= terms.addon_elderly_age:
+        cats.append("elderly")
+    if age < terms.addon_minor_age:
+        cats.append("minor")
+    grade = member.get("disability_grade")
+    if grade is not None and grade <= terms.severe_disability_max_grade:
+        cats.append("severe_disability")
+    if member.get("serious_illness"):
+        cats.append("serious_illness")
+    if not cats:
+        return None
+    # Equal percentages: the order above decides, so the result is stable.
+    return max(cats, key=lambda c: (terms.addon_percent[c], -cats.index(c)))
+
+
+def compute_dibao(household: Mapping[str, Any], terms: PolicyTerms, on: date) -> dict[str, Any]:
+    """低保 补差: (standard − per-capita income) × members + add-ons, rounded per policy.
+
+    The gap is computed exactly as standard × members − household monthly income (the same
+    number as the per-capita form, without an intermediate rounding); the per-capita income
+    is shown to the fen.
+    """
+    urban = bool(household["urban"])
+    standard = terms.standard(urban)
+    inc = _income(household, terms)
+    n = inc["members_counted"]
+    gap_total = standard * n - inc["household_monthly_income"]
+    addons = []
+    for m in counted_members(household):
+        cat = addon_category(m, terms, on)
+        if cat is not None and terms.addon_percent[cat] > 0:
+            amount = standard * terms.addon_percent[cat] / 100
+            addons.append({"member": m["name"], "category": cat,
+                           "percent": str(terms.addon_percent[cat]), "amount": str(amount)})
+    addons_total = sum((Decimal(a["amount"]) for a in addons), Decimal(0))
+    assets_ok, asset_problems = assets_within_limits(household, terms, standard, n)
+    income_ok = inc["per_capita_income"] < standard
+    eligible = income_ok and assets_ok
+    unrounded = gap_total + addons_total if eligible else Decimal(0)
+    amount = terms.round(unrounded) if eligible else Decimal(0)
+    reasons = ([] if income_ok else [
+        f"per-capita income {inc['per_capita_income'].quantize(CENT)} is not below the "
+        f"standard {standard}"]) + asset_problems
+    return {
+        "kind": AssistanceKind.DIBAO.value,
+        "standard_kind": "urban" if urban else "rural",
+        "standard": str(standard),
+        "assessment_months": inc["assessment_months"],
+        "income_over_period": inc["income_over_period"],
+        "excluded_income_over_period": inc["excluded_income_over_period"],
+        "members_counted": n,
+        "per_capita_income": str(inc["per_capita_income"].quantize(CENT)),
+        "gap_per_capita": str((standard - inc["per_capita_income"]).quantize(CENT)),
+        "gap_total": str(gap_total.quantize(CENT)),
+        "addons": addons,
+        "addons_total": str(addons_total.quantize(CENT)),
+        "unrounded": str(unrounded.quantize(CENT)),
+        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
+        "eligible": eligible,
+        "ineligible_reasons": reasons,
+        "monthly_amount": str(amount),
+    }
+
+
+def self_care_tier(assessment: Mapping[str, bool]) -> tuple[SelfCareTier, int]:
+    """Six activities, each achieved or not: 0 not achieved → self-caring, 1–3 partial,
+    4–6 total loss."""
+    missing = [a for a in SELF_CARE_ACTIVITIES if a not in assessment]
+    if missing:
+        raise RuleViolation("review.self_care_incomplete",
+                            f"assess all six activities; missing {', '.join(missing)}",
+                            field=f"self_care.{missing[0]}")
+    not_achieved = sum(1 for a in SELF_CARE_ACTIVITIES if not assessment[a])
+    if not_achieved == 0:
+        return SelfCareTier.SELF_CARING, 0
+    return (SelfCareTier.PARTIAL if not_achieved <= 3 else SelfCareTier.TOTAL), not_achieved
+
+
+def compute_tekun(household: Mapping[str, Any], terms: PolicyTerms, on: date,
+                  self_care: Mapping[str, bool], care_mode: str) -> dict[str, Any]:
+    """特困 support = basic living standard (multiple × 低保 standard) + care by tier."""
+    tier, not_achieved = self_care_tier(self_care)
+    if care_mode not in {c.value for c in CareMode}:
+        raise RuleViolation("review.care_mode", "care mode is dispersed or centralized",
+                            field="care_mode")
+    standard = terms.standard(bool(household["urban"]))
+    basic = standard * terms.tekun_basic_multiple
+    care = terms.tekun_care_standard[tier.value]
+    unrounded = basic + care
+    return {
+        "kind": AssistanceKind.TEKUN.value,
+        "standard_kind": "urban" if household["urban"] else "rural",
+        "standard": str(standard),
+        "basic_multiple": str(terms.tekun_basic_multiple),
+        "basic_living": str(basic.quantize(CENT)),
+        "activities_not_achieved": not_achieved,
+        "self_care_tier": tier.value,
+        "care_standard": str(care),
+        "care_mode": care_mode,
+        "unrounded": str(unrounded.quantize(CENT)),
+        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
+        "eligible": True,
+        "ineligible_reasons": [],
+        "monthly_amount": str(terms.round(unrounded)),
+    }
+
+
+def tekun_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> str | None:
+    """Who may be 特困: 60+, under 18 (16 extended to 18), or severely disabled."""
+    age = age_on(member["birth_date"], on)
+    if age >= 60:
+        return "elderly"
+    if age < 18:
+        return "minor"
+    grade = member.get("disability_grade")
+    if grade is not None and grade <= terms.severe_disability_max_grade:
+        return "severe_disability"
+    return None
+
+
+def compute_dibao_edge(household: Mapping[str, Any], terms: PolicyTerms,
+                       on: date) -> dict[str, Any]:
+    """低保边缘: per-capita income below multiple × standard, assets within limits."""
+    standard = terms.standard(bool(household["urban"]))
+    inc = _income(household, terms)
+    threshold = standard * terms.dibao_edge_multiple
+    assets_ok, asset_problems = assets_within_limits(household, terms, standard,
+                                                     inc["members_counted"])
+    income_ok = inc["per_capita_income"] < threshold
+    reasons = ([] if income_ok else [
+        f"per-capita income {inc['per_capita_income'].quantize(CENT)} is not below "
+        f"{threshold.quantize(CENT)}"]) + asset_problems
+    return {
+        "kind": AssistanceKind.DIBAO_EDGE.value,
+        "standard_kind": "urban" if household["urban"] else "rural",
+        "standard": str(standard),
+        "multiple": str(terms.dibao_edge_multiple),
+        "threshold": str(threshold.quantize(CENT)),
+        "assessment_months": inc["assessment_months"],
+        "members_counted": inc["members_counted"],
+        "per_capita_income": str(inc["per_capita_income"].quantize(CENT)),
+        "below_dibao_standard": inc["per_capita_income"] < standard,
+        "validity_months": terms.dibao_edge_validity_months,
+        "eligible": income_ok and assets_ok,
+        "ineligible_reasons": reasons,
+        "monthly_amount": "0",
+    }
+
+
+def split_instalments(amount: Decimal, count: int, terms: PolicyTerms) -> list[Decimal]:
+    """Equal parts rounded down to the policy's unit; the remainder goes to the last."""
+    if not 1 <= count <= terms.linshi_max_instalments:
+        raise RuleViolation("review.instalments",
+                            f"pay in 1 to {terms.linshi_max_instalments} instalments",
+                            field="instalments")
+    part = (amount / count).quantize(terms.rounding_quantum, rounding=ROUND_FLOOR)
+    parts = [part] * (count - 1)
+    return [*parts, amount - sum(parts, Decimal(0))]
+
+
+def compute_linshi(household: Mapping[str, Any], terms: PolicyTerms, on: date, band: str,
+                   instalments: int, linshi_type: str | None) -> dict[str, Any]:
+    """临时救助: band months × standard × household size; above the township ceiling the
+    county bureau approves; one approval may be paid in instalments."""
+    if band not in terms.linshi_bands:
+        raise RuleViolation("review.linshi_band",
+                            f"band is one of {', '.join(sorted(terms.linshi_bands))}",
+                            field="band")
+    standard = terms.standard(bool(household["urban"]))
+    size = len(counted_members(household))
+    if size == 0:
+        raise RuleViolation("review.no_counted_members", "no member is counted",
+                            field="members")
+    months = terms.linshi_bands[band]
+    amount = terms.round(standard * size * months)
+    ceiling = terms.round(standard * size * terms.linshi_township_ceiling_multiple)
+    reasons: list[str] = []
+    per_capita = None
+    if linshi_type == LinshiType.EXPENDITURE.value:
+        # 支出型: full procedure, income in principle below the local average (setting).
+        inc = _income(household, terms)
+        per_capita = inc["per_capita_income"]
+        if per_capita >= terms.linshi_expenditure_income_limit:
+            reasons.append(f"per-capita income {per_capita.quantize(CENT)} is not below "
+                           f"{terms.linshi_expenditure_income_limit}")
+    parts = split_instalments(amount, instalments, terms)
+    return {
+        "kind": AssistanceKind.LINSHI.value,
+        "linshi_type": linshi_type,
+        "standard_kind": "urban" if household["urban"] else "rural",
+        "standard": str(standard),
+        "household_size": size,
+        "band": band,
+        "band_months": str(months),
+        "unrounded": str((standard * size * months).quantize(CENT)),
+        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
+        "township_ceiling": str(ceiling),
+        "ceiling_multiple": str(terms.linshi_township_ceiling_multiple),
+        "county_approval_required": amount > ceiling,
+        "instalments": [str(p) for p in parts],
+        "per_capita_income": None if per_capita is None else str(per_capita.quantize(CENT)),
+        "eligible": not reasons,
+        "ineligible_reasons": reasons,
+        "monthly_amount": str(amount),  # the one-off amount for 临时救助
+    }
+
+
+def apply_findings(household: Mapping[str, Any], findings: Mapping[str, Any]) -> dict[str, Any]:
+    """The verified household: the filed one with the investigators' findings applied.
+
+    Member findings update the members they name; verified income and asset lists replace
+    the filed ones when given (None means the filed figures were confirmed).
+    """
+    known = {m["fingerprint"]: i for i, m in enumerate(household["members"])}
+    members = [dict(m) for m in household["members"]]
+    for i, f in enumerate(findings.get("members") or []):
+        fp = f["member_fingerprint"]
+        if fp not in known:
+            raise RuleViolation("review.unknown_member",
+                                "a finding about a member not in the application",
+                                field=f"members[{i}].member_fingerprint")
+        m = members[known[fp]]
+        for key in ("counted", "work_capacity", "serious_illness", "disability_grade"):
+            if f.get(key) is not None:
+                m[key] = f[key]
+        if f.get("finding"):
+            m["finding"] = f["finding"]
+    for i, item in enumerate(findings.get("incomes") or []):
+        if item["member_fingerprint"] not in known:
+            raise RuleViolation("review.unknown_member", "income of a member not in the "
+                                "application", field=f"incomes[{i}].member_fingerprint")
+    out = {**household, "members": members}
+    if findings.get("incomes") is not None:
+        out["incomes"] = list(findings["incomes"])
+    if findings.get("assets") is not None:
+        out["assets"] = list(findings["assets"])
+    if findings.get("irregular_income") is not None:
+        out["irregular_income"] = bool(findings["irregular_income"])
+    return out
+
+
+def apply_reported_change(household: Mapping[str, Any],
+                          change: Mapping[str, Any]) -> dict[str, Any]:
+    """A change reported in intake applied to a household: members who left are no longer
+    counted, new members join, the named members' incomes and (when reported) the
+    household's assets replace the old ones."""
+    members = [dict(m) for m in household["members"]]
+    left = {m["fingerprint"] for m in change.get("members_left", [])}
+    for m in members:
+        if m["fingerprint"] in left:
+            m["counted"] = False
+    known = {m["fingerprint"] for m in members}
+    members += [dict(m) for m in change.get("members_joined", [])
+                if m["fingerprint"] not in known]
+    out = {**household, "members": members}
+    if change.get("incomes"):
+        named = {i["member_fingerprint"] for i in change["incomes"]}
+        out["incomes"] = [i for i in household.get("incomes", [])
+                          if i["member_fingerprint"] not in named] + list(change["incomes"])
+    if change.get("subject") == "assets":
+        out["assets"] = list(change.get("assets", []))
+    return out
+
+
+def compute(kind: str, inputs: Mapping[str, Any], terms: PolicyTerms) -> dict[str, Any]:
+    """The amount of one opinion, from the inputs it recorded: replayable."""
+    household, on = inputs["household"], inputs["on"]
+    if kind == AssistanceKind.DIBAO.value:
+        return compute_dibao(household, terms, on)
+    if kind == AssistanceKind.TEKUN.value:
+        return compute_tekun(household, terms, on, inputs["self_care"], inputs["care_mode"])
+    if kind == AssistanceKind.DIBAO_EDGE.value:
+        return compute_dibao_edge(household, terms, on)
+    return compute_linshi(household, terms, on, inputs["band"], inputs["instalments"],
+                          inputs.get("linshi_type"))
+
+
+# ============================================================================================
+# Months and the roster cut-off
+# ============================================================================================
+
+
+def month_of(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def add_months(month: str, n: int) -> str:
+    y, m = map(int, month.split("-"))
+    total = y * 12 + (m - 1) + n
+    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+
+
+def add_months_to_date(d: date, n: int) -> date:
+    y, m = divmod(d.year * 12 + (d.month - 1) + n, 12)
+    last = _stdlib_calendar.monthrange(y, m + 1)[1]
+    return date(y, m + 1, min(d.day, last))
+
+
+def next_month(d: date) -> str:
+    """Benefits start on the first day of the month after the decision."""
+    return add_months(month_of(d), 1)
+
+
+def roster_month(decided_on: date, cutoff_day: int) -> str:
+    """Adjustments approved by the cut-off day enter that month's roster, later ones the
+    next month's (a cut-off of 31 means month end in short months)."""
+    last = _stdlib_calendar.monthrange(decided_on.year, decided_on.month)[1]
+    if decided_on.day <= min(cutoff_day, last):
+        return month_of(decided_on)
+    return next_month(decided_on)
+
+
+# ============================================================================================
+# ReviewCase (审核确认)
+# ============================================================================================
+
+
+class CaseStatus(StrEnum):
+    OPENED = "opened"
+    INVESTIGATING = "investigating"  # a team or a contractor is assigned
+    INVESTIGATED = "investigated"  # the home visit of this round is on record
+    REVIEWED = "reviewed"  # joint review held
+    OPINION_ISSUED = "opinion_issued"  # waiting for publicity (or the rejection notice)
+    AWAITING_COUNTY = "awaiting_county"  # 临时救助 above the township ceiling
+    IN_PUBLICITY = "in_publicity"
+    PUBLICIZED = "publicized"  # notice closed clean: confirmation allowed
+    REINVESTIGATING = "reinvestigating"  # objection upheld: a new round
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # the applicant withdrew in intake
+
+
+TERMINAL = frozenset({CaseStatus.CONFIRMED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN})
+JOINT_REVIEW_ROLES = frozenset({"leader", "deputy", "discipline", "member"})
 
 
 def case_id_for(application_id: UUID) -> UUID:
@@ -23,8 +654,24 @@ def case_id_for(application_id: UUID) -> UUID:
     return uuid5(NAMESPACE_URL, f"lingshui:review-case:{application_id}")
 
 
+def entitlement_id_for(case_id: UUID) -> UUID:
+    return uuid5(NAMESPACE_URL, f"lingshui:entitlement:{case_id}")
+
+
+def payment_id_for(case_id: UUID, instalment: int) -> UUID:
+    return uuid5(NAMESPACE_URL, f"lingshui:temporary-payment:{case_id}:{instalment}")
+
+
+def _reasons(reasons: Sequence[str], field: str = "reasons") -> list[str]:
+    cleaned = [r.strip() for r in reasons if r.strip()]
+    if not cleaned:
+        raise RuleViolation("review.reason_required", "give the reasons in writing", field=field)
+    return cleaned
+
+
 class ReviewCase(Aggregate):
-    """审核: investigation, verification, joint review and decision for one application."""
+    """审核: investigation, verification, joint review, opinion and decision for one
+    application."""
 
     @staticmethod
     def create_id(application_id: UUID, **_: Any) -> UUID:
@@ -34,7 +681,10 @@ class ReviewCase(Aggregate):
     def __init__(self, application_id: UUID, kind: str, township: str, village: str,
                  accepted_on: date, household_size: int, applicant_name: str,
                  close_relative_declared: bool, investigation_due: date, decision_due: date,
-                 deadlines_provisional: bool, actor: dict[str, Any]) -> None:
+                 deadlines_provisional: bool, actor: dict[str, Any],
+                 household: dict[str, Any] | None = None, household_id: str | None = None,
+                 linshi_type: str | None = None, payee: dict[str, Any] | None = None,
+                 policy_version: int | None = None) -> None:
         self.application_id = application_id
         self.kind = kind
         self.township = township
@@ -46,4 +696,836 @@ class ReviewCase(Aggregate):
         self.investigation_due = investigation_due
         self.decision_due = decision_due
         self.deadlines_provisional = deadlines_provisional
-        self.status = "opened"
+        self.status = CaseStatus.OPENED
+        # The household as filed; the home visit replaces it with the verified one.
+        self.household: dict[str, Any] = household or {"urban": False, "members": [],
+                                                       "incomes": [], "assets": []}
+        self.household_id = household_id
+        self.linshi_type = linshi_type
+        self.payee = payee
+        self.deadline_policy_version = policy_version
+        self.round = 1
+        self.investigators: list[dict[str, Any]] = []
+        self.contractor: str | None = None
+        self.visit_round = 0
+        self.visits: list[dict[str, Any]] = []
+        self.interviews: list[dict[str, Any]] = []
+        self.verification_requested_on: date | None = None
+        self.verification: dict[str, Any] | None = None
+        self.joint_review_round = 0
+        self.joint_review: dict[str, Any] | None = None
+        self.opinion: dict[str, Any] | None = None
+        self.county_approved = False
+        self.decision_extended = False
+        self.rejection_due: date | None = None
+        self.confirmation_due: date | None = None
+        self.publicity_closed_on: date | None = None
+        self.decided_on: date | None = None
+        self.decision: dict[str, Any] | None = None
+        self.advance: dict[str, Any] | None = None  # 先行救助
+        self.payments: list[dict[str, Any]] = []  # 临时救助 instalments
+
+    # --- guards ---------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self.status in TERMINAL:
+            raise RuleViolation("review.case_closed", f"the case is already {self.status}")
+
+    @property
+    def advance_record_pending(self) -> bool:
+        return self.advance is not None and self.advance["completed_on"] is None
+
+    def _open_for_investigation(self) -> None:
+        # After 先行救助 the case is decided, but the record is still being completed.
+        if not self.advance_record_pending:
+            self._open()
+
+    def check_contractor(self, org: str | None) -> None:
+        """A contractor acts only on the cases assigned to its organisation."""
+        if org is None or self.contractor is None or self.contractor != org:
+            raise RuleViolation("review.contractor_not_assigned",
+                                "this case is not assigned to the contractor",
+                                field="case_id")
+
+    # --- 1. investigation -----------------------------------------------------------------
+
+    def assign_investigation(self, investigators: list[dict[str, Any]], contractor: str | None,
+                             terms: PolicyTerms, on: date, actor: dict[str, Any]) -> None:
+        self._open_for_investigation()
+        if self.status not in (CaseStatus.OPENED, CaseStatus.INVESTIGATING,
+                               CaseStatus.REINVESTIGATING) and not self.advance_record_pending:
+            raise RuleViolation("review.investigation_state",
+                                f"investigation cannot be assigned when the case is "
+                                f"{self.status}")
+        if contractor is None and len(investigators) < terms.min_investigators:
+            raise RuleViolation("review.investigation_team",
+                                f"the township team needs at least {terms.min_investigators} "
+                                "investigators, or assign a contractor", field="investigators")
+        self._assigned(investigators=investigators, contractor=contractor, assigned_on=on,
+                       actor=actor)
+
+    @event("InvestigationAssigned")
+    def _assigned(self, investigators: list[dict[str, Any]], contractor: str | None,
+                  assigned_on: date, actor: dict[str, Any]) -> None:
+        self.investigators = investigators
+        self.contractor = contractor
+        if self.status is CaseStatus.OPENED:
+            self.status = CaseStatus.INVESTIGATING
+
+    def record_home_visit(self, visit: dict[str, Any], findings: dict[str, Any],
+                          actor: dict[str, Any]) -> None:
+        """入户调查: findings, who visited, who was present and signed, documents."""
+        self._open_for_investigation()
+        if not self.investigators and self.contractor is None:
+            raise RuleViolation("review.investigation_not_assigned",
+                                "assign the investigation before recording a home visit")
+        if self.status in (CaseStatus.REVIEWED, CaseStatus.OPINION_ISSUED,
+                           CaseStatus.AWAITING_COUNTY, CaseStatus.IN_PUBLICITY,
+                           CaseStatus.PUBLICIZED):
+            # The joint review decided on the record as it stood; a new visit needs a new
+            # round (an upheld objection).
+            raise RuleViolation("review.investigation_closed",
+                                f"the investigation of round {self.round} is closed")
+        if len(visit["investigators"]) < 2:
+            raise RuleViolation("review.investigation_team",
+                                "a home visit is made by at least 2 investigators",
+                                field="investigators")
+        if not visit["signed_by"]:
+            raise RuleViolation("review.visit_unsigned",
+                                "the form is signed by the investigators and members present",
+                                field="signed_by")
+        unsigned = [n for n in visit["investigators"] if n not in visit["signed_by"]]
+        if unsigned:
+            raise RuleViolation("review.visit_unsigned",
+                                f"investigator {unsigned[0]} did not sign", field="signed_by")
+        household = apply_findings(self.household, findings)
+        self._visited(visit=visit, household=household, round=self.round, actor=actor)
+
+    @event("HomeVisitRecorded")
+    def _visited(self, visit: dict[str, Any], household: dict[str, Any], round: int,
+                 actor: dict[str, Any]) -> None:
+        self.visits.append({**visit, "round": round})
+        self.household = household
+        self.visit_round = round
+        if self.status in (CaseStatus.INVESTIGATING, CaseStatus.REINVESTIGATING):
+            self.status = CaseStatus.INVESTIGATED
+
+    def record_interview(self, interview: dict[str, Any], actor: dict[str, Any]) -> None:
+        """邻里访问 and 信函索证."""
+        self._open_for_investigation()
+        if not self.investigators and self.contractor is None:
+            raise RuleViolation("review.investigation_not_assigned",
+                                "assign the investigation before recording interviews")
+        self._interviewed(interview=interview, round=self.round, actor=actor)
+
+    @event("InterviewRecorded")
+    def _interviewed(self, interview: dict[str, Any], round: int,
+                     actor: dict[str, Any]) -> None:
+        self.interviews.append({**interview, "round": round})
+
+    # --- 2. economic-status verification --------------------------------------------------
+
+    def request_verification(self, on: date, actor: dict[str, Any]) -> None:
+        self._open()
+        if self.verification_requested_on is not None:
+            raise RuleViolation("review.verification_already_requested",
+                                "economic-status verification was already requested")
+        self._verification_requested(requested_on=on, actor=actor)
+
+    @event("VerificationRequested")
+    def _verification_requested(self, requested_on: date, actor: dict[str, Any]) -> None:
+        self.verification_requested_on = requested_on
+
+    def record_verification(self, report: dict[str, Any], on: date,
+                            actor: dict[str, Any]) -> None:
+        """家庭经济状况核对 report of the county centre. Sensitive: masked in reads."""
+        self._open()
+        if self.verification_requested_on is None:
+            raise RuleViolation("review.verification_not_requested",
+                                "the township has not requested verification")
+        self._verified(report=report, reported_on=on, actor=actor)
+
+    @event("VerificationReported")
+    def _verified(self, report: dict[str, Any], reported_on: date,
+                  actor: dict[str, Any]) -> None:
+        self.verification = {"report": report, "reported_on": reported_on}
+
+    # --- 3. joint review (联审联批) -------------------------------------------------------
+
+    def hold_joint_review(self, held_on: date, members: list[dict[str, Any]], outcome: str,
+                          terms: PolicyTerms, actor: dict[str, Any]) -> None:
+        self._open()
+        if self.visit_round != self.round:
+            raise RuleViolation("review.investigation_missing",
+                                "no home visit is on record for this round")
+        if self.verification is None:
+            raise RuleViolation("review.verification_missing",
+                                "the economic-status verification report is not in")
+        if self.status not in (CaseStatus.INVESTIGATED, CaseStatus.REVIEWED):
+            raise RuleViolation("review.joint_review_state",
+                                f"a joint review cannot be held when the case is {self.status}")
+        investigator_ids = {i.get("user_id") for i in self.investigators} - {None}
+        investigator_names = {n for v in self.visits if v["round"] == self.round
+                              for n in v["investigators"]}
+        for i, m in enumerate(members):
+            if m["role"] not in JOINT_REVIEW_ROLES:
+                raise RuleViolation("review.joint_review_role",
+                                    f"role is one of {sorted(JOINT_REVIEW_ROLES)}",
+                                    field=f"members[{i}].role")
+            must_recuse = m.get("related_to_household", False) or (
+                terms.investigator_must_recuse
+                and (m["user_id"] in investigator_ids or m["name"] in investigator_names))
+            if must_recuse and not m.get("recused", False):
+                raise RuleViolation("review.recusal_required",
+                                    f"{m['name']} must recuse (related to the household or "
+                                    "investigated the case)", field=f"members[{i}].recused")
+            if m.get("recused", False) and not (m.get("recusal_reason") or "").strip():
+                raise RuleViolation("review.reason_required", "record why the member recused",
+                                    field=f"members[{i}].recusal_reason")
+        sitting = [m for m in members if m["present"] and not m.get("recused", False)]
+        if not any(m["role"] in ("leader", "deputy") for m in sitting):
+            raise RuleViolation("review.joint_review_no_chair",
+                                "the group leader or the deputy must be present",
+                                field="members")
+        if not any(m["role"] == "discipline" for m in sitting):
+            raise RuleViolation("review.joint_review_no_discipline_member",
+                                "the discipline commission member must be present",
+                                field="members")
+        if len(sitting) < terms.joint_review_quorum:
+            raise RuleViolation("review.joint_review_quorum",
+                                f"{len(sitting)} members sitting; the quorum is "
+                                f"{terms.joint_review_quorum}", field="members")
+        for i, m in enumerate(members):
+            sits = m["present"] and not m.get("recused", False)
+            if sits and m.get("opinion") not in ("approve", "reject"):
+                raise RuleViolation("review.member_opinion_missing",
+                                    "each sitting member gives an opinion",
+                                    field=f"members[{i}].opinion")
+        approvals = sum(1 for m in sitting if m["opinion"] == "approve")
+        majority = "approve" if approvals * 2 > len(sitting) else "reject"
+        if outcome != majority:
+            raise RuleViolation("review.joint_review_outcome",
+                                f"the members' opinions give {majority}", field="outcome")
+        self._joint_review_held(held_on=held_on, members=members, outcome=outcome,
+                                round=self.round, actor=actor)
+
+    @event("JointReviewHeld")
+    def _joint_review_held(self, held_on: date, members: list[dict[str, Any]], outcome: str,
+                           round: int, actor: dict[str, Any]) -> None:
+        self.joint_review = {"held_on": held_on, "members": members, "outcome": outcome,
+                             "round": round}
+        self.joint_review_round = round
+        self.status = CaseStatus.REVIEWED
+
+    # --- 4. opinion (初审意见) ------------------------------------------------------------
+
+    def opinion_inputs(self, on: date, assessment: Mapping[str, Any]) -> dict[str, Any]:
+        inputs: dict[str, Any] = {"household": self.household, "on": on}
+        if self.kind == AssistanceKind.TEKUN.value:
+            inputs |= {"self_care": dict(assessment.get("self_care") or {}),
+                       "care_mode": assessment.get("care_mode")}
+        if self.kind == AssistanceKind.LINSHI.value:
+            inputs |= {"band": assessment.get("band"),
+                       "instalments": assessment.get("instalments") or 1,
+                       "linshi_type": self.linshi_type}
+        return inputs
+
+    def issue_opinion(self, approve: bool, reasons: list[str], assessment: Mapping[str, Any],
+                      policy_version: int, terms: PolicyTerms, on: date,
+                      rejection_due: date, actor: dict[str, Any]) -> dict[str, Any]:
+        self._open()
+        if self.visit_round != self.round:
+            raise RuleViolation("review.investigation_missing",
+                                "an opinion needs the home visit of this round")
+        if self.joint_review_round != self.round or self.status is not CaseStatus.REVIEWED:
+            raise RuleViolation("review.joint_review_missing",
+                                "an opinion follows the joint review of this round")
+        assert self.joint_review is not None
+        if (self.joint_review["outcome"] == "approve") != approve:
+            raise RuleViolation("review.opinion_contradicts_joint_review",
+                                f"the joint review decided {self.joint_review['outcome']}",
+                                field="approve")
+        inputs = self.opinion_inputs(on, assessment)
+        breakdown: dict[str, Any] | None = None
+        if approve:
+            if self.kind == AssistanceKind.TEKUN.value:
+                applicant = next((m for m in counted_members(self.household)
+                                  if m.get("relation") == "self"), None)
+                if applicant is None or tekun_category(applicant, terms, on) is None:
+                    raise RuleViolation("review.tekun_category",
+                                        "特困 support is for people 60+, under 18, or severely "
+                                        "disabled", field="approve")
+            breakdown = compute(self.kind, inputs, terms)
+            if not breakdown["eligible"]:
+                raise RuleViolation("review.not_eligible",
+                                    "; ".join(breakdown["ineligible_reasons"]), field="approve")
+            if (self.kind in (AssistanceKind.DIBAO.value, AssistanceKind.TEKUN.value)
+                    and Decimal(breakdown["monthly_amount"]) <= 0):
+                raise RuleViolation("review.not_eligible", "the computed amount is zero",
+                                    field="approve")
+            reasons = [r.strip() for r in reasons if r.strip()]
+        else:
+            reasons = _reasons(reasons)
+        amount = None if breakdown is None else Decimal(breakdown["monthly_amount"])
+        needs_county = bool(breakdown and breakdown.get("county_approval_required"))
+        self._opinion_issued(
+            round=self.round, approve=approve, reasons=reasons, amount=amount,
+            breakdown=breakdown, inputs=inputs, policy_version=policy_version,
+            issued_on=on, publicity_required=approve, county_approval_required=needs_county,
+            household_size=len(counted_members(self.household)) or self.household_size,
+            rejection_due=None if approve else rejection_due, actor=actor)
+        assert self.opinion is not None
+        return self.opinion
+
+    @event("OpinionIssued")
+    def _opinion_issued(self, round: int, approve: bool, reasons: list[str],
+                        amount: Decimal | None, breakdown: dict[str, Any] | None,
+                        inputs: dict[str, Any], policy_version: int, issued_on: date,
+                        publicity_required: bool, county_approval_required: bool,
+                        household_size: int, rejection_due: date | None,
+                        actor: dict[str, Any]) -> None:
+        self.opinion = {"round": round, "approve": approve, "reasons": reasons,
+                        "amount": amount, "breakdown": breakdown, "inputs": inputs,
+                        "policy_version": policy_version, "issued_on": issued_on,
+                        "publicity_required": publicity_required,
+                        "household_size": household_size}
+        self.county_approved = not county_approval_required
+        self.rejection_due = rejection_due
+        self.status = (CaseStatus.AWAITING_COUNTY if county_approval_required
+                       else CaseStatus.OPINION_ISSUED)
+
+    def approve_at_county(self, reasons: list[str], on: date, actor: dict[str, Any]) -> None:
+        """临时救助 above the township ceiling: the county bureau approves."""
+        if self.status is not CaseStatus.AWAITING_COUNTY:
+            raise RuleViolation("review.county_approval_not_needed",
+                                "the case is not waiting for the county bureau")
+        self._county_approved(reasons=_reasons(reasons), approved_on=on, actor=actor)
+
+    @event("CountyApproved")
+    def _county_approved(self, reasons: list[str], approved_on: date,
+                         actor: dict[str, Any]) -> None:
+        self.county_approved = True
+        self.status = CaseStatus.OPINION_ISSUED
+
+    # --- 5. publicity (公示) ---------------------------------------------------------------
+
+    def publicity_opened(self, notice_id: UUID, round: int, starts_on: date, ends_on: date,
+                         actor: dict[str, Any]) -> bool:
+        """Returns False for a notice of an earlier round (nothing to do)."""
+        if round != self.round or self.status is not CaseStatus.OPINION_ISSUED:
+            return False
+        self._publicity_opened(notice_id=notice_id, round=round, starts_on=starts_on,
+                               ends_on=ends_on, actor=actor)
+        return True
+
+    @event("PublicityOpened")
+    def _publicity_opened(self, notice_id: UUID, round: int, starts_on: date, ends_on: date,
+                          actor: dict[str, Any]) -> None:
+        self.status = CaseStatus.IN_PUBLICITY
+
+    def publicity_closed(self, notice_id: UUID, round: int, outcome: str, finding: str | None,
+                         closed_on: date, confirmation_due: date | None,
+                         actor: dict[str, Any]) -> bool:
+        if round != self.round or self.status not in (CaseStatus.OPINION_ISSUED,
+                                                      CaseStatus.IN_PUBLICITY):
+            return False
+        self._publicity_closed(notice_id=notice_id, round=round, outcome=outcome,
+                               finding=finding, closed_on=closed_on,
+                               confirmation_due=confirmation_due, actor=actor)
+        return True
+
+    @event("PublicityClosed")
+    def _publicity_closed(self, notice_id: UUID, round: int, outcome: str, finding: str | None,
+                          closed_on: date, confirmation_due: date | None,
+                          actor: dict[str, Any]) -> None:
+        self.publicity_closed_on = closed_on
+        if outcome == "clean":
+            self.status = CaseStatus.PUBLICIZED
+            self.confirmation_due = confirmation_due
+        else:
+            # 异议成立: re-investigate, then a new opinion and a new notice.
+            self.round = round + 1
+            self.status = CaseStatus.REINVESTIGATING
+
+    # --- 6. confirmation or rejection ------------------------------------------------------
+
+    def confirm(self, decided_on: date, notice: str, recheck_months: int | None,
+                valid_until: date | None, cutoff_day: int, actor: dict[str, Any]) -> None:
+        self._open()
+        if self.opinion is None or self.opinion["round"] != self.round:
+            raise RuleViolation("review.opinion_missing", "no opinion for this round")
+        if not self.opinion["approve"]:
+            raise RuleViolation("review.opinion_rejects", "the opinion is to reject; issue the "
+                                "rejection notice instead")
+        if self.status is CaseStatus.AWAITING_COUNTY:
+            raise RuleViolation("review.county_approval_missing",
+                                "above the township ceiling the county bureau approves first")
+        if self.opinion["publicity_required"] and self.status is not CaseStatus.PUBLICIZED:
+            raise RuleViolation("review.publicity_not_ended",
+                                "confirmation waits until the notice has closed clean")
+        self._confirmed(decided_on=decided_on, notice=notice.strip(),
+                        amount=self.opinion["amount"], start_month=next_month(decided_on),
+                        recheck_months=recheck_months, valid_until=valid_until, actor=actor)
+        if self.kind == AssistanceKind.LINSHI.value:
+            self._approve_payments(roster_month(decided_on, cutoff_day), False, actor)
+
+    def _approve_payments(self, first_month: str, advance: bool, actor: dict[str, Any]) -> None:
+        assert self.opinion is not None and self.opinion["breakdown"] is not None
+        parts = self.opinion["breakdown"]["instalments"]
+        for i, amount in enumerate(parts, start=1):
+            self._payment_approved(payment_id=payment_id_for(self.id, i), instalment=i,
+                                   instalments=len(parts), amount=Decimal(amount),
+                                   month=add_months(first_month, i - 1), advance=advance,
+                                   actor=actor)
+
+    @event("PaymentApproved")
+    def _payment_approved(self, payment_id: UUID, instalment: int, instalments: int,
+                          amount: Decimal, month: str, advance: bool,
+                          actor: dict[str, Any]) -> None:
+        self.payments.append({"payment_id": payment_id, "instalment": instalment,
+                              "amount": amount, "month": month, "advance": advance})
+
+    @event("Confirmed")
+    def _confirmed(self, decided_on: date, notice: str, amount: Decimal | None,
+                   start_month: str, recheck_months: int | None, valid_until: date | None,
+                   actor: dict[str, Any]) -> None:
+        self.status = CaseStatus.CONFIRMED
+        self.decided_on = decided_on
+        self.decision = {"outcome": "confirmed", "notice": notice, "amount": amount,
+                         "start_month": start_month, "valid_until": valid_until}
+
+    def reject(self, decided_on: date, reasons: list[str], actor: dict[str, Any]) -> None:
+        """不予确认: the written notice with reasons, within 3 working days of the opinion."""
+        self._open()
+        reasons = _reasons(reasons)
+        if self.opinion is None or self.opinion["round"] != self.round:
+            raise RuleViolation("review.opinion_missing", "no opinion for this round")
+        if self.opinion["approve"] and self.status not in (CaseStatus.PUBLICIZED,
+                                                           CaseStatus.AWAITING_COUNTY):
+            raise RuleViolation("review.publicity_not_ended",
+                                "an approving opinion is decided after its publicity")
+        self._rejected(decided_on=decided_on, reasons=reasons, actor=actor)
+
+    @event("Rejected")
+    def _rejected(self, decided_on: date, reasons: list[str], actor: dict[str, Any]) -> None:
+        self.status = CaseStatus.REJECTED
+        self.decided_on = decided_on
+        self.decision = {"outcome": "rejected", "reasons": reasons}
+
+    def withdraw(self, reason: str, on: date, actor: dict[str, Any]) -> bool:
+        """The applicant withdrew in intake: close an undecided case (False if decided)."""
+        if self.status in TERMINAL:
+            return False
+        self._withdrawn(reason=reason, withdrawn_on=on, actor=actor)
+        return True
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str, withdrawn_on: date, actor: dict[str, Any]) -> None:
+        self.status = CaseStatus.WITHDRAWN
+        self.decided_on = withdrawn_on
+        self.decision = {"outcome": "withdrawn", "reasons": [reason]}
+
+    # --- 7. time limits --------------------------------------------------------------------
+
+    def extend_decision_deadline(self, reason: str, new_due: date,
+                                 actor: dict[str, Any]) -> None:
+        """20 → 45 working days in special cases (objection, split household, ...)."""
+        self._open()
+        if self.decision_extended:
+            raise RuleViolation("review.already_extended", "the time limit was already extended")
+        if not reason.strip():
+            raise RuleViolation("review.reason_required", "record why the limit is extended",
+                                field="reason")
+        self._extended(reason=reason.strip(), decision_due=new_due, actor=actor)
+
+    @event("DecisionDeadlineExtended")
+    def _extended(self, reason: str, decision_due: date, actor: dict[str, Any]) -> None:
+        self.decision_extended = True
+        self.decision_due = decision_due
+
+    # --- 临时救助 急难型 先行救助 -----------------------------------------------------------
+
+    def grant_advance(self, band: str, instalments: int, policy_version: int,
+                      terms: PolicyTerms, on: date, completion_due: date, reason: str,
+                      actor: dict[str, Any]) -> dict[str, Any]:
+        """Pay first; complete the record (visit, signatures) by `completion_due`."""
+        self._open()
+        if self.kind != AssistanceKind.LINSHI.value or \
+                self.linshi_type != LinshiType.EMERGENCY.value:
+            raise RuleViolation("review.advance_not_allowed",
+                                "先行救助 is for 急难型 temporary assistance only")
+        if self.opinion is not None:
+            raise RuleViolation("review.advance_not_allowed", "an opinion was already issued")
+        if not reason.strip():
+            raise RuleViolation("review.reason_required", "describe the emergency",
+                                field="reason")
+        inputs = self.opinion_inputs(on, {"band": band, "instalments": instalments})
+        breakdown = compute(self.kind, inputs, terms)
+        if breakdown["county_approval_required"]:
+            raise RuleViolation("review.advance_above_ceiling",
+                                "先行救助 above the township ceiling needs the county first",
+                                field="band")
+        self._advance_granted(
+            amount=Decimal(breakdown["monthly_amount"]), breakdown=breakdown, inputs=inputs,
+            policy_version=policy_version, granted_on=on, completion_due=completion_due,
+            reason=reason.strip(), household_size=breakdown["household_size"],
+            start_month=month_of(on), actor=actor)
+        # Help first: paid in the current month, outside the roster cut-off.
+        self._approve_payments(month_of(on), True, actor)
+        return breakdown
+
+    @event("AdvanceGranted")
+    def _advance_granted(self, amount: Decimal, breakdown: dict[str, Any],
+                         inputs: dict[str, Any], policy_version: int, granted_on: date,
+                         completion_due: date, reason: str, household_size: int,
+                         start_month: str, actor: dict[str, Any]) -> None:
+        self.opinion = {"round": self.round, "approve": True, "reasons": [reason],
+                        "amount": amount, "breakdown": breakdown, "inputs": inputs,
+                        "policy_version": policy_version, "issued_on": granted_on,
+                        "publicity_required": False, "household_size": household_size}
+        self.advance = {"granted_on": granted_on, "completion_due": completion_due,
+                        "completed_on": None}
+        self.status = CaseStatus.CONFIRMED
+        self.decided_on = granted_on
+        self.decision = {"outcome": "confirmed", "notice": reason, "amount": amount,
+                         "start_month": start_month, "valid_until": None, "advance": True}
+
+    def complete_advance_record(self, on: date, note: str, actor: dict[str, Any]) -> None:
+        if self.advance is None or self.advance["completed_on"] is not None:
+            raise RuleViolation("review.no_advance_pending", "no 先行救助 record to complete")
+        if not self.visits:
+            raise RuleViolation("review.investigation_missing",
+                                "complete the record with the signed home-visit form")
+        self._advance_completed(completed_on=on, note=note, actor=actor)
+
+    @event("AdvanceRecordCompleted")
+    def _advance_completed(self, completed_on: date, note: str, actor: dict[str, Any]) -> None:
+        assert self.advance is not None
+        self.advance = {**self.advance, "completed_on": completed_on}
+
+    # --- values for the application layer --------------------------------------------------
+
+    def recheck_months(self, terms: PolicyTerms, on: date) -> int:
+        """Yearly; half-yearly for irregular income or a member able to work; 特困 yearly."""
+        if self.kind == AssistanceKind.TEKUN.value:
+            return terms.recheck_months_tekun
+        if self.household.get("irregular_income"):
+            return terms.recheck_months_irregular
+        for m in counted_members(self.household):
+            age = age_on(m["birth_date"], on)
+            if (m.get("work_capacity", "full") == "full"
+                    and terms.working_age_min <= age < terms.working_age_max):
+                return terms.recheck_months_irregular
+        return terms.recheck_months_stable
+
+
+# ============================================================================================
+# Entitlement (待遇): a confirmed benefit over time, and its dynamic management
+# ============================================================================================
+
+
+class EntitlementStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    PHASING_OUT = "phasing_out"  # 渐退
+    TERMINATION_PENDING = "termination_pending"  # 特困: in 7 days' publicity
+    TERMINATED = "terminated"  # 注销
+
+
+class Entitlement(Aggregate):
+    """A confirmed 低保 or 特困 benefit: monthly amount, breakdown, recheck schedule."""
+
+    @staticmethod
+    def create_id(case_id: UUID, **_: Any) -> UUID:
+        return entitlement_id_for(case_id)
+
+    @event("Started")
+    def __init__(self, case_id: UUID, kind: str, household_id: str | None, township: str,
+                 village: str, urban: bool, applicant_name: str, household_size: int,
+                 monthly_amount: Decimal, breakdown: dict[str, Any], policy_version: int,
+                 start_month: str, recheck_due: date, recheck_months: int,
+                 payee: dict[str, Any] | None, inputs: dict[str, Any],
+                 actor: dict[str, Any]) -> None:
+        self.case_id = case_id
+        self.inputs = inputs  # what the amount was computed from: replayable
+        self.kind = kind
+        self.household_id = household_id
+        self.township = township
+        self.village = village
+        self.urban = urban
+        self.applicant_name = applicant_name
+        self.household_size = household_size
+        self.monthly_amount = monthly_amount
+        self.breakdown = breakdown
+        self.policy_version = policy_version
+        self.start_month = start_month
+        self.recheck_due = recheck_due
+        self.recheck_months = recheck_months
+        self.payee = payee
+        self.status = EntitlementStatus.ACTIVE
+        self.rechecks: list[dict[str, Any]] = []
+        self.changes: list[dict[str, Any]] = []
+        self.phase_out_until: str | None = None
+        self.ends_after: str | None = None
+        self.pending_termination: dict[str, Any] | None = None
+        self.reported_changes: list[dict[str, Any]] = []  # waiting for the township
+
+    def record_reported_change(self, change: dict[str, Any], reported_on: date,
+                               actor: dict[str, Any]) -> bool:
+        """A change reported in intake: kept for the township, and the recheck falls due."""
+        if self.status in (EntitlementStatus.TERMINATED,):
+            return False
+        self._change_reported(change=change, reported_on=reported_on, actor=actor)
+        return True
+
+    @event("ChangeReported")
+    def _change_reported(self, change: dict[str, Any], reported_on: date,
+                         actor: dict[str, Any]) -> None:
+        self.reported_changes.append(change)
+        self.recheck_due = min(self.recheck_due, reported_on)
+
+    def _effective(self, decided_on: date, cutoff_day: int) -> str:
+        # Never before the entitlement's own first month.
+        return max(roster_month(decided_on, cutoff_day), self.start_month)
+
+    def _live(self) -> None:
+        if self.status is EntitlementStatus.TERMINATED:
+            raise RuleViolation("review.entitlement_terminated", "the entitlement has ended")
+        if self.status is EntitlementStatus.TERMINATION_PENDING:
+            raise RuleViolation("review.termination_pending",
+                                "a termination is in publicity; wait for its outcome")
+
+    def record_recheck(self, on: date, finding: str, changed: bool, next_due: date,
+                       actor: dict[str, Any]) -> None:
+        """复查: recorded; when circumstances changed an adjustment follows separately."""
+        self._live()
+        if not finding.strip():
+            raise RuleViolation("review.reason_required", "record the recheck finding",
+                                field="finding")
+        self._rechecked(checked_on=on, finding=finding.strip(), changed=changed,
+                        next_due=next_due, actor=actor)
+
+    @event("Rechecked")
+    def _rechecked(self, checked_on: date, finding: str, changed: bool, next_due: date,
+                   actor: dict[str, Any]) -> None:
+        self.rechecks.append({"checked_on": checked_on, "finding": finding, "changed": changed})
+        self.recheck_due = next_due
+        self.reported_changes = []  # the recheck considered them
+
+    def adjust(self, amount: Decimal, household_size: int, breakdown: dict[str, Any],
+               inputs: dict[str, Any], policy_version: int, reasons: list[str],
+               decided_on: date, cutoff_day: int, actor: dict[str, Any]) -> str:
+        """Increase or decrease to a recomputed amount; a decrease needs written reasons."""
+        self._live()
+        if self.status is not EntitlementStatus.ACTIVE:
+            raise RuleViolation("review.entitlement_state",
+                                f"an entitlement that is {self.status} cannot be adjusted")
+        if amount <= 0:
+            raise RuleViolation("review.adjust_to_zero",
+                                "nothing is due any more: terminate or phase out instead",
+                                field="amount")
+        if amount == self.monthly_amount:
+            raise RuleViolation("review.adjust_unchanged", "the amount does not change",
+                                field="amount")
+        change = "increase" if amount > self.monthly_amount else "decrease"
+        if change == "decrease":
+            reasons = _reasons(reasons)
+        self._changed(change=change, amount=amount, household_size=household_size,
+                      breakdown=breakdown, policy_version=policy_version,
+                      reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
+                      effective_month=self._effective(decided_on, cutoff_day),
+                      until_month=None, actor=actor, inputs=inputs)
+        return change
+
+    def suspend(self, reasons: list[str], decided_on: date, cutoff_day: int,
+                actor: dict[str, Any]) -> None:
+        self._live()
+        if self.status is not EntitlementStatus.ACTIVE:
+            raise RuleViolation("review.entitlement_state",
+                                f"an entitlement that is {self.status} cannot be suspended")
+        self._changed(change="suspend", amount=Decimal(0), household_size=self.household_size,
+                      breakdown=self.breakdown, policy_version=self.policy_version,
+                      reasons=_reasons(reasons), decided_on=decided_on,
+                      effective_month=self._effective(decided_on, cutoff_day),
+                      until_month=None, actor=actor)
+
+    def resume(self, reasons: list[str], decided_on: date, cutoff_day: int,
+               actor: dict[str, Any]) -> None:
+        self._live()
+        if self.status is not EntitlementStatus.SUSPENDED:
+            raise RuleViolation("review.entitlement_state", "only a suspended benefit resumes")
+        self._changed(change="resume", amount=self.monthly_amount,
+                      household_size=self.household_size, breakdown=self.breakdown,
+                      policy_version=self.policy_version,
+                      reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
+                      effective_month=self._effective(decided_on, cutoff_day),
+                      until_month=None, actor=actor)
+
+    def phase_out(self, months: int, reasons: list[str], decided_on: date, terms: PolicyTerms,
+                  actor: dict[str, Any]) -> None:
+        """渐退 after employment: the amount continues for at most N months, then ends."""
+        self._live()
+        if self.kind != AssistanceKind.DIBAO.value:
+            raise RuleViolation("review.phase_out_kind", "渐退 applies to 低保")
+        if self.status is not EntitlementStatus.ACTIVE:
+            raise RuleViolation("review.entitlement_state",
+                                f"an entitlement that is {self.status} cannot be phased out")
+        if not 1 <= months <= terms.phase_out_max_months:
+            raise RuleViolation("review.phase_out_too_long",
+                                f"渐退 lasts 1 to {terms.phase_out_max_months} months",
+                                field="months")
+        effective = self._effective(decided_on, terms.roster_cutoff_day)
+        self._changed(change="phase_out", amount=self.monthly_amount,
+                      household_size=self.household_size, breakdown=self.breakdown,
+                      policy_version=self.policy_version, reasons=_reasons(reasons),
+                      decided_on=decided_on, effective_month=effective,
+                      until_month=add_months(effective, months - 1), actor=actor)
+
+    def terminate(self, reasons: list[str], decided_on: date, cutoff_day: int,
+                  actor: dict[str, Any]) -> bool:
+        """注销 with written reasons. 特困 goes to 7 days' publicity first: returns False then,
+        and the termination takes effect when the notice closes clean."""
+        self._live()
+        reasons = _reasons(reasons)
+        if self.kind == AssistanceKind.TEKUN.value:
+            self._termination_requested(reasons=reasons, requested_on=decided_on, actor=actor)
+            return False
+        self._changed(change="terminate", amount=Decimal(0), household_size=self.household_size,
+                      breakdown=self.breakdown, policy_version=self.policy_version,
+                      reasons=reasons, decided_on=decided_on,
+                      effective_month=self._effective(decided_on, cutoff_day),
+                      until_month=None, actor=actor)
+        return True
+
+    @event("TerminationNoticeRequested")
+    def _termination_requested(self, reasons: list[str], requested_on: date,
+                               actor: dict[str, Any]) -> None:
+        self.pending_termination = {"reasons": reasons, "requested_on": requested_on,
+                                    "status_before": self.status.value}
+        self.status = EntitlementStatus.TERMINATION_PENDING
+
+    def termination_notice_closed(self, outcome: str, finding: str | None, closed_on: date,
+                                  actor: dict[str, Any]) -> bool:
+        if self.status is not EntitlementStatus.TERMINATION_PENDING:
+            return False
+        assert self.pending_termination is not None
+        if outcome == "clean":
+            # 特困 termination takes effect the month after the notice.
+            self._changed(change="terminate", amount=Decimal(0),
+                          household_size=self.household_size, breakdown=self.breakdown,
+                          policy_version=self.policy_version,
+                          reasons=self.pending_termination["reasons"], decided_on=closed_on,
+                          effective_month=max(next_month(closed_on), self.start_month),
+                          until_month=None, actor=actor)
+        else:
+            self._termination_withdrawn(
+                finding=finding or "objection upheld", closed_on=closed_on,
+                restored_status=self.pending_termination["status_before"], actor=actor)
+        return True
+
+    @event("TerminationWithdrawn")
+    def _termination_withdrawn(self, finding: str, closed_on: date, restored_status: str,
+                               actor: dict[str, Any]) -> None:
+        self.status = EntitlementStatus(restored_status)
+        self.pending_termination = None
+
+    @event("Changed")
+    def _changed(self, change: str, amount: Decimal, household_size: int,
+                 breakdown: dict[str, Any], policy_version: int, reasons: list[str],
+                 decided_on: date, effective_month: str, until_month: str | None,
+                 actor: dict[str, Any], inputs: dict[str, Any] | None = None) -> None:
+        if inputs is not None:
+            self.inputs = inputs
+            self.reported_changes = []  # the recomputation applied them
+        self.changes.append({"change": change, "amount": amount, "decided_on": decided_on,
+                             "effective_month": effective_month, "reasons": reasons,
+                             "until_month": until_month})
+        self.pending_termination = None
+        if change in ("increase", "decrease"):
+            self.monthly_amount = amount
+            self.household_size = household_size
+            self.breakdown = breakdown
+            self.policy_version = policy_version
+        elif change == "suspend":
+            self.status = EntitlementStatus.SUSPENDED
+        elif change == "resume":
+            self.status = EntitlementStatus.ACTIVE
+        elif change == "phase_out":
+            self.status = EntitlementStatus.PHASING_OUT
+            self.phase_out_until = until_month
+            self.ends_after = until_month
+        elif change == "terminate":
+            self.status = EntitlementStatus.TERMINATED
+            self.ends_after = add_months(effective_month, -1)
+
+
+# ============================================================================================
+# SpotCheck (抽查): the county centre samples confirmed cases per township per month
+# ============================================================================================
+
+
+def spot_check_id_for(township: str, month: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"lingshui:spot-check:{township}:{month}")
+
+
+def sample_size(population: int, percent: Decimal) -> int:
+    """At least the percentage, rounded up; at least one case when there are any."""
+    if population == 0:
+        return 0
+    return max(1, min(population, math.ceil(population * percent / 100)))
+
+
+class SpotCheck(Aggregate):
+    """抽查 of one township's confirmations in one month."""
+
+    @staticmethod
+    def create_id(township: str, month: str, **_: Any) -> UUID:
+        return spot_check_id_for(township, month)
+
+    @event("Drawn")
+    def __init__(self, township: str, month: str, seed: str, population: dict[str, int],
+                 percent: dict[str, str], sample: list[dict[str, str]], policy_version: int,
+                 actor: dict[str, Any]) -> None:
+        self.township = township
+        self.month = month
+        self.seed = seed  # recorded so an auditor can redraw the same sample
+        self.population = population
+        self.percent = percent
+        self.sample = sample
+        self.policy_version = policy_version
+        self.results: dict[str, dict[str, Any]] = {}
+        self.completed = False
+
+    def record_result(self, case_id: str, upheld: bool, finding: str | None,
+                      corrective_action: str | None, actor: dict[str, Any]) -> None:
+        if self.completed:
+            raise RuleViolation("review.spot_check_completed", "the spot check is completed")
+        if case_id not in {s["case_id"] for s in self.sample}:
+            raise RuleViolation("review.not_in_sample", "the case is not in this sample",
+                                field="case_id")
+        if not upheld and not ((finding or "").strip() and (corrective_action or "").strip()):
+            raise RuleViolation("review.corrective_action_required",
+                                "an error found needs the finding and a corrective action",
+                                field="corrective_action")
+        self._result(case_id=case_id, upheld=upheld, finding=finding,
+                     corrective_action=corrective_action, actor=actor)
+
+    @event("ResultRecorded")
+    def _result(self, case_id: str, upheld: bool, finding: str | None,
+                corrective_action: str | None, actor: dict[str, Any]) -> None:
+        self.results[case_id] = {"case_id": case_id, "upheld": upheld, "finding": finding,
+                                 "corrective_action": corrective_action}
+
+    def complete(self, actor: dict[str, Any]) -> None:
+        if self.completed:
+            raise RuleViolation("review.spot_check_completed", "the spot check is completed")
+        missing = [s["case_id"] for s in self.sample if s["case_id"] not in self.results]
+        if missing:
+            raise RuleViolation("review.spot_check_incomplete",
+                                f"{len(missing)} sampled case(s) have no result",
+                                field="results")
+        self._completed(actor=actor)
+
+    @event("Completed")
+    def _completed(self, actor: dict[str, Any]) -> None:
+        self.completed = True

@@ -55,6 +55,7 @@ class OpinionIssued(IntegrationEvent):
     household_size: int
     publicity_required: bool = True  # False for 急难型 先行救助
     close_relative_declared: bool = False
+    policy_version: int | None = None  # the policy table version the amount was computed by
 
 
 @contract
@@ -69,6 +70,9 @@ class CaseConfirmed(IntegrationEvent):
     decided_on: date
     monthly_amount: Decimal | None = None
     entitlement_id: UUID | None = None  # none for 临时救助 and 低保边缘 recognition
+    valid_until: date | None = None  # 低保边缘 recognition: reviewed after this day
+    start_month: str | None = None  # "YYYY-MM": benefits from the first day of this month
+    advance: bool = False  # 急难型 先行救助: decided before the record was complete
 
 
 @contract
@@ -127,6 +131,23 @@ class EntitlementChanged(IntegrationEvent):
     household_size: int
     effective_month: str  # "YYYY-MM"
     reasons: list[str] = []
+    until_month: str | None = None  # phase_out: the last month paid (渐退, at most 6 months)
+    policy_version: int | None = None  # increase/decrease: the version it was recomputed by
+
+
+@contract
+class VerificationReported(IntegrationEvent):
+    """家庭经济状况核对 report of the county centre. Its content is sensitive: the JSON of the
+    report (bank, tax, real estate, vehicles, social insurance, business registration,
+    conclusion) travels sealed (purpose "review.verification_report")."""
+
+    SOURCE = "review"
+    TYPE = "verification_reported"
+    case_id: UUID
+    application_id: UUID
+    township: str
+    reported_on: date
+    report: Sealed
 
 
 @contract

@@ -202,7 +202,9 @@ class OutboxRelay:
 
 
 Handler = Callable[[Envelope], None]
-# A consumer's handlers map event type → handler; "*" handles every other type (archive).
+# A consumer's handlers map event type → handler; "*" handles every other type (archive);
+# CONFLICT handles a different copy of an already handled position (default: dead letter).
+CONFLICT = "!conflict"
 
 
 class TrackedConsumer:
@@ -299,19 +301,33 @@ class TrackedConsumer:
             self.handled += 1
 
     def _apply(self, env: Envelope) -> bool:
+        # The content's own hash, not the stated one: a copy edited in place keeps its
+        # stated hash, and must still not pass for a redelivery.
+        digest = env.computed_hash()
         with self.app.unit_of_work() as session:
-            if self.app.already_handled(session, env.source, env.position):
-                return False  # a redelivery or a replay: no second effect
+            handled = self.app.handled_hash(session, env.source, env.position)
+            if handled is not None:
+                if handled == digest:
+                    return False  # a redelivery or a replay: no second effect
+                # Another copy at a handled position: tampering or a forked publisher.
+                on_conflict = self.handlers.get(CONFLICT)
+                if on_conflict is None:
+                    raise DomainError("bus.conflicting_copy",
+                                      f"{env.source}:{env.position} differs from the copy "
+                                      f"handled before ({handled[:12]}... vs {digest[:12]}...)")
+                on_conflict(env)
+                return False
             handler = self.handlers.get(env.type) or self.handlers.get("*")
             if handler is not None:
                 handler(env)
-            self.app.record_handled(session, env.source, env.position, env.type)
+            self.app.record_handled(session, env.source, env.position, env.type, digest)
         return True
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         assert self.bus.js is not None
-        headers = {
-            "Sa-Dead-Reason": reason[:1000], "Sa-Original-Subject": msg.subject,
+        headers = {  # header values must be ASCII
+            "Sa-Dead-Reason": reason.encode("ascii", "backslashreplace").decode()[:1000],
+            "Sa-Original-Subject": msg.subject,
             "Sa-Consumer": self.durable,
             "Sa-Deliveries": str(msg.metadata.num_delivered if msg.metadata else 0),
         }
@@ -332,6 +348,8 @@ async def dead_letters(bus: Bus, limit: int = 100) -> list[dict[str, Any]]:
         info = await bus.js.stream_info(name)
     except NotFoundError:
         return []
+    if not info.state.messages:
+        return []
     out: list[dict[str, Any]] = []
     last = info.state.last_seq
     for seq in range(max(info.state.first_seq, last - limit + 1), last + 1):
@@ -339,6 +357,7 @@ async def dead_letters(bus: Bus, limit: int = 100) -> list[dict[str, Any]]:
             m = await bus.js.get_msg(name, seq)
         except NotFoundError:
             continue
-        out.append({"seq": seq, "subject": m.subject, "headers": dict(m.headers or {}),
+        out.append({"seq": seq, "subject": m.subject,
+                    "headers": {k: str(v) for k, v in (m.headers or {}).items()},
                     "data": (m.data or b"").decode(errors="replace")})
     return out

@@ -72,6 +72,9 @@ class KernelTables:
             Column("upstream", String(64), primary_key=True),
             Column("position", POSITION, primary_key=True),
             Column("event_type", String(128), nullable=False),
+            # The hash of the copy handled, so a different copy at the same position is
+            # recognised as a conflict rather than skipped as a redelivery.
+            Column("envelope_hash", String(64), nullable=False, server_default=""),
             Column("handled_at", DateTime(timezone=True), server_default=func.now()),
         )
         # Outbox relay: the last notification id published to JetStream.
@@ -240,16 +243,18 @@ class ServiceApplication(Application[UUID]):
 
     # --- consumer tracking (inbox) -------------------------------------------------------
 
-    def already_handled(self, session: Session, upstream: str, position: int) -> bool:
+    def handled_hash(self, session: Session, upstream: str, position: int) -> str | None:
+        """The hash of the copy already handled at this position, or None if none was."""
         t = self.kernel.inbox
-        row = session.execute(
-            select(t.c.position).where(t.c.upstream == upstream, t.c.position == position)
-        ).first()
-        return row is not None
+        row = session.execute(select(t.c.envelope_hash).where(
+            t.c.upstream == upstream, t.c.position == position)).first()
+        return None if row is None else str(row[0])
 
-    def record_handled(self, session: Session, upstream: str, position: int, type_: str) -> None:
+    def record_handled(self, session: Session, upstream: str, position: int, type_: str,
+                       envelope_hash: str) -> None:
         session.execute(self.kernel.inbox.insert().values(
-            upstream=upstream, position=position, event_type=type_))
+            upstream=upstream, position=position, event_type=type_,
+            envelope_hash=envelope_hash))
 
     # --- relay bookkeeping ---------------------------------------------------------------
 

@@ -91,6 +91,12 @@ class ArchiveApplication(ServiceApplication):
                               "late_link_arrived", None, SYSTEM_ACTOR)
         return verdict or "linked"
 
+    def raise_conflicting_copy_alarm(self, env: Envelope) -> None:
+        """A second, different copy of a position already archived: the first copy stays,
+        the second is recorded as an alarm."""
+        with self.unit_of_work():
+            self._raise_alarm(env, "conflicting_copy", env.prev_hash)
+
     def _raise_alarm(self, env: Envelope, reason: str, expected_prev: str) -> None:
         alarm_id = alarm_id_for(env.source, env.aggregate_id, env.position)
         try:

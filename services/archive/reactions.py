@@ -4,7 +4,7 @@ the consolidated timeline (一户一档's audit log), verified against its hash 
 from __future__ import annotations
 
 from services.archive.application import ArchiveApplication
-from shared.bus import Handler
+from shared.bus import CONFLICT, Handler
 from shared.contracts import Envelope
 from shared.contracts.common import SERVICES
 
@@ -13,5 +13,9 @@ def reactions(app: ArchiveApplication) -> dict[str, dict[str, Handler]]:
     def archive(env: Envelope) -> None:
         app.archive_envelope(env)
 
-    # "*": the kernel's consumer hands every type to this handler.
-    return {upstream: {"*": archive} for upstream in SERVICES}
+    def conflicting_copy(env: Envelope) -> None:
+        app.raise_conflicting_copy_alarm(env)
+
+    # "*": the kernel's consumer hands every type to this handler; CONFLICT gets a copy
+    # that differs from the one already handled at the same position.
+    return {upstream: {"*": archive, CONFLICT: conflicting_copy} for upstream in SERVICES}

@@ -147,3 +147,36 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
+        archive: ArchiveRuntime, nats_server: NatsServer, issuer: TokenIssuer) -> None:
+    streams = Streams()
+    application, _, envs = dibao_case(streams, household_id="HH-9")
+    await publish(nats_server.url, envs)
+    await eventually(lambda: _async(count(archive, "intake") + count(archive, "review")
+                                    + count(archive, "publicity") == len(envs)), timeout=20)
+
+    original = envs[1]
+    forged = tampered(original, applicant_name="某某某")
+    nc = await nats.connect(nats_server.url)
+    # A new message id slips past JetStream's de-duplication: the inbox must catch it.
+    await nc.jetstream().publish(forged.subject, forged.to_bytes(),
+                                 headers={"Nats-Msg-Id": "forged-copy"})
+    await nc.close()
+
+    async with client(archive) as http:
+        bureau = headers(issuer, Role.COUNTY_BUREAU)
+
+        async def alarmed() -> list[Any] | None:
+            items = (await http.get("/audit/alarms", headers=bureau)).json()["items"]
+            return [a for a in items if a["reason"] == "conflicting_copy"] or None
+
+        alarms = await eventually(alarmed, timeout=20)
+        assert [(a["upstream"], a["position"]) for a in alarms] == [
+            (original.source, original.position)]
+        timeline = (await http.get(f"/audit/cases/{application}/timeline",
+                                   headers=bureau)).json()["events"]
+        kept = next(e for e in timeline if e.get("position") == original.position
+                    and e["source"] == original.source)
+        assert kept["hash"] == original.hash  # the first copy stays in the record

@@ -185,3 +185,26 @@ async def test_trace_of_the_accepting_request_continues_in_review(
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_a_different_copy_at_a_handled_position_is_dead_lettered(
+        services: Any, issuer: TokenIssuer, nats_server: Any) -> None:
+    intake, review = await services("intake"), await services("review")
+    application_id = await submit_and_accept(intake, issuer)
+    await review_case(review, issuer, application_id)
+    events_before = review.app.recorder.max_notification_id()
+
+    accepted = next(e for e in await stream_envelopes(nats_server.url, "intake")
+                    if e.type == "application_accepted")
+    forged = Envelope.model_validate({**accepted.model_dump(mode="json"),
+                                      "data": {**accepted.data, "applicant_name": "某某"}})
+    nc = await nats.connect(nats_server.url)
+    await nc.jetstream().publish(forged.subject, forged.to_bytes(),
+                                 headers={"Nats-Msg-Id": "forged-by-test"})
+    await nc.close()
+
+    consumer = review.consumers[0]
+    await eventually(lambda: _async(consumer.dead_lettered == 1))
+    letters = (await client(review).get("/ops/dead-letters")).json()
+    assert letters[-1]["headers"]["Sa-Dead-Reason"].startswith("bus.conflicting_copy")
+    assert review.app.recorder.max_notification_id() == events_before

@@ -70,6 +70,10 @@ def create_gateway(settings: GatewaySettings) -> FastAPI:
         if service not in SERVICES:
             return problem(404, "gateway.unknown_service", f"no service {service!r}", request)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        # Services behind the gateway see the client, not the gateway (rate limits per client).
+        client_ip = request.client.host if request.client else "unknown"
+        prior = request.headers.get("x-forwarded-for")
+        headers["x-forwarded-for"] = f"{prior}, {client_ip}" if prior else client_ip
         try:
             upstream = await client.request(
                 request.method, f"{settings.upstream(service)}/{path}",

@@ -75,7 +75,8 @@ class Stack:
                 p + "VAR_DIR": str(self.var), p + "NATS_URL": nats_url,
                 p + "HTTP_PORT": str(self.service_port(service)),
                 p + "ENCRYPT_AT_REST": "true",
-            })
+            } | ({"PUBLICITY_TRUSTED_PROXY_HOPS": "1"} if service == "publicity" else {}))
+        # (the gateway appends the client address; publicity's per-client limits trust it)
         gateway_env = {f"GATEWAY_{s.upper()}_PORT": str(self.service_port(s)) for s in SERVICES}
         gateway_env["GATEWAY_HTTP_PORT"] = str(self.port_base)
         self._spawn("gateway", [sys.executable, "-m", "deploy.gateway"], gateway_env)

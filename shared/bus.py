@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from shared.contracts import Actor, Envelope, IntegrationEvent, event_id_for
 from shared.errors import DomainError
 from shared.eventstore import ServiceApplication
+from shared.lease import RelayLease, lease_for
 from shared.telemetry import current_headers, span
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,11 @@ class Bus:
             self.reconnects += 1
             log.warning("%s reconnected to NATS (%d)", self.name, self.reconnects)
 
+        # A comma-separated list seeds a cluster; the server announces the other nodes.
         self.nc = await nats.connect(
-            servers=[self.url], name=self.name, max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5, connect_timeout=2, reconnected_cb=reconnected,
-            allow_reconnect=True,
+            servers=[u.strip() for u in self.url.split(",") if u.strip()], name=self.name,
+            max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
+            reconnected_cb=reconnected, allow_reconnect=True,
         )
         self.js = self.nc.jetstream(timeout=5)
 
@@ -94,7 +96,10 @@ class Bus:
 
     async def close(self) -> None:
         if self.nc is not None and not self.nc.is_closed:
-            await self.nc.drain()
+            try:
+                await asyncio.wait_for(self.nc.drain(), 5.0)
+            except Exception:  # a drain stuck on a dead subscription must not hang a stop
+                await self.nc.close()
 
 
 @dataclass(frozen=True)
@@ -114,13 +119,15 @@ class OutboxRelay:
     """Publishes the store's notification log to JetStream after commit (transactional outbox)."""
 
     def __init__(self, app: ServiceApplication, bus: Bus, to_integration: ToIntegration,
-                 batch_size: int = 500, idle_poll_s: float = 0.2) -> None:
+                 batch_size: int = 500, idle_poll_s: float = 0.2, *,
+                 lease: RelayLease | None = None, lease_retry_s: float = 1.0) -> None:
         self.app, self.bus, self.to_integration = app, bus, to_integration
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
-        self.lease_retry_s = 1.0
-        self.standby = False
         self.name = f"{app.name}->nats"
+        self.lease = lease or lease_for(app, self.name)
+        self.lease_retry_s = lease_retry_s
+        self.active = False
         self._wake = asyncio.Event()
         self._stopping = False
         self.published = 0
@@ -128,22 +135,31 @@ class OutboxRelay:
         app.on_commit(lambda: loop.call_soon_threadsafe(self._wake.set))
 
     async def run(self) -> None:
-        while not self._stopping:
-            try:
-                if not await asyncio.to_thread(self.app.hold_relay_lease, self.name):
-                    self.standby = True  # another replica publishes; wait to take over
-                    await asyncio.sleep(self.lease_retry_s)
+        try:
+            while not self._stopping:
+                try:
+                    # Checked before every batch: a relay that lost the lease stops at once.
+                    self.active = await asyncio.to_thread(self.lease.acquire)
+                    if not self.active:
+                        await self._pause(self.lease_retry_s)  # a standby
+                        continue
+                    if await self.publish_pending():
+                        continue
+                except Exception:  # NATS or the store failing: let a healthier replica try
+                    log.exception("relay %s failed; releasing the lease, retrying", self.name)
+                    self.active = False
+                    await asyncio.to_thread(self.lease.release)
+                    await self._pause(1.0)
                     continue
-                self.standby = False
-                if await self.publish_pending():
-                    continue
-            except Exception:  # NATS down or a store hiccup: back off, resume from position
-                log.exception("relay %s failed; retrying", self.name)
-                await asyncio.sleep(1.0)
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+                await self._pause(self.idle_poll_s)
+        finally:
+            self.active = False
+            await asyncio.to_thread(self.lease.dispose)
+
+    async def _pause(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     def stop(self) -> None:
         self._stopping = True
@@ -167,7 +183,8 @@ class OutboxRelay:
                 acks.append(await self.bus.js.publish_async(env.subject, env.to_bytes(),
                                                             headers=headers))
         await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout_s)
-        await asyncio.to_thread(self.app.advance_relay, self.name, batch[-1].id, heads)
+        await asyncio.to_thread(self.app.advance_relay, self.name, position, batch[-1].id,
+                                heads)
         self.published += len(envelopes)
         return len(batch)
 

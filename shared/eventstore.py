@@ -8,7 +8,6 @@ reactions exactly-once in effect (see docs/architecture.md, "Storage").
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -35,10 +34,11 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shared.errors import NotFound
@@ -57,6 +57,10 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+class StaleRelay(Exception):
+    """Another relay advanced the position first: this one's batch is discarded."""
 
 
 class KernelTables:
@@ -150,7 +154,6 @@ class ServiceApplication(Application[UUID]):
         self.kernel = KernelTables(self.name)
         self._commit_listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
-        self._lease: Connection | None = None
         super().__init__(env=store_environment(settings))
         self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
         self.kernel.metadata.create_all(self.engine)
@@ -258,42 +261,6 @@ class ServiceApplication(Application[UUID]):
 
     # --- relay bookkeeping ---------------------------------------------------------------
 
-    def hold_relay_lease(self, relay: str) -> bool:
-        """True while this process is the service's one active relay.
-
-        PostgreSQL: a session advisory lock held on a dedicated connection, so a replica
-        that dies releases it with its connection and a standby takes over. SQLite is one
-        process per file. Correctness does not hang on the lease (envelopes are
-        deterministic and JetStream de-duplicates), it only keeps replicas from doing the
-        same work twice.
-        """
-        if self.dialect != "postgresql":
-            return True
-        if self._lease is not None:
-            try:
-                self._lease.execute(text("SELECT 1"))
-                self._lease.rollback()
-                return True
-            except Exception:  # the connection, and with it the lock, is gone
-                self.release_relay_lease()
-        conn = self.engine.connect()
-        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"),
-                           {"k": f"{self.name}:{relay}"}).scalar()
-        conn.rollback()  # end the implicit transaction; a session lock outlives it
-        if got:
-            self._lease = conn
-            return True
-        conn.close()
-        return False
-
-    def release_relay_lease(self) -> None:
-        if self._lease is not None:
-            # Invalidate, not close: a pooled connection would keep the session lock.
-            with contextlib.suppress(Exception):
-                self._lease.invalidate()
-                self._lease.close()
-            self._lease = None
-
     def relay_position(self, relay: str) -> int:
         t = self.kernel.relay_position
         with self.read_session() as s:
@@ -318,11 +285,23 @@ class ServiceApplication(Application[UUID]):
             ).all()
         return {int(r[0]): r[1] for r in rows}
 
-    def advance_relay(self, relay: str, position: int, heads: dict[str, tuple[str, int]]) -> None:
-        """Record what the relay published: its position and the new chain heads, atomically."""
+    def advance_relay(self, relay: str, from_position: int, position: int,
+                      heads: dict[str, tuple[str, int]]) -> None:
+        """Record what the relay published: its position and the new chain heads, atomically.
+
+        Fenced: the position moves only from where this batch started, so a relay that lost
+        its lease mid-batch cannot rewind the position or the chain heads.
+        """
+        t = self.kernel.relay_position
         with self.unit_of_work() as s:
-            self._upsert(s, self.kernel.relay_position, ["relay"],
-                         [{"relay": relay, "position": position}])
+            if from_position == 0:
+                s.execute(t.insert().values(relay=relay, position=position))
+            else:
+                moved = s.execute(update(t).where(t.c.relay == relay,
+                                                  t.c.position == from_position)
+                                  .values(position=position)).rowcount
+                if moved != 1:
+                    raise StaleRelay(f"{relay} moved past {from_position} meanwhile")
             self._upsert(s, self.kernel.chain_heads, ["aggregate_id"], [
                 {"aggregate_id": a, "last_hash": h, "position": p} for a, (h, p) in heads.items()
             ])
@@ -338,10 +317,6 @@ class ServiceApplication(Application[UUID]):
         ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
         s.execute(ins.on_conflict_do_update(index_elements=keys, set_={
             c.name: ins.excluded[c.name] for c in table.columns if c.name not in keys}), rows)
-
-    def close(self) -> None:
-        self.release_relay_lease()
-        super().close()
 
     def ping(self) -> None:
         with self.engine.connect() as c:

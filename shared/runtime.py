@@ -61,7 +61,8 @@ class ServiceRuntime:
         s = self.settings
         if s.relay_enabled:
             self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
-                                     s.relay_batch_size, s.relay_idle_poll_s)
+                                     s.relay_batch_size, s.relay_idle_poll_s,
+                                     lease_retry_s=s.relay_lease_retry_s)
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         self.start_consumers()
 

@@ -32,6 +32,7 @@ class ServiceSettings(BaseSettings):
     relay_enabled: bool = True
     relay_batch_size: int = 500
     relay_idle_poll_s: float = 0.2
+    relay_lease_retry_s: float = 1.0
     consumer_batch_size: int = 50
     consumer_ack_wait_s: float = 30.0
     consumer_max_deliver: int = 5

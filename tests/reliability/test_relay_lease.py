@@ -1,5 +1,6 @@
 """Several replicas of a service on one PostgreSQL: exactly one relay publishes, and a
-standby takes over when the active one's connection dies."""
+standby takes over when the active one's lease connection dies. (tests/deploy covers the
+same with real processes killed by SIGKILL.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from typing import Any
 
 import pytest
 
+from shared.eventstore import StaleRelay
 from tests.e2e.test_walking_skeleton import submit_and_accept
 from tests.stack import build_service, eventually, reset_jetstream
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_one_active_relay_and_failover(postgres_url: str, tmp_path: Path,
@@ -20,27 +26,42 @@ async def test_one_active_relay_and_failover(postgres_url: str, tmp_path: Path,
                                              issuer: Any, span_exporter: Any) -> None:
     await reset_jetstream(nats_server.url)
     kw = {"tmp": tmp_path, "keys_dir": keys_dir, "nats_url": nats_server.url,
-          "database_url": postgres_url}
-    first, second = build_service("intake", **kw), build_service("intake", **kw)
-    await first.start()
-    await second.start()
+          "database_url": postgres_url, "relay_lease_retry_s": 0.1}
+    replicas = [build_service("intake", **kw), build_service("intake", **kw)]
+    for rt in replicas:
+        await rt.start()
     try:
-        second.relay.lease_retry_s = 0.1  # type: ignore[union-attr]
-        await eventually(lambda: _true(second.relay.standby))  # type: ignore[union-attr]
-        await submit_and_accept(first, issuer)
-        await eventually(lambda: _true(first.relay.published == 2))  # type: ignore[union-attr]
-        assert second.relay.published == 0  # type: ignore[union-attr]
+        await eventually(lambda: _true(any(rt.relay.active for rt in replicas)))
+        await asyncio.sleep(0.5)  # long enough for a second holder to show up, if it could
+        active = [rt for rt in replicas if rt.relay.active]
+        assert len(active) == 1
+        leader, standby = active[0], next(rt for rt in replicas if rt is not active[0])
+        await submit_and_accept(standby, issuer)  # written on one replica, published by the other
+        await eventually(lambda: _true(leader.relay.published == 2))
+        assert standby.relay.published == 0
 
-        first.relay.stop()  # type: ignore[union-attr]
+        leader.relay.stop()
         await asyncio.sleep(0.5)  # its loop ends
-        first.app.release_relay_lease()  # as if the active replica's connection died
-        await submit_and_accept(second, issuer)
-        await eventually(lambda: _true(second.relay.published == 2))  # type: ignore[union-attr]
-        assert second.relay.standby is False  # type: ignore[union-attr]
+        leader.relay.lease.release()  # its connection died
+        await submit_and_accept(standby, issuer)
+        await eventually(lambda: _true(standby.relay.published == 2))
+        assert standby.relay.active
     finally:
-        await second.stop()
-        await first.stop()
+        for rt in replicas:
+            await rt.stop()
 
 
-async def _true(value: bool) -> bool:
-    return value
+async def test_the_relay_position_is_fenced(postgres_url: str, tmp_path: Path,
+                                            keys_dir: Path, nats_server: Any,
+                                            span_exporter: Any) -> None:
+    """A relay that lost the lease mid-batch cannot rewind the position or chain heads."""
+    kw = {"tmp": tmp_path, "keys_dir": keys_dir, "nats_url": nats_server.url,
+          "database_url": postgres_url}
+    app = build_service("intake", **kw).app
+    app.advance_relay("intake->nats", 0, 10, {"a": ("h10", 10)})
+    app.advance_relay("intake->nats", 10, 20, {"a": ("h20", 20)})
+    with pytest.raises(StaleRelay):
+        app.advance_relay("intake->nats", 10, 15, {"a": ("h15", 15)})  # the stale one
+    assert app.relay_position("intake->nats") == 20
+    assert app.chain_heads(["a"]) == {"a": "h20"}
+    app.close()

@@ -1,10 +1,598 @@
-"""Disbursement's one writer. Its aggregates arrive with their own issue; until then the service
-runs with its own store and stream so the stack, its readiness and its wiring are real."""
+"""Disbursement's one writer: the ledger (from review's events), the month's rosters, the
+township's sealed statistics and the county's fund plan."""
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import and_, bindparam, func, or_, select
+
+from services.disbursement.documents import (
+    ExportRow,
+    StatisticsHeading,
+    read_bank_return,
+    roster_csv,
+    roster_xlsx,
+    statistics_pdf,
+    statistics_xlsx,
+)
+from services.disbursement.domain import (
+    MONTHLY_KINDS,
+    PAID_KINDS,
+    FundPlan,
+    HeldRow,
+    LedgerEntry,
+    LedgerView,
+    MonthlyRoster,
+    MonthlyStatistics,
+    Payee,
+    Resolution,
+    SealedDocument,
+    SpotCheck,
+    StatInput,
+    Step,
+    Upstream,
+    add_months,
+    check_paid_kind,
+    check_rosters_ready,
+    compile_fund_plan,
+    compile_statistics,
+    day_in,
+    draft_rows,
+    from_fen,
+    fund_plan_id,
+    ledger_id,
+    parse_month,
+    plan_document,
+    roster_id,
+    roster_month,
+    spot_check_id,
+    statistics_id,
+)
+from services.disbursement.projections import DisbursementProjection
+from services.disbursement.seal import SealKeys, sha256_hex, signature_valid
+from shared.auth import Principal
+from shared.contracts.common import AssistanceKind
+from shared.contracts.review import (
+    EntitlementChanged,
+    EntitlementStarted,
+    PayeeRef,
+    SpotCheckCompleted,
+    TemporaryPaymentApproved,
+)
+from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
+from shared.pii import Keyring, Sealed, SealError, china_today
+from shared.regions import County, UnknownRegion
+from shared.settings import ServiceSettings
+
+CHINA = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class MonthlyRhythm:
+    """The county's monthly calendar (settings, DOMAIN.md "Monthly rhythm")."""
+
+    cutoff_day: int = 15  # roster cut-off: decisions after it reach next month's roster
+    reconcile_by_day: int = 20  # the bank's return reconciled by
+    file_by_day: int = 20  # statistics filed with the county by; later is "late"
+    max_bank_file_lines: int = 500_000
+    payee_account_purposes: tuple[str, ...] = ("payee.account",)
+
+
+def _china_now() -> datetime:
+    return datetime.now(CHINA)
 
 
 class DisbursementApplication(ServiceApplication):
     name = "disbursement"
+
+    def __init__(self, settings: ServiceSettings, county: County, keyring: Keyring,
+                 seals: SealKeys, rhythm: MonthlyRhythm,
+                 today: Callable[[], date] = china_today,
+                 now: Callable[[], datetime] = _china_now) -> None:
+        self.county, self.keyring, self.seals, self.rhythm = county, keyring, seals, rhythm
+        self.today, self.now = today, now
+        self.views = DisbursementProjection()
+        t = self.views.ledger
+        self._ledger_probe = select(t.c.key).where(t.c.key == bindparam("key"))
+        super().__init__(settings, self.views)
+
+    # --- the ledger, from review's events (called by reactions) ----------------------------
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def _on_ledger(self, key: UUID) -> bool:
+        # The read model commits with the events: as exact as the store, and one indexed
+        # lookup instead of replaying an aggregate.
+        with self.read_session() as s:
+            return s.execute(self._ledger_probe, {"key": str(key)}).first() is not None
+
+    def _payee(self, payee: PayeeRef | None, fallback_name: str) -> dict[str, Any] | None:
+        if payee is None:
+            return None
+        account = self._unseal_account(payee.account.model_dump())
+        digits = "".join(account.split()).replace("-", "")
+        return Payee(name=payee.name or fallback_name, bank=payee.bank,
+                     account_sealed=payee.account.model_dump(),
+                     account_fp=self.account_fingerprint(digits),
+                     account_mask=payee.account.mask).to_wire()
+
+    def account_fingerprint(self, digits: str) -> str:
+        # Keyed: matches the bank's file to the roster without keeping accounts in clear.
+        return self.keyring.fingerprint("bank-account:" + digits)
+
+    def _unseal_account(self, sealed: dict[str, Any]) -> str:
+        # Our own stored copy of a value validated on arrival: no second validation per row.
+        value = Sealed.model_construct(**sealed)
+        for purpose in self.rhythm.payee_account_purposes:
+            try:
+                return self.keyring.unseal(value, purpose)
+            except SealError:
+                continue
+        raise RuleViolation("disbursement.account_unreadable",
+                            "the payee's bank account cannot be unsealed with this keyring",
+                            field="payee.account")
+
+    def _recorded_on(self, upstream: Upstream) -> date:
+        return datetime.fromisoformat(upstream.occurred_at).astimezone(CHINA).date()
+
+    def _started(self, e: EntitlementStarted, upstream: Upstream) -> LedgerEntry | None:
+        if e.kind not in MONTHLY_KINDS:
+            return None  # 低保边缘 is recognised, not paid; 临时救助 arrives as payments
+        if self._on_ledger(e.entitlement_id):
+            raise RuleViolation("disbursement.entitlement_known",
+                                f"entitlement {e.entitlement_id} was already started")
+        month = roster_month(e.start_month, self._recorded_on(upstream), self.rhythm.cutoff_day)
+        step = Step(1, month, e.monthly_amount, e.household_size, "start", upstream.to_wire())
+        return LedgerEntry(
+            key=e.entitlement_id, entry_type="entitlement", kind=e.kind.value,
+            case_id=e.case_id, household_id=e.household_id, township=e.township,
+            village=e.village, urban=e.urban, applicant_name=e.applicant_name,
+            policy_version=e.policy_version, payee=self._payee(e.payee, e.applicant_name),
+            step=step.to_wire(), details={"declared_start_month": e.start_month},
+            actor=upstream.actor or {})
+
+    def _payment(self, e: TemporaryPaymentApproved, upstream: Upstream) -> LedgerEntry:
+        if self._on_ledger(e.payment_id):
+            raise RuleViolation("disbursement.payment_known",
+                                f"temporary payment {e.payment_id} was already recorded")
+        month = roster_month(e.month, self._recorded_on(upstream), self.rhythm.cutoff_day)
+        step = Step(1, month, e.amount, e.household_size, "payment", upstream.to_wire())
+        return LedgerEntry(
+            key=e.payment_id, entry_type="temporary_payment", kind=AssistanceKind.LINSHI.value,
+            case_id=e.case_id, household_id=e.household_id, township=e.township,
+            village=e.village, urban=e.urban, applicant_name=e.applicant_name,
+            policy_version=None, payee=self._payee(e.payee, e.applicant_name),
+            step=step.to_wire(),
+            details={"instalment": e.instalment, "instalments": e.instalments,
+                     "advance": e.advance, "declared_month": e.month},
+            actor=upstream.actor or {})
+
+    def record_entitlement_started(self, e: EntitlementStarted, upstream: Upstream) -> None:
+        if (entry := self._started(e, upstream)) is not None:
+            self.save(entry)
+
+    def record_temporary_payment(self, e: TemporaryPaymentApproved, upstream: Upstream) -> None:
+        self.save(self._payment(e, upstream))
+
+    def backfill(self, items: list[tuple[EntitlementStarted | TemporaryPaymentApproved,
+                                         Upstream]]) -> int:
+        """建账: load the entitlements a county already pays when it switches the system
+        on (review's events, replayed from its archive), by the same rules as the
+        reactions, in one transaction per batch. Returns the entries recorded."""
+        entries = []
+        seen: set[UUID] = set()
+        for e, upstream in items:
+            key = e.entitlement_id if isinstance(e, EntitlementStarted) else e.payment_id
+            if key in seen:
+                raise RuleViolation("disbursement.entitlement_known", f"{key} listed twice")
+            seen.add(key)
+            entry = (self._started(e, upstream) if isinstance(e, EntitlementStarted)
+                     else self._payment(e, upstream))
+            if entry is not None:
+                entries.append(entry)
+        self.save(*entries)
+        return len(entries)
+
+    def record_entitlement_changed(self, e: EntitlementChanged, upstream: Upstream) -> None:
+        if e.kind not in MONTHLY_KINDS:
+            return
+        entry: LedgerEntry = self.get(ledger_id(e.entitlement_id), "entitlement")
+        month = roster_month(e.effective_month, self._recorded_on(upstream),
+                             self.rhythm.cutoff_day)
+        entry.change(month=month, amount=e.monthly_amount, household_size=e.household_size,
+                     change=e.change, source=upstream.to_wire(), reasons=e.reasons,
+                     actor=upstream.actor or {})
+        self.save(entry)
+
+    def record_spot_check(self, e: SpotCheckCompleted, upstream: Upstream) -> None:
+        results = [r.model_dump(mode="json") for r in e.results]
+        sid = spot_check_id(e.spot_check_id)
+        if self._exists(sid):
+            check: SpotCheck = self.get(sid)
+            check.update(results, upstream.to_wire(), upstream.actor or {})
+        else:
+            check = SpotCheck(upstream_id=e.spot_check_id, township=e.township, month=e.month,
+                              results=results, source=upstream.to_wire(),
+                              actor=upstream.actor or {})
+        self.save(check)
+
+    # --- rosters -----------------------------------------------------------------------------
+
+    def _check_township(self, who: Principal, township: str) -> str:
+        try:
+            self.county.township(township)
+        except UnknownRegion as e:
+            raise RuleViolation("disbursement.unknown_township", str(e),
+                                field="township") from None
+        who.check_jurisdiction(township)
+        return township
+
+    def _ledger_views(self, township: str, kind: AssistanceKind,
+                      month: str) -> list[LedgerView]:
+        t = self.views.ledger
+        q = select(t.c.key, t.c.case_id, t.c.household_id, t.c.village, t.c.urban,
+                   t.c.applicant_name, t.c.policy_version, t.c.payee, t.c.steps).where(
+            t.c.township == township, t.c.kind == kind.value)
+        if kind is AssistanceKind.LINSHI:
+            q = q.where(t.c.first_month == month)
+        else:  # paying this month or last (a row that ended this month is a change too)
+            q = q.where(t.c.first_month <= month, or_(
+                t.c.last_month.is_(None), t.c.last_month >= add_months(month, -1)))
+        out = []
+        with self.read_session() as s:
+            for r in s.execute(q):
+                p = json.loads(r.payee) if r.payee else None
+                out.append(LedgerView(
+                    key=r.key, case_id=r.case_id, household_id=r.household_id,
+                    village=r.village, urban=r.urban, applicant_name=r.applicant_name,
+                    policy_version=r.policy_version, payee=Payee(**p) if p else None,
+                    steps=tuple(Step.from_wire(x) for x in json.loads(r.steps))))
+        return out
+
+    def draft_roster(self, who: Principal, township: str, month: str,
+                     kind: str) -> MonthlyRoster:
+        self._check_township(who, township)
+        k = check_paid_kind(kind)
+        parse_month(month)
+        cutoff = day_in(month, self.rhythm.cutoff_day)
+        if self.today() < cutoff:
+            raise RuleViolation("disbursement.before_cutoff",
+                                f"the {month} roster is drafted at the cut-off, {cutoff}",
+                                field="month")
+        rows, changes = draft_rows(k, month, self._ledger_views(township, k, month))
+        rid = roster_id(township, month, k.value)
+        if self._exists(rid):
+            roster: MonthlyRoster = self.get(rid)
+            roster.redraft(cutoff, rows, changes, who.actor())
+        else:
+            roster = MonthlyRoster(township=township, month=month, kind=k.value,
+                                   cutoff=cutoff, rows=[r.to_wire() for r in rows],
+                                   changes=changes, actor=who.actor())
+        self.save(roster)
+        return roster
+
+    def roster(self, who: Principal, township: str, month: str, kind: str) -> MonthlyRoster:
+        self._check_township(who, township)
+        check_paid_kind(kind)
+        parse_month(month)
+        return self.get(roster_id(township, month, kind), "roster")
+
+    def lock_roster(self, who: Principal, township: str, month: str,
+                    kind: str) -> MonthlyRoster:
+        roster = self.roster(who, township, month, kind)
+        roster.lock(who.actor())
+        self.save(roster)
+        return roster
+
+    def correct_roster(self, who: Principal, township: str, month: str, kind: str, key: str,
+                       amount: Decimal, reason: str) -> MonthlyRoster:
+        roster = self.roster(who, township, month, kind)
+        roster.correct(key, amount, reason, who.actor())
+        self.save(roster)
+        return roster
+
+    def roster_summary(self, who: Principal, township: str, month: str,
+                       kind: str) -> dict[str, Any]:
+        self._check_township(who, township)
+        t = self.views.rosters
+        with self.read_session() as s:
+            row = s.execute(select(t).where(
+                t.c.roster_id == str(roster_id(township, month, kind)))).first()
+        if row is None:
+            raise NotFound("disbursement.not_found", f"no {kind} roster for {township} {month}")
+        out = dict(row._mapping)
+        out["total"] = str(from_fen(out.pop("total_fen")))
+        return out
+
+    def roster_rows(self, who: Principal, township: str, month: str, kind: str, limit: int,
+                    offset: int) -> tuple[int, list[dict[str, Any]]]:
+        self._check_township(who, township)
+        t = self.views.rows
+        rid = str(roster_id(township, month, kind))
+        with self.read_session() as s:
+            total = s.execute(select(func.count()).where(t.c.roster_id == rid)).scalar_one()
+            rows = s.execute(select(t).where(t.c.roster_id == rid).order_by(
+                t.c.village, t.c.key).limit(limit).offset(offset))
+            items = []
+            for r in rows:
+                d = dict(r._mapping)
+                d.pop("account_fp")  # a keyed hash is no business of a reader
+                d["amount"] = str(from_fen(d.pop("amount_fen")))
+                items.append(d)
+        return total, items
+
+    # --- export for the bank (the audited disclosure of accounts) ------------------------
+
+    def _export_rows(self, roster: MonthlyRoster) -> list[ExportRow]:
+        keys = list(roster.rows)
+        t = self.views.ledger
+        payees: dict[str, dict[str, Any] | None] = {}
+        with self.read_session() as s:
+            for i in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
+                for r in s.execute(select(t.c.key, t.c.payee).where(
+                        t.c.key.in_(keys[i:i + 900]))):
+                    payees[r.key] = json.loads(r.payee) if r.payee else None
+        out = []
+        for row in sorted(roster.rows.values(), key=lambda r: (r.village, r.key)):
+            p = payees.get(row.key)
+            account = self._unseal_account(p["account_sealed"]) if p and p.get(
+                "account_sealed") else ""
+            out.append(ExportRow(reference=row.key, name=row.name, account=account,
+                                 amount=row.amount, village=row.village, kind=roster.kind))
+        return out
+
+    def _render_export(self, roster: MonthlyRoster, file_format: str,
+                       generated_at: datetime) -> bytes:
+        rows = self._export_rows(roster)
+        if file_format == "csv":
+            return roster_csv(rows)
+        title = (f"{self.county.name}{self.county.township(roster.township).name} "
+                 f"{roster.month} 发放花名册（{roster.kind}）")
+        return roster_xlsx(rows, title, generated_at)
+
+    def create_export(self, who: Principal, township: str, month: str, kind: str,
+                      file_format: str) -> dict[str, Any]:
+        roster = self.roster(who, township, month, kind)
+        generated_at = self.now().replace(microsecond=0)
+        roster.check_exportable()  # before unsealing anything
+        content = self._render_export(roster, file_format, generated_at)
+        export_id = str(uuid4())
+        sha = sha256_hex(content)
+        roster.record_export(export_id, file_format, sha, generated_at, who.actor())
+        self.save(roster)
+        return {"export_id": export_id, "format": file_format, "sha256": sha,
+                "rows": len(roster.rows), "total": str(roster.total)}
+
+    def export_file(self, who: Principal, township: str, month: str, kind: str,
+                    export_id: str) -> tuple[str, bytes]:
+        roster = self.roster(who, township, month, kind)
+        meta = roster.exports.get(export_id)
+        if meta is None:
+            raise NotFound("disbursement.not_found", f"no export {export_id}")
+        if meta["user_id"] != who.user_id:
+            raise Forbidden("disbursement.export_owner",
+                            "only the person who made the export may download it")
+        as_exported: MonthlyRoster = self.get(roster.id, version=meta["roster_version"])
+        content = self._render_export(as_exported, meta["format"], meta["generated_at"])
+        if sha256_hex(content) != meta["sha256"]:
+            raise RuleViolation("disbursement.export_changed",
+                                "the regenerated file differs from the audited export")
+        return meta["format"], content
+
+    # --- reconciliation -------------------------------------------------------------------
+
+    def import_bank_return(self, who: Principal, township: str, month: str, kind: str,
+                           file_name: str, content: bytes) -> MonthlyRoster:
+        roster = self.roster(who, township, month, kind)
+        lines = read_bank_return(file_name, content, self.account_fingerprint,
+                                 self.rhythm.max_bank_file_lines)
+        roster.import_bank_return(file_name=file_name, sha256=sha256_hex(content), lines=lines,
+                                  imported_on=self.today(),
+                                  due_on=day_in(month, self.rhythm.reconcile_by_day),
+                                  actor=who.actor())
+        self.save(roster)
+        return roster
+
+    def resolve_discrepancies(self, who: Principal, township: str, month: str, kind: str,
+                              discrepancy_ids: list[str], resolution: Resolution,
+                              reason: str) -> MonthlyRoster:
+        roster = self.roster(who, township, month, kind)
+        roster.resolve(discrepancy_ids, resolution, reason, who.actor())
+        self.save(roster)
+        return roster
+
+    # --- statistics and the seal ------------------------------------------------------------
+
+    def _rosters_of(self, township: str, month: str) -> dict[str, dict[str, Any]]:
+        t = self.views.rosters
+        with self.read_session() as s:
+            rows = s.execute(select(t).where(t.c.township == township, t.c.month == month))
+            return {r.kind: dict(r._mapping) for r in rows}
+
+    def seal_statistics(self, who: Principal, township: str, month: str) -> MonthlyStatistics:
+        self._check_township(who, township)
+        parse_month(month)
+        sid = statistics_id(township, month)
+        if self._exists(sid):
+            raise RuleViolation("disbursement.statistics_sealed",
+                                "the statistics of this month are already sealed")
+        rosters = self._rosters_of(township, month)
+        check_rosters_ready(rosters)  # type: ignore[arg-type]
+        r, rw = self.views.rosters, self.views.rows
+        with self.read_session() as s:
+            inputs = [StatInput(x.kind, x.urban, x.household, x.household_size,
+                                from_fen(x.amount_fen)) for x in s.execute(
+                select(r.c.kind, rw.c.urban, rw.c.household, rw.c.household_size,
+                       rw.c.amount_fen).join(r, r.c.roster_id == rw.c.roster_id).where(
+                    r.c.township == township, r.c.month == month))]
+        new_and_ended: dict[tuple[str, bool], list[int]] = {}
+        for kind in PAID_KINDS:
+            roster: MonthlyRoster = self.get(roster_id(township, month, kind.value))
+            for c in roster.changes:
+                counts = new_and_ended.setdefault((kind.value, c["urban"]), [0, 0])
+                if c["change"] in ("new", "payment"):
+                    counts[0] += 1
+                elif c["change"] == "ended":
+                    counts[1] += 1
+        figures = compile_statistics(inputs, {k: (v[0], v[1]) for k, v in new_and_ended.items()})
+        compiled_at = self.now().replace(microsecond=0)
+        heading = StatisticsHeading(self.county.name, self.county.township(township).name,
+                                    township, month, compiled_at, who.user_id)
+        files = [("statistics_xlsx", f"统计表-{township}-{month}.xlsx",
+                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                  statistics_xlsx(figures, heading)),
+                 ("statistics_pdf", f"统计表-{township}-{month}.pdf", "application/pdf",
+                  statistics_pdf(figures, heading))]
+        documents = [self.seals.seal(township, month, kind_, name, media, content)
+                     for kind_, name, media, content in files]
+        stats = MonthlyStatistics(
+            township=township, month=month, figures=figures,
+            rosters=[{"kind": k, "roster_id": v["roster_id"], "rows": v["rows"],
+                      "digest": v["digest"], "status": v["status"]} for k, v in rosters.items()],
+            documents=[d.to_wire() for d in documents],
+            contents={d.sha256: base64.b64encode(c[3]).decode()
+                      for d, c in zip(documents, files, strict=True)},
+            actor=who.actor())
+        self.save(stats)
+        return stats
+
+    def statistics(self, who: Principal, township: str, month: str) -> MonthlyStatistics:
+        self._check_township(who, township)
+        return self.get(statistics_id(township, month), "statistics")
+
+    def file_statistics(self, who: Principal, township: str, month: str) -> MonthlyStatistics:
+        stats = self.statistics(who, township, month)
+        stats.file(self.today(), day_in(month, self.rhythm.file_by_day), who.actor())
+        self.save(stats)
+        return stats
+
+    def statistics_document(self, who: Principal, township: str, month: str,
+                            document_kind: str) -> tuple[dict[str, Any], bytes]:
+        stats = self.statistics(who, township, month)
+        doc = next((d for d in stats.documents if d["document_kind"] == document_kind), None)
+        if doc is None:
+            raise NotFound("disbursement.not_found", f"no {document_kind} document")
+        return doc, base64.b64decode(stats.contents[doc["sha256"]])
+
+    def verify_document(self, content: bytes) -> dict[str, Any]:
+        """Is this file exactly a sealed document, and does its seal verify?"""
+        sha = sha256_hex(content)
+        t = self.views.documents
+        with self.read_session() as s:
+            row = s.execute(select(t).where(t.c.sha256 == sha)).first()
+        if row is None:
+            return {"valid": False, "sha256": sha,
+                    "reason": "no sealed document has this hash: altered, or never sealed"}
+        doc = SealedDocument(**json.loads(row.document))
+        valid = signature_valid(row.sealed_by, row.subject, doc)
+        return {"valid": valid, "sha256": sha, "document_kind": doc.document_kind,
+                "name": doc.name, "sealed_by": row.sealed_by, "month": row.subject,
+                "sealed_at": row.sealed_at.isoformat(), "key_id": doc.key_id,
+                "key_is_current": self.seals.key_id(row.sealed_by) == doc.key_id,
+                "reason": None if valid else "the signature does not verify"}
+
+    # --- the county's fund plan ---------------------------------------------------------------
+
+    def _filings(self, month: str) -> list[dict[str, Any]]:
+        t = self.views.statistics
+        with self.read_session() as s:
+            rows = s.execute(select(t).where(t.c.month == month, t.c.status == "filed"))
+            return [{"township": r.township, "figures": json.loads(r.figures),
+                     "rows": json.loads(r.rows), "late": r.late,
+                     "documents": [{k: d[k] for k in ("document_kind", "sha256", "signature",
+                                                     "key_id", "public_key")}
+                                   for d in json.loads(r.documents)]} for r in rows]
+
+    def _held_rows(self, month: str) -> list[HeldRow]:
+        r, rw, sp = self.views.rosters, self.views.rows, self.views.spot_results
+        q = (select(r.c.township, r.c.kind, rw.c.key, rw.c.case_id, rw.c.amount_fen,
+                    sp.c.spot_check_id, sp.c.finding)
+             .join(r, r.c.roster_id == rw.c.roster_id)
+             .join(sp, and_(sp.c.case_id == rw.c.case_id, sp.c.township == r.c.township))
+             .where(r.c.month == month, sp.c.upheld.is_(False), sp.c.resolved.is_(False))
+             .order_by(r.c.township, r.c.kind, rw.c.key))
+        with self.read_session() as s:
+            return [HeldRow(x.township, x.kind, x.key, x.case_id,
+                            from_fen(x.amount_fen),
+                            x.spot_check_id, x.finding) for x in s.execute(q)]
+
+    def compile_fund_plan(self, who: Principal, month: str) -> FundPlan:
+        parse_month(month)
+        plan = compile_fund_plan(self._filings(month), self._held_rows(month),
+                                 self.county.township_codes)
+        pid = fund_plan_id(self.county.code, month)
+        if self._exists(pid):
+            existing: FundPlan = self.get(pid)
+            existing.recompile(plan, who.actor())
+        else:
+            existing = FundPlan(region=self.county.code, month=month, plan=plan,
+                                actor=who.actor())
+        self.save(existing)
+        return existing
+
+    def fund_plan(self, who: Principal, month: str) -> FundPlan:
+        parse_month(month)
+        return self.get(fund_plan_id(self.county.code, month), "fund plan")
+
+    def issue_fund_plan(self, who: Principal, month: str, reason: str | None) -> FundPlan:
+        plan = self.fund_plan(who, month)
+        content = plan_document(plan.region, month, plan.plan)
+        doc = self.seals.seal(plan.region, month, "fund_plan_json",
+                              f"资金发放计划-{plan.region}-{month}.json", "application/json",
+                              content)
+        plan.issue(doc, self.today(), reason, who.actor())
+        self.save(plan)
+        return plan
+
+    def fund_plan_document(self, who: Principal, month: str) -> bytes:
+        plan = self.fund_plan(who, month)
+        if plan.document is None:
+            raise NotFound("disbursement.not_found", "the plan is not issued yet")
+        content = plan_document(plan.region, month, plan.plan)
+        assert sha256_hex(content) == plan.document.sha256, "issued plan changed"
+        return content
+
+    def acknowledge_fund_plan(self, who: Principal, month: str, receipt_reference: str,
+                              note: str | None) -> FundPlan:
+        plan = self.fund_plan(who, month)
+        plan.acknowledge(receipt_reference, note, who.actor())
+        self.save(plan)
+        return plan
+
+    # --- "explain the change" -------------------------------------------------------------
+
+    def explain_changes(self, who: Principal, township: str, month: str) -> dict[str, Any]:
+        """Every difference from last month's roster, with the events that caused it, and
+        every correction after locking with its reason and who made it."""
+        self._check_township(who, township)
+        parse_month(month)
+        kinds = []
+        for kind in PAID_KINDS:
+            rid = roster_id(township, month, kind.value)
+            if not self._exists(rid):
+                kinds.append({"kind": kind.value, "roster": None})
+                continue
+            roster: MonthlyRoster = self.get(rid)
+            kinds.append({"kind": kind.value, "roster": str(rid),
+                          "status": roster.status.value, "rows": len(roster.rows),
+                          "total": str(roster.total), "changes": roster.changes,
+                          "corrections": roster.corrections})
+        return {"township": township, "month": month, "previous_month": add_months(month, -1),
+                "kinds": kinds}
+
+
+def upstream_of(env: Any) -> Upstream:
+    return Upstream(event_id=str(env.event_id), type=env.type, position=env.position,
+                    occurred_at=env.occurred_at.isoformat(),
+                    actor=env.actor.model_dump() if env.actor else None)
+

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.disbursement.application import DisbursementApplication
-from shared.bus import Outgoing
+from services.disbursement import api
+from services.disbursement.application import DisbursementApplication, MonthlyRhythm
+from services.disbursement.contracts import to_integration
+from services.disbursement.reactions import reactions
+from services.disbursement.seal import SealKeys
+from shared.pii import Keyring
+from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
@@ -16,12 +22,38 @@ class DisbursementSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DISBURSEMENT_")
     service: str = "disbursement"
     http_port: int = 8704
+    # A township's bank return file is larger than a JSON command.
+    max_body_bytes: int = 32 * 1024 * 1024
+
+    # The monthly rhythm (DOMAIN.md; settings, not code).
+    cutoff_day: int = Field(15, ge=1, le=28)
+    reconcile_by_day: int = Field(20, ge=1, le=28)
+    file_by_day: int = Field(20, ge=1, le=28)
+    max_bank_file_lines: int = Field(500_000, ge=1)
+    # The purposes review seals the payee's account under (AES-GCM associated data).
+    payee_account_purposes: tuple[str, ...] = ("payee.account", "bank_account.account")
+    # Ed25519 seal keys, one per township and one for the county (generated when missing).
+    seal_keys_dir: Path | None = None
+
+    @property
+    def resolved_seal_keys_dir(self) -> Path:
+        return self.seal_keys_dir or self.keys_dir / "seals"
+
+    def rhythm(self) -> MonthlyRhythm:
+        return MonthlyRhythm(cutoff_day=self.cutoff_day, reconcile_by_day=self.reconcile_by_day,
+                             file_by_day=self.file_by_day,
+                             max_bank_file_lines=self.max_bank_file_lines,
+                             payee_account_purposes=self.payee_account_purposes)
 
 
-def no_integration_events(event: Any, position: int) -> Outgoing | None:
-    return None
+def build_application(settings: DisbursementSettings) -> DisbursementApplication:
+    return DisbursementApplication(
+        settings, load_county(settings.region),
+        Keyring.load_or_create(settings.resolved_keyring_file),
+        SealKeys(settings.resolved_seal_keys_dir), settings.rhythm())
 
 
 def build(settings: DisbursementSettings | None = None) -> ServiceRuntime:
     settings = settings or DisbursementSettings()
-    return ServiceRuntime(settings, DisbursementApplication(settings), no_integration_events, [])
+    app = build_application(settings)
+    return ServiceRuntime(settings, app, to_integration, [api.router(app)], reactions(app))

@@ -1,0 +1,253 @@
+"""Disbursement's HTTP API: schemas, roles and routing only; the rules live in the domain."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.disbursement.application import DisbursementApplication
+from services.disbursement.domain import MonthlyRoster, MonthlyStatistics, Resolution
+from services.disbursement.seal import sha256_hex
+from shared.auth import Principal, Role, require
+from shared.errors import RuleViolation
+from shared.web import run_command
+
+TOWNSHIP = Path(pattern=r"^\d{9}$")
+MONTH = Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+Reason = Field(min_length=1, max_length=500)
+MEDIA = {"csv": "text/csv; charset=utf-8",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+class RosterKind(StrEnum):
+    """The kinds paid in cash (低保边缘 is a recognition only)."""
+
+    DIBAO = "dibao"
+    TEKUN = "tekun"
+    LINSHI = "linshi"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Correction(_In):
+    key: str = Field(min_length=1, max_length=36)
+    amount: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    reason: str = Reason
+
+
+class ExportRequest(_In):
+    format: Literal["csv", "xlsx"]
+
+
+class ResolveDiscrepancies(_In):
+    discrepancy_ids: list[str] = Field(min_length=1, max_length=10_000)
+    resolution: Resolution
+    reason: str = Reason
+
+
+class IssuePlan(_In):
+    reason: str | None = Field(None, min_length=1, max_length=500)
+
+
+class Acknowledge(_In):
+    receipt_reference: str = Field(min_length=1, max_length=64)
+    note: str | None = Field(None, max_length=500)
+
+
+def _roster(r: MonthlyRoster) -> dict[str, Any]:
+    return {"roster_id": str(r.id), "version": r.version, "township": r.township,
+            "month": r.month, "kind": r.kind, "status": r.status.value,
+            "cutoff": r.cutoff.isoformat(), "rows": len(r.rows), "total": str(r.total),
+            "digest": r.digest,
+            "new": sum(1 for c in r.changes if c["change"] == "new"),
+            "changed": sum(1 for c in r.changes if c["change"] == "changed"),
+            "ended": sum(1 for c in r.changes if c["change"] == "ended"),
+            "corrections": len(r.corrections),
+            "bank_return": ({**r.bank_return, "paid_total": str(r.bank_return["paid_total"]),
+                             "imported_on": r.bank_return["imported_on"].isoformat()}
+                            if r.bank_return else None),
+            "discrepancies": list(r.discrepancies.values())}
+
+
+def _statistics(s: MonthlyStatistics) -> dict[str, Any]:
+    return {"statistics_id": str(s.id), "township": s.township, "month": s.month,
+            "status": s.status.value, "figures": s.figures, "rosters": s.rosters,
+            "documents": s.documents,
+            "filed_on": s.filed_on.isoformat() if s.filed_on else None, "late": s.late}
+
+
+def _plan(p: Any) -> dict[str, Any]:
+    return {"plan_id": str(p.id), "region": p.region, "month": p.month,
+            "status": p.status.value, "plan": p.plan,
+            "document": p.document.to_wire() if p.document else None,
+            "acknowledgement": p.acknowledgement}
+
+
+def _download(content: bytes, name: str, media_type: str) -> Response:
+    return Response(content, media_type=media_type, headers={
+        "content-disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "x-content-sha256": sha256_hex(content), "cache-control": "no-store"})
+
+
+def _upload(file: UploadFile, max_name: int = 200) -> tuple[str, bytes]:
+    name = file.filename or "upload"
+    if len(name) > max_name:
+        raise RuleViolation("disbursement.file_name", "the file name is too long", field="file")
+    return name, file.file.read()
+
+
+def router(app: DisbursementApplication) -> APIRouter:
+    r = APIRouter(tags=["disbursement"])
+    clerk = require(Role.TOWNSHIP_CLERK)
+    readers = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
+                      Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
+    sealers = require(Role.TOWNSHIP_LEADER)  # the seal is the township's signature
+    filers = require(Role.TOWNSHIP_LEADER, Role.TOWNSHIP_CLERK)
+    county = require(Role.COUNTY_BUREAU)
+    plan_readers = require(Role.COUNTY_BUREAU, Role.COUNTY_CENTRE, Role.DISCIPLINE_INSPECTOR,
+                           Role.FINANCE_BUREAU)
+    verifiers = require(*(set(Role) - {Role.PUBLIC}))
+    base = "/rosters/{township}/{month}/{kind}"
+
+    # --- rosters -------------------------------------------------------------------------
+
+    @r.post(base + "/draft", status_code=201)
+    def draft(request: Request, kind: RosterKind, township: str = TOWNSHIP,
+              month: str = MONTH, who: Principal = Depends(clerk)) -> Response:
+        return run_command(app, request, who, None, lambda: _roster(
+            app.draft_roster(who, township, month, kind.value)))
+
+    @r.get(base)
+    def roster(kind: RosterKind, township: str = TOWNSHIP, month: str = MONTH,
+               who: Principal = Depends(readers)) -> dict[str, Any]:
+        return app.roster_summary(who, township, month, kind.value)
+
+    @r.get(base + "/rows")
+    def rows(kind: RosterKind, township: str = TOWNSHIP, month: str = MONTH,
+             limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+             who: Principal = Depends(readers)) -> dict[str, Any]:
+        total, items = app.roster_rows(who, township, month, kind.value, limit, offset)
+        return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+    @r.post(base + "/lock")
+    def lock(request: Request, kind: RosterKind, township: str = TOWNSHIP, month: str = MONTH,
+             who: Principal = Depends(clerk)) -> Response:
+        return run_command(app, request, who, None, lambda: _roster(
+            app.lock_roster(who, township, month, kind.value)), status_code=200)
+
+    @r.post(base + "/corrections", status_code=201)
+    def correct(body: Correction, request: Request, kind: RosterKind,
+                township: str = TOWNSHIP, month: str = MONTH,
+                who: Principal = Depends(clerk)) -> Response:
+        return run_command(app, request, who, body, lambda: _roster(app.correct_roster(
+            who, township, month, kind.value, body.key, body.amount, body.reason)))
+
+    @r.post(base + "/exports", status_code=201)
+    def export(body: ExportRequest, request: Request, kind: RosterKind,
+               township: str = TOWNSHIP, month: str = MONTH,
+               who: Principal = Depends(clerk)) -> Response:
+        # The audited event and its file hash; the file itself is fetched below, so bank
+        # accounts never land in the idempotency store.
+        return run_command(app, request, who, body, lambda: app.create_export(
+            who, township, month, kind.value, body.format))
+
+    @r.get(base + "/exports/{export_id}")
+    def export_download(export_id: str, kind: RosterKind, township: str = TOWNSHIP,
+                        month: str = MONTH, who: Principal = Depends(clerk)) -> Response:
+        fmt, content = app.export_file(who, township, month, kind.value, export_id)
+        return _download(content, f"发放花名册-{township}-{month}-{kind.value}.{fmt}", MEDIA[fmt])
+
+    @r.post(base + "/bank-return", status_code=201)
+    def bank_return(request: Request, kind: RosterKind, township: str = TOWNSHIP,
+                    month: str = MONTH, file: UploadFile = File(...),
+                    who: Principal = Depends(clerk)) -> Response:
+        name, content = _upload(file)
+        fingerprint = {"file_name": name, "sha256": sha256_hex(content)}
+        return run_command(app, request, who, fingerprint, lambda: _roster(
+            app.import_bank_return(who, township, month, kind.value, name, content)))
+
+    @r.post(base + "/discrepancies/resolve")
+    def resolve(body: ResolveDiscrepancies, request: Request, kind: RosterKind,
+                township: str = TOWNSHIP, month: str = MONTH,
+                who: Principal = Depends(clerk)) -> Response:
+        return run_command(app, request, who, body, lambda: _roster(app.resolve_discrepancies(
+            who, township, month, kind.value, body.discrepancy_ids, body.resolution,
+            body.reason)), status_code=200)
+
+    @r.get("/townships/{township}/months/{month}/changes")
+    def changes(township: str = TOWNSHIP, month: str = MONTH,
+                who: Principal = Depends(readers)) -> dict[str, Any]:
+        """Explain the change: each roster difference from last month and its causes."""
+        return app.explain_changes(who, township, month)
+
+    # --- statistics and the seal ---------------------------------------------------------
+
+    @r.post("/statistics/{township}/{month}/seal", status_code=201)
+    def seal(request: Request, township: str = TOWNSHIP, month: str = MONTH,
+             who: Principal = Depends(sealers)) -> Response:
+        return run_command(app, request, who, None, lambda: _statistics(
+            app.seal_statistics(who, township, month)))
+
+    @r.post("/statistics/{township}/{month}/file")
+    def file_(request: Request, township: str = TOWNSHIP, month: str = MONTH,
+              who: Principal = Depends(filers)) -> Response:
+        return run_command(app, request, who, None, lambda: _statistics(
+            app.file_statistics(who, township, month)), status_code=200)
+
+    @r.get("/statistics/{township}/{month}")
+    def statistics(township: str = TOWNSHIP, month: str = MONTH,
+                   who: Principal = Depends(readers)) -> dict[str, Any]:
+        return _statistics(app.statistics(who, township, month))
+
+    @r.get("/statistics/{township}/{month}/documents/{fmt}")
+    def statistics_document(fmt: Literal["xlsx", "pdf"], township: str = TOWNSHIP,
+                            month: str = MONTH, who: Principal = Depends(readers)) -> Response:
+        doc, content = app.statistics_document(who, township, month, f"statistics_{fmt}")
+        return _download(content, doc["name"], doc["media_type"])
+
+    @r.post("/seals/verify")
+    def verify(request: Request, file: UploadFile = File(...),
+               who: Principal = Depends(verifiers)) -> Response:
+        """Is this file exactly a sealed document, unaltered? (Writes nothing.)"""
+        _, content = _upload(file)
+        return run_command(app, request, who, {"sha256": sha256_hex(content)},
+                           lambda: app.verify_document(content), status_code=200)
+
+    # --- fund plan -------------------------------------------------------------------------
+
+    @r.post("/fund-plans/{month}/compile", status_code=201)
+    def compile_plan(request: Request, month: str = MONTH,
+                     who: Principal = Depends(county)) -> Response:
+        return run_command(app, request, who, None,
+                           lambda: _plan(app.compile_fund_plan(who, month)))
+
+    @r.post("/fund-plans/{month}/issue")
+    def issue(body: IssuePlan, request: Request, month: str = MONTH,
+              who: Principal = Depends(county)) -> Response:
+        return run_command(app, request, who, body, lambda: _plan(
+            app.issue_fund_plan(who, month, body.reason)), status_code=200)
+
+    @r.get("/fund-plans/{month}")
+    def plan(month: str = MONTH, who: Principal = Depends(plan_readers)) -> dict[str, Any]:
+        return _plan(app.fund_plan(who, month))
+
+    @r.get("/fund-plans/{month}/document")
+    def plan_document(month: str = MONTH, who: Principal = Depends(plan_readers)) -> Response:
+        return _download(app.fund_plan_document(who, month),
+                         f"资金发放计划-{app.county.code}-{month}.json", "application/json")
+
+    @r.post("/fund-plans/{month}/acknowledge")
+    def acknowledge(body: Acknowledge, request: Request, month: str = MONTH,
+                    who: Principal = Depends(require(Role.FINANCE_BUREAU))) -> Response:
+        return run_command(app, request, who, body, lambda: _plan(app.acknowledge_fund_plan(
+            who, month, body.receipt_reference, body.note)), status_code=200)
+
+    return r

@@ -1,0 +1,307 @@
+"""Files in and out of disbursement: the payment roster for the bank (发放花名册, CSV/XLSX),
+the bank's return file, and the statistics table (统计表, XLSX/PDF).
+
+Pure functions of values → bytes (and bytes → values): the same input gives the same bytes,
+so an export can be regenerated and checked against the hash its audit event recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
+
+from services.disbursement.domain import BankLine, money
+from shared.errors import RuleViolation
+from shared.pii import mask_bank_account
+
+KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助"}
+STATISTICS_TITLE = "城乡低保、特困供养资金和临时救助发放统计表"
+EXPORT_HEADER = ("序号", "参考号", "户名", "账号", "金额", "村(居)", "类别")
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    reference: str  # the roster row's key; the bank echoes it back
+    name: str
+    account: str  # plaintext: exists only while the export file is built
+    amount: Decimal
+    village: str
+    kind: str
+
+
+def _export_cells(rows: Iterable[ExportRow]) -> Iterable[list[Any]]:
+    for i, r in enumerate(rows, start=1):
+        yield [i, r.reference, r.name, r.account, r.amount, r.village,
+               KIND_LABELS.get(r.kind, r.kind)]
+
+
+def roster_csv(rows: Iterable[ExportRow]) -> bytes:
+    """UTF-8 with BOM, so that Excel and bank tools read the Chinese names correctly."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(EXPORT_HEADER)
+    w.writerows([*c[:4], str(c[4]), *c[5:]] for c in _export_cells(rows))
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _deterministic(workbook: Workbook, when: datetime) -> bytes:
+    """openpyxl stamps the zip entries with the wall clock: re-stamp them so that the same
+    workbook gives the same bytes (and so the same hash) whenever it is built."""
+    workbook.properties.created = when.replace(tzinfo=None)
+    stamp = f"{when:%Y-%m-%dT%H:%M:%S}Z".encode()
+    raw = io.BytesIO()
+    workbook.save(raw)
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, _FIXED_ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl writes "modified" = now
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + stamp + rb"\g<2>", data)
+            dst.writestr(fixed, data)
+    return out.getvalue()
+
+
+def roster_xlsx(rows: Iterable[ExportRow], title: str, when: datetime) -> bytes:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("发放花名册")
+    ws.append([title])
+    ws.append(list(EXPORT_HEADER))
+    for cells in _export_cells(rows):
+        ws.append(cells)  # the account stays a string: a number would lose digits
+    return _deterministic(wb, when)
+
+
+# --- the bank's return file -------------------------------------------------------------------
+
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "account": ("account", "账号", "帐号", "卡号", "收款账号"),
+    "name": ("name", "户名", "姓名", "收款人"),
+    "amount": ("amount", "金额", "发放金额", "实发金额"),
+    "status": ("status", "状态", "结果", "发放状态"),
+    "reference": ("reference", "参考号", "流水号", "备注"),
+}
+STATUS_ALIASES = {"paid": ("paid", "success", "成功", "已发放", "已支付"),
+                  "failed": ("failed", "fail", "失败", "未发放", "退回")}
+_ACCOUNT = re.compile(r"^[0-9]{6,32}$")
+
+
+def _malformed(message: str, row: int | None = None, column: str | None = None) -> RuleViolation:
+    where = ", ".join(p for p in (f"row {row}" if row else "",
+                                  f"column {column}" if column else "") if p)
+    field = "file" + (f".row[{row}]" if row else "") + (f".{column}" if column else "")
+    return RuleViolation("disbursement.bank_file_malformed",
+                         f"{where}: {message}" if where else message, field=field)
+
+
+def _rows_of(file_name: str, content: bytes) -> Iterable[tuple[int, list[Any]]]:
+    if content[:4] == b"PK\x03\x04":
+        try:
+            wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except Exception as e:  # openpyxl raises many types for a broken workbook
+            raise _malformed(f"not a readable XLSX workbook ({type(e).__name__})") from None
+        ws = wb.worksheets[0]
+        for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            yield i, list(values)
+        wb.close()
+        return
+    for encoding in ("utf-8-sig", "gb18030"):  # banks' tools often still write GBK
+        try:
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise _malformed("neither UTF-8 nor GB18030 text, nor an XLSX workbook")
+    try:
+        for i, values in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            yield i, list(values)
+    except csv.Error as e:
+        raise _malformed(f"not valid CSV ({e})") from None
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def read_bank_return(file_name: str, content: bytes, fingerprint: Callable[[str], str],
+                     max_lines: int) -> list[BankLine]:
+    """Parse the return file: columns account, name, amount, status, reference (English or
+    the usual Chinese headers, any order). The first bad cell stops it with its row and
+    column named; nothing is recorded."""
+    if not content.strip():
+        raise _malformed("the file is empty")
+    lines: list[BankLine] = []
+    columns: dict[str, int] | None = None
+    for row, values in _rows_of(file_name, content):
+        cells = [_cell(v) for v in values]
+        if not any(cells):
+            continue
+        if columns is None:
+            columns = _header(cells, row)
+            continue
+        if len(lines) >= max_lines:
+            raise _malformed(f"more than {max_lines} lines", row)
+        lines.append(_line(row, values, cells, columns, fingerprint))
+    if columns is None:
+        raise _malformed("no header row", 1)
+    return lines
+
+
+def _header(cells: list[str], row: int) -> dict[str, int]:
+    lowered = [c.lower() for c in cells]
+    columns: dict[str, int] = {}
+    for name, aliases in COLUMN_ALIASES.items():
+        hits = [i for i, c in enumerate(lowered) if c in aliases]
+        if not hits:
+            raise _malformed(f"the header has no {name} column (accepted: {', '.join(aliases)})",
+                             row, name)
+        columns[name] = hits[0]
+    return columns
+
+
+def _line(row: int, values: Sequence[Any], cells: list[str], columns: dict[str, int],
+          fingerprint: Callable[[str], str]) -> BankLine:
+    def get(name: str) -> str:
+        i = columns[name]
+        return cells[i] if i < len(cells) else ""
+
+    raw_account = values[columns["account"]] if columns["account"] < len(values) else None
+    if isinstance(raw_account, int | float):
+        raise _malformed("the account is a number cell; store it as text (digits get lost)",
+                         row, "account")
+    account = re.sub(r"[\s-]", "", get("account"))
+    if not _ACCOUNT.match(account):
+        raise _malformed("not an account number (6-32 digits)", row, "account")
+    name = get("name")
+    if not name or len(name) > 64:
+        raise _malformed("the name is empty or longer than 64 characters", row, "name")
+    try:
+        amount = money(get("amount"))
+    except RuleViolation as e:
+        raise _malformed(f"{get('amount')!r}: {e.message}", row, "amount") from None
+    status_text = get("status").lower()
+    status = next((s for s, aliases in STATUS_ALIASES.items() if status_text in aliases), None)
+    if status is None:
+        raise _malformed(f"{get('status')!r} is not paid or failed", row, "status")
+    reference = get("reference")
+    if len(reference) > 64:
+        raise _malformed("the reference is longer than 64 characters", row, "reference")
+    return BankLine(line=row, account_fp=fingerprint(account),
+                    account_mask=mask_bank_account(account), name=name, amount=amount,
+                    status=status, reference=reference)
+
+
+def bank_file_csv(lines: Iterable[tuple[str, str, Decimal, str, str]]) -> bytes:
+    """A return file in the accepted layout (tests, the benchmark, a bank's template)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["account", "name", "amount", "status", "reference"])
+    w.writerows([a, n, str(m), s, r] for a, n, m, s, r in lines)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+# --- the statistics table ---------------------------------------------------------------------
+
+STAT_COLUMNS = ("类别", "城乡", "户数", "人数", "金额(元)", "新增户数", "停发户数")
+
+
+def _stat_rows(figures: dict[str, Any]) -> list[list[str]]:
+    out = []
+    for line in figures["lines"]:
+        out.append([KIND_LABELS[line["kind"]], "城市" if line["urban"] else "农村",
+                    str(line["households"]), str(line["persons"]), line["amount"],
+                    str(line["new"]), str(line["ended"])])
+    t = figures["total"]
+    out.append(["合计", "", str(t["households"]), str(t["persons"]), t["amount"], str(t["new"]),
+                str(t["ended"])])
+    return out
+
+
+@dataclass(frozen=True)
+class StatisticsHeading:
+    county: str
+    township_name: str
+    township: str
+    month: str
+    compiled_at: datetime
+    compiled_by: str
+
+
+def statistics_xlsx(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "统计表"
+    ws.append([f"{h.county}{h.township_name} {STATISTICS_TITLE}"])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(STAT_COLUMNS))
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].alignment = Alignment(horizontal="center")
+    ws.append([f"填报单位：{h.township_name}（{h.township}）", "", "", "",
+               f"统计月份：{h.month}"])
+    ws.append(list(STAT_COLUMNS))
+    thin = Side(style="thin")
+    for values in _stat_rows(figures):
+        ws.append([values[0], values[1], *map(int, values[2:4]), Decimal(values[4]),
+                   *map(int, values[5:])])
+    for row in ws.iter_rows(min_row=3, max_row=ws.max_row):
+        for c in row:
+            c.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+    ws.append([f"编制：{h.compiled_by}  编制时间：{h.compiled_at:%Y-%m-%d %H:%M}"])
+    for col, width in zip("ABCDEFG", (12, 8, 10, 10, 14, 10, 10), strict=True):
+        ws.column_dimensions[col].width = width
+    return _deterministic(wb, h.compiled_at)
+
+
+_FONT = "STSong-Light"
+
+
+def statistics_pdf(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
+    """The same table as a PDF. STSong-Light is one of the CID fonts every PDF reader ships
+    (Adobe's Asian font packs), so Chinese renders without embedding a font file."""
+    if _FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
+    buf = io.BytesIO()
+    # invariant: no wall-clock date or random id in the file, so its hash is reproducible.
+    c = Canvas(buf, pagesize=landscape(A4), invariant=1)
+    c.setTitle(STATISTICS_TITLE)
+    c.setAuthor(h.township_name)
+    width, height = landscape(A4)
+    c.setFont(_FONT, 16)
+    c.drawCentredString(width / 2, height - 60, f"{h.county}{h.township_name}")
+    c.drawCentredString(width / 2, height - 84, f"《{STATISTICS_TITLE}》")
+    c.setFont(_FONT, 11)
+    c.drawString(60, height - 116, f"填报单位：{h.township_name}（{h.township}）")
+    c.drawRightString(width - 60, height - 116, f"统计月份：{h.month}")
+    widths = (110, 60, 90, 90, 140, 90, 90)
+    x0, y, row_h = 60, height - 140, 24
+    rows = [list(STAT_COLUMNS), *_stat_rows(figures)]
+    for values in rows:
+        x = x0
+        for value, w in zip(values, widths, strict=True):
+            c.rect(x, y - row_h, w, row_h)
+            c.drawCentredString(x + w / 2, y - row_h + 8, value)
+            x += w
+        y -= row_h
+    c.drawString(60, y - 30, f"编制：{h.compiled_by}    编制时间：{h.compiled_at:%Y-%m-%d %H:%M}")
+    c.drawString(60, y - 50, "本表经乡镇电子印章签署；核验请使用县民政系统“印章核验”功能。")
+    c.showPage()
+    c.save()
+    return buf.getvalue()

@@ -1,0 +1,983 @@
+"""Disbursement's domain (资金发放): the ledger of entitlements, the monthly payment roster,
+the township's sealed statistics and the county's fund plan.
+
+Pure: no I/O and no framework. Signatures, fingerprints and the date arrive as values from
+the application layer. Money is Decimal (yuan, two places); rules raise RuleViolation with
+stable codes `disbursement.<rule>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.contracts.common import AssistanceKind
+from shared.errors import RuleViolation
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+PAID_KINDS = (AssistanceKind.DIBAO, AssistanceKind.TEKUN, AssistanceKind.LINSHI)
+MONTHLY_KINDS = (AssistanceKind.DIBAO, AssistanceKind.TEKUN)
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+# --- months and the cut-off -----------------------------------------------------------------
+
+
+def parse_month(month: str, field_name: str = "month") -> tuple[int, int]:
+    m = _MONTH.match(month or "")
+    if not m:
+        raise RuleViolation("disbursement.month_format", f"{month!r} is not a month YYYY-MM",
+                            field=field_name)
+    return int(m.group(1)), int(m.group(2))
+
+
+def add_months(month: str, n: int) -> str:
+    y, m = parse_month(month)
+    index = y * 12 + (m - 1) + n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def day_in(month: str, day: int) -> date:
+    y, m = parse_month(month)
+    return date(y, m, day)
+
+
+def first_payable_month(recorded_on: date, cutoff_day: int) -> str:
+    """A decision recorded after the month's cut-off (截止日, the 15th by default) misses
+    that month's roster: the roster was drafted at the cut-off."""
+    month = month_of(recorded_on)
+    return month if recorded_on.day <= cutoff_day else add_months(month, 1)
+
+
+def roster_month(declared_month: str, recorded_on: date, cutoff_day: int) -> str:
+    """The first roster a decision can reach: its declared month, unless it came too late."""
+    return max(declared_month, first_payable_month(recorded_on, cutoff_day))
+
+
+def money(value: Any, field_name: str = "amount") -> Decimal:
+    """A yuan amount with at most two places (分); never rounded silently."""
+    try:
+        d = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise RuleViolation("disbursement.amount_format", f"{value!r} is not an amount",
+                            field=field_name) from None
+    if not d.is_finite() or d != d.quantize(CENT, rounding=ROUND_HALF_UP):
+        raise RuleViolation("disbursement.amount_format",
+                            f"{value!r} is not an amount in yuan with at most 2 decimals",
+                            field=field_name)
+    if d < 0:
+        raise RuleViolation("disbursement.amount_negative", "an amount cannot be negative",
+                            field=field_name)
+    return d.quantize(CENT)
+
+
+def to_fen(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+def from_fen(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(CENT)
+
+
+def check_paid_kind(kind: str) -> AssistanceKind:
+    try:
+        k = AssistanceKind(kind)
+    except ValueError:
+        raise RuleViolation("disbursement.kind", f"unknown kind {kind!r}", field="kind") from None
+    if k not in PAID_KINDS:
+        # 低保边缘 is a recognition, not a payment: it never has a roster.
+        raise RuleViolation("disbursement.kind_not_paid", f"{k.value} is not paid in cash",
+                            field="kind")
+    return k
+
+
+# --- ids: one aggregate per natural key, so a second "create" is a version conflict -----------
+
+
+def _id(*parts: str) -> UUID:
+    return uuid5(NAMESPACE_URL, "lingshui:disbursement:" + ":".join(parts))
+
+
+def ledger_id(key: UUID | str) -> UUID:
+    return _id("ledger", str(key))
+
+
+def roster_id(township: str, month: str, kind: str) -> UUID:
+    return _id("roster", township, month, kind)
+
+
+def statistics_id(township: str, month: str) -> UUID:
+    return _id("statistics", township, month)
+
+
+def fund_plan_id(region: str, month: str) -> UUID:
+    return _id("fund-plan", region, month)
+
+
+def spot_check_id(upstream_id: UUID) -> UUID:
+    return _id("spot-check", str(upstream_id))
+
+
+# --- the ledger (待遇台账) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One decision on an entitlement, in the order review made it.
+
+    `month` is the first roster month the decision can reach (cut-off applied); the amount
+    holds from that month on until a later decision says otherwise: the latest decision
+    wins for every month it covers.
+    """
+
+    seq: int
+    month: str
+    amount: Decimal
+    household_size: int
+    change: str  # start, increase, decrease, suspend, resume, phase_out, terminate, payment
+    source: dict[str, Any]  # upstream event: id, type, position, occurred_at, actor
+    reasons: tuple[str, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"seq": self.seq, "month": self.month, "amount": str(self.amount),
+                "household_size": self.household_size, "change": self.change,
+                "source": self.source, "reasons": list(self.reasons)}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Step:
+        return cls(seq=d["seq"], month=d["month"], amount=Decimal(d["amount"]),
+                   household_size=d["household_size"], change=d["change"], source=d["source"],
+                   reasons=tuple(d.get("reasons", ())))
+
+
+def in_force(steps: Sequence[Step], month: str) -> Step | None:
+    """The decision that sets the amount for `month` (None before the first one)."""
+    chosen: Step | None = None
+    for s in steps:  # in decision order: a later decision overrides an earlier one
+        if s.month <= month:
+            chosen = s
+    return chosen
+
+
+def paid_span(steps: Sequence[Step]) -> tuple[str | None, str | None]:
+    """First and last month with a positive amount (last None: still paying). Lets the
+    drafting query skip entitlements that ended long ago."""
+    months = sorted({s.month for s in steps})
+    paying = [m for m in months if (s := in_force(steps, m)) and s.amount > 0]
+    if not paying:
+        return None, None
+    tail = in_force(steps, months[-1])
+    if tail is not None and tail.amount > 0:
+        return paying[0], None
+    stop = next(m for m in months if m > paying[-1])
+    return paying[0], add_months(stop, -1)
+
+
+@dataclass(frozen=True)
+class Payee:
+    """Who the bank pays: the name on the account and the account, sealed (never plaintext
+    here); `account_fp` is the keyed fingerprint used to match the bank's return file."""
+
+    name: str
+    bank: str
+    account_sealed: dict[str, Any] | None
+    account_fp: str | None
+    account_mask: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"name": self.name, "bank": self.bank, "account_sealed": self.account_sealed,
+                "account_fp": self.account_fp, "account_mask": self.account_mask}
+
+
+class LedgerEntry(Aggregate):
+    """台账: one entitlement (or one 临时救助 payment) as review decided it, month by month.
+
+    Built only from review's integration events; each step keeps the event that caused it,
+    so a roster row can always say where its amount came from.
+    """
+
+    @staticmethod
+    def create_id(key: UUID, **_: Any) -> UUID:
+        return ledger_id(key)
+
+    @event("Recorded")
+    def __init__(self, key: UUID, entry_type: str, kind: str, case_id: UUID,
+                 household_id: str | None, township: str, village: str, urban: bool,
+                 applicant_name: str, policy_version: int | None,
+                 payee: dict[str, Any] | None, step: dict[str, Any],
+                 details: dict[str, Any], actor: dict[str, Any]) -> None:
+        self.key = key
+        self.entry_type = entry_type  # "entitlement" or "temporary_payment"
+        self.kind = kind
+        self.case_id = case_id
+        self.household_id = household_id
+        self.township = township
+        self.village = village
+        self.urban = urban
+        self.applicant_name = applicant_name
+        self.policy_version = policy_version
+        self.payee = payee
+        self.details = details  # instalment, advance (先行救助), breakdown…
+        self.steps: list[Step] = [Step.from_wire(step)]
+
+    def change(self, *, month: str, amount: Decimal, household_size: int, change: str,
+               source: dict[str, Any], reasons: Sequence[str], actor: dict[str, Any]) -> None:
+        if self.entry_type != "entitlement":
+            raise RuleViolation("disbursement.not_an_entitlement",
+                                "a temporary payment has no later changes")
+        step = Step(len(self.steps) + 1, month, amount, household_size, change, source,
+                    tuple(reasons))
+        self._changed(step=step.to_wire(), actor=actor)
+
+    @event("Changed")
+    def _changed(self, step: dict[str, Any], actor: dict[str, Any]) -> None:
+        self.steps.append(Step.from_wire(step))
+
+
+# --- the roster (发放花名册) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One payment of the month and where its amount came from."""
+
+    key: str  # entitlement id, or 临时救助 payment id
+    case_id: str
+    household_id: str | None
+    village: str
+    urban: bool
+    name: str  # the payee (account holder)
+    household_size: int
+    amount: Decimal
+    policy_version: int | None
+    source: str  # event id of the decision in force
+    account_fp: str | None
+    account_mask: str
+
+    def to_wire(self) -> list[Any]:
+        return [self.key, self.case_id, self.household_id, self.village, self.urban,
+                self.name, self.household_size, str(self.amount), self.policy_version,
+                self.source, self.account_fp, self.account_mask]
+
+    @classmethod
+    def from_wire(cls, w: Sequence[Any]) -> RosterRow:
+        return cls(w[0], w[1], w[2], w[3], bool(w[4]), w[5], int(w[6]), Decimal(w[7]), w[8],
+                   w[9], w[10], w[11])
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    """What drafting needs of one ledger entry (read from the ledger's read model)."""
+
+    key: str
+    case_id: str
+    household_id: str | None
+    village: str
+    urban: bool
+    applicant_name: str
+    policy_version: int | None
+    payee: Payee | None
+    steps: tuple[Step, ...]
+
+
+class Change(StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    ENDED = "ended"
+    PAYMENT = "payment"  # a 临时救助 payment of the month
+
+
+def _cause(step: Step) -> dict[str, Any]:
+    return {**step.source, "change": step.change, "effective_month": step.month,
+            "amount": str(step.amount), "reasons": list(step.reasons)}
+
+
+def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
+               ) -> tuple[list[RosterRow], list[dict[str, Any]]]:
+    """The roster rows of `month` and every difference from the month before, each with the
+    decisions that caused it. For 临时救助 the entries are the payments due this month."""
+    previous_month = add_months(month, -1)
+    rows: list[RosterRow] = []
+    changes: list[dict[str, Any]] = []
+    for e in entries:
+        if kind is AssistanceKind.LINSHI:  # one-off: only the payments due this month
+            now = next((s for s in e.steps if s.month == month), None)
+        else:
+            now = in_force(e.steps, month)
+        amount = now.amount.quantize(CENT) if now else ZERO
+        if kind is AssistanceKind.LINSHI:
+            before = ZERO
+        else:
+            prev = in_force(e.steps, previous_month)
+            before = prev.amount.quantize(CENT) if prev else ZERO
+        if now is not None and amount > 0:
+            payee = e.payee
+            rows.append(RosterRow(
+                key=e.key, case_id=e.case_id, household_id=e.household_id, village=e.village,
+                urban=e.urban, name=payee.name if payee else e.applicant_name,
+                household_size=now.household_size, amount=amount,
+                policy_version=e.policy_version, source=str(now.source.get("event_id", "")),
+                account_fp=payee.account_fp if payee else None,
+                account_mask=payee.account_mask if payee else ""))
+        if amount == before:
+            continue
+        if kind is AssistanceKind.LINSHI:
+            change = Change.PAYMENT
+        elif before == 0:
+            change = Change.NEW
+        elif amount == 0:
+            change = Change.ENDED
+        else:
+            change = Change.CHANGED
+        causes = [_cause(s) for s in e.steps if s.month == month] or (
+            [_cause(now)] if now else [])
+        changes.append({"key": e.key, "case_id": e.case_id, "urban": e.urban,
+                        "change": change.value,
+                        "previous": str(before), "amount": str(amount), "causes": causes})
+    rows.sort(key=lambda r: (r.village, r.key))
+    changes.sort(key=lambda c: (c["change"], c["key"]))
+    return rows, changes
+
+
+def rows_digest(rows: Iterable[RosterRow]) -> str:
+    """sha256 of the rows in canonical form: what exactly was locked, paid, sealed."""
+    h = hashlib.sha256()
+    for r in sorted(rows, key=lambda r: r.key):
+        h.update(json.dumps(r.to_wire(), ensure_ascii=False, separators=(",", ":")).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+class RosterStatus(StrEnum):
+    DRAFTED = "drafted"
+    LOCKED = "locked"
+    RECONCILED = "reconciled"
+
+
+class DiscrepancyKind(StrEnum):
+    MISSING = "missing"  # on the roster, not in the bank's file
+    EXTRA = "extra"  # in the bank's file, not on the roster
+    AMOUNT_DIFFERS = "amount_differs"
+    NAME_DIFFERS = "name_differs"
+    FAILED = "failed"  # the bank reports the payment failed
+
+
+class Resolution(StrEnum):
+    PAID_MANUALLY = "paid_manually"  # paid by other means, proof on file
+    CARRIED_FORWARD = "carried_forward"  # to be paid with next month's roster
+    ROSTER_CORRECTED = "roster_corrected"  # the roster was wrong and has been corrected
+    BANK_CORRECTED = "bank_corrected"  # the bank fixed or refunded it
+    NAME_VERIFIED = "name_verified"  # same person, name written differently
+    RECOVERY_ORDERED = "recovery_ordered"  # money paid that was not due is being recovered
+
+
+@dataclass(frozen=True)
+class BankLine:
+    """One line of the bank's (or payment agent's) return file; account only fingerprinted."""
+
+    line: int
+    account_fp: str
+    account_mask: str
+    name: str
+    amount: Decimal
+    status: str  # paid | failed
+    reference: str
+
+
+def _same_name(a: str, b: str) -> bool:
+    return "".join(a.split()) == "".join(b.split())
+
+
+def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine]) -> list[dict[str, Any]]:
+    """Every discrepancy between the locked roster and what the bank paid.
+
+    Rows are matched by account; where an account appears more than once (instalments), an
+    equal amount is paired first. An account-less row can never have been paid: missing.
+    """
+    by_account: dict[str, list[RosterRow]] = defaultdict(list)
+    found: list[dict[str, Any]] = []
+    for r in rows:
+        if r.account_fp:
+            by_account[r.account_fp].append(r)
+
+    def add(kind: DiscrepancyKind, row: RosterRow | None, line: BankLine | None) -> None:
+        found.append({
+            "id": f"d{len(found) + 1}", "kind": kind.value,
+            "key": row.key if row else None, "case_id": row.case_id if row else None,
+            "line": line.line if line else None,
+            "account_mask": (row.account_mask if row else "") or (line.account_mask
+                                                                  if line else ""),
+            "roster_name": row.name if row else None, "bank_name": line.name if line else None,
+            "roster_amount": str(row.amount) if row else None,
+            "bank_amount": str(line.amount) if line else None,
+            "reference": line.reference if line else None})
+
+    unmatched: list[BankLine] = []
+    matched: list[tuple[RosterRow, BankLine]] = []
+    for line in lines:
+        candidates = by_account.get(line.account_fp)
+        if not candidates:
+            unmatched.append(line)
+            continue
+        i = next((i for i, r in enumerate(candidates) if r.amount == line.amount), 0)
+        matched.append((candidates.pop(i), line))
+    for row, line in matched:
+        if line.status == "failed":
+            add(DiscrepancyKind.FAILED, row, line)
+            continue
+        if row.amount != line.amount:
+            add(DiscrepancyKind.AMOUNT_DIFFERS, row, line)
+        if not _same_name(row.name, line.name):
+            add(DiscrepancyKind.NAME_DIFFERS, row, line)
+    for line in unmatched:
+        add(DiscrepancyKind.EXTRA, None, line)
+    paid_keys = {row.key for row, _ in matched}
+    for r in rows:
+        if r.key not in paid_keys:
+            add(DiscrepancyKind.MISSING, r, None)
+    return found
+
+
+class MonthlyRoster(Aggregate):
+    """发放花名册: the payments of one township, month and kind.
+
+    Drafted at the cut-off from the ledger; locked by the township clerk; after locking it
+    changes only by a correction event with its reason; reconciled against the bank's
+    return file (system data = money paid).
+    """
+
+    @staticmethod
+    def create_id(township: str, month: str, kind: str, **_: Any) -> UUID:
+        return roster_id(township, month, kind)
+
+    @event("Drafted")
+    def __init__(self, township: str, month: str, kind: str, cutoff: date,
+                 rows: list[list[Any]], changes: list[dict[str, Any]],
+                 actor: dict[str, Any]) -> None:
+        self.township, self.month, self.kind = township, month, kind
+        self.cutoff = cutoff
+        self._take_draft(rows, changes)
+        self.status = RosterStatus.DRAFTED
+        self.digest: str | None = None
+        self.corrections: list[dict[str, Any]] = []
+        self.exports: dict[str, dict[str, Any]] = {}
+        self.bank_return: dict[str, Any] | None = None
+        self.discrepancies: dict[str, dict[str, Any]] = {}
+
+    def _take_draft(self, rows: list[list[Any]], changes: list[dict[str, Any]]) -> None:
+        self.rows: dict[str, RosterRow] = {}
+        for w in rows:
+            r = RosterRow.from_wire(w)
+            self.rows[r.key] = r
+        self.changes = changes
+
+    @property
+    def total(self) -> Decimal:
+        return sum((r.amount for r in self.rows.values()), ZERO)
+
+    def redraft(self, cutoff: date, rows: list[RosterRow], changes: list[dict[str, Any]],
+                actor: dict[str, Any]) -> None:
+        if self.status is not RosterStatus.DRAFTED:
+            raise RuleViolation("disbursement.roster_locked",
+                                "a locked roster changes only by correction")
+        self._redrafted(cutoff=cutoff, rows=[r.to_wire() for r in rows], changes=changes,
+                        actor=actor)
+
+    @event("Redrafted")
+    def _redrafted(self, cutoff: date, rows: list[list[Any]], changes: list[dict[str, Any]],
+                   actor: dict[str, Any]) -> None:
+        self.cutoff = cutoff
+        self._take_draft(rows, changes)
+
+    def lock(self, actor: dict[str, Any]) -> None:
+        if self.status is not RosterStatus.DRAFTED:
+            raise RuleViolation("disbursement.roster_locked", "the roster is already locked")
+        self._locked(township=self.township, month=self.month, kind=self.kind,
+                     rows_count=len(self.rows), total=self.total,
+                     digest=rows_digest(self.rows.values()), actor=actor)
+
+    @event("Locked")
+    def _locked(self, township: str, month: str, kind: str, rows_count: int, total: Decimal,
+                digest: str, actor: dict[str, Any]) -> None:
+        self.status = RosterStatus.LOCKED
+        self.digest = digest
+
+    def correct(self, key: str, amount: Decimal, reason: str, actor: dict[str, Any]) -> None:
+        """更正: change one row's amount after locking (0 removes the payment)."""
+        if self.status is RosterStatus.DRAFTED:
+            raise RuleViolation("disbursement.roster_not_locked",
+                                "correct a draft by drafting it again", field="key")
+        if self.status is RosterStatus.RECONCILED:
+            raise RuleViolation("disbursement.roster_reconciled",
+                                "a reconciled roster cannot change", field="key")
+        row = self.rows.get(key)
+        if row is None:
+            raise RuleViolation("disbursement.row_unknown", f"no row {key} on this roster",
+                                field="key")
+        if row.amount == amount:
+            raise RuleViolation("disbursement.correction_no_change",
+                                "the amount is already that", field="amount")
+        check_reason(reason)
+        after = RosterRow(**{**row.__dict__, "amount": amount})
+        rows = [after if r.key == key else r for r in self.rows.values() if
+                r.key != key or amount > 0]
+        self._corrected(township=self.township, month=self.month, kind=self.kind, key=key,
+                        case_id=row.case_id, previous=row.amount, amount=amount, reason=reason,
+                        digest=rows_digest(rows), actor=actor)
+
+    @event("Corrected")
+    def _corrected(self, township: str, month: str, kind: str, key: str, case_id: str,
+                   previous: Decimal, amount: Decimal, reason: str, digest: str,
+                   actor: dict[str, Any]) -> None:
+        if amount > 0:
+            self.rows[key] = RosterRow(**{**self.rows[key].__dict__, "amount": amount})
+        else:
+            del self.rows[key]
+        self.digest = digest
+        self.corrections.append({"key": key, "case_id": case_id, "previous": str(previous),
+                                 "amount": str(amount), "reason": reason, "actor": actor})
+
+    def _require_locked(self, what: str) -> None:
+        if self.status is RosterStatus.DRAFTED:
+            raise RuleViolation("disbursement.roster_not_locked",
+                                f"lock the roster before {what}")
+
+    def check_exportable(self) -> None:
+        self._require_locked("exporting it")
+
+    def record_export(self, export_id: str, file_format: str, sha256: str,
+                      generated_at: datetime, actor: dict[str, Any]) -> None:
+        """The audited disclosure of bank accounts: who exported what, with its hash."""
+        self._require_locked("exporting it")
+        self._exported(township=self.township, month=self.month, kind=self.kind,
+                       export_id=export_id, file_format=file_format, sha256=sha256,
+                       generated_at=generated_at, rows_count=len(self.rows),
+                       total=self.total, digest=self.digest, roster_version=self.version,
+                       actor=actor)
+
+    @event("Exported")
+    def _exported(self, township: str, month: str, kind: str, export_id: str,
+                  file_format: str, sha256: str, generated_at: datetime, rows_count: int,
+                  total: Decimal, digest: str, roster_version: int,
+                  actor: dict[str, Any]) -> None:
+        self.exports[export_id] = {"format": file_format, "sha256": sha256,
+                                   "generated_at": generated_at,
+                                   "roster_version": roster_version,
+                                   "user_id": actor.get("user_id")}
+
+    def import_bank_return(self, *, file_name: str, sha256: str, lines: Sequence[BankLine],
+                           imported_on: date, due_on: date, actor: dict[str, Any]) -> None:
+        self._require_locked("reconciling it")
+        if self.status is RosterStatus.RECONCILED:
+            raise RuleViolation("disbursement.roster_reconciled", "already reconciled")
+        found = reconcile(list(self.rows.values()), lines)
+        paid = sum((ln.amount for ln in lines if ln.status == "paid"), ZERO)
+        self._bank_return_imported(
+            township=self.township, month=self.month, kind=self.kind, file_name=file_name,
+            sha256=sha256, lines_count=len(lines), paid_total=paid, roster_total=self.total,
+            discrepancies=found, imported_on=imported_on, late=imported_on > due_on,
+            actor=actor)
+        if not found:
+            self._mark_reconciled(actor)
+
+    @event("BankReturnImported")
+    def _bank_return_imported(self, township: str, month: str, kind: str, file_name: str,
+                              sha256: str, lines_count: int, paid_total: Decimal,
+                              roster_total: Decimal, discrepancies: list[dict[str, Any]],
+                              imported_on: date, late: bool, actor: dict[str, Any]) -> None:
+        # A new file (the bank's corrected return) supersedes the previous one's findings.
+        self.bank_return = {"file_name": file_name, "sha256": sha256, "paid_total": paid_total,
+                            "imported_on": imported_on, "late": late}
+        self.discrepancies = {d["id"]: {**d, "resolution": None} for d in discrepancies}
+
+    def resolve(self, discrepancy_ids: Sequence[str], resolution: Resolution, reason: str,
+                actor: dict[str, Any]) -> None:
+        """Record a person's resolution of one or more discrepancies (e.g. all failed
+        payments carried forward), with the reason; reconciled when none is left open."""
+        if self.status is RosterStatus.RECONCILED:
+            raise RuleViolation("disbursement.roster_reconciled", "already reconciled")
+        if not discrepancy_ids or len(set(discrepancy_ids)) != len(discrepancy_ids):
+            raise RuleViolation("disbursement.discrepancy_ids",
+                                "name each discrepancy once", field="discrepancy_ids")
+        for i in discrepancy_ids:
+            d = self.discrepancies.get(i)
+            if d is None:
+                raise RuleViolation("disbursement.discrepancy_unknown",
+                                    f"no discrepancy {i}", field="discrepancy_ids")
+            if d["resolution"] is not None:
+                raise RuleViolation("disbursement.discrepancy_resolved",
+                                    f"{i} is already resolved", field="discrepancy_ids")
+        check_reason(reason)
+        self._discrepancies_resolved(discrepancy_ids=list(discrepancy_ids),
+                                     resolution=resolution.value, reason=reason, actor=actor)
+        if all(x["resolution"] for x in self.discrepancies.values()):
+            self._mark_reconciled(actor)
+
+    @event("DiscrepanciesResolved")
+    def _discrepancies_resolved(self, discrepancy_ids: list[str], resolution: str,
+                                reason: str, actor: dict[str, Any]) -> None:
+        for i in discrepancy_ids:
+            self.discrepancies[i] = {**self.discrepancies[i], "resolution": resolution,
+                                     "reason": reason, "resolved_by": actor.get("user_id")}
+
+    def _mark_reconciled(self, actor: dict[str, Any]) -> None:
+        assert self.bank_return is not None
+        self._reconciled(
+            township=self.township, month=self.month, kind=self.kind, rows_count=len(self.rows),
+            total=self.total, paid_total=self.bank_return["paid_total"],
+            bank_file_sha256=self.bank_return["sha256"],
+            discrepancies=len(self.discrepancies), digest=self.digest,
+            late=self.bank_return["late"], actor=actor)
+
+    @event("Reconciled")
+    def _reconciled(self, township: str, month: str, kind: str, rows_count: int,
+                    total: Decimal, paid_total: Decimal, bank_file_sha256: str,
+                    discrepancies: int, digest: str, late: bool,
+                    actor: dict[str, Any]) -> None:
+        self.status = RosterStatus.RECONCILED
+
+
+def check_reason(reason: str) -> None:
+    if not reason or not reason.strip():
+        raise RuleViolation("disbursement.reason_required",
+                            "a person's decision needs its reason", field="reason")
+
+
+# --- monthly statistics (统计表) and the electronic seal --------------------------------------
+
+
+STAT_LINES: tuple[tuple[str, bool], ...] = tuple(
+    (k.value, urban) for k in PAID_KINDS for urban in (True, False))
+
+
+@dataclass
+class StatLine:
+    households: int = 0
+    persons: int = 0
+    amount: Decimal = ZERO
+    new: int = 0
+    ended: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"households": self.households, "persons": self.persons,
+                "amount": str(self.amount), "new": self.new, "ended": self.ended}
+
+
+@dataclass(frozen=True)
+class StatInput:
+    """One roster row as the statistics count it."""
+
+    kind: str
+    urban: bool
+    household: str
+    household_size: int
+    amount: Decimal
+
+
+def compile_statistics(rows: Iterable[StatInput],
+                       new_and_ended: dict[tuple[str, bool], tuple[int, int]],
+                       ) -> dict[str, Any]:
+    """《城乡低保、特困供养资金和临时救助发放统计表》 figures: households, persons and amount
+    by kind and urban/rural, with new and ended households. A household paid two
+    instalments counts once."""
+    lines: dict[tuple[str, bool], StatLine] = {k: StatLine() for k in STAT_LINES}
+    seen: set[tuple[str, bool, str]] = set()
+    for r in rows:
+        line = lines[(r.kind, r.urban)]
+        line.amount += r.amount
+        if (r.kind, r.urban, r.household) not in seen:
+            seen.add((r.kind, r.urban, r.household))
+            line.households += 1
+            line.persons += r.household_size
+    for k, (new, ended) in new_and_ended.items():
+        if k in lines:
+            lines[k].new, lines[k].ended = new, ended
+    total = StatLine()
+    for line in lines.values():
+        total.households += line.households
+        total.persons += line.persons
+        total.amount += line.amount
+        total.new += line.new
+        total.ended += line.ended
+    return {"lines": [{"kind": k, "urban": u, **lines[(k, u)].to_wire()} for k, u in STAT_LINES],
+            "total": total.to_wire()}
+
+
+def seal_statement(owner: str, subject: str, document_kind: str, sha256: str) -> bytes:
+    """What the seal signs: the document's hash bound to who seals it and for what, so a
+    signature cannot be moved to another township's or month's document."""
+    return f"lingshui-seal/v1|{owner}|{subject}|{document_kind}|{sha256}".encode()
+
+
+@dataclass(frozen=True)
+class SealedDocument:
+    document_kind: str  # statistics_xlsx | statistics_pdf | fund_plan_json
+    name: str
+    media_type: str
+    sha256: str
+    signature: str  # base64 Ed25519 over seal_statement(...)
+    key_id: str
+    public_key: str  # base64 raw Ed25519 public key
+
+    def to_wire(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class StatisticsStatus(StrEnum):
+    SEALED = "sealed"
+    FILED = "filed"
+
+
+class MonthlyStatistics(Aggregate):
+    """统计表 of one township and month, sealed (电子印章) and filed (报备) with the county."""
+
+    @staticmethod
+    def create_id(township: str, month: str, **_: Any) -> UUID:
+        return statistics_id(township, month)
+
+    @event("Sealed")
+    def __init__(self, township: str, month: str, figures: dict[str, Any],
+                 rosters: list[dict[str, Any]], documents: list[dict[str, Any]],
+                 contents: dict[str, str], actor: dict[str, Any]) -> None:
+        self.township, self.month = township, month
+        self.figures = figures
+        self.rosters = rosters
+        self.documents = documents
+        self.contents = contents  # sha256 → base64 bytes: the exact sealed files
+        self.status = StatisticsStatus.SEALED
+        self.filed_on: date | None = None
+        self.late = False
+
+    def file(self, filed_on: date, due_on: date, actor: dict[str, Any]) -> None:
+        """报备 with the county; after the due day it is still accepted, marked late."""
+        if self.status is StatisticsStatus.FILED:
+            raise RuleViolation("disbursement.already_filed", "the statistics are already filed")
+        self._filed(township=self.township, month=self.month, filed_on=filed_on, due_on=due_on,
+                    late=filed_on > due_on, actor=actor)
+
+    @event("Filed")
+    def _filed(self, township: str, month: str, filed_on: date, due_on: date, late: bool,
+               actor: dict[str, Any]) -> None:
+        self.status = StatisticsStatus.FILED
+        self.filed_on = filed_on
+        self.late = late
+
+
+def check_rosters_ready(rosters: dict[str, dict[str, Any] | None]) -> None:
+    """The statistics report money paid: every kind's roster must be reconciled (an empty
+    roster only locked: nothing was sent to the bank)."""
+    for kind in PAID_KINDS:
+        r = rosters.get(kind.value)
+        if r is None:
+            raise RuleViolation("disbursement.rosters_not_ready",
+                                f"no {kind.value} roster for this month: draft it (even empty)",
+                                field="month")
+        ready = r["status"] == RosterStatus.RECONCILED or (
+            r["status"] == RosterStatus.LOCKED and r["rows"] == 0)
+        if not ready:
+            raise RuleViolation("disbursement.rosters_not_ready",
+                                f"the {kind.value} roster is {r['status']}, not reconciled",
+                                field="month")
+
+
+# --- the county's fund plan (资金发放计划) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    township: str
+    kind: str
+    key: str
+    case_id: str
+    amount: Decimal
+    spot_check_id: str
+    finding: str | None
+
+
+def compile_fund_plan(filings: Sequence[dict[str, Any]], held: Sequence[HeldRow],
+                      all_townships: Sequence[str]) -> dict[str, Any]:
+    """Totals per township and kind from the filed (sealed) statistics, less the rows held
+    back for unresolved spot-check errors; townships with such errors are flagged."""
+    held_by: dict[tuple[str, str], list[HeldRow]] = defaultdict(list)
+    for h in held:
+        held_by[(h.township, h.kind)].append(h)
+    filed = {f["township"] for f in filings}
+    townships: list[dict[str, Any]] = []
+    grand: dict[str, Decimal] = {k.value: ZERO for k in PAID_KINDS}
+    grand_rows = 0
+    for f in sorted(filings, key=lambda f: f["township"]):
+        kinds = []
+        for kind in PAID_KINDS:
+            lines = [ln for ln in f["figures"]["lines"] if ln["kind"] == kind.value]
+            amount = sum((Decimal(ln["amount"]) for ln in lines), ZERO)
+            rows = f["rows"].get(kind.value, 0)
+            hs = held_by.get((f["township"], kind.value), [])
+            held_amount = sum((h.amount for h in hs), ZERO)
+            payable = amount - held_amount
+            kinds.append({"kind": kind.value, "rows": rows - len(hs),
+                          "households": sum(ln["households"] for ln in lines),
+                          "amount": str(payable), "held_back_rows": len(hs),
+                          "held_back_amount": str(held_amount)})
+            grand[kind.value] += payable
+            grand_rows += rows - len(hs)
+        townships.append({
+            "township": f["township"], "flagged": any(h.township == f["township"] for h in held),
+            "late": f["late"], "kinds": kinds,
+            "total": str(sum((Decimal(k["amount"]) for k in kinds), ZERO)),
+            "rows": sum(k["rows"] for k in kinds), "statistics_documents": f["documents"]})
+    return {
+        "townships": townships,
+        "missing_townships": [t for t in all_townships if t not in filed],
+        "held_back": [{"township": h.township, "kind": h.kind, "key": h.key,
+                       "case_id": h.case_id, "amount": str(h.amount),
+                       "spot_check_id": h.spot_check_id, "finding": h.finding} for h in held],
+        "totals": {k: str(v) for k, v in grand.items()},
+        "total": str(sum(grand.values(), ZERO)), "rows": grand_rows,
+    }
+
+
+def plan_document(region: str, month: str, plan: dict[str, Any]) -> bytes:
+    """The issued plan as one canonical JSON document: what its hash and seal cover."""
+    body = {"document": "资金发放计划", "region": region, "month": month, **plan}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+class FundPlanStatus(StrEnum):
+    COMPILED = "compiled"
+    ISSUED = "issued"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class FundPlan(Aggregate):
+    """资金发放计划: the county bureau's monthly plan to the finance bureau (县财政局)."""
+
+    @staticmethod
+    def create_id(region: str, month: str, **_: Any) -> UUID:
+        return fund_plan_id(region, month)
+
+    @event("Compiled")
+    def __init__(self, region: str, month: str, plan: dict[str, Any],
+                 actor: dict[str, Any]) -> None:
+        self.region, self.month = region, month
+        self.plan = plan
+        self.status = FundPlanStatus.COMPILED
+        self.document: SealedDocument | None = None
+        self.acknowledgement: dict[str, Any] | None = None
+
+    def recompile(self, plan: dict[str, Any], actor: dict[str, Any]) -> None:
+        if self.status is not FundPlanStatus.COMPILED:
+            raise RuleViolation("disbursement.plan_issued", "an issued plan cannot change")
+        self._recompiled(plan=plan, actor=actor)
+
+    @event("Recompiled")
+    def _recompiled(self, plan: dict[str, Any], actor: dict[str, Any]) -> None:
+        self.plan = plan
+
+    def issue(self, document: SealedDocument, issued_on: date, reason: str | None,
+              actor: dict[str, Any]) -> None:
+        if self.status is not FundPlanStatus.COMPILED:
+            raise RuleViolation("disbursement.plan_issued", "the plan is already issued")
+        if not self.plan["townships"]:
+            raise RuleViolation("disbursement.plan_empty", "no township has filed yet")
+        if self.plan["missing_townships"] and not (reason and reason.strip()):
+            raise RuleViolation(
+                "disbursement.plan_incomplete",
+                "townships have not filed: " + ", ".join(self.plan["missing_townships"])
+                + "; give the reason for issuing without them", field="reason")
+        self._issued(region=self.region, month=self.month, plan=self.plan,
+                     document=document.to_wire(), issued_on=issued_on, reason=reason,
+                     actor=actor)
+
+    @event("Issued")
+    def _issued(self, region: str, month: str, plan: dict[str, Any],
+                document: dict[str, Any], issued_on: date, reason: str | None,
+                actor: dict[str, Any]) -> None:
+        self.status = FundPlanStatus.ISSUED
+        self.document = SealedDocument(**document)
+        self.issued_on = issued_on
+
+    def acknowledge(self, receipt_reference: str, note: str | None,
+                    actor: dict[str, Any]) -> None:
+        if self.status is FundPlanStatus.COMPILED:
+            raise RuleViolation("disbursement.plan_not_issued", "the plan is not issued yet")
+        if self.status is FundPlanStatus.ACKNOWLEDGED:
+            raise RuleViolation("disbursement.plan_acknowledged", "already acknowledged")
+        assert self.document is not None
+        self._acknowledged(region=self.region, month=self.month,
+                           document_sha256=self.document.sha256,
+                           receipt_reference=receipt_reference, note=note, actor=actor)
+
+    @event("Acknowledged")
+    def _acknowledged(self, region: str, month: str, document_sha256: str,
+                      receipt_reference: str, note: str | None, actor: dict[str, Any]) -> None:
+        self.status = FundPlanStatus.ACKNOWLEDGED
+        self.acknowledgement = {"receipt_reference": receipt_reference, "note": note,
+                                "actor": actor}
+
+
+# --- review's spot checks (抽查) --------------------------------------------------------------
+
+
+class SpotCheck(Aggregate):
+    """The county's spot check of a township as review reported it; a later report of the
+    same check (errors since resolved) is recorded as an update."""
+
+    @staticmethod
+    def create_id(upstream_id: UUID, **_: Any) -> UUID:
+        return spot_check_id(upstream_id)
+
+    @event("Recorded")
+    def __init__(self, upstream_id: UUID, township: str, month: str,
+                 results: list[dict[str, Any]], source: dict[str, Any],
+                 actor: dict[str, Any]) -> None:
+        self.upstream_id, self.township, self.month = upstream_id, township, month
+        self.results = results
+
+    def update(self, results: list[dict[str, Any]], source: dict[str, Any],
+               actor: dict[str, Any]) -> None:
+        self._updated(township=self.township, month=self.month, results=results,
+                      source=source, actor=actor)
+
+    @event("Updated")
+    def _updated(self, township: str, month: str, results: list[dict[str, Any]],
+                 source: dict[str, Any], actor: dict[str, Any]) -> None:
+        self.results = results
+
+
+def unresolved_error(result: dict[str, Any]) -> bool:
+    """A spot-check result that holds rows back: the decision was not upheld, not resolved."""
+    return not result["upheld"] and not result.get("resolved", True)
+
+
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where a ledger step came from (review's integration event)."""
+
+    event_id: str
+    type: str
+    position: int
+    occurred_at: str
+    actor: dict[str, Any] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "type": self.type, "position": self.position,
+                "occurred_at": self.occurred_at,
+                "by": (self.actor or {}).get("user_id")}

@@ -1,0 +1,372 @@
+"""Disbursement's read models, applied in the writer's transaction.
+
+- `disbursement_ledger`: every entitlement and 临时救助 payment with its decisions (steps),
+  the query drafting reads (an index on township and kind, and the paid span so that long-
+  ended entitlements are skipped);
+- rosters, their rows (what export, reconciliation and statistics read), exports and
+  discrepancies; statistics and the sealed documents by hash (what verification looks up);
+  spot-check results per case (what holds rows back); fund plans.
+Amounts are stored in fen (分) as integers: exact sums in SQL on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from services.disbursement.domain import (
+    Change,
+    FundPlan,
+    LedgerEntry,
+    MonthlyRoster,
+    MonthlyStatistics,
+    RosterRow,
+    SpotCheck,
+    Step,
+    paid_span,
+    to_fen,
+)
+from shared.eventstore import POSITION, Projection
+
+FEN = BigInteger().with_variant(Integer(), "sqlite")  # a province-month overflows int32 fen
+
+
+class DisbursementProjection(Projection):
+    def __init__(self) -> None:
+        super().__init__()
+        m = self.metadata
+        self.ledger = Table(
+            "disbursement_ledger", m,
+            Column("key", String(36), primary_key=True),
+            Column("aggregate_id", String(36), nullable=False, unique=True),
+            Column("entry_type", String(24), nullable=False),
+            Column("kind", String(16), nullable=False),
+            Column("township", String(12), nullable=False),
+            Column("village", String(12), nullable=False),
+            Column("urban", Boolean, nullable=False),
+            Column("case_id", String(36), nullable=False, index=True),
+            Column("household_id", String(64)),
+            Column("applicant_name", String(64), nullable=False),
+            Column("policy_version", Integer),
+            Column("payee", Text),  # JSON: name, bank, sealed account, fingerprint, mask
+            Column("steps", Text, nullable=False),  # JSON list of Step
+            Column("first_month", String(7)),
+            Column("last_month", String(7)),  # null: still paying
+            Column("position", POSITION, nullable=False),
+            Index("disbursement_ledger_draft", "township", "kind", "first_month"),
+        )
+        self.rosters = Table(
+            "disbursement_rosters", m,
+            Column("roster_id", String(36), primary_key=True),
+            Column("township", String(12), nullable=False),
+            Column("month", String(7), nullable=False),
+            Column("kind", String(16), nullable=False),
+            Column("status", String(16), nullable=False),
+            Column("rows", Integer, nullable=False),
+            Column("total_fen", FEN, nullable=False),
+            Column("new", Integer, nullable=False),
+            Column("changed", Integer, nullable=False),
+            Column("ended", Integer, nullable=False),
+            Column("corrections", Integer, nullable=False, default=0),
+            Column("exports", Integer, nullable=False, default=0),
+            Column("open_discrepancies", Integer, nullable=False, default=0),
+            Column("digest", String(64)),
+            Column("drafted_at", DateTime(timezone=True), nullable=False),
+            Column("locked_by", String(64)),
+            Column("reconciled_at", DateTime(timezone=True)),
+            Column("position", POSITION, nullable=False),
+            Index("disbursement_rosters_month", "township", "month"),
+        )
+        self.rows = Table(
+            "disbursement_roster_rows", m,
+            Column("roster_id", String(36), primary_key=True),
+            Column("key", String(36), primary_key=True),
+            Column("case_id", String(36), nullable=False, index=True),
+            Column("household", String(64), nullable=False),
+            Column("village", String(12), nullable=False),
+            Column("urban", Boolean, nullable=False),
+            Column("name", String(64), nullable=False),
+            Column("household_size", Integer, nullable=False),
+            Column("amount_fen", FEN, nullable=False),
+            Column("policy_version", Integer),
+            Column("source", String(36), nullable=False),
+            Column("account_fp", String(64)),
+            Column("account_mask", String(40), nullable=False),
+        )
+        self.exports = Table(
+            "disbursement_exports", m,
+            Column("export_id", String(36), primary_key=True),
+            Column("roster_id", String(36), nullable=False, index=True),
+            Column("format", String(8), nullable=False),
+            Column("sha256", String(64), nullable=False),
+            Column("rows", Integer, nullable=False),
+            Column("total_fen", FEN, nullable=False),
+            Column("roster_version", Integer, nullable=False),
+            Column("exported_by", String(64), nullable=False),
+            Column("exported_at", DateTime(timezone=True), nullable=False),
+        )
+        self.discrepancies = Table(
+            "disbursement_discrepancies", m,
+            Column("roster_id", String(36), primary_key=True),
+            Column("id", String(16), primary_key=True),
+            Column("kind", String(16), nullable=False),
+            Column("detail", Text, nullable=False),  # JSON, accounts masked
+            Column("resolution", String(24)),
+            Column("reason", Text),
+            Column("resolved_by", String(64)),
+        )
+        self.statistics = Table(
+            "disbursement_statistics", m,
+            Column("statistics_id", String(36), primary_key=True),
+            Column("township", String(12), nullable=False),
+            Column("month", String(7), nullable=False, index=True),
+            Column("status", String(16), nullable=False),
+            Column("figures", Text, nullable=False),
+            Column("rows", Text, nullable=False),  # JSON {kind: rows}
+            Column("documents", Text, nullable=False),  # JSON [SealedDocument without bytes]
+            Column("sealed_by", String(64), nullable=False),
+            Column("sealed_at", DateTime(timezone=True), nullable=False),
+            Column("filed_on", Date),
+            Column("late", Boolean, nullable=False, default=False),
+            Column("position", POSITION, nullable=False),
+        )
+        self.documents = Table(
+            "disbursement_sealed_documents", m,
+            Column("sha256", String(64), primary_key=True),
+            Column("owner_id", String(36), nullable=False),  # the sealing aggregate
+            Column("owner_type", String(16), nullable=False),  # statistics | fund_plan
+            Column("sealed_by", String(12), nullable=False),  # township or county code
+            Column("subject", String(7), nullable=False),  # the month
+            Column("document_kind", String(24), nullable=False),
+            Column("document", Text, nullable=False),  # JSON SealedDocument
+            Column("sealed_at", DateTime(timezone=True), nullable=False),
+        )
+        self.spot_results = Table(
+            "disbursement_spot_results", m,
+            Column("case_id", String(36), primary_key=True),  # the latest result per case
+            Column("township", String(12), nullable=False, index=True),
+            Column("spot_check_id", String(36), nullable=False),
+            Column("month", String(7), nullable=False),
+            Column("upheld", Boolean, nullable=False),
+            Column("resolved", Boolean, nullable=False),
+            Column("finding", Text),
+        )
+        self.fund_plans = Table(
+            "disbursement_fund_plans", m,
+            Column("plan_id", String(36), primary_key=True),
+            Column("month", String(7), nullable=False),
+            Column("status", String(16), nullable=False),
+            Column("total_fen", FEN, nullable=False),
+            Column("document_sha256", String(64)),
+            Column("acknowledged_by", String(64)),
+            Column("position", POSITION, nullable=False),
+        )
+
+    def apply(self, session: Session, event: Any, position: int) -> None:
+        for cls, handler in self._handlers:
+            if isinstance(event, cls):
+                handler(self, session, event, position)
+                return
+
+    # --- ledger ------------------------------------------------------------------------
+
+    def _recorded(self, s: Session, e: Any, position: int) -> None:
+        steps = [e.step]
+        first, last = paid_span([Step.from_wire(x) for x in steps])
+        if e.entry_type == "temporary_payment":
+            last = first  # one payment, one month
+        # Parameters apart from the statement: compiled once, not once per entitlement.
+        s.execute(self.ledger.insert(), dict(
+            key=str(e.key), aggregate_id=str(e.originator_id), entry_type=e.entry_type,
+            kind=e.kind, township=e.township, village=e.village, urban=e.urban,
+            case_id=str(e.case_id), household_id=e.household_id,
+            applicant_name=e.applicant_name, policy_version=e.policy_version,
+            payee=json.dumps(e.payee, ensure_ascii=False) if e.payee else None,
+            steps=json.dumps(steps, ensure_ascii=False), first_month=first, last_month=last,
+            position=position))
+
+    def _changed(self, s: Session, e: Any, position: int) -> None:
+        t = self.ledger
+        row = s.execute(select(t.c.key, t.c.steps).where(
+            t.c.aggregate_id == str(e.originator_id))).one()
+        steps = [*json.loads(row.steps), e.step]
+        first, last = paid_span([Step.from_wire(x) for x in steps])
+        s.execute(update(t).where(t.c.key == row.key).values(
+            steps=json.dumps(steps, ensure_ascii=False), first_month=first, last_month=last,
+            position=position))
+
+    # --- rosters ---------------------------------------------------------------------------
+
+    def _drafted(self, s: Session, e: Any, position: int) -> None:
+        rid = str(e.originator_id)
+        counts = {c.value: 0 for c in Change}
+        for c in e.changes:
+            counts[c["change"]] += 1
+        rows = [RosterRow.from_wire(w) for w in e.rows]
+        values = dict(status="drafted", rows=len(rows),
+                      total_fen=sum(to_fen(r.amount) for r in rows), new=counts["new"],
+                      changed=counts["changed"], ended=counts["ended"], drafted_at=e.timestamp,
+                      position=position)
+        if isinstance(e, MonthlyRoster.Drafted):
+            s.execute(self.rosters.insert().values(
+                roster_id=rid, township=e.township, month=e.month, kind=e.kind, corrections=0,
+                exports=0, open_discrepancies=0, **values))
+        else:
+            s.execute(update(self.rosters).where(self.rosters.c.roster_id == rid)
+                      .values(**values))
+            s.execute(delete(self.rows).where(self.rows.c.roster_id == rid))
+        if rows:
+            s.execute(self.rows.insert(), [{
+                "roster_id": rid, "key": r.key, "case_id": r.case_id,
+                "household": r.household_id or r.case_id, "village": r.village,
+                "urban": r.urban, "name": r.name, "household_size": r.household_size,
+                "amount_fen": to_fen(r.amount), "policy_version": r.policy_version,
+                "source": r.source, "account_fp": r.account_fp,
+                "account_mask": r.account_mask} for r in rows])
+
+    def _locked(self, s: Session, e: Any, position: int) -> None:
+        s.execute(update(self.rosters).where(self.rosters.c.roster_id == str(e.originator_id))
+                  .values(status="locked", digest=e.digest, locked_by=e.actor.get("user_id"),
+                          position=position))
+
+    def _corrected(self, s: Session, e: Any, position: int) -> None:
+        rid, r = str(e.originator_id), self.rosters
+        where = (self.rows.c.roster_id == rid) & (self.rows.c.key == e.key)
+        if e.amount > 0:
+            s.execute(update(self.rows).where(where).values(amount_fen=to_fen(e.amount)))
+        else:
+            s.execute(delete(self.rows).where(where))
+        s.execute(update(r).where(r.c.roster_id == rid).values(
+            total_fen=r.c.total_fen - to_fen(e.previous) + to_fen(e.amount),
+            rows=r.c.rows - (1 if e.amount == 0 else 0), corrections=r.c.corrections + 1,
+            digest=e.digest, position=position))
+
+    def _exported(self, s: Session, e: Any, position: int) -> None:
+        rid, r = str(e.originator_id), self.rosters
+        s.execute(self.exports.insert().values(
+            export_id=e.export_id, roster_id=rid, format=e.file_format, sha256=e.sha256,
+            rows=e.rows_count, total_fen=to_fen(e.total), roster_version=e.roster_version,
+            exported_by=e.actor.get("user_id"), exported_at=e.timestamp))
+        s.execute(update(r).where(r.c.roster_id == rid).values(exports=r.c.exports + 1,
+                                                                position=position))
+
+    def _bank_return(self, s: Session, e: Any, position: int) -> None:
+        rid = str(e.originator_id)
+        s.execute(delete(self.discrepancies).where(self.discrepancies.c.roster_id == rid))
+        if e.discrepancies:
+            s.execute(self.discrepancies.insert(), [{
+                "roster_id": rid, "id": d["id"], "kind": d["kind"],
+                "detail": json.dumps(d, ensure_ascii=False)} for d in e.discrepancies])
+        s.execute(update(self.rosters).where(self.rosters.c.roster_id == rid).values(
+            open_discrepancies=len(e.discrepancies), position=position))
+
+    def _resolved(self, s: Session, e: Any, position: int) -> None:
+        rid, r, d = str(e.originator_id), self.rosters, self.discrepancies
+        s.execute(update(d).where(d.c.roster_id == rid, d.c.id.in_(e.discrepancy_ids)).values(
+            resolution=e.resolution, reason=e.reason, resolved_by=e.actor.get("user_id")))
+        s.execute(update(r).where(r.c.roster_id == rid).values(
+            open_discrepancies=r.c.open_discrepancies - len(e.discrepancy_ids),
+            position=position))
+
+    def _reconciled(self, s: Session, e: Any, position: int) -> None:
+        s.execute(update(self.rosters).where(self.rosters.c.roster_id == str(e.originator_id))
+                  .values(status="reconciled", reconciled_at=e.timestamp, position=position))
+
+    # --- statistics, seals, spot checks, plans ---------------------------------------------
+
+    def _sealed(self, s: Session, e: Any, position: int) -> None:
+        sid = str(e.originator_id)
+        s.execute(self.statistics.insert().values(
+            statistics_id=sid, township=e.township, month=e.month, status="sealed",
+            figures=json.dumps(e.figures, ensure_ascii=False),
+            rows=json.dumps({r["kind"]: r["rows"] for r in e.rosters}),
+            documents=json.dumps(e.documents, ensure_ascii=False),
+            sealed_by=e.actor.get("user_id"), sealed_at=e.timestamp, late=False,
+            position=position))
+        for d in e.documents:
+            self._document(s, d, sid, "statistics", e.township, e.month, e.timestamp)
+
+    def _document(self, s: Session, d: dict[str, Any], owner_id: str, owner_type: str,
+                  sealed_by: str, subject: str, at: Any) -> None:
+        s.execute(self.documents.insert().values(
+            sha256=d["sha256"], owner_id=owner_id, owner_type=owner_type, sealed_by=sealed_by,
+            subject=subject, document_kind=d["document_kind"],
+            document=json.dumps(d, ensure_ascii=False), sealed_at=at))
+
+    def _filed(self, s: Session, e: Any, position: int) -> None:
+        t = self.statistics
+        s.execute(update(t).where(t.c.statistics_id == str(e.originator_id)).values(
+            status="filed", filed_on=e.filed_on, late=e.late, position=position))
+
+    def _spot_check(self, s: Session, e: Any, position: int) -> None:
+        t = self.spot_results
+        for r in e.results:
+            s.execute(delete(t).where(t.c.case_id == str(r["case_id"])))
+            s.execute(t.insert().values(
+                case_id=str(r["case_id"]), township=e.township, spot_check_id=str(
+                    e.originator_id), month=e.month, upheld=r["upheld"],
+                resolved=r.get("resolved", True), finding=r.get("finding")))
+
+    def _plan(self, s: Session, e: Any, position: int) -> None:
+        t, pid = self.fund_plans, str(e.originator_id)
+        if isinstance(e, FundPlan.Compiled):
+            s.execute(t.insert().values(plan_id=pid, month=e.month, status="compiled",
+                                        total_fen=to_fen_str(e.plan["total"]),
+                                        position=position))
+        elif isinstance(e, FundPlan.Recompiled):
+            s.execute(update(t).where(t.c.plan_id == pid).values(
+                total_fen=to_fen_str(e.plan["total"]), position=position))
+        elif isinstance(e, FundPlan.Issued):
+            s.execute(update(t).where(t.c.plan_id == pid).values(
+                status="issued", document_sha256=e.document["sha256"], position=position))
+            self._document(s, e.document, pid, "fund_plan", e.region, e.month, e.timestamp)
+        elif isinstance(e, FundPlan.Acknowledged):
+            s.execute(update(t).where(t.c.plan_id == pid).values(
+                status="acknowledged", acknowledged_by=e.actor.get("user_id"),
+                position=position))
+
+    _handlers: list[tuple[type, Any]] = []
+
+
+def to_fen_str(amount: str) -> int:
+    return to_fen(Decimal(amount))
+
+
+DisbursementProjection._handlers = [
+    (LedgerEntry.Recorded, DisbursementProjection._recorded),
+    (LedgerEntry.Changed, DisbursementProjection._changed),
+    (MonthlyRoster.Drafted, DisbursementProjection._drafted),
+    (MonthlyRoster.Redrafted, DisbursementProjection._drafted),
+    (MonthlyRoster.Locked, DisbursementProjection._locked),
+    (MonthlyRoster.Corrected, DisbursementProjection._corrected),
+    (MonthlyRoster.Exported, DisbursementProjection._exported),
+    (MonthlyRoster.BankReturnImported, DisbursementProjection._bank_return),
+    (MonthlyRoster.DiscrepanciesResolved, DisbursementProjection._resolved),
+    (MonthlyRoster.Reconciled, DisbursementProjection._reconciled),
+    (MonthlyStatistics.Sealed, DisbursementProjection._sealed),
+    (MonthlyStatistics.Filed, DisbursementProjection._filed),
+    (SpotCheck.Recorded, DisbursementProjection._spot_check),
+    (SpotCheck.Updated, DisbursementProjection._spot_check),
+    (FundPlan.Compiled, DisbursementProjection._plan),
+    (FundPlan.Recompiled, DisbursementProjection._plan),
+    (FundPlan.Issued, DisbursementProjection._plan),
+    (FundPlan.Acknowledged, DisbursementProjection._plan),
+]

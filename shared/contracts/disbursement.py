@@ -1,0 +1,206 @@
+"""Disbursement's published integration events: the month's roster, its reconciliation,
+the township's sealed statistics and the county's fund plan.
+
+`fund_plan_issued` is the contract the county finance bureau (县财政局) consumes: totals per
+township and kind, rows count, the plan document's hash and the seals (signatures) of the
+county bureau and of every township filing it rests on. Money is Decimal (a string in JSON).
+No bank account or name travels here: an export is reported by its hash only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.contracts.common import AssistanceKind
+from shared.contracts.registry import IntegrationEvent, contract
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Seal(_Part):
+    """An electronic seal (电子印章): Ed25519 over
+    `lingshui-seal/v1|<owner>|<month>|<document_kind>|<sha256>`."""
+
+    owner: str  # division code of the sealing township or county
+    document_kind: str  # statistics_xlsx | statistics_pdf | fund_plan_json
+    sha256: str
+    signature: str  # base64
+    key_id: str
+    public_key: str  # base64 raw Ed25519 public key
+
+
+@contract
+class RosterLocked(IntegrationEvent):
+    SOURCE = "disbursement"
+    TYPE = "roster_locked"
+    roster_id: UUID
+    township: str
+    month: str  # "YYYY-MM"
+    kind: AssistanceKind
+    rows: int
+    total: Decimal
+    digest: str  # sha256 of the locked rows in canonical form
+
+
+@contract
+class RosterCorrected(IntegrationEvent):
+    SOURCE = "disbursement"
+    TYPE = "roster_corrected"
+    roster_id: UUID
+    township: str
+    month: str
+    kind: AssistanceKind
+    key: str  # entitlement or payment id of the row
+    case_id: UUID
+    previous: Decimal
+    amount: Decimal  # 0 removes the payment
+    reason: str
+    digest: str
+
+
+@contract
+class RosterExported(IntegrationEvent):
+    """Audited: bank accounts were unsealed into a file for the bank; who and which file."""
+
+    SOURCE = "disbursement"
+    TYPE = "roster_exported"
+    roster_id: UUID
+    export_id: UUID
+    township: str
+    month: str
+    kind: AssistanceKind
+    format: Literal["csv", "xlsx"]
+    sha256: str
+    rows: int
+    total: Decimal
+
+
+@contract
+class RosterReconciled(IntegrationEvent):
+    SOURCE = "disbursement"
+    TYPE = "roster_reconciled"
+    roster_id: UUID
+    township: str
+    month: str
+    kind: AssistanceKind
+    rows: int
+    total: Decimal
+    paid_total: Decimal
+    bank_file_sha256: str
+    discrepancies: int  # each with a recorded resolution
+    late: bool  # the bank's file was imported after the reconciliation day
+
+
+class StatisticsLine(_Part):
+    kind: AssistanceKind
+    urban: bool
+    households: int
+    persons: int
+    amount: Decimal
+    new: int
+    ended: int
+
+
+class StatisticsTotal(_Part):
+    households: int
+    persons: int
+    amount: Decimal
+    new: int
+    ended: int
+
+
+@contract
+class StatisticsSealed(IntegrationEvent):
+    """《城乡低保、特困供养资金和临时救助发放统计表》 of a township and month, sealed."""
+
+    SOURCE = "disbursement"
+    TYPE = "statistics_sealed"
+    statistics_id: UUID
+    township: str
+    month: str
+    lines: list[StatisticsLine]
+    total: StatisticsTotal
+    seals: list[Seal]
+
+
+@contract
+class StatisticsFiled(IntegrationEvent):
+    SOURCE = "disbursement"
+    TYPE = "statistics_filed"
+    statistics_id: UUID
+    township: str
+    month: str
+    filed_on: date
+    due_on: date
+    late: bool
+
+
+class PlanKindTotal(_Part):
+    kind: AssistanceKind
+    rows: int
+    households: int
+    amount: Decimal  # payable, after held-back rows
+    held_back_rows: int
+    held_back_amount: Decimal
+
+
+class PlanTownship(_Part):
+    township: str
+    flagged: bool  # its spot check found errors that are not resolved
+    late: bool  # its statistics were filed after the due day
+    rows: int
+    total: Decimal
+    kinds: list[PlanKindTotal]
+    seals: list[Seal]  # the township's sealed statistics this plan rests on
+
+
+class HeldBackRow(_Part):
+    township: str
+    kind: AssistanceKind
+    key: str
+    case_id: UUID
+    amount: Decimal
+    spot_check_id: UUID
+    finding: str | None = None
+
+
+@contract
+class FundPlanIssued(IntegrationEvent):
+    """资金发放计划 to the finance bureau. Verify `seal` over `document_sha256` (the
+    canonical JSON at GET /fund-plans/{month}/document) before paying."""
+
+    SOURCE = "disbursement"
+    TYPE = "fund_plan_issued"
+    plan_id: UUID
+    region: str
+    month: str
+    issued_on: date
+    townships: list[PlanTownship]
+    missing_townships: list[str]
+    held_back: list[HeldBackRow]
+    totals: dict[str, Decimal]  # per kind
+    total: Decimal
+    rows: int
+    document_sha256: str
+    seal: Seal  # the county bureau's
+    reason: str | None = None  # why it was issued with townships missing
+    issued_at: datetime | None = None
+
+
+@contract
+class FundPlanAcknowledged(IntegrationEvent):
+    SOURCE = "disbursement"
+    TYPE = "fund_plan_acknowledged"
+    plan_id: UUID
+    region: str
+    month: str
+    document_sha256: str
+    receipt_reference: str
+    note: str | None = None

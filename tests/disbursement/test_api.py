@@ -1,0 +1,204 @@
+"""Disbursement's HTTP API in-process (SQLite, the real nats-server): roles, jurisdiction,
+bad input and files; every refusal is problem+json with a stable code and changes nothing."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.disbursement.documents import bank_file_csv
+from shared.auth import Principal, Role, TokenIssuer
+from shared.runtime import ServiceRuntime
+from tests.disbursement.conftest import (
+    GUANGPO,
+    YELIN,
+    changed,
+    china,
+    keyring,
+    started,
+    token,
+    upstream,
+)
+from tests.stack import client
+
+pytestmark = pytest.mark.nats
+PROBLEM = "application/problem+json"
+JUNE = f"/rosters/{YELIN}/2026-06"
+
+
+def seed(rt: ServiceRuntime, keys_dir: Path) -> dict[str, Any]:
+    """Two 低保 households on the ledger, as review's events would put them there."""
+    ring = keyring(keys_dir)
+    a = started(ring, amount="560.00", start_month="2026-06", name="黎阿婆",
+                account="6222021111111111")
+    b = started(ring, amount="300.00", start_month="2026-03", name="王五",
+                account="6222022222222222")
+    app = rt.app
+    with app.unit_of_work():
+        app.record_entitlement_started(a, upstream(china(date(2026, 5, 20))))
+        app.record_entitlement_started(b, upstream(china(date(2026, 2, 20))))
+        app.record_entitlement_changed(
+            changed(b, change="decrease", amount="250.00", effective_month="2026-06"),
+            upstream(china(date(2026, 6, 16)), "entitlement_changed"))  # after the cut-off
+    app.today = lambda: date(2026, 6, 16)
+    return {"a": a, "b": b}
+
+
+@pytest.fixture
+async def http(disbursement: ServiceRuntime) -> Any:
+    async with client(disbursement) as c:
+        yield c
+
+
+def problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    body = r.json()
+    assert body["code"] == code, body
+    return body
+
+
+async def test_clerk_drafts_and_locks_with_amounts_and_cutoff(
+        disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer,
+        keys_dir: Path) -> None:
+    seed(disbursement, keys_dir)
+    clerk = token(issuer, Role.TOWNSHIP_CLERK)
+    r = await http.post(f"{JUNE}/dibao/draft", headers=clerk)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    # 560 new + 300 (the decrease decided on the 16th reaches July, not June).
+    assert (body["status"], body["rows"], body["total"], body["new"]) == ("drafted", 2,
+                                                                          "860.00", 1)
+    r = await http.get(f"{JUNE}/dibao/rows", headers=clerk)
+    assert sorted(x["amount"] for x in r.json()["items"]) == ["300.00", "560.00"]
+    assert all("account_fp" not in x and x["account_mask"].startswith("*")
+               for x in r.json()["items"])
+    r = await http.post(f"{JUNE}/dibao/lock", headers=clerk)
+    assert r.status_code == 200 and r.json()["status"] == "locked"
+    r = await http.post("/rosters/469028100/2026-07/dibao/draft", headers=clerk)
+    problem(r, 422, "disbursement.before_cutoff")
+
+
+async def test_only_the_clerk_of_the_township_locks(
+        disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer,
+        keys_dir: Path) -> None:
+    seed(disbursement, keys_dir)
+    assert (await http.post(f"{JUNE}/dibao/draft",
+                            headers=token(issuer, Role.TOWNSHIP_CLERK))).status_code == 201
+    problem(await http.post(f"{JUNE}/dibao/lock", headers=token(issuer, Role.TOWNSHIP_LEADER)),
+            403, "auth.role")
+    problem(await http.post(f"{JUNE}/dibao/lock",
+                            headers=token(issuer, Role.TOWNSHIP_CLERK, GUANGPO)),
+            403, "auth.jurisdiction")
+    problem(await http.post(f"{JUNE}/dibao/lock", headers=token(issuer, Role.COUNTY_BUREAU,
+                                                                None)), 403, "auth.role")
+    problem(await http.post(f"{JUNE}/dibao/lock"), 401, "auth.missing_token")
+    r = await http.get(f"{JUNE}/dibao", headers=token(issuer, Role.DISCIPLINE_INSPECTOR, None))
+    assert r.json()["status"] == "drafted"  # nothing changed
+
+
+async def test_bad_input_is_refused_naming_the_field(
+        disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer,
+        keys_dir: Path) -> None:
+    ledger = seed(disbursement, keys_dir)
+    clerk = token(issuer, Role.TOWNSHIP_CLERK)
+    await http.post(f"{JUNE}/dibao/draft", headers=clerk)
+    await http.post(f"{JUNE}/dibao/lock", headers=clerk)
+    key = str(ledger["a"].entitlement_id)
+    version = disbursement.app.roster(_clerk(), YELIN, "2026-06", "dibao").version
+    for body, field in [({"key": key, "amount": "abc", "reason": "x"}, "amount"),
+                        ({"key": key, "amount": "-5", "reason": "x"}, "amount"),
+                        ({"key": key, "amount": "1.001", "reason": "x"}, "amount"),
+                        ({"key": key, "amount": "10"}, "reason"),
+                        ({"key": key, "amount": "10", "reason": "x", "extra": 1}, "extra")]:
+        b = problem(await http.post(f"{JUNE}/dibao/corrections", json=body, headers=clerk),
+                    422, "web.validation")
+        assert b["field"] == field, b
+    problem(await http.post(f"{JUNE}/dibao/corrections", headers=clerk,
+                            json={"key": "nope", "amount": "1", "reason": "x"}),
+            422, "disbursement.row_unknown")
+    problem(await http.post("/rosters/469028100/2026-06/dibao_edge/draft", headers=clerk),
+            422, "web.validation")
+    problem(await http.post("/rosters/469028100/2026-13/dibao/draft", headers=clerk),
+            422, "web.validation")
+    problem(await http.post("/rosters/469028999/2026-06/dibao/draft",
+                            headers=token(issuer, Role.TOWNSHIP_CLERK, "469028999")),
+            422, "disbursement.unknown_township")
+    # A malformed bank file: row and column named, nothing recorded.
+    bad = ("account,name,amount,status,reference\r\n"
+           "6222021111111111,黎阿婆,five,paid,B1\r\n").encode()
+    b = problem(await http.post(f"{JUNE}/dibao/bank-return", headers=clerk,
+                                files={"file": ("ret.csv", io.BytesIO(bad), "text/csv")}),
+                422, "disbursement.bank_file_malformed")
+    assert b["field"] == "file.row[2].amount" and "row 2, column amount" in b["detail"]
+    assert disbursement.app.roster(_clerk(), YELIN, "2026-06", "dibao").version == version
+    r = await http.post(f"{JUNE}/dibao/corrections", headers=clerk,
+                        json={"key": key, "amount": "500.00", "reason": "income re-checked"})
+    assert r.status_code == 201 and r.json()["total"] == "800.00"
+
+
+def _clerk() -> Principal:
+    return Principal("clerk-test", Role.TOWNSHIP_CLERK, YELIN)
+
+
+async def test_export_is_audited_and_only_its_maker_downloads_it(
+        disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer,
+        keys_dir: Path) -> None:
+    seed(disbursement, keys_dir)
+    clerk = token(issuer, Role.TOWNSHIP_CLERK)
+    await http.post(f"{JUNE}/dibao/draft", headers=clerk)
+    problem(await http.post(f"{JUNE}/dibao/exports", json={"format": "csv"}, headers=clerk),
+            422, "disbursement.roster_not_locked")
+    await http.post(f"{JUNE}/dibao/lock", headers=clerk)
+    for fmt in ("xlsx", "csv"):
+        r = await http.post(f"{JUNE}/dibao/exports", json={"format": fmt}, headers=clerk)
+        assert r.status_code == 201, r.text
+        meta = r.json()
+        assert "6222" not in r.text  # no account in the answer (nor the idempotency store)
+        problem(await http.get(f"{JUNE}/dibao/exports/{meta['export_id']}",
+                               headers=token(issuer, Role.TOWNSHIP_CLERK, user="other-clerk")),
+                403, "disbursement.export_owner")
+        f = await http.get(f"{JUNE}/dibao/exports/{meta['export_id']}", headers=clerk)
+        assert f.status_code == 200 and f.headers["x-content-sha256"] == meta["sha256"]
+    text = f.content.decode("utf-8-sig")
+    assert "6222021111111111" in text and "黎阿婆" in text
+    exported = [e for _, e in disbursement.app.iter_domain_events()
+                if type(e).__name__ == "Exported"]
+    assert [(e.file_format, e.actor["user_id"]) for e in exported] == [
+        ("xlsx", "township_clerk-469028100"), ("csv", "township_clerk-469028100")]
+    # Reconcile from the exported file with one failed payment, resolve it with a reason.
+    lines = [row.split(",") for row in text.splitlines()[1:]]
+    ret = bank_file_csv([(x[3], x[2], x[4], "failed" if x[2] == "王五" else "paid", f"B{i}")
+                         for i, x in enumerate(lines)])
+    r = await http.post(f"{JUNE}/dibao/bank-return", headers=clerk,
+                        files={"file": ("ret.csv", io.BytesIO(ret), "text/csv")})
+    assert r.status_code == 201, r.text
+    assert [d["kind"] for d in r.json()["discrepancies"]] == ["failed"]
+    assert r.json()["status"] == "locked"
+    r = await http.post(f"{JUNE}/dibao/discrepancies/resolve", headers=clerk,
+                        json={"discrepancy_ids": ["d1"], "resolution": "carried_forward",
+                              "reason": "card frozen; paid with July"})
+    assert r.status_code == 200 and r.json()["status"] == "reconciled"
+
+
+async def test_only_the_finance_bureau_acknowledges(
+        disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer) -> None:
+    body = {"receipt_reference": "CZ-1"}
+    for role in (Role.COUNTY_BUREAU, Role.COUNTY_CENTRE, Role.DISCIPLINE_INSPECTOR):
+        problem(await http.post("/fund-plans/2026-06/acknowledge", json=body,
+                                headers=token(issuer, role, None)), 403, "auth.role")
+    problem(await http.post("/fund-plans/2026-06/acknowledge", json=body,
+                            headers=token(issuer, Role.FINANCE_BUREAU, None)),
+            404, "disbursement.not_found")
+    problem(await http.post("/fund-plans/2026-06/compile",
+                            headers=token(issuer, Role.FINANCE_BUREAU, None)), 403, "auth.role")
+    problem(await http.post("/statistics/469028100/2026-06/seal",
+                            headers=token(issuer, Role.TOWNSHIP_CLERK)), 403, "auth.role")
+    problem(await http.post("/statistics/469028100/2026-06/seal",
+                            headers=token(issuer, Role.TOWNSHIP_LEADER)),
+            422, "disbursement.rosters_not_ready")

@@ -1,0 +1,190 @@
+"""The files: the bank's return file (good and malformed), the roster export, the statistics
+table as XLSX and PDF (Chinese text really in the PDF), and the electronic seal."""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from base64 import a85decode
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from services.disbursement.documents import (
+    STATISTICS_TITLE,
+    ExportRow,
+    StatisticsHeading,
+    bank_file_csv,
+    read_bank_return,
+    roster_csv,
+    roster_xlsx,
+    statistics_pdf,
+    statistics_xlsx,
+)
+from services.disbursement.domain import StatInput, compile_statistics
+from services.disbursement.seal import SealKeys, signature_valid
+from shared.errors import RuleViolation
+
+
+def fp(account: str) -> str:
+    return "fp:" + account
+
+
+def read(content: bytes, name: str = "return.csv") -> list:
+    return read_bank_return(name, content, fp, max_lines=100)
+
+
+def malformed(content: bytes, name: str = "return.csv") -> RuleViolation:
+    with pytest.raises(RuleViolation) as e:
+        read(content, name)
+    assert e.value.code == "disbursement.bank_file_malformed"
+    return e.value
+
+
+def test_return_file_in_csv_with_english_headers() -> None:
+    lines = read(bank_file_csv([("6222 0212 3456 7890", "黎阿婆", Decimal("560.00"), "paid",
+                                 "B1"),
+                                ("6222029876543210", "符大哥", Decimal("300.5"), "failed",
+                                 "B2")]))
+    assert [(x.line, x.account_fp, x.amount, x.status) for x in lines] == [
+        (2, "fp:6222021234567890", Decimal("560.00"), "paid"),
+        (3, "fp:6222029876543210", Decimal("300.50"), "failed")]
+    assert lines[0].account_mask == "************7890"  # never the plaintext
+
+
+def test_return_file_in_gbk_with_chinese_headers_in_another_order() -> None:
+    text = "流水号,状态,金额,户名,账号\r\nB1,成功,560.00,黎阿婆,6222021234567890\r\n"
+    lines = read(text.encode("gb18030"))
+    assert lines[0].name == "黎阿婆" and lines[0].status == "paid"
+
+
+def test_return_file_in_xlsx() -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["账号", "户名", "金额", "状态", "备注"])
+    ws.append(["6222021234567890", "黎阿婆", 560, "成功", "B1"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    lines = read(buf.getvalue(), "return.xlsx")
+    assert lines[0].amount == Decimal("560.00") and lines[0].reference == "B1"
+
+
+@pytest.mark.parametrize(("body", "message", "field"), [
+    ("account,name,amount,status\r\n", "no reference column", "file.row[1].reference"),
+    ("account,name,amount,status,reference\r\n6222021234567890,黎阿婆,56o.00,paid,B1\r\n",
+     "row 2, column amount", "file.row[2].amount"),
+    ("account,name,amount,status,reference\r\n6222021234567890,黎阿婆,560.00,paid,B1\r\n"
+     "62220212345X,符大哥,1.00,paid,B2\r\n", "row 3, column account", "file.row[3].account"),
+    ("account,name,amount,status,reference\r\n6222021234567890,黎阿婆,560.001,paid,B1\r\n",
+     "row 2, column amount", "file.row[2].amount"),
+    ("account,name,amount,status,reference\r\n6222021234567890,黎阿婆,560.00,maybe,B1\r\n",
+     "row 2, column status", "file.row[2].status"),
+    ("account,name,amount,status,reference\r\n6222021234567890,,560.00,paid,B1\r\n",
+     "row 2, column name", "file.row[2].name"),
+])
+def test_a_malformed_file_names_the_row_and_column(body: str, message: str,
+                                                   field: str) -> None:
+    e = malformed(body.encode())
+    assert message in e.message and e.field == field
+
+
+def test_an_account_stored_as_a_number_in_xlsx_is_refused() -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["account", "name", "amount", "status", "reference"])
+    ws.append([6222021234567890123, "黎阿婆", 560, "paid", "B1"])  # Excel loses digits
+    buf = io.BytesIO()
+    wb.save(buf)
+    e = malformed(buf.getvalue(), "r.xlsx")
+    assert e.field == "file.row[2].account" and "text" in e.message
+
+
+def test_not_a_file_at_all() -> None:
+    assert malformed(b"").message == "the file is empty"
+    assert "XLSX" in malformed(b"PK\x03\x04broken", "r.xlsx").message
+    assert "UTF-8" in malformed(bytes(range(128, 256)) * 3).message
+
+
+def test_export_files_carry_the_accounts_and_are_reproducible() -> None:
+    rows = [ExportRow("k1", "黎阿婆", "6222021234567890", Decimal("560.00"), "469028100201",
+                      "dibao")]
+    csv_text = roster_csv(rows).decode("utf-8-sig")
+    assert csv_text.splitlines()[1] == "1,k1,黎阿婆,6222021234567890,560.00,469028100201,城乡低保"
+    when = datetime(2026, 6, 16, 9, 30)
+    first = roster_xlsx(rows, "椰林镇 2026-06 发放花名册", when)
+    assert first == roster_xlsx(rows, "椰林镇 2026-06 发放花名册", when)  # same bytes, same hash
+    ws = load_workbook(io.BytesIO(first)).active
+    assert ws.cell(3, 4).value == "6222021234567890" and ws.cell(3, 4).data_type == "s"
+
+
+# --- the statistics table -------------------------------------------------------------------
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """Decode the text-showing strings of a reportlab PDF (ASCII85 + Flate streams, CID
+    font with UCS-2 big-endian codes): enough to prove the Chinese is really there."""
+    out = []
+    for body in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        data = zlib.decompress(a85decode(body.strip(), adobe=True) if body.startswith(b"<~")
+                               else a85decode(body.strip().removesuffix(b"~>")))
+        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\) Tj", data, re.S):
+            raw = re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes([int(m.group(1), 8)])
+                         if m.group(1)[:1].isdigit() else m.group(1), literal)
+            out.append(raw.decode("utf-16-be") if len(raw) % 2 == 0 else raw.decode("latin-1"))
+    return "\n".join(out)
+
+
+FIGURES = compile_statistics([StatInput("dibao", False, "h1", 3, Decimal("840.00")),
+                              StatInput("tekun", True, "h2", 1, Decimal("1200.00"))],
+                             {("dibao", False): (1, 0)})
+HEADING = StatisticsHeading("陵水黎族自治县", "椰林镇", "469028100", "2026-06",
+                            datetime(2026, 6, 18, 9, 0), "leader-yelin")
+
+
+def test_statistics_pdf_renders_the_chinese_title_and_figures() -> None:
+    pdf = statistics_pdf(FIGURES, HEADING)
+    assert b"/BaseFont /STSong-Light" in pdf and b"/Encoding /UniGB-UCS2-H" in pdf
+    text = _pdf_text(pdf)
+    assert f"《{STATISTICS_TITLE}》" in text
+    for expected in ("陵水黎族自治县椰林镇", "城乡低保", "特困供养", "临时救助", "农村", "合计",
+                     "840.00", "2040.00", "统计月份：2026-06"):
+        assert expected in text, expected
+    assert pdf == statistics_pdf(FIGURES, HEADING)  # reproducible: no clock, no random id
+
+
+def test_statistics_xlsx_has_the_table() -> None:
+    ws = load_workbook(io.BytesIO(statistics_xlsx(FIGURES, HEADING))).active
+    assert STATISTICS_TITLE in ws["A1"].value
+    rows = [list(r) for r in ws.iter_rows(min_row=4, max_row=10, values_only=True)]
+    assert rows[0] == ["城乡低保", "城市", 0, 0, 0, 0, 0]
+    assert rows[1] == ["城乡低保", "农村", 1, 3, 840, 1, 0]
+    assert rows[-1][:5] == ["合计", None, 2, 4, 2040]
+
+
+# --- the electronic seal ------------------------------------------------------------------------
+
+
+def test_seal_verifies_and_fails_on_a_one_byte_change(tmp_path: Path) -> None:
+    keys = SealKeys(tmp_path / "seals")
+    pdf = statistics_pdf(FIGURES, HEADING)
+    doc = keys.seal("469028100", "2026-06", "statistics_pdf", "t.pdf", "application/pdf", pdf)
+    assert signature_valid("469028100", "2026-06", doc)
+    assert (tmp_path / "seals" / "469028100.ed25519.pem").stat().st_mode & 0o777 == 0o600
+    altered = bytearray(pdf)
+    altered[len(altered) // 2] ^= 0x01
+    forged = keys.seal("469028100", "2026-06", "statistics_pdf", "t.pdf", "application/pdf",
+                       bytes(altered))
+    assert forged.sha256 != doc.sha256
+    # The signature of one document does not cover another hash, township or month.
+    moved = type(doc)(**{**doc.to_wire(), "sha256": forged.sha256})
+    assert not signature_valid("469028100", "2026-06", moved)
+    assert not signature_valid("469028101", "2026-06", doc)
+    assert not signature_valid("469028100", "2026-07", doc)
+    # Keys are per township and kept across restarts.
+    other = keys.seal("469028101", "2026-06", "statistics_pdf", "t.pdf", "application/pdf", pdf)
+    assert other.key_id != doc.key_id
+    assert SealKeys(tmp_path / "seals").key_id("469028100") == doc.key_id

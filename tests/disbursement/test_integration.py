@@ -1,0 +1,217 @@
+"""From review's confirmation to an issued fund plan that the example finance bureau
+receives and acknowledges: over a real nats-server, on SQLite and on PostgreSQL.
+
+Review's envelopes are published onto review's stream exactly as its relay does (chained,
+`Nats-Msg-Id = review:<position>`); disbursement consumes them with its tracked consumer.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+
+from deploy.finance_consumer import FinanceBureauConsumer
+from services.disbursement.documents import bank_file_csv
+from shared.auth import Role, TokenIssuer
+from shared.bus import Bus, stream_name
+from shared.contracts import Envelope, verify_chain
+from shared.contracts.common import AssistanceKind
+from shared.runtime import ServiceRuntime
+from tests.conftest import NatsServer
+from tests.disbursement.conftest import (
+    YELIN,
+    ReviewStream,
+    changed,
+    china,
+    keyring,
+    spot_check,
+    started,
+    temporary,
+    token,
+)
+from tests.stack import build_service, client, eventually, reset_jetstream
+
+pytestmark = pytest.mark.nats
+MONTH = "2026-06"
+
+
+@pytest.fixture
+async def disbursement_on(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
+                          keys_dir: Path, nats_server: NatsServer,
+                          span_exporter: Any) -> AsyncIterator[ServiceRuntime]:
+    await reset_jetstream(nats_server.url)
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    rt = build_service("disbursement", tmp=tmp_path, keys_dir=keys_dir,
+                       nats_url=nats_server.url, database_url=database_url)
+    await rt.start()
+    yield rt
+    await rt.stop()
+
+
+async def publish_review(url: str, envelopes: list[Envelope]) -> None:
+    bus = Bus(url, "review-under-test", "469028")
+    await bus.connect()
+    await bus.ensure_stream("review", 3600)
+    assert bus.js is not None
+    for env in envelopes:
+        await bus.js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
+    # A republish after a relay crash: same id, dropped by JetStream.
+    await bus.js.publish(envelopes[0].subject, envelopes[0].to_bytes(),
+                         headers={"Nats-Msg-Id": envelopes[0].msg_id})
+    await bus.close()
+
+
+async def stream_envelopes(url: str, service: str) -> list[Envelope]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    info = await js.stream_info(stream_name("469028", service))
+    out = [Envelope.model_validate_json((await js.get_msg(info.config.name, seq)).data)
+           for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+    await nc.close()
+    return out
+
+
+async def month_end(http: httpx.AsyncClient, clerk: dict[str, str], kind: str,
+                    fail_name: str | None = None) -> dict[str, Any]:
+    """Draft, lock, export for the bank, and reconcile against what the bank paid."""
+    base = f"/rosters/{YELIN}/{MONTH}/{kind}"
+    assert (await http.post(f"{base}/draft", headers=clerk)).status_code == 201
+    assert (await http.post(f"{base}/lock", headers=clerk)).status_code == 200
+    meta = (await http.post(f"{base}/exports", json={"format": "csv"}, headers=clerk)).json()
+    exported = (await http.get(f"{base}/exports/{meta['export_id']}", headers=clerk)).content
+    lines = [row.split(",") for row in exported.decode("utf-8-sig").splitlines()[1:]]
+    returned = bank_file_csv([(x[3], x[2], x[4], "failed" if x[2] == fail_name else "paid",
+                               f"BANK-{x[0]}") for x in lines])
+    r = await http.post(f"{base}/bank-return", headers=clerk,
+                        files={"file": ("return.csv", io.BytesIO(returned), "text/csv")})
+    assert r.status_code == 201, r.text
+    if ids := [d["id"] for d in r.json()["discrepancies"]]:
+        r = await http.post(f"{base}/discrepancies/resolve", headers=clerk,
+                            json={"discrepancy_ids": ids, "resolution": "paid_manually",
+                                  "reason": "paid at the township office, receipt 0042"})
+        assert r.status_code == 200, r.text
+    assert r.json()["status"] == "reconciled"
+    return r.json()
+
+
+async def test_confirmation_to_acknowledged_fund_plan(
+        disbursement_on: ServiceRuntime, issuer: TokenIssuer, keys_dir: Path,
+        nats_server: NatsServer) -> None:
+    rt = disbursement_on
+    ring = keyring(keys_dir)
+    granny = started(ring, amount="560.00", start_month=MONTH, name="黎阿婆",
+                     account="6222021111111111")
+    uncle = started(ring, amount="1200.00", start_month="2026-04", name="王五",
+                    account="6222022222222222", kind=AssistanceKind.TEKUN, urban=True,
+                    household_size=1)
+    doubtful = started(ring, amount="480.00", start_month="2026-05", name="陈六",
+                       account="6222023333333333")
+    flood = temporary(ring, amount="1500.00", month=MONTH, name="符大哥",
+                      account="6222024444444444", advance=True)
+    review = ReviewStream()
+    envs = [
+        review.envelope(granny, china(date(2026, 5, 20)), granny.case_id, YELIN,
+                        granny.case_id),
+        review.envelope(uncle, china(date(2026, 3, 25)), uncle.case_id, YELIN),
+        review.envelope(doubtful, china(date(2026, 4, 28)), doubtful.case_id, YELIN),
+        review.envelope(changed(doubtful, change="increase", amount="520.00",
+                                effective_month=MONTH), china(date(2026, 6, 3)),
+                        doubtful.case_id, YELIN),
+        review.envelope(flood, china(date(2026, 6, 8)), flood.case_id, YELIN),
+        review.envelope(spot_check(YELIN, "2026-05", (doubtful.case_id, False, False),
+                                   (uncle.case_id, True, True)),
+                        china(date(2026, 6, 10)), doubtful.case_id, YELIN),
+    ]
+    await publish_review(nats_server.url, envs)
+    consumer = rt.consumers[0]
+
+    async def consumed() -> bool:
+        return consumer.handled == len(envs)
+    await eventually(consumed, 20)
+    assert consumer.dead_lettered == 0
+
+    rt.app.today = lambda: date(2026, 6, 16)
+    clerk, leader = token(issuer, Role.TOWNSHIP_CLERK), token(issuer, Role.TOWNSHIP_LEADER)
+    bureau = token(issuer, Role.COUNTY_BUREAU, None)
+    async with client(rt) as http:
+        dibao = await month_end(http, clerk, "dibao", fail_name="陈六")
+        assert (dibao["rows"], dibao["total"]) == (2, "1080.00")  # 560 + 520 (increase)
+        await month_end(http, clerk, "tekun")
+        linshi = await month_end(http, clerk, "linshi")
+        assert linshi["total"] == "1500.00"
+
+        r = await http.get(f"/townships/{YELIN}/months/{MONTH}/changes",
+                           headers=token(issuer, Role.DISCIPLINE_INSPECTOR, None))
+        why = {c["key"]: c for k in r.json()["kinds"] for c in k.get("changes") or []}
+        assert why[str(granny.entitlement_id)]["change"] == "new"
+        cause = why[str(doubtful.entitlement_id)]["causes"][0]
+        assert (cause["type"], cause["event_id"]) == ("entitlement_changed",
+                                                      str(envs[3].event_id))
+
+        r = await http.post(f"/statistics/{YELIN}/{MONTH}/seal", headers=leader)
+        assert r.status_code == 201, r.text
+        total = r.json()["figures"]["total"]
+        assert (total["households"], total["amount"]) == (4, "3780.00")
+        pdf = await http.get(f"/statistics/{YELIN}/{MONTH}/documents/pdf", headers=bureau)
+        files = {"file": ("t.pdf", io.BytesIO(pdf.content), "application/pdf")}
+        v = (await http.post("/seals/verify", files=files, headers=bureau)).json()
+        assert v["valid"] is True and v["sealed_by"] == YELIN
+        altered = bytearray(pdf.content)
+        altered[100] ^= 0x20
+        files = {"file": ("t.pdf", io.BytesIO(bytes(altered)), "application/pdf")}
+        assert (await http.post("/seals/verify", files=files, headers=bureau)).json()[
+            "valid"] is False
+
+        rt.app.today = lambda: date(2026, 6, 19)
+        r = await http.post(f"/statistics/{YELIN}/{MONTH}/file", headers=leader)
+        assert r.json()["late"] is False
+
+        r = await http.post(f"/fund-plans/{MONTH}/compile", headers=bureau)
+        plan = r.json()["plan"]
+        yelin = plan["townships"][0]
+        assert yelin["flagged"] is True
+        assert [(h["key"], h["amount"]) for h in plan["held_back"]] == [
+            (str(doubtful.entitlement_id), "520.00")]
+        assert plan["totals"] == {"dibao": "560.00", "tekun": "1200.00", "linshi": "1500.00"}
+        r = await http.post(f"/fund-plans/{MONTH}/issue", headers=bureau, json={})
+        assert r.json()["code"] == "disbursement.plan_incomplete"
+        r = await http.post(f"/fund-plans/{MONTH}/issue", headers=bureau,
+                            json={"reason": "the other townships file on the 25th"})
+        assert r.status_code == 200, r.text
+
+        # The finance bureau: a durable consumer of fund_plan_issued, acknowledging via API.
+        nc = await nats.connect(nats_server.url)
+        finance = FinanceBureauConsumer(
+            nc.jetstream(), http, lambda: issuer.mint("cz-1", Role.FINANCE_BUREAU))
+
+        async def acknowledged() -> bool:
+            await finance.run_once(timeout=0.5)
+            return bool(finance.acknowledged)
+        await eventually(acknowledged, 20)
+        received = finance.acknowledged[0]
+        assert finance.rejected == []
+        assert (str(received.total), received.rows) == (plan["total"], plan["rows"])
+        assert received.townships[0].seals[0].owner == YELIN
+        await nc.close()
+
+        r = await http.get(f"/fund-plans/{MONTH}", headers=bureau)
+        assert r.json()["status"] == "acknowledged"
+        assert r.json()["acknowledgement"]["actor"]["role"] == "finance_bureau"
+
+    async def published() -> list[Envelope] | None:
+        envs = await stream_envelopes(nats_server.url, "disbursement")
+        return envs if envs and envs[-1].type == "fund_plan_acknowledged" else None
+    out = await eventually(published, 10)
+    assert verify_chain(out).ok
+    types = [e.type for e in out]
+    assert types.count("roster_locked") == 3 and types.count("roster_reconciled") == 3
+    assert types.count("roster_exported") == 3
+    assert {"statistics_sealed", "statistics_filed", "fund_plan_issued"} <= set(types)
+    assert all("6222" not in e.model_dump_json() for e in out)  # no account on the bus

@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -192,9 +193,7 @@ def test_make_secrets_writes_private_usable_keys_once(tmp_path: Path) -> None:
     from shared.pii import Keyring
 
     script = ROOT / "deploy/compose/make_secrets.py"
-    run = [str(ROOT / ".venv/bin/python"), str(script), str(tmp_path / "s")]
-    if not Path(run[0]).exists():
-        run[0] = "python"
+    run = [sys.executable, str(script), str(tmp_path / "s")]
     subprocess.run(run, check=True, capture_output=True)
     def files() -> dict[str, bytes]:
         root = tmp_path / "s"

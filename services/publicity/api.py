@@ -13,22 +13,36 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.publicity.application import OfficialView, PublicityApplication
 from services.publicity.domain import (
+    ANSWER_MAX,
+    CODE_LENGTH,
     CONTACT_MAX,
     FINDING_MAX,
+    INQUIRY_TEXT_MAX,
     OBJECTION_TEXT_MAX,
     OBJECTOR_NAME_MAX,
+    REASON_MAX,
+    RECEIPT_PATTERN,
+    REPLY_MAX,
+    REPORT_TEXT_MAX,
+    REPORTER_NAME_MAX,
+    Inquiry,
     InvestigationMethod,
     Notice,
+    Report,
+    ReportCategory,
+    ReportQueue,
 )
 from services.publicity.ratelimit import TokenBucket
 from shared.auth import Principal, Role, require
 from shared.contracts.common import AssistanceKind
+from shared.errors import RuleViolation
 from shared.web import run_command
 
 TOWNSHIP = r"^\d{9}$"
@@ -284,3 +298,292 @@ def _state(n: Notice, objection_id: UUID) -> ObjectionState:
     o = n.objections[str(objection_id)]
     return ObjectionState(objection_id=objection_id, status=o["status"], upheld=o["upheld"],
                           finding=o["finding"], notice_status=n.status, outcome=n.outcome)
+
+
+
+# =============================================================================================
+# The public channel (issue #10): reports (举报), inquiries (咨询), policy information
+# =============================================================================================
+# Text is stored as given and only ever returned inside JSON, which escapes it; nothing here
+# renders HTML. Public responses also tell browsers not to sniff or run them.
+
+CODE_HEADER = "Receipt-Code"
+
+
+class ReportIn(_In):
+    category: ReportCategory
+    village: str = Field(pattern=VILLAGE)
+    reference: UUID | None = None  # a notice id or roster reference from the public board
+    text: str = Field(min_length=1, max_length=REPORT_TEXT_MAX)
+    contact: str | None = Field(None, max_length=CONTACT_MAX)
+    name: str | None = Field(None, max_length=REPORTER_NAME_MAX)  # omit to stay anonymous
+
+
+class InquiryIn(_In):
+    township: str | None = Field(None, pattern=TOWNSHIP)
+    village: str | None = Field(None, pattern=VILLAGE)
+    topic: AssistanceKind | None = None
+    question: str = Field(min_length=1, max_length=INQUIRY_TEXT_MAX)
+    contact: str | None = Field(None, max_length=CONTACT_MAX)
+    publish_consent: bool = False  # the answer may be published (with the question)
+
+
+class ReceiptOut(BaseModel):
+    receipt: str
+    code: str
+    filed_on: date
+    note: str = ("Keep the receipt number and the code: the code is shown only now and is "
+                 "needed to see the status.")
+
+
+class InquiryReceiptOut(ReceiptOut):
+    due_on: date
+
+
+class ReportStatusOut(BaseModel):
+    """What the reporter sees: their own report's progress, never anyone's data."""
+
+    receipt: str
+    category: ReportCategory
+    status: str
+    filed_on: date
+    concluded_on: date | None
+    outcome: Literal["upheld", "not_upheld"] | None
+    reply: str | None
+
+
+class InquiryStatusOut(BaseModel):
+    receipt: str
+    status: str
+    asked_on: date
+    due_on: date
+    answered_on: date | None
+    answer: str | None
+    published: bool
+
+
+def _no_replay(request: Request) -> None:
+    # The code is shown once and never stored; a replayed answer would have to store it.
+    if request.headers.get("idempotency-key") is not None:
+        raise RuleViolation("publicity.idempotency_key_refused",
+                            "a filing's secret code is never stored, so it cannot be "
+                            "replayed; retry without Idempotency-Key (a retry files anew)",
+                            field="Idempotency-Key")
+
+
+def _public_subject(client: str) -> Principal:
+    return Principal(user_id="public:" + hashlib.sha256(client.encode()).hexdigest()[:32],
+                     role=Role.PUBLIC)
+
+
+def _no_sniff(response: Response) -> None:
+    response.headers["x-content-type-options"] = "nosniff"
+    response.headers["content-security-policy"] = "default-src 'none'"
+
+
+def channel_public_router(app: PublicityApplication, reads: TokenBucket, writes: TokenBucket,
+                          lookups: TokenBucket, proxy_hops: int = 0) -> APIRouter:
+    """No login: file a report, ask, follow either with its receipt and code, read policy."""
+    r = APIRouter(prefix="/public", tags=["public channel"], dependencies=[Depends(_no_sniff)])
+
+    def reader(request: Request) -> str:
+        key = client_key(request, proxy_hops)
+        reads.take(key)
+        return key
+
+    def writer(request: Request) -> str:
+        key = client_key(request, proxy_hops)
+        writes.take(key)
+        return key
+
+    def looker(request: Request) -> str:
+        key = client_key(request, proxy_hops)
+        lookups.take(key)
+        return key
+
+    code_header = Header(alias=CODE_HEADER, min_length=CODE_LENGTH,
+                         max_length=CODE_LENGTH + 8)
+
+    @r.post("/reports", status_code=201, response_model=ReceiptOut)
+    def file_report(body: ReportIn, request: Request,
+                    client: str = Depends(writer)) -> Response:
+        _no_replay(request)
+
+        def command() -> ReceiptOut:
+            report, secret = app.file_report(
+                category=body.category, village=body.village, reference=body.reference,
+                text=body.text, contact=body.contact, reporter_name=body.name)
+            return ReceiptOut(receipt=secret.receipt, code=secret.code,
+                              filed_on=report.filed_on)
+        return run_command(app, request, _public_subject(client), body, command)
+
+    @r.get("/reports/{receipt}", response_model=ReportStatusOut)
+    def report_status(receipt: str = Path(pattern=RECEIPT_PATTERN),
+                      code: str = code_header, _: str = Depends(looker)) -> ReportStatusOut:
+        rep = app.report_for_reporter(receipt, code)
+        outcome = None if rep.upheld is None else ("upheld" if rep.upheld else "not_upheld")
+        return ReportStatusOut(receipt=rep.receipt, category=rep.category,
+                               status=rep.status, filed_on=rep.filed_on,
+                               concluded_on=rep.concluded_on, outcome=outcome,
+                               reply=rep.reply)
+
+    @r.post("/inquiries", status_code=201, response_model=InquiryReceiptOut)
+    def ask(body: InquiryIn, request: Request, client: str = Depends(writer)) -> Response:
+        _no_replay(request)
+
+        def command() -> InquiryReceiptOut:
+            inquiry, secret = app.ask(
+                township=body.township, village=body.village, topic=body.topic,
+                question=body.question, contact=body.contact,
+                publish_consent=body.publish_consent)
+            return InquiryReceiptOut(receipt=secret.receipt, code=secret.code,
+                                     filed_on=inquiry.asked_on, due_on=inquiry.due_on)
+        return run_command(app, request, _public_subject(client), body, command)
+
+    @r.get("/inquiries/{receipt}", response_model=InquiryStatusOut)
+    def inquiry_status(receipt: str = Path(pattern=RECEIPT_PATTERN),
+                       code: str = code_header,
+                       _: str = Depends(looker)) -> InquiryStatusOut:
+        q = app.inquiry_for_asker(receipt, code)
+        return InquiryStatusOut(receipt=q.receipt, status=q.status, asked_on=q.asked_on,
+                                due_on=q.due_on, answered_on=q.answered_on, answer=q.answer,
+                                published=q.published)
+
+    @r.get("/answers")
+    def answers(township: str | None = Query(None, pattern=TOWNSHIP),
+                topic: AssistanceKind | None = None, limit: int = Query(50, ge=1, le=200),
+                offset: int = Query(0, ge=0), _: str = Depends(reader)) -> dict[str, Any]:
+        """Answered inquiries whose askers allowed publication: question and answer only."""
+        total, rows = app.published_answers(township=township, topic=topic, limit=limit,
+                                            offset=offset)
+        return {"total": total, "limit": limit, "offset": offset, "items": rows}
+
+    @r.get("/policy/standards")
+    def standards(on: date | None = None, _: str = Depends(reader)) -> dict[str, Any]:
+        return app.standards(on)
+
+    @r.get("/policy/time-limits")
+    def time_limits(on: date | None = None, _: str = Depends(reader)) -> dict[str, Any]:
+        return app.time_limits(on)
+
+    @r.get("/policy/kinds/{kind}")
+    def kind_information(kind: AssistanceKind, _: str = Depends(reader)) -> dict[str, Any]:
+        return app.kind_information(kind)
+
+    @r.get("/townships")
+    def townships(_: str = Depends(reader)) -> dict[str, Any]:
+        return app.township_offices()
+
+    return r
+
+
+class ReportInvestigationIn(_In):
+    notes: str = Field(min_length=1, max_length=FINDING_MAX)
+
+
+class ReportFindingIn(_In):
+    upheld: bool
+    finding: str = Field(min_length=1, max_length=FINDING_MAX)  # the reasons, always
+    reply: str | None = Field(None, max_length=REPLY_MAX)  # for the reporter: no one's data
+    request_recheck: bool = False  # an upheld report about an official: recheck the case too
+
+
+class EscalationIn(_In):
+    reason: str = Field(min_length=1, max_length=REASON_MAX)
+
+
+class AnswerIn(_In):
+    answer: str = Field(min_length=1, max_length=ANSWER_MAX)
+    publish: bool = True  # withhold when the question holds the asker's own circumstances
+
+
+def report_view(rep: Report) -> dict[str, Any]:
+    return jsonable_encoder({
+        "report_id": str(rep.id), "version": rep.version, "receipt": rep.receipt,
+        "category": rep.category, "queue": rep.queue, "township": rep.township,
+        "village": rep.village, "reference": rep.reference, "case_id": rep.case_id,
+        "entitlement_id": rep.entitlement_id, "household_id": rep.household_id,
+        "text": rep.text, "contact": rep.contact, "reporter_name": rep.reporter_name,
+        "filed_on": rep.filed_on, "status": rep.status, "routes": rep.routes,
+        "investigations": rep.investigations, "upheld": rep.upheld, "finding": rep.finding,
+        "reply": rep.reply, "concluded_on": rep.concluded_on,
+        "recheck_requested": rep.recheck_requested})
+
+
+def inquiry_view(q: Inquiry) -> dict[str, Any]:
+    return jsonable_encoder({
+        "inquiry_id": str(q.id), "version": q.version, "receipt": q.receipt,
+        "township": q.township, "village": q.village, "topic": q.topic,
+        "question": q.question, "contact": q.contact, "publish_consent": q.publish_consent,
+        "asked_on": q.asked_on, "due_on": q.due_on, "due_provisional": q.due_provisional,
+        "status": q.status, "answer": q.answer, "answered_on": q.answered_on,
+        "published": q.published})
+
+
+def channel_official_router(app: PublicityApplication) -> APIRouter:
+    r = APIRouter(tags=["reports and inquiries"])
+    # Not the village assistant (a neighbour of the household reported) nor a contractor.
+    staff = (Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
+             Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
+    readers = require(*staff)
+    # Who may act on a given report is the domain's rule (queue, role, township).
+    handlers = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
+                       Role.DISCIPLINE_INSPECTOR)
+    answerers = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)
+
+    @r.get("/reports")
+    def reports(queue: ReportQueue = ReportQueue.TOWNSHIP,
+                township: str | None = Query(None, pattern=TOWNSHIP),
+                view: Literal["open", "concluded", "all"] = "open",
+                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                who: Principal = Depends(readers)) -> dict[str, Any]:
+        total, items = app.reports(who, queue=queue, township=township, view=view,
+                                   limit=limit, offset=offset)
+        return {"total": total, "limit": limit, "offset": offset, "queue": queue,
+                "view": view, "items": items}
+
+    @r.get("/reports/{report_id}")
+    def report(report_id: UUID, who: Principal = Depends(readers)) -> dict[str, Any]:
+        return report_view(app.report(who, report_id))
+
+    @r.post("/reports/{report_id}/investigation")
+    def investigate(report_id: UUID, body: ReportInvestigationIn, request: Request,
+                    who: Principal = Depends(handlers)) -> Response:
+        return run_command(app, request, who, body, lambda: report_view(
+            app.record_report_investigation(who, report_id, body.notes)), status_code=200)
+
+    @r.post("/reports/{report_id}/finding")
+    def finding(report_id: UUID, body: ReportFindingIn, request: Request,
+                who: Principal = Depends(handlers)) -> Response:
+        return run_command(app, request, who, body, lambda: report_view(
+            app.record_report_finding(who, report_id, upheld=body.upheld,
+                                      finding=body.finding, reply=body.reply,
+                                      request_recheck=body.request_recheck)),
+            status_code=200)
+
+    @r.post("/reports/{report_id}/escalation")
+    def escalate(report_id: UUID, body: EscalationIn, request: Request,
+                 who: Principal = Depends(readers)) -> Response:
+        return run_command(app, request, who, body, lambda: report_view(
+            app.escalate_report(who, report_id, body.reason)), status_code=200)
+
+    @r.get("/inquiries")
+    def inquiries(township: str = Query(pattern=TOWNSHIP),
+                  view: Literal["open", "overdue", "answered", "all"] = "open",
+                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                  who: Principal = Depends(readers)) -> dict[str, Any]:
+        total, items = app.inquiries(who, township, view, limit, offset)
+        return {"total": total, "limit": limit, "offset": offset, "view": view,
+                "items": items}
+
+    @r.get("/inquiries/{inquiry_id}")
+    def inquiry(inquiry_id: UUID, who: Principal = Depends(readers)) -> dict[str, Any]:
+        return inquiry_view(app.inquiry(who, inquiry_id))
+
+    @r.post("/inquiries/{inquiry_id}/answer")
+    def answer(inquiry_id: UUID, body: AnswerIn, request: Request,
+               who: Principal = Depends(answerers)) -> Response:
+        return run_command(app, request, who, body, lambda: inquiry_view(
+            app.answer_inquiry(who, inquiry_id, body.answer, body.publish)), status_code=200)
+
+    return r

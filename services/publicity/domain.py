@@ -9,6 +9,8 @@ made, so the public can be shown any stored field of `PublicContent` without a f
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -441,3 +443,441 @@ class RosterEntry(Aggregate):
         self.household_size = household_size
         self.effective_month = effective_month
         self.terminated = change == RosterChange.TERMINATE.value
+
+
+# =============================================================================================
+# The public channel (issue #10): reports (举报), inquiries (咨询), policy information (政策宣传)
+# =============================================================================================
+
+REPORT_TEXT_MAX = 4000
+REPORTER_NAME_MAX = 32
+INQUIRY_TEXT_MAX = 2000
+ANSWER_MAX = 4000
+REPLY_MAX = 1000
+REASON_MAX = 500
+RECEIPT_PATTERN = r"^(JB|ZX)-\d{8}-[0-9A-HJKMNP-TV-Z]{8}$"
+# Crockford's base32: no I, L, O, U, so a code read out over the phone is not misheard.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16  # 80 bits: not guessable, even without the rate limit
+
+
+class ReportCategory(StrEnum):
+    """What a report (举报) alleges."""
+
+    NOT_ELIGIBLE = "not_eligible"  # 不符合条件仍享受救助 (错保)
+    LEFT_OUT = "left_out"  # 符合条件未被纳入 (漏保)
+    FAVOURITISM = "favouritism"  # 人情保、关系保
+    BRIBERY = "bribery"  # 索贿受贿
+    DATA_LEAK = "data_leak"  # 泄露个人信息
+
+    @property
+    def about_official(self) -> bool:
+        return self in (ReportCategory.FAVOURITISM, ReportCategory.BRIBERY,
+                        ReportCategory.DATA_LEAK)
+
+
+class ReportQueue(StrEnum):
+    TOWNSHIP = "township"  # 乡镇社会事务服务中心: reports about households
+    DISCIPLINE = "discipline"  # 纪委监委: reports about officials, never the accused township
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    UNDER_INVESTIGATION = "under_investigation"
+    CONCLUDED = "concluded"
+
+
+class InquiryStatus(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+
+
+TOWNSHIP_STAFF = frozenset({"township_clerk", "township_reviewer", "township_leader"})
+COUNTY_CIVIL_AFFAIRS = frozenset({"county_centre", "county_bureau"})
+DISCIPLINE = "discipline_inspector"
+
+
+def queue_for(category: ReportCategory) -> ReportQueue:
+    """Reports about officials go to the discipline inspector, whatever township they name."""
+    return ReportQueue.DISCIPLINE if category.about_official else ReportQueue.TOWNSHIP
+
+
+def may_read_report(queue: str, report_township: str, role: str,
+                    township: str | None) -> bool:
+    """The discipline queue is the inspector's alone: not the accused township, and not the
+    county's civil-affairs offices, which a report about favouritism may also implicate.
+    A household report is the township's, under the county's and the inspector's oversight."""
+    if queue == ReportQueue.DISCIPLINE:
+        return role == DISCIPLINE
+    if role == DISCIPLINE or role in COUNTY_CIVIL_AFFAIRS:
+        return True
+    return role in TOWNSHIP_STAFF and township == report_township
+
+
+def may_investigate_report(queue: str, report_township: str, role: str,
+                           township: str | None) -> bool:
+    if queue == ReportQueue.DISCIPLINE:
+        return role == DISCIPLINE
+    return role in TOWNSHIP_STAFF and township == report_township
+
+
+def may_decide_report(queue: str, report_township: str, role: str,
+                      township: str | None) -> bool:
+    """The finding is the joint-review group's (reviewer, leader) or the inspector's."""
+    if queue == ReportQueue.DISCIPLINE:
+        return role == DISCIPLINE
+    return role in ("township_reviewer", "township_leader") and township == report_township
+
+
+def normalize_code(code: str) -> str:
+    """Codes are typed by hand: ignore case, spaces and hyphens; read O as 0 and I/L as 1."""
+    cleaned = re.sub(r"[\s-]", "", code).upper()
+    return cleaned.translate(str.maketrans("OIL", "011"))
+
+
+def code_digest(code: str, salt: str) -> str:
+    # The code carries 80 random bits, so a salted SHA-256 cannot be reversed by search.
+    return hashlib.sha256(f"{salt}:{normalize_code(code)}".encode()).hexdigest()
+
+
+def check_code(code: str, salt: str, digest: str) -> bool:
+    """Constant-time: the comparison's duration says nothing about how close a guess was."""
+    return hmac.compare_digest(code_digest(code, salt), digest)
+
+
+def format_code(raw: str) -> str:
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+@dataclass(frozen=True)
+class Secret:
+    """What the reporter or asker is given once: the receipt number and its code."""
+
+    receipt: str
+    code: str  # shown once, never stored
+    salt: str
+    digest: str
+
+    @classmethod
+    def issued(cls, receipt: str, raw_code: str, salt: str) -> Secret:
+        if len(raw_code) != CODE_LENGTH or set(raw_code) - set(CODE_ALPHABET):
+            raise ValueError("a code is 16 characters of Crockford's base32")
+        code = format_code(raw_code)
+        return cls(receipt, code, salt, code_digest(code, salt))
+
+
+@dataclass(frozen=True)
+class ReportSubject:
+    """Whom a report is about: a village, and optionally what the public board showed
+    (a notice or a roster line), resolved here to the case behind it."""
+
+    township: str
+    village: str
+    reference: str | None = None
+    case_id: UUID | None = None
+    entitlement_id: UUID | None = None
+    household_id: str | None = None
+
+
+class Report(Aggregate):
+    """举报: filed by anyone without logging in, handled in one queue, concluded with a
+    finding. The reporter follows it with the receipt number and code; only a hash of
+    the code is kept."""
+
+    @event("Filed")
+    def __init__(self, receipt: str, category: str, queue: str, township: str, village: str,
+                 reference: str | None, case_id: UUID | None, entitlement_id: UUID | None,
+                 household_id: str | None, text: str, contact: str | None,
+                 reporter_name: str | None, code_salt: str, code_digest: str, filed_on: date,
+                 actor: dict[str, Any]) -> None:
+        self.receipt = receipt
+        self.category = category
+        self.queue = queue
+        self.township = township  # for a report about an official: the township accused
+        self.village = village
+        self.reference = reference
+        self.case_id = case_id
+        self.entitlement_id = entitlement_id
+        self.household_id = household_id
+        self.text = text  # as given; escaped on output, never rewritten
+        self.contact = contact
+        self.reporter_name = reporter_name
+        self.code_salt = code_salt
+        self.code_digest = code_digest
+        self.filed_on = filed_on
+        self.status = ReportStatus.RECEIVED
+        self.routes: list[dict[str, Any]] = []
+        self.investigations: list[dict[str, Any]] = []
+        self.upheld: bool | None = None
+        self.finding: str | None = None
+        self.reply: str | None = None
+        self.concluded_on: date | None = None
+        self.recheck_requested = False
+
+    @classmethod
+    def file(cls, *, category: ReportCategory, subject: ReportSubject, text: str,
+             contact: str | None, reporter_name: str | None, secret: Secret, on: date,
+             actor: dict[str, Any]) -> Report:
+        return cls(receipt=secret.receipt, category=category.value,
+                   queue=queue_for(category).value, township=subject.township,
+                   village=subject.village, reference=subject.reference,
+                   case_id=subject.case_id, entitlement_id=subject.entitlement_id,
+                   household_id=subject.household_id,
+                   text=_text(text, "text", REPORT_TEXT_MAX, required=True),
+                   contact=_text(contact, "contact", CONTACT_MAX, required=False),
+                   reporter_name=_text(reporter_name, "name", REPORTER_NAME_MAX,
+                                       required=False),
+                   code_salt=secret.salt, code_digest=secret.digest, filed_on=on, actor=actor)
+
+    @property
+    def about_official(self) -> bool:
+        return ReportCategory(self.category).about_official
+
+    def code_matches(self, code: str) -> bool:
+        return check_code(code, self.code_salt, self.code_digest)
+
+    def _open(self) -> None:
+        if self.status == ReportStatus.CONCLUDED:
+            raise RuleViolation("publicity.report_concluded", "this report has its finding",
+                                field="report_id")
+
+    def escalate(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+        """A household report that turns out to accuse an official goes to the inspector.
+        Nothing sends a report the other way: the accused must never receive it."""
+        self._open()
+        if self.queue == ReportQueue.DISCIPLINE:
+            raise RuleViolation("publicity.already_with_discipline",
+                                "the discipline inspector already holds this report",
+                                field="report_id")
+        self._routed(queue=ReportQueue.DISCIPLINE.value,
+                     reason=_text(reason, "reason", REASON_MAX, required=True), on=on,
+                     actor=actor)
+
+    @event("Routed")
+    def _routed(self, queue: str, reason: str, on: date, actor: dict[str, Any]) -> None:
+        self.routes.append({"from": self.queue, "to": queue, "reason": reason, "on": on,
+                            "by": actor.get("user_id")})
+        self.queue = queue
+
+    def record_investigation(self, notes: str, on: date, actor: dict[str, Any]) -> None:
+        """调查核实: what was done to test the report."""
+        self._open()
+        self._investigation_recorded(
+            notes=_text(notes, "notes", FINDING_MAX, required=True), on=on, actor=actor)
+
+    @event("InvestigationRecorded")
+    def _investigation_recorded(self, notes: str, on: date, actor: dict[str, Any]) -> None:
+        self.status = ReportStatus.UNDER_INVESTIGATION
+        self.investigations.append({"notes": notes, "on": on, "by": actor.get("user_id")})
+
+    def record_finding(self, *, upheld: bool, finding: str, reply: str | None,
+                       request_recheck: bool, on: date, actor: dict[str, Any]) -> None:
+        """The finding, with reasons, and a reply for the reporter that holds nobody
+        else's data. An upheld household report asks review to recheck the household; an
+        upheld report about an official does so only when the inspector asks."""
+        self._open()
+        if request_recheck and not upheld:
+            raise RuleViolation("publicity.recheck_needs_upheld",
+                                "only an upheld report asks for a recheck",
+                                field="request_recheck")
+        reasons = _text(finding, "finding", FINDING_MAX, required=True)
+        self._finding_recorded(
+            upheld=upheld, finding=reasons,
+            reply=_text(reply, "reply", REPLY_MAX, required=False), on=on, actor=actor)
+        household = not self.about_official
+        if upheld and (household or request_recheck):
+            if self.about_official and self.case_id is None and self.entitlement_id is None:
+                raise RuleViolation("publicity.nothing_to_recheck",
+                                    "the report names no case or roster entry to recheck",
+                                    field="request_recheck")
+            self._recheck_requested(on=on, actor=actor)
+
+    @event("FindingRecorded")
+    def _finding_recorded(self, upheld: bool, finding: str, reply: str | None, on: date,
+                          actor: dict[str, Any]) -> None:
+        self.status = ReportStatus.CONCLUDED
+        self.upheld, self.finding, self.reply, self.concluded_on = upheld, finding, reply, on
+
+    @event("RecheckRequested")
+    def _recheck_requested(self, on: date, actor: dict[str, Any]) -> None:
+        self.recheck_requested = True
+
+
+class Inquiry(Aggregate):
+    """咨询: a question to a township, answered within a time limit in working days. The
+    answer is public only when the asker allowed it and the township did not withhold it
+    (a question may hold the asker's own circumstances)."""
+
+    @event("Asked")
+    def __init__(self, receipt: str, township: str, village: str | None, topic: str | None,
+                 question: str, contact: str | None, publish_consent: bool, code_salt: str,
+                 code_digest: str, asked_on: date, due_on: date, due_provisional: bool,
+                 actor: dict[str, Any]) -> None:
+        self.receipt = receipt
+        self.township = township
+        self.village = village
+        self.topic = topic
+        self.question = question
+        self.contact = contact
+        self.publish_consent = publish_consent
+        self.code_salt = code_salt
+        self.code_digest = code_digest
+        self.asked_on = asked_on
+        self.due_on = due_on
+        self.due_provisional = due_provisional
+        self.status = InquiryStatus.OPEN
+        self.answer: str | None = None
+        self.answered_on: date | None = None
+        self.published = False
+
+    @classmethod
+    def ask(cls, *, township: str, village: str | None, topic: str | None, question: str,
+            contact: str | None, publish_consent: bool, secret: Secret, on: date,
+            due_on: date, due_provisional: bool, actor: dict[str, Any]) -> Inquiry:
+        if due_on <= on:
+            raise RuleViolation("publicity.inquiry_due", "the response limit is at least a "
+                                "working day", field="inquiry_response_working_days")
+        return cls(receipt=secret.receipt, township=township, village=village, topic=topic,
+                   question=_text(question, "question", INQUIRY_TEXT_MAX, required=True),
+                   contact=_text(contact, "contact", CONTACT_MAX, required=False),
+                   publish_consent=publish_consent, code_salt=secret.salt,
+                   code_digest=secret.digest, asked_on=on, due_on=due_on,
+                   due_provisional=due_provisional, actor=actor)
+
+    def code_matches(self, code: str) -> bool:
+        return check_code(code, self.code_salt, self.code_digest)
+
+    def is_overdue_on(self, day: date) -> bool:
+        return self.status == InquiryStatus.OPEN and day > self.due_on
+
+    def give_answer(self, answer: str, *, publish: bool, on: date,
+                    actor: dict[str, Any]) -> None:
+        if self.status == InquiryStatus.ANSWERED:
+            raise RuleViolation("publicity.inquiry_answered", "this inquiry has its answer",
+                                field="inquiry_id")
+        self._answered(answer=_text(answer, "answer", ANSWER_MAX, required=True),
+                       published=self.publish_consent and publish, answered_on=on,
+                       late=on > self.due_on, actor=actor)
+
+    @event("Answered")
+    def _answered(self, answer: str, published: bool, answered_on: date, late: bool,
+                  actor: dict[str, Any]) -> None:
+        self.status = InquiryStatus.ANSWERED
+        self.answer, self.published, self.answered_on = answer, published, answered_on
+
+
+# --- policy information (政策宣传): what review enforces, as review published it ------------
+
+
+def policy_bulletin_id(region: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"lingshui:publicity-policy-bulletin:{region}")
+
+
+class PolicyBulletin(Aggregate):
+    """Review's policy table as review published it (policy_changed), kept so the public
+    page states exactly the version review applies on a given day, and when it changes."""
+
+    @staticmethod
+    def create_id(region: str, **_: Any) -> UUID:
+        return policy_bulletin_id(region)
+
+    @event("Created")
+    def __init__(self, region: str, actor: dict[str, Any]) -> None:
+        self.region = region
+        self.versions: list[dict[str, Any]] = []
+
+    def record(self, policy_version: int, effective_from: date, terms: dict[str, Any],
+               source_event_id: str, actor: dict[str, Any]) -> bool:
+        """False when this version is already known (a replay of review's stream)."""
+        if any(v["policy_version"] == policy_version for v in self.versions):
+            return False
+        self._recorded(policy_version=policy_version, effective_from=effective_from,
+                       terms=terms, source_event_id=source_event_id, actor=actor)
+        return True
+
+    @event("VersionRecorded")
+    def _recorded(self, policy_version: int, effective_from: date, terms: dict[str, Any],
+                  source_event_id: str, actor: dict[str, Any]) -> None:
+        self.versions.append({"policy_version": policy_version,
+                              "effective_from": effective_from, "terms": terms})
+
+    def in_force(self, on: date) -> dict[str, Any] | None:
+        """Review's own rule: the latest effective date by `on`, then the latest version."""
+        candidates = [v for v in self.versions if v["effective_from"] <= on]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda v: (v["effective_from"], v["policy_version"]))
+
+    def upcoming(self, on: date) -> list[dict[str, Any]]:
+        return sorted((v for v in self.versions if v["effective_from"] > on),
+                      key=lambda v: (v["effective_from"], v["policy_version"]))
+
+
+STANDARD_TERMS = ("dibao_standard_urban", "dibao_standard_rural", "dibao_edge_multiple",
+                  "tekun_basic_multiple", "tekun_care_standard", "addon_percent",
+                  "linshi_bands", "linshi_township_ceiling_multiple")
+TIME_LIMIT_TERMS = ("investigation_start_working_days", "decision_working_days",
+                    "decision_extended_working_days", "tekun_confirmation_working_days",
+                    "rejection_notice_working_days", "linshi_advance_completion_working_days",
+                    "recheck_months_stable", "recheck_months_irregular",
+                    "recheck_months_tekun", "phase_out_max_months",
+                    "dibao_edge_validity_months")
+
+
+def public_terms(version: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """A version's public face: the named terms as review published them (missing ones are
+    left out, so a term review drops never shows a stale value)."""
+    terms = version["terms"]
+    return {"policy_version": version["policy_version"],
+            "effective_from": version["effective_from"],
+            "illustrative": bool(terms.get("illustrative", False)),
+            "label": terms.get("label"),
+            "terms": {n: terms[n] for n in names if n in terms}}
+
+
+# Plain-language conditions for the intake checklist's fixed vocabulary.
+MATERIAL_CONDITIONS = {
+    "always": "所有申请 (every application)",
+    "entrusted": "委托他人或村（居）委会代为申请时 (when someone applies on the household's "
+                 "behalf)",
+    "has_income": "家庭成员有收入时 (when a member has income)",
+    "any_disability": "家庭成员有残疾时 (when a member is disabled)",
+    "any_serious_illness": "家庭成员患重病时 (when a member is seriously ill)",
+    "any_adult_student": "有成年在校学生时 (when an adult member is a full-time student)",
+    "has_legal_supporters": "有法定赡养、抚养、扶养义务人时 (when there are legal supporters)",
+    "hukou_basis": "以户籍地申请时 (when applying where the hukou is)",
+    "residence_permit_basis": "以居住证申请时 (when applying with a residence permit)",
+    "single_person": "单人保申请时 (for a single-person application)",
+}
+
+
+def procedure(kind: str, limits: dict[str, Any], notice_window_days: int) -> list[dict[str, Any]]:
+    """The steps of a kind of assistance, with the time limits review enforces filled in
+    from the policy in force (DOMAIN.md "Case lifecycle"; no number lives here)."""
+    decision = limits.get("decision_working_days", {}).get(kind)
+    steps: list[dict[str, Any]] = [
+        {"step": "apply", "name": "申请", "detail":
+            "向户籍所在地乡镇提出书面申请" if kind != "linshi" else "向急难发生地乡镇提出申请"},
+        {"step": "accept", "name": "受理", "detail": "材料不全的，一次性告知需补齐的全部材料"},
+    ]
+    if kind == "linshi":
+        steps.append({"step": "help_first", "name": "急难型先行救助",
+                      "detail": "急难型可先行救助，事后补齐材料和签字",
+                      "working_days": limits.get("linshi_advance_completion_working_days")})
+    steps += [
+        {"step": "investigate", "name": "调查核实", "detail": "入户调查、邻里访问、经济状况核对",
+         "working_days": limits.get("investigation_start_working_days")},
+        {"step": "review", "name": "审核", "detail": "乡镇审核确认小组提出审核意见"},
+    ]
+    steps.append({"step": "publicity", "name": "公示",
+                  "detail": "审核意见在村（居）公示，公示期内可提出异议" + (
+                      "；急难型先行救助可免于公示" if kind == "linshi" else ""),
+                  "calendar_days": notice_window_days})
+    steps.append({"step": "decide", "name": "确认", "detail":
+                  "自受理之日起作出决定；不予确认的书面告知理由",
+                  "working_days": decision,
+                  "extended_working_days": limits.get("decision_extended_working_days"),
+                  "refusal_notice_working_days": limits.get("rejection_notice_working_days")})
+    if kind == "tekun":
+        steps[-1]["confirmation_working_days"] = limits.get("tekun_confirmation_working_days")
+    return steps

@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import yaml
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from services.publicity import api
-from services.publicity.application import PublicityApplication, PublicityPolicy
+from services.publicity.application import Checklists, PublicityApplication, PublicityPolicy
 from services.publicity.clock import Clock, DemoClock, SystemClock
 from services.publicity.contracts import PublicityContracts
 from services.publicity.ratelimit import RateLimited, TokenBucket
 from services.publicity.reactions import reactions
 from services.publicity.scheduler import NoticeScheduler
+from shared.calendar import WorkingCalendar
 from shared.pii import NameMaskRule
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 from shared.web import problem
+
+log = logging.getLogger(__name__)
+
+# The checklist intake enforces lives in intake's policy file. Publicity reads that file as
+# data (never intake's code), so the public page and intake's check cannot disagree. In a
+# deployment the same file is mounted for both (PUBLICITY_MATERIALS_CHECKLIST_FILE and
+# INTAKE_POLICY_FILE); the repository default points at intake's shipped copy.
+DEFAULT_CHECKLIST_FILE = Path(__file__).parents[1] / "intake" / "data" / "policy.yaml"
 
 
 class PublicitySettings(ServiceSettings):
@@ -34,6 +46,9 @@ class PublicitySettings(ServiceSettings):
     notice_window_days: int = Field(7, ge=1, le=60, description="公示期 in calendar days")
     name_display_rule: NameMaskRule = "keep_surname"
     closing_soon_days: int = Field(2, ge=0, le=30)
+    inquiry_response_working_days: int = Field(
+        5, ge=1, le=60, description="咨询答复时限: working days to answer an inquiry")
+    materials_checklist_file: Path = DEFAULT_CHECKLIST_FILE
 
     # The window scheduler and its clock. A shift or a speed-up is for demos only.
     scheduler_interval_s: float = Field(30.0, gt=0)
@@ -46,10 +61,15 @@ class PublicitySettings(ServiceSettings):
     public_reads_per_minute: float = Field(120.0, gt=0)
     public_objection_burst: int = Field(5, ge=1)
     public_objections_per_minute: float = Field(2.0, gt=0)
+    # Receipt-and-code lookups: slow enough that guessing codes is hopeless.
+    public_lookup_burst: int = Field(10, ge=1)
+    public_lookups_per_minute: float = Field(10.0, gt=0)
     rate_limit_max_clients: int = Field(10_000, ge=1)
     # Trusted proxies in front (gateway: 1) whose X-Forwarded-For names the client; 0 uses
     # the peer address, which behind an unconfigured gateway puts everyone in one bucket.
     trusted_proxy_hops: int = Field(0, ge=0, le=5)
+    # Public bodies are a few kilobytes of text; refuse anything larger before parsing.
+    max_body_bytes: int = 65_536
 
 
 class PublicityRuntime(ServiceRuntime):
@@ -84,21 +104,39 @@ def clock_for(settings: PublicitySettings) -> Clock:
                      settings.clock_anchor)
 
 
+def load_checklists(path: Path) -> Checklists | None:
+    """Intake's checklists, or None (the policy pages say so) when the file is unusable."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            return Checklists.model_validate(yaml.safe_load(f))
+    except (OSError, yaml.YAMLError, ValidationError) as e:
+        log.error("materials checklist %s unusable: %s", path, e)
+        return None
+
+
 def build(settings: PublicitySettings | None = None, clock: Clock | None = None) -> ServiceRuntime:
     settings = settings or PublicitySettings()
     policy = PublicityPolicy(window_days=settings.notice_window_days,
                              name_rule=settings.name_display_rule,
-                             closing_soon_days=settings.closing_soon_days)
+                             closing_soon_days=settings.closing_soon_days,
+                             inquiry_response_working_days=settings.inquiry_response_working_days)
+    # Operators extend next year's holidays by dropping a file in var/holidays.
+    calendar = WorkingCalendar.load([settings.var_dir / "holidays"])
     app = PublicityApplication(settings, load_county(settings.region), policy,
-                               clock or clock_for(settings))
+                               clock or clock_for(settings), calendar,
+                               load_checklists(settings.materials_checklist_file))
     reads = TokenBucket(settings.public_read_burst, settings.public_reads_per_minute,
                         settings.rate_limit_max_clients)
     writes = TokenBucket(settings.public_objection_burst, settings.public_objections_per_minute,
                          settings.rate_limit_max_clients)
+    lookups = TokenBucket(settings.public_lookup_burst, settings.public_lookups_per_minute,
+                          settings.rate_limit_max_clients)
     rt = PublicityRuntime(
         settings, app, to_integration=PublicityContracts(app),
         routers=[api.public_router(app, reads, writes, settings.trusted_proxy_hops),
-                 api.official_router(app)],
+                 api.channel_public_router(app, reads, writes, lookups,
+                                           settings.trusted_proxy_hops),
+                 api.official_router(app), api.channel_official_router(app)],
         reactions=reactions(app))
 
     @rt.http.exception_handler(RateLimited)

@@ -1,6 +1,10 @@
 """Publicity's read models, applied in the writer's transaction.
 
 - `publicity_notices`: one row per notice, for the public board and the officials' queues.
+- `publicity_reports`: one row per report (举报), for the queues and the receipt lookup;
+  no text, contact or name (those are read from the report itself by who may see them).
+- `publicity_inquiries`: one row per inquiry (咨询), for the queues, the overdue list and
+  the published answers.
 - `publicity_roster`: one row per roster event, each effective from a month. The roster
   "as of" a date is, per entry, the latest row effective by then: a temporal read model
   replayed from the events, so any past date answers the same way today as it did then.
@@ -19,11 +23,20 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
     update,
 )
 from sqlalchemy.orm import Session
 
-from services.publicity.domain import Notice, NoticeStatus, RosterEntry
+from services.publicity.domain import (
+    Inquiry,
+    InquiryStatus,
+    Notice,
+    NoticeStatus,
+    Report,
+    ReportStatus,
+    RosterEntry,
+)
 from shared.eventstore import POSITION, Projection
 
 MONEY = Numeric(12, 2, asdecimal=True)
@@ -68,11 +81,88 @@ class PublicityProjection(Projection):
             Column("listed", Boolean, nullable=False),
         )
 
+        self.reports = Table(
+            "publicity_reports", self.metadata,
+            Column("report_id", String(36), primary_key=True),
+            Column("receipt", String(24), nullable=False, unique=True),
+            Column("category", String(16), nullable=False),
+            Column("queue", String(12), nullable=False, index=True),
+            Column("township", String(12), nullable=False, index=True),
+            Column("village", String(12), nullable=False),
+            Column("status", String(24), nullable=False),
+            Column("names_case", Boolean, nullable=False),
+            Column("filed_on", Date, nullable=False),
+            Column("concluded_on", Date),
+            Column("upheld", Boolean),
+            Column("position", POSITION, nullable=False),
+        )
+        self.inquiries = Table(
+            "publicity_inquiries", self.metadata,
+            Column("inquiry_id", String(36), primary_key=True),
+            Column("receipt", String(24), nullable=False, unique=True),
+            Column("township", String(12), nullable=False, index=True),
+            Column("village", String(12)),
+            Column("topic", String(16)),
+            Column("status", String(12), nullable=False),
+            Column("asked_on", Date, nullable=False),
+            Column("due_on", Date, nullable=False, index=True),
+            Column("due_provisional", Boolean, nullable=False),
+            Column("answered_on", Date),
+            Column("late", Boolean),
+            Column("published", Boolean, nullable=False),
+            # Shown publicly only when `published`; officials read the inquiry itself.
+            Column("question", Text, nullable=False),
+            Column("answer", Text),
+            Column("position", POSITION, nullable=False),
+        )
+
     def apply(self, session: Session, event: Any, position: int) -> None:
         if isinstance(event, Notice.Event):
             self._notice(session, event, position)
         elif isinstance(event, RosterEntry.Event):
             self._roster(session, event, position)
+        elif isinstance(event, Report.Event):
+            self._report(session, event, position)
+        elif isinstance(event, Inquiry.Event):
+            self._inquiry(session, event, position)
+
+    def _report(self, session: Session, event: Any, position: int) -> None:
+        t = self.reports
+        key = str(event.originator_id)
+        if isinstance(event, Report.Filed):
+            session.execute(t.insert().values(
+                report_id=key, receipt=event.receipt, category=event.category,
+                queue=event.queue, township=event.township, village=event.village,
+                status=ReportStatus.RECEIVED.value,
+                names_case=event.case_id is not None or event.entitlement_id is not None,
+                filed_on=event.filed_on, position=position))
+            return
+        values: dict[str, Any] = {}
+        if isinstance(event, Report.Routed):
+            values = {"queue": event.queue}
+        elif isinstance(event, Report.InvestigationRecorded):
+            values = {"status": ReportStatus.UNDER_INVESTIGATION.value}
+        elif isinstance(event, Report.FindingRecorded):
+            values = {"status": ReportStatus.CONCLUDED.value, "concluded_on": event.on,
+                      "upheld": event.upheld}
+        session.execute(update(t).where(t.c.report_id == key).values(position=position,
+                                                                      **values))
+
+    def _inquiry(self, session: Session, event: Any, position: int) -> None:
+        t = self.inquiries
+        key = str(event.originator_id)
+        if isinstance(event, Inquiry.Asked):
+            session.execute(t.insert().values(
+                inquiry_id=key, receipt=event.receipt, township=event.township,
+                village=event.village, topic=event.topic, status=InquiryStatus.OPEN.value,
+                asked_on=event.asked_on, due_on=event.due_on,
+                due_provisional=event.due_provisional, published=False,
+                question=event.question, position=position))
+        elif isinstance(event, Inquiry.Answered):
+            session.execute(update(t).where(t.c.inquiry_id == key).values(
+                status=InquiryStatus.ANSWERED.value, answered_on=event.answered_on,
+                late=event.late, published=event.published, answer=event.answer,
+                position=position))
 
     def _notice(self, session: Session, event: Any, position: int) -> None:
         t = self.notices

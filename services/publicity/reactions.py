@@ -1,5 +1,6 @@
 """Publicity's reactions to review: opinions and terminations are posted, entitlements
-keep the long-term roster. Exactly-once comes from the kernel's tracked consumer."""
+keep the long-term roster, policy versions feed the public policy pages. Exactly-once comes
+from the kernel's tracked consumer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
     OpinionIssued,
+    PolicyChanged,
     TerminationNoticeRequested,
 )
 
@@ -40,4 +42,5 @@ def reactions(app: PublicityApplication) -> dict[str, dict[str, Handler]]:
                                                  app.open_termination_notice),
         EntitlementStarted.TYPE: handler(EntitlementStarted, app.list_entitlement),
         EntitlementChanged.TYPE: handler(EntitlementChanged, app.change_entitlement),
+        PolicyChanged.TYPE: handler(PolicyChanged, app.record_policy),
     }}

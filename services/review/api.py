@@ -358,6 +358,7 @@ def entitlement_view(e: Entitlement) -> dict[str, Any]:
         "recheck_months": e.recheck_months, "rechecks": e.rechecks, "changes": e.changes,
         "phase_out_until": e.phase_out_until, "ends_after": e.ends_after,
         "reported_changes": e.reported_changes,
+        "recheck_requests": e.recheck_requests,
         "pending_termination": e.pending_termination,
     })
 

@@ -48,6 +48,7 @@ from shared.contracts.intake import (
     IncomeItem,
     MemberRef,
 )
+from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
 from shared.pii import china_today
@@ -567,6 +568,28 @@ class ReviewApplication(ServiceApplication):
             "assets": [_asset(a) for a in reported.assets],
         }
         if ent.record_reported_change(change, reported.reported_on, actor):
+            self.save(ent)
+            return True
+        return False
+
+    def report_upheld(self, upheld: ReportUpheld, actor: dict[str, Any]) -> bool:
+        """A public report (举报) about a household was found true in publicity: the
+        entitlement it names falls due for recheck now. A report naming no benefit (a
+        household left out, an undecided case) has nothing here to recheck."""
+        entitlement_id = upheld.entitlement_id or (
+            entitlement_id_for(upheld.case_id) if upheld.case_id else None)
+        if entitlement_id is None:
+            return False
+        try:
+            ent = self._entitlement(entitlement_id)
+        except NotFound:
+            return False
+        if ent.township != upheld.township:
+            raise RuleViolation("review.report_township",
+                                f"the report names township {upheld.township}, the benefit "
+                                f"is in {ent.township}", field="township")
+        if ent.request_recheck(str(upheld.report_id), upheld.category, upheld.finding,
+                               upheld.upheld_on, actor):
             self.save(ent)
             return True
         return False

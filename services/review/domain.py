@@ -1269,6 +1269,7 @@ class Entitlement(Aggregate):
         self.ends_after: str | None = None
         self.pending_termination: dict[str, Any] | None = None
         self.reported_changes: list[dict[str, Any]] = []  # waiting for the township
+        self.recheck_requests: list[dict[str, Any]] = []  # upheld reports (举报查实) waiting
 
     def record_reported_change(self, change: dict[str, Any], reported_on: date,
                                actor: dict[str, Any]) -> bool:
@@ -1283,6 +1284,24 @@ class Entitlement(Aggregate):
                          actor: dict[str, Any]) -> None:
         self.reported_changes.append(change)
         self.recheck_due = min(self.recheck_due, reported_on)
+
+    def request_recheck(self, report_id: str, category: str, finding: str | None,
+                        upheld_on: date, actor: dict[str, Any]) -> bool:
+        """A public report (举报) found true: the recheck (复查) falls due at once. Once per
+        report; an ended benefit has nothing left to recheck."""
+        if self.status is EntitlementStatus.TERMINATED or any(
+                r["report_id"] == report_id for r in self.recheck_requests):
+            return False
+        self._recheck_requested(report_id=report_id, category=category, finding=finding,
+                                upheld_on=upheld_on, actor=actor)
+        return True
+
+    @event("RecheckRequested")
+    def _recheck_requested(self, report_id: str, category: str, finding: str | None,
+                           upheld_on: date, actor: dict[str, Any]) -> None:
+        self.recheck_requests.append({"report_id": report_id, "category": category,
+                                      "finding": finding, "upheld_on": upheld_on})
+        self.recheck_due = min(self.recheck_due, upheld_on)
 
     def _effective(self, decided_on: date, cutoff_day: int) -> str:
         # Never before the entitlement's own first month.
@@ -1311,6 +1330,7 @@ class Entitlement(Aggregate):
         self.rechecks.append({"checked_on": checked_on, "finding": finding, "changed": changed})
         self.recheck_due = next_due
         self.reported_changes = []  # the recheck considered them
+        self.recheck_requests = []
 
     def adjust(self, amount: Decimal, household_size: int, breakdown: dict[str, Any],
                inputs: dict[str, Any], policy_version: int, reasons: list[str],

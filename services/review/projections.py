@@ -138,6 +138,9 @@ class ReviewProjection(Projection):
             # Due now, unless already due earlier.
             current = session.execute(select(t.c.recheck_due).where(row)).scalar_one()
             values = {"recheck_due": min(current, event.reported_on)}
+        elif isinstance(event, Entitlement.RecheckRequested):
+            current = session.execute(select(t.c.recheck_due).where(row)).scalar_one()
+            values = {"recheck_due": min(current, event.upheld_on)}
         elif isinstance(event, Entitlement.TerminationNoticeRequested):
             values = {"status": "termination_pending"}
         elif isinstance(event, Entitlement.TerminationWithdrawn):

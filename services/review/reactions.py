@@ -12,7 +12,7 @@ from services.review.application import ReviewApplication
 from shared.bus import Handler
 from shared.contracts import Envelope, parse_data
 from shared.contracts.intake import ApplicationAccepted, ApplicationWithdrawn, ChangeReported
-from shared.contracts.publicity import NoticeClosed, NoticeOpened
+from shared.contracts.publicity import NoticeClosed, NoticeOpened, ReportUpheld
 
 
 def _actor(env: Envelope) -> dict[str, Any]:
@@ -56,9 +56,16 @@ def reactions(app: ReviewApplication) -> dict[str, dict[str, Handler]]:
             app.application_withdrawn(withdrawn.application_id, withdrawn.reason,
                                       withdrawn.withdrawn_on, _actor(env))
 
+    def report_upheld(env: Envelope) -> None:
+        upheld = parse_data(env)
+        assert isinstance(upheld, ReportUpheld)
+        # On behalf of whoever found the report true: the audit keeps the "who".
+        app.report_upheld(upheld, _actor(env))
+
     return {
         "intake": {ApplicationAccepted.TYPE: application_accepted,
                    ChangeReported.TYPE: change_reported,
                    ApplicationWithdrawn.TYPE: application_withdrawn},
-        "publicity": {NoticeOpened.TYPE: notice_opened, NoticeClosed.TYPE: notice_closed},
+        "publicity": {NoticeOpened.TYPE: notice_opened, NoticeClosed.TYPE: notice_closed,
+                      ReportUpheld.TYPE: report_upheld},
     }

@@ -8,6 +8,7 @@ reactions exactly-once in effect (see docs/architecture.md, "Storage").
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -30,6 +31,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    create_engine,
     delete,
     func,
     select,
@@ -40,6 +42,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from shared.errors import NotFound
 from shared.settings import ServiceSettings
@@ -135,6 +138,26 @@ def store_environment(settings: ServiceSettings) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def schema_lock(url: str, service: str) -> Iterator[None]:
+    """Replicas starting together on one PostgreSQL create tables one at a time
+    (concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL's catalog)."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            key = {"k": f"lingshui:schema:{service}"}
+            c.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
+            try:
+                yield
+            finally:
+                c.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+    finally:
+        engine.dispose()
+
+
 def _load_or_create_cipher_key(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
@@ -154,11 +177,12 @@ class ServiceApplication(Application[UUID]):
         self.kernel = KernelTables(self.name)
         self._commit_listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
-        super().__init__(env=store_environment(settings))
-        self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
-        self.kernel.metadata.create_all(self.engine)
-        if projection is not None:
-            projection.metadata.create_all(self.engine)
+        with schema_lock(settings.store_url, self.name):
+            super().__init__(env=store_environment(settings))
+            self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
+            self.kernel.metadata.create_all(self.engine)
+            if projection is not None:
+                projection.metadata.create_all(self.engine)
 
     # The library merges os.environ into the env; a service's settings are the only source.
     def construct_env(self, name: str, env: Any = None) -> Environment:

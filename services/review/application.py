@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 from sqlalchemy import and_, func, or_, select
 
 from services.review.domain import (
@@ -127,7 +128,10 @@ class ReviewApplication(ServiceApplication):
             effective = date.fromisoformat(v["effective_from"])
             table.publish(effective, PolicyTerms.from_dict(v["terms"]), v["reason"], effective,
                           SYSTEM_ACTOR)
-        self.save(table)
+        try:
+            self.save(table)
+        except IntegrityError:  # another replica seeded it at the same moment
+            return False
         return True
 
     def policy_versions(self) -> list[dict[str, Any]]:

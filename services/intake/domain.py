@@ -43,7 +43,7 @@ FiledBy = Literal["applicant", "village_committee", "entrusted_person"]
 AGENTS = frozenset({"village_committee", "entrusted_person"})
 
 
-# --- policy (data the county may change; see services/intake/data/policy.yaml) -------------
+# --- policy (data the county may change; see shared/data/policy/intake.yaml) -------------
 
 Condition = Literal["always", "entrusted", "has_income", "any_disability", "any_serious_illness",
                     "any_adult_student", "has_legal_supporters", "hukou_basis",

@@ -18,7 +18,8 @@ from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
-SHIPPED_POLICY = Path(__file__).parent / "data" / "policy.yaml"
+# Shared data: publicity serves the same checklist to the public.
+SHIPPED_POLICY = Path(__file__).parents[2] / "shared" / "data" / "policy" / "intake.yaml"
 
 
 class IntakeSettings(ServiceSettings):

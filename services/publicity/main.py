@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 # data (never intake's code), so the public page and intake's check cannot disagree. In a
 # deployment the same file is mounted for both (PUBLICITY_MATERIALS_CHECKLIST_FILE and
 # INTAKE_POLICY_FILE); the repository default points at intake's shipped copy.
-DEFAULT_CHECKLIST_FILE = Path(__file__).parents[1] / "intake" / "data" / "policy.yaml"
+# The same rule data intake enforces, so the public page cannot disagree with it.
+DEFAULT_CHECKLIST_FILE = Path(__file__).parents[2] / "shared" / "data" / "policy" / "intake.yaml"
 
 
 class PublicitySettings(ServiceSettings):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.archive.application import ArchiveApplication
 from services.archive.documents import sha256_of
 from services.archive.domain import DocumentKind, PaperCopy
+from services.archive.reports import XLSX
+from services.archive.supervision import FIGURES, KINDS, AlertKind, MonthlyFiling
 from shared.auth import Principal, Role, require
 from shared.contracts.common import SERVICES
 from shared.errors import RuleViolation
@@ -23,6 +27,9 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 HouseholdId = Path(pattern=ID_PATTERN)
 CaseId = Path(pattern=ID_PATTERN)
 Township = Query(None, pattern=r"^\d{9}$")
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+TownshipPath = Path(pattern=r"^\d{9}$")
+MonthPath = Path(pattern=MONTH_PATTERN)
 
 
 class _In(BaseModel):
@@ -46,6 +53,43 @@ class Return(_In):
 
 class Acknowledge(_In):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class SubmitFiling(_In):
+    reviewed_version: int = Field(ge=1, le=10_000)  # the compiled version the leader reviewed
+    note: str | None = Field(None, max_length=1000)
+
+
+class FilingQuery(_In):
+    question: str = Field(min_length=1, max_length=2000)
+
+
+class FilingAnswer(_In):
+    answer: str = Field(min_length=1, max_length=4000)
+
+
+class ScanAlerts(_In):
+    months: list[str] = Field(default=[], max_length=24)
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, v: list[str]) -> list[str]:
+        for m in v:
+            if not re.fullmatch(MONTH_PATTERN, m):
+                raise ValueError(f"{m!r} is not a month (YYYY-MM)")
+        return v
+
+
+def _filing_summary(f: MonthlyFiling, **extra: Any) -> dict[str, Any]:
+    return {"filing_id": str(f.id), "township": f.township, "month": f.month,
+            "status": f.status.value, "version": f.version, "due_on": f.due_on.isoformat(),
+            **extra}
+
+
+def _xlsx(content: bytes, name: str, **headers: str) -> Response:
+    return Response(content, media_type=XLSX, headers={
+        "content-disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "cache-control": "no-store", **headers})
 
 
 def router(app: ArchiveApplication) -> APIRouter:
@@ -178,6 +222,146 @@ def router(app: ArchiveApplication) -> APIRouter:
         def command() -> dict[str, Any]:
             a = app.acknowledge_alarm(who, alarm_id, body.reason)
             return {"alarm_id": str(alarm_id), "resolution": a.resolution}
+        return run_command(app, request, who, body, command, status_code=200)
+
+    # --- county supervision: the monthly filing (报备) ---------------------------------------
+
+    township_staff = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)
+    filing_readers = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
+                             Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
+    leader = require(Role.TOWNSHIP_LEADER)
+    bureau = require(Role.COUNTY_BUREAU)
+    answerers = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_LEADER)
+    supervisors = require(Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
+    filing_path = "/supervision/filings/{township}/{month}"
+
+    @r.post(filing_path + "/compile", status_code=201, tags=["supervision"])
+    def compile_filing(request: Request, township: str = TownshipPath,
+                       month: str = MonthPath,
+                       who: Principal = Depends(township_staff)) -> Response:
+        def command() -> dict[str, Any]:
+            f = app.compile_filing(who, township, month)
+            return _filing_summary(f, totals={k: v["total"]
+                                              for k, v in f.activity["lines"].items()},
+                                   basis=f.basis)
+        return run_command(app, request, who, None, command)
+
+    @r.get("/supervision/filings", tags=["supervision"])
+    def filings(township: str | None = Township,
+                month: str | None = Query(None, pattern=MONTH_PATTERN),
+                who: Principal = Depends(filing_readers)) -> Any:
+        return app.filings(who, township, month)
+
+    @r.get(filing_path, tags=["supervision"])
+    def filing(township: str = TownshipPath, month: str = MonthPath,
+               who: Principal = Depends(filing_readers)) -> Any:
+        return app.filing(who, township, month)
+
+    @r.get(filing_path + "/document", tags=["supervision"])
+    def filing_document(township: str = TownshipPath, month: str = MonthPath,
+                        who: Principal = Depends(filing_readers)) -> Response:
+        content, status, check = app.filing_document(who, township, month)
+        headers = {"x-document-status": status}
+        if check:
+            headers |= {"x-seal-valid": str(check["seal_valid"]).lower(),
+                        "x-document-sha256": check["sha256"]}
+        return _xlsx(content, f"报备-{township}-{month}.xlsx", **headers)
+
+    @r.post(filing_path + "/submit", tags=["supervision"])
+    def submit_filing(body: SubmitFiling, request: Request, township: str = TownshipPath,
+                      month: str = MonthPath, who: Principal = Depends(leader)) -> Response:
+        def command() -> dict[str, Any]:
+            f = app.submit_filing(who, township, month, body.reviewed_version, body.note)
+            sub = f.submission or {}
+            return _filing_summary(f, late=sub.get("late"),
+                                   submitted_on=str(sub.get("submitted_on")),
+                                   seal=sub.get("document", {}).get("seal"))
+        return run_command(app, request, who, body, command, status_code=200)
+
+    @r.post(filing_path + "/receive", tags=["supervision"])
+    def receive_filing(request: Request, township: str = TownshipPath,
+                       month: str = MonthPath, who: Principal = Depends(bureau)) -> Response:
+        def command() -> dict[str, Any]:
+            f = app.receive_filing(who, township, month)
+            return _filing_summary(f, received_on=str(f.received_on))
+        return run_command(app, request, who, None, command, status_code=200)
+
+    @r.post(filing_path + "/queries", status_code=201, tags=["supervision"])
+    def query_filing(body: FilingQuery, request: Request, township: str = TownshipPath,
+                     month: str = MonthPath, who: Principal = Depends(bureau)) -> Response:
+        def command() -> dict[str, Any]:
+            f, query_id = app.query_filing(who, township, month, body.question)
+            return _filing_summary(f, query_id=str(query_id))
+        return run_command(app, request, who, body, command)
+
+    @r.post(filing_path + "/queries/{query_id}/answer", tags=["supervision"])
+    def answer_query(query_id: UUID, body: FilingAnswer, request: Request,
+                     township: str = TownshipPath, month: str = MonthPath,
+                     who: Principal = Depends(answerers)) -> Response:
+        def command() -> dict[str, Any]:
+            f = app.answer_filing_query(who, township, month, query_id, body.answer)
+            return _filing_summary(f, query_id=str(query_id))
+        return run_command(app, request, who, body, command, status_code=200)
+
+    # --- county supervision: statistics and dynamic analysis -------------------------------
+
+    kind_query = Query(None, pattern="^(" + "|".join(KINDS) + ")$")
+    first_query = Query(alias="from", pattern=MONTH_PATTERN)
+    last_query = Query(alias="to", pattern=MONTH_PATTERN)
+
+    @r.get("/supervision/statistics", tags=["supervision"])
+    def statistics(township: str | None = Township, kind: str | None = kind_query,
+                   first: str = first_query, last: str = last_query,
+                   as_of: date | None = None, who: Principal = Depends(supervisors)) -> Any:
+        return app.statistics(who, township, kind, first, last, as_of)
+
+    @r.get("/supervision/statistics.xlsx", tags=["supervision"])
+    def statistics_xlsx(township: str | None = Township, first: str = first_query,
+                        last: str = last_query, as_of: date | None = None,
+                        who: Principal = Depends(supervisors)) -> Response:
+        content = app.statistics_workbook(who, township, first, last, as_of)
+        return _xlsx(content, f"统计-{township or '全县'}-{first}-{last}.xlsx")
+
+    @r.get("/supervision/statistics/chart.png", tags=["supervision"])
+    def statistics_chart(figure: str = Query(pattern="^(" + "|".join(FIGURES) + ")$"),
+                         township: str | None = Township, kind: str | None = kind_query,
+                         first: str = first_query, last: str = last_query,
+                         as_of: date | None = None,
+                         who: Principal = Depends(supervisors)) -> Response:
+        png = app.statistics_chart(who, figure, township, kind, first, last, as_of)
+        return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
+
+    # --- county supervision: alerts ------------------------------------------------------------
+
+    @r.get("/supervision/alerts", tags=["supervision"])
+    def alerts(township: str | None = Township,
+               month: str | None = Query(None, pattern=MONTH_PATTERN),
+               open_only: bool = False, who: Principal = Depends(supervisors)) -> Any:
+        return app.supervision_alerts(who, None, township, month, open_only)
+
+    @r.get("/supervision/alerts/{kind}", tags=["supervision"])
+    def alerts_of_kind(kind: AlertKind, township: str | None = Township,
+                       month: str | None = Query(None, pattern=MONTH_PATTERN),
+                       open_only: bool = False,
+                       who: Principal = Depends(supervisors)) -> Any:
+        return app.supervision_alerts(who, kind.value, township, month, open_only)
+
+    @r.post("/supervision/alerts/scan", tags=["supervision"])
+    def scan(body: ScanAlerts, request: Request,
+             who: Principal = Depends(require(Role.COUNTY_CENTRE))) -> Response:
+        def command() -> dict[str, Any]:
+            raised = app.scan_alerts(who, body.months or None)
+            return {"raised": [{"alert_id": str(a.id), "kind": a.kind,
+                                "township": a.township, "month": a.month,
+                                "case_id": a.case_id} for a in raised]}
+        return run_command(app, request, who, body, command, status_code=200)
+
+    @r.post("/supervision/alerts/{alert_id}/acknowledge", tags=["supervision"])
+    def acknowledge_alert(alert_id: UUID, body: Acknowledge, request: Request,
+                          who: Principal = Depends(supervisors)) -> Response:
+        def command() -> dict[str, Any]:
+            a = app.acknowledge_supervision_alert(who, alert_id, body.reason)
+            return {"alert_id": str(alert_id), "kind": a.kind, "acknowledged": True}
         return run_command(app, request, who, body, command, status_code=200)
 
     return r

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.archive.domain import ChainAlarm, HouseholdFile
+from services.archive.supervision import MonthlyFiling, SupervisionAlert, totals_of
 from shared.bus import Outgoing
 from shared.contracts.archive import (
     ChainAlarm as ChainAlarmContract,
@@ -15,7 +16,15 @@ from shared.contracts.archive import (
     DocumentFiled,
     DocumentViewed,
     FileCompleted,
+    MonthlyFilingCompiled,
+    MonthlyFilingQueried,
+    MonthlyFilingQueryAnswered,
+    MonthlyFilingReceived,
+    MonthlyFilingSubmitted,
+    SupervisionAlertAcknowledged,
+    SupervisionAlertRaised,
 )
+from shared.contracts.disbursement import Seal
 from shared.eventstore import ServiceApplication
 
 
@@ -24,6 +33,19 @@ class ArchiveContracts:
         self.app = app
 
     def __call__(self, event: Any, position: int) -> Outgoing | None:
+        if isinstance(event, MonthlyFiling.Event):
+            return self._filing(event)
+        if isinstance(event, SupervisionAlert.Raised):
+            return Outgoing(SupervisionAlertRaised(
+                alert_id=event.originator_id, alert_kind=event.kind, township=event.township,
+                month=event.month, case_id=event.case_id, detail=event.detail,
+            ), case_id=event.case_id, township=event.township)
+        if isinstance(event, SupervisionAlert.Acknowledged):
+            alert: SupervisionAlert = self.app.get(event.originator_id,
+                                                   version=event.originator_version)
+            return Outgoing(SupervisionAlertAcknowledged(
+                alert_id=event.originator_id, alert_kind=alert.kind, township=alert.township,
+                reason=event.reason), case_id=alert.case_id, township=alert.township)
         if isinstance(event, HouseholdFile.Opened):
             return None  # the file's first document says all there is to say
         if isinstance(event, HouseholdFile.Event):
@@ -50,6 +72,31 @@ class ArchiveContracts:
                 reason=event.reason, township=alarm.township,
             ), township=alarm.township)
         return None
+
+    def _filing(self, event: Any) -> Outgoing:
+        # The filing as it stood at that version: township, month, due day.
+        f: MonthlyFiling = self.app.get(event.originator_id, version=event.originator_version)
+        common = {"filing_id": event.originator_id, "township": f.township, "month": f.month}
+        contract: Any
+        if isinstance(event, MonthlyFiling.Compiled | MonthlyFiling.Recompiled):
+            contract = MonthlyFilingCompiled(
+                **common, due_on=f.due_on, compiled_version=event.originator_version,
+                totals=totals_of(event.activity), envelopes=event.basis["envelopes"],
+                basis_sha256=event.basis["sha256"])
+        elif isinstance(event, MonthlyFiling.Submitted):
+            contract = MonthlyFilingSubmitted(
+                **common, due_on=f.due_on, submitted_on=event.submitted_on, late=event.late,
+                reviewed_version=event.reviewed_version, totals=totals_of(f.activity),
+                seal=Seal.model_validate(event.document["seal"]), note=event.note)
+        elif isinstance(event, MonthlyFiling.Received):
+            contract = MonthlyFilingReceived(**common, received_on=event.received_on)
+        elif isinstance(event, MonthlyFiling.Queried):
+            contract = MonthlyFilingQueried(**common, query_id=event.query_id,
+                                            question=event.question)
+        else:
+            contract = MonthlyFilingQueryAnswered(**common, query_id=event.query_id,
+                                                  answer=event.answer)
+        return Outgoing(contract, township=f.township)
 
     @staticmethod
     def _file_event(event: Any, household_id: str, township: str) -> Outgoing | None:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,19 +16,23 @@ from fastapi import APIRouter, Depends
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from services.archive import api
-from services.archive.application import ArchiveApplication
+from services.archive.application import ArchiveApplication, SupervisionSetup
 from services.archive.contracts import ArchiveContracts
 from services.archive.documents import DocumentStore, LocalDocumentStore, S3DocumentStore
 from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocuments
 from services.archive.reactions import reactions
+from services.archive.seal import SealKeys
+from services.archive.supervision import AlertRules
 from shared.auth import Principal, Role, require
 from shared.bus import service_subjects, stream_name
+from shared.calendar import WorkingCalendar
 from shared.contracts import Envelope
 from shared.contracts.common import SERVICES
+from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
@@ -60,6 +65,41 @@ class ArchiveSettings(ServiceSettings):
     # Review's event types that count as investigation (see domain.fold_case).
     investigation_event_prefixes: tuple[str, ...] = DEFAULT_INVESTIGATION_PREFIXES
     rebuild_batch_size: int = 500
+
+    # County supervision (issue 11). The monthly rhythm mirrors the county's settings
+    # (DOMAIN.md "Monthly rhythm"): roster cut-off on the 15th, reconcile and file by the 20th.
+    seal_keys_dir: Path | None = None  # default <var_dir>/keys/seals: the townships' seals
+    seal_keys_create_missing: bool = True  # local stack only: production provisions keys
+    holidays_dir: Path | None = None  # an operator's extra holiday schedules
+    filing_due_working_days: int = Field(5, ge=1, le=20)  # 报备 due after the month's end
+    cutoff_day: int = Field(15, ge=1, le=28)
+    file_by_day: int = Field(20, ge=1, le=28)
+    alert_approval_rate_distance: Decimal = Decimal("0.25")
+    alert_average_amount_distance: Decimal = Decimal("0.5")
+    alert_min_decisions: int = Field(5, ge=1)
+    alert_min_households: int = Field(5, ge=1)
+    alert_min_townships: int = Field(3, ge=2)
+    alert_scan_interval_s: float = 3600.0  # 0: only on request (POST /supervision/alerts/scan)
+    max_series_months: int = Field(36, ge=1, le=240)
+
+    @property
+    def resolved_seal_keys_dir(self) -> Path:
+        return self.seal_keys_dir or self.keys_dir / "seals"
+
+    def supervision(self) -> SupervisionSetup:
+        return SupervisionSetup(
+            county=load_county(self.region),
+            calendar=WorkingCalendar.load([self.holidays_dir] if self.holidays_dir else []),
+            seals=SealKeys(self.resolved_seal_keys_dir, self.seal_keys_create_missing),
+            rules=AlertRules(
+                cutoff_day=self.cutoff_day, file_by_day=self.file_by_day,
+                approval_rate_distance=self.alert_approval_rate_distance,
+                average_amount_distance=self.alert_average_amount_distance,
+                min_decisions=self.alert_min_decisions,
+                min_households=self.alert_min_households,
+                min_townships=self.alert_min_townships),
+            filing_due_working_days=self.filing_due_working_days,
+            max_series_months=self.max_series_months)
 
 
 def document_store(settings: ArchiveSettings) -> DocumentStore:
@@ -117,9 +157,31 @@ async def read_stream(js: JetStreamContext, region: str, source: str,
 class ArchiveRuntime(ServiceRuntime):
     app: ArchiveApplication
 
+    settings: ArchiveSettings
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rebuild_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await super().start()
+        if self.settings.alert_scan_interval_s > 0:
+            self._tasks.append(asyncio.create_task(self._scan_alerts(), name="alert-scan"))
+
+    async def _scan_alerts(self) -> None:
+        """Deadlines pass without an event: a periodic scan raises what is due. Each alert
+        has a deterministic id, so replicas scanning at once raise it once (the loser's
+        save fails on the version and is simply logged)."""
+        while True:
+            await asyncio.sleep(self.settings.alert_scan_interval_s)
+            if self._rebuild_lock.locked():
+                continue
+            try:
+                raised = await asyncio.to_thread(self.app.scan_alerts, None)
+                if raised:
+                    log.info("supervision scan raised %d alerts", len(raised))
+            except Exception:
+                log.exception("supervision alert scan failed; retrying next interval")
 
     async def rebuild_read_models(self) -> dict[str, Any]:
         """Drop the read models, replay archive's own events, then every stream from its
@@ -167,7 +229,8 @@ def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
         load_required_documents(settings.required_documents_file),
         max_document_bytes=settings.max_document_bytes,
         allowed_media_types=settings.allowed_document_types,
-        investigation_prefixes=settings.investigation_event_prefixes)
+        investigation_prefixes=settings.investigation_event_prefixes,
+        supervision=settings.supervision())
     rt = ArchiveRuntime(settings, app, ArchiveContracts(app), [api.router(app)], reactions(app))
     rt.http.include_router(ops_router(rt))
     return rt

@@ -17,6 +17,7 @@ from uuid import UUID
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     String,
@@ -30,6 +31,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from services.archive.domain import ChainAlarm, HouseholdFile
+from services.archive.supervision import MonthlyFiling, SupervisionAlert, jsonable, totals_of
 from shared.contracts.archive import is_sensitive_access
 from shared.contracts.envelope import Envelope
 from shared.eventstore import POSITION, Projection
@@ -130,9 +132,60 @@ class ArchiveProjection(Projection):
             Column("resolved_reason", String(500)),
         )
 
+        # County supervision (issue 11): the monthly filings (报备), their queries, alerts.
+        self.filings = Table(
+            "archive_monthly_filings", m,
+            Column("filing_id", String(36), primary_key=True),
+            Column("township", String(12), nullable=False, index=True),
+            Column("month", String(7), nullable=False, index=True),
+            Column("status", String(12), nullable=False),
+            Column("version", Integer, nullable=False),
+            Column("due_on", Date, nullable=False),
+            Column("compiled_at", DateTime(timezone=True), nullable=False),
+            Column("compiled_by", String(128)),
+            Column("totals", Text, nullable=False),
+            Column("basis_sha256", String(64), nullable=False),
+            Column("submitted_on", Date),
+            Column("submitted_by", String(128)),
+            Column("late", Boolean),
+            Column("document_sha256", String(64)),
+            Column("received_on", Date),
+            Column("received_by", String(128)),
+            Column("open_queries", Integer, nullable=False, default=0),
+        )
+        self.filing_queries = Table(
+            "archive_filing_queries", m,
+            Column("query_id", String(36), primary_key=True),
+            Column("filing_id", String(36), nullable=False, index=True),
+            Column("question", Text, nullable=False),
+            Column("raised_at", DateTime(timezone=True), nullable=False),
+            Column("raised_by", String(128)),
+            Column("answer", Text),
+            Column("answered_at", DateTime(timezone=True)),
+            Column("answered_by", String(128)),
+        )
+        self.alerts = Table(
+            "archive_supervision_alerts", m,
+            Column("alert_id", String(36), primary_key=True),
+            Column("kind", String(48), nullable=False, index=True),
+            Column("subject", String(200), nullable=False),
+            Column("township", String(12), index=True),
+            Column("month", String(7), index=True),
+            Column("case_id", String(64)),
+            Column("detail", Text, nullable=False),
+            Column("raised_at", DateTime(timezone=True), nullable=False),
+            Column("raised_by", String(128)),
+            Column("acknowledged_at", DateTime(timezone=True)),
+            Column("acknowledged_by", String(128)),
+            Column("reason", String(500)),
+        )
+
     # --- archive's own events ----------------------------------------------------------
 
     def apply(self, session: Session, event: Any, position: int) -> None:
+        if isinstance(event, MonthlyFiling.Event | SupervisionAlert.Event):
+            self._supervision(session, event)
+            return
         hid = getattr(event, "household_id", None)
         if isinstance(event, HouseholdFile.Opened):
             session.execute(self.files.insert().values(
@@ -174,6 +227,53 @@ class ArchiveProjection(Projection):
             session.execute(update(self.alarms).where(
                 self.alarms.c.alarm_id == str(event.originator_id)).values(
                 resolution=event.resolution, resolved_by=by, resolved_reason=event.reason))
+
+    def _supervision(self, session: Session, event: Any) -> None:
+        by = _who(getattr(event, "actor", None))[0]
+        f, q, a = self.filings, self.filing_queries, self.alerts
+        fid = str(event.originator_id)
+        filing = update(f).where(f.c.filing_id == fid)
+        if isinstance(event, MonthlyFiling.Compiled):
+            session.execute(f.insert().values(
+                filing_id=fid, township=event.township, month=event.month,
+                status="compiled", version=event.originator_version, due_on=event.due_on,
+                compiled_at=event.timestamp, compiled_by=by,
+                totals=json.dumps(totals_of(event.activity)),
+                basis_sha256=event.basis["sha256"], open_queries=0))
+        elif isinstance(event, MonthlyFiling.Recompiled):
+            session.execute(filing.values(
+                version=event.originator_version, compiled_at=event.timestamp,
+                compiled_by=by, totals=json.dumps(totals_of(event.activity)),
+                basis_sha256=event.basis["sha256"]))
+        elif isinstance(event, MonthlyFiling.Submitted):
+            session.execute(filing.values(
+                status="submitted", version=event.originator_version,
+                submitted_on=event.submitted_on, submitted_by=by, late=event.late,
+                document_sha256=event.document["sha256"]))
+        elif isinstance(event, MonthlyFiling.Received):
+            session.execute(filing.values(status="received", version=event.originator_version,
+                                          received_on=event.received_on, received_by=by))
+        elif isinstance(event, MonthlyFiling.Queried):
+            session.execute(q.insert().values(
+                query_id=str(event.query_id), filing_id=fid, question=event.question,
+                raised_at=event.timestamp, raised_by=by))
+            session.execute(filing.values(version=event.originator_version,
+                                          open_queries=f.c.open_queries + 1))
+        elif isinstance(event, MonthlyFiling.QueryAnswered):
+            session.execute(update(q).where(q.c.query_id == str(event.query_id)).values(
+                answer=event.answer, answered_at=event.timestamp, answered_by=by))
+            session.execute(filing.values(version=event.originator_version,
+                                          open_queries=f.c.open_queries - 1))
+        elif isinstance(event, SupervisionAlert.Raised):
+            session.execute(a.insert().values(
+                alert_id=fid, kind=event.kind, subject=event.subject,
+                township=event.township, month=event.month, case_id=event.case_id,
+                detail=json.dumps(jsonable(event.detail), ensure_ascii=False,
+                                  sort_keys=True),
+                raised_at=event.timestamp, raised_by=by))
+        elif isinstance(event, SupervisionAlert.Acknowledged):
+            session.execute(update(a).where(a.c.alert_id == fid).values(
+                acknowledged_at=event.timestamp, acknowledged_by=by, reason=event.reason))
 
     def _household(self, session: Session, file_id: UUID) -> str:
         t = self.files

@@ -2,7 +2,8 @@
 
 Documents travel as their SHA-256 only, never their bytes or file names (a file name often
 carries a person's name). Consumers: archive itself (its own stream joins the consolidated
-timeline), county supervision (issue 11).
+timeline), county supervision (issue 11). Supervision's own events (the monthly filing and
+the alerts) are at the end.
 
 Convention for every service (the audit console's "who viewed or exported sensitive data"):
 an integration event that records access to sensitive personal data either has a type
@@ -13,10 +14,12 @@ data. Such events should also carry `reason` (why the person looked) and may car
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Any, Literal
 from uuid import UUID
 
 from shared.contracts.common import AssistanceKind
+from shared.contracts.disbursement import Seal
 from shared.contracts.registry import IntegrationEvent, contract
 
 SENSITIVE_ACCESS_SUFFIXES = ("_unmasked", "_exported", "_viewed")
@@ -119,3 +122,105 @@ class ChainAlarmResolved(IntegrationEvent):
     resolution: Literal["late_link_arrived", "acknowledged"]
     reason: str | None = None
     township: str | None = None
+
+
+# --- county supervision (issue 11): the monthly filing (报备) and supervisors' alerts --------
+
+
+@contract
+class MonthlyFilingCompiled(IntegrationEvent):
+    """A township's review and confirmation activity of a month, compiled from the timeline
+    (again, with a higher `compiled_version`, until the township leader submits it)."""
+
+    SOURCE = "archive"
+    TYPE = "monthly_filing_compiled"
+    filing_id: UUID
+    township: str
+    month: str  # "YYYY-MM"
+    due_on: date
+    compiled_version: int  # the leader submits naming the version reviewed
+    totals: dict[str, int]  # per line (applications_received, confirmations…)
+    envelopes: int  # how many stored events the compilation rested on
+    basis_sha256: str  # sha256 over their (source, position, hash)
+
+
+@contract
+class MonthlyFilingSubmitted(IntegrationEvent):
+    """报备: the township leader submitted the filing under the township's seal (the same
+    seal, statement and key as the statistics table)."""
+
+    SOURCE = "archive"
+    TYPE = "monthly_filing_submitted"
+    filing_id: UUID
+    township: str
+    month: str
+    due_on: date
+    submitted_on: date
+    late: bool
+    reviewed_version: int
+    totals: dict[str, int]
+    seal: Seal  # document_kind "monthly_filing_xlsx", over the XLSX's sha256
+    note: str | None = None
+
+
+@contract
+class MonthlyFilingReceived(IntegrationEvent):
+    SOURCE = "archive"
+    TYPE = "monthly_filing_received"
+    filing_id: UUID
+    township: str
+    month: str
+    received_on: date
+
+
+@contract
+class MonthlyFilingQueried(IntegrationEvent):
+    """The county bureau asked the township about its filing."""
+
+    SOURCE = "archive"
+    TYPE = "monthly_filing_queried"
+    filing_id: UUID
+    township: str
+    month: str
+    query_id: UUID
+    question: str
+
+
+@contract
+class MonthlyFilingQueryAnswered(IntegrationEvent):
+    SOURCE = "archive"
+    TYPE = "monthly_filing_query_answered"
+    filing_id: UUID
+    township: str
+    month: str
+    query_id: UUID
+    answer: str
+
+
+SupervisionAlertKind = Literal[
+    "deadline_missed", "filing_overdue", "approval_rate_outlier", "average_amount_outlier",
+    "close_relative_without_county_visit", "investigator_voted"]
+
+
+@contract
+class SupervisionAlertRaised(IntegrationEvent):
+    """监管预警 for the county's supervisors; raised once per subject."""
+
+    SOURCE = "archive"
+    TYPE = "supervision_alert_raised"
+    alert_id: UUID
+    alert_kind: SupervisionAlertKind
+    township: str | None = None
+    month: str | None = None
+    case_id: str | None = None
+    detail: dict[str, Any] = {}
+
+
+@contract
+class SupervisionAlertAcknowledged(IntegrationEvent):
+    SOURCE = "archive"
+    TYPE = "supervision_alert_acknowledged"
+    alert_id: UUID
+    alert_kind: SupervisionAlertKind
+    township: str | None = None
+    reason: str

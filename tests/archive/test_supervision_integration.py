@@ -1,0 +1,109 @@
+"""County supervision over real NATS, on SQLite and on PostgreSQL: the archive consumes a
+generated month from the intake, review and publicity streams; the statistics served equal
+the oracle's; a sealed filing and an alert go out on archive's own stream (and come back into
+its timeline), the seal verifying against the bytes the county downloads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+import sqlalchemy as sa
+
+from services.archive.main import ArchiveRuntime
+from services.archive.seal import seal_valid
+from shared.auth import Role, TokenIssuer
+from shared.bus import Bus
+from shared.contracts import Envelope, parse_data
+from shared.contracts.archive import MonthlyFilingSubmitted
+from tests.archive.supervision_world import YELIN, World, comparable
+from tests.conftest import NatsServer
+from tests.stack import build_service, client, eventually, reset_jetstream
+
+pytestmark = pytest.mark.nats
+
+
+@pytest.fixture
+async def archive(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
+                  keys_dir: Path, nats_server: NatsServer,
+                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
+    await reset_jetstream(nats_server.url)
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    bus = Bus(nats_server.url, "test-publisher", "469028")
+    await bus.connect()
+    for service in ("intake", "review", "publicity"):
+        await bus.ensure_stream(service, 3600)
+    await bus.close()
+    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
+                       database_url=database_url, alert_scan_interval_s=0)
+    rt.app.today = lambda: date(2025, 4, 9)
+    await rt.start()
+    yield rt
+    await rt.stop()
+
+
+def stored(rt: ArchiveRuntime, source: str | None = None, type_: str | None = None) -> int:
+    t = rt.app.views.envelopes
+    q = sa.select(sa.func.count()).select_from(t)
+    if source:
+        q = q.where(t.c.source == source)
+    if type_:
+        q = q.where(t.c.type == type_)
+    with rt.app.read_session() as s:
+        return int(s.execute(q).scalar_one())
+
+
+async def test_statistics_filing_and_alerts_from_the_streams(
+        archive: ArchiveRuntime, nats_server: NatsServer, issuer: TokenIssuer) -> None:
+    world = World(seed=7, per_township=6)
+    envelopes = world.envelopes()
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    for env in envelopes:
+        await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
+    await eventually(lambda: _async(stored(archive) >= len(envelopes)), timeout=60)
+
+    def h(role: Role, township: str | None = None) -> dict[str, str]:
+        return {"authorization": "Bearer " + issuer.mint(f"{role.value}-1", role, township)}
+
+    async with client(archive) as http:
+        r = await http.get("/supervision/statistics?from=2025-03&to=2025-04",
+                           headers=h(Role.COUNTY_CENTRE))
+        assert r.status_code == 200, r.text
+        for f in r.json()["series"]:
+            assert comparable(f) == world.expected(f["month"])
+        leader = h(Role.TOWNSHIP_LEADER, YELIN)
+        path = f"/supervision/filings/{YELIN}/2025-03"
+        assert (await http.post(path + "/compile", headers=leader)).status_code == 201
+        r = await http.post(path + "/submit", json={"reviewed_version": 1}, headers=leader)
+        assert r.json()["code"] == "archive.late_reason_required"  # due Apr 8
+        r = await http.post(path + "/submit", json={"reviewed_version": 1, "note": "停电"},
+                            headers=leader)
+        assert r.status_code == 200 and r.json()["late"] is True
+        document = (await http.get(path + "/document", headers=h(Role.COUNTY_BUREAU))).content
+        r = await http.post("/supervision/alerts/scan", json={"months": ["2025-03"]},
+                            headers=h(Role.COUNTY_CENTRE))
+        assert r.json()["raised"]
+
+    # Archive's own stream carries them, and its own consumer files them in the timeline.
+    await eventually(lambda: _async(
+        stored(archive, "archive", "monthly_filing_submitted") == 1
+        and stored(archive, "archive", "supervision_alert_raised") >= 1), timeout=20)
+    sub = await js.pull_subscribe("sa.469028.archive.monthly_filing_submitted",
+                                  stream="SA_469028_ARCHIVE")
+    msg = (await sub.fetch(1, timeout=5))[0]
+    env = Envelope.model_validate_json(msg.data)
+    submitted = parse_data(env)
+    assert isinstance(submitted, MonthlyFilingSubmitted)
+    assert env.hash_is_valid() and env.actor and env.actor.role == "township_leader"
+    assert submitted.township == YELIN and submitted.late
+    assert seal_valid(submitted.seal.model_dump(), "2025-03", document)
+    await nc.close()
+
+
+async def _async(value: bool) -> bool:
+    return value

@@ -170,11 +170,15 @@ def request_fingerprint(method: str, path: str, body: BaseModel | dict[str, Any]
 def run_command(app: ServiceApplication, request: Request, principal: Principal,
                 body: BaseModel | dict[str, Any] | None,
                 command: Callable[[], BaseModel | dict[str, Any]],
-                status_code: int = 201) -> Response:
+                status_code: int = 201,
+                replay_redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                ) -> Response:
     """Run a command in one transaction with its idempotency record.
 
     With an `Idempotency-Key`, a retry returns the first answer and writes nothing; the
     same key with a different body is a 409. Without one, the command simply runs.
+    `replay_redact` shapes what is kept for replays, for an answer holding a secret that
+    is shown once and never stored (a receipt's code).
     Call from a sync endpoint (FastAPI runs it in the thread pool).
     """
     key = request.headers.get("idempotency-key")
@@ -204,9 +208,11 @@ def run_command(app: ServiceApplication, request: Request, principal: Principal,
             data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
             raw = json.dumps(data, ensure_ascii=False).encode()
             if key is not None:
+                kept = raw if replay_redact is None else json.dumps(
+                    replay_redact(data), ensure_ascii=False).encode()
                 s.execute(t.insert().values(subject=principal.user_id, key=key,
                                             request_hash=fingerprint, status_code=status_code,
-                                            body=raw))
+                                            body=kept))
     except IntegrityError:
         # A concurrent retry with the same key won the race: its answer is the answer.
         if key is not None:

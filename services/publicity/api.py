@@ -42,7 +42,6 @@ from services.publicity.domain import (
 from services.publicity.ratelimit import TokenBucket
 from shared.auth import Principal, Role, require
 from shared.contracts.common import AssistanceKind
-from shared.errors import RuleViolation
 from shared.web import run_command
 
 TOWNSHIP = r"^\d{9}$"
@@ -362,13 +361,10 @@ class InquiryStatusOut(BaseModel):
     published: bool
 
 
-def _no_replay(request: Request) -> None:
-    # The code is shown once and never stored; a replayed answer would have to store it.
-    if request.headers.get("idempotency-key") is not None:
-        raise RuleViolation("publicity.idempotency_key_refused",
-                            "a filing's secret code is never stored, so it cannot be "
-                            "replayed; retry without Idempotency-Key (a retry files anew)",
-                            field="Idempotency-Key")
+def _code_shown_once(answer: dict[str, Any]) -> dict[str, Any]:
+    # A retried filing gets its receipt back, never the code: that is shown once, not stored.
+    return {**answer, "code": None,
+            "note": "filed already; the code was shown once when the filing was made"}
 
 
 def _public_subject(client: str) -> Principal:
@@ -407,15 +403,14 @@ def channel_public_router(app: PublicityApplication, reads: TokenBucket, writes:
     @r.post("/reports", status_code=201, response_model=ReceiptOut)
     def file_report(body: ReportIn, request: Request,
                     client: str = Depends(writer)) -> Response:
-        _no_replay(request)
-
         def command() -> ReceiptOut:
             report, secret = app.file_report(
                 category=body.category, village=body.village, reference=body.reference,
                 text=body.text, contact=body.contact, reporter_name=body.name)
             return ReceiptOut(receipt=secret.receipt, code=secret.code,
                               filed_on=report.filed_on)
-        return run_command(app, request, _public_subject(client), body, command)
+        return run_command(app, request, _public_subject(client), body, command,
+                           replay_redact=_code_shown_once)
 
     @r.get("/reports/{receipt}", response_model=ReportStatusOut)
     def report_status(receipt: str = Path(pattern=RECEIPT_PATTERN),
@@ -429,8 +424,6 @@ def channel_public_router(app: PublicityApplication, reads: TokenBucket, writes:
 
     @r.post("/inquiries", status_code=201, response_model=InquiryReceiptOut)
     def ask(body: InquiryIn, request: Request, client: str = Depends(writer)) -> Response:
-        _no_replay(request)
-
         def command() -> InquiryReceiptOut:
             inquiry, secret = app.ask(
                 township=body.township, village=body.village, topic=body.topic,
@@ -438,7 +431,8 @@ def channel_public_router(app: PublicityApplication, reads: TokenBucket, writes:
                 publish_consent=body.publish_consent)
             return InquiryReceiptOut(receipt=secret.receipt, code=secret.code,
                                      filed_on=inquiry.asked_on, due_on=inquiry.due_on)
-        return run_command(app, request, _public_subject(client), body, command)
+        return run_command(app, request, _public_subject(client), body, command,
+                           replay_redact=_code_shown_once)
 
     @r.get("/inquiries/{receipt}", response_model=InquiryStatusOut)
     def inquiry_status(receipt: str = Path(pattern=RECEIPT_PATTERN),

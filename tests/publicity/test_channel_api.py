@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from services.publicity.clock import CHINA, ManualClock
@@ -447,10 +448,25 @@ async def refused(rt: PublicityRuntime, http: httpx.AsyncClient) -> None:
     assert_problem(await http.post("/public/reports", content=b"x" * 70_000,
                                    headers={"content-type": "application/json"}),
                    413, "web.body_too_large")
-    assert_problem(await http.post("/public/reports", json=ok,
-                                   headers={"Idempotency-Key": "k1"}),
-                   422, "publicity.idempotency_key_refused", "Idempotency-Key")
     assert rt.app.recorder.max_notification_id() is None
+
+
+async def test_a_retried_filing_returns_the_receipt_but_never_stores_the_code(
+        rt: PublicityRuntime, http: httpx.AsyncClient) -> None:
+    ok = {"category": "left_out", "village": TAOYUAN, "text": "邻居家困难但未被纳入"}
+    first = await http.post("/public/reports", json=ok, headers={"Idempotency-Key": "k1"})
+    again = await http.post("/public/reports", json=ok, headers={"Idempotency-Key": "k1"})
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replay"] == "true"
+    assert again.json()["receipt"] == first.json()["receipt"]
+    assert first.json()["code"] and again.json()["code"] is None
+    t = rt.app.kernel.idempotency
+    with rt.app.read_session() as s:
+        stored = [row.body for row in s.execute(sa.select(t.c.body))]
+    assert stored and all(first.json()["code"].encode() not in body for body in stored)
+    status = await http.get(f"/public/reports/{first.json()['receipt']}",
+                            headers={"Receipt-Code": first.json()["code"]})
+    assert status.status_code == 200
 
 
 async def test_text_is_stored_as_given_and_returned_only_as_escaped_json(

@@ -47,13 +47,13 @@ if str(REPO) not in sys.path:
 import nats  # noqa: E402
 
 from deploy.local import nats_binary  # noqa: E402
+from services.intake.api import FilingContent, SubmitApplication, plain  # noqa: E402
 from services.intake.application import IntakeApplication  # noqa: E402
 from services.intake.contracts import IntakeContracts  # noqa: E402
-from services.intake.main import IntakeSettings  # noqa: E402
+from services.intake.main import IntakeSettings, load_policies  # noqa: E402
 from shared.auth import Principal, Role, ensure_dev_keypair  # noqa: E402
 from shared.bus import Bus, OutboxRelay, stream_name  # noqa: E402
 from shared.contracts import Envelope, verify_chain  # noqa: E402
-from shared.contracts.common import AssistanceKind  # noqa: E402
 from shared.pii import Keyring, make_resident_id  # noqa: E402
 from shared.regions import load_county  # noqa: E402
 from shared.telemetry import setup_telemetry  # noqa: E402
@@ -110,26 +110,38 @@ def nats_server(store_dir: Path) -> Iterator[tuple[str, str]]:
 # --- phases --------------------------------------------------------------------------------
 
 
-def members(i: int) -> list[dict[str, Any]]:
-    """A valid two-member household; birth dates and sequences vary with i."""
-    born = date(1940, 1, 1) + timedelta(days=(i * 37) % 20000)  # up to 1994
-    child = date(2005, 1, 1) + timedelta(days=(i * 13) % 5000)  # up to 2018
-    return [
-        {"name": "黎阿婆", "relation": "self", "birth_date": born,
-         "resident_id": make_resident_id("469028", born, i % 100, "female")},
-        {"name": "黎小明", "relation": "grandchild", "birth_date": child,
-         "resident_id": make_resident_id("469028", child, (i * 7 + 3) % 100, "male")},
-    ]
+def filing(i: int) -> SubmitApplication:
+    """A complete 低保 filing of a household no other call names (intake de-duplicates)."""
+    born = date(1940, 1, 1) + timedelta(days=i // 90)
+    child_born = date(2012, 9, 1) + timedelta(days=i // 90)
+    return SubmitApplication.model_validate({
+        "kind": "dibao", "township": YELIN, "village": TAOYUAN, "filed_by": "applicant",
+        "members": [
+            {"name": "黎阿婆", "relation": "self", "birth_date": born.isoformat(),
+             "resident_id": make_resident_id("469028", born, i % 90, "female"),
+             "work_capacity": "none", "authorization_signed": True},
+            {"name": "黎小明", "relation": "grandchild", "birth_date": child_born.isoformat(),
+             "resident_id": make_resident_id("469028", child_born, i % 90, "male"),
+             "work_capacity": "none", "student": True},
+        ],
+        "materials": ["application_form", "commitment_letter", "authorization_form",
+                      "hukou_booklet", "id_cards"],
+        "bank_account": {"bank": "海南农信", "holder_name": "黎阿婆",
+                         "account": "6228480402564890018"},
+    })
 
 
 def write_events(app: IntakeApplication, n: int) -> float:
-    """Submit ceil(n/2) applications, then accept floor(n/2) of them: n events. Seconds."""
+    """Submit ceil(n/2) applications, then accept floor(n/2) of them: n events. Seconds.
+    Filings go through the API's own schema, then the application, as a request would."""
     clerk = Principal(user_id="bench-clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
     submits, accepts = (n + 1) // 2, n // 2
+    bodies = [filing(i) for i in range(submits)]
     t0 = time.perf_counter()
-    ids = [app.submit(clerk, kind=AssistanceKind.DIBAO, township=YELIN, village=TAOYUAN,
-                      members=members(i), filed_by="applicant", close_relative_declared=False)
-           for i in range(submits)]
+    ids = [app.submit(clerk, kind=b.kind, linshi_type=plain(b.linshi_type),
+                      township=b.township, village=b.village, filed_by=b.filed_by,
+                      filing=plain(b.model_dump(include=set(FilingContent.model_fields))))
+           for b in bodies]
     for application_id in ids[:accepts]:
         app.accept(clerk, application_id)
     return time.perf_counter() - t0
@@ -265,7 +277,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         # As ServiceRuntime does: an SDK tracer provider (exporter "none"), so the store
         # remembers each write's traceparent and the relay opens a PRODUCER span per message.
         setup_telemetry(settings.service, settings.telemetry_exporter, settings.otlp_endpoint)
-        app = IntakeApplication(settings, load_county(settings.region))
+        keyring = Keyring.load_or_create(settings.resolved_keyring_file)
+        app = IntakeApplication(settings, load_county(settings.region),
+                                load_policies(settings.policy_file), keyring)
         try:
             dialect = app.dialect
             expected = {"sqlite": "sqlite", "postgres": "postgresql"}[args.backend]
@@ -273,7 +287,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 raise BenchFailure(f"--backend {args.backend} but the store is {dialect}")
             if app.notifications(0, 1):
                 raise BenchFailure("the event store is not empty: use a fresh database")
-            contracts = IntakeContracts(app, Keyring.load_or_create(settings.resolved_keyring_file))
+            contracts = IntakeContracts(app, keyring)
 
             write_s = write_events(app, n)
             stored = len(app.notifications(0, n + 1))

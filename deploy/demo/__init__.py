@@ -1,0 +1,1 @@
+"""`make demo`: a month in Lingshui across all five services, through the gateway."""

@@ -1,0 +1,216 @@
+"""A month in Lingshui, small: the demo's scenario against the embedded stack started as
+real processes (`python -m deploy.local`, real nats-server), checked against figures
+computed here, independently, from the generated households and review's policy table.
+
+Nothing below calls review's code: 补差 and the other amounts are recomputed with Decimal
+from the policy terms that review serves at GET /policy.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from deploy.demo.__main__ import launch, stack_env, stop
+from deploy.demo.households import Household, Person, generate
+from deploy.demo.scenario import CHINA, Gateway, Progress, Scenario, Tokens, china_today
+from deploy.local import AUDIENCE, ISSUER
+from shared.auth import Role, TokenIssuer
+from shared.regions import load_county
+from tests.conftest import free_port
+
+pytestmark = [pytest.mark.nats, pytest.mark.slow]
+
+TOWNSHIPS = ["469028100", "469028101"]  # 椰林镇, 光坡镇
+PER_TOWNSHIP = 8
+SEED = 8
+EXCLUDED = {"preferential_care", "family_planning_award", "scholarship", "heroism_award",
+            "social_assistance", "basic_resident_pension"}
+
+
+# --- the figures, computed here from the inputs and the policy table ----------------------
+
+
+def age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def rounded(amount: Decimal, terms: dict[str, Any]) -> Decimal:
+    assert terms["rounding_mode"] == "half_up"
+    return amount.quantize(Decimal(terms["rounding_quantum"]), rounding=ROUND_HALF_UP)
+
+
+def counted_monthly_income(people: list[Person], extra_wage: Decimal) -> Decimal:
+    income = sum((Decimal(a) / m for p in people for k, a, m in p.incomes if k not in EXCLUDED),
+                 Decimal(0))
+    return income + extra_wage
+
+
+def addon_percent(p: Person, terms: dict[str, Any], on: date) -> Decimal:
+    """分类施保: the highest percentage among the member's categories."""
+    pct = terms["addon_percent"]
+    found = []
+    if age(p.birth_date, on) >= terms["addon_elderly_age"]:
+        found.append(Decimal(pct["elderly"]))
+    if age(p.birth_date, on) < terms["addon_minor_age"]:
+        found.append(Decimal(pct["minor"]))
+    if p.disability and p.disability["grade"] <= terms["severe_disability_max_grade"]:
+        found.append(Decimal(pct["severe_disability"]))
+    if p.serious_illness:
+        found.append(Decimal(pct["serious_illness"]))
+    return max(found, default=Decimal(0))
+
+
+def standard(h: Household, terms: dict[str, Any]) -> Decimal:
+    return Decimal(terms["dibao_standard_urban" if h.urban else "dibao_standard_rural"])
+
+
+def dibao(h: Household, terms: dict[str, Any], on: date) -> Decimal:
+    """补差 = (standard − per-capita income) × members + add-ons, rounded per policy."""
+    std = standard(h, terms)
+    wage = h.hidden_wage + h.adjust_wage  # found on re-investigation / at the recheck
+    gap = std * len(h.members) - counted_monthly_income(h.members, wage)
+    addons = sum((std * addon_percent(p, terms, on) / 100 for p in h.members), Decimal(0))
+    return rounded(gap + addons, terms)
+
+
+def tekun(h: Household, terms: dict[str, Any]) -> Decimal:
+    assert h.self_care is not None
+    missing = sum(1 for ok in h.self_care.values() if not ok)
+    tier = "self_caring" if missing == 0 else "partial" if missing <= 3 else "total"
+    basic = standard(h, terms) * Decimal(terms["tekun_basic_multiple"])
+    return rounded(basic + Decimal(terms["tekun_care_standard"][tier]), terms)
+
+
+def linshi(h: Household, terms: dict[str, Any]) -> Decimal:
+    assert h.band is not None
+    months = Decimal(terms["linshi_bands"][h.band])
+    return rounded(standard(h, terms) * len(h.members) * months, terms)
+
+
+def expected(households: list[Household], terms: dict[str, Any], on: date) -> dict[str, Any]:
+    monthly: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    one_off: dict[str, Decimal] = defaultdict(Decimal)
+    confirmed: dict[str, int] = defaultdict(int)
+    rejected: dict[str, int] = defaultdict(int)
+    for h in households:
+        t = h.township
+        if not h.eligible:
+            rejected[t] += 1
+            continue
+        confirmed[t] += 1
+        if h.kind == "dibao" and not h.terminate:
+            monthly[(t, "dibao")] += dibao(h, terms, on)
+        elif h.kind == "tekun":
+            monthly[(t, "tekun")] += tekun(h, terms)
+        elif h.kind == "linshi":
+            one_off[t] += linshi(h, terms)
+    return {"monthly": dict(monthly), "one_off": dict(one_off), "confirmed": dict(confirmed),
+            "rejected": dict(rejected)}
+
+
+def test_the_figures_are_computed_by_hand() -> None:
+    """The independent computation itself, on a worked example (rural 650, 2024 terms)."""
+    terms = {"dibao_standard_urban": "700", "dibao_standard_rural": "650",
+             "rounding_quantum": "1", "rounding_mode": "half_up",
+             "addon_percent": {"elderly": "10", "minor": "10", "severe_disability": "20",
+                               "serious_illness": "15"},
+             "addon_elderly_age": 60, "addon_minor_age": 18, "severe_disability_max_grade": 2}
+    on = date(2026, 11, 30)
+    granny = Person("黎阿婆", "self", date(1956, 3, 14), "x", incomes=[
+        ("basic_resident_pension", Decimal(1098), 6)])
+    mother = Person("符阿妹", "spouse", date(1984, 5, 2), "y", incomes=[
+        ("wage", Decimal(3000), 6)])
+    boy = Person("黎小明", "child", date(2014, 9, 1), "z",
+                 disability={"kind": "physical", "grade": 2})
+    h = Household(1, "469028100", "469028100201", False, "dibao", [granny, mother, boy])
+    # 650 × 3 − 500 = 1,450; add-ons 65 (elderly 10%) + 130 (severe disability 20% beats
+    # minor 10%) = 195; 1,645 in all.
+    assert dibao(h, terms, on) == Decimal(1645)
+
+
+# --- the month, end to end --------------------------------------------------------------------
+
+
+def read_figures(gw: Gateway, tokens: Tokens, case_ids: set[str]) -> dict[str, Any]:
+    """What the services say, read through the gateway by the roles that may read it."""
+    monthly: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    one_off: dict[str, Decimal] = defaultdict(Decimal)
+    confirmed, rejected, public = {}, {}, {}
+    for t in TOWNSHIPS:
+        leader = tokens(Role.TOWNSHIP_LEADER, t)
+        for e in gw.get("/review/entitlements", leader, params={"township": t,
+                                                                "limit": 500})["items"]:
+            assert e["case_id"] in case_ids
+            if e["status"] == "active":
+                monthly[(t, e["kind"])] += Decimal(e["monthly_amount"])
+        for status, into in (("confirmed", confirmed), ("rejected", rejected)):
+            into[t] = gw.get("/review/cases", leader, params={
+                "township": t, "status": status, "limit": 500})["total"]
+        for c in gw.get("/review/cases", leader, params={"township": t, "status": "confirmed",
+                                                         "limit": 500})["items"]:
+            if c["kind"] == "linshi":
+                case = gw.get(f"/review/cases/{c['case_id']}", leader)
+                one_off[t] += sum((Decimal(p["amount"]) for p in case["payments"]), Decimal(0))
+        page = gw.get(f"/publicity/public/roster/townships/{t}", None, params={"limit": 200})
+        public[t] = sum((Decimal(i["monthly_amount"]) for i in page["items"]), Decimal(0))
+    return {"monthly": dict(monthly), "one_off": dict(one_off), "confirmed": confirmed,
+            "rejected": rejected, "public": public}
+
+
+def test_a_month_in_two_townships(tmp_path: Path) -> None:
+    port_base, nats_port = free_port(), free_port()
+    today = china_today()
+    proc = launch(tmp_path, port_base, nats_port, stack_env(6.0, datetime.now(CHINA)))
+    gw = Gateway(f"http://127.0.0.1:{port_base}")
+    try:
+        tokens = Tokens(TokenIssuer(tmp_path / "keys" / "jwt-ed25519.pem", ISSUER, AUDIENCE))
+        households = generate(load_county(), SEED, TOWNSHIPS, PER_TOWNSHIP, today)
+        assert {h.kind for h in households} == {"dibao", "tekun", "linshi", "dibao_edge"}
+        scenario = Scenario(gw, tokens, households, tmp_path / "demo-output",
+                            nats_url=f"nats://127.0.0.1:{nats_port}",
+                            progress=Progress(quiet=True), wait_s=60)
+        out = scenario.run()
+        assert scenario.today == today, "the China date changed while the test ran"
+
+        terms = gw.get("/review/policy", tokens(Role.COUNTY_BUREAU))["terms"]
+        want = expected(households, terms, today)
+        got = read_figures(gw, tokens, {r.case_id for r in out.records})
+        assert got["confirmed"] == want["confirmed"]
+        assert got["rejected"] == want["rejected"]
+        assert got["monthly"] == want["monthly"]
+        assert got["one_off"] == want["one_off"]
+        # 长期公示 lists exactly the monthly benefits review confirmed (via NATS).
+        assert got["public"] == {t: want["monthly"].get((t, "dibao"), Decimal(0))
+                                 + want["monthly"].get((t, "tekun"), Decimal(0))
+                                 for t in TOWNSHIPS}
+        # The stories happened: an objection upheld (second round), one adjusted, one ended.
+        notes = [n for r in out.records for n in r.notes]
+        assert {"round 2", "terminated", "先行救助", "county approval", "recusal"} <= set(notes)
+        assert any(n.startswith("adjusted") for n in notes)
+        # Month end: every roster reconciled, statistics sealed and filed, the plan issued
+        # and acknowledged by the example finance consumer over NATS.
+        assert {(t, k) for t, k in out.rosters} == {(t, k) for t in TOWNSHIPS
+                                                   for k in ("dibao", "tekun", "linshi")}
+        assert all(r["status"] == "reconciled" for r in out.rosters.values())
+        assert out.fund_plan is not None and out.acknowledged
+        for t in TOWNSHIPS:
+            stats = gw.get(f"/disbursement/statistics/{t}/{out.month_end_month}",
+                           tokens(Role.COUNTY_BUREAU))
+            assert stats["filed_on"] is not None
+        files = {p.name for p in out.outputs}
+        assert f"fund-plan-{out.month_end_month}.json" in files
+        assert all((tmp_path / "demo-output" / f).stat().st_size > 0 for f in files)
+        # The inspector's timeline of the re-investigated case spans the services.
+        assert {"intake", "review", "publicity"} <= set(out.audit_sources)
+        r = httpx.get(f"{gw.url}/api/archive/audit/cases/{out.audit_case}/timeline")
+        assert r.status_code == 401
+    finally:
+        gw.close()
+        stop(proc)

@@ -10,9 +10,10 @@ Writes, each 0600, never overwriting a file that exists (a lost at-rest key is l
 - `db-passwords.env`: LINGSHUI_<SVC>_DB_PASSWORD=… for `docker compose --env-file`;
 - `<svc>-at-rest.key`: the AES-256 key of that service's event store (encryption at rest);
 - `bus-keyring.json`: the keyring that seals resident IDs on the bus (one per county);
-- `seals/<code>.ed25519.pem`: disbursement's electronic-seal (电子印章) signing keys, one for
-  the county and one per township (made here, not by the replicas: two replicas creating
-  their own key for the same township would sign with different seals).
+- `seals/<code>.ed25519.pem`: the electronic-seal (电子印章) signing keys (shared/seals.py),
+  one for the county and one per township, used by disbursement (statistics, fund plan) and
+  archive (the monthly filing). Made here, not by the replicas: two replicas creating their
+  own key for the same township would sign with different seals.
 The token-verifying `jwt-public.pem` comes from the identity provider: copy it in.
 """
 
@@ -26,13 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from eventsourcing.cryptography import AESCipher  # noqa: E402
 
 from shared.contracts.common import SERVICES  # noqa: E402
 from shared.pii import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
+from shared.seals import create_key_file, key_path  # noqa: E402
 
 
 def write_once(path: Path, text: str) -> bool:
@@ -75,10 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     county = load_county(args.region)
     (out / "seals").mkdir(mode=0o700, exist_ok=True)
     for owner in (county.code, *(t.code for t in county.townships)):
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())
-        once(f"seals/{owner}.ed25519.pem", pem.decode())
+        if create_key_file(key_path(out / "seals", owner)):
+            made.append(f"seals/{owner}.ed25519.pem")
     print(f"{out}: made {', '.join(made) or 'nothing (all present)'}")
     if not (out / "jwt-public.pem").exists():
         print(f"{out}: copy the identity provider's token-signing public key to "

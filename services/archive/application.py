@@ -35,7 +35,6 @@ from services.archive.domain import (
 )
 from services.archive.projections import ArchiveProjection
 from services.archive.reports import XLSX, Heading, figure_png, filing_xlsx, statistics_xlsx
-from services.archive.seal import SealKeys, seal_valid
 from services.archive.supervision import (
     CHINA,
     FIGURES,
@@ -70,6 +69,7 @@ from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
 from shared.pii import china_today
 from shared.regions import County, UnknownRegion
+from shared.seals import SealKeys, seal_valid
 from shared.settings import ServiceSettings
 
 COUNTY_AUDITORS = frozenset({Role.COUNTY_BUREAU, Role.COUNTY_CENTRE, Role.DISCIPLINE_INSPECTOR})
@@ -659,7 +659,8 @@ class ArchiveApplication(ServiceApplication):
         filing = self._filing(township, month)
         filing.check_submittable(reviewed_version, self.today(), note)  # before sealing
         content = filing_xlsx(filing.activity, self._filing_heading(filing))
-        seal = self.supervision.seals.seal(township, month, FILING_DOCUMENT_KIND, content)
+        seal = self.supervision.seals.seal(township, month, FILING_DOCUMENT_KIND,
+                                           content).to_wire()
         # Bytes first: if the event then fails to commit, an unnamed object is harmless.
         self.store.put(seal["sha256"], content, XLSX)
         filing.submit(reviewed_version, {"sha256": seal["sha256"], "media_type": XLSX,

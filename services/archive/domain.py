@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -372,9 +372,21 @@ STATUS_OF_TYPE = {
     "entitlement_changed": "entitlement_changed",
     "termination_notice_requested": "termination_in_publicity",
 }
-# Review has no investigation event yet; these prefixes name the ones it will publish
-# (e.g. investigation_started, home_visit_recorded, verification_requested).
+# Review's investigation events: investigation_assigned (the investigation starts),
+# home_visit_recorded, and the economic-status verification (verification_reported).
 DEFAULT_INVESTIGATION_PREFIXES = ("investigation_", "home_visit_", "verification_")
+# The business date each investigation contract states; without one, the day in Lingshui.
+INVESTIGATION_DATES = ("assigned_on", "visited_on", "requested_on", "reported_on")
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def investigation_day(e: Envelope) -> date:
+    """When the investigation step happened by the record (not when it was published)."""
+    for key in INVESTIGATION_DATES:
+        value = e.data.get(key)
+        if isinstance(value, str):
+            return date.fromisoformat(value)
+    return e.occurred_at.astimezone(CHINA).date()
 
 
 def why(data: Mapping[str, Any]) -> str | None:
@@ -457,7 +469,8 @@ def fold_case(envelopes: Iterable[Envelope], *, at: datetime | None = None,
         stage = STAGE_OF_TYPE.get(e.type)
         if e.source == "review" and e.type.startswith(investigation_prefixes):
             stage = Stage.INVESTIGATION
-            s.investigated_on = s.investigated_on or e.occurred_at.date()
+            day = investigation_day(e)
+            s.investigated_on = min(s.investigated_on or day, day)
         if stage is not None and (s.stage is None
                                   or STAGE_ORDER.index(stage) > STAGE_ORDER.index(Stage(s.stage))):
             s.stage = stage.value

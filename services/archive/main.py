@@ -25,7 +25,6 @@ from services.archive.contracts import ArchiveContracts
 from services.archive.documents import DocumentStore, LocalDocumentStore, S3DocumentStore
 from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocuments
 from services.archive.reactions import reactions
-from services.archive.seal import SealKeys
 from services.archive.supervision import AlertRules
 from shared.auth import Principal, Role, require
 from shared.bus import service_subjects, stream_name
@@ -34,6 +33,7 @@ from shared.contracts import Envelope
 from shared.contracts.common import SERVICES
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
+from shared.seals import SealKeys
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ class ArchiveSettings(ServiceSettings):
         return SupervisionSetup(
             county=load_county(self.region),
             calendar=WorkingCalendar.load([self.holidays_dir] if self.holidays_dir else []),
-            seals=SealKeys(self.resolved_seal_keys_dir, self.seal_keys_create_missing),
+            seals=SealKeys(self.resolved_seal_keys_dir,
+                           create_missing=self.seal_keys_create_missing, service="archive"),
             rules=AlertRules(
                 cutoff_day=self.cutoff_day, file_by_day=self.file_by_day,
                 approval_rate_distance=self.alert_approval_rate_distance,

@@ -57,7 +57,7 @@ from services.disbursement.domain import (
     statistics_id,
 )
 from services.disbursement.projections import DisbursementProjection
-from services.disbursement.seal import SealKeys, sha256_hex, signature_valid
+from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
 from shared.auth import Principal
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
@@ -453,7 +453,7 @@ class DisbursementApplication(ServiceApplication):
                   statistics_xlsx(figures, heading)),
                  ("statistics_pdf", f"统计表-{township}-{month}.pdf", "application/pdf",
                   statistics_pdf(figures, heading))]
-        documents = [self.seals.seal(township, month, kind_, name, media, content)
+        documents = [seal_document(self.seals, township, month, kind_, name, media, content)
                      for kind_, name, media, content in files]
         stats = MonthlyStatistics(
             township=township, month=month, figures=figures,
@@ -547,9 +547,9 @@ class DisbursementApplication(ServiceApplication):
     def issue_fund_plan(self, who: Principal, month: str, reason: str | None) -> FundPlan:
         plan = self.fund_plan(who, month)
         content = plan_document(plan.region, month, plan.plan)
-        doc = self.seals.seal(plan.region, month, "fund_plan_json",
-                              f"资金发放计划-{plan.region}-{month}.json", "application/json",
-                              content)
+        doc = seal_document(self.seals, plan.region, month, "fund_plan_json",
+                            f"资金发放计划-{plan.region}-{month}.json", "application/json",
+                            content)
         plan.issue(doc, self.today(), reason, who.actor())
         self.save(plan)
         return plan

@@ -719,19 +719,13 @@ def compile_statistics(rows: Iterable[StatInput],
             "total": total.to_wire()}
 
 
-def seal_statement(owner: str, subject: str, document_kind: str, sha256: str) -> bytes:
-    """What the seal signs: the document's hash bound to who seals it and for what, so a
-    signature cannot be moved to another township's or month's document."""
-    return f"lingshui-seal/v1|{owner}|{subject}|{document_kind}|{sha256}".encode()
-
-
 @dataclass(frozen=True)
 class SealedDocument:
     document_kind: str  # statistics_xlsx | statistics_pdf | fund_plan_json
     name: str
     media_type: str
     sha256: str
-    signature: str  # base64 Ed25519 over seal_statement(...)
+    signature: str  # base64 Ed25519 over shared.seals.seal_statement(...)
     key_id: str
     public_key: str  # base64 raw Ed25519 public key
 

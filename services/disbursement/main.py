@@ -32,8 +32,11 @@ class DisbursementSettings(ServiceSettings):
     max_bank_file_lines: int = Field(500_000, ge=1)
     # The purposes review seals the payee's account under (AES-GCM associated data).
     payee_account_purposes: tuple[str, ...] = ("payee.account", "bank_account.account")
-    # Ed25519 seal keys, one per township and one for the county (generated when missing).
+    # Ed25519 seal keys (shared.seals), one per township and one for the county, provisioned
+    # by the county's seal authority. Creating missing keys is for the local stack only:
+    # production sets DISBURSEMENT_SEAL_KEYS_CREATE_MISSING=false.
     seal_keys_dir: Path | None = None
+    seal_keys_create_missing: bool = True
 
     @property
     def resolved_seal_keys_dir(self) -> Path:
@@ -50,7 +53,9 @@ def build_application(settings: DisbursementSettings) -> DisbursementApplication
     return DisbursementApplication(
         settings, load_county(settings.region),
         Keyring.load_or_create(settings.resolved_keyring_file),
-        SealKeys(settings.resolved_seal_keys_dir), settings.rhythm())
+        SealKeys(settings.resolved_seal_keys_dir,
+                 create_missing=settings.seal_keys_create_missing, service="disbursement"),
+        settings.rhythm())
 
 
 def build(settings: DisbursementSettings | None = None) -> ServiceRuntime:

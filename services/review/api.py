@@ -382,6 +382,9 @@ def router(app: ReviewApplication) -> APIRouter:
     staff = require(*STAFF)
     assigners = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_LEADER)
     investigators = require(Role.TOWNSHIP_CLERK, Role.CONTRACTOR_INVESTIGATOR)
+    # The county makes its own home visit to a close relative's case (近亲属备案).
+    visitors = require(Role.TOWNSHIP_CLERK, Role.CONTRACTOR_INVESTIGATOR, Role.COUNTY_CENTRE,
+                       Role.COUNTY_BUREAU)
     clerks = require(Role.TOWNSHIP_CLERK)
     centre = require(Role.COUNTY_CENTRE)
     panel = require(Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)
@@ -430,7 +433,7 @@ def router(app: ReviewApplication) -> APIRouter:
 
     @r.post("/cases/{case_id}/investigation/visits", tags=["investigation"])
     def visit(case_id: UUID, body: VisitIn, request: Request,
-              who: Principal = Depends(investigators)) -> Response:
+              who: Principal = Depends(visitors)) -> Response:
         findings = body.model_dump(include={"members", "incomes", "assets", "irregular_income"},
                                    mode="python")
         record = body.model_dump(exclude={"members", "incomes", "assets", "irregular_income"},

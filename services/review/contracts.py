@@ -16,6 +16,7 @@ from services.review.domain import (
     SpotCheck,
     entitlement_id_for,
 )
+from shared.auth import Role
 from shared.bus import Outgoing
 from shared.contracts.common import AssistanceKind
 from shared.contracts.envelope import event_id_for
@@ -25,6 +26,11 @@ from shared.contracts.review import (
     CaseRejected,
     EntitlementChanged,
     EntitlementStarted,
+    HomeVisitRecorded,
+    InvestigationAssigned,
+    Investigator,
+    JointReviewHeld,
+    JointReviewMember,
     OpinionIssued,
     PayeeRef,
     PolicyChanged,
@@ -39,6 +45,8 @@ from shared.pii import Keyring
 
 VERIFICATION_PURPOSE = "review.verification_report"
 VERIFICATION_MASK = "[economic-status verification report]"
+# A home visit recorded by county staff is the county's own visit (近亲属备案 cases).
+COUNTY_VISITORS = frozenset({Role.COUNTY_CENTRE.value, Role.COUNTY_BUREAU.value})
 
 
 def _payee(payee: dict[str, Any] | None) -> PayeeRef | None:
@@ -87,7 +95,9 @@ class ReviewContracts:
                 deadlines_provisional=event.deadlines_provisional,
                 close_relative_declared=event.close_relative_declared,
             ), case_id=case_id, household_id=event.household_id, township=event.township)
-        mapped = (ReviewCase.VerificationReported, ReviewCase.OpinionIssued,
+        mapped = (ReviewCase.InvestigationAssigned, ReviewCase.HomeVisitRecorded,
+                  ReviewCase.JointReviewHeld,
+                  ReviewCase.VerificationReported, ReviewCase.OpinionIssued,
                   ReviewCase.CountyApproved, ReviewCase.Confirmed, ReviewCase.AdvanceGranted,
                   ReviewCase.Rejected, ReviewCase.PaymentApproved)
         if not isinstance(event, mapped):
@@ -95,6 +105,9 @@ class ReviewContracts:
         case: ReviewCase = self._at(event)
         where = {"case_id": case_id, "household_id": case.household_id,
                  "township": case.township}
+        if isinstance(event, ReviewCase.InvestigationAssigned | ReviewCase.HomeVisitRecorded
+                      | ReviewCase.JointReviewHeld):
+            return Outgoing(self._investigation(case, event), **where)
         if isinstance(event, ReviewCase.VerificationReported):
             context = str(event_id_for(self.app.name, event.originator_id,
                                        event.originator_version))
@@ -140,6 +153,35 @@ class ReviewContracts:
             month=event.month, instalment=event.instalment, instalments=event.instalments,
             advance=event.advance, payee=_payee(case.payee),
         ), **where)
+
+    def _investigation(self, case: ReviewCase, event: Any
+                       ) -> InvestigationAssigned | HomeVisitRecorded | JointReviewHeld:
+        """Who investigated and who decided, for supervision. Only names and roles of
+        officials travel: the visit's findings and the household members stay here."""
+        about = {"case_id": case.id, "application_id": case.application_id,
+                 "kind": case.kind, "township": case.township, "village": case.village}
+        if isinstance(event, ReviewCase.InvestigationAssigned):
+            return InvestigationAssigned(
+                **about, round=case.round, assigned_on=event.assigned_on,
+                investigators=[Investigator(user_id=i.get("user_id"), name=i["name"])
+                               for i in event.investigators],
+                contractor=event.contractor)
+        if isinstance(event, ReviewCase.HomeVisitRecorded):
+            visit = event.visit
+            county = (event.actor or {}).get("role") in COUNTY_VISITORS
+            return HomeVisitRecorded(
+                **about, round=event.round, visited_on=visit["visited_on"],
+                investigators=list(visit["investigators"]),
+                visiting_body="county" if county else "township",
+                contractor=visit.get("contractor"),
+                document_ids=[d["document_id"] for d in visit.get("documents", [])])
+        return JointReviewHeld(
+            **about, round=event.round, held_on=event.held_on, outcome=event.outcome,
+            members=[JointReviewMember(
+                user_id=m["user_id"], name=m["name"], role=m["role"], present=m["present"],
+                recused=bool(m.get("recused", False)), recusal_reason=m.get("recusal_reason"),
+                related_to_household=bool(m.get("related_to_household", False)),
+                opinion=m.get("opinion")) for m in event.members])
 
     def _opinion(self, case: ReviewCase) -> OpinionIssued:
         o = case.opinion

@@ -2,7 +2,9 @@
 
 Consumers: publicity (opinions, terminations needing notice, entitlements for the
 long-term roster), disbursement (entitlements, temporary payments, spot checks),
-intake (case status), archive (everything).
+intake (case status), archive (everything; the investigation and joint-review facts feed
+its supervision: decided without investigation, the county's own visit, an investigator
+who voted).
 """
 
 from __future__ import annotations
@@ -33,6 +35,85 @@ class CaseOpened(IntegrationEvent):
     decision_due: date
     deadlines_provisional: bool
     close_relative_declared: bool
+
+
+class Investigator(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    user_id: str | None = None  # none for a contractor's staff known only by name
+    name: str
+
+
+@contract
+class InvestigationAssigned(IntegrationEvent):
+    """调查 assigned: the township's own team (at least the policy's minimum, 2) or a
+    contractor (政府购买服务承接方), which then acts only on this case. Round 2… is the
+    re-investigation after an upheld objection. Archive counts the investigation as started
+    on `assigned_on` and knows who investigated (an investigator must not then vote)."""
+
+    SOURCE = "review"
+    TYPE = "investigation_assigned"
+    case_id: UUID
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    round: int
+    assigned_on: date
+    investigators: list[Investigator] = []
+    contractor: str | None = None  # the contractor organisation (its tokens' "org")
+
+
+@contract
+class HomeVisitRecorded(IntegrationEvent):
+    """入户调查 on record: when, for which round, who visited, and whose visit it was. The
+    county makes its own visit to a close-relative case (近亲属备案), so `visiting_body`
+    says "county" when county staff recorded it. The findings on members, incomes and
+    assets, the household members present and the notes are sensitive and never leave
+    review; `document_ids` only name the forms and photos filed in archive."""
+
+    SOURCE = "review"
+    TYPE = "home_visit_recorded"
+    case_id: UUID
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    round: int
+    visited_on: date
+    investigators: list[str]  # names, as the visit form is signed
+    visiting_body: Literal["township", "county"]
+    contractor: str | None = None
+    document_ids: list[str] = []
+
+
+class JointReviewMember(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    user_id: str
+    name: str
+    role: str  # leader | deputy | discipline | member (review's JOINT_REVIEW_ROLES)
+    present: bool
+    recused: bool = False
+    recusal_reason: str | None = None
+    related_to_household: bool = False
+    opinion: str | None = None  # approve | reject; none for a member absent or recused
+
+
+@contract
+class JointReviewHeld(IntegrationEvent):
+    """联审联批: the meeting of the township's review-and-confirmation group (审核确认小组):
+    who sat, who recused and why, each member's opinion, and the outcome."""
+
+    SOURCE = "review"
+    TYPE = "joint_review_held"
+    case_id: UUID
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    round: int
+    held_on: date
+    members: list[JointReviewMember]
+    outcome: Literal["approve", "reject"]
 
 
 @contract

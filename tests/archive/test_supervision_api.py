@@ -17,8 +17,8 @@ import pytest
 from openpyxl import load_workbook
 
 from services.archive.main import ArchiveRuntime
-from services.archive.seal import seal_valid
 from shared.auth import Role, TokenIssuer
+from shared.seals import seal_valid
 from tests.archive.supervision_world import GUANGPO, SANCAI, YELIN, World, comparable
 from tests.conftest import NatsServer
 from tests.stack import build_service, client, reset_jetstream

@@ -11,7 +11,6 @@ from uuid import uuid4
 
 import pytest
 
-from services.archive.seal import SealKeys, seal_valid
 from services.archive.supervision import (
     AlertKind,
     AlertRules,
@@ -30,6 +29,7 @@ from services.archive.supervision import (
 )
 from shared.calendar import WorkingCalendar
 from shared.errors import RuleViolation
+from shared.seals import SealKeys, seal_valid
 from tests.archive.supervision_world import (
     GUANGPO,
     TOWNSHIPS,
@@ -222,20 +222,20 @@ def test_filing_lifecycle_seal_what_was_reviewed_then_receipt_and_queries() -> N
 
 
 def test_the_seal_binds_document_township_and_month(tmp_path: Any) -> None:
-    keys = SealKeys(tmp_path / "seals")
-    seal = keys.seal(YELIN, "2025-03", "monthly_filing_xlsx", b"filing bytes")
+    keys = SealKeys(tmp_path / "seals", create_missing=True, service="archive")
+    seal = keys.seal(YELIN, "2025-03", "monthly_filing_xlsx", b"filing bytes").to_wire()
     assert seal_valid(seal, "2025-03", b"filing bytes")
     assert not seal_valid(seal, "2025-04", b"filing bytes")
     assert not seal_valid(seal, "2025-03", b"filing bytes, edited")
     assert not seal_valid({**seal, "owner": GUANGPO}, "2025-03")
     assert (tmp_path / "seals" / f"{YELIN}.ed25519.pem").stat().st_mode & 0o077 == 0
     again = SealKeys(tmp_path / "seals").seal(YELIN, "2025-03", "monthly_filing_xlsx", b"x")
-    assert again["key_id"] == seal["key_id"]  # one township, one key
-    provisioned_only = SealKeys(tmp_path / "seals", create_missing=False)
+    assert again.key_id == seal["key_id"]  # one township, one key
+    provisioned_only = SealKeys(tmp_path / "seals", create_missing=False, service="archive")
     with pytest.raises(RuleViolation) as e:  # where replicas run, no replica invents a seal
         provisioned_only.seal(GUANGPO, "2025-03", "monthly_filing_xlsx", b"x")
     assert e.value.code == "archive.seal_key_missing"
-    assert provisioned_only.seal(YELIN, "2025-03", "k", b"x")["key_id"] == seal["key_id"]
+    assert provisioned_only.seal(YELIN, "2025-03", "k", b"x").key_id == seal["key_id"]
 
 
 # --- alerts --------------------------------------------------------------------------------

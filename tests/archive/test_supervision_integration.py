@@ -15,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
-from services.archive.seal import seal_valid
 from shared.auth import Role, TokenIssuer
 from shared.bus import Bus
 from shared.contracts import Envelope, parse_data
 from shared.contracts.archive import MonthlyFilingSubmitted
+from shared.seals import seal_valid
 from tests.archive.supervision_world import YELIN, World, comparable
 from tests.conftest import NatsServer
 from tests.stack import build_service, client, eventually, reset_jetstream

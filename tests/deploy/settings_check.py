@@ -19,6 +19,8 @@ from deploy.gateway import GatewaySettings
 from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
+# Services that sign with the townships' electronic seals (shared/seals.py).
+SEALING_SERVICES = ("disbursement", "archive")
 
 
 def service_names() -> list[str]:
@@ -110,7 +112,9 @@ def assert_production_safe(service: str, s: Any) -> None:
     if service == "publicity":
         assert s.trusted_proxy_hops >= 1, "publicity: behind the gateway, or one bucket for all"
         assert s.clock_shift_days == 0 and s.clock_speed == 1.0, "publicity: the real clock"
-    if service == "disbursement":
-        assert s.seal_keys_dir is not None, "disbursement: seal keys made once, not per replica"
+    if service in SEALING_SERVICES:
+        assert s.seal_keys_dir is not None, f"{service}: seal keys made once, not per replica"
+        assert s.seal_keys_create_missing is False, (
+            f"{service}: a replica must never invent a township's seal key")
     if service == "archive":
         assert s.document_store == "s3" or s.documents_dir is not None

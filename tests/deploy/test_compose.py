@@ -16,6 +16,7 @@ import yaml
 
 from tests.deploy.settings_check import (
     ROOT,
+    SEALING_SERVICES,
     assert_production_safe,
     interpolate,
     owner_of,
@@ -85,6 +86,24 @@ def test_production_safe_values_point_at_mounted_secrets(compose: dict[str, Any]
         assert env[f"{name.upper()}_NATS_URL"] == "nats://nats:4222"
         # No development shortcuts anywhere in a service's environment.
         assert not any("dev" in v.lower().split("-") for v in env.values())
+
+
+def test_sealing_services_read_the_same_provisioned_seal_keys(
+        compose: dict[str, Any]) -> None:
+    sources = set()
+    for name in SEALING_SERVICES:
+        svc = compose["services"][name]
+        env = environment(svc)
+        target = env[f"{name.upper()}_SEAL_KEYS_DIR"]
+        assert env[f"{name.upper()}_SEAL_KEYS_CREATE_MISSING"] == "false", name
+        mounts = [interpolate(m).split(":") for m in svc.get("volumes") or []]
+        mounted = [(src, mode) for src, dst, *mode in mounts if dst == target]
+        assert len(mounted) == 1, f"{name}: {target} is not mounted"
+        source, mode = mounted[0]
+        assert mode == ["ro"], f"{name}: the seal keys are mounted read-only"
+        assert source == "./deploy/compose/secrets/seals", f"{name}: {source}"
+        sources.add(source)
+    assert len(sources) == 1, "one township, one seal: every sealing service reads the same keys"
 
 
 def test_references_resolve(compose: dict[str, Any]) -> None:

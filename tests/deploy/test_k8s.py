@@ -19,6 +19,7 @@ import yaml
 
 from tests.deploy.settings_check import (
     ROOT,
+    SEALING_SERVICES,
     assert_production_safe,
     service_names,
     settings_of,
@@ -304,12 +305,24 @@ def test_the_namespace_and_key_files_stay_out_of_the_repository() -> None:
         assert f.name in (".gitignore", "README.md"), f"key material committed? {f}"
 
 
-def test_disbursement_seals_every_township_from_provided_keys(kz: Kustomization) -> None:
+def test_sealing_services_seal_every_township_from_the_same_provided_keys(
+        kz: Kustomization) -> None:
     from shared.regions import load_county
 
     county = load_county("469028")
-    seals = kz.named("Deployment", "disbursement")
-    assert seals is not None
-    volume = next(v for v in pod_spec(seals)["volumes"] if v["name"] == "seals")
-    keys = kz.keys("Secret", volume["secret"]["secretName"])
-    assert keys == {f"{o}.ed25519.pem" for o in (county.code, *(t.code for t in county.townships))}
+    owners = {f"{o}.ed25519.pem" for o in (county.code, *(t.code for t in county.townships))}
+    secrets = set()
+    for service in SEALING_SERVICES:
+        d = kz.named("Deployment", service)
+        assert d is not None
+        c = next(containers(d))
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        target = env[f"{service.upper()}_SEAL_KEYS_DIR"]
+        assert env[f"{service.upper()}_SEAL_KEYS_CREATE_MISSING"] == "false", service
+        mount = next(m for m in c["volumeMounts"] if m["mountPath"] == target)
+        assert mount.get("readOnly") is True, f"{service}: seal keys mounted read-only"
+        volume = next(v for v in pod_spec(d)["volumes"] if v["name"] == mount["name"])
+        secret = volume["secret"]["secretName"]
+        assert kz.keys("Secret", secret) == owners, f"{service}: a key for every owner"
+        secrets.add(secret)
+    assert len(secrets) == 1, "one township, one seal: every sealing service mounts the same keys"

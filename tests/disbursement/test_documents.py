@@ -26,7 +26,7 @@ from services.disbursement.documents import (
     statistics_xlsx,
 )
 from services.disbursement.domain import StatInput, compile_statistics
-from services.disbursement.seal import SealKeys, signature_valid
+from services.disbursement.seal import SealKeys, seal_document, signature_valid
 from shared.errors import RuleViolation
 
 
@@ -169,15 +169,16 @@ def test_statistics_xlsx_has_the_table() -> None:
 
 
 def test_seal_verifies_and_fails_on_a_one_byte_change(tmp_path: Path) -> None:
-    keys = SealKeys(tmp_path / "seals")
+    keys = SealKeys(tmp_path / "seals", create_missing=True)
     pdf = statistics_pdf(FIGURES, HEADING)
-    doc = keys.seal("469028100", "2026-06", "statistics_pdf", "t.pdf", "application/pdf", pdf)
+    doc = seal_document(keys, "469028100", "2026-06", "statistics_pdf", "t.pdf",
+                        "application/pdf", pdf)
     assert signature_valid("469028100", "2026-06", doc)
     assert (tmp_path / "seals" / "469028100.ed25519.pem").stat().st_mode & 0o777 == 0o600
     altered = bytearray(pdf)
     altered[len(altered) // 2] ^= 0x01
-    forged = keys.seal("469028100", "2026-06", "statistics_pdf", "t.pdf", "application/pdf",
-                       bytes(altered))
+    forged = seal_document(keys, "469028100", "2026-06", "statistics_pdf", "t.pdf",
+                           "application/pdf", bytes(altered))
     assert forged.sha256 != doc.sha256
     # The signature of one document does not cover another hash, township or month.
     moved = type(doc)(**{**doc.to_wire(), "sha256": forged.sha256})
@@ -185,6 +186,7 @@ def test_seal_verifies_and_fails_on_a_one_byte_change(tmp_path: Path) -> None:
     assert not signature_valid("469028101", "2026-06", doc)
     assert not signature_valid("469028100", "2026-07", doc)
     # Keys are per township and kept across restarts.
-    other = keys.seal("469028101", "2026-06", "statistics_pdf", "t.pdf", "application/pdf", pdf)
+    other = seal_document(keys, "469028101", "2026-06", "statistics_pdf", "t.pdf",
+                          "application/pdf", pdf)
     assert other.key_id != doc.key_id
     assert SealKeys(tmp_path / "seals").key_id("469028100") == doc.key_id

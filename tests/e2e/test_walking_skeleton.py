@@ -205,6 +205,7 @@ async def test_a_different_copy_at_a_handled_position_is_dead_lettered(
 
     consumer = review.consumers[0]
     await eventually(lambda: _async(consumer.dead_lettered == 1))
-    letters = (await client(review).get("/ops/dead-letters")).json()
+    operator = {"authorization": "Bearer " + issuer.mint("centre-1", Role.COUNTY_CENTRE)}
+    letters = (await client(review).get("/ops/dead-letters", headers=operator)).json()
     assert letters[-1]["headers"]["Sa-Dead-Reason"].startswith("bus.conflicting_copy")
     assert review.app.recorder.max_notification_id() == events_before

@@ -5,7 +5,6 @@ roster as of any past date. Every refusal stores nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,7 +15,7 @@ import pytest
 
 from services.publicity.clock import ManualClock
 from services.publicity.main import PublicityRuntime
-from shared.auth import Role, TokenIssuer
+from shared.auth import Role
 from tests.publicity.helpers import (
     DAPO,
     GUANGPO,
@@ -35,31 +34,6 @@ from tests.publicity.helpers import (
 from tests.stack import client
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(MONDAY)
-
-
-@pytest.fixture
-def rt(tmp_path: Path, keys_dir: Path, clock: ManualClock) -> PublicityRuntime:
-    return build_publicity(tmp_path, keys_dir, clock=clock)
-
-
-@pytest.fixture
-async def http(rt: PublicityRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(rt) as c:
-        yield c
-
-
-@pytest.fixture
-def as_(issuer: TokenIssuer) -> Any:
-    def headers(role: Role, township: str | None = None,
-                village: str | None = None) -> dict[str, str]:
-        uid = f"{role.value}-{township or 'county'}-{village or ''}"
-        return {"authorization": "Bearer " + issuer.mint(uid, role, township, village)}
-    return headers
 
 
 _streams: WeakKeyDictionary[PublicityRuntime, ReviewStream] = WeakKeyDictionary()

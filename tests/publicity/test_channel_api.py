@@ -7,27 +7,24 @@ problem+json, storing nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
-import pytest
 import sqlalchemy as sa
 import yaml
 
 from services.publicity.clock import CHINA, ManualClock
 from services.publicity.contracts import PublicityContracts
 from services.publicity.main import DEFAULT_CHECKLIST_FILE, PublicityRuntime
-from shared.auth import Role, TokenIssuer
+from shared.auth import Role
 from shared.contracts.review import PolicyChanged
 from tests.publicity.helpers import (
     DAPO,
     GUANGPO,
     GUANGPO_201,
-    MONDAY,
     TAOYUAN,
     YELIN,
     ReviewStream,
@@ -41,31 +38,6 @@ from tests.stack import client
 PROBLEM = "application/problem+json"
 TOWNSHIP_ROLES = (Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)
 COUNTY_CIVIL = (Role.COUNTY_CENTRE, Role.COUNTY_BUREAU)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(MONDAY)
-
-
-@pytest.fixture
-def rt(tmp_path: Path, keys_dir: Path, clock: ManualClock) -> PublicityRuntime:
-    return build_publicity(tmp_path, keys_dir, clock=clock)
-
-
-@pytest.fixture
-async def http(rt: PublicityRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(rt) as c:
-        yield c
-
-
-@pytest.fixture
-def as_(issuer: TokenIssuer) -> Any:
-    def headers(role: Role, township: str | None = None,
-                village: str | None = None) -> dict[str, str]:
-        uid = f"{role.value}-{township or 'county'}-{village or ''}"
-        return {"authorization": "Bearer " + issuer.mint(uid, role, township, village)}
-    return headers
 
 
 def assert_problem(r: httpx.Response, status: int, code: str,

@@ -8,6 +8,7 @@ the notice's own id and dates, needed to object). Nothing else can reach them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -160,20 +161,21 @@ def public_roster_item(app: PublicityApplication, row: dict[str, Any]) -> Public
         monthly_amount=row["monthly_amount"], village=_village(app, row["village"]))
 
 
+def limited(bucket: TokenBucket, proxy_hops: int) -> Callable[[Request], str]:
+    """A dependency that charges the calling client one token from `bucket`."""
+    def take(request: Request) -> str:
+        key = client_key(request, proxy_hops)
+        bucket.take(key)
+        return key
+    return take
+
+
 def public_router(app: PublicityApplication, reads: TokenBucket, writes: TokenBucket,
                   proxy_hops: int = 0) -> APIRouter:
     """No login: anyone may read the board and object (异议) while a notice is posted."""
     r = APIRouter(prefix="/public", tags=["public"])
 
-    def reader(request: Request) -> str:
-        key = client_key(request, proxy_hops)
-        reads.take(key)
-        return key
-
-    def writer(request: Request) -> str:
-        key = client_key(request, proxy_hops)
-        writes.take(key)
-        return key
+    reader, writer = limited(reads, proxy_hops), limited(writes, proxy_hops)
 
     @r.get("/notices", response_model=NoticePage)
     def notices(township: str | None = Query(None, pattern=TOWNSHIP),
@@ -382,20 +384,9 @@ def channel_public_router(app: PublicityApplication, reads: TokenBucket, writes:
     """No login: file a report, ask, follow either with its receipt and code, read policy."""
     r = APIRouter(prefix="/public", tags=["public channel"], dependencies=[Depends(_no_sniff)])
 
-    def reader(request: Request) -> str:
-        key = client_key(request, proxy_hops)
-        reads.take(key)
-        return key
+    reader, writer = limited(reads, proxy_hops), limited(writes, proxy_hops)
 
-    def writer(request: Request) -> str:
-        key = client_key(request, proxy_hops)
-        writes.take(key)
-        return key
-
-    def looker(request: Request) -> str:
-        key = client_key(request, proxy_hops)
-        lookups.take(key)
-        return key
+    looker = limited(lookups, proxy_hops)
 
     code_header = Header(alias=CODE_HEADER, min_length=CODE_LENGTH,
                          max_length=CODE_LENGTH + 8)

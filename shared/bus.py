@@ -165,6 +165,14 @@ class OutboxRelay:
         self._stopping = True
         self._wake.set()
 
+    async def backlog(self) -> dict[str, int]:
+        """Committed notifications not yet published (any replica's relay counts)."""
+        def read() -> tuple[int, int]:
+            return (self.app.relay_position(self.name),
+                    self.app.recorder.max_notification_id() or 0)
+        position, head = await asyncio.to_thread(read)
+        return {"position": position, "head": head, "unpublished": max(0, head - position)}
+
     async def publish_pending(self) -> int:
         """Publish one batch after the tracked position; returns notifications consumed."""
         position = await asyncio.to_thread(self.app.relay_position, self.name)
@@ -285,6 +293,24 @@ class TrackedConsumer:
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def lag(self) -> dict[str, Any]:
+        """The upstream messages this durable consumer has not finished: delivered-but-unacked
+        plus not yet delivered (JetStream's own count)."""
+        assert self.bus.js is not None
+        stream = stream_name(self.bus.region, self.upstream)
+        try:
+            info = await self.bus.js.consumer_info(stream, self.durable)
+        except NotFoundError:  # not bound yet: all the upstream's messages wait
+            try:
+                waiting = (await self.bus.js.stream_info(stream)).state.messages
+            except NotFoundError:  # the upstream has published nothing yet
+                waiting = 0
+            return {"bound": False, "pending": waiting, "unacknowledged": 0,
+                    "handled": self.handled, "dead_lettered": self.dead_lettered}
+        return {"bound": True, "pending": info.num_pending,
+                "unacknowledged": info.num_ack_pending, "handled": self.handled,
+                "dead_lettered": self.dead_lettered}
 
     async def close(self) -> None:
         if self._sub is not None:

@@ -55,6 +55,8 @@ class ServiceRuntime:
             self.http.include_router(r)
         self.http.add_api_route("/ops/dead-letters", self._dead_letters, methods=["GET"],
                                 tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
+        self.http.add_api_route("/ops/backlog", self._backlog, methods=["GET"],
+                                tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
 
     async def start(self) -> None:
         await self.bus.connect()
@@ -130,6 +132,17 @@ class ServiceRuntime:
         if self.settings.relay_enabled and not any(
                 t.get_name() == "relay" and not t.done() for t in self._tasks):
             raise RuntimeError("relay not running")
+
+    async def _backlog(self) -> dict[str, Any]:
+        """Is this service caught up? Its unpublished events and each consumer's unfinished
+        upstream messages: what an operator asks before a month-end or after an outage."""
+        relay = await self.relay.backlog() if self.relay else None
+        consumers = {c.upstream: await c.lag() for c in self.consumers}
+        caught_up = (relay is None or relay["unpublished"] == 0) and all(
+            c["pending"] == 0 and c["unacknowledged"] == 0
+            for c in consumers.values())
+        return {"service": self.settings.service, "caught_up": caught_up, "relay": relay,
+                "consumers": consumers}
 
     async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         return await dead_letters(self.bus, min(max(limit, 1), 1000))

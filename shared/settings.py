@@ -6,11 +6,14 @@ Defaults are the embedded local stack: a SQLite file and key files under ``./var
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.clock import Clock, clock_for
 
 
 class ServiceSettings(BaseSettings):
@@ -52,8 +55,17 @@ class ServiceSettings(BaseSettings):
     # Field sealing keys (bus) and the keyed hash for dedup by resident ID.
     keyring_file: Path | None = None
 
+    # The service's clock (shared.clock). A shift or a speed-up is for demos only; the anchor
+    # is fixed so that a restarted demo service does not travel back in time.
+    clock_shift_days: float = 0.0
+    clock_speed: float = Field(1.0, ge=1.0)
+    clock_anchor: datetime | None = None
+
     telemetry_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
+
+    def clock(self) -> Clock:
+        return clock_for(self.clock_shift_days, self.clock_speed, self.clock_anchor)
 
     @property
     def store_url(self) -> str:

@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from services.archive.supervision import AlertRules
 from shared.auth import Principal, Role, require
 from shared.bus import service_subjects, stream_name
 from shared.calendar import WorkingCalendar
+from shared.clock import today
 from shared.contracts import Envelope
 from shared.contracts.common import SERVICES
 from shared.regions import load_county
@@ -231,7 +233,7 @@ def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
         max_document_bytes=settings.max_document_bytes,
         allowed_media_types=settings.allowed_document_types,
         investigation_prefixes=settings.investigation_event_prefixes,
-        supervision=settings.supervision())
+        supervision=settings.supervision(), today=partial(today, settings.clock()))
     rt = ArchiveRuntime(settings, app, ArchiveContracts(app), [api.router(app)], reactions(app))
     rt.http.include_router(ops_router(rt))
     return rt

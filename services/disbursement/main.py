@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from pydantic import Field
@@ -12,6 +13,7 @@ from services.disbursement.application import DisbursementApplication, MonthlyRh
 from services.disbursement.contracts import to_integration
 from services.disbursement.reactions import reactions
 from services.disbursement.seal import SealKeys
+from shared.clock import today
 from shared.pii import Keyring
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
@@ -50,12 +52,13 @@ class DisbursementSettings(ServiceSettings):
 
 
 def build_application(settings: DisbursementSettings) -> DisbursementApplication:
+    clock = settings.clock()
     return DisbursementApplication(
         settings, load_county(settings.region),
         Keyring.load_or_create(settings.resolved_keyring_file),
         SealKeys(settings.resolved_seal_keys_dir,
                  create_missing=settings.seal_keys_create_missing, service="disbursement"),
-        settings.rhythm())
+        settings.rhythm(), today=partial(today, clock), now=clock.now)
 
 
 def build(settings: DisbursementSettings | None = None) -> ServiceRuntime:

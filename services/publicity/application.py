@@ -14,7 +14,6 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, func, select
 
-from services.publicity.clock import Clock, SystemClock, today
 from services.publicity.domain import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -53,6 +52,7 @@ from services.publicity.domain import (
 from services.publicity.projections import PublicityProjection
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
+from shared.clock import Clock, SystemClock, today
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -16,12 +15,12 @@ from pydantic_settings import SettingsConfigDict
 
 from services.publicity import api
 from services.publicity.application import Checklists, PublicityApplication, PublicityPolicy
-from services.publicity.clock import Clock, DemoClock, SystemClock
 from services.publicity.contracts import PublicityContracts
 from services.publicity.ratelimit import RateLimited, TokenBucket
 from services.publicity.reactions import reactions
 from services.publicity.scheduler import NoticeScheduler
 from shared.calendar import WorkingCalendar
+from shared.clock import Clock
 from shared.pii import NameMaskRule
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
@@ -51,11 +50,8 @@ class PublicitySettings(ServiceSettings):
         5, ge=1, le=60, description="咨询答复时限: working days to answer an inquiry")
     materials_checklist_file: Path = DEFAULT_CHECKLIST_FILE
 
-    # The window scheduler and its clock. A shift or a speed-up is for demos only.
+    # The window scheduler (its clock: ServiceSettings.clock_*).
     scheduler_interval_s: float = Field(30.0, gt=0)
-    clock_shift_days: float = 0.0
-    clock_speed: float = Field(1.0, ge=1.0)
-    clock_anchor: datetime | None = None  # fixed: a restarted demo keeps its time
 
     # Public endpoints: per-client token buckets (the gateway must limit as well).
     public_read_burst: int = Field(60, ge=1)
@@ -98,13 +94,6 @@ class PublicityRuntime(ServiceRuntime):
         await super().stop()
 
 
-def clock_for(settings: PublicitySettings) -> Clock:
-    if settings.clock_shift_days == 0 and settings.clock_speed == 1.0:
-        return SystemClock()
-    return DemoClock(timedelta(days=settings.clock_shift_days), settings.clock_speed,
-                     settings.clock_anchor)
-
-
 def load_checklists(path: Path) -> Checklists | None:
     """Intake's checklists, or None (the policy pages say so) when the file is unusable."""
     try:
@@ -124,7 +113,7 @@ def build(settings: PublicitySettings | None = None, clock: Clock | None = None)
     # Operators extend next year's holidays by dropping a file in var/holidays.
     calendar = WorkingCalendar.load([settings.var_dir / "holidays"])
     app = PublicityApplication(settings, load_county(settings.region), policy,
-                               clock or clock_for(settings), calendar,
+                               clock or settings.clock(), calendar,
                                load_checklists(settings.materials_checklist_file))
     reads = TokenBucket(settings.public_read_burst, settings.public_reads_per_minute,
                         settings.rate_limit_max_clients)

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.publicity.clock import ManualClock
 from services.publicity.main import PublicityRuntime
 from shared.auth import Role, TokenIssuer
+from shared.clock import ManualClock
 from tests.publicity.helpers import MONDAY, build_publicity
 from tests.stack import client
 

@@ -12,9 +12,9 @@ from uuid import UUID, uuid4
 
 import nats
 
-from services.publicity.clock import CHINA, ManualClock
 from services.publicity.main import PublicityRuntime, build
 from shared.bus import TrackedConsumer
+from shared.clock import CHINA, ManualClock
 from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, event_id_for
 from shared.contracts.review import (
     EntitlementChanged,

@@ -13,9 +13,9 @@ from weakref import WeakKeyDictionary
 import httpx
 import pytest
 
-from services.publicity.clock import ManualClock
 from services.publicity.main import PublicityRuntime
 from shared.auth import Role
+from shared.clock import ManualClock
 from tests.publicity.helpers import (
     DAPO,
     GUANGPO,

@@ -16,10 +16,10 @@ import httpx
 import sqlalchemy as sa
 import yaml
 
-from services.publicity.clock import CHINA, ManualClock
 from services.publicity.contracts import PublicityContracts
 from services.publicity.main import DEFAULT_CHECKLIST_FILE, PublicityRuntime
 from shared.auth import Role
+from shared.clock import CHINA, ManualClock
 from shared.contracts.review import PolicyChanged
 from tests.publicity.helpers import (
     DAPO,

@@ -19,10 +19,10 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
-from services.publicity.clock import CHINA, ManualClock
 from services.publicity.main import PublicityRuntime
 from shared.auth import Role, TokenIssuer
 from shared.bus import stream_name
+from shared.clock import CHINA, ManualClock
 from shared.contracts import Envelope, verify_chain
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime

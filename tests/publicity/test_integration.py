@@ -16,10 +16,10 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
-from services.publicity.clock import ManualClock
 from services.publicity.main import PublicityRuntime
 from shared.auth import Role, TokenIssuer
 from shared.bus import Bus, stream_name
+from shared.clock import ManualClock
 from shared.contracts import Envelope, parse_data, verify_chain
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
 from tests.conftest import NatsServer

@@ -1,7 +1,10 @@
-"""The clock that drives notice windows: real China time, shifted or accelerated for demos.
+"""The service's clock: real China time, or shifted / accelerated for demos.
 
-Windows are calendar dates in China (UTC+8, no daylight saving), whatever the server's own
-zone. Tests and demos inject another clock instead of patching time.
+Every date a service decides by (notice windows, cut-offs, time limits, "late" marks) is a
+calendar date in China (UTC+8, no daylight saving), whatever the server's own zone. Each
+service reads it from one clock built from its settings (`clock_for`); tests and demos
+inject another clock instead of patching time. The store's event timestamps stay real
+time: the audit log records when things really happened.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ class DemoClock:
     def now(self) -> datetime:
         real = datetime.now(CHINA)
         return self.anchor + (real - self.anchor) * self.speed + self.shift
+
+
+def clock_for(shift_days: float = 0.0, speed: float = 1.0,
+              anchor: datetime | None = None) -> Clock:
+    """The clock a service's settings ask for (`ServiceSettings.clock_*`)."""
+    if shift_days == 0 and speed == 1.0:
+        return SystemClock()
+    return DemoClock(timedelta(days=shift_days), speed, anchor)
 
 
 class ManualClock:

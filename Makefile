@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(PY) -m deploy.local
+	$(PY) -m deploy.local $(UP_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m deploy.demo

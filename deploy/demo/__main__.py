@@ -1,19 +1,23 @@
 """`python -m deploy.demo`: plays a month in Lingshui through the gateway.
 
 Uses the stack already running on the gateway port, or starts the embedded stack
-(`python -m deploy.local`) in --var with publicity's clock sped up so that the 7-day notice
-windows run in seconds (the windows themselves are not shortened), and stops it at the end.
+(`python -m deploy.local`) on fresh data in var/demo (or --var) with publicity's clock sped
+up so that the 7-day notice windows run in seconds (the windows themselves are not
+shortened). For the month end it restarts that stack with the other services' clocks on the
+roster cut-off day that this month's decisions are paid from (`deploy.local --today`), and
+stops it at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
@@ -42,10 +46,11 @@ def running(gateway: str) -> bool:
 
 
 def launch(var: Path, port_base: int, nats_port: int, env: dict[str, str],
-           timeout: float = 120) -> subprocess.Popen[str]:
+           timeout: float = 120, today: date | None = None) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "deploy.local", "--var", str(var), "--port-base", str(port_base),
-         "--nats-port", str(nats_port), "--timeout", str(timeout)],
+         "--nats-port", str(nats_port), "--timeout", str(timeout),
+         *(["--today", today.isoformat()] if today else [])],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **env})
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -63,9 +68,32 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
+class EmbeddedStack:
+    """The demo's own stack, which it may restart with its clock on a later day."""
+
+    def __init__(self, var: Path, port_base: int, nats_port: int, env: dict[str, str]) -> None:
+        self.var, self.port_base, self.nats_port, self.env = var, port_base, nats_port, env
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, today: date | None = None) -> None:
+        self.proc = launch(self.var, self.port_base, self.nats_port, self.env, today=today)
+
+    def move_to(self, day: date) -> None:
+        """Stop, and start again as if it were `day` (publicity keeps its sped-up clock)."""
+        self.stop()
+        self.start(day)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--var", type=Path, default=Path(os.environ.get("LINGSHUI_VAR", "var")))
+    p.add_argument("--var", type=Path, default=None,
+                   help="the stack's data: default var/demo, emptied first when the demo "
+                        "starts the stack (the running stack's own var otherwise)")
     p.add_argument("--port-base", type=int,
                    default=int(os.environ.get("LINGSHUI_PORT_BASE", "8700")))
     p.add_argument("--nats-port", type=int,
@@ -79,16 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     started = time.monotonic()
-    var = args.var.resolve()
     gateway = f"http://127.0.0.1:{args.port_base}"
-    proc = None
+    stack = None
     if running(gateway):
+        var = (args.var or Path(os.environ.get("LINGSHUI_VAR", "var"))).resolve()
         print(f"using the stack already running at {gateway} (data in {var}); its publicity "
               "clock must be sped up (PUBLICITY_CLOCK_SPEED) or the windows take 7 days")
     else:
+        var = (args.var or Path("var/demo")).resolve()
+        if args.var is None and var.exists():
+            shutil.rmtree(var)  # the demo's own data: each run plays the month afresh
         print(f"starting the embedded stack in {var} …")
-        proc = launch(var, args.port_base, args.nats_port,
-                      stack_env(args.window_seconds, datetime.now(CHINA)))
+        stack = EmbeddedStack(var, args.port_base, args.nats_port,
+                              stack_env(args.window_seconds, datetime.now(CHINA)))
+        stack.start()
     county = load_county()
     codes = list(county.township_codes)[:max(1, min(11, args.townships))]
     households = generate(county, args.seed, codes, max(4, args.households), china_today())
@@ -98,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenario = Scenario(gw, Tokens(issuer), households, args.out or var / "demo-output",
                             nats_url=f"nats://127.0.0.1:{args.nats_port}", progress=Progress(),
-                            wait_s=max(120.0, args.window_seconds * 6))
+                            wait_s=max(120.0, args.window_seconds * 6),
+                            move_clock=stack.move_to if stack else None)
         out = scenario.run()
         names = {t.code: t.name for t in county.townships}
         print(summary(out, gateway, names).replace("<var>", str(var)))
@@ -106,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         gw.close()
-        if proc is not None:
+        if stack is not None:
             print("stopping the embedded stack …")
-            stop(proc)
+            stack.stop()
 
 
 if __name__ == "__main__":

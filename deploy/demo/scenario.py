@@ -50,6 +50,14 @@ def add_months(month: str, n: int) -> str:
     return f"{y:04d}-{m + 1:02d}"
 
 
+def payable_months(decided_on: date, cutoff_day: int) -> list[str]:
+    """The rosters a day's decisions reach: monthly benefits start the month after the
+    decision; a one-off payment is paid in its own month unless decided after the cut-off."""
+    month = f"{decided_on:%Y-%m}"
+    nxt = add_months(month, 1)
+    return [month, nxt] if decided_on.day <= cutoff_day else [nxt]
+
+
 def last_cut_month(today: date, cutoff_day: int) -> str:
     """The latest month whose roster cut-off has passed (the one a clerk can draft today)."""
     month = f"{today.year:04d}-{today.month:02d}"
@@ -148,9 +156,10 @@ class Outcome:
     """What the month produced, as the services report it."""
 
     records: list[CaseRecord]
-    month_end_month: str = ""
-    pay_month: str = ""
-    rosters: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    decided_on: date | None = None
+    month_end_on: date | None = None
+    month_end_months: list[str] = field(default_factory=list)
+    rosters: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     entitlements: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     temporary: dict[str, Decimal] = field(default_factory=dict)
     public_roster: dict[str, Decimal] = field(default_factory=dict)
@@ -158,8 +167,8 @@ class Outcome:
     due_soon: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     spot_check: dict[str, Any] | None = None
-    fund_plan: dict[str, Any] | None = None
-    acknowledged: bool = False
+    fund_plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    acknowledged: dict[str, bool] = field(default_factory=dict)
     audit_case: str = ""
     audit_events: int = 0
     audit_sources: list[str] = field(default_factory=list)
@@ -168,11 +177,12 @@ class Outcome:
 class Scenario:
     def __init__(self, gateway: Gateway, tokens: Tokens, households: list[Household],
                  out_dir: Path, nats_url: str | None = None, progress: Progress | None = None,
-                 wait_s: float = 180.0) -> None:
+                 wait_s: float = 180.0, move_clock: Callable[[date], None] | None = None) -> None:
         self.gw, self.t, self.households = gateway, tokens, households
         self.out_dir, self.nats_url = out_dir, nats_url
         self.progress = progress or Progress()
         self.wait_s = wait_s
+        self.move_clock = move_clock  # restarts the stack with its clock on a later day
         self.records = [CaseRecord(h) for h in households]
         self.townships = sorted({h.township for h in households})
         self.today = china_today()
@@ -210,6 +220,22 @@ class Scenario:
                 raise DemoError(f"{what}: {len(pending)} case(s) still waiting after "
                                 f"{self.wait_s:.0f}s, e.g. {pending[0].household.key} "
                                 f"{pending[0].case_id or pending[0].application_id}")
+            time.sleep(0.3)
+
+    def wait_quiet(self, what: str) -> None:
+        """Until every service reports itself caught up (GET /ops/backlog, the operator's
+        view) twice in a row: nothing unpublished, nothing unconsumed."""
+        centre = self.t(Role.COUNTY_CENTRE)
+        services = ("intake", "review", "publicity", "disbursement", "archive")
+        deadline = time.monotonic() + self.wait_s
+        quiet = 0
+        while quiet < 2:
+            behind = [s for s in services
+                      if not self.gw.get(f"/{s}/ops/backlog", centre)["caught_up"]]
+            quiet = 0 if behind else quiet + 1
+            if behind and time.monotonic() > deadline:
+                raise DemoError(f"{what}: {', '.join(behind)} still behind after "
+                                f"{self.wait_s:.0f}s")
             time.sleep(0.3)
 
     def status_in(self, *statuses: str) -> Callable[[CaseRecord], bool]:
@@ -471,17 +497,33 @@ class Scenario:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         policy = self.gw.get("/review/policy", self.t(Role.COUNTY_BUREAU))["terms"]
         cutoff = int(policy["roster_cutoff_day"])
-        out.month_end_month = month = last_cut_month(self.today, cutoff)
-        out.pay_month = add_months(f"{self.today:%Y-%m}", 1)
-        self.progress.note(f"month end for {month} (cut-off day {cutoff}); this month's "
-                           f"decisions are paid from the {out.pay_month} roster")
-        jobs = [(t, k) for t in self.townships for k in PAID_KINDS]
-        self.progress("rosters + bank (花名册)", jobs,
-                      lambda job: self.roster(out, month, *job))
-        self.progress("statistics (统计表)", self.townships,
-                      lambda t: self.statistics(out, month, t))
-        self.spot_check(out)
-        self.fund_plan(out, month)
+        out.decided_on = decided = self.today
+        if self.move_clock is not None:
+            # This month's decisions are paid from rosters cut later: the clerks come back
+            # on that cut-off day (the stack restarts with its clock there).
+            months = payable_months(decided, cutoff)
+            day = date.fromisoformat(f"{months[-1]}-{cutoff:02d}")
+            self.progress.note(f"decisions of {decided} are paid from the {', '.join(months)} "
+                               f"roster(s); the clock moves to the cut-off, {day}")
+            self.wait_quiet("before the clock moves")
+            self.move_clock(day)
+            self.today = day
+            checked = f"{decided:%Y-%m}"
+        else:  # someone else's stack keeps its own clock: the last roster cut by today
+            months = [last_cut_month(self.today, cutoff)]
+            self.progress.note(f"month end for {months[0]} on this stack's clock; this "
+                               f"month's decisions reach later rosters")
+            checked = add_months(f"{self.today:%Y-%m}", -1)
+        out.month_end_on, out.month_end_months = self.today, months
+        self.wait_quiet("before the month end")
+        jobs = [(m, t, k) for m in months for t in self.townships for k in PAID_KINDS]
+        self.progress("rosters + bank (花名册)", jobs, lambda job: self.roster(out, *job))
+        self.progress("statistics (统计表)", [(m, t) for m in months for t in self.townships],
+                      lambda job: self.statistics(out, *job))
+        self.spot_check(out, checked)
+        self.wait_quiet("spot-check results reach disbursement")
+        for month in months:
+            self.fund_plan(out, month)
 
     def roster(self, out: Outcome, month: str, township: str, kind: str) -> None:
         clerk = self.clerk(township)
@@ -489,8 +531,9 @@ class Scenario:
         if self.gw.once(base + "/draft", clerk, done_codes={"disbursement.roster_locked"}) \
                 is None:  # cut earlier this month: report it as it stands
             r = self.gw.get(base, clerk)
-            out.rosters[(township, kind)] = {"rows": r["rows"], "total": Decimal(r["total"]),
-                                            "failed": 0, "status": r["status"]}
+            out.rosters[(month, township, kind)] = {
+                "rows": r["rows"], "total": Decimal(r["total"]), "failed": 0,
+                "status": r["status"]}
             return
         self.gw.post(base + "/lock", clerk)
         meta = self.gw.post(base + "/exports", clerk, {"format": "csv"})
@@ -499,12 +542,14 @@ class Scenario:
         path.write_bytes(content)
         out.outputs.append(path)
         rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))[1:]
-        # The bank's return: every 7th payment fails (account closed).
+        # The bank's return: each 低保 roster's first payment and every 7th payment fail
+        # (account closed).
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")
         w.writerow(["account", "name", "amount", "status", "reference"])
         for i, row in enumerate(rows):
-            w.writerow([row[3], row[2], row[4], "failed" if i % 7 == 3 else "paid",
+            failed = i % 7 == 3 or (kind, i) == ("dibao", 0)
+            w.writerow([row[3], row[2], row[4], "failed" if failed else "paid",
                         f"BANK-{month}-{row[1][:12]}"])
         returned = buf.getvalue().encode("utf-8-sig")
         r = self.gw.call("POST", base + "/bank-return", clerk, files={
@@ -513,8 +558,9 @@ class Scenario:
             r = self.gw.post(base + "/discrepancies/resolve", clerk, {
                 "discrepancy_ids": ids, "resolution": "carried_forward",
                 "reason": "账户已销户，已通知户主更换账户，随下月发放"})
-        out.rosters[(township, kind)] = {"rows": r["rows"], "total": Decimal(r["total"]),
-                                        "failed": len(ids), "status": r["status"]}
+        out.rosters[(month, township, kind)] = {
+            "rows": r["rows"], "total": Decimal(r["total"]), "failed": len(ids),
+            "status": r["status"]}
 
     def statistics(self, out: Outcome, month: str, township: str) -> None:
         leader = self.leader(township)
@@ -529,9 +575,8 @@ class Scenario:
             path.write_bytes(content)
             out.outputs.append(path)
 
-    def spot_check(self, out: Outcome) -> None:
-        """The county centre's 抽查 of last month's decisions; one finding is an error."""
-        month = add_months(f"{self.today:%Y-%m}", -1)
+    def spot_check(self, out: Outcome, month: str) -> None:
+        """The county centre's 抽查 of a month's decisions; one finding is an error."""
         centre = self.t(Role.COUNTY_CENTRE)
         found_error = False
         checked = 0
@@ -562,16 +607,15 @@ class Scenario:
                     "missing_townships"):  # townships outside the demo have not filed
                 reason = "演示只含部分乡镇，其余乡镇按期另报"
             self.gw.post(f"/disbursement/fund-plans/{month}/issue", bureau, {"reason": reason})
-        out.fund_plan = self.gw.get(f"/disbursement/fund-plans/{month}", bureau)
+        out.fund_plans[month] = self.gw.get(f"/disbursement/fund-plans/{month}", bureau)
         content = self.gw.call("GET", f"/disbursement/fund-plans/{month}/document",
                                self.t(Role.FINANCE_BUREAU)).content
         path = self.out_dir / f"fund-plan-{month}.json"
         path.write_bytes(content)
         out.outputs.append(path)
-        if self.nats_url:
-            out.acknowledged = asyncio.run(self.finance_bureau(month))
-        plan = self.gw.get(f"/disbursement/fund-plans/{month}", bureau)
-        out.acknowledged = out.acknowledged or plan["acknowledgement"] is not None
+        acknowledged = asyncio.run(self.finance_bureau(month)) if self.nats_url else False
+        out.fund_plans[month] = plan = self.gw.get(f"/disbursement/fund-plans/{month}", bureau)
+        out.acknowledged[month] = acknowledged and plan["acknowledgement"] is not None
 
     async def finance_bureau(self, month: str) -> bool:
         """The example finance consumer (deploy/finance_consumer.py) acknowledges the plan."""
@@ -659,11 +703,12 @@ def summary(out: Outcome, gateway: str, names: dict[str, str]) -> str:
     kinds = Counter((r.household.kind, r.outcome) for r in out.records)
     lines.append("  by kind: " + ", ".join(f"{k}/{o} {n}" for (k, o), n in sorted(kinds.items())))
     lines.append("")
-    lines.append(f"money decided this month, payable from the {out.pay_month} roster "
-                 "(yuan; 低保/特困 monthly, 临时救助 one-off):")
+    lines.append(f"money decided on {out.decided_on} (yuan; 低保/特困 monthly, 临时救助 "
+                 "one-off; 长期公示 = the public roster):")
     lines.append(f"  {'township':<14}{'低保':>10}{'特困':>10}{'临时救助':>10}{'长期公示':>10}")
     total = Decimal(0)
-    for t in sorted({r.household.township for r in out.records}):
+    townships = sorted({r.household.township for r in out.records})
+    for t in townships:
         d, k = out.entitlements.get((t, "dibao"), Decimal(0)), \
             out.entitlements.get((t, "tekun"), Decimal(0))
         ls = out.temporary.get(t, Decimal(0))
@@ -672,17 +717,31 @@ def summary(out: Outcome, gateway: str, names: dict[str, str]) -> str:
                      f"{out.public_roster.get(t, Decimal(0)):>10}")
     lines.append(f"  {'total':<14}{total:>30}")
     lines.append("")
+    months = ", ".join(out.month_end_months)
+    lines.append(f"month end on {out.month_end_on}: payment rosters {months}, cut, paid by the "
+                 "bank and reconciled (yuan):")
+    lines.append(f"  {'township':<14}{'低保':>10}{'特困':>10}{'临时救助':>10}{'payments':>10}"
+                 f"{'failed':>8}")
+    for t in townships:
+        cells = [sum((v["total"] for (_, tt, kk), v in out.rosters.items()
+                      if tt == t and kk == kind), Decimal(0)) for kind in PAID_KINDS]
+        rows = sum(v["rows"] for (_, tt, _), v in out.rosters.items() if tt == t)
+        failed = sum(v["failed"] for (_, tt, _), v in out.rosters.items() if tt == t)
+        lines.append(f"  {names.get(t, t):<14}" + "".join(f"{c:>10}" for c in cells)
+                     + f"{rows:>10}{failed:>8}")
     rt = sum((v["total"] for v in out.rosters.values()), Decimal(0))
     failed = sum(v["failed"] for v in out.rosters.values())
-    lines.append(f"month end {out.month_end_month}: {len(out.rosters)} rosters cut and "
-                 f"reconciled, {sum(v['rows'] for v in out.rosters.values())} payments, "
-                 f"{rt} yuan, {failed} bank failures carried forward")
+    lines.append(f"  {'total':<14}{rt:>30}  ({len(out.rosters)} rosters; {failed} bank "
+                 "failures carried forward)")
     if out.spot_check:
         lines.append(f"spot check {out.spot_check['month']}: {out.spot_check['checked']} "
                      f"cases checked, {out.spot_check['errors']} error(s) found")
-    if out.fund_plan:
-        lines.append(f"fund plan {out.month_end_month}: {out.fund_plan['status']}, "
-                     f"acknowledged by the finance bureau: {out.acknowledged}")
+    for month, plan in out.fund_plans.items():
+        body = plan["plan"]
+        lines.append(f"fund plan {month}: {plan['status']}, {body['total']} yuan in "
+                     f"{body['rows']} payments, {len(body['held_back'])} held back for the "
+                     f"spot check; acknowledged by the finance bureau: "
+                     f"{out.acknowledged.get(month, False)}")
     lines.append(f"overdue items: {len(out.overdue)}; due within 3 working days: "
                  f"{len(out.due_soon)}")
     for item in (out.overdue + out.due_soon)[:5]:

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from deploy.demo.__main__ import launch, stack_env, stop
+from deploy.demo.__main__ import EmbeddedStack, stack_env
 from deploy.demo.households import Household, Person, generate
-from deploy.demo.scenario import CHINA, Gateway, Progress, Scenario, Tokens, china_today
+from deploy.demo.scenario import (
+    CHINA,
+    PAID_KINDS,
+    Gateway,
+    Progress,
+    Scenario,
+    Tokens,
+    add_months,
+    china_today,
+)
 from deploy.local import AUDIENCE, ISSUER
 from shared.auth import Role, TokenIssuer
 from shared.regions import load_county
@@ -92,6 +101,43 @@ def linshi(h: Household, terms: dict[str, Any]) -> Decimal:
     assert h.band is not None
     months = Decimal(terms["linshi_bands"][h.band])
     return rounded(standard(h, terms) * len(h.members) * months, terms)
+
+
+def first_payable(decided_on: date, cutoff_day: int) -> str:
+    """DOMAIN.md's monthly rhythm: a decision after the cut-off misses that month's roster."""
+    month = f"{decided_on:%Y-%m}"
+    return month if decided_on.day <= cutoff_day else add_months(month, 1)
+
+
+def instalments(total: Decimal, count: int, terms: dict[str, Any]) -> list[Decimal]:
+    """Equal parts rounded down to the policy's unit; the remainder in the last."""
+    part = (total / count).quantize(Decimal(terms["rounding_quantum"]), rounding=ROUND_FLOOR)
+    return [part] * (count - 1) + [total - part * (count - 1)]
+
+
+def expected_rosters(households: list[Household], terms: dict[str, Any],
+                     on: date) -> dict[tuple[str, str, str], Decimal]:
+    """(month, township, kind) → the roster's total, for decisions taken on `on`: monthly
+    benefits from the month after the decision (an adjustment the same day applies from
+    then; a termination the same day ends it before), 临时救助 instalments month by month
+    from the first payable month (先行救助: its own month, which the cut-off may push)."""
+    cutoff = int(terms["roster_cutoff_day"])
+    first = first_payable(on, cutoff)
+    start = add_months(f"{on:%Y-%m}", 1)
+    out: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for h in households:
+        if not h.eligible:
+            continue
+        t = h.township
+        if h.kind == "dibao" and not h.terminate:
+            out[(max(start, first), t, "dibao")] += dibao(h, terms, on)
+        elif h.kind == "tekun":
+            out[(max(start, first), t, "tekun")] += tekun(h, terms)
+        elif h.kind == "linshi":
+            count = 1 if h.advance else h.instalments
+            for i, part in enumerate(instalments(linshi(h, terms), count, terms)):
+                out[(max(add_months(first, i), first), t, "linshi")] += part
+    return dict(out)
 
 
 def expected(households: list[Household], terms: dict[str, Any], on: date) -> dict[str, Any]:
@@ -167,7 +213,8 @@ def read_figures(gw: Gateway, tokens: Tokens, case_ids: set[str]) -> dict[str, A
 def test_a_month_in_two_townships(tmp_path: Path) -> None:
     port_base, nats_port = free_port(), free_port()
     today = china_today()
-    proc = launch(tmp_path, port_base, nats_port, stack_env(6.0, datetime.now(CHINA)))
+    stack = EmbeddedStack(tmp_path, port_base, nats_port, stack_env(6.0, datetime.now(CHINA)))
+    stack.start()
     gw = Gateway(f"http://127.0.0.1:{port_base}")
     try:
         tokens = Tokens(TokenIssuer(tmp_path / "keys" / "jwt-ed25519.pem", ISSUER, AUDIENCE))
@@ -175,11 +222,12 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
         assert {h.kind for h in households} == {"dibao", "tekun", "linshi", "dibao_edge"}
         scenario = Scenario(gw, tokens, households, tmp_path / "demo-output",
                             nats_url=f"nats://127.0.0.1:{nats_port}",
-                            progress=Progress(quiet=True), wait_s=60)
+                            progress=Progress(quiet=True), wait_s=60, move_clock=stack.move_to)
         out = scenario.run()
-        assert scenario.today == today, "the China date changed while the test ran"
+        assert out.decided_on == today, "the China date changed while the test ran"
 
-        terms = gw.get("/review/policy", tokens(Role.COUNTY_BUREAU))["terms"]
+        bureau = tokens(Role.COUNTY_BUREAU)
+        terms = gw.get("/review/policy", bureau)["terms"]
         want = expected(households, terms, today)
         got = read_figures(gw, tokens, {r.case_id for r in out.records})
         assert got["confirmed"] == want["confirmed"]
@@ -194,23 +242,45 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
         notes = [n for r in out.records for n in r.notes]
         assert {"round 2", "terminated", "先行救助", "county approval", "recusal"} <= set(notes)
         assert any(n.startswith("adjusted") for n in notes)
-        # Month end: every roster reconciled, statistics sealed and filed, the plan issued
-        # and acknowledged by the example finance consumer over NATS.
-        assert {(t, k) for t, k in out.rosters} == {(t, k) for t in TOWNSHIPS
-                                                   for k in ("dibao", "tekun", "linshi")}
+
+        # Month end, on the cut-off day of the roster today's decisions are paid from: the
+        # money on every roster is what the inputs and the policy table say it must be.
+        cutoff = int(terms["roster_cutoff_day"])
+        pay_month = add_months(f"{today:%Y-%m}", 1)
+        assert out.month_end_on == date.fromisoformat(f"{pay_month}-{cutoff:02d}")
+        assert out.month_end_months[-1] == pay_month
+        rosters = expected_rosters(households, terms, today)
+        keys = {(m, t, k) for m in out.month_end_months for t in TOWNSHIPS for k in PAID_KINDS}
+        assert set(out.rosters) == keys
+        assert {k: v["total"] for k, v in out.rosters.items()} == {
+            k: rosters.get(k, Decimal(0)) for k in keys}
+        assert sum(rosters.get(k, Decimal(0)) for k in keys) > 0
         assert all(r["status"] == "reconciled" for r in out.rosters.values())
-        assert out.fund_plan is not None and out.acknowledged
-        for t in TOWNSHIPS:
-            stats = gw.get(f"/disbursement/statistics/{t}/{out.month_end_month}",
-                           tokens(Role.COUNTY_BUREAU))
-            assert stats["filed_on"] is not None
-        files = {p.name for p in out.outputs}
-        assert f"fund-plan-{out.month_end_month}.json" in files
-        assert all((tmp_path / "demo-output" / f).stat().st_size > 0 for f in files)
+        assert sum(r["failed"] for r in out.rosters.values()) > 0  # the bank's failures
+        for month in out.month_end_months:
+            for t in TOWNSHIPS:
+                stats = gw.get(f"/disbursement/statistics/{t}/{month}", bureau)
+                assert stats["filed_on"] == out.month_end_on.isoformat()
+            # The fund plan pays what the rosters say, less rows held back for the spot
+            # check's error; the example finance consumer acknowledged it over NATS.
+            plan = out.fund_plans[month]
+            assert plan["status"] == "acknowledged" and out.acknowledged[month]
+            for town in plan["plan"]["townships"]:
+                for k in town["kinds"]:
+                    assert Decimal(k["amount"]) + Decimal(k["held_back_amount"]) == \
+                        out.rosters[(month, town["township"], k["kind"])]["total"]
+            held = plan["plan"]["held_back"]
+            assert all(h["finding"] for h in held)
+            assert {town["township"] for town in plan["plan"]["townships"]
+                    if town["flagged"]} == {h["township"] for h in held}
+            assert f"fund-plan-{month}.json" in {p.name for p in out.outputs}
+        assert out.spot_check is not None and out.spot_check["errors"] == 1
+        assert out.spot_check["month"] == f"{today:%Y-%m}"
+        assert all(p.stat().st_size > 0 for p in out.outputs)
         # The inspector's timeline of the re-investigated case spans the services.
         assert {"intake", "review", "publicity"} <= set(out.audit_sources)
         r = httpx.get(f"{gw.url}/api/archive/audit/cases/{out.audit_case}/timeline")
         assert r.status_code == 401
     finally:
         gw.close()
-        stop(proc)
+        stack.stop()

@@ -6,14 +6,15 @@ For each size N (entitlements and 临时救助 payments on the ledger, spread ov
    accounts unsealed and fingerprinted, one LedgerEntry per entitlement, batches of 1000 per
    transaction): reported as setup, not part of the month;
 2. times the month for every township × kind (33 rosters): draft at the cut-off, lock,
-   export the bank roster as CSV (audited export + regenerated download, accounts
+   export the bank roster as CSV (the audited export answering with its file, accounts
    unsealed), reconcile the bank's return file with injected discrepancies, resolve them
    (one recorded decision per roster), seal the statistics (XLSX + PDF + Ed25519);
-3. separately times the XLSX export (for people, not the bank);
+3. separately times a later download of each export (regenerated, checked against the
+   audited hash) and the XLSX export (for people, not the bank);
 4. reports seconds and peak resident memory (VmHWM, reset before each step) per step.
 
     .venv/bin/python bench/disbursement_month.py                       # 20k and 200k
-    .venv/bin/python bench/disbursement_month.py --sizes 1000000       # once: ~10 min
+    .venv/bin/python bench/disbursement_month.py --sizes 1000000       # once: ~30 min
     .venv/bin/python bench/disbursement_month.py --sizes 20000 --json out.json
 """
 
@@ -55,6 +56,7 @@ CHINA = timezone(timedelta(hours=8))
 MONTH = "2026-06"
 KINDS = ("dibao", "tekun", "linshi")
 MONTH_STEPS = ("draft", "lock", "export_csv", "reconcile", "resolve", "statistics")
+DOWNLOAD = "download_csv (again, not in the month)"
 
 
 def _status(field: str) -> float:
@@ -86,8 +88,9 @@ def _upstream(position: int, type_: str, day: date) -> Upstream:
 def seed(app: Any, ring: Keyring, n: int, townships: tuple[str, ...]) -> int:
     """N ledger entries: 5 % 临时救助 payments this month, 25 % 特困, the rest 低保; 2 %
     start this month, 1 % decrease and 1 % end this month. Entries arrive through
-    `backfill` (建账, one transaction per 1000), changes one event each as the consumer
-    records them. Returns the events written."""
+    `backfill` (建账, one transaction per 1000), changes one event each through the
+    consumer's method (a batch's changes in one transaction: this is setup). Returns the
+    events written."""
     events = 0
     for first in range(0, n, 1000):
         items: list[Any] = []
@@ -127,9 +130,10 @@ def seed(app: Any, ring: Keyring, n: int, townships: tuple[str, ...]) -> int:
                     reasons=["re-check"]), _upstream(i, "entitlement_changed", date(2026, 6, 5))))
         with app.unit_of_work():
             events += app.backfill(items)
-        for c, up in changes:
-            app.record_entitlement_changed(c, up)
-            events += 1
+        with app.unit_of_work():  # setup: the batch's changes in one transaction
+            for c, up in changes:
+                app.record_entitlement_changed(c, up)
+                events += 1
     return events
 
 
@@ -173,9 +177,10 @@ def run_one(n: int, xlsx: bool, database_url: str | None) -> dict[str, Any]:
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
         _reset_peak()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         result["steps"][name] = {"seconds": round(time.perf_counter() - t0, 3),
+                                 "cpu_seconds": round(time.process_time() - c0, 3),
                                  "peak_rss_mb": round(_status("VmHWM"), 1)}
         return out
 
@@ -192,14 +197,21 @@ def run_one(n: int, xlsx: bool, database_url: str | None) -> dict[str, Any]:
     result["total_yuan"] = str(sum((total for _, total in drafted), Decimal(0)))
     timed("lock", lambda: [app.lock_roster(clerks[t], t, MONTH, k) for t, k in rosters])
 
+    export_ids: dict[tuple[str, str], str] = {}
+
     def export(fmt: str) -> dict[tuple[str, str], bytes]:
         files = {}
         for t, k in rosters:
-            meta = app.create_export(clerks[t], t, MONTH, k, fmt)
-            files[(t, k)] = app.export_file(clerks[t], t, MONTH, k, meta["export_id"])[1]
+            meta, files[(t, k)] = app.create_export(clerks[t], t, MONTH, k, fmt)
+            export_ids[(t, k)] = meta["export_id"]
         return files
 
     exported = timed("export_csv", lambda: export("csv"))
+    downloaded = timed(DOWNLOAD, lambda: {  # a later download: regenerated, hash checked
+        (t, k): app.export_file(clerks[t], t, MONTH, k, export_ids[(t, k)])[1]
+        for t, k in rosters})
+    assert downloaded == exported, "a download differs from its export"
+    downloaded.clear()
     returns = {key: bank_return(content, i) for i, (key, content) in enumerate(exported.items())}
     result["bank_file_mb"] = round(sum(len(f) for f, _ in returns.values()) / 2**20, 1)
     def reconcile() -> dict[tuple[str, str], list[str]]:
@@ -227,6 +239,8 @@ def run_one(n: int, xlsx: bool, database_url: str | None) -> dict[str, Any]:
     if xlsx:
         timed("export_xlsx (people, not the bank)", lambda: export("xlsx"))
     result["month_seconds"] = round(sum(result["steps"][s]["seconds"] for s in MONTH_STEPS), 3)
+    result["month_cpu_seconds"] = round(
+        sum(result["steps"][s]["cpu_seconds"] for s in MONTH_STEPS), 3)
     result["month_peak_rss_mb"] = max(result["steps"][s]["peak_rss_mb"] for s in MONTH_STEPS)
     app.close()
     return result
@@ -263,14 +277,18 @@ def report(run: dict[str, Any], base: dict[str, Any]) -> None:
           f"{run['rows']:,} roster rows, {run['total_yuan']} yuan, bank files "
           f"{run['bank_file_mb']} MB, {run['injected']:,} injected -> "
           f"{run['discrepancies']:,} discrepancies")
-    print(f"{'step':38} {'seconds':>9} {'µs/row':>8} {'peak RSS MB':>12}")
+    print(f"{'step':38} {'seconds':>9} {'CPU s':>7} {'µs/row':>8} {'peak RSS MB':>12}")
     for name, s in run["steps"].items():
         per_row = s["seconds"] / max(run["rows"], 1) * 1e6
-        print(f"{name:38} {s['seconds']:9.2f} {per_row:8.1f} {s['peak_rss_mb']:12.1f}")
+        print(f"{name:38} {s['seconds']:9.2f} {s['cpu_seconds']:7.2f} {per_row:8.1f} "
+              f"{s['peak_rss_mb']:12.1f}")
     growth = (run["month_seconds"] / base["month_seconds"]) / (run["n"] / base["n"])
     print(f"{'month (draft..statistics)':38} {run['month_seconds']:9.2f} "
-          f"{run['month_seconds'] / run['rows'] * 1e6:8.1f} {run['month_peak_rss_mb']:12.1f}"
-          f"   cost per row vs N={base['n']:,}: x{growth:.2f}", flush=True)
+          f"{run['month_cpu_seconds']:7.2f} {run['month_seconds'] / run['rows'] * 1e6:8.1f} "
+          f"{run['month_peak_rss_mb']:12.1f}   cost per row vs N={base['n']:,}: x{growth:.2f}",
+          flush=True)
+    print(f"load average now: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}",
+          flush=True)
 
 
 if __name__ == "__main__":

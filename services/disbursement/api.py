@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -21,8 +22,9 @@ from shared.web import run_command
 TOWNSHIP = Path(pattern=r"^\d{9}$")
 MONTH = Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 Reason = Field(min_length=1, max_length=500)
-MEDIA = {"csv": "text/csv; charset=utf-8",
-         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX}
+ACCEPT = {"csv": "text/csv", "xlsx": XLSX}  # asks for the export's file in the answer
 
 
 class RosterKind(StrEnum):
@@ -91,10 +93,16 @@ def _plan(p: Any) -> dict[str, Any]:
             "acknowledgement": p.acknowledgement}
 
 
-def _download(content: bytes, name: str, media_type: str) -> Response:
-    return Response(content, media_type=media_type, headers={
+def _download(content: bytes, name: str, media_type: str, status_code: int = 200,
+              headers: dict[str, str] | None = None) -> Response:
+    return Response(content, status_code=status_code, media_type=media_type, headers={
         "content-disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-        "x-content-sha256": sha256_hex(content), "cache-control": "no-store"})
+        "x-content-sha256": sha256_hex(content), "cache-control": "no-store",
+        **(headers or {})})
+
+
+def _export_name(township: str, month: str, kind: str, fmt: str) -> str:
+    return f"发放花名册-{township}-{month}-{kind}.{fmt}"
 
 
 def _upload(file: UploadFile, max_name: int = 200) -> tuple[str, bytes]:
@@ -154,16 +162,31 @@ def router(app: DisbursementApplication) -> APIRouter:
     def export(body: ExportRequest, request: Request, kind: RosterKind,
                township: str = TOWNSHIP, month: str = MONTH,
                who: Principal = Depends(clerk)) -> Response:
-        # The audited event and its file hash; the file itself is fetched below, so bank
-        # accounts never land in the idempotency store.
-        return run_command(app, request, who, body, lambda: app.create_export(
-            who, township, month, kind.value, body.format))
+        """The audited export: its record (JSON), or with `Accept: text/csv` (or the XLSX
+        type) the file itself, generated once; either way it can be downloaded below."""
+        files: list[bytes] = []
+
+        def command() -> dict[str, Any]:
+            meta, content = app.create_export(who, township, month, kind.value, body.format)
+            files.append(content)
+            return meta
+
+        # The idempotency store keeps only the record (no bank account): a replay answers
+        # with it, and the file is downloaded below.
+        answer = run_command(app, request, who, body, command)
+        if (not files or "idempotent-replay" in answer.headers
+                or ACCEPT[body.format] not in request.headers.get("accept", "")):
+            return answer
+        meta = json.loads(answer.body)
+        return _download(files[0], _export_name(township, month, kind.value, body.format),
+                         MEDIA[body.format], status_code=201,
+                         headers={"x-export-id": meta["export_id"]})
 
     @r.get(base + "/exports/{export_id}")
     def export_download(export_id: str, kind: RosterKind, township: str = TOWNSHIP,
                         month: str = MONTH, who: Principal = Depends(clerk)) -> Response:
         fmt, content = app.export_file(who, township, month, kind.value, export_id)
-        return _download(content, f"发放花名册-{township}-{month}-{kind.value}.{fmt}", MEDIA[fmt])
+        return _download(content, _export_name(township, month, kind.value, fmt), MEDIA[fmt])
 
     @r.post(base + "/bank-return", status_code=201)
     def bank_return(request: Request, kind: RosterKind, township: str = TOWNSHIP,

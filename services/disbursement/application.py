@@ -4,15 +4,19 @@ township's sealed statistics and the county's fund plan."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid4
 
+from eventsourcing.application import LRUCache
+from eventsourcing.utils import Environment
 from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.orm import Session
 
 from services.disbursement.documents import (
     ExportRow,
@@ -91,6 +95,22 @@ def _china_now() -> datetime:
     return datetime.now(CHINA)
 
 
+class _SealedAccount(NamedTuple):
+    """What `Keyring.unseal` reads of a stored sealed account (no model validation per row:
+    the value was validated when it arrived)."""
+
+    kid: str
+    nonce: str
+    ciphertext: str
+
+
+# Recently used aggregates stay in memory between commands: a month's rosters are read by
+# every step (lock, export, reconcile, resolve, statistics), and replaying a roster's
+# `Drafted` event is the cost of a load. Each get still reads the newer events from the
+# store (fast-forward), so another process's writes are seen; each command gets a copy.
+AGGREGATE_CACHE_MAXSIZE = 128
+
+
 class DisbursementApplication(ServiceApplication):
     name = "disbursement"
 
@@ -105,16 +125,47 @@ class DisbursementApplication(ServiceApplication):
         self._ledger_probe = select(t.c.key).where(t.c.key == bindparam("key"))
         super().__init__(settings, self.views)
 
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        out = super().construct_env(name, env)
+        out.setdefault(self.AGGREGATE_CACHE_MAXSIZE, str(AGGREGATE_CACHE_MAXSIZE))
+        return out
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        # A failed transaction may have fast-forwarded a cached aggregate with events that
+        # were then rolled back: forget the cache rather than serve them.
+        try:
+            with super().unit_of_work() as s:
+                yield s
+        except BaseException:
+            self._forget_cached()
+            raise
+
+    def _forget_cached(self) -> None:
+        cache = self.repository.cache
+        if isinstance(cache, LRUCache):
+            self.repository.cache = LRUCache(maxsize=cache.maxsize)
+
     # --- the ledger, from review's events (called by reactions) ----------------------------
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
 
-    def _on_ledger(self, key: UUID) -> bool:
+    def _on_ledger(self, key: UUID, known: set[str] | None = None) -> bool:
         # The read model commits with the events: as exact as the store, and one indexed
-        # lookup instead of replaying an aggregate.
+        # lookup instead of replaying an aggregate (or none: `known`, looked up per batch).
+        if known is not None:
+            return str(key) in known
         with self.read_session() as s:
             return s.execute(self._ledger_probe, {"key": str(key)}).first() is not None
+
+    def _known_keys(self, keys: list[str]) -> set[str]:
+        t, known = self.views.ledger, set()
+        with self.read_session() as s:
+            for i in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
+                known.update(s.execute(select(t.c.key).where(
+                    t.c.key.in_(keys[i:i + 900]))).scalars())
+        return known
 
     def _payee(self, payee: PayeeRef | None, fallback_name: str) -> dict[str, Any] | None:
         if payee is None:
@@ -132,7 +183,8 @@ class DisbursementApplication(ServiceApplication):
 
     def _unseal_account(self, sealed: dict[str, Any]) -> str:
         # Our own stored copy of a value validated on arrival: no second validation per row.
-        value = Sealed.model_construct(**sealed)
+        value = cast(Sealed, _SealedAccount(sealed["kid"], sealed["nonce"],
+                                            sealed["ciphertext"]))
         for purpose in self.rhythm.payee_account_purposes:
             try:
                 return self.keyring.unseal(value, purpose)
@@ -145,10 +197,11 @@ class DisbursementApplication(ServiceApplication):
     def _recorded_on(self, upstream: Upstream) -> date:
         return datetime.fromisoformat(upstream.occurred_at).astimezone(CHINA).date()
 
-    def _started(self, e: EntitlementStarted, upstream: Upstream) -> LedgerEntry | None:
+    def _started(self, e: EntitlementStarted, upstream: Upstream,
+                 known: set[str] | None = None) -> LedgerEntry | None:
         if e.kind not in MONTHLY_KINDS:
             return None  # 低保边缘 is recognised, not paid; 临时救助 arrives as payments
-        if self._on_ledger(e.entitlement_id):
+        if self._on_ledger(e.entitlement_id, known):
             raise RuleViolation("disbursement.entitlement_known",
                                 f"entitlement {e.entitlement_id} was already started")
         month = roster_month(e.start_month, self._recorded_on(upstream), self.rhythm.cutoff_day)
@@ -161,8 +214,9 @@ class DisbursementApplication(ServiceApplication):
             step=step.to_wire(), details={"declared_start_month": e.start_month},
             actor=upstream.actor or {})
 
-    def _payment(self, e: TemporaryPaymentApproved, upstream: Upstream) -> LedgerEntry:
-        if self._on_ledger(e.payment_id):
+    def _payment(self, e: TemporaryPaymentApproved, upstream: Upstream,
+                 known: set[str] | None = None) -> LedgerEntry:
+        if self._on_ledger(e.payment_id, known):
             raise RuleViolation("disbursement.payment_known",
                                 f"temporary payment {e.payment_id} was already recorded")
         month = roster_month(e.month, self._recorded_on(upstream), self.rhythm.cutoff_day)
@@ -191,13 +245,15 @@ class DisbursementApplication(ServiceApplication):
         reactions, in one transaction per batch. Returns the entries recorded."""
         entries = []
         seen: set[UUID] = set()
+        known = self._known_keys([str(e.entitlement_id if isinstance(e, EntitlementStarted)
+                                      else e.payment_id) for e, _ in items])
         for e, upstream in items:
             key = e.entitlement_id if isinstance(e, EntitlementStarted) else e.payment_id
             if key in seen:
                 raise RuleViolation("disbursement.entitlement_known", f"{key} listed twice")
             seen.add(key)
-            entry = (self._started(e, upstream) if isinstance(e, EntitlementStarted)
-                     else self._payment(e, upstream))
+            entry = (self._started(e, upstream, known) if isinstance(e, EntitlementStarted)
+                     else self._payment(e, upstream, known))
             if entry is not None:
                 entries.append(entry)
         self.save(*entries)
@@ -248,16 +304,13 @@ class DisbursementApplication(ServiceApplication):
         else:  # paying this month or last (a row that ended this month is a change too)
             q = q.where(t.c.first_month <= month, or_(
                 t.c.last_month.is_(None), t.c.last_month >= add_months(month, -1)))
-        out = []
+        loads, step = json.loads, Step.from_wire
         with self.read_session() as s:
-            for r in s.execute(q):
-                p = json.loads(r.payee) if r.payee else None
-                out.append(LedgerView(
-                    key=r.key, case_id=r.case_id, household_id=r.household_id,
-                    village=r.village, urban=r.urban, applicant_name=r.applicant_name,
-                    policy_version=r.policy_version, payee=Payee(**p) if p else None,
-                    steps=tuple(Step.from_wire(x) for x in json.loads(r.steps))))
-        return out
+            return [LedgerView(key, case_id, household_id, village, urban, applicant_name,
+                               policy_version, Payee(**loads(payee)) if payee else None,
+                               tuple(step(x) for x in loads(steps)))
+                    for (key, case_id, household_id, village, urban, applicant_name,
+                         policy_version, payee, steps) in s.execute(q).all()]
 
     def draft_roster(self, who: Principal, township: str, month: str,
                      kind: str) -> MonthlyRoster:
@@ -339,16 +392,16 @@ class DisbursementApplication(ServiceApplication):
         payees: dict[str, dict[str, Any] | None] = {}
         with self.read_session() as s:
             for i in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
-                for r in s.execute(select(t.c.key, t.c.payee).where(
-                        t.c.key.in_(keys[i:i + 900]))):
-                    payees[r.key] = json.loads(r.payee) if r.payee else None
+                for key, payee in s.execute(select(t.c.key, t.c.payee).where(
+                        t.c.key.in_(keys[i:i + 900]))).all():
+                    payees[key] = json.loads(payee) if payee else None
         out = []
+        unseal, kind = self._unseal_account, roster.kind
         for row in sorted(roster.rows.values(), key=lambda r: (r.village, r.key)):
             p = payees.get(row.key)
-            account = self._unseal_account(p["account_sealed"]) if p and p.get(
-                "account_sealed") else ""
-            out.append(ExportRow(reference=row.key, name=row.name, account=account,
-                                 amount=row.amount, village=row.village, kind=roster.kind))
+            sealed = p.get("account_sealed") if p else None
+            out.append(ExportRow(row.key, row.name, unseal(sealed) if sealed else "",
+                                 row.amount, row.village, kind))
         return out
 
     def _render_export(self, roster: MonthlyRoster, file_format: str,
@@ -361,7 +414,10 @@ class DisbursementApplication(ServiceApplication):
         return roster_xlsx(rows, title, generated_at)
 
     def create_export(self, who: Principal, township: str, month: str, kind: str,
-                      file_format: str) -> dict[str, Any]:
+                      file_format: str) -> tuple[dict[str, Any], bytes]:
+        """The audited export (`Exported`: who, when, the file's hash) and the file itself,
+        generated once. The file is handed to the caller, never stored: a later download
+        regenerates it and checks it against the recorded hash."""
         roster = self.roster(who, township, month, kind)
         generated_at = self.now().replace(microsecond=0)
         roster.check_exportable()  # before unsealing anything
@@ -371,7 +427,7 @@ class DisbursementApplication(ServiceApplication):
         roster.record_export(export_id, file_format, sha, generated_at, who.actor())
         self.save(roster)
         return {"export_id": export_id, "format": file_format, "sha256": sha,
-                "rows": len(roster.rows), "total": str(roster.total)}
+                "rows": len(roster.rows), "total": str(roster.total)}, content
 
     def export_file(self, who: Principal, township: str, month: str, kind: str,
                     export_id: str) -> tuple[str, bytes]:
@@ -382,7 +438,9 @@ class DisbursementApplication(ServiceApplication):
         if meta["user_id"] != who.user_id:
             raise Forbidden("disbursement.export_owner",
                             "only the person who made the export may download it")
-        as_exported: MonthlyRoster = self.get(roster.id, version=meta["roster_version"])
+        # Rows unchanged since the export (same digest): no need to replay that version.
+        as_exported: MonthlyRoster = roster if meta.get("digest") == roster.digest else self.get(
+            roster.id, version=meta["roster_version"])
         content = self._render_export(as_exported, meta["format"], meta["generated_at"])
         if sha256_hex(content) != meta["sha256"]:
             raise RuleViolation("disbursement.export_changed",
@@ -430,11 +488,11 @@ class DisbursementApplication(ServiceApplication):
         check_rosters_ready(rosters)  # type: ignore[arg-type]
         r, rw = self.views.rosters, self.views.rows
         with self.read_session() as s:
-            inputs = [StatInput(x.kind, x.urban, x.household, x.household_size,
-                                from_fen(x.amount_fen)) for x in s.execute(
+            inputs = [StatInput(kind, urban, household, size, from_fen(fen))
+                      for kind, urban, household, size, fen in s.execute(
                 select(r.c.kind, rw.c.urban, rw.c.household, rw.c.household_size,
                        rw.c.amount_fen).join(r, r.c.roster_id == rw.c.roster_id).where(
-                    r.c.township == township, r.c.month == month))]
+                    r.c.township == township, r.c.month == month)).all()]
         new_and_ended: dict[tuple[str, bool], list[int]] = {}
         for kind in PAID_KINDS:
             roster: MonthlyRoster = self.get(roster_id(township, month, kind.value))

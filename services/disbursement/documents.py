@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
@@ -34,8 +34,7 @@ EXPORT_HEADER = ("序号", "参考号", "户名", "账号", "金额", "村(居)"
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-@dataclass(frozen=True)
-class ExportRow:
+class ExportRow(NamedTuple):
     reference: str  # the roster row's key; the bank echoes it back
     name: str
     account: str  # plaintext: exists only while the export file is built
@@ -101,7 +100,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 STATUS_ALIASES = {"paid": ("paid", "success", "成功", "已发放", "已支付"),
                   "failed": ("failed", "fail", "失败", "未发放", "退回")}
+_STATUS = {alias: status for status, aliases in STATUS_ALIASES.items() for alias in aliases}
 _ACCOUNT = re.compile(r"^[0-9]{6,32}$")
+_ACCOUNT_SEPARATORS = re.compile(r"[\s-]")
 
 
 def _malformed(message: str, row: int | None = None, column: str | None = None) -> RuleViolation:
@@ -180,34 +181,35 @@ def _header(cells: list[str], row: int) -> dict[str, int]:
 
 def _line(row: int, values: Sequence[Any], cells: list[str], columns: dict[str, int],
           fingerprint: Callable[[str], str]) -> BankLine:
-    def get(name: str) -> str:
-        i = columns[name]
-        return cells[i] if i < len(cells) else ""
-
-    raw_account = values[columns["account"]] if columns["account"] < len(values) else None
-    if isinstance(raw_account, int | float):
+    n = len(cells)
+    at = columns["account"]
+    if at < len(values) and isinstance(values[at], int | float):
         raise _malformed("the account is a number cell; store it as text (digits get lost)",
                          row, "account")
-    account = re.sub(r"[\s-]", "", get("account"))
+    account = _ACCOUNT_SEPARATORS.sub("", cells[at] if at < n else "")
     if not _ACCOUNT.match(account):
         raise _malformed("not an account number (6-32 digits)", row, "account")
-    name = get("name")
+    i = columns["name"]
+    name = cells[i] if i < n else ""
     if not name or len(name) > 64:
         raise _malformed("the name is empty or longer than 64 characters", row, "name")
+    i = columns["amount"]
+    amount_text = cells[i] if i < n else ""
     try:
-        amount = money(get("amount"))
+        amount = money(amount_text)
     except RuleViolation as e:
-        raise _malformed(f"{get('amount')!r}: {e.message}", row, "amount") from None
-    status_text = get("status").lower()
-    status = next((s for s, aliases in STATUS_ALIASES.items() if status_text in aliases), None)
+        raise _malformed(f"{amount_text!r}: {e.message}", row, "amount") from None
+    i = columns["status"]
+    status_text = cells[i] if i < n else ""
+    status = _STATUS.get(status_text.lower())
     if status is None:
-        raise _malformed(f"{get('status')!r} is not paid or failed", row, "status")
-    reference = get("reference")
+        raise _malformed(f"{status_text!r} is not paid or failed", row, "status")
+    i = columns["reference"]
+    reference = cells[i] if i < n else ""
     if len(reference) > 64:
         raise _malformed("the reference is longer than 64 characters", row, "reference")
-    return BankLine(line=row, account_fp=fingerprint(account),
-                    account_mask=mask_bank_account(account), name=name, amount=amount,
-                    status=status, reference=reference)
+    return BankLine(row, fingerprint(account), mask_bank_account(account), name, amount,
+                    status, reference)
 
 
 def bank_file_csv(lines: Iterable[tuple[str, str, Decimal, str, str]]) -> bytes:

@@ -124,6 +124,18 @@ class ReviewStream:
         return env
 
 
+def application(tmp_path: Path, keys_dir: Path) -> Any:
+    """The application alone (no bus, no HTTP) on a SQLite file in `tmp_path`, on 16 June."""
+    from services.disbursement.main import DisbursementSettings, build_application
+
+    app = build_application(DisbursementSettings(
+        var_dir=tmp_path, keyring_file=keys_dir / "bus-keyring.json",
+        seal_keys_dir=keys_dir / "seals"))
+    app.today = lambda: date(2026, 6, 16)
+    app.now = lambda: datetime(2026, 6, 16, 9, 0, tzinfo=CHINA_TZ)
+    return app
+
+
 def token(issuer: TokenIssuer, role: Role, township: str | None = YELIN,
           user: str | None = None) -> dict[str, str]:
     user = user or f"{role.value}-{township or 'county'}"

@@ -1,0 +1,58 @@
+"""建账: a county loads the entitlements it already pays, by the reactions' own rules, in
+one transaction per batch; a known or repeated entitlement refuses the whole batch."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from services.disbursement.application import DisbursementApplication
+from shared.auth import Principal, Role
+from shared.contracts.common import AssistanceKind
+from shared.errors import RuleViolation
+from tests.disbursement.conftest import (
+    YELIN,
+    application,
+    china,
+    keyring,
+    started,
+    temporary,
+    upstream,
+)
+
+CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
+
+
+@pytest.fixture
+def app(tmp_path: Path, keys_dir: Path) -> DisbursementApplication:
+    return application(tmp_path, keys_dir)
+
+
+def test_backfill_records_a_batch_and_refuses_known_or_repeated_entries(
+        app: DisbursementApplication, keys_dir: Path) -> None:
+    ring = keyring(keys_dir)
+    jan = upstream(china(date(2026, 1, 5)))
+    a = started(ring, amount="300.00", start_month="2026-01", name="甲", account="6222020000000001")
+    b = started(ring, amount="450.00", start_month="2026-01", name="乙", account="6222020000000002")
+    edge = started(ring, amount="0.00", start_month="2026-01", name="丙",
+                   kind=AssistanceKind.DIBAO_EDGE, account="6222020000000003")
+    pay = temporary(ring, amount="800.00", month="2026-06")
+    with app.unit_of_work():
+        assert app.backfill([(a, jan), (edge, jan), (pay, upstream(china(date(2026, 6, 3))))]) == 2
+    with pytest.raises(RuleViolation) as known, app.unit_of_work():
+        app.backfill([(b, jan), (a, jan)])
+    assert known.value.code == "disbursement.entitlement_known"
+    with pytest.raises(RuleViolation) as paid, app.unit_of_work():
+        app.backfill([(b, jan), (pay, jan)])
+    assert paid.value.code == "disbursement.payment_known"
+    with pytest.raises(RuleViolation) as twice, app.unit_of_work():
+        app.backfill([(b, jan), (b, jan)])
+    assert twice.value.code == "disbursement.entitlement_known"
+    with app.unit_of_work():  # nothing of the refused batches was written
+        assert app.backfill([(b, jan)]) == 1
+    rows = app.draft_roster(CLERK, YELIN, "2026-06", "dibao").rows
+    assert sorted(r.amount for r in rows.values()) == [300, 450]
+    assert len(app.draft_roster(CLERK, YELIN, "2026-06", "linshi").rows) == 1
+

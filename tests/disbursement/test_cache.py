@@ -1,0 +1,73 @@
+"""The application keeps recently used aggregates in memory (a month's rosters are read by
+every step). A command's changes reach the cache only through the store: an unsaved
+change, a rolled-back transaction or another process's write never leaves it wrong."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from services.disbursement.application import DisbursementApplication
+from services.disbursement.domain import RosterStatus
+from shared.auth import Principal, Role
+from tests.disbursement.conftest import (
+    YELIN,
+    application,
+    china,
+    keyring,
+    started,
+    upstream,
+)
+
+MONTH = "2026-06"
+CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
+
+
+@pytest.fixture
+def app(tmp_path: Path, keys_dir: Path) -> DisbursementApplication:
+    app = application(tmp_path, keys_dir)
+    ring = keyring(keys_dir)
+    for i, amount in enumerate(("300.00", "450.00")):
+        app.record_entitlement_started(
+            started(ring, amount=amount, start_month="2026-01", name=f"户主{i}",
+                    account=f"622202000000000{i}"), upstream(china(date(2026, 1, 5))))
+    app.draft_roster(CLERK, YELIN, MONTH, "dibao")
+    return app
+
+
+def test_the_cache_is_on_and_hands_out_copies(app: DisbursementApplication) -> None:
+    assert app.repository.cache is not None
+    first = app.roster(CLERK, YELIN, MONTH, "dibao")
+    first.lock(CLERK.actor())  # changed, never saved
+    again = app.roster(CLERK, YELIN, MONTH, "dibao")
+    assert again is not first and again.status is RosterStatus.DRAFTED
+    assert again.rows == first.rows and len(again.rows) == 2
+
+
+def test_a_rolled_back_transaction_leaves_no_trace_in_the_cache(
+        app: DisbursementApplication) -> None:
+    app.roster(CLERK, YELIN, MONTH, "dibao")  # cached
+    with pytest.raises(RuntimeError), app.unit_of_work():
+        app.lock_roster(CLERK, YELIN, MONTH, "dibao")
+        # Read again inside the transaction: the cached copy fast-forwards to the lock...
+        assert app.roster(CLERK, YELIN, MONTH, "dibao").status is RosterStatus.LOCKED
+        raise RuntimeError("the request fails after the save")
+    # ...which was rolled back: neither the store nor the cache has it.
+    roster = app.roster(CLERK, YELIN, MONTH, "dibao")
+    assert roster.status is RosterStatus.DRAFTED and roster.version == 1
+    app.lock_roster(CLERK, YELIN, MONTH, "dibao")
+    assert app.roster(CLERK, YELIN, MONTH, "dibao").status is RosterStatus.LOCKED
+
+
+def test_another_process_writes_are_seen(app: DisbursementApplication, tmp_path: Path,
+                                         keys_dir: Path) -> None:
+    assert app.roster(CLERK, YELIN, MONTH, "dibao").status is RosterStatus.DRAFTED  # cached
+    other = application(tmp_path, keys_dir)  # a second process on the same store
+    try:
+        other.lock_roster(CLERK, YELIN, MONTH, "dibao")
+    finally:
+        other.close()
+    roster = app.roster(CLERK, YELIN, MONTH, "dibao")
+    assert roster.status is RosterStatus.LOCKED and roster.digest is not None

@@ -214,12 +214,29 @@ class DisbursementApplication(ServiceApplication):
             step=step.to_wire(), details={"declared_start_month": e.start_month},
             actor=upstream.actor or {})
 
+    def _cut_months(self, township: str, kind: AssistanceKind) -> set[str]:
+        t = self.views.rosters
+        with self.read_session() as s:
+            return set(s.execute(select(t.c.month).where(
+                t.c.township == township, t.c.kind == kind.value,
+                t.c.status != "drafted")).scalars())
+
     def _payment(self, e: TemporaryPaymentApproved, upstream: Upstream,
-                 known: set[str] | None = None) -> LedgerEntry:
+                 known: set[str] | None = None,
+                 cut: dict[str, set[str]] | None = None) -> LedgerEntry:
         if self._on_ledger(e.payment_id, known):
             raise RuleViolation("disbursement.payment_known",
                                 f"temporary payment {e.payment_id} was already recorded")
-        month = roster_month(e.month, self._recorded_on(upstream), self.rhythm.cutoff_day)
+        month = declared = roster_month(e.month, self._recorded_on(upstream),
+                                        self.rhythm.cutoff_day)
+        # A one-off payment is paid on exactly one roster: if that month's is already locked
+        # (the approval arrived late, or 先行救助 was granted after the cut), the next open
+        # one pays it, and the entry says so.
+        cut = {} if cut is None else cut
+        if e.township not in cut:
+            cut[e.township] = self._cut_months(e.township, AssistanceKind.LINSHI)
+        while month in cut[e.township]:
+            month = add_months(month, 1)
         step = Step(1, month, e.amount, e.household_size, "payment", upstream.to_wire())
         return LedgerEntry(
             key=e.payment_id, entry_type="temporary_payment", kind=AssistanceKind.LINSHI.value,
@@ -228,7 +245,8 @@ class DisbursementApplication(ServiceApplication):
             policy_version=None, payee=self._payee(e.payee, e.applicant_name),
             step=step.to_wire(),
             details={"instalment": e.instalment, "instalments": e.instalments,
-                     "advance": e.advance, "declared_month": e.month},
+                     "advance": e.advance, "declared_month": e.month,
+                     **({"roster_locked": declared} if month != declared else {})},
             actor=upstream.actor or {})
 
     def record_entitlement_started(self, e: EntitlementStarted, upstream: Upstream) -> None:
@@ -247,13 +265,14 @@ class DisbursementApplication(ServiceApplication):
         seen: set[UUID] = set()
         known = self._known_keys([str(e.entitlement_id if isinstance(e, EntitlementStarted)
                                       else e.payment_id) for e, _ in items])
+        cut: dict[str, set[str]] = {}
         for e, upstream in items:
             key = e.entitlement_id if isinstance(e, EntitlementStarted) else e.payment_id
             if key in seen:
                 raise RuleViolation("disbursement.entitlement_known", f"{key} listed twice")
             seen.add(key)
             entry = (self._started(e, upstream, known) if isinstance(e, EntitlementStarted)
-                     else self._payment(e, upstream, known))
+                     else self._payment(e, upstream, known, cut))
             if entry is not None:
                 entries.append(entry)
         self.save(*entries)

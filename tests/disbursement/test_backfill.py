@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.disbursement.application import DisbursementApplication
+from services.disbursement.domain import ledger_id
 from shared.auth import Principal, Role
 from shared.contracts.common import AssistanceKind
 from shared.errors import RuleViolation
@@ -56,3 +57,25 @@ def test_backfill_records_a_batch_and_refuses_known_or_repeated_entries(
     assert sorted(r.amount for r in rows.values()) == [300, 450]
     assert len(app.draft_roster(CLERK, YELIN, "2026-06", "linshi").rows) == 1
 
+
+def test_a_payment_arriving_after_its_roster_was_locked_is_paid_on_the_next_one(
+        app: DisbursementApplication, keys_dir: Path) -> None:
+    """先行救助 granted after the cut, or an approval delayed on the bus: its month's roster
+    is already locked, so it would be on no roster at all; the next open month pays it."""
+    ring = keyring(keys_dir)
+    with app.unit_of_work():
+        app.record_temporary_payment(temporary(ring, amount="800.00", month="2026-06"),
+                                     upstream(china(date(2026, 6, 3))))
+    june = app.draft_roster(CLERK, YELIN, "2026-06", "linshi")
+    assert len(june.rows) == 1
+    app.lock_roster(CLERK, YELIN, "2026-06", "linshi")
+    late = temporary(ring, amount="500.00", month="2026-06", name="王大姐",
+                     account="6222020000000009")
+    with app.unit_of_work():
+        app.record_temporary_payment(late, upstream(china(date(2026, 6, 10))))
+    assert len(app.roster(CLERK, YELIN, "2026-06", "linshi").rows) == 1  # locked: unchanged
+    app.today = lambda: date(2026, 7, 16)  # type: ignore[method-assign]
+    july = app.draft_roster(CLERK, YELIN, "2026-07", "linshi")
+    assert [r.amount for r in july.rows.values()] == [500]
+    entry = app.get(ledger_id(late.payment_id), "entitlement")
+    assert entry.details["roster_locked"] == "2026-06"

@@ -7,6 +7,7 @@ Defaults are the embedded local stack: a SQLite file and key files under ``./var
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -64,7 +65,9 @@ class ServiceSettings(BaseSettings):
     telemetry_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
 
+    @cached_property
     def clock(self) -> Clock:
+        """One clock per service process (an accelerated clock built twice would disagree)."""
         return clock_for(self.clock_shift_days, self.clock_speed, self.clock_anchor)
 
     @property

@@ -233,7 +233,7 @@ def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
         max_document_bytes=settings.max_document_bytes,
         allowed_media_types=settings.allowed_document_types,
         investigation_prefixes=settings.investigation_event_prefixes,
-        supervision=settings.supervision(), today=partial(today, settings.clock()))
+        supervision=settings.supervision(), today=partial(today, settings.clock))
     rt = ArchiveRuntime(settings, app, ArchiveContracts(app), [api.router(app)], reactions(app))
     rt.http.include_router(ops_router(rt))
     return rt

@@ -52,7 +52,7 @@ class DisbursementSettings(ServiceSettings):
 
 
 def build_application(settings: DisbursementSettings) -> DisbursementApplication:
-    clock = settings.clock()
+    clock = settings.clock
     return DisbursementApplication(
         settings, load_county(settings.region),
         Keyring.load_or_create(settings.resolved_keyring_file),

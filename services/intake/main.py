@@ -46,6 +46,6 @@ def build(settings: IntakeSettings | None = None) -> ServiceRuntime:
     app = IntakeApplication(settings, load_county(settings.region),
                             load_policies(settings.policy_file), keyring,
                             unmask_roles=settings.unmask_roles,
-                            today=partial(today, settings.clock()))
+                            today=partial(today, settings.clock))
     return ServiceRuntime(settings, app, IntakeContracts(app, keyring), [api.router(app)],
                           reactions(app))

@@ -113,7 +113,7 @@ def build(settings: PublicitySettings | None = None, clock: Clock | None = None)
     # Operators extend next year's holidays by dropping a file in var/holidays.
     calendar = WorkingCalendar.load([settings.var_dir / "holidays"])
     app = PublicityApplication(settings, load_county(settings.region), policy,
-                               clock or settings.clock(), calendar,
+                               clock or settings.clock, calendar,
                                load_checklists(settings.materials_checklist_file))
     reads = TokenBucket(settings.public_read_burst, settings.public_reads_per_minute,
                         settings.rate_limit_max_clients)

@@ -41,7 +41,7 @@ def build(settings: ReviewSettings | None = None) -> ServiceRuntime:
     calendar = WorkingCalendar.load([settings.var_dir / "holidays"])
     app = ReviewApplication(settings, calendar, load_county(settings.region),
                             due_soon_working_days=settings.due_soon_working_days,
-                            today=partial(today, settings.clock()))
+                            today=partial(today, settings.clock))
     if settings.seed_demo_policy:
         seed = settings.policy_seed_file or DEMO_POLICY_DIR / f"policy_{settings.region}_demo.json"
         if seed.exists():

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(out, gateway, names).replace("<var>", str(var)))
         if stack is not None:
             print(f"(the demo stops its stack; to look around in its data afterwards: "
-                  f"{sys.executable} -m deploy.local --var {var} --today {out.month_end_on})")
+                  f"{sys.executable} -m deploy.local --var {var} --today {out.month_ends[-1].on})")
         print(f"\nwall time {time.monotonic() - started:.0f}s for {len(households)} cases")
         return 0
     finally:

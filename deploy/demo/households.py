@@ -89,6 +89,7 @@ class Household:
     care_mode: str | None = None
     adjust_wage: Decimal = Decimal(0)  # dynamic management: a new wage → adjustment
     terminate: bool = False  # dynamic management: 注销
+    last_month: bool = False  # decided last month: on the books, rechecked this month
 
     @property
     def key(self) -> str:
@@ -301,6 +302,9 @@ def generate(county: County, seed: int, townships: list[str], per_township: int,
         if t_index == 1 and len(dibao) >= 2:
             # 异议成立: a neighbour says a member works in Sanya; re-investigation finds it.
             dibao[1].objection, dibao[1].hidden_wage = "upheld", Decimal(120)
+        # Last month's caseload, already on the books: this month rechecks it.
+        for h in [*dibao[2:], *[h for h in mine if h.kind == "tekun"][:1]]:
+            h.last_month = True
         # Dynamic management of entitlements already on the books: one adjusted, one ended.
         if t_index == 0 and len(dibao) >= 3:
             dibao[2].adjust_wage = Decimal(150)

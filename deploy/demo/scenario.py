@@ -149,6 +149,14 @@ class CaseRecord:
     amount: Decimal | None = None
     entitlement_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    decided_on: date | None = None
+
+
+@dataclass
+class MonthEnd:
+    decided_on: date  # the day whose decisions these rosters pay
+    on: date  # the cut-off day the rosters were cut
+    months: list[str]
 
 
 @dataclass
@@ -156,9 +164,7 @@ class Outcome:
     """What the month produced, as the services report it."""
 
     records: list[CaseRecord]
-    decided_on: date | None = None
-    month_end_on: date | None = None
-    month_end_months: list[str] = field(default_factory=list)
+    month_ends: list[MonthEnd] = field(default_factory=list)
     rosters: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     entitlements: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     temporary: dict[str, Decimal] = field(default_factory=dict)
@@ -166,7 +172,7 @@ class Outcome:
     overdue: list[dict[str, Any]] = field(default_factory=list)
     due_soon: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
-    spot_check: dict[str, Any] | None = None
+    spot_checks: list[dict[str, Any]] = field(default_factory=list)
     fund_plans: dict[str, dict[str, Any]] = field(default_factory=dict)
     acknowledged: dict[str, bool] = field(default_factory=dict)
     audit_case: str = ""
@@ -244,13 +250,38 @@ class Scenario:
     # --- the month -----------------------------------------------------------------------
 
     def run(self) -> Outcome:
+        out = Outcome(self.records)
+        earlier = [r for r in self.records if r.household.last_month]
+        if self.move_clock is not None and earlier:
+            # Last month: the caseload already on the books when this month starts, paid
+            # from the roster cut at its cut-off.
+            self.progress.note(f"last month, {self.today}: {len(earlier)} households whose "
+                               "entitlements this month rechecks")
+            self.play(earlier)
+            self.month_end(out, find_error=False)
+            day = self.today + timedelta(days=1)
+            self.progress.note(f"this month, from {day} (the day after the cut-off)")
+            self.move_clock(day)
+            self.today = day
+            self.wait_quiet("after the clock moved")
+            self.play([r for r in self.records if not r.household.last_month])
+            self.dynamic_management(earlier)
+        else:
+            self.play(self.records)
+            self.dynamic_management(self.records)
+        self.month_end(out, find_error=True)
+        self.read_back(out)
+        return out
+
+    def play(self, records: list[CaseRecord]) -> None:
+        """Filing to confirmation for these households, on today's date."""
         p = self.progress
-        p("filing (村)", self.records, self.file)
-        p("acceptance (受理)", self.records, self.accept)
-        self.wait_for("review opens the cases", self.records, self.case_opened)
-        p("cases opened", self.records, lambda r: None)
-        advance = [r for r in self.records if r.household.advance]
-        full = [r for r in self.records if not r.household.advance]
+        p("filing (村)", records, self.file)
+        p("acceptance (受理)", records, self.accept)
+        self.wait_for("review opens the cases", records, self.case_opened)
+        p("cases opened", records, lambda r: None)
+        advance = [r for r in records if r.household.advance]
+        full = [r for r in records if not r.household.advance]
         p("先行救助 (help first)", advance, self.help_first)
         p("investigation (调查)", full, self.investigate)
         p("verification (核对)", full, self.verify)
@@ -268,11 +299,8 @@ class Scenario:
         self.wait_for("second publicity closes", again, self.status_in("publicized"))
         p("confirmation (确认)", full, self.decide)
         p("advance records", advance, self.complete_advance)
-        out = Outcome(self.records)
-        self.dynamic_management(out)
-        self.month_end(out)
-        self.read_back(out)
-        return out
+        for rec in records:
+            rec.decided_on = self.today
 
     # --- filing and acceptance --------------------------------------------------------------
 
@@ -460,8 +488,8 @@ class Scenario:
 
     # --- dynamic management ------------------------------------------------------------------
 
-    def dynamic_management(self, out: Outcome) -> None:
-        with_ent = [r for r in self.records if r.entitlement_id]
+    def dynamic_management(self, records: list[CaseRecord]) -> None:
+        with_ent = [r for r in records if r.entitlement_id]
 
         def recheck(rec: CaseRecord) -> None:
             h = rec.household
@@ -493,14 +521,14 @@ class Scenario:
 
     # --- month end ---------------------------------------------------------------------------
 
-    def month_end(self, out: Outcome) -> None:
+    def month_end(self, out: Outcome, find_error: bool) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         policy = self.gw.get("/review/policy", self.t(Role.COUNTY_BUREAU))["terms"]
         cutoff = int(policy["roster_cutoff_day"])
-        out.decided_on = decided = self.today
+        decided = self.today
         if self.move_clock is not None:
-            # This month's decisions are paid from rosters cut later: the clerks come back
-            # on that cut-off day (the stack restarts with its clock there).
+            # Today's decisions are paid from rosters cut later: the clerks come back on
+            # that cut-off day (the stack restarts with its clock there).
             months = payable_months(decided, cutoff)
             day = date.fromisoformat(f"{months[-1]}-{cutoff:02d}")
             self.progress.note(f"decisions of {decided} are paid from the {', '.join(months)} "
@@ -514,13 +542,13 @@ class Scenario:
             self.progress.note(f"month end for {months[0]} on this stack's clock; this "
                                f"month's decisions reach later rosters")
             checked = add_months(f"{self.today:%Y-%m}", -1)
-        out.month_end_on, out.month_end_months = self.today, months
+        out.month_ends.append(MonthEnd(decided, self.today, months))
         self.wait_quiet("before the month end")
         jobs = [(m, t, k) for m in months for t in self.townships for k in PAID_KINDS]
         self.progress("rosters + bank (花名册)", jobs, lambda job: self.roster(out, *job))
         self.progress("statistics (统计表)", [(m, t) for m in months for t in self.townships],
                       lambda job: self.statistics(out, *job))
-        self.spot_check(out, checked)
+        self.spot_check(out, checked, find_error)
         self.wait_quiet("spot-check results reach disbursement")
         for month in months:
             self.fund_plan(out, month)
@@ -533,11 +561,12 @@ class Scenario:
             r = self.gw.get(base, clerk)
             out.rosters[(month, township, kind)] = {
                 "rows": r["rows"], "total": Decimal(r["total"]), "failed": 0,
-                "status": r["status"]}
+                "status": r["status"], "new": r["new"], "changed": r["changed"],
+                "ended": r["ended"]}
             return
         self.gw.post(base + "/lock", clerk)
-        meta = self.gw.post(base + "/exports", clerk, {"format": "csv"})
-        content = self.gw.call("GET", f"{base}/exports/{meta['export_id']}", clerk).content
+        content = self.gw.call("POST", base + "/exports", {**clerk, "accept": "text/csv"},
+                               json={"format": "csv"}).content
         path = self.out_dir / f"roster-{township}-{month}-{kind}.csv"
         path.write_bytes(content)
         out.outputs.append(path)
@@ -560,7 +589,8 @@ class Scenario:
                 "reason": "账户已销户，已通知户主更换账户，随下月发放"})
         out.rosters[(month, township, kind)] = {
             "rows": r["rows"], "total": Decimal(r["total"]), "failed": len(ids),
-            "status": r["status"]}
+            "status": r["status"], "new": r["new"], "changed": r["changed"],
+            "ended": r["ended"]}
 
     def statistics(self, out: Outcome, month: str, township: str) -> None:
         leader = self.leader(township)
@@ -575,10 +605,10 @@ class Scenario:
             path.write_bytes(content)
             out.outputs.append(path)
 
-    def spot_check(self, out: Outcome, month: str) -> None:
-        """The county centre's 抽查 of a month's decisions; one finding is an error."""
+    def spot_check(self, out: Outcome, month: str, find_error: bool) -> None:
+        """The county centre's 抽查 of a month's decisions; one finding may be an error."""
         centre = self.t(Role.COUNTY_CENTRE)
-        found_error = False
+        found_error = not find_error
         checked = 0
         for t in self.townships:
             check = self.gw.once("/review/spot-checks", centre, {"township": t, "month": month},
@@ -594,7 +624,8 @@ class Scenario:
                 found_error = found_error or not ok
                 checked += 1
             self.gw.post(f"/review/spot-checks/{check['spot_check_id']}/complete", centre)
-        out.spot_check = {"month": month, "checked": checked, "errors": int(found_error)}
+        out.spot_checks.append({"month": month, "checked": checked,
+                                "errors": int(found_error and find_error)})
         if not checked:
             self.progress.note(f"spot check of {month}: no confirmed cases that month to sample")
 
@@ -703,8 +734,9 @@ def summary(out: Outcome, gateway: str, names: dict[str, str]) -> str:
     kinds = Counter((r.household.kind, r.outcome) for r in out.records)
     lines.append("  by kind: " + ", ".join(f"{k}/{o} {n}" for (k, o), n in sorted(kinds.items())))
     lines.append("")
-    lines.append(f"money decided on {out.decided_on} (yuan; 低保/特困 monthly, 临时救助 "
-                 "one-off; 长期公示 = the public roster):")
+    days = sorted({r.decided_on for r in out.records if r.decided_on})
+    lines.append(f"money decided on {', '.join(map(str, days))} (yuan; 低保/特困 monthly as "
+                 "now in force, 临时救助 one-off; 长期公示 = the public roster):")
     lines.append(f"  {'township':<14}{'低保':>10}{'特困':>10}{'临时救助':>10}{'长期公示':>10}")
     total = Decimal(0)
     townships = sorted({r.household.township for r in out.records})
@@ -716,32 +748,39 @@ def summary(out: Outcome, gateway: str, names: dict[str, str]) -> str:
         lines.append(f"  {names.get(t, t):<14}{d:>10}{k:>10}{ls:>10}"
                      f"{out.public_roster.get(t, Decimal(0)):>10}")
     lines.append(f"  {'total':<14}{total:>30}")
+    for end in out.month_ends:
+        lines.append("")
+        rosters = {k: v for k, v in out.rosters.items() if k[0] in end.months}
+        lines.append(f"month end on {end.on}: payment rosters {', '.join(end.months)} (paying "
+                     f"the decisions of {end.decided_on}), cut, paid by the bank, reconciled:")
+        lines.append(f"  {'township':<14}{'低保':>10}{'特困':>10}{'临时救助':>10}{'payments':>10}"
+                     f"{'new':>5}{'chg':>5}{'end':>5}{'failed':>7}")
+        for t in townships:
+            mine = [v for (_, tt, _), v in rosters.items() if tt == t]
+            cells = [sum((v["total"] for (_, tt, kk), v in rosters.items()
+                          if tt == t and kk == kind), Decimal(0)) for kind in PAID_KINDS]
+            counts = [sum(v[c] for v in mine) for c in ("rows", "new", "changed", "ended")]
+            lines.append(f"  {names.get(t, t):<14}" + "".join(f"{c:>10}" for c in cells)
+                         + f"{counts[0]:>10}" + "".join(f"{c:>5}" for c in counts[1:])
+                         + f"{sum(v['failed'] for v in mine):>7}")
+        rt = sum((v["total"] for v in rosters.values()), Decimal(0))
+        failed = sum(v["failed"] for v in rosters.values())
+        lines.append(f"  {'total':<14}{rt:>30}  ({len(rosters)} rosters; {failed} bank "
+                     "failures carried forward)")
+        for check in out.spot_checks:
+            if check["month"] == f"{end.decided_on:%Y-%m}":
+                lines.append(f"  spot check of {check['month']}: {check['checked']} cases "
+                             f"checked, {check['errors']} error(s) found")
+        for month in end.months:
+            plan = out.fund_plans.get(month)
+            if plan is None:
+                continue
+            body = plan["plan"]
+            lines.append(f"  fund plan {month}: {plan['status']}, {body['total']} yuan in "
+                         f"{body['rows']} payments, {len(body['held_back'])} held back for "
+                         f"the spot check; acknowledged by the finance bureau: "
+                         f"{out.acknowledged.get(month, False)}")
     lines.append("")
-    months = ", ".join(out.month_end_months)
-    lines.append(f"month end on {out.month_end_on}: payment rosters {months}, cut, paid by the "
-                 "bank and reconciled (yuan):")
-    lines.append(f"  {'township':<14}{'低保':>10}{'特困':>10}{'临时救助':>10}{'payments':>10}"
-                 f"{'failed':>8}")
-    for t in townships:
-        cells = [sum((v["total"] for (_, tt, kk), v in out.rosters.items()
-                      if tt == t and kk == kind), Decimal(0)) for kind in PAID_KINDS]
-        rows = sum(v["rows"] for (_, tt, _), v in out.rosters.items() if tt == t)
-        failed = sum(v["failed"] for (_, tt, _), v in out.rosters.items() if tt == t)
-        lines.append(f"  {names.get(t, t):<14}" + "".join(f"{c:>10}" for c in cells)
-                     + f"{rows:>10}{failed:>8}")
-    rt = sum((v["total"] for v in out.rosters.values()), Decimal(0))
-    failed = sum(v["failed"] for v in out.rosters.values())
-    lines.append(f"  {'total':<14}{rt:>30}  ({len(out.rosters)} rosters; {failed} bank "
-                 "failures carried forward)")
-    if out.spot_check:
-        lines.append(f"spot check {out.spot_check['month']}: {out.spot_check['checked']} "
-                     f"cases checked, {out.spot_check['errors']} error(s) found")
-    for month, plan in out.fund_plans.items():
-        body = plan["plan"]
-        lines.append(f"fund plan {month}: {plan['status']}, {body['total']} yuan in "
-                     f"{body['rows']} payments, {len(body['held_back'])} held back for the "
-                     f"spot check; acknowledged by the finance bureau: "
-                     f"{out.acknowledged.get(month, False)}")
     lines.append(f"overdue items: {len(out.overdue)}; due within 3 working days: "
                  f"{len(out.due_soon)}")
     for item in (out.overdue + out.due_soon)[:5]:

@@ -9,7 +9,7 @@ from the policy terms that review serves at GET /policy.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -80,10 +80,12 @@ def standard(h: Household, terms: dict[str, Any]) -> Decimal:
     return Decimal(terms["dibao_standard_urban" if h.urban else "dibao_standard_rural"])
 
 
-def dibao(h: Household, terms: dict[str, Any], on: date) -> Decimal:
+def dibao(h: Household, terms: dict[str, Any], on: date,
+          with_adjustment: bool = True) -> Decimal:
     """补差 = (standard − per-capita income) × members + add-ons, rounded per policy."""
     std = standard(h, terms)
-    wage = h.hidden_wage + h.adjust_wage  # found on re-investigation / at the recheck
+    # Found on re-investigation / at the recheck.
+    wage = h.hidden_wage + (h.adjust_wage if with_adjustment else Decimal(0))
     gap = std * len(h.members) - counted_monthly_income(h.members, wage)
     addons = sum((std * addon_percent(p, terms, on) / 100 for p in h.members), Decimal(0))
     return rounded(gap + addons, terms)
@@ -115,32 +117,36 @@ def instalments(total: Decimal, count: int, terms: dict[str, Any]) -> list[Decim
     return [part] * (count - 1) + [total - part * (count - 1)]
 
 
-def expected_rosters(households: list[Household], terms: dict[str, Any],
-                     on: date) -> dict[tuple[str, str, str], Decimal]:
-    """(month, township, kind) → the roster's total, for decisions taken on `on`: monthly
-    benefits from the month after the decision (an adjustment the same day applies from
-    then; a termination the same day ends it before), 临时救助 instalments month by month
-    from the first payable month (先行救助: its own month, which the cut-off may push)."""
+def on_roster(h: Household, month: str, terms: dict[str, Any], decided_on: date,
+              rechecked_on: date) -> Decimal:
+    """What `h` is paid on `month`'s roster, decided on `decided_on` and (last month's
+    caseload) rechecked on `rechecked_on`. Monthly benefits from the month after the
+    decision; an adjustment from the first roster not yet cut when it is decided; a
+    termination ends the benefit after the month it is decided in. 临时救助 instalments
+    month by month from the first roster not yet cut (先行救助: its own month, which the
+    cut-off may push)."""
+    if not h.eligible:
+        return Decimal(0)
     cutoff = int(terms["roster_cutoff_day"])
-    first = first_payable(on, cutoff)
-    start = add_months(f"{on:%Y-%m}", 1)
-    out: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for h in households:
-        if not h.eligible:
-            continue
-        t = h.township
-        if h.kind == "dibao" and not h.terminate:
-            out[(max(start, first), t, "dibao")] += dibao(h, terms, on)
-        elif h.kind == "tekun":
-            out[(max(start, first), t, "tekun")] += tekun(h, terms)
-        elif h.kind == "linshi":
-            count = 1 if h.advance else h.instalments
-            for i, part in enumerate(instalments(linshi(h, terms), count, terms)):
-                out[(max(add_months(first, i), first), t, "linshi")] += part
-    return dict(out)
+    first = first_payable(decided_on, cutoff)
+    if h.kind == "linshi":
+        count = 1 if h.advance else h.instalments
+        parts = instalments(linshi(h, terms), count, terms)
+        return sum((p for i, p in enumerate(parts) if add_months(first, i) == month),
+                   Decimal(0))
+    start = max(add_months(f"{decided_on:%Y-%m}", 1), first)
+    if h.kind not in ("dibao", "tekun") or month < start:
+        return Decimal(0)
+    if h.terminate and month >= max(add_months(f"{rechecked_on:%Y-%m}", 1), start):
+        return Decimal(0)
+    if h.kind == "tekun":
+        return tekun(h, terms)
+    adjusted = h.adjust_wage and month >= max(first_payable(rechecked_on, cutoff), start)
+    return dibao(h, terms, decided_on, with_adjustment=bool(adjusted))
 
 
-def expected(households: list[Household], terms: dict[str, Any], on: date) -> dict[str, Any]:
+def expected(households: list[Household], terms: dict[str, Any],
+             decided: dict[str, date]) -> dict[str, Any]:
     monthly: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     one_off: dict[str, Decimal] = defaultdict(Decimal)
     confirmed: dict[str, int] = defaultdict(int)
@@ -152,7 +158,7 @@ def expected(households: list[Household], terms: dict[str, Any], on: date) -> di
             continue
         confirmed[t] += 1
         if h.kind == "dibao" and not h.terminate:
-            monthly[(t, "dibao")] += dibao(h, terms, on)
+            monthly[(t, "dibao")] += dibao(h, terms, decided[h.key])
         elif h.kind == "tekun":
             monthly[(t, "tekun")] += tekun(h, terms)
         elif h.kind == "linshi":
@@ -224,11 +230,24 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
                             nats_url=f"nats://127.0.0.1:{nats_port}",
                             progress=Progress(quiet=True), wait_s=60, move_clock=stack.move_to)
         out = scenario.run()
-        assert out.decided_on == today, "the China date changed while the test ran"
 
+        # The timeline: last month's caseload decided today and paid from the roster cut at
+        # the next cut-off; this month's cases decided the day after it, paid from the
+        # roster cut at the cut-off after that.
         bureau = tokens(Role.COUNTY_BUREAU)
         terms = gw.get("/review/policy", bureau)["terms"]
-        want = expected(households, terms, today)
+        cutoff = int(terms["roster_cutoff_day"])
+        first_cut = date.fromisoformat(f"{add_months(f'{today:%Y-%m}', 1)}-{cutoff:02d}")
+        this_month = first_cut + timedelta(days=1)
+        second_cut = date.fromisoformat(f"{add_months(f'{this_month:%Y-%m}', 1)}-{cutoff:02d}")
+        decided = {h.key: today if h.last_month else this_month for h in households}
+        assert {r.household.key: r.decided_on for r in out.records} == decided, \
+            "the China date changed while the test ran"
+        assert [e.on for e in out.month_ends] == [first_cut, second_cut]
+        months = [m for e in out.month_ends for m in e.months]
+        assert months[0] == f"{first_cut:%Y-%m}" and months[-1] == f"{second_cut:%Y-%m}"
+
+        want = expected(households, terms, decided)
         got = read_figures(gw, tokens, {r.case_id for r in out.records})
         assert got["confirmed"] == want["confirmed"]
         assert got["rejected"] == want["rejected"]
@@ -243,24 +262,25 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
         assert {"round 2", "terminated", "先行救助", "county approval", "recusal"} <= set(notes)
         assert any(n.startswith("adjusted") for n in notes)
 
-        # Month end, on the cut-off day of the roster today's decisions are paid from: the
-        # money on every roster is what the inputs and the policy table say it must be.
-        cutoff = int(terms["roster_cutoff_day"])
-        pay_month = add_months(f"{today:%Y-%m}", 1)
-        assert out.month_end_on == date.fromisoformat(f"{pay_month}-{cutoff:02d}")
-        assert out.month_end_months[-1] == pay_month
-        rosters = expected_rosters(households, terms, today)
-        keys = {(m, t, k) for m in out.month_end_months for t in TOWNSHIPS for k in PAID_KINDS}
+        # Each month end: the money on every roster is what the inputs and the policy
+        # table say it must be, with last month's adjustment and termination in the second.
+        keys = {(m, t, k) for m in months for t in TOWNSHIPS for k in PAID_KINDS}
         assert set(out.rosters) == keys
         assert {k: v["total"] for k, v in out.rosters.items()} == {
-            k: rosters.get(k, Decimal(0)) for k in keys}
-        assert sum(rosters.get(k, Decimal(0)) for k in keys) > 0
+            (m, t, k): sum((on_roster(h, m, terms, decided[h.key], this_month)
+                            for h in households if h.township == t and h.kind == k),
+                           Decimal(0)) for m, t, k in keys}
+        assert all(v["total"] > 0 for (m, _, k), v in out.rosters.items()
+                   if k != "linshi" or m == months[-1])
+        last = [v for (m, _, _), v in out.rosters.items() if m == months[-1]]
+        assert sum(v["changed"] for v in last) >= 1 and sum(v["ended"] for v in last) >= 1
         assert all(r["status"] == "reconciled" for r in out.rosters.values())
         assert sum(r["failed"] for r in out.rosters.values()) > 0  # the bank's failures
-        for month in out.month_end_months:
+        cut_on = {m: e.on for e in out.month_ends for m in e.months}
+        for month in months:
             for t in TOWNSHIPS:
                 stats = gw.get(f"/disbursement/statistics/{t}/{month}", bureau)
-                assert stats["filed_on"] == out.month_end_on.isoformat()
+                assert stats["filed_on"] == cut_on[month].isoformat()
             # The fund plan pays what the rosters say, less rows held back for the spot
             # check's error; the example finance consumer acknowledged it over NATS.
             plan = out.fund_plans[month]
@@ -274,8 +294,8 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
             assert {town["township"] for town in plan["plan"]["townships"]
                     if town["flagged"]} == {h["township"] for h in held}
             assert f"fund-plan-{month}.json" in {p.name for p in out.outputs}
-        assert out.spot_check is not None and out.spot_check["errors"] == 1
-        assert out.spot_check["month"] == f"{today:%Y-%m}"
+        assert [(c["month"], c["errors"]) for c in out.spot_checks] == [
+            (f"{today:%Y-%m}", 0), (f"{this_month:%Y-%m}", 1)]
         assert all(p.stat().st_size > 0 for p in out.outputs)
         # The inspector's timeline of the re-investigated case spans the services.
         assert {"intake", "review", "publicity"} <= set(out.audit_sources)

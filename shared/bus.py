@@ -22,7 +22,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServerError
 from opentelemetry import trace
 from pydantic import ValidationError
 
@@ -33,6 +33,7 @@ from shared.lease import RelayLease, lease_for
 from shared.telemetry import current_headers, span
 
 log = logging.getLogger(__name__)
+STORE_NOT_CREATED = 10049  # JetStream: "error creating store for stream"
 
 
 def stream_name(region: str, service: str) -> str:
@@ -87,12 +88,21 @@ class Bus:
             storage=StorageType.FILE, max_age=0, num_replicas=replicas,
         ))
 
-    async def _ensure(self, config: StreamConfig) -> None:
+    async def _ensure(self, config: StreamConfig, attempts: int = 10) -> None:
         assert self.js is not None
-        try:
-            await self.js.add_stream(config)
-        except BadRequestError:
-            await self.js.update_stream(config)
+        for attempt in range(attempts):
+            try:
+                await self.js.add_stream(config)
+            except BadRequestError:
+                await self.js.update_stream(config)
+            except ServerError as e:
+                # 10049: the server could not create the stream's store yet, e.g. while a
+                # stream of that name is still being removed from disk. Transient: retry.
+                if e.err_code != STORE_NOT_CREATED or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            return
 
     async def close(self) -> None:
         if self.nc is not None and not self.nc.is_closed:

@@ -51,6 +51,7 @@ from shared.contracts.review import (  # noqa: E402
     TemporaryPaymentApproved,
 )
 from shared.pii import Keyring, mask_bank_account  # noqa: E402
+from shared.runtime import tune_gc  # noqa: E402
 
 CHINA = timezone(timedelta(hours=8))
 MONTH = "2026-06"
@@ -162,6 +163,7 @@ def bank_return(exported: bytes, salt: int) -> tuple[bytes, int]:
 
 
 def run_one(n: int, xlsx: bool, database_url: str | None) -> dict[str, Any]:
+    tune_gc()  # as ServiceRuntime.serve does for the running service
     tmp = Path(tempfile.mkdtemp(prefix="bench-disb-"))
     settings = DisbursementSettings(var_dir=tmp, database_url=database_url,
                                     keyring_file=tmp / "keys" / "bus-keyring.json")

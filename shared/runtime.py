@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -32,6 +33,15 @@ def verifier_for(settings: ServiceSettings) -> TokenVerifier:
     return TokenVerifier(issuer=settings.auth_issuer, audience=settings.auth_audience,
                          public_key_file=settings.resolved_public_key_file,
                          jwks_url=settings.auth_jwks_url)
+
+
+def tune_gc() -> None:
+    """Cycle collection for a long-running service with a large live heap (a month's cached
+    rosters): what is loaded at start-up is frozen out of every collection, and collections
+    run less often. Measured on disbursement's 200k month: 36.8 s instead of 42.9 s
+    (bench/README.md)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 class ServiceRuntime:
@@ -149,5 +159,6 @@ class ServiceRuntime:
 
     def serve(self) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        tune_gc()
         uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.http_port,
                     log_level="warning")

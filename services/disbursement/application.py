@@ -53,6 +53,7 @@ from services.disbursement.domain import (
     from_fen,
     fund_plan_id,
     ledger_id,
+    open_roster_month,
     parse_month,
     plan_document,
     roster_id,
@@ -227,16 +228,11 @@ class DisbursementApplication(ServiceApplication):
         if self._on_ledger(e.payment_id, known):
             raise RuleViolation("disbursement.payment_known",
                                 f"temporary payment {e.payment_id} was already recorded")
-        month = declared = roster_month(e.month, self._recorded_on(upstream),
-                                        self.rhythm.cutoff_day)
-        # A one-off payment is paid on exactly one roster: if that month's is already locked
-        # (the approval arrived late, or 先行救助 was granted after the cut), the next open
-        # one pays it, and the entry says so.
+        declared = roster_month(e.month, self._recorded_on(upstream), self.rhythm.cutoff_day)
         cut = {} if cut is None else cut
         if e.township not in cut:
             cut[e.township] = self._cut_months(e.township, AssistanceKind.LINSHI)
-        while month in cut[e.township]:
-            month = add_months(month, 1)
+        month = open_roster_month(declared, cut[e.township])
         step = Step(1, month, e.amount, e.household_size, "payment", upstream.to_wire())
         return LedgerEntry(
             key=e.payment_id, entry_type="temporary_payment", kind=AssistanceKind.LINSHI.value,

@@ -71,6 +71,15 @@ def roster_month(declared_month: str, recorded_on: date, cutoff_day: int) -> str
     return max(declared_month, first_payable_month(recorded_on, cutoff_day))
 
 
+def open_roster_month(month: str, locked: set[str]) -> str:
+    """A one-off payment is paid on exactly one roster: if its month's roster is already
+    locked (the approval arrived late, or 先行救助 was granted after the cut), the next
+    roster still open pays it, rather than none."""
+    while month in locked:
+        month = add_months(month, 1)
+    return month
+
+
 def money(value: Any, field_name: str = "amount") -> Decimal:
     """A yuan amount with at most two places (分); never rounded silently."""
     try:

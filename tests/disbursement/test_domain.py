@@ -25,6 +25,7 @@ from services.disbursement.domain import (
     first_payable_month,
     in_force,
     money,
+    open_roster_month,
     paid_span,
     reconcile,
     roster_month,
@@ -288,3 +289,9 @@ def test_fund_plan_holds_back_rows_with_unresolved_spot_check_errors() -> None:
     assert plan["missing_townships"] == ["469028101"]
     clean = compile_fund_plan([filing], [], ["469028100"])
     assert clean["townships"][0]["flagged"] is False and clean["total"] == "1900.00"
+
+
+def test_a_payment_for_a_locked_month_goes_to_the_next_open_roster() -> None:
+    assert open_roster_month("2026-06", set()) == "2026-06"
+    assert open_roster_month("2026-06", {"2026-05"}) == "2026-06"
+    assert open_roster_month("2026-12", {"2026-12", "2027-01"}) == "2027-02"

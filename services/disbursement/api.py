@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -164,21 +163,21 @@ def router(app: DisbursementApplication) -> APIRouter:
                who: Principal = Depends(clerk)) -> Response:
         """The audited export: its record (JSON), or with `Accept: text/csv` (or the XLSX
         type) the file itself, generated once; either way it can be downloaded below."""
-        files: list[bytes] = []
+        made: list[tuple[dict[str, Any], bytes]] = []
 
         def command() -> dict[str, Any]:
-            meta, content = app.create_export(who, township, month, kind.value, body.format)
-            files.append(content)
-            return meta
+            made.append(app.create_export(who, township, month, kind.value, body.format))
+            return made[0][0]
 
         # The idempotency store keeps only the record (no bank account): a replay answers
-        # with it, and the file is downloaded below.
+        # with it (also when a concurrent retry won and this export was rolled back), and
+        # the file is downloaded below.
         answer = run_command(app, request, who, body, command)
-        if (not files or "idempotent-replay" in answer.headers
+        if (not made or "idempotent-replay" in answer.headers
                 or ACCEPT[body.format] not in request.headers.get("accept", "")):
             return answer
-        meta = json.loads(answer.body)
-        return _download(files[0], _export_name(township, month, kind.value, body.format),
+        meta, content = made[0]
+        return _download(content, _export_name(township, month, kind.value, body.format),
                          MEDIA[body.format], status_code=201,
                          headers={"x-export-id": meta["export_id"]})
 

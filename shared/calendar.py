@@ -9,16 +9,20 @@ The `chinesecalendar` package only knows years it was released with, while
 deadlines set in December already fall into the next year.  So the holiday
 schedule is *data*: the package seeds the years it knows, JSON files (one per
 year) overlay it, and a published policy event can `extend` it at runtime.
-For a year with no official schedule we fall back to Monday–Friday and mark
-the resulting deadline as provisional instead of failing.
+For a year with no official schedule we fall back to Monday–Friday less the
+statutory holidays whose dates are fixed in advance (元旦, 劳动节, 国庆: 《全国年节及纪念日
+放假办法》), and mark the resulting deadline or count as provisional instead of failing.
+The lunar holidays and the make-up workdays are only known from the State Council's notice.
+
+Every service uses one calendar per process (`working_calendar`), operator files included.
 """
 
 from __future__ import annotations
 
-import calendar as _stdlib_calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
@@ -26,16 +30,22 @@ from types import MappingProxyType
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 __all__ = [
+    "FIXED_DATE_HOLIDAYS",
     "SHIPPED_HOLIDAYS_DIR",
     "Deadline",
     "HolidaySchedule",
     "HolidayScheduleError",
     "WorkingCalendar",
+    "WorkingDayCount",
+    "working_calendar",
 ]
 
 SHIPPED_HOLIDAYS_DIR = Path(__file__).parent / "data" / "holidays"
 
 _SATURDAY = 5
+# (month, day) of the statutory holidays fixed by the Gregorian calendar (2025 revision of
+# 《全国年节及纪念日放假办法》): known for any year before its notice is published.
+FIXED_DATE_HOLIDAYS = ((1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3))
 
 
 class HolidayScheduleError(ValueError):
@@ -179,6 +189,15 @@ class Deadline:
         return f"{self.due.isoformat()} (provisional)" if self.provisional else self.due.isoformat()
 
 
+@dataclass(frozen=True)
+class WorkingDayCount:
+    """A number of working days; `provisional` when part of the span had no official
+    schedule."""
+
+    days: int
+    provisional: bool
+
+
 class WorkingCalendar:
     """Immutable working-day calendar over per-year official schedules."""
 
@@ -216,7 +235,7 @@ class WorkingCalendar:
         schedule = self._schedules.get(day.year)
         is_weekday = day.weekday() < _SATURDAY
         if schedule is None:
-            return is_weekday
+            return is_weekday and (day.month, day.day) not in FIXED_DATE_HOLIDAYS
         if day in schedule.holidays:
             return False
         return is_weekday or day in schedule.workdays
@@ -235,20 +254,17 @@ class WorkingCalendar:
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after `start` up to and including `end` (0 if end <= start)."""
+        return self.count_working_days(start, end).days
+
+    def count_working_days(self, start: date, end: date) -> WorkingDayCount:
+        """`working_days_between`, marked provisional when a year of the span has no
+        official schedule (an overdue count across 1 January, say)."""
         count = 0
         day = start + timedelta(days=1)
         while day <= end:
             count += self.is_working_day(day)
             day += timedelta(days=1)
-        return count
-
-    @staticmethod
-    def monthly_cutoff(year: int, month: int, day: int = 15) -> date:
-        """The roster cut-off day of a month; a county's day 31 means month end in short months."""
-        if day < 1:
-            raise ValueError(f"cut-off day must be >= 1, got {day}")
-        last_day = _stdlib_calendar.monthrange(year, month)[1]
-        return date(year, month, min(day, last_day))
+        return WorkingDayCount(count, not self._official_throughout(start, max(start, end)))
 
     def _official_throughout(self, start: date, end: date) -> bool:
         return all(self.has_official_schedule(y) for y in range(start.year, end.year + 1))
@@ -257,3 +273,14 @@ class WorkingCalendar:
         years = self.official_years
         span = f"{years[0]}–{years[-1]}" if years else "none"
         return f"WorkingCalendar(official years: {span})"
+
+
+@lru_cache(maxsize=8)
+def _load_cached(dirs: tuple[Path, ...]) -> WorkingCalendar:
+    return WorkingCalendar.load(dirs)
+
+
+def working_calendar(*extra_dirs: Path | None) -> WorkingCalendar:
+    """The process's one calendar: package years, shipped files, then the operator's
+    directories (`<var_dir>/holidays` and any configured one), loaded once."""
+    return _load_cached(tuple(Path(d).resolve() for d in extra_dirs if d is not None))

@@ -12,7 +12,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -43,12 +43,36 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
 
 from shared.errors import NotFound
 from shared.settings import ServiceSettings
 
 _tracer = trace.get_tracer("shared.eventstore")
 POSITION = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """An instant, stored in UTC and always read back with its offset.
+
+    SQLite keeps a datetime's wall-clock time and drops its offset; PostgreSQL returns
+    timestamptz aware. Either way a read model hands the API an aware value, so every
+    timestamp the API returns says its offset.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class DateAsISO(Transcoding):
@@ -82,7 +106,7 @@ class KernelTables:
             # The hash of the copy handled, so a different copy at the same position is
             # recognised as a conflict rather than skipped as a redelivery.
             Column("envelope_hash", String(64), nullable=False, server_default=""),
-            Column("handled_at", DateTime(timezone=True), server_default=func.now()),
+            Column("handled_at", AwareDateTime(), server_default=func.now()),
         )
         # Outbox relay: the last notification id published to JetStream.
         self.relay_position = Table(
@@ -110,7 +134,7 @@ class KernelTables:
             Column("request_hash", String(64), nullable=False),
             Column("status_code", Integer, nullable=False),
             Column("body", LargeBinary, nullable=False),
-            Column("created_at", DateTime(timezone=True), server_default=func.now()),
+            Column("created_at", AwareDateTime(), server_default=func.now()),
         )
 
 

@@ -26,7 +26,7 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -49,7 +49,6 @@ __all__ = [
     "Sex",
     "age_on",
     "check_character",
-    "china_today",
     "keyed_hash",
     "make_resident_id",
     "mask_bank_account",
@@ -76,15 +75,6 @@ _CHECK_CHARS = "10X98765432"  # indexed by (weighted sum mod 11)
 _ID_FORMAT = re.compile(r"[0-9]{17}[0-9X]")
 _DIGITS17 = re.compile(r"[0-9]{17}")
 _DIGITS6 = re.compile(r"[0-9]{6}")
-
-# China has had no daylight saving since 1991, so a fixed offset is exact and
-# avoids depending on tzdata being installed in slim containers.
-_CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def china_today() -> date:
-    """Today's date in China, whatever the server's own time zone is."""
-    return datetime.now(_CHINA_TZ).date()
 
 
 class InvalidResidentId(ValueError):
@@ -120,7 +110,7 @@ def check_character(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
-def validate_resident_id(value: str, *, today: date | None = None) -> ResidentId:
+def validate_resident_id(value: str, *, today: date) -> ResidentId:
     """Parse and validate an 18-character resident ID number.
 
     Surrounding whitespace is ignored and a lowercase check character x is
@@ -141,7 +131,7 @@ def validate_resident_id(value: str, *, today: date | None = None) -> ResidentId
         raise InvalidResidentId("id_birth_date", "birth date is not a real calendar date") from None
     if birth < EARLIEST_BIRTH_DATE:
         raise InvalidResidentId("id_birth_date", "birth date is before 1900-01-01")
-    if birth > (today or china_today()):
+    if birth > today:  # the caller's business date, from its service clock
         raise InvalidResidentId("id_birth_date", "birth date is in the future")
 
     if check_character(number[:17]) != number[17]:

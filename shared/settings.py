@@ -11,10 +11,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.clock import Clock, clock_for
+from shared.calendar import WorkingCalendar, working_calendar
+from shared.clock import DEFAULT_ZONE, Clock, clock_for, county_zone
 
 
 class ServiceSettings(BaseSettings):
@@ -56,8 +57,11 @@ class ServiceSettings(BaseSettings):
     # Field sealing keys (bus) and the keyed hash for dedup by resident ID.
     keyring_file: Path | None = None
 
-    # The service's clock (shared.clock). A shift or a speed-up is for demos only; the anchor
-    # is fixed so that a restarted demo service does not travel back in time.
+    # Business time (shared.clock): the county's zone decides every business date. A shift or
+    # a speed-up of the clock is for demos only; the anchor is fixed so that a restarted demo
+    # service does not travel back in time.
+    county_timezone: str = DEFAULT_ZONE
+    holidays_dir: Path | None = None  # an operator's holiday schedules besides var_dir/holidays
     clock_shift_days: float = 0.0
     clock_speed: float = Field(1.0, ge=1.0)
     clock_anchor: datetime | None = None
@@ -65,10 +69,26 @@ class ServiceSettings(BaseSettings):
     telemetry_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
 
+    @field_validator("county_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            county_zone(value)
+        except Exception:  # ZoneInfoNotFoundError, or a malformed key
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. "
+                             f"{DEFAULT_ZONE})") from None
+        return value
+
     @cached_property
     def clock(self) -> Clock:
         """One clock per service process (an accelerated clock built twice would disagree)."""
-        return clock_for(self.clock_shift_days, self.clock_speed, self.clock_anchor)
+        return clock_for(self.clock_shift_days, self.clock_speed, self.clock_anchor,
+                         county_zone(self.county_timezone))
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The process's one working calendar, the operator's holiday files included."""
+        return working_calendar(self.var_dir / "holidays", self.holidays_dir)
 
     @property
     def store_url(self) -> str:

@@ -5,7 +5,14 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
-from shared.calendar import Deadline, HolidaySchedule, HolidayScheduleError, WorkingCalendar
+from shared.calendar import (
+    FIXED_DATE_HOLIDAYS,
+    Deadline,
+    HolidaySchedule,
+    HolidayScheduleError,
+    WorkingCalendar,
+)
+from shared.clock import MonthlyRhythm
 
 HYPOTHETICAL_2027 = {
     "year": 2027,
@@ -109,13 +116,34 @@ def test_working_days_between_is_zero_when_end_not_after_start(cal):
 # --- years without an official schedule ---------------------------------------------
 
 
-def test_count_into_2027_is_provisional_and_skips_weekends_only(cal):
+def test_count_into_2027_is_provisional_and_skips_weekends_and_fixed_holidays(cal):
     assert not cal.has_official_schedule(2027)
-    # From Thu 24 Dec 2026: 25 Dec (1), 28–31 Dec (5), Fri 1 Jan 2027 counts without
-    # a schedule (6), 4–8 Jan (11), 11–15 Jan (16), 18–21 Jan (20).
+    # From Thu 24 Dec 2026: 25 Dec (1), 28–31 Dec (5), Fri 1 Jan 2027 is 元旦 whatever the
+    # notice will say (skipped), 4–8 Jan (10), 11–15 Jan (15), 18–22 Jan (20).
     deadline = cal.add_working_days(date(2026, 12, 24), 20)
-    assert deadline == Deadline(due=date(2027, 1, 21), provisional=True)
-    assert str(deadline) == "2027-01-21 (provisional)"
+    assert deadline == Deadline(due=date(2027, 1, 22), provisional=True)
+    assert str(deadline) == "2027-01-22 (provisional)"
+
+
+@pytest.mark.parametrize("day", [date(2027, 1, 1), date(2027, 5, 1), date(2027, 5, 2),
+                                 date(2027, 10, 1), date(2027, 10, 2), date(2027, 10, 3)])
+def test_fixed_date_statutory_holidays_are_off_in_a_year_without_a_schedule(cal, day):
+    assert not cal.has_official_schedule(day.year)
+    assert not cal.is_working_day(day)
+
+
+def test_an_ordinary_weekday_of_an_unscheduled_year_is_a_working_day(cal):
+    assert cal.is_working_day(date(2027, 1, 4))  # a Monday
+    assert not cal.is_working_day(date(2027, 1, 9))  # a Saturday
+
+
+def test_an_overdue_count_across_new_year_is_provisional(cal):
+    # Due Thu 24 Dec 2026, asked on Mon 4 Jan 2027: 25, 28–31 Dec and 4 Jan; 1 Jan is off.
+    count = cal.count_working_days(date(2026, 12, 24), date(2027, 1, 4))
+    assert (count.days, count.provisional) == (6, True)
+    inside = cal.count_working_days(date(2026, 12, 1), date(2026, 12, 8))
+    assert (inside.days, inside.provisional) == (5, False)
+    assert cal.working_days_between(date(2026, 12, 24), date(2027, 1, 4)) == 6
 
 
 def test_count_inside_2026_is_not_provisional(cal):
@@ -126,7 +154,8 @@ def test_count_inside_2026_is_not_provisional(cal):
 def test_years_far_outside_data_never_crash(cal, year):
     assert not cal.has_official_schedule(year)
     for day in _days(date(year, 1, 1), date(year, 12, 31)):
-        assert cal.is_working_day(day) == (day.weekday() < 5)
+        fixed = (day.month, day.day) in FIXED_DATE_HOLIDAYS
+        assert cal.is_working_day(day) == (day.weekday() < 5 and not fixed)
     deadline = cal.add_working_days(date(year, 12, 30), 5)
     assert deadline.provisional
     assert cal.working_days_between(date(year, 1, 1), date(year, 1, 31)) > 0
@@ -172,7 +201,8 @@ def test_extend_adds_a_year_without_touching_the_original(cal):
     assert not extended.is_working_day(date(2027, 1, 1))
     assert extended.is_working_day(date(2027, 1, 9))
     assert not cal.has_official_schedule(2027)
-    assert cal.is_working_day(date(2027, 1, 1))
+    assert cal.is_working_day(date(2027, 1, 11))  # a Monday: nothing known makes it off
+    assert not cal.is_working_day(date(2027, 1, 9))
 
 
 def test_extend_replaces_a_known_year(cal):
@@ -239,8 +269,8 @@ def test_shipped_files_are_valid():
     ],
 )
 def test_monthly_cutoff_clamps_to_month_end(year, month, day, expected):
-    assert WorkingCalendar.monthly_cutoff(year, month, day) == expected
+    assert MonthlyRhythm(cutoff_day=day).cutoff(f"{year}-{month:02d}") == expected
 
 
-def test_monthly_cutoff_defaults_to_the_15th(cal):
-    assert cal.monthly_cutoff(2026, 6) == date(2026, 6, 15)
+def test_monthly_cutoff_defaults_to_the_15th():
+    assert MonthlyRhythm().cutoff("2026-06") == date(2026, 6, 15)

@@ -18,7 +18,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ import httpx
 
 from deploy.demo.households import Household, panel
 from shared.auth import Role, TokenIssuer
+from shared.clock import CHINA, MonthlyRhythm, SystemClock, add_months, month_of, today
 
-CHINA = timezone(timedelta(hours=8))
 CONTRACTOR_ORG = "hn-survey"  # the contractor bought by the government (政府购买服务)
 PAID_KINDS = ("dibao", "tekun", "linshi")
 REPORT = {"bank": "一个储蓄账户，余额与申报一致", "tax": "无纳税记录",
@@ -37,31 +37,26 @@ REPORT = {"bank": "一个储蓄账户，余额与申报一致", "tax": "无纳�
 
 
 def china_today() -> date:
-    return datetime.now(CHINA).date()
+    """The county's business date on the real clock (the demo's stacks start from it)."""
+    return today(SystemClock(CHINA))
 
 
 class DemoError(RuntimeError):
     pass
 
 
-def add_months(month: str, n: int) -> str:
-    y, m = map(int, month.split("-"))
-    y, m = divmod(y * 12 + m - 1 + n, 12)
-    return f"{y:04d}-{m + 1:02d}"
+def payable_months(decided_on: date, rhythm: MonthlyRhythm) -> list[str]:
+    """The rosters a day's decisions reach, by the services' own rule (shared.clock):
+    monthly benefits start the month after the decision; a one-off payment is paid from
+    the first roster its decision day still reaches."""
+    nxt = add_months(month_of(decided_on), 1)
+    return sorted({rhythm.first_payable_month(decided_on), nxt})
 
 
-def payable_months(decided_on: date, cutoff_day: int) -> list[str]:
-    """The rosters a day's decisions reach: monthly benefits start the month after the
-    decision; a one-off payment is paid in its own month unless decided after the cut-off."""
-    month = f"{decided_on:%Y-%m}"
-    nxt = add_months(month, 1)
-    return [month, nxt] if decided_on.day <= cutoff_day else [nxt]
-
-
-def last_cut_month(today: date, cutoff_day: int) -> str:
-    """The latest month whose roster cut-off has passed (the one a clerk can draft today)."""
-    month = f"{today.year:04d}-{today.month:02d}"
-    return month if today.day >= cutoff_day else add_months(month, -1)
+def last_cut_month(on: date, rhythm: MonthlyRhythm) -> str:
+    """The latest month whose roster cut-off has passed (the one a clerk can draft on `on`)."""
+    month = month_of(on)
+    return month if on >= rhythm.cutoff(month) else add_months(month, -1)
 
 
 class Progress:
@@ -524,13 +519,13 @@ class Scenario:
     def month_end(self, out: Outcome, find_error: bool) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         policy = self.gw.get("/review/policy", self.t(Role.COUNTY_BUREAU))["terms"]
-        cutoff = int(policy["roster_cutoff_day"])
+        rhythm = MonthlyRhythm.from_terms(policy)
         decided = self.today
         if self.move_clock is not None:
             # Today's decisions are paid from rosters cut later: the clerks come back on
             # that cut-off day (the stack restarts with its clock there).
-            months = payable_months(decided, cutoff)
-            day = date.fromisoformat(f"{months[-1]}-{cutoff:02d}")
+            months = payable_months(decided, rhythm)
+            day = rhythm.cutoff(months[-1])
             self.progress.note(f"decisions of {decided} are paid from the {', '.join(months)} "
                                f"roster(s); the clock moves to the cut-off, {day}")
             self.wait_quiet("before the clock moves")
@@ -538,7 +533,7 @@ class Scenario:
             self.today = day
             checked = f"{decided:%Y-%m}"
         else:  # someone else's stack keeps its own clock: the last roster cut by today
-            months = [last_cut_month(self.today, cutoff)]
+            months = [last_cut_month(self.today, rhythm)]
             self.progress.note(f"month end for {months[0]} on this stack's clock; this "
                                f"month's decisions reach later rosters")
             checked = add_months(f"{self.today:%Y-%m}", -1)

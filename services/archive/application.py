@@ -8,7 +8,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +36,6 @@ from services.archive.domain import (
 from services.archive.projections import ArchiveProjection
 from services.archive.reports import XLSX, Heading, figure_png, filing_xlsx, statistics_xlsx
 from services.archive.supervision import (
-    CHINA,
     FIGURES,
     KINDS,
     SUPERVISED_TYPES,
@@ -64,10 +63,10 @@ from services.archive.supervision import (
 )
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
+from shared.clock import start_of_day, today_from
 from shared.contracts.envelope import GENESIS_HASH, Envelope, verify_chain
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
-from shared.pii import china_today
 from shared.regions import County, UnknownRegion
 from shared.seals import SealKeys, seal_valid
 from shared.settings import ServiceSettings
@@ -107,13 +106,13 @@ class ArchiveApplication(ServiceApplication):
                  allowed_media_types: Iterable[str],
                  investigation_prefixes: tuple[str, ...],
                  supervision: SupervisionSetup,
-                 today: Callable[[], date] = china_today) -> None:
+                 today: Callable[[], date] | None = None) -> None:
         self.store, self.required = store, required
         self.supervision = supervision
         self.max_document_bytes = max_document_bytes
         self.allowed_media_types = tuple(allowed_media_types)
         self.investigation_prefixes = investigation_prefixes
-        self.today = today
+        self.today = today or today_from(settings.clock)
         self.views = ArchiveProjection()
         super().__init__(settings, self.views)
 
@@ -185,7 +184,8 @@ class ArchiveApplication(ServiceApplication):
         with self.read_session() as s:
             key = self.views.case_key(s, case_id)
             envelopes = self._envelopes_of_cases(s, [case_id])
-        state = fold_case(envelopes, investigation_prefixes=self.investigation_prefixes)
+        state = fold_case(envelopes, investigation_prefixes=self.investigation_prefixes,
+                          zone=self.settings.clock.zone)
         if state.township is None:
             raise RuleViolation("archive.unknown_case",
                                 f"the archive has no events of case {case_id} yet",
@@ -401,7 +401,8 @@ class ArchiveApplication(ServiceApplication):
         with self.read_session() as s:
             envelopes = self._envelopes_of_cases(s, [case_id])
             self._scoped(who, envelopes, f"case {case_id}")
-        state = fold_case(envelopes, at=at, investigation_prefixes=self.investigation_prefixes)
+        state = fold_case(envelopes, at=at, investigation_prefixes=self.investigation_prefixes,
+                          zone=self.settings.clock.zone)
         return {"as_of": at, "replayed_events": state.events, "state": state.as_dict()}
 
     def verify_case(self, who: Principal, case_id: str) -> dict[str, Any]:
@@ -500,7 +501,8 @@ class ArchiveApplication(ServiceApplication):
             q = q.where(extra)
         keys = {self.views.case_key(s, c) for c in s.execute(q).scalars()}
         return {k: fold_case(self._envelopes_of_cases(s, [k]),
-                             investigation_prefixes=self.investigation_prefixes)
+                             investigation_prefixes=self.investigation_prefixes,
+                             zone=self.settings.clock.zone)
                 for k in sorted(keys)}
 
     @staticmethod
@@ -586,13 +588,12 @@ class ArchiveApplication(ServiceApplication):
                 source=row.source, type=body["type"], position=int(row.position), at=at,
                 township=row.township, case_id=row.case_id, household_id=row.household_id,
                 actor_user=row.actor_user_id, actor_role=row.actor_role, data=body["data"],
-                hash=row.hash))
+                hash=row.hash, zone=self.settings.clock.zone))
         return out
 
-    @staticmethod
-    def end_of_day(day: date) -> datetime:
-        """The last moment of a day in China: what "as of <date>" means."""
-        return datetime.combine(day + timedelta(days=1), time(), CHINA) - timedelta(
+    def end_of_day(self, day: date) -> datetime:
+        """The last moment of a day in the county: what "as of <date>" means."""
+        return start_of_day(day + timedelta(days=1), self.settings.clock.zone) - timedelta(
             microseconds=1)
 
     # --- the monthly filing (报备) -------------------------------------------------------------

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.clock import CHINA, local_date
 from shared.contracts.common import AssistanceKind
 from shared.contracts.envelope import GENESIS_HASH, Envelope
 from shared.errors import DomainError, RuleViolation
@@ -377,16 +378,13 @@ STATUS_OF_TYPE = {
 DEFAULT_INVESTIGATION_PREFIXES = ("investigation_", "home_visit_", "verification_")
 # The business date each investigation contract states; without one, the day in Lingshui.
 INVESTIGATION_DATES = ("assigned_on", "visited_on", "requested_on", "reported_on")
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def investigation_day(e: Envelope) -> date:
+def investigation_day(e: Envelope, zone: tzinfo = CHINA) -> date:
     """When the investigation step happened by the record (not when it was published)."""
     for key in INVESTIGATION_DATES:
         value = e.data.get(key)
         if isinstance(value, str):
             return date.fromisoformat(value)
-    return e.occurred_at.astimezone(CHINA).date()
+    return local_date(e.occurred_at, zone)
 
 
 def why(data: Mapping[str, Any]) -> str | None:
@@ -446,7 +444,7 @@ def timeline_order(envelopes: Iterable[Envelope]) -> list[Envelope]:
 
 def fold_case(envelopes: Iterable[Envelope], *, at: datetime | None = None,
               investigation_prefixes: tuple[str, ...] = DEFAULT_INVESTIGATION_PREFIXES,
-              ) -> CaseState:
+              zone: tzinfo = CHINA) -> CaseState:
     """Replay a case's integration events (optionally only those up to `at`)."""
     s = CaseState()
     for e in timeline_order(envelopes):
@@ -469,7 +467,7 @@ def fold_case(envelopes: Iterable[Envelope], *, at: datetime | None = None,
         stage = STAGE_OF_TYPE.get(e.type)
         if e.source == "review" and e.type.startswith(investigation_prefixes):
             stage = Stage.INVESTIGATION
-            day = investigation_day(e)
+            day = investigation_day(e, zone)
             s.investigated_on = min(s.investigated_on or day, day)
         if stage is not None and (s.stage is None
                                   or STAGE_ORDER.index(stage) > STAGE_ORDER.index(Stage(s.stage))):

@@ -9,7 +9,6 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,8 +28,6 @@ from services.archive.reactions import reactions
 from services.archive.supervision import AlertRules
 from shared.auth import Principal, Role, require
 from shared.bus import service_subjects, stream_name
-from shared.calendar import WorkingCalendar
-from shared.clock import today
 from shared.contracts import Envelope
 from shared.contracts.common import SERVICES
 from shared.regions import load_county
@@ -68,14 +65,11 @@ class ArchiveSettings(ServiceSettings):
     investigation_event_prefixes: tuple[str, ...] = DEFAULT_INVESTIGATION_PREFIXES
     rebuild_batch_size: int = 500
 
-    # County supervision (issue 11). The monthly rhythm mirrors the county's settings
-    # (DOMAIN.md "Monthly rhythm"): roster cut-off on the 15th, reconcile and file by the 20th.
+    # County supervision (issue 11). The monthly rhythm (cut-off, reconcile and file by) is
+    # review's policy table as the record holds it: not a setting here.
     seal_keys_dir: Path | None = None  # default <var_dir>/keys/seals: the townships' seals
     seal_keys_create_missing: bool = True  # local stack only: production provisions keys
-    holidays_dir: Path | None = None  # an operator's extra holiday schedules
     filing_due_working_days: int = Field(5, ge=1, le=20)  # 报备 due after the month's end
-    cutoff_day: int = Field(15, ge=1, le=28)
-    file_by_day: int = Field(20, ge=1, le=28)
     alert_approval_rate_distance: Decimal = Decimal("0.25")
     alert_average_amount_distance: Decimal = Decimal("0.5")
     alert_min_decisions: int = Field(5, ge=1)
@@ -91,11 +85,10 @@ class ArchiveSettings(ServiceSettings):
     def supervision(self) -> SupervisionSetup:
         return SupervisionSetup(
             county=load_county(self.region),
-            calendar=WorkingCalendar.load([self.holidays_dir] if self.holidays_dir else []),
+            calendar=self.calendar,
             seals=SealKeys(self.resolved_seal_keys_dir,
                            create_missing=self.seal_keys_create_missing, service="archive"),
             rules=AlertRules(
-                cutoff_day=self.cutoff_day, file_by_day=self.file_by_day,
                 approval_rate_distance=self.alert_approval_rate_distance,
                 average_amount_distance=self.alert_average_amount_distance,
                 min_decisions=self.alert_min_decisions,
@@ -233,7 +226,7 @@ def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
         max_document_bytes=settings.max_document_bytes,
         allowed_media_types=settings.allowed_document_types,
         investigation_prefixes=settings.investigation_event_prefixes,
-        supervision=settings.supervision(), today=partial(today, settings.clock))
+        supervision=settings.supervision())
     rt = ArchiveRuntime(settings, app, ArchiveContracts(app), [api.router(app)], reactions(app))
     rt.http.include_router(ops_router(rt))
     return rt

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Integer,
     String,
     Table,
@@ -34,7 +33,7 @@ from services.archive.domain import ChainAlarm, HouseholdFile
 from services.archive.supervision import MonthlyFiling, SupervisionAlert, jsonable, totals_of
 from shared.contracts.archive import is_sensitive_access
 from shared.contracts.envelope import Envelope
-from shared.eventstore import POSITION, Projection
+from shared.eventstore import POSITION, AwareDateTime, Projection
 
 
 def _who(actor: dict[str, Any] | None) -> tuple[str | None, str | None]:
@@ -54,7 +53,7 @@ class ArchiveProjection(Projection):
             Column("type", String(128), nullable=False, index=True),
             Column("aggregate_id", String(36), nullable=False, index=True),
             Column("aggregate_version", Integer, nullable=False),
-            Column("occurred_at", DateTime(timezone=True), nullable=False, index=True),
+            Column("occurred_at", AwareDateTime(), nullable=False, index=True),
             Column("actor_user_id", String(128)),
             Column("actor_role", String(32)),
             Column("case_id", String(64), index=True),
@@ -78,7 +77,7 @@ class ArchiveProjection(Projection):
             Column("household_id", String(64), primary_key=True),
             Column("file_id", String(36), nullable=False, unique=True),
             Column("township", String(12), nullable=False, index=True),
-            Column("opened_at", DateTime(timezone=True), nullable=False),
+            Column("opened_at", AwareDateTime(), nullable=False),
             Column("opened_by", String(128)),
         )
         self.documents = Table(
@@ -91,7 +90,7 @@ class ArchiveProjection(Projection):
             Column("size", Integer, nullable=False),
             Column("media_type", String(32), nullable=False),
             Column("stage", String(24)),
-            Column("filed_at", DateTime(timezone=True), nullable=False),
+            Column("filed_at", AwareDateTime(), nullable=False),
             Column("filed_by", String(128)),
             Column("filed_by_role", String(32)),
         )
@@ -106,7 +105,7 @@ class ArchiveProjection(Projection):
             Column("location", String(200)),
             Column("borrower", String(128)),
             Column("reason", String(500)),
-            Column("at", DateTime(timezone=True), nullable=False),
+            Column("at", AwareDateTime(), nullable=False),
             Column("by", String(128)),
             Column("by_role", String(32)),
         )
@@ -126,7 +125,7 @@ class ArchiveProjection(Projection):
             Column("computed_hash", String(64), nullable=False),
             Column("case_id", String(64)),
             Column("township", String(12), index=True),
-            Column("raised_at", DateTime(timezone=True), nullable=False),
+            Column("raised_at", AwareDateTime(), nullable=False),
             Column("resolution", String(24)),
             Column("resolved_by", String(128)),
             Column("resolved_reason", String(500)),
@@ -141,7 +140,7 @@ class ArchiveProjection(Projection):
             Column("status", String(12), nullable=False),
             Column("version", Integer, nullable=False),
             Column("due_on", Date, nullable=False),
-            Column("compiled_at", DateTime(timezone=True), nullable=False),
+            Column("compiled_at", AwareDateTime(), nullable=False),
             Column("compiled_by", String(128)),
             Column("totals", Text, nullable=False),
             Column("basis_sha256", String(64), nullable=False),
@@ -158,10 +157,10 @@ class ArchiveProjection(Projection):
             Column("query_id", String(36), primary_key=True),
             Column("filing_id", String(36), nullable=False, index=True),
             Column("question", Text, nullable=False),
-            Column("raised_at", DateTime(timezone=True), nullable=False),
+            Column("raised_at", AwareDateTime(), nullable=False),
             Column("raised_by", String(128)),
             Column("answer", Text),
-            Column("answered_at", DateTime(timezone=True)),
+            Column("answered_at", AwareDateTime()),
             Column("answered_by", String(128)),
         )
         self.alerts = Table(
@@ -173,9 +172,9 @@ class ArchiveProjection(Projection):
             Column("month", String(7), index=True),
             Column("case_id", String(64)),
             Column("detail", Text, nullable=False),
-            Column("raised_at", DateTime(timezone=True), nullable=False),
+            Column("raised_at", AwareDateTime(), nullable=False),
             Column("raised_by", String(128)),
-            Column("acknowledged_at", DateTime(timezone=True)),
+            Column("acknowledged_at", AwareDateTime()),
             Column("acknowledged_by", String(128)),
             Column("reason", String(500)),
         )

@@ -17,7 +17,7 @@ import statistics as _stats
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -25,10 +25,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.clock import CHINA, RhythmSchedule, add_months, last_day, month_of
 from shared.contracts.common import AssistanceKind
 from shared.errors import RuleViolation
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991: fixed is exact
 KINDS = tuple(k.value for k in AssistanceKind)
 UNSPECIFIED = "unspecified"  # e.g. a report (举报) names no kind of assistance
 CENT = Decimal("0.01")
@@ -39,10 +39,6 @@ COUNTY_VISITORS = frozenset({"county_centre", "county_bureau"})
 # --- months and records ------------------------------------------------------------------
 
 
-def month_of(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
 def parse_month(month: str) -> date:
     """The first day of a "YYYY-MM" month."""
     try:
@@ -51,16 +47,6 @@ def parse_month(month: str) -> date:
         raise RuleViolation("archive.month", f"{month!r} is not a month (YYYY-MM)",
                             field="month") from None
     return first
-
-
-def add_months(month: str, n: int) -> str:
-    first = parse_month(month)
-    index = first.year * 12 + first.month - 1 + n
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def last_day(month: str) -> date:
-    return parse_month(add_months(month, 1)) - timedelta(days=1)
 
 
 def months_from_to(first: str, last: str, limit: int) -> list[str]:
@@ -91,10 +77,11 @@ class Record:
     actor_role: str | None
     data: Mapping[str, Any]
     hash: str = ""
+    zone: tzinfo = CHINA  # the county's zone (a setting): what day `at` was there
 
     @property
     def local_date(self) -> date:
-        return self.at.astimezone(CHINA).date()
+        return self.at.astimezone(self.zone).date()
 
     def day(self) -> date:
         """The business date the contract states (decided_on…), else the day it occurred."""
@@ -109,6 +96,9 @@ BUSINESS_DATE = {
     "application_withdrawn": "withdrawn_on", "case_confirmed": "decided_on",
     "case_rejected": "decided_on", "notice_closed": "closed_on", "report_filed": "filed_on",
     "report_finding_recorded": "concluded_on", "statistics_filed": "filed_on",
+    "entitlement_started": "decided_on", "entitlement_changed": "decided_on",
+    "temporary_payment_approved": "decided_on", "termination_notice_requested": "decided_on",
+    "roster_locked": "locked_on", "roster_reconciled": "reconciled_on",
 }
 
 # The event types supervision reads; everything else in the timeline is left unread.
@@ -117,7 +107,7 @@ SUPERVISED_TYPES = frozenset({
     "entitlement_changed", "temporary_payment_approved", "spot_check_completed",
     "notice_opened", "objection_filed", "objection_resolved", "roster_locked",
     "roster_reconciled", "investigation_assigned", "home_visit_recorded",
-    "county_home_visit_recorded", "joint_review_held",
+    "county_home_visit_recorded", "joint_review_held", "policy_changed",
 })
 
 
@@ -733,10 +723,9 @@ def alert_id_for(kind: str, subject: str) -> UUID:
 
 @dataclass(frozen=True)
 class AlertRules:
-    """The county's thresholds (settings)."""
+    """The county's thresholds (settings). The 15th and the 20th are review's policy, read
+    from the record (`rhythms`)."""
 
-    cutoff_day: int = 15
-    file_by_day: int = 20
     approval_rate_distance: Decimal = Decimal("0.25")  # absolute, from the county median
     average_amount_distance: Decimal = Decimal("0.5")  # relative, from the county median
     min_decisions: int = 5  # a township's rate counts only over this many decisions
@@ -748,7 +737,9 @@ def deadline_findings(records: Iterable[Record], townships: Sequence[str],
                       months: Sequence[str], today: date, rules: AlertRules
                       ) -> list[AlertFinding]:
     """A township that missed the 15th (no roster locked by the cut-off) or the 20th (no
-    reconciliation or no sealed statistics filed by then), for days already past."""
+    reconciliation or no sealed statistics filed by then), for days already past, by the
+    rhythm of review's policy table as the record holds it."""
+    schedule = rhythms(records)
     locked: dict[tuple[str, str], date] = {}
     reconciled: dict[tuple[str, str], tuple[date, bool]] = {}
     filed: dict[tuple[str, str], tuple[date, bool]] = {}
@@ -757,16 +748,16 @@ def deadline_findings(records: Iterable[Record], townships: Sequence[str],
             continue
         key = (r.township, str(r.data.get("month")))
         if r.type == "roster_locked":
-            locked[key] = min(locked.get(key, r.local_date), r.local_date)
+            locked[key] = min(locked.get(key, r.day()), r.day())
         elif r.type == "roster_reconciled":
-            reconciled[key] = (r.local_date, bool(r.data.get("late")))
+            reconciled[key] = (r.day(), bool(r.data.get("late")))
         elif r.type == "statistics_filed":
             filed[key] = (r.day(), bool(r.data.get("late")))
     out = []
     for month in months:
-        first = parse_month(month)
-        cutoff = min(date(first.year, first.month, rules.cutoff_day), last_day(month))
-        file_by = min(date(first.year, first.month, rules.file_by_day), last_day(month))
+        parse_month(month)
+        rhythm = schedule.of_month(month)
+        cutoff, file_by = rhythm.cutoff(month), rhythm.file_by(month)
         for t in townships:
             if today > cutoff and ((lk := locked.get((t, month))) is None or lk > cutoff):
                 out.append(AlertFinding(
@@ -785,6 +776,14 @@ def deadline_findings(records: Iterable[Record], townships: Sequence[str],
                          "reconciled_on": rec[0].isoformat() if rec else None,
                          "statistics_filed_on": fil[0].isoformat() if fil else None}))
     return out
+
+
+def rhythms(records: Iterable[Record]) -> RhythmSchedule:
+    """Review's monthly rhythm by month, from the policy versions it published."""
+    return RhythmSchedule.from_policy(
+        {"policy_version": r.data["version"], "effective_from": r.data["effective_from"],
+         "terms": r.data["table"]}
+        for r in records if r.source == "review" and r.type == "policy_changed")
 
 
 def outlier_findings(rows: Iterable[Mapping[str, Any]], rules: AlertRules

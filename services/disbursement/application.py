@@ -8,7 +8,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid4
@@ -37,6 +37,7 @@ from services.disbursement.domain import (
     MonthlyRoster,
     MonthlyStatistics,
     Payee,
+    PolicyRhythm,
     Resolution,
     SealedDocument,
     SpotCheck,
@@ -48,7 +49,6 @@ from services.disbursement.domain import (
     check_rosters_ready,
     compile_fund_plan,
     compile_statistics,
-    day_in,
     draft_rows,
     from_fen,
     fund_plan_id,
@@ -56,44 +56,37 @@ from services.disbursement.domain import (
     open_roster_month,
     parse_month,
     plan_document,
+    policy_rhythm_id,
     roster_id,
-    roster_month,
     spot_check_id,
     statistics_id,
 )
 from services.disbursement.projections import DisbursementProjection
 from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
 from shared.auth import Principal
+from shared.clock import MonthlyRhythm, RhythmSchedule, local_date, today_from
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
     PayeeRef,
+    PolicyChanged,
     SpotCheckCompleted,
     TemporaryPaymentApproved,
 )
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring, Sealed, SealError, china_today
+from shared.pii import Keyring, Sealed, SealError
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
-CHINA = timezone(timedelta(hours=8))
-
 
 @dataclass(frozen=True)
-class MonthlyRhythm:
-    """The county's monthly calendar (settings, DOMAIN.md "Monthly rhythm")."""
+class BankFileRules:
+    """What this service's settings decide (the monthly rhythm is review's policy)."""
 
-    cutoff_day: int = 15  # roster cut-off: decisions after it reach next month's roster
-    reconcile_by_day: int = 20  # the bank's return reconciled by
-    file_by_day: int = 20  # statistics filed with the county by; later is "late"
     max_bank_file_lines: int = 500_000
     payee_account_purposes: tuple[str, ...] = ("payee.account",)
-
-
-def _china_now() -> datetime:
-    return datetime.now(CHINA)
 
 
 class _SealedAccount(NamedTuple):
@@ -116,11 +109,12 @@ class DisbursementApplication(ServiceApplication):
     name = "disbursement"
 
     def __init__(self, settings: ServiceSettings, county: County, keyring: Keyring,
-                 seals: SealKeys, rhythm: MonthlyRhythm,
-                 today: Callable[[], date] = china_today,
-                 now: Callable[[], datetime] = _china_now) -> None:
-        self.county, self.keyring, self.seals, self.rhythm = county, keyring, seals, rhythm
-        self.today, self.now = today, now
+                 seals: SealKeys, rules: BankFileRules,
+                 today: Callable[[], date] | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
+        self.county, self.keyring, self.seals, self.rules = county, keyring, seals, rules
+        self.today = today or today_from(settings.clock)
+        self.now = now or settings.clock.now
         self.views = DisbursementProjection()
         t = self.views.ledger
         self._ledger_probe = select(t.c.key).where(t.c.key == bindparam("key"))
@@ -186,7 +180,7 @@ class DisbursementApplication(ServiceApplication):
         # Our own stored copy of a value validated on arrival: no second validation per row.
         value = cast(Sealed, _SealedAccount(sealed["kid"], sealed["nonce"],
                                             sealed["ciphertext"]))
-        for purpose in self.rhythm.payee_account_purposes:
+        for purpose in self.rules.payee_account_purposes:
             try:
                 return self.keyring.unseal(value, purpose)
             except SealError:
@@ -195,17 +189,47 @@ class DisbursementApplication(ServiceApplication):
                             "the payee's bank account cannot be unsealed with this keyring",
                             field="payee.account")
 
-    def _recorded_on(self, upstream: Upstream) -> date:
-        return datetime.fromisoformat(upstream.occurred_at).astimezone(CHINA).date()
+    # --- business time: review's dates and review's rhythm -----------------------------------
+
+    def _decided_on(self, decided_on: date | None, upstream: Upstream) -> date:
+        """The decision's business date as review states it; an envelope from before the
+        contracts carried it falls back to the day it occurred in the county's zone."""
+        if decided_on is not None:
+            return decided_on
+        return local_date(datetime.fromisoformat(upstream.occurred_at),
+                          self.settings.clock.zone)
+
+    def rhythms(self) -> RhythmSchedule:
+        """The monthly rhythm by month, from review's policy table (policy_changed)."""
+        try:
+            book: PolicyRhythm = self.get(policy_rhythm_id(self.settings.region))
+        except NotFound:
+            return RhythmSchedule()  # no table yet: the plan's 15th and 20th
+        return book.schedule()
+
+    def record_policy(self, changed: PolicyChanged, upstream: Upstream) -> bool:
+        """Review published a policy version: keep its rhythm, effective-dated."""
+        rid = policy_rhythm_id(self.settings.region)
+        actor = upstream.actor or {}
+        book: PolicyRhythm = (self.get(rid) if self._exists(rid)
+                              else PolicyRhythm(region=self.settings.region, actor=actor))
+        rhythm = MonthlyRhythm.from_terms(changed.table)
+        if not book.record(changed.version, changed.effective_from, rhythm,
+                           upstream.event_id, actor):
+            return False
+        self.save(book)
+        return True
 
     def _started(self, e: EntitlementStarted, upstream: Upstream,
-                 known: set[str] | None = None) -> LedgerEntry | None:
+                 known: set[str] | None = None,
+                 rhythms: RhythmSchedule | None = None) -> LedgerEntry | None:
         if e.kind not in MONTHLY_KINDS:
             return None  # 低保边缘 is recognised, not paid; 临时救助 arrives as payments
         if self._on_ledger(e.entitlement_id, known):
             raise RuleViolation("disbursement.entitlement_known",
                                 f"entitlement {e.entitlement_id} was already started")
-        month = roster_month(e.start_month, self._recorded_on(upstream), self.rhythm.cutoff_day)
+        month = (rhythms or self.rhythms()).roster_month(
+            e.start_month, self._decided_on(e.decided_on, upstream))
         step = Step(1, month, e.monthly_amount, e.household_size, "start", upstream.to_wire())
         return LedgerEntry(
             key=e.entitlement_id, entry_type="entitlement", kind=e.kind.value,
@@ -224,11 +248,13 @@ class DisbursementApplication(ServiceApplication):
 
     def _payment(self, e: TemporaryPaymentApproved, upstream: Upstream,
                  known: set[str] | None = None,
-                 cut: dict[str, set[str]] | None = None) -> LedgerEntry:
+                 cut: dict[str, set[str]] | None = None,
+                 rhythms: RhythmSchedule | None = None) -> LedgerEntry:
         if self._on_ledger(e.payment_id, known):
             raise RuleViolation("disbursement.payment_known",
                                 f"temporary payment {e.payment_id} was already recorded")
-        declared = roster_month(e.month, self._recorded_on(upstream), self.rhythm.cutoff_day)
+        declared = (rhythms or self.rhythms()).roster_month(
+            e.month, self._decided_on(e.decided_on, upstream))
         cut = {} if cut is None else cut
         if e.township not in cut:
             cut[e.township] = self._cut_months(e.township, AssistanceKind.LINSHI)
@@ -262,13 +288,15 @@ class DisbursementApplication(ServiceApplication):
         known = self._known_keys([str(e.entitlement_id if isinstance(e, EntitlementStarted)
                                       else e.payment_id) for e, _ in items])
         cut: dict[str, set[str]] = {}
+        rhythms = self.rhythms()  # once per batch, not per entry
         for e, upstream in items:
             key = e.entitlement_id if isinstance(e, EntitlementStarted) else e.payment_id
             if key in seen:
                 raise RuleViolation("disbursement.entitlement_known", f"{key} listed twice")
             seen.add(key)
-            entry = (self._started(e, upstream, known) if isinstance(e, EntitlementStarted)
-                     else self._payment(e, upstream, known, cut))
+            entry = (self._started(e, upstream, known, rhythms)
+                     if isinstance(e, EntitlementStarted)
+                     else self._payment(e, upstream, known, cut, rhythms))
             if entry is not None:
                 entries.append(entry)
         self.save(*entries)
@@ -278,8 +306,8 @@ class DisbursementApplication(ServiceApplication):
         if e.kind not in MONTHLY_KINDS:
             return
         entry: LedgerEntry = self.get(ledger_id(e.entitlement_id), "entitlement")
-        month = roster_month(e.effective_month, self._recorded_on(upstream),
-                             self.rhythm.cutoff_day)
+        month = self.rhythms().roster_month(e.effective_month,
+                                            self._decided_on(e.decided_on, upstream))
         entry.change(month=month, amount=e.monthly_amount, household_size=e.household_size,
                      change=e.change, source=upstream.to_wire(), reasons=e.reasons,
                      actor=upstream.actor or {})
@@ -332,7 +360,7 @@ class DisbursementApplication(ServiceApplication):
         self._check_township(who, township)
         k = check_paid_kind(kind)
         parse_month(month)
-        cutoff = day_in(month, self.rhythm.cutoff_day)
+        cutoff = self.rhythms().of_month(month).cutoff(month)
         if self.today() < cutoff:
             raise RuleViolation("disbursement.before_cutoff",
                                 f"the {month} roster is drafted at the cut-off, {cutoff}",
@@ -358,7 +386,7 @@ class DisbursementApplication(ServiceApplication):
     def lock_roster(self, who: Principal, township: str, month: str,
                     kind: str) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
-        roster.lock(who.actor())
+        roster.lock(self.today(), who.actor())
         self.save(roster)
         return roster
 
@@ -468,10 +496,10 @@ class DisbursementApplication(ServiceApplication):
                            file_name: str, content: bytes) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
         lines = read_bank_return(file_name, content, self.account_fingerprint,
-                                 self.rhythm.max_bank_file_lines)
+                                 self.rules.max_bank_file_lines)
         roster.import_bank_return(file_name=file_name, sha256=sha256_hex(content), lines=lines,
                                   imported_on=self.today(),
-                                  due_on=day_in(month, self.rhythm.reconcile_by_day),
+                                  due_on=self.rhythms().of_month(month).reconcile_by(month),
                                   actor=who.actor())
         self.save(roster)
         return roster
@@ -480,7 +508,7 @@ class DisbursementApplication(ServiceApplication):
                               discrepancy_ids: list[str], resolution: Resolution,
                               reason: str) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
-        roster.resolve(discrepancy_ids, resolution, reason, who.actor())
+        roster.resolve(discrepancy_ids, resolution, reason, self.today(), who.actor())
         self.save(roster)
         return roster
 
@@ -545,7 +573,7 @@ class DisbursementApplication(ServiceApplication):
 
     def file_statistics(self, who: Principal, township: str, month: str) -> MonthlyStatistics:
         stats = self.statistics(who, township, month)
-        stats.file(self.today(), day_in(month, self.rhythm.file_by_day), who.actor())
+        stats.file(self.today(), self.rhythms().of_month(month).file_by(month), who.actor())
         self.save(stats)
         return stats
 

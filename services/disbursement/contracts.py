@@ -35,6 +35,7 @@ def to_integration(event: Any, position: int) -> Outgoing | None:
         return Outgoing(RosterLocked(
             roster_id=aggregate, township=event.township, month=event.month, kind=event.kind,
             rows=event.rows_count, total=event.total, digest=event.digest,
+            locked_on=getattr(event, "locked_on", None),
         ), township=event.township)
     if isinstance(event, MonthlyRoster.Corrected):
         return Outgoing(RosterCorrected(
@@ -53,7 +54,7 @@ def to_integration(event: Any, position: int) -> Outgoing | None:
             roster_id=aggregate, township=event.township, month=event.month, kind=event.kind,
             rows=event.rows_count, total=event.total, paid_total=event.paid_total,
             bank_file_sha256=event.bank_file_sha256, discrepancies=event.discrepancies,
-            late=event.late,
+            late=event.late, reconciled_on=getattr(event, "reconciled_on", None),
         ), township=event.township)
     if isinstance(event, MonthlyStatistics.Sealed):
         return Outgoing(StatisticsSealed(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.clock import (
+    MonthlyRhythm,
+    RhythmSchedule,
+    RhythmVersion,
+    add_months,
+    month_parts,
+)
 from shared.contracts.common import AssistanceKind
 from shared.errors import RuleViolation
 
@@ -30,45 +36,17 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 PAID_KINDS = (AssistanceKind.DIBAO, AssistanceKind.TEKUN, AssistanceKind.LINSHI)
 MONTHLY_KINDS = (AssistanceKind.DIBAO, AssistanceKind.TEKUN)
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-# --- months and the cut-off -----------------------------------------------------------------
+# --- months and the cut-off (the rule itself is shared.clock's, from review's policy) -----
 
 
 def parse_month(month: str, field_name: str = "month") -> tuple[int, int]:
-    m = _MONTH.match(month or "")
-    if not m:
+    try:
+        return month_parts(month)
+    except ValueError:
         raise RuleViolation("disbursement.month_format", f"{month!r} is not a month YYYY-MM",
-                            field=field_name)
-    return int(m.group(1)), int(m.group(2))
-
-
-def add_months(month: str, n: int) -> str:
-    y, m = parse_month(month)
-    index = y * 12 + (m - 1) + n
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def day_in(month: str, day: int) -> date:
-    y, m = parse_month(month)
-    return date(y, m, day)
-
-
-def first_payable_month(recorded_on: date, cutoff_day: int) -> str:
-    """A decision recorded after the month's cut-off (截止日, the 15th by default) misses
-    that month's roster: the roster was drafted at the cut-off."""
-    month = month_of(recorded_on)
-    return month if recorded_on.day <= cutoff_day else add_months(month, 1)
-
-
-def roster_month(declared_month: str, recorded_on: date, cutoff_day: int) -> str:
-    """The first roster a decision can reach: its declared month, unless it came too late."""
-    return max(declared_month, first_payable_month(recorded_on, cutoff_day))
+                            field=field_name) from None
 
 
 def open_roster_month(month: str, locked: set[str]) -> str:
@@ -522,16 +500,16 @@ class MonthlyRoster(Aggregate):
         self.cutoff = cutoff
         self._take_draft(rows, changes)
 
-    def lock(self, actor: dict[str, Any]) -> None:
+    def lock(self, locked_on: date, actor: dict[str, Any]) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked", "the roster is already locked")
         self._locked(township=self.township, month=self.month, kind=self.kind,
                      rows_count=len(self.rows), total=self.total,
-                     digest=rows_digest(self.rows.values()), actor=actor)
+                     digest=rows_digest(self.rows.values()), actor=actor, locked_on=locked_on)
 
     @event("Locked")
     def _locked(self, township: str, month: str, kind: str, rows_count: int, total: Decimal,
-                digest: str, actor: dict[str, Any]) -> None:
+                digest: str, actor: dict[str, Any], locked_on: date | None = None) -> None:
         self.status = RosterStatus.LOCKED
         self.digest = digest
 
@@ -611,7 +589,7 @@ class MonthlyRoster(Aggregate):
             discrepancies=found, imported_on=imported_on, late=imported_on > due_on,
             actor=actor)
         if not found:
-            self._mark_reconciled(actor)
+            self._mark_reconciled(imported_on, actor)
 
     @event("BankReturnImported")
     def _bank_return_imported(self, township: str, month: str, kind: str, file_name: str,
@@ -624,7 +602,7 @@ class MonthlyRoster(Aggregate):
         self.discrepancies = {d["id"]: {**d, "resolution": None} for d in discrepancies}
 
     def resolve(self, discrepancy_ids: Sequence[str], resolution: Resolution, reason: str,
-                actor: dict[str, Any]) -> None:
+                resolved_on: date, actor: dict[str, Any]) -> None:
         """Record a person's resolution of one or more discrepancies (e.g. all failed
         payments carried forward), with the reason; reconciled when none is left open."""
         if self.status is RosterStatus.RECONCILED:
@@ -644,7 +622,7 @@ class MonthlyRoster(Aggregate):
         self._discrepancies_resolved(discrepancy_ids=list(discrepancy_ids),
                                      resolution=resolution.value, reason=reason, actor=actor)
         if all(x["resolution"] for x in self.discrepancies.values()):
-            self._mark_reconciled(actor)
+            self._mark_reconciled(resolved_on, actor)
 
     @event("DiscrepanciesResolved")
     def _discrepancies_resolved(self, discrepancy_ids: list[str], resolution: str,
@@ -653,20 +631,20 @@ class MonthlyRoster(Aggregate):
             self.discrepancies[i] = {**self.discrepancies[i], "resolution": resolution,
                                      "reason": reason, "resolved_by": actor.get("user_id")}
 
-    def _mark_reconciled(self, actor: dict[str, Any]) -> None:
+    def _mark_reconciled(self, on: date, actor: dict[str, Any]) -> None:
         assert self.bank_return is not None
         self._reconciled(
             township=self.township, month=self.month, kind=self.kind, rows_count=len(self.rows),
             total=self.total, paid_total=self.bank_return["paid_total"],
             bank_file_sha256=self.bank_return["sha256"],
             discrepancies=len(self.discrepancies), digest=self.digest,
-            late=self.bank_return["late"], actor=actor)
+            late=self.bank_return["late"], actor=actor, reconciled_on=on)
 
     @event("Reconciled")
     def _reconciled(self, township: str, month: str, kind: str, rows_count: int,
                     total: Decimal, paid_total: Decimal, bank_file_sha256: str,
                     discrepancies: int, digest: str, late: bool,
-                    actor: dict[str, Any]) -> None:
+                    actor: dict[str, Any], reconciled_on: date | None = None) -> None:
         self.status = RosterStatus.RECONCILED
 
 
@@ -991,3 +969,51 @@ class Upstream:
         return {"event_id": self.event_id, "type": self.type, "position": self.position,
                 "occurred_at": self.occurred_at,
                 "by": (self.actor or {}).get("user_id")}
+
+
+# --- the monthly rhythm, as review's policy table sets it -----------------------------------
+
+
+def policy_rhythm_id(region: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"lingshui:disbursement-policy-rhythm:{region}")
+
+
+class PolicyRhythm(Aggregate):
+    """Review's monthly rhythm (cut-off, reconcile-by and file-by days) as review published
+    it in `policy_changed`: rosters, reconciliations and filings follow review's table, by
+    the rule in shared.clock, never a setting of this service."""
+
+    @staticmethod
+    def create_id(region: str, **_: Any) -> UUID:
+        return policy_rhythm_id(region)
+
+    @event("Created")
+    def __init__(self, region: str, actor: dict[str, Any]) -> None:
+        self.region = region
+        self.versions: list[dict[str, Any]] = []
+
+    def record(self, policy_version: int, effective_from: date, rhythm: MonthlyRhythm,
+               source_event_id: str, actor: dict[str, Any]) -> bool:
+        """False when this version is already known (a replay of review's stream)."""
+        if any(v["policy_version"] == policy_version for v in self.versions):
+            return False
+        self._recorded(policy_version=policy_version, effective_from=effective_from,
+                       cutoff_day=rhythm.cutoff_day, reconcile_by_day=rhythm.reconcile_by_day,
+                       file_by_day=rhythm.file_by_day, source_event_id=source_event_id,
+                       actor=actor)
+        return True
+
+    @event("VersionRecorded")
+    def _recorded(self, policy_version: int, effective_from: date, cutoff_day: int,
+                  reconcile_by_day: int, file_by_day: int, source_event_id: str,
+                  actor: dict[str, Any]) -> None:
+        self.versions.append({"policy_version": policy_version,
+                              "effective_from": effective_from, "cutoff_day": cutoff_day,
+                              "reconcile_by_day": reconcile_by_day,
+                              "file_by_day": file_by_day})
+
+    def schedule(self) -> RhythmSchedule:
+        return RhythmSchedule(RhythmVersion(
+            v["policy_version"], v["effective_from"],
+            MonthlyRhythm(v["cutoff_day"], v["reconcile_by_day"], v["file_by_day"]))
+            for v in self.versions)

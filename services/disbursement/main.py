@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.disbursement import api
-from services.disbursement.application import DisbursementApplication, MonthlyRhythm
+from services.disbursement.application import BankFileRules, DisbursementApplication
 from services.disbursement.contracts import to_integration
 from services.disbursement.reactions import reactions
 from services.disbursement.seal import SealKeys
-from shared.clock import today
 from shared.pii import Keyring
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
@@ -27,10 +25,8 @@ class DisbursementSettings(ServiceSettings):
     # A township's bank return file is larger than a JSON command.
     max_body_bytes: int = 32 * 1024 * 1024
 
-    # The monthly rhythm (DOMAIN.md; settings, not code).
-    cutoff_day: int = Field(15, ge=1, le=28)
-    reconcile_by_day: int = Field(20, ge=1, le=28)
-    file_by_day: int = Field(20, ge=1, le=28)
+    # The monthly rhythm (cut-off, reconcile and file by) is review's policy table, received
+    # as policy_changed: not a setting here.
     max_bank_file_lines: int = Field(500_000, ge=1)
     # The purposes review seals the payee's account under (AES-GCM associated data).
     payee_account_purposes: tuple[str, ...] = ("payee.account", "bank_account.account")
@@ -44,21 +40,18 @@ class DisbursementSettings(ServiceSettings):
     def resolved_seal_keys_dir(self) -> Path:
         return self.seal_keys_dir or self.keys_dir / "seals"
 
-    def rhythm(self) -> MonthlyRhythm:
-        return MonthlyRhythm(cutoff_day=self.cutoff_day, reconcile_by_day=self.reconcile_by_day,
-                             file_by_day=self.file_by_day,
-                             max_bank_file_lines=self.max_bank_file_lines,
+    def bank_file_rules(self) -> BankFileRules:
+        return BankFileRules(max_bank_file_lines=self.max_bank_file_lines,
                              payee_account_purposes=self.payee_account_purposes)
 
 
 def build_application(settings: DisbursementSettings) -> DisbursementApplication:
-    clock = settings.clock
     return DisbursementApplication(
         settings, load_county(settings.region),
         Keyring.load_or_create(settings.resolved_keyring_file),
         SealKeys(settings.resolved_seal_keys_dir,
                  create_missing=settings.seal_keys_create_missing, service="disbursement"),
-        settings.rhythm(), today=partial(today, clock), now=clock.now)
+        settings.bank_file_rules())
 
 
 def build(settings: DisbursementSettings | None = None) -> ServiceRuntime:

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     String,
@@ -43,7 +42,7 @@ from services.disbursement.domain import (
     paid_span,
     to_fen,
 )
-from shared.eventstore import POSITION, Projection
+from shared.eventstore import POSITION, AwareDateTime, Projection
 
 FEN = BigInteger().with_variant(Integer(), "sqlite")  # a province-month overflows int32 fen
 
@@ -88,9 +87,9 @@ class DisbursementProjection(Projection):
             Column("exports", Integer, nullable=False, default=0),
             Column("open_discrepancies", Integer, nullable=False, default=0),
             Column("digest", String(64)),
-            Column("drafted_at", DateTime(timezone=True), nullable=False),
+            Column("drafted_at", AwareDateTime(), nullable=False),
             Column("locked_by", String(64)),
-            Column("reconciled_at", DateTime(timezone=True)),
+            Column("reconciled_at", AwareDateTime()),
             Column("position", POSITION, nullable=False),
             Index("disbursement_rosters_month", "township", "month"),
         )
@@ -120,7 +119,7 @@ class DisbursementProjection(Projection):
             Column("total_fen", FEN, nullable=False),
             Column("roster_version", Integer, nullable=False),
             Column("exported_by", String(64), nullable=False),
-            Column("exported_at", DateTime(timezone=True), nullable=False),
+            Column("exported_at", AwareDateTime(), nullable=False),
         )
         self.discrepancies = Table(
             "disbursement_discrepancies", m,
@@ -142,7 +141,7 @@ class DisbursementProjection(Projection):
             Column("rows", Text, nullable=False),  # JSON {kind: rows}
             Column("documents", Text, nullable=False),  # JSON [SealedDocument without bytes]
             Column("sealed_by", String(64), nullable=False),
-            Column("sealed_at", DateTime(timezone=True), nullable=False),
+            Column("sealed_at", AwareDateTime(), nullable=False),
             Column("filed_on", Date),
             Column("late", Boolean, nullable=False, default=False),
             Column("position", POSITION, nullable=False),
@@ -156,7 +155,7 @@ class DisbursementProjection(Projection):
             Column("subject", String(7), nullable=False),  # the month
             Column("document_kind", String(24), nullable=False),
             Column("document", Text, nullable=False),  # JSON SealedDocument
-            Column("sealed_at", DateTime(timezone=True), nullable=False),
+            Column("sealed_at", AwareDateTime(), nullable=False),
         )
         self.spot_results = Table(
             "disbursement_spot_results", m,

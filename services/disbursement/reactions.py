@@ -8,6 +8,7 @@ from shared.contracts import Envelope, parse_data
 from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
+    PolicyChanged,
     SpotCheckCompleted,
     TemporaryPaymentApproved,
 )
@@ -34,7 +35,13 @@ def reactions(app: DisbursementApplication) -> dict[str, dict[str, Handler]]:
         assert isinstance(e, SpotCheckCompleted)
         app.record_spot_check(e, upstream_of(env))
 
+    def policy_changed(env: Envelope) -> None:
+        e = parse_data(env)
+        assert isinstance(e, PolicyChanged)
+        app.record_policy(e, upstream_of(env))
+
     return {"review": {
+        PolicyChanged.TYPE: policy_changed,
         EntitlementStarted.TYPE: entitlement_started,
         EntitlementChanged.TYPE: entitlement_changed,
         TemporaryPaymentApproved.TYPE: temporary_payment_approved,

@@ -22,10 +22,11 @@ from services.intake.domain import (
 )
 from services.intake.projections import IntakeProjection
 from shared.auth import Principal, Role
+from shared.clock import today_from
 from shared.contracts.common import AssistanceKind
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring, china_today
+from shared.pii import Keyring
 from shared.regions import County
 from shared.settings import ServiceSettings
 
@@ -40,9 +41,10 @@ class IntakeApplication(ServiceApplication):
     name = "intake"
 
     def __init__(self, settings: ServiceSettings, county: County, policies: PolicyBook,
-                 keyring: Keyring, *, today: Callable[[], date] = china_today,
+                 keyring: Keyring, *, today: Callable[[], date] | None = None,
                  unmask_roles: Iterable[Role] = DEFAULT_UNMASK_ROLES) -> None:
-        self.county, self.policies, self.keyring, self.today = county, policies, keyring, today
+        self.county, self.policies, self.keyring = county, policies, keyring
+        self.today = today or today_from(settings.clock)
         self.unmask_roles = frozenset(unmask_roles)
         self.views = IntakeProjection()
         super().__init__(settings, self.views)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import yaml
@@ -14,7 +13,6 @@ from services.intake.contracts import IntakeContracts
 from services.intake.domain import PolicyBook
 from services.intake.reactions import reactions
 from shared.auth import Role
-from shared.clock import today
 from shared.pii import Keyring
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
@@ -45,7 +43,6 @@ def build(settings: IntakeSettings | None = None) -> ServiceRuntime:
     keyring = Keyring.load_or_create(settings.resolved_keyring_file)
     app = IntakeApplication(settings, load_county(settings.region),
                             load_policies(settings.policy_file), keyring,
-                            unmask_roles=settings.unmask_roles,
-                            today=partial(today, settings.clock))
+                            unmask_roles=settings.unmask_roles)
     return ServiceRuntime(settings, app, IntakeContracts(app, keyring), [api.router(app)],
                           reactions(app))

@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     String,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.intake.domain import Application, Disclosure, Status
-from shared.eventstore import POSITION, Projection
+from shared.eventstore import POSITION, AwareDateTime, Projection
 
 
 class IntakeProjection(Projection):
@@ -42,7 +41,7 @@ class IntakeProjection(Projection):
             Column("owner", String(128), index=True),  # the public filer's user id
             Column("close_relative_declared", Boolean, nullable=False),
             Column("filed_on", Date, nullable=False, index=True),
-            Column("submitted_at", DateTime(timezone=True), nullable=False),
+            Column("submitted_at", AwareDateTime(), nullable=False),
             Column("round", Integer, nullable=False),
             Column("accepted_on", Date),
             Column("case_id", String(36), index=True),
@@ -65,7 +64,7 @@ class IntakeProjection(Projection):
             Column("viewer_role", String(32), nullable=False),
             Column("fields", Text, nullable=False),
             Column("reason", Text, nullable=False),
-            Column("viewed_at", DateTime(timezone=True), nullable=False),
+            Column("viewed_at", AwareDateTime(), nullable=False),
             Index("ix_intake_disclosures_application", "application_id", "viewed_at"),
         )
 

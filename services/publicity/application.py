@@ -42,7 +42,6 @@ from services.publicity.domain import (
     may_decide_report,
     may_investigate_report,
     may_read_report,
-    month_of,
     notice_id_for,
     policy_bulletin_id,
     procedure,
@@ -52,7 +51,7 @@ from services.publicity.domain import (
 from services.publicity.projections import PublicityProjection
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
-from shared.clock import Clock, SystemClock, today
+from shared.clock import Clock, month_of, today
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,
@@ -126,8 +125,8 @@ class PublicityApplication(ServiceApplication):
                  checklists: Checklists | None = None) -> None:
         self.county = county
         self.policy = policy or PublicityPolicy()
-        self.clock: Clock = clock or SystemClock()
-        self.calendar = calendar or WorkingCalendar.load()
+        self.clock: Clock = clock or settings.clock
+        self.calendar = calendar or settings.calendar
         self.checklists = checklists
         self.views = PublicityProjection()
         super().__init__(settings, self.views)

@@ -145,10 +145,6 @@ def roster_entry_id_for(entitlement_id: UUID) -> UUID:
     return uuid5(NAMESPACE_URL, f"lingshui:publicity-roster:{entitlement_id}")
 
 
-def month_of(day: date) -> str:
-    return f"{day:%Y-%m}"
-
-
 def check_month(value: str, field: str) -> str:
     if not _MONTH.fullmatch(value):
         raise RuleViolation("publicity.month", f"{value!r} is not a YYYY-MM month", field=field)

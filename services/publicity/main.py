@@ -19,7 +19,6 @@ from services.publicity.contracts import PublicityContracts
 from services.publicity.ratelimit import RateLimited, TokenBucket
 from services.publicity.reactions import reactions
 from services.publicity.scheduler import NoticeScheduler
-from shared.calendar import WorkingCalendar
 from shared.clock import Clock
 from shared.pii import NameMaskRule
 from shared.regions import load_county
@@ -111,9 +110,8 @@ def build(settings: PublicitySettings | None = None, clock: Clock | None = None)
                              closing_soon_days=settings.closing_soon_days,
                              inquiry_response_working_days=settings.inquiry_response_working_days)
     # Operators extend next year's holidays by dropping a file in var/holidays.
-    calendar = WorkingCalendar.load([settings.var_dir / "holidays"])
     app = PublicityApplication(settings, load_county(settings.region), policy,
-                               clock or settings.clock, calendar,
+                               clock or settings.clock, settings.calendar,
                                load_checklists(settings.materials_checklist_file))
     reads = TokenBucket(settings.public_read_burst, settings.public_reads_per_minute,
                         settings.rate_limit_max_clients)

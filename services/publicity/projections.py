@@ -18,7 +18,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Integer,
     Numeric,
     String,
@@ -37,7 +36,7 @@ from services.publicity.domain import (
     ReportStatus,
     RosterEntry,
 )
-from shared.eventstore import POSITION, Projection
+from shared.eventstore import POSITION, AwareDateTime, Projection
 
 MONEY = Numeric(12, 2, asdecimal=True)
 
@@ -64,7 +63,7 @@ class PublicityProjection(Projection):
             Column("closed_on", Date),
             Column("objections_total", Integer, nullable=False),
             Column("objections_pending", Integer, nullable=False),
-            Column("opened_at", DateTime(timezone=True), nullable=False),
+            Column("opened_at", AwareDateTime(), nullable=False),
             Column("position", POSITION, nullable=False),
         )
         self.roster = Table(

@@ -266,7 +266,9 @@ class PolicyTermsIn(Body):
     recheck_months_irregular: int = Field(ge=1, le=24)
     recheck_months_tekun: int = Field(ge=1, le=24)
     phase_out_max_months: int
-    roster_cutoff_day: int
+    roster_cutoff_day: int  # the monthly rhythm: shared.clock.MonthlyRhythm
+    reconcile_by_day: int = 20
+    file_by_day: int = 20
     spot_check_percent: PercentByKindIn
     joint_review_quorum: int = Field(ge=1, le=30)
     investigator_must_recuse: bool

@@ -41,6 +41,7 @@ from services.review.domain import (
 from services.review.projections import ReviewProjection
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
+from shared.clock import MonthlyRhythm, today_from
 from shared.contracts.common import AssistanceKind
 from shared.contracts.intake import (
     ApplicationAccepted,
@@ -52,7 +53,6 @@ from shared.contracts.intake import (
 from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
-from shared.pii import china_today
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
@@ -83,9 +83,10 @@ class ReviewApplication(ServiceApplication):
     name = "review"
 
     def __init__(self, settings: ServiceSettings, calendar: WorkingCalendar,
-                 county: County | None = None, today: Callable[[], date] = china_today,
+                 county: County | None = None, today: Callable[[], date] | None = None,
                  due_soon_working_days: int = 3) -> None:
-        self.calendar, self.county, self.today = calendar, county, today
+        self.calendar, self.county = calendar, county
+        self.today = today or today_from(settings.clock)
         self.due_soon_working_days = due_soon_working_days
         self.views = ReviewProjection()
         super().__init__(settings, self.views)
@@ -103,6 +104,10 @@ class ReviewApplication(ServiceApplication):
 
     def policy_on(self, on: date) -> tuple[int, PolicyTerms]:
         return self._policy_table().in_force(on)
+
+    def rhythm_for(self, decided_on: date) -> MonthlyRhythm:
+        """The cut-off a decision on `decided_on` is scheduled by (shared.clock's one rule)."""
+        return self._policy_table().rhythms().for_decision(decided_on)
 
     def publish_policy(self, who: Principal, effective_from: date, terms: dict[str, Any],
                        reason: str) -> int:
@@ -320,7 +325,7 @@ class ReviewApplication(ServiceApplication):
         case = self._acting(who, case_id)
         _, terms = self.policy_on(case.accepted_on)
         due = self.calendar.add_working_days(case.accepted_on,
-                                             terms.decision_extended_working_days).due
+                                             terms.decision_extended_working_days)
         case.extend_decision_deadline(reason, due, who.actor())
         self.save(case)
         return case
@@ -371,7 +376,7 @@ class ReviewApplication(ServiceApplication):
             recheck_months = case.recheck_months(opinion_terms, today)
         if case.kind == AssistanceKind.DIBAO_EDGE.value:
             valid_until = add_months_to_date(today, opinion_terms.dibao_edge_validity_months)
-        case.confirm(today, notice, recheck_months, valid_until, now_terms.roster_cutoff_day,
+        case.confirm(today, notice, recheck_months, valid_until, self.rhythm_for(today),
                      who.actor())
         entitlement = None
         if recheck_months is not None:
@@ -387,7 +392,7 @@ class ReviewApplication(ServiceApplication):
                 policy_version=case.opinion["policy_version"], start_month=start,
                 recheck_due=add_months_to_date(first_day, recheck_months),
                 recheck_months=recheck_months, payee=case.payee,
-                inputs=case.opinion["inputs"], actor=who.actor())
+                inputs=case.opinion["inputs"], actor=who.actor(), decided_on=today)
             self.save(case, entitlement)
         else:
             self.save(case)
@@ -455,11 +460,13 @@ class ReviewApplication(ServiceApplication):
                         "status": r["status"], "deadline": name, "due": due,
                         "provisional": r["deadlines_provisional"]}
                 if due < as_of:
-                    overdue.append({**item, "working_days_late":
-                                    self.calendar.working_days_between(due, as_of)})
+                    late = self.calendar.count_working_days(due, as_of)
+                    overdue.append({**item, "working_days_late": late.days,
+                                    "provisional": item["provisional"] or late.provisional})
                 elif due <= horizon:
-                    due_soon.append({**item, "working_days_left":
-                                     self.calendar.working_days_between(as_of, due)})
+                    left = self.calendar.count_working_days(as_of, due)
+                    due_soon.append({**item, "working_days_left": left.days,
+                                     "provisional": item["provisional"] or left.provisional})
         return {"township": township, "as_of": as_of, "due_soon_until": horizon,
                 "overdue": sorted(overdue, key=lambda i: (i["due"], i["case_id"])),
                 "due_soon": sorted(due_soon, key=lambda i: (i["due"], i["case_id"]))}
@@ -530,7 +537,7 @@ class ReviewApplication(ServiceApplication):
                                 " — terminate or phase out instead", field="incomes")
         size = breakdown.get("members_counted", ent.household_size)
         change = ent.adjust(Decimal(breakdown["monthly_amount"]), size, breakdown, inputs,
-                            version, reasons, today, terms.roster_cutoff_day, who.actor())
+                            version, reasons, today, self.rhythm_for(today), who.actor())
         self.save(ent)
         return ent, change
 
@@ -540,16 +547,16 @@ class ReviewApplication(ServiceApplication):
         today = self.today()
         _, terms = self.policy_on(today)
         if change == "suspend":
-            ent.suspend(reasons, today, terms.roster_cutoff_day, who.actor())
+            ent.suspend(reasons, today, self.rhythm_for(today), who.actor())
         elif change == "resume":
-            ent.resume(reasons, today, terms.roster_cutoff_day, who.actor())
+            ent.resume(reasons, today, self.rhythm_for(today), who.actor())
         elif change == "phase_out":
             if months is None:
                 raise RuleViolation("review.phase_out_too_long", "say how many months",
                                     field="months")
-            ent.phase_out(months, reasons, today, terms, who.actor())
+            ent.phase_out(months, reasons, today, terms, self.rhythm_for(today), who.actor())
         elif change == "terminate":
-            ent.terminate(reasons, today, terms.roster_cutoff_day, who.actor())
+            ent.terminate(reasons, today, self.rhythm_for(today), who.actor())
         else:  # pragma: no cover - the API restricts the values
             raise ValueError(change)
         self.save(ent)

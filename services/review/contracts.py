@@ -151,7 +151,7 @@ class ReviewContracts:
             urban=bool(case.household.get("urban")), applicant_name=case.applicant_name,
             household_size=case.opinion["household_size"], amount=event.amount,
             month=event.month, instalment=event.instalment, instalments=event.instalments,
-            advance=event.advance, payee=_payee(case.payee),
+            advance=event.advance, payee=_payee(case.payee), decided_on=case.decided_on,
         ), **where)
 
     def _investigation(self, case: ReviewCase, event: Any
@@ -207,7 +207,7 @@ class ReviewContracts:
                 household_size=event.household_size, monthly_amount=event.monthly_amount,
                 breakdown=event.breakdown, start_month=event.start_month,
                 policy_version=event.policy_version, payee=_payee(event.payee),
-                recheck_due=event.recheck_due,
+                recheck_due=event.recheck_due, decided_on=getattr(event, "decided_on", None),
             ), case_id=str(event.case_id), household_id=event.household_id,
                 township=event.township)
         if not isinstance(event, Entitlement.Changed | Entitlement.TerminationNoticeRequested):
@@ -220,7 +220,7 @@ class ReviewContracts:
                 entitlement_id=ent.id, case_id=ent.case_id, kind=ent.kind,
                 township=ent.township, village=ent.village,
                 applicant_name=ent.applicant_name, household_size=ent.household_size,
-                reasons=event.reasons,
+                reasons=event.reasons, decided_on=event.requested_on,
             ), **where)
         return Outgoing(EntitlementChanged(
             entitlement_id=ent.id, case_id=ent.case_id, kind=ent.kind, township=ent.township,
@@ -229,4 +229,5 @@ class ReviewContracts:
             reasons=event.reasons, until_month=event.until_month,
             policy_version=(event.policy_version
                             if event.change in ("increase", "decrease") else None),
+            decided_on=event.decided_on,
         ), **where)

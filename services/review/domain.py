@@ -23,6 +23,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.calendar import Deadline
+from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
 from shared.pii import age_on
@@ -102,7 +104,9 @@ class PolicyTerms:
     recheck_months_irregular: int
     recheck_months_tekun: int
     phase_out_max_months: int
-    roster_cutoff_day: int
+    roster_cutoff_day: int  # the monthly rhythm (shared.clock.MonthlyRhythm) is policy too
+    reconcile_by_day: int
+    file_by_day: int
     spot_check_percent: dict[str, Decimal]  # by AssistanceKind
     joint_review_quorum: int  # members present and not recused
     investigator_must_recuse: bool
@@ -112,6 +116,8 @@ class PolicyTerms:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PolicyTerms:
+        # Terms added after tables were published: an older table meant the plan's value.
+        data = {**TERMS_ADDED_LATER, **data}
         names = {f.name for f in fields(cls)}
         missing = sorted(names - set(data))
         if missing:
@@ -180,6 +186,9 @@ class PolicyTerms:
             raise bad("phase_out_max_months", "渐退 lasts at most 6 months")
         if not 1 <= self.roster_cutoff_day <= 31:
             raise bad("roster_cutoff_day", "the cut-off is a day of the month")
+        for name in ("reconcile_by_day", "file_by_day"):
+            if not self.roster_cutoff_day <= getattr(self, name) <= 31:
+                raise bad(name, "a day of the month, on or after the roster cut-off")
         if self.min_investigators < 2:
             raise bad("min_investigators", "a home visit needs at least 2 investigators")
         if self.joint_review_quorum < 1:
@@ -187,11 +196,18 @@ class PolicyTerms:
 
     # --- derived values -------------------------------------------------------------------
 
+    def rhythm(self) -> MonthlyRhythm:
+        return MonthlyRhythm.from_terms(self.to_dict())
+
     def standard(self, urban: bool) -> Decimal:
         return self.dibao_standard_urban if urban else self.dibao_standard_rural
 
     def round(self, amount: Decimal) -> Decimal:
         return amount.quantize(self.rounding_quantum, rounding=_ROUNDING[self.rounding_mode])
+
+
+TERMS_ADDED_LATER: dict[str, Any] = {"reconcile_by_day": MonthlyRhythm().reconcile_by_day,
+                                     "file_by_day": MonthlyRhythm().file_by_day}
 
 
 def policy_table_id(region: str) -> UUID:
@@ -250,6 +266,10 @@ class PolicyTable(Aggregate):
                                 f"no policy version is in force on {on}", field="policy")
         chosen = max(candidates, key=lambda v: (v["effective_from"], v["policy_version"]))
         return chosen["policy_version"], PolicyTerms.from_dict(chosen["terms"])
+
+    def rhythms(self) -> RhythmSchedule:
+        """The monthly rhythm by month, by the one rule every service applies."""
+        return RhythmSchedule.from_policy(self.versions)
 
 
 # ============================================================================================
@@ -591,18 +611,8 @@ def compute(kind: str, inputs: Mapping[str, Any], terms: PolicyTerms) -> dict[st
 
 
 # ============================================================================================
-# Months and the roster cut-off
+# Months (the cut-off rule is shared.clock.MonthlyRhythm)
 # ============================================================================================
-
-
-def month_of(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
-def add_months(month: str, n: int) -> str:
-    y, m = map(int, month.split("-"))
-    total = y * 12 + (m - 1) + n
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
 
 
 def add_months_to_date(d: date, n: int) -> date:
@@ -614,15 +624,6 @@ def add_months_to_date(d: date, n: int) -> date:
 def next_month(d: date) -> str:
     """Benefits start on the first day of the month after the decision."""
     return add_months(month_of(d), 1)
-
-
-def roster_month(decided_on: date, cutoff_day: int) -> str:
-    """Adjustments approved by the cut-off day enter that month's roster, later ones the
-    next month's (a cut-off of 31 means month end in short months)."""
-    last = _stdlib_calendar.monthrange(decided_on.year, decided_on.month)[1]
-    if decided_on.day <= min(cutoff_day, last):
-        return month_of(decided_on)
-    return next_month(decided_on)
 
 
 # ============================================================================================
@@ -1050,7 +1051,7 @@ class ReviewCase(Aggregate):
     # --- 6. confirmation or rejection ------------------------------------------------------
 
     def confirm(self, decided_on: date, notice: str, recheck_months: int | None,
-                valid_until: date | None, cutoff_day: int, actor: dict[str, Any]) -> None:
+                valid_until: date | None, rhythm: MonthlyRhythm, actor: dict[str, Any]) -> None:
         self._open()
         if self.opinion is None or self.opinion["round"] != self.round:
             raise RuleViolation("review.opinion_missing", "no opinion for this round")
@@ -1067,7 +1068,7 @@ class ReviewCase(Aggregate):
                         amount=self.opinion["amount"], start_month=next_month(decided_on),
                         recheck_months=recheck_months, valid_until=valid_until, actor=actor)
         if self.kind == AssistanceKind.LINSHI.value:
-            self._approve_payments(roster_month(decided_on, cutoff_day), False, actor)
+            self._approve_payments(rhythm.first_payable_month(decided_on), False, actor)
 
     def _approve_payments(self, first_month: str, advance: bool, actor: dict[str, Any]) -> None:
         assert self.opinion is not None and self.opinion["breakdown"] is not None
@@ -1127,7 +1128,7 @@ class ReviewCase(Aggregate):
 
     # --- 7. time limits --------------------------------------------------------------------
 
-    def extend_decision_deadline(self, reason: str, new_due: date,
+    def extend_decision_deadline(self, reason: str, new_due: Deadline,
                                  actor: dict[str, Any]) -> None:
         """20 → 45 working days in special cases (objection, split household, ...)."""
         self._open()
@@ -1136,12 +1137,16 @@ class ReviewCase(Aggregate):
         if not reason.strip():
             raise RuleViolation("review.reason_required", "record why the limit is extended",
                                 field="reason")
-        self._extended(reason=reason.strip(), decision_due=new_due, actor=actor)
+        self._extended(reason=reason.strip(), decision_due=new_due.due, actor=actor,
+                       provisional=new_due.provisional)
 
     @event("DecisionDeadlineExtended")
-    def _extended(self, reason: str, decision_due: date, actor: dict[str, Any]) -> None:
+    def _extended(self, reason: str, decision_due: date, actor: dict[str, Any],
+                  provisional: bool = False) -> None:
         self.decision_extended = True
         self.decision_due = decision_due
+        # Counted through a year without an official schedule: provisional, like at opening.
+        self.deadlines_provisional = self.deadlines_provisional or provisional
 
     # --- 临时救助 急难型 先行救助 -----------------------------------------------------------
 
@@ -1245,8 +1250,10 @@ class Entitlement(Aggregate):
                  monthly_amount: Decimal, breakdown: dict[str, Any], policy_version: int,
                  start_month: str, recheck_due: date, recheck_months: int,
                  payee: dict[str, Any] | None, inputs: dict[str, Any],
-                 actor: dict[str, Any]) -> None:
+                 actor: dict[str, Any], decided_on: date | None = None) -> None:
         self.case_id = case_id
+        # The confirmation's business date; None in events stored before it was recorded.
+        self.decided_on = decided_on
         self.inputs = inputs  # what the amount was computed from: replayable
         self.kind = kind
         self.household_id = household_id
@@ -1303,9 +1310,9 @@ class Entitlement(Aggregate):
                                       "finding": finding, "upheld_on": upheld_on})
         self.recheck_due = min(self.recheck_due, upheld_on)
 
-    def _effective(self, decided_on: date, cutoff_day: int) -> str:
+    def _effective(self, decided_on: date, rhythm: MonthlyRhythm) -> str:
         # Never before the entitlement's own first month.
-        return max(roster_month(decided_on, cutoff_day), self.start_month)
+        return rhythm.roster_month(self.start_month, decided_on)
 
     def _live(self) -> None:
         if self.status is EntitlementStatus.TERMINATED:
@@ -1334,7 +1341,7 @@ class Entitlement(Aggregate):
 
     def adjust(self, amount: Decimal, household_size: int, breakdown: dict[str, Any],
                inputs: dict[str, Any], policy_version: int, reasons: list[str],
-               decided_on: date, cutoff_day: int, actor: dict[str, Any]) -> str:
+               decided_on: date, rhythm: MonthlyRhythm, actor: dict[str, Any]) -> str:
         """Increase or decrease to a recomputed amount; a decrease needs written reasons."""
         self._live()
         if self.status is not EntitlementStatus.ACTIVE:
@@ -1353,11 +1360,11 @@ class Entitlement(Aggregate):
         self._changed(change=change, amount=amount, household_size=household_size,
                       breakdown=breakdown, policy_version=policy_version,
                       reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
-                      effective_month=self._effective(decided_on, cutoff_day),
+                      effective_month=self._effective(decided_on, rhythm),
                       until_month=None, actor=actor, inputs=inputs)
         return change
 
-    def suspend(self, reasons: list[str], decided_on: date, cutoff_day: int,
+    def suspend(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
                 actor: dict[str, Any]) -> None:
         self._live()
         if self.status is not EntitlementStatus.ACTIVE:
@@ -1366,10 +1373,10 @@ class Entitlement(Aggregate):
         self._changed(change="suspend", amount=Decimal(0), household_size=self.household_size,
                       breakdown=self.breakdown, policy_version=self.policy_version,
                       reasons=_reasons(reasons), decided_on=decided_on,
-                      effective_month=self._effective(decided_on, cutoff_day),
+                      effective_month=self._effective(decided_on, rhythm),
                       until_month=None, actor=actor)
 
-    def resume(self, reasons: list[str], decided_on: date, cutoff_day: int,
+    def resume(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
                actor: dict[str, Any]) -> None:
         self._live()
         if self.status is not EntitlementStatus.SUSPENDED:
@@ -1378,11 +1385,11 @@ class Entitlement(Aggregate):
                       household_size=self.household_size, breakdown=self.breakdown,
                       policy_version=self.policy_version,
                       reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
-                      effective_month=self._effective(decided_on, cutoff_day),
+                      effective_month=self._effective(decided_on, rhythm),
                       until_month=None, actor=actor)
 
     def phase_out(self, months: int, reasons: list[str], decided_on: date, terms: PolicyTerms,
-                  actor: dict[str, Any]) -> None:
+                  rhythm: MonthlyRhythm, actor: dict[str, Any]) -> None:
         """渐退 after employment: the amount continues for at most N months, then ends."""
         self._live()
         if self.kind != AssistanceKind.DIBAO.value:
@@ -1394,14 +1401,14 @@ class Entitlement(Aggregate):
             raise RuleViolation("review.phase_out_too_long",
                                 f"渐退 lasts 1 to {terms.phase_out_max_months} months",
                                 field="months")
-        effective = self._effective(decided_on, terms.roster_cutoff_day)
+        effective = self._effective(decided_on, rhythm)
         self._changed(change="phase_out", amount=self.monthly_amount,
                       household_size=self.household_size, breakdown=self.breakdown,
                       policy_version=self.policy_version, reasons=_reasons(reasons),
                       decided_on=decided_on, effective_month=effective,
                       until_month=add_months(effective, months - 1), actor=actor)
 
-    def terminate(self, reasons: list[str], decided_on: date, cutoff_day: int,
+    def terminate(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
                   actor: dict[str, Any]) -> bool:
         """注销 with written reasons. 特困 goes to 7 days' publicity first: returns False then,
         and the termination takes effect when the notice closes clean."""
@@ -1413,7 +1420,7 @@ class Entitlement(Aggregate):
         self._changed(change="terminate", amount=Decimal(0), household_size=self.household_size,
                       breakdown=self.breakdown, policy_version=self.policy_version,
                       reasons=reasons, decided_on=decided_on,
-                      effective_month=self._effective(decided_on, cutoff_day),
+                      effective_month=self._effective(decided_on, rhythm),
                       until_month=None, actor=actor)
         return True
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 
 from pydantic import Field
@@ -13,8 +12,6 @@ from services.review import api
 from services.review.application import ReviewApplication
 from services.review.contracts import ReviewContracts
 from services.review.reactions import reactions
-from shared.calendar import WorkingCalendar
-from shared.clock import today
 from shared.pii import Keyring
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
@@ -38,10 +35,8 @@ class ReviewSettings(ServiceSettings):
 def build(settings: ReviewSettings | None = None) -> ServiceRuntime:
     settings = settings or ReviewSettings()
     # Operators extend next year's holidays by dropping a file in var/holidays.
-    calendar = WorkingCalendar.load([settings.var_dir / "holidays"])
-    app = ReviewApplication(settings, calendar, load_county(settings.region),
-                            due_soon_working_days=settings.due_soon_working_days,
-                            today=partial(today, settings.clock))
+    app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
+                            due_soon_working_days=settings.due_soon_working_days)
     if settings.seed_demo_policy:
         seed = settings.policy_seed_file or DEMO_POLICY_DIR / f"policy_{settings.region}_demo.json"
         if seed.exists():

@@ -74,7 +74,9 @@ class ReviewProjection(Projection):
             c.Confirmed: lambda e: {"status": "confirmed", "decided_on": e.decided_on},
             c.Rejected: lambda e: {"status": "rejected", "decided_on": e.decided_on},
             c.Withdrawn: lambda e: {"status": "withdrawn", "decided_on": e.withdrawn_on},
-            c.DecisionDeadlineExtended: lambda e: {"decision_due": e.decision_due},
+            c.DecisionDeadlineExtended: lambda e: {
+                "decision_due": e.decision_due,
+                **({"deadlines_provisional": True} if getattr(e, "provisional", False) else {})},
             c.AdvanceGranted: lambda e: {"status": "confirmed", "decided_on": e.granted_on,
                                          "amount": str(e.amount),
                                          "advance_due": e.completion_due},

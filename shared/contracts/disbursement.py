@@ -47,6 +47,7 @@ class RosterLocked(IntegrationEvent):
     rows: int
     total: Decimal
     digest: str  # sha256 of the locked rows in canonical form
+    locked_on: date | None = None  # business date; None in envelopes from before it was sent
 
 
 @contract
@@ -96,6 +97,7 @@ class RosterReconciled(IntegrationEvent):
     bank_file_sha256: str
     discrepancies: int  # each with a recorded resolution
     late: bool  # the bank's file was imported after the reconciliation day
+    reconciled_on: date | None = None  # business date; None in envelopes from before it
 
 
 class StatisticsLine(_Part):

@@ -196,6 +196,9 @@ class EntitlementStarted(IntegrationEvent):
     payee: PayeeRef | None = None
     recheck_due: date | None = None
     valid_until: date | None = None  # 低保边缘 recognition validity
+    # The business date of the decision (China's calendar), which the roster month follows.
+    # Optional: envelopes published before it carry none (see `business_date`).
+    decided_on: date | None = None
 
 
 @contract
@@ -214,6 +217,7 @@ class EntitlementChanged(IntegrationEvent):
     reasons: list[str] = []
     until_month: str | None = None  # phase_out: the last month paid (渐退, at most 6 months)
     policy_version: int | None = None  # increase/decrease: the version it was recomputed by
+    decided_on: date | None = None  # the decision's business date (a 特困 end: notice closed)
 
 
 @contract
@@ -245,6 +249,7 @@ class TerminationNoticeRequested(IntegrationEvent):
     applicant_name: str
     household_size: int
     reasons: list[str]
+    decided_on: date | None = None  # the termination decision's business date
 
 
 @contract
@@ -267,6 +272,7 @@ class TemporaryPaymentApproved(IntegrationEvent):
     instalments: int = 1
     advance: bool = False  # 先行救助
     payee: PayeeRef | None = None
+    decided_on: date | None = None  # the approval's business date (confirmation or 先行救助)
 
 
 class SpotCheckResult(BaseModel):

@@ -22,15 +22,14 @@ from services.disbursement.domain import (
     compile_fund_plan,
     compile_statistics,
     draft_rows,
-    first_payable_month,
     in_force,
     money,
     open_roster_month,
     paid_span,
     reconcile,
-    roster_month,
     rows_digest,
 )
+from shared.clock import MonthlyRhythm
 from shared.errors import RuleViolation
 
 ACTOR = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
@@ -59,19 +58,19 @@ def entry(key: str, *steps: Step, account: str | None = "fp-" + "a", name: str =
     (date(2026, 6, 16), "2026-07"), (date(2026, 12, 31), "2027-01"),  # after: next month
 ])
 def test_first_payable_month_honours_the_15th(recorded: date, expected: str) -> None:
-    assert first_payable_month(recorded, 15) == expected
+    assert MonthlyRhythm(cutoff_day=15).first_payable_month(recorded) == expected
 
 
 def test_a_decision_after_the_cut_off_misses_its_declared_month() -> None:
     # Review approved on 20 May, payment from June (the month after): June's roster.
-    assert roster_month("2026-06", date(2026, 5, 20), 15) == "2026-06"
+    assert MonthlyRhythm(cutoff_day=15).roster_month("2026-06", date(2026, 5, 20)) == "2026-06"
     # A decrease decided on 16 June "effective June" reaches the July roster: June's was
     # drafted at the cut-off on the 15th.
-    assert roster_month("2026-06", date(2026, 6, 16), 15) == "2026-07"
+    assert MonthlyRhythm(cutoff_day=15).roster_month("2026-06", date(2026, 6, 16)) == "2026-07"
     # ...and on the 10th it still makes June.
-    assert roster_month("2026-06", date(2026, 6, 10), 15) == "2026-06"
+    assert MonthlyRhythm(cutoff_day=15).roster_month("2026-06", date(2026, 6, 10)) == "2026-06"
     # With a county setting of the 10th, the 12th is too late.
-    assert roster_month("2026-06", date(2026, 6, 12), 10) == "2026-07"
+    assert MonthlyRhythm(cutoff_day=10).roster_month("2026-06", date(2026, 6, 12)) == "2026-07"
 
 
 def test_the_latest_decision_wins_for_every_month_it_covers() -> None:
@@ -153,7 +152,7 @@ def test_after_locking_only_a_correction_with_reason_changes_it() -> None:
     with pytest.raises(RuleViolation) as e:
         r.correct("a", Decimal("500.00"), "typo", ACTOR)
     assert e.value.code == "disbursement.roster_not_locked"
-    r.lock(ACTOR)
+    r.lock(date(2026, 6, 15), ACTOR)
     assert r.status is RosterStatus.LOCKED and r.digest == rows_digest(r.rows.values())
     with pytest.raises(RuleViolation) as e:
         r.redraft(date(2026, 6, 15), [], [], ACTOR)
@@ -211,18 +210,19 @@ def test_instalments_on_one_account_pair_by_amount() -> None:
 def test_reconciled_only_when_every_discrepancy_is_resolved_with_reason() -> None:
     r = roster(entry("a", step(1, "2026-01", "100.00"), account="fp-a"),
                entry("b", step(1, "2026-01", "200.00"), account="fp-b"))
-    r.lock(ACTOR)
+    r.lock(date(2026, 6, 15), ACTOR)
     r.import_bank_return(file_name="ret.csv", sha256="h", lines=[line(2, "fp-a", "黎阿婆",
                                                                       "100.00")],
                          imported_on=date(2026, 6, 21), due_on=date(2026, 6, 20), actor=ACTOR)
     assert r.status is RosterStatus.LOCKED and list(r.discrepancies) == ["d1"]
     assert r.bank_return is not None and r.bank_return["late"] is True
     with pytest.raises(RuleViolation):
-        r.resolve(["d1"], Resolution.PAID_MANUALLY, "", ACTOR)
+        r.resolve(["d1"], Resolution.PAID_MANUALLY, "", date(2026, 6, 21), ACTOR)
     with pytest.raises(RuleViolation) as e:
-        r.resolve(["d9"], Resolution.PAID_MANUALLY, "cash", ACTOR)
+        r.resolve(["d9"], Resolution.PAID_MANUALLY, "cash", date(2026, 6, 21), ACTOR)
     assert e.value.code == "disbursement.discrepancy_unknown"
-    r.resolve(["d1"], Resolution.PAID_MANUALLY, "paid in cash on 21 June, receipt 0042", ACTOR)
+    r.resolve(["d1"], Resolution.PAID_MANUALLY, "paid in cash on 21 June, receipt 0042",
+              date(2026, 6, 21), ACTOR)
     assert r.status is RosterStatus.RECONCILED
     with pytest.raises(RuleViolation) as e:
         r.correct("a", Decimal("1.00"), "late fix", ACTOR)
@@ -231,7 +231,7 @@ def test_reconciled_only_when_every_discrepancy_is_resolved_with_reason() -> Non
 
 def test_a_clean_bank_return_reconciles_at_once() -> None:
     r = roster(entry("a", step(1, "2026-01", "100.00"), account="fp-a"))
-    r.lock(ACTOR)
+    r.lock(date(2026, 6, 15), ACTOR)
     r.import_bank_return(file_name="ret.csv", sha256="h",
                          lines=[line(2, "fp-a", "黎阿婆", "100.00")],
                          imported_on=date(2026, 6, 18), due_on=date(2026, 6, 20), actor=ACTOR)

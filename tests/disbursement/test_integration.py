@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,7 @@ async def test_confirmation_to_acknowledged_fund_plan(
         files = {"file": ("t.pdf", io.BytesIO(pdf.content), "application/pdf")}
         v = (await http.post("/seals/verify", files=files, headers=bureau)).json()
         assert v["valid"] is True and v["sealed_by"] == YELIN
+        assert datetime.fromisoformat(v["sealed_at"]).utcoffset() is not None  # says its offset
         altered = bytearray(pdf.content)
         altered[100] ^= 0x20
         files = {"file": ("t.pdf", io.BytesIO(bytes(altered)), "application/pdf")}

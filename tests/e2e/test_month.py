@@ -237,7 +237,11 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
         bureau = tokens(Role.COUNTY_BUREAU)
         terms = gw.get("/review/policy", bureau)["terms"]
         cutoff = int(terms["roster_cutoff_day"])
-        first_cut = date.fromisoformat(f"{add_months(f'{today:%Y-%m}', 1)}-{cutoff:02d}")
+        # Today's decisions reach the roster of the month they are decided in (one-off
+        # payments, when decided by the cut-off) and the next month's (monthly benefits).
+        next_month = add_months(f"{today:%Y-%m}", 1)
+        first_months = sorted({first_payable(today, cutoff), next_month})
+        first_cut = date.fromisoformat(f"{next_month}-{cutoff:02d}")
         this_month = first_cut + timedelta(days=1)
         second_cut = date.fromisoformat(f"{add_months(f'{this_month:%Y-%m}', 1)}-{cutoff:02d}")
         decided = {h.key: today if h.last_month else this_month for h in households}
@@ -245,7 +249,8 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
             "the China date changed while the test ran"
         assert [e.on for e in out.month_ends] == [first_cut, second_cut]
         months = [m for e in out.month_ends for m in e.months]
-        assert months[0] == f"{first_cut:%Y-%m}" and months[-1] == f"{second_cut:%Y-%m}"
+        assert out.month_ends[0].months == first_months
+        assert out.month_ends[-1].months == [f"{second_cut:%Y-%m}"]
 
         want = expected(households, terms, decided)
         got = read_figures(gw, tokens, {r.case_id for r in out.records})
@@ -270,8 +275,10 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
             (m, t, k): sum((on_roster(h, m, terms, decided[h.key], this_month)
                             for h in households if h.township == t and h.kind == k),
                            Decimal(0)) for m, t, k in keys}
+        # Monthly benefits are paid from the month after the decision: every roster of that
+        # month and later carries money, and so does the last month's 临时救助.
         assert all(v["total"] > 0 for (m, _, k), v in out.rosters.items()
-                   if k != "linshi" or m == months[-1])
+                   if (k != "linshi" and m >= next_month) or m == months[-1])
         last = [v for (m, _, _), v in out.rosters.items() if m == months[-1]]
         assert sum(v["changed"] for v in last) >= 1 and sum(v["ended"] for v in last) >= 1
         assert all(r["status"] == "reconciled" for r in out.rosters.values())

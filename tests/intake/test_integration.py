@@ -24,7 +24,7 @@ from shared.contracts import (
 )
 from shared.contracts.intake import ApplicationAccepted, ChangeReported
 from shared.contracts.review import CaseConfirmed, EntitlementChanged
-from shared.pii import Keyring, china_today, make_resident_id
+from shared.pii import Keyring, make_resident_id
 from tests.intake.test_api import TAOYUAN, YELIN, filing
 from tests.stack import client, eventually
 
@@ -105,7 +105,7 @@ async def test_acceptance_reaches_review_with_the_case_as_filed(
     assert accepted.household_id == envelopes[1].household_id
     assert accepted.household_id and accepted.household_id.startswith("hh-")
     assert accepted.urban is False  # 桃源村 is a rural village in the register
-    assert accepted.accepted_on == china_today()  # the day the time limits run from
+    assert accepted.accepted_on == intake.app.today()  # the service clock's business date
     assert [(i.kind, i.amount, i.months) for i in accepted.incomes] == [
         ("pension", Decimal("1800.00"), 6), ("basic_resident_pension", Decimal("180"), 1)]
     assert {i.member_fingerprint for i in accepted.incomes} == {granny.fingerprint}

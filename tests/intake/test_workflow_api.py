@@ -208,7 +208,8 @@ async def test_a_return_lists_every_missing_item_at_once_and_resubmission_comple
     got = r.json()
     assert (got["status"], got["round"]) == ("accepted", 2)
     assert got["returns"][0]["missing"][-1]["description"] == "工资证明需加盖单位公章"
-    assert date.fromisoformat(got["accepted_on"]) <= date.today()
+    # The service's business date (China's calendar), never the machine's.
+    assert date.fromisoformat(got["accepted_on"]) == intake.app.today()
 
 
 async def test_a_retried_return_returns_the_first_answer(
@@ -303,7 +304,8 @@ async def test_an_unmasked_view_is_allowed_to_some_roles_and_recorded(
 
 
 async def test_lists_filter_by_status_kind_village_and_date_with_pagination(
-        http: httpx.AsyncClient, clerk: dict[str, str], as_: Any) -> None:
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
+        as_: Any) -> None:
     ids = [await submitted(http, clerk, filing(household=n)) for n in range(1, 4)]
     await submitted(http, clerk, filing(household=4, kind="dibao_edge", village=YELIN_202))
     await accept(http, clerk, ids[0])
@@ -317,7 +319,7 @@ async def test_lists_filter_by_status_kind_village_and_date_with_pagination(
     assert [i["application_id"] for i in (await listed(status="accepted"))["items"]] == [ids[0]]
     assert (await listed(kind="dibao_edge"))["total"] == 1
     assert (await listed(village=YELIN_202))["total"] == 1
-    today = date.today().isoformat()
+    today = intake.app.today().isoformat()  # the service's clock, not the machine's
     assert (await listed(filed_from=today, filed_to=today))["total"] == 4
     assert (await listed(filed_to="2000-01-01"))["total"] == 0
     page1, page2 = await listed(limit=3), await listed(limit=3, offset=3)

@@ -5,6 +5,7 @@ roster as of any past date. Every refusal stores nothing."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -313,6 +314,9 @@ async def test_queues_open_closing_soon_and_pending(rt: PublicityRuntime,
     async def view(name: str) -> list[str]:
         r = await http.get("/notices", params={"township": YELIN, "view": name}, headers=clerk)
         assert r.status_code == 200, r.text
+        # Every timestamp the API returns says its offset (SQLite would drop it).
+        assert all(datetime.fromisoformat(i["opened_at"]).utcoffset() is not None
+                   for i in r.json()["items"])
         return [i["notice_id"] for i in r.json()["items"]]
 
     assert await view("open") == [str(early), str(late)]

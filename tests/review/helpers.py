@@ -28,7 +28,7 @@ TERMS: dict[str, Any] = {
     "decision_extended_working_days": 45, "tekun_confirmation_working_days": 15,
     "rejection_notice_working_days": 3,
     "recheck_months_stable": 12, "recheck_months_irregular": 6, "recheck_months_tekun": 12,
-    "phase_out_max_months": 6, "roster_cutoff_day": 15,
+    "phase_out_max_months": 6, "roster_cutoff_day": 15, "reconcile_by_day": 20, "file_by_day": 20,
     "spot_check_percent": {"dibao": "10", "dibao_edge": "10", "tekun": "30", "linshi": "10"},
     "joint_review_quorum": 5, "investigator_must_recuse": True, "min_investigators": 2,
     "working_age_min": 16, "working_age_max": 60,

@@ -21,11 +21,11 @@ from services.review.domain import (
     compute_linshi,
     compute_tekun,
     next_month,
-    roster_month,
     sample_size,
     self_care_tier,
     split_instalments,
 )
+from shared.clock import MonthlyRhythm
 from shared.errors import RuleViolation
 from tests.review.helpers import ALL_ACHIEVED, TERMS, household, terms
 
@@ -255,10 +255,11 @@ def test_policy_terms_the_county_cannot_set_aside(override: dict[str, object],
 
 
 def test_roster_cut_off_on_the_15th() -> None:
-    assert roster_month(date(2025, 3, 15), 15) == "2025-03"
-    assert roster_month(date(2025, 3, 16), 15) == "2025-04"
-    assert roster_month(date(2025, 12, 20), 15) == "2026-01"
-    assert roster_month(date(2025, 2, 28), 31) == "2025-02"  # 31 means month end
+    assert MonthlyRhythm(cutoff_day=15).first_payable_month(date(2025, 3, 15)) == "2025-03"
+    assert MonthlyRhythm(cutoff_day=15).first_payable_month(date(2025, 3, 16)) == "2025-04"
+    assert MonthlyRhythm(cutoff_day=15).first_payable_month(date(2025, 12, 20)) == "2026-01"
+    # 31 means month end
+    assert MonthlyRhythm(cutoff_day=31).first_payable_month(date(2025, 2, 28)) == "2025-02"
     assert next_month(date(2025, 12, 31)) == "2026-01"
 
 

@@ -22,6 +22,7 @@ from tests.review.helpers import ALL_ACHIEVED, household, terms
 CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
          "village": None}
 T = terms()
+R15 = T.rhythm()  # the monthly rhythm of these terms: cut-off on the 15th
 ON = date(2025, 3, 10)
 
 
@@ -229,13 +230,13 @@ def test_a_confirmation_before_publicity_has_ended_is_refused() -> None:
     case = reviewed()
     opinion(case)
     with violation("review.publicity_not_ended"):
-        case.confirm(ON, "准予", 12, None, 15, CLERK)
+        case.confirm(ON, "准予", 12, None, R15, CLERK)
     notice = uuid4()
     assert case.publicity_opened(notice, 1, date(2025, 3, 11), date(2025, 3, 18), CLERK)
     with violation("review.publicity_not_ended"):
-        case.confirm(ON, "准予", 12, None, 15, CLERK)
+        case.confirm(ON, "准予", 12, None, R15, CLERK)
     assert case.publicity_closed(notice, 1, "clean", None, date(2025, 3, 18), None, CLERK)
-    case.confirm(date(2025, 3, 19), "准予", 12, None, 15, CLERK)
+    case.confirm(date(2025, 3, 19), "准予", 12, None, R15, CLERK)
     assert case.status is CaseStatus.CONFIRMED and case.decision is not None
     assert case.decision["start_month"] == "2025-04"  # from the first day of next month
     with violation("review.case_closed"):
@@ -262,7 +263,7 @@ def test_a_rejected_opinion_is_decided_without_publicity() -> None:
     case = reviewed(outcome="reject")
     opinion(case, approve=False)
     with violation("review.opinion_rejects"):
-        case.confirm(ON, "", 12, None, 15, CLERK)
+        case.confirm(ON, "", 12, None, R15, CLERK)
     case.reject(date(2025, 3, 12), ["per-capita income above the standard"], CLERK)
     assert case.status is CaseStatus.REJECTED
 
@@ -286,11 +287,11 @@ def test_linshi_above_the_ceiling_waits_for_the_county() -> None:
     notice = uuid4()
     assert not case.publicity_opened(notice, 1, ON, ON, CLERK)  # not before the county
     with violation("review.county_approval_missing"):
-        case.confirm(ON, "准予", None, None, 15, CLERK)
+        case.confirm(ON, "准予", None, None, R15, CLERK)
     case.approve_at_county(["一事一议: major medical cost"], ON, CLERK)
     case.publicity_opened(notice, 1, ON, ON, CLERK)
     case.publicity_closed(notice, 1, "clean", None, date(2025, 3, 17), None, CLERK)
-    case.confirm(date(2025, 3, 17), "准予", None, None, 15, CLERK)
+    case.confirm(date(2025, 3, 17), "准予", None, None, R15, CLERK)
     assert [(p["amount"], p["month"]) for p in case.payments] == [
         (Decimal(5850), "2025-04"), (Decimal(5850), "2025-05")]  # after the 15th: next roster
 
@@ -327,49 +328,49 @@ def entitlement(kind: str = "dibao") -> Entitlement:
 
 def test_adjustments_take_effect_by_the_cut_off() -> None:
     e = entitlement()
-    assert e.adjust(Decimal(1700), 3, {}, {}, 1, [], date(2025, 6, 15), 15, CLERK) == "increase"
+    assert e.adjust(Decimal(1700), 3, {}, {}, 1, [], date(2025, 6, 15), R15, CLERK) == "increase"
     assert e.changes[-1]["effective_month"] == "2025-06"
     with violation("review.reason_required"):  # a decrease needs written reasons
-        e.adjust(Decimal(1200), 3, {}, {}, 1, [], date(2025, 6, 16), 15, CLERK)
-    e.adjust(Decimal(1200), 3, {}, {}, 1, ["wages rose"], date(2025, 6, 16), 15, CLERK)
+        e.adjust(Decimal(1200), 3, {}, {}, 1, [], date(2025, 6, 16), R15, CLERK)
+    e.adjust(Decimal(1200), 3, {}, {}, 1, ["wages rose"], date(2025, 6, 16), R15, CLERK)
     assert e.changes[-1]["effective_month"] == "2025-07" and e.monthly_amount == Decimal(1200)
     # Decided before the benefit even started: effective from its first month.
     f = entitlement()
-    f.adjust(Decimal(1600), 3, {}, {}, 1, [], date(2025, 3, 20), 15, CLERK)
+    f.adjust(Decimal(1600), 3, {}, {}, 1, [], date(2025, 3, 20), R15, CLERK)
     assert f.changes[-1]["effective_month"] == "2025-04"
 
 
 def test_suspend_resume_phase_out_terminate() -> None:
     e = entitlement()
-    e.suspend(["not reachable for the recheck"], date(2025, 5, 2), 15, CLERK)
+    e.suspend(["not reachable for the recheck"], date(2025, 5, 2), R15, CLERK)
     assert e.status is EntitlementStatus.SUSPENDED
     with violation("review.entitlement_state"):
-        e.adjust(Decimal(1), 3, {}, {}, 1, ["x"], date(2025, 5, 2), 15, CLERK)
-    e.resume([], date(2025, 6, 2), 15, CLERK)
+        e.adjust(Decimal(1), 3, {}, {}, 1, ["x"], date(2025, 5, 2), R15, CLERK)
+    e.resume([], date(2025, 6, 2), R15, CLERK)
     assert e.status is EntitlementStatus.ACTIVE and e.changes[-1]["amount"] == Decimal(1580)
     with violation("review.phase_out_too_long"):
-        e.phase_out(7, ["employed"], date(2025, 7, 1), T, CLERK)
-    e.phase_out(6, ["employed at the resort"], date(2025, 7, 20), T, CLERK)
+        e.phase_out(7, ["employed"], date(2025, 7, 1), T, R15, CLERK)
+    e.phase_out(6, ["employed at the resort"], date(2025, 7, 20), T, R15, CLERK)
     assert e.changes[-1]["effective_month"] == "2025-08"
     assert e.phase_out_until == "2026-01"
-    e.terminate(["moved away"], date(2025, 9, 1), 15, CLERK)
+    e.terminate(["moved away"], date(2025, 9, 1), R15, CLERK)
     assert e.status is EntitlementStatus.TERMINATED and e.ends_after == "2025-08"
     with violation("review.entitlement_terminated"):
-        e.resume([], date(2025, 9, 2), 15, CLERK)
+        e.resume([], date(2025, 9, 2), R15, CLERK)
 
 
 def test_a_tekun_termination_goes_through_publicity_first() -> None:
     e = entitlement("tekun")
     with violation("review.reason_required"):
-        e.terminate([], date(2025, 8, 3), 15, CLERK)
-    assert e.terminate(["regained capacity to work"], date(2025, 8, 3), 15, CLERK) is False
+        e.terminate([], date(2025, 8, 3), R15, CLERK)
+    assert e.terminate(["regained capacity to work"], date(2025, 8, 3), R15, CLERK) is False
     assert e.status is EntitlementStatus.TERMINATION_PENDING
     with violation("review.termination_pending"):
-        e.suspend(["x"], date(2025, 8, 4), 15, CLERK)
+        e.suspend(["x"], date(2025, 8, 4), R15, CLERK)
     e.termination_notice_closed("objection_upheld", "still cannot work", date(2025, 8, 11),
                                 CLERK)
     assert e.status is EntitlementStatus.ACTIVE
-    e.terminate(["died"], date(2025, 9, 3), 15, CLERK)
+    e.terminate(["died"], date(2025, 9, 3), R15, CLERK)
     e.termination_notice_closed("clean", None, date(2025, 9, 10), CLERK)
     assert e.status is EntitlementStatus.TERMINATED
     assert e.changes[-1]["effective_month"] == "2025-10"  # the month after the notice

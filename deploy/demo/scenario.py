@@ -556,8 +556,8 @@ class Scenario:
             r = self.gw.get(base, clerk)
             out.rosters[(month, township, kind)] = {
                 "rows": r["rows"], "total": Decimal(r["total"]), "failed": 0,
-                "status": r["status"], "new": r["new"], "changed": r["changed"],
-                "ended": r["ended"]}
+                "carried": Decimal(0), "status": r["status"], "new": r["new"],
+                "changed": r["changed"], "ended": r["ended"]}
             return
         self.gw.post(base + "/lock", clerk)
         content = self.gw.call("POST", base + "/exports", {**clerk, "accept": "text/csv"},
@@ -571,8 +571,10 @@ class Scenario:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")
         w.writerow(["account", "name", "amount", "status", "reference"])
+        carried = Decimal(0)  # what failed, and the next roster repays (补发)
         for i, row in enumerate(rows):
             failed = i % 7 == 3 or (kind, i) == ("dibao", 0)
+            carried += Decimal(row[4]) if failed else 0
             w.writerow([row[3], row[2], row[4], "failed" if failed else "paid",
                         f"BANK-{month}-{row[1][:12]}"])
         returned = buf.getvalue().encode("utf-8-sig")
@@ -584,7 +586,7 @@ class Scenario:
                 "reason": "账户已销户，已通知户主更换账户，随下月发放"})
         out.rosters[(month, township, kind)] = {
             "rows": r["rows"], "total": Decimal(r["total"]), "failed": len(ids),
-            "status": r["status"], "new": r["new"], "changed": r["changed"],
+            "carried": carried, "status": r["status"], "new": r["new"], "changed": r["changed"],
             "ended": r["ended"]}
 
     def statistics(self, out: Outcome, month: str, township: str) -> None:

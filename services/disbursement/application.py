@@ -29,7 +29,9 @@ from services.disbursement.documents import (
 )
 from services.disbursement.domain import (
     MONTHLY_KINDS,
+    ONE_OFF_ENTRIES,
     PAID_KINDS,
+    Change,
     FundPlan,
     HeldRow,
     LedgerEntry,
@@ -45,6 +47,8 @@ from services.disbursement.domain import (
     Step,
     Upstream,
     add_months,
+    arrears_key,
+    carried_amounts,
     check_paid_kind,
     check_rosters_ready,
     compile_fund_plan,
@@ -239,6 +243,12 @@ class DisbursementApplication(ServiceApplication):
             step=step.to_wire(), details={"declared_start_month": e.start_month},
             actor=upstream.actor or {})
 
+    def _roster_months(self, township: str, kind: AssistanceKind) -> set[str]:
+        t = self.views.rosters
+        with self.read_session() as s:
+            return set(s.execute(select(t.c.month).where(
+                t.c.township == township, t.c.kind == kind.value)).scalars())
+
     def _cut_months(self, township: str, kind: AssistanceKind) -> set[str]:
         t = self.views.rosters
         with self.read_session() as s:
@@ -340,7 +350,8 @@ class DisbursementApplication(ServiceApplication):
                       month: str) -> list[LedgerView]:
         t = self.views.ledger
         q = select(t.c.key, t.c.case_id, t.c.household_id, t.c.village, t.c.urban,
-                   t.c.applicant_name, t.c.policy_version, t.c.payee, t.c.steps).where(
+                   t.c.applicant_name, t.c.policy_version, t.c.payee, t.c.steps,
+                   t.c.entry_type).where(
             t.c.township == township, t.c.kind == kind.value)
         if kind is AssistanceKind.LINSHI:
             q = q.where(t.c.first_month == month)
@@ -351,9 +362,10 @@ class DisbursementApplication(ServiceApplication):
         with self.read_session() as s:
             return [LedgerView(key, case_id, household_id, village, urban, applicant_name,
                                policy_version, Payee(**loads(payee)) if payee else None,
-                               tuple(step(x) for x in loads(steps)))
+                               tuple(step(x) for x in loads(steps)),
+                               entry_type in ONE_OFF_ENTRIES)
                     for (key, case_id, household_id, village, urban, applicant_name,
-                         policy_version, payee, steps) in s.execute(q).all()]
+                         policy_version, payee, steps, entry_type) in s.execute(q).all()]
 
     def draft_roster(self, who: Principal, township: str, month: str,
                      kind: str) -> MonthlyRoster:
@@ -509,8 +521,41 @@ class DisbursementApplication(ServiceApplication):
                               reason: str) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
         roster.resolve(discrepancy_ids, resolution, reason, self.today(), who.actor())
-        self.save(roster)
+        arrears = []
+        if resolution is Resolution.CARRIED_FORWARD:
+            arrears = self._arrears(roster, discrepancy_ids, reason, who)
+        self.save(roster, *arrears)  # the resolution and what it leaves owed, together
         return roster
+
+    def _arrears(self, roster: MonthlyRoster, discrepancy_ids: list[str], reason: str,
+                 who: Principal) -> list[LedgerEntry]:
+        """补发: each payment carried forward is owed on the next roster still open, as
+        its own row that names the month it was due in."""
+        kind = AssistanceKind(roster.kind)
+        # Past every roster already drafted: a drafted roster's rows are fixed at its lock.
+        month = open_roster_month(add_months(roster.month, 1),
+                                  self._roster_months(roster.township, kind))
+        out = []
+        for row, unpaid in carried_amounts(roster, discrepancy_ids):
+            key = arrears_key(roster.id, row.key)
+            if self._exists(ledger_id(key)):
+                continue  # carried once; a second resolution cannot owe it twice
+            original: LedgerEntry = self.get(ledger_id(UUID(row.key)), "ledger entry")
+            source = {"type": "carried_forward", "roster_id": str(roster.id),
+                      "original_month": roster.month, "original_key": row.key,
+                      "by": who.user_id}
+            step = Step(1, month, unpaid, row.household_size, Change.ARREARS.value, source,
+                        (reason,))
+            out.append(LedgerEntry(
+                key=key, entry_type="arrears", kind=roster.kind, case_id=original.case_id,
+                household_id=original.household_id, township=roster.township,
+                village=original.village, urban=original.urban,
+                applicant_name=original.applicant_name,
+                policy_version=original.policy_version, payee=original.payee,
+                step=step.to_wire(),
+                details={"original_month": roster.month, "original_key": row.key,
+                         "roster_id": str(roster.id)}, actor=who.actor()))
+        return out
 
     # --- statistics and the seal ------------------------------------------------------------
 
@@ -537,15 +582,22 @@ class DisbursementApplication(ServiceApplication):
                        rw.c.amount_fen).join(r, r.c.roster_id == rw.c.roster_id).where(
                     r.c.township == township, r.c.month == month)).all()]
         new_and_ended: dict[tuple[str, bool], list[int]] = {}
+        carried: dict[tuple[str, bool], Decimal] = {}
         for kind in PAID_KINDS:
             roster: MonthlyRoster = self.get(roster_id(township, month, kind.value))
+            forward = [i for i, d in roster.discrepancies.items()
+                       if d.get("resolution") == Resolution.CARRIED_FORWARD.value]
+            for row, unpaid in carried_amounts(roster, forward):
+                carried[(kind.value, row.urban)] = carried.get((kind.value, row.urban),
+                                                               Decimal(0)) + unpaid
             for c in roster.changes:
                 counts = new_and_ended.setdefault((kind.value, c["urban"]), [0, 0])
                 if c["change"] in ("new", "payment"):
                     counts[0] += 1
                 elif c["change"] == "ended":
                     counts[1] += 1
-        figures = compile_statistics(inputs, {k: (v[0], v[1]) for k, v in new_and_ended.items()})
+        figures = compile_statistics(inputs, {k: (v[0], v[1]) for k, v in new_and_ended.items()},
+                                     carried)
         compiled_at = self.now().replace(microsecond=0)
         heading = StatisticsHeading(self.county.name, self.county.township(township).name,
                                     township, month, compiled_at, who.user_id)

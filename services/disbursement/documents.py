@@ -223,7 +223,8 @@ def bank_file_csv(lines: Iterable[tuple[str, str, Decimal, str, str]]) -> bytes:
 
 # --- the statistics table ---------------------------------------------------------------------
 
-STAT_COLUMNS = ("类别", "城乡", "户数", "人数", "金额(元)", "新增户数", "停发户数")
+STAT_COLUMNS = ("类别", "城乡", "户数", "人数", "金额(元)", "实发金额(元)", "结转补发(元)",
+                "新增户数", "停发户数")
 
 
 def _stat_rows(figures: dict[str, Any]) -> list[list[str]]:
@@ -231,9 +232,11 @@ def _stat_rows(figures: dict[str, Any]) -> list[list[str]]:
     for line in figures["lines"]:
         out.append([KIND_LABELS[line["kind"]], "城市" if line["urban"] else "农村",
                     str(line["households"]), str(line["persons"]), line["amount"],
+                    line.get("paid", line["amount"]), line.get("carried_forward", "0.00"),
                     str(line["new"]), str(line["ended"])])
     t = figures["total"]
-    out.append(["合计", "", str(t["households"]), str(t["persons"]), t["amount"], str(t["new"]),
+    out.append(["合计", "", str(t["households"]), str(t["persons"]), t["amount"],
+                t.get("paid", t["amount"]), t.get("carried_forward", "0.00"), str(t["new"]),
                 str(t["ended"])])
     return out
 
@@ -261,13 +264,13 @@ def statistics_xlsx(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
     ws.append(list(STAT_COLUMNS))
     thin = Side(style="thin")
     for values in _stat_rows(figures):
-        ws.append([values[0], values[1], *map(int, values[2:4]), Decimal(values[4]),
-                   *map(int, values[5:])])
+        ws.append([values[0], values[1], *map(int, values[2:4]), *map(Decimal, values[4:7]),
+                   *map(int, values[7:])])
     for row in ws.iter_rows(min_row=3, max_row=ws.max_row):
         for c in row:
             c.border = Border(top=thin, bottom=thin, left=thin, right=thin)
     ws.append([f"编制：{h.compiled_by}  编制时间：{h.compiled_at:%Y-%m-%d %H:%M}"])
-    for col, width in zip("ABCDEFG", (12, 8, 10, 10, 14, 10, 10), strict=True):
+    for col, width in zip("ABCDEFGHI", (12, 8, 10, 10, 14, 14, 14, 10, 10), strict=True):
         ws.column_dimensions[col].width = width
     return _deterministic(wb, h.compiled_at)
 
@@ -292,7 +295,7 @@ def statistics_pdf(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
     c.setFont(_FONT, 11)
     c.drawString(60, height - 116, f"填报单位：{h.township_name}（{h.township}）")
     c.drawRightString(width - 60, height - 116, f"统计月份：{h.month}")
-    widths = (110, 60, 90, 90, 140, 90, 90)
+    widths = (100, 50, 65, 65, 105, 105, 100, 75, 75)
     x0, y, row_h = 60, height - 140, 24
     rows = [list(STAT_COLUMNS), *_stat_rows(figures)]
     for values in rows:

@@ -208,7 +208,7 @@ class LedgerEntry(Aggregate):
                  payee: dict[str, Any] | None, step: dict[str, Any],
                  details: dict[str, Any], actor: dict[str, Any]) -> None:
         self.key = key
-        self.entry_type = entry_type  # "entitlement" or "temporary_payment"
+        self.entry_type = entry_type  # "entitlement", "temporary_payment" or "arrears"
         self.kind = kind
         self.case_id = case_id
         self.household_id = household_id
@@ -278,6 +278,16 @@ class LedgerView(NamedTuple):
     policy_version: int | None
     payee: Payee | None
     steps: tuple[Step, ...]
+    one_off: bool = False  # paid only in its steps' own months (a 补发), never "in force"
+
+
+# Ledger entries paid once, in their month: 临时救助 payments and 补发 of failed payments.
+ONE_OFF_ENTRIES = ("temporary_payment", "arrears")
+
+
+def arrears_key(roster_id: UUID, row_key: str) -> UUID:
+    """The 补发 of one roster row: once per row and roster, however often it is asked."""
+    return uuid5(NAMESPACE_URL, f"lingshui:arrears:{roster_id}:{row_key}")
 
 
 class Change(StrEnum):
@@ -285,6 +295,7 @@ class Change(StrEnum):
     CHANGED = "changed"
     ENDED = "ended"
     PAYMENT = "payment"  # a 临时救助 payment of the month
+    ARREARS = "arrears"  # 补发: a failed payment of an earlier roster, carried forward
 
 
 def _cause(step: Step) -> dict[str, Any]:
@@ -300,12 +311,13 @@ def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
     rows: list[RosterRow] = []
     changes: list[dict[str, Any]] = []
     for e in entries:
-        if kind is AssistanceKind.LINSHI:  # one-off: only the payments due this month
+        one_off = kind is AssistanceKind.LINSHI or e.one_off
+        if one_off:  # only the payments due this month
             now = next((s for s in e.steps if s.month == month), None)
         else:
             now = in_force(e.steps, month)
         amount = now.amount.quantize(CENT) if now else ZERO
-        if kind is AssistanceKind.LINSHI:
+        if one_off:
             before = ZERO
         else:
             prev = in_force(e.steps, previous_month)
@@ -319,7 +331,9 @@ def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
                 payee.account_fp if payee else None, payee.account_mask if payee else ""))
         if amount == before:
             continue
-        if kind is AssistanceKind.LINSHI:
+        if e.one_off and now is not None and now.change == Change.ARREARS.value:
+            change = Change.ARREARS
+        elif kind is AssistanceKind.LINSHI:
             change = Change.PAYMENT
         elif before == 0:
             change = Change.NEW
@@ -648,6 +662,28 @@ class MonthlyRoster(Aggregate):
         self.status = RosterStatus.RECONCILED
 
 
+def carried_amounts(roster: MonthlyRoster, discrepancy_ids: Sequence[str]) -> list[
+        tuple[RosterRow, Decimal]]:
+    """What a 'carried forward' resolution leaves owed, row by row: a failed or missing
+    payment in full, an underpayment by its difference; a name mismatch or an extra
+    bank line leaves nothing owed."""
+    owed: list[tuple[RosterRow, Decimal]] = []
+    for i in discrepancy_ids:
+        d = roster.discrepancies[i]
+        row = roster.rows.get(d["key"]) if d.get("key") else None
+        if row is None:
+            continue
+        if d["kind"] in (DiscrepancyKind.FAILED.value, DiscrepancyKind.MISSING.value):
+            unpaid = row.amount
+        elif d["kind"] == DiscrepancyKind.AMOUNT_DIFFERS.value and d.get("bank_amount"):
+            unpaid = max(row.amount - Decimal(d["bank_amount"]), ZERO)
+        else:
+            continue
+        if unpaid > 0:
+            owed.append((row, unpaid.quantize(CENT)))
+    return owed
+
+
 def check_reason(reason: str) -> None:
     if not reason or not reason.strip():
         raise RuleViolation("disbursement.reason_required",
@@ -665,13 +701,16 @@ STAT_LINES: tuple[tuple[str, bool], ...] = tuple(
 class StatLine:
     households: int = 0
     persons: int = 0
-    amount: Decimal = ZERO
+    amount: Decimal = ZERO  # on the roster
     new: int = 0
     ended: int = 0
+    carried_forward: Decimal = ZERO  # failed at the bank, owed on the next roster (补发)
 
     def to_wire(self) -> dict[str, Any]:
         return {"households": self.households, "persons": self.persons,
-                "amount": str(self.amount), "new": self.new, "ended": self.ended}
+                "amount": str(self.amount), "new": self.new, "ended": self.ended,
+                "paid": str(self.amount - self.carried_forward),
+                "carried_forward": str(self.carried_forward)}
 
 
 class StatInput(NamedTuple):
@@ -686,6 +725,7 @@ class StatInput(NamedTuple):
 
 def compile_statistics(rows: Iterable[StatInput],
                        new_and_ended: dict[tuple[str, bool], tuple[int, int]],
+                       carried: dict[tuple[str, bool], Decimal] | None = None,
                        ) -> dict[str, Any]:
     """《城乡低保、特困供养资金和临时救助发放统计表》 figures: households, persons and amount
     by kind and urban/rural, with new and ended households. A household paid two
@@ -702,6 +742,8 @@ def compile_statistics(rows: Iterable[StatInput],
     for k, (new, ended) in new_and_ended.items():
         if k in lines:
             lines[k].new, lines[k].ended = new, ended
+    for k, amount in (carried or {}).items():
+        lines[k].carried_forward += amount
     total = StatLine()
     for line in lines.values():
         total.households += line.households
@@ -709,6 +751,7 @@ def compile_statistics(rows: Iterable[StatInput],
         total.amount += line.amount
         total.new += line.new
         total.ended += line.ended
+        total.carried_forward += line.carried_forward
     return {"lines": [{"kind": k, "urban": u, **lines[(k, u)].to_wire()} for k, u in STAT_LINES],
             "total": total.to_wire()}
 
@@ -813,7 +856,9 @@ def compile_fund_plan(filings: Sequence[dict[str, Any]], held: Sequence[HeldRow]
         kinds = []
         for kind in PAID_KINDS:
             lines = [ln for ln in f["figures"]["lines"] if ln["kind"] == kind.value]
-            amount = sum((Decimal(ln["amount"]) for ln in lines), ZERO)
+            # What the bank paid: a payment carried forward is funded with the roster
+            # that repays it (补发), not twice.
+            amount = sum((Decimal(ln.get("paid", ln["amount"])) for ln in lines), ZERO)
             rows = f["rows"].get(kind.value, 0)
             hs = held_by.get((f["township"], kind.value), [])
             held_amount = sum((h.amount for h in hs), ZERO)

@@ -189,7 +189,7 @@ class DisbursementProjection(Projection):
     def _recorded(self, s: Session, e: Any, position: int) -> None:
         steps = [e.step]
         first, last = paid_span([Step.from_wire(x) for x in steps])
-        if e.entry_type == "temporary_payment":
+        if e.entry_type in ("temporary_payment", "arrears"):
             last = first  # one payment, one month
         # Parameters apart from the statement: compiled once, not once per entitlement.
         s.execute(self.ledger.insert(), dict(

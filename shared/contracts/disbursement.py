@@ -105,9 +105,11 @@ class StatisticsLine(_Part):
     urban: bool
     households: int
     persons: int
-    amount: Decimal
+    amount: Decimal  # on the roster
     new: int
     ended: int
+    paid: Decimal | None = None  # what the bank paid (None: sealed before it was stated)
+    carried_forward: Decimal | None = None  # failed, owed on the next roster (补发)
 
 
 class StatisticsTotal(_Part):
@@ -116,6 +118,8 @@ class StatisticsTotal(_Part):
     amount: Decimal
     new: int
     ended: int
+    paid: Decimal | None = None
+    carried_forward: Decimal | None = None
 
 
 @contract

@@ -187,6 +187,26 @@ async def test_export_is_audited_and_only_its_maker_downloads_it(
                               "reason": "card frozen; paid with July"})
     assert r.status_code == 200 and r.json()["status"] == "reconciled"
 
+    # The money is still owed: July's roster repays it as its own row (补发), naming June.
+    disbursement.app.today = lambda: date(2026, 7, 15)
+    july = f"/rosters/{YELIN}/2026-07/dibao"
+    r = await http.post(f"{july}/draft", headers=clerk)
+    assert r.status_code in (200, 201), r.text
+    rows = (await http.get(f"{july}/rows", headers=clerk)).json()["items"]
+    wang = sorted((r["name"], r["amount"]) for r in rows if r["name"] == "王五")
+    # July's own 250 (decreased from July) and June's failed 300, repaid as its own row.
+    assert wang == [("王五", "250.00"), ("王五", "300.00")]
+    changes = (await http.get(f"/townships/{YELIN}/months/2026-07/changes",
+                              headers=clerk)).json()["kinds"][0]["changes"]
+    (arrears,) = [c for c in changes if c["change"] == "arrears"]
+    assert arrears["amount"] == "300.00" and arrears["causes"][0]["original_month"] == "2026-06"
+    assert arrears["causes"][0]["reasons"] == ["card frozen; paid with July"]
+    # Asking again carries nothing twice.
+    r = await http.post(f"{JUNE}/dibao/discrepancies/resolve", headers=clerk,
+                        json={"discrepancy_ids": ["d1"], "resolution": "carried_forward",
+                              "reason": "again"})
+    assert r.status_code == 422
+
 
 async def test_an_export_can_answer_with_its_file_generated_once(
         disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer,

@@ -160,8 +160,8 @@ def test_statistics_xlsx_has_the_table() -> None:
     ws = load_workbook(io.BytesIO(statistics_xlsx(FIGURES, HEADING))).active
     assert STATISTICS_TITLE in ws["A1"].value
     rows = [list(r) for r in ws.iter_rows(min_row=4, max_row=10, values_only=True)]
-    assert rows[0] == ["城乡低保", "城市", 0, 0, 0, 0, 0]
-    assert rows[1] == ["城乡低保", "农村", 1, 3, 840, 1, 0]
+    assert rows[0] == ["城乡低保", "城市", 0, 0, 0, 0, 0, 0, 0]
+    assert rows[1] == ["城乡低保", "农村", 1, 3, 840, 840, 0, 1, 0]  # paid in full
     assert rows[-1][:5] == ["合计", None, 2, 4, 2040]
 
 

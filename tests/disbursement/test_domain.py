@@ -248,14 +248,16 @@ def test_statistics_count_households_persons_and_money_by_kind_and_area() -> Non
         StatInput("dibao", True, "h3", 2, Decimal("840.00")),
         StatInput("linshi", True, "h4", 4, Decimal("1000.00")),  # two instalments,
         StatInput("linshi", True, "h4", 4, Decimal("500.00")),  # one household
-    ], {("dibao", False): (1, 2)})
+    ], {("dibao", False): (1, 2)}, {("dibao", True): Decimal("840.00")})  # h3's failed
     lines = {(x["kind"], x["urban"]): x for x in figures["lines"]}
     assert lines[("dibao", False)] == {"kind": "dibao", "urban": False, "households": 2,
-                                       "persons": 4, "amount": "1120.00", "new": 1, "ended": 2}
+                                       "persons": 4, "amount": "1120.00", "new": 1, "ended": 2,
+                                       "paid": "1120.00", "carried_forward": "0.00"}
+    assert lines[("dibao", True)]["paid"] == "0.00"  # on the roster, not paid: carried
     assert lines[("linshi", True)]["households"] == 1
     assert lines[("linshi", True)]["amount"] == "1500.00"
     assert figures["total"] == {"households": 4, "persons": 10, "amount": "3460.00", "new": 1,
-                                "ended": 2}
+                                "ended": 2, "paid": "2620.00", "carried_forward": "840.00"}
 
 
 def test_statistics_need_every_kind_reconciled() -> None:

@@ -32,6 +32,7 @@ from shared.clock import CHINA
 from shared.contracts.common import SERVICES
 from shared.pii import Keyring
 from shared.regions import load_county
+from shared.signing import ensure_bus_keys
 
 ISSUER, AUDIENCE = "lingshui-dev", "social-assistance"
 CHINA_9AM = day_time(9, tzinfo=CHINA)  # a demo day starts when the offices open
@@ -94,6 +95,7 @@ class Stack:
         keys = self.var / "keys"
         ensure_dev_keypair(keys)
         Keyring.load_or_create(keys / "bus-keyring.json")  # once, before services race for it
+        ensure_bus_keys(keys, SERVICES)  # each service's envelope-signing key, the trust list
         self._spawn("nats", [nats_binary(), "-js", "-sd", str(self.var / "nats"),
                              "-a", "127.0.0.1", "-p", str(self.nats_port)], {})
         nats_url = f"nats://127.0.0.1:{self.nats_port}"

@@ -56,6 +56,13 @@ class ServiceSettings(BaseSettings):
     # Field sealing keys (bus) and the keyed hash for dedup by resident ID.
     keyring_file: Path | None = None
 
+    # Envelope signing (shared/signing.py): this service's Ed25519 key and every service's
+    # public keys. Made under var/keys when missing only on the local stack; provisioned
+    # (read-only) wherever replicas run, or two replicas would sign with different keys.
+    signing_key_file: Path | None = None
+    trust_list_file: Path | None = None
+    bus_keys_create_missing: bool = True
+
     # The service's clock (shared.clock). A shift or a speed-up is for demos only; the anchor
     # is fixed so that a restarted demo service does not travel back in time.
     clock_shift_days: float = 0.0
@@ -83,6 +90,16 @@ class ServiceSettings(BaseSettings):
     @property
     def resolved_keyring_file(self) -> Path:
         return self.keyring_file or self.keys_dir / "bus-keyring.json"
+
+    @property
+    def resolved_signing_key_file(self) -> Path:
+        from shared.signing import signing_key_path
+        return self.signing_key_file or signing_key_path(self.keys_dir, self.service)
+
+    @property
+    def resolved_trust_list_file(self) -> Path:
+        from shared.signing import TRUST_FILE
+        return self.trust_list_file or self.keys_dir / TRUST_FILE
 
     @property
     def resolved_public_key_file(self) -> Path:

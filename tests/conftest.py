@@ -18,6 +18,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from deploy.local import nats_binary
 from shared.auth import TokenIssuer, ensure_dev_keypair
+from shared.contracts.common import SERVICES
+from shared.signing import ensure_bus_keys
 from shared.telemetry import setup_telemetry
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -83,6 +85,9 @@ def span_exporter() -> InMemorySpanExporter:
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("keys")
     ensure_dev_keypair(d)
+    ensure_bus_keys(d, SERVICES)
+    from tests import signing  # test doubles of upstream relays sign with these keys
+    signing.KEYS_DIR = d
     return d
 
 

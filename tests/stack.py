@@ -13,6 +13,7 @@ import httpx
 import nats
 
 from shared.runtime import ServiceRuntime
+from shared.signing import TRUST_FILE, signing_key_path
 
 T = TypeVar("T")
 
@@ -24,7 +25,9 @@ def service_settings(service: str, *, tmp: Path, keys_dir: Path, nats_url: str,
                if k.endswith("Settings") and k != "ServiceSettings")
     return cls(var_dir=tmp, nats_url=nats_url, database_url=database_url,
                auth_public_key_file=keys_dir / "jwt-ed25519.pub.pem",
-               keyring_file=keys_dir / "bus-keyring.json", relay_idle_poll_s=0.05,
+               keyring_file=keys_dir / "bus-keyring.json",
+               signing_key_file=signing_key_path(keys_dir, service),
+               trust_list_file=keys_dir / TRUST_FILE, relay_idle_poll_s=0.05,
                consumer_backoff_s=0.05, **overrides)
 
 

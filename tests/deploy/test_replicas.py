@@ -29,8 +29,10 @@ from eventsourcing.cryptography import AESCipher
 from shared.auth import TokenIssuer
 from shared.bus import stream_name
 from shared.contracts import verify_chain
+from shared.contracts.common import SERVICES
 from shared.lease import lease_key
 from shared.pii import Keyring
+from shared.signing import ensure_bus_keys
 from tests.conftest import NatsServer, free_port
 from tests.deploy.settings_check import ROOT
 from tests.e2e.test_walking_skeleton import clerk, filing, stream_envelopes
@@ -52,6 +54,8 @@ class Replica:
             "ENCRYPT_AT_REST": "true", "CIPHER_KEY_FILE": str(keys / f"{service}-at-rest.key"),
             "AUTH_PUBLIC_KEY_FILE": str(keys / "jwt-ed25519.pub.pem"),
             "KEYRING_FILE": str(keys / "bus-keyring.json"),
+            "SIGNING_KEY_FILE": str(keys / "bus-signing" / f"{service}.ed25519.pem"),
+            "TRUST_LIST_FILE": str(keys / "bus-trust.json"), "BUS_KEYS_CREATE_MISSING": "false",
             "RELAY_IDLE_POLL_S": "0.05", "CONSUMER_BACKOFF_S": "0.05", **settings,
         }
         self.log = tmp / f"{service}-{self.port}.log"
@@ -100,6 +104,7 @@ def keys(tmp_path: Path, keys_dir: Path) -> Path:
         (d / name).write_bytes((keys_dir / name).read_bytes())
     for service in ("intake", "review"):
         (d / f"{service}-at-rest.key").write_text(AESCipher.create_key(num_bytes=32))
+    ensure_bus_keys(d, SERVICES)  # provisioned signing keys and trust list
     return d
 
 

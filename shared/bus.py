@@ -144,9 +144,12 @@ class OutboxRelay:
     def __init__(self, app: ServiceApplication, bus: Bus, to_integration: ToIntegration,
                  batch_size: int = 500, idle_poll_s: float = 0.2, *,
                  lease: RelayLease | None = None, lease_retry_s: float = 1.0,
-                 signer: BusSigner | None = None) -> None:
+                 signer: BusSigner | None = None, trust: TrustList | None = None) -> None:
         self.app, self.bus, self.to_integration = app, bus, to_integration
-        self.signer = signer or bus_keys(app.settings)[0]
+        if signer is None or trust is None:
+            own_signer, own_trust = bus_keys(app.settings)
+            signer, trust = signer or own_signer, trust or own_trust
+        self.signer, self.trust = signer, trust
         # Set when the relay cannot go on by itself: readiness fails, /ops/backlog shows it.
         self.halted: str | None = None
         self.failing: str | None = None
@@ -240,12 +243,14 @@ class OutboxRelay:
         return len(batch)
 
     async def _check_duplicate(self, env: Envelope, ack: Any) -> None:
-        """A duplicate ack is harmless only if JetStream holds exactly these bytes (a
-        republish after a crash). Anything else took this envelope's id: halt, loudly."""
+        """A duplicate ack is harmless only if JetStream holds this envelope (a republish
+        after a crash; signed under an older kid after a rotation). Anything else took this
+        envelope's id: halt, loudly."""
         assert self.bus.js is not None
         try:
             stored = await self.bus.js.get_msg(ack.stream, ack.seq)
-            same = stored.subject == env.subject and stored.data == env.to_bytes()
+            same = stored.subject == env.subject and (
+                stored.data == env.to_bytes() or self._same_envelope(stored.data or b"", env))
         except NotFoundError:
             same = False
         if same:
@@ -259,6 +264,14 @@ class OutboxRelay:
                 headers={"Sa-Dead-Reason": "relay halted: " + self.halted,
                          "Sa-Original-Subject": env.subject, "Sa-Consumer": self.name})
         raise RelayHalted(self.halted)
+
+    def _same_envelope(self, data: bytes, env: Envelope) -> bool:
+        try:
+            stored = Envelope.model_validate_json(data)
+        except ValidationError:
+            return False
+        return stored.hash == env.hash and refusal(self.trust, self.app.name, env.subject,
+                                                   stored) is None
 
     def _envelopes(self, batch: list[Any]) -> tuple[list[Envelope], dict[str, tuple[str, int]],
                                                      dict[int, str]]:

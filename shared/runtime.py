@@ -79,7 +79,8 @@ class ServiceRuntime:
         if s.relay_enabled:
             self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
                                      s.relay_batch_size, s.relay_idle_poll_s,
-                                     lease_retry_s=s.relay_lease_retry_s, signer=self.signer)
+                                     lease_retry_s=s.relay_lease_retry_s, signer=self.signer,
+                                     trust=self.trust)
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         self.start_consumers()
 

@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -33,6 +34,7 @@ from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, ev
 from shared.errors import DomainError
 from shared.eventstore import ServiceApplication
 from shared.lease import RelayLease, lease_for
+from shared.natsauth import inbox_prefix
 from shared.signing import BusSigner, TrustList, bus_keys
 from shared.telemetry import current_headers, span
 
@@ -59,8 +61,10 @@ def deadletter_subject(region: str, service: str, upstream: str) -> str:
 class Bus:
     """One NATS connection per service process, re-binding consumers after a reconnect."""
 
-    def __init__(self, url: str, name: str, region: str) -> None:
+    def __init__(self, url: str, name: str, region: str, *,
+                 nkey_seed_file: Path | None = None) -> None:
         self.url, self.name, self.region = url, name, region
+        self.nkey_seed_file = nkey_seed_file
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self.reconnects = 0
@@ -70,8 +74,14 @@ class Bus:
             self.reconnects += 1
             log.warning("%s reconnected to NATS (%d)", self.name, self.reconnects)
 
+        # The service's own NKey user, replies on its own inbox prefix (its permissions
+        # allow no other: shared/natsauth.py).
+        auth: dict[str, Any] = {}
+        if self.nkey_seed_file is not None:
+            auth = {"nkeys_seed": str(self.nkey_seed_file),
+                    "inbox_prefix": inbox_prefix(self.name)}
         # A comma-separated list seeds a cluster; the server announces the other nodes.
-        self.nc = await nats.connect(
+        self.nc = await nats.connect(**auth,
             servers=[u.strip() for u in self.url.split(",") if u.strip()], name=self.name,
             max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
             reconnected_cb=reconnected, allow_reconnect=True,
@@ -103,7 +113,13 @@ class Bus:
             try:
                 await self.js.add_stream(config)
             except BadRequestError:
-                await self.js.update_stream(config)
+                try:
+                    await self.js.update_stream(config)
+                except nats.errors.TimeoutError:
+                    # Services may create their stream, never change it (a lower limit would
+                    # discard the audit record): the server refuses, the request times out.
+                    log.error("stream %s exists with another configuration that %s may not "
+                              "update; an operator must", config.name, self.name)
             except ServerError as e:
                 # 10049: the server could not create the stream's store yet, e.g. while a
                 # stream of that name is still being removed from disk. Transient: retry.

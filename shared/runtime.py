@@ -52,7 +52,8 @@ class ServiceRuntime:
         self.settings, self.app, self.to_integration = settings, app, to_integration
         self.reactions = dict(reactions or {})
         setup_telemetry(settings.service, settings.telemetry_exporter, settings.otlp_endpoint)
-        self.bus = Bus(settings.nats_url, settings.service, settings.region)
+        self.bus = Bus(settings.nats_url, settings.service, settings.region,
+                       nkey_seed_file=settings.nats_nkey_seed_file)
         self.signer, self.trust = bus_keys(settings)
         self.relay: OutboxRelay | None = None
         self.consumers: list[TrackedConsumer] = []

@@ -31,6 +31,7 @@ class ServiceSettings(BaseSettings):
 
     # NATS JetStream.
     nats_url: str = "nats://127.0.0.1:4333"
+    nats_nkey_seed_file: Path | None = None  # this service's NKey user (shared/natsauth.py)
     stream_duplicate_window_s: float = 3600.0
     stream_replicas: int = 1
     relay_enabled: bool = True

@@ -346,7 +346,7 @@ def refusal(trust: TrustList, upstream: str, subject: str, env: Envelope) -> str
         return "subject_mismatch"  # e.g. intake's credentials publishing "review" events
     if not env.hash_is_valid():
         return "hash_mismatch"
-    return trust.verify(env.source, env.kid, env.sig, env.hash)
+    return trust.verify(env.source, env.kid, env.sig, env.hash, env.position)
 
 
 class TrackedConsumer:

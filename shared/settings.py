@@ -63,6 +63,9 @@ class ServiceSettings(BaseSettings):
     signing_key_file: Path | None = None
     trust_list_file: Path | None = None
     bus_keys_create_missing: bool = True
+    # Upgrading a running system: per source, the last position its relay published before
+    # signing (JSON, e.g. {"intake": 1234}); only those unsigned envelopes are accepted.
+    bus_unsigned_up_to: dict[str, int] = Field(default_factory=dict)
 
     # The service's clock (shared.clock). A shift or a speed-up is for demos only; the anchor
     # is fixed so that a restarted demo service does not travel back in time.

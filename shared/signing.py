@@ -82,7 +82,11 @@ class TrustList:
     """kid → public key, per service. A kid is trusted only for the service it is listed
     under: intake's key cannot sign review's envelopes."""
 
-    def __init__(self, keys: Mapping[str, Mapping[str, str]]) -> None:
+    def __init__(self, keys: Mapping[str, Mapping[str, str]],
+                 unsigned_up_to: Mapping[str, int] | None = None) -> None:
+        # Per source, the last position published before signing existed: those stored
+        # envelopes (a stream's history) are taken unsigned, on their hash and chain only.
+        self.unsigned_up_to = dict(unsigned_up_to or {})
         self._keys: dict[str, dict[str, Ed25519PublicKey]] = {}
         for service, kids in keys.items():
             for kid, b64 in kids.items():
@@ -90,15 +94,18 @@ class TrustList:
                     base64.b64decode(b64, validate=True))
 
     @classmethod
-    def from_file(cls, path: Path) -> TrustList:
-        return cls(json.loads(path.read_text(encoding="utf-8")))
+    def from_file(cls, path: Path, unsigned_up_to: Mapping[str, int] | None = None) -> TrustList:
+        return cls(json.loads(path.read_text(encoding="utf-8")), unsigned_up_to)
 
     def services(self) -> list[str]:
         return sorted(self._keys)
 
     def verify(self, source: str, kid: str | None, sig: str | None,
-               envelope_hash: str) -> str | None:
+               envelope_hash: str, position: int | None = None) -> str | None:
         """None if `source` signed this hash; otherwise the reason it did not."""
+        if not kid and not sig and position is not None and \
+                position <= self.unsigned_up_to.get(source, 0):
+            return None  # published before signing (bus_unsigned_up_to)
         if not kid or not sig:
             return "unsigned"
         key = self._keys.get(source, {}).get(kid)
@@ -180,4 +187,5 @@ def bus_keys(settings: ServiceSettings) -> tuple[BusSigner, TrustList]:
     key_file, trust_file = settings.resolved_signing_key_file, settings.resolved_trust_list_file
     if settings.bus_keys_create_missing and not (key_file.exists() and trust_file.exists()):
         ensure_bus_keys(trust_file.parent, SERVICES)
-    return BusSigner.from_file(settings.service, key_file), TrustList.from_file(trust_file)
+    return (BusSigner.from_file(settings.service, key_file),
+            TrustList.from_file(trust_file, settings.bus_unsigned_up_to))

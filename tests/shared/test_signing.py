@@ -57,3 +57,13 @@ def test_rotation_keeps_the_old_kid_trusted(tmp_path: Path) -> None:
     assert old.kid != new.kid
     assert trust.verify("intake", old.kid, old.sig, old.hash) is None
     assert trust.verify("intake", new.kid, new.sig, new.hash) is None
+
+
+def test_a_stream_history_from_before_signing_is_accepted_up_to_its_last_position(
+        tmp_path: Path) -> None:
+    trust_file = ensure_bus_keys(tmp_path, ["intake"])
+    trust = TrustList.from_file(trust_file, {"intake": 1})
+    legacy = envelope(None)  # position 1, published before signing
+    assert trust.verify("intake", None, None, legacy.hash, legacy.position) is None
+    assert trust.verify("intake", None, None, legacy.hash, 2) == "unsigned"
+    assert trust.verify("review", None, None, legacy.hash, 1) == "unsigned"

@@ -111,7 +111,7 @@ def service_permissions(service: str, region: str) -> dict[str, Any]:
             f"$JS.ACK.{stream}.{durable}.>",
         ]
         if service == "archive":  # its read-model rebuild replays every stream
-            publish += [f"{api}.CONSUMER.CREATE.{stream}", f"{api}.CONSUMER.CREATE.{stream}.*",
+            publish += [f"{api}.CONSUMER.CREATE.{stream}", f"{api}.CONSUMER.CREATE.{stream}.>",
                         f"{api}.CONSUMER.MSG.NEXT.{stream}.*", f"$JS.ACK.{stream}.*.>"]
     return {"publish": {"allow": sorted(set(publish))},
             "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]}}

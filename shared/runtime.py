@@ -17,9 +17,10 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI
 
 from shared.auth import Role, TokenVerifier, require
-from shared.bus import Bus, Handler, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
+from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
 from shared.settings import ServiceSettings
+from shared.signing import bus_keys
 from shared.telemetry import setup_telemetry
 from shared.web import create_app
 
@@ -47,11 +48,13 @@ def tune_gc() -> None:
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, app: ServiceApplication,
                  to_integration: ToIntegration, routers: list[APIRouter],
-                 reactions: Mapping[str, Mapping[str, Handler]] | None = None) -> None:
+                 reactions: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.settings, self.app, self.to_integration = settings, app, to_integration
         self.reactions = dict(reactions or {})
         setup_telemetry(settings.service, settings.telemetry_exporter, settings.otlp_endpoint)
-        self.bus = Bus(settings.nats_url, settings.service, settings.region)
+        self.bus = Bus(settings.nats_url, settings.service, settings.region,
+                       nkey_seed_file=settings.nats_nkey_seed_file)
+        self.signer, self.trust = bus_keys(settings)
         self.relay: OutboxRelay | None = None
         self.consumers: list[TrackedConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -77,7 +80,8 @@ class ServiceRuntime:
         if s.relay_enabled:
             self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
                                      s.relay_batch_size, s.relay_idle_poll_s,
-                                     lease_retry_s=s.relay_lease_retry_s)
+                                     lease_retry_s=s.relay_lease_retry_s, signer=self.signer,
+                                     trust=self.trust)
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         self.start_consumers()
 
@@ -87,7 +91,7 @@ class ServiceRuntime:
             consumer = TrackedConsumer(
                 self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
                 ack_wait_s=s.consumer_ack_wait_s, max_deliver=s.consumer_max_deliver,
-                backoff_s=s.consumer_backoff_s)
+                backoff_s=s.consumer_backoff_s, trust=self.trust)
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
 
@@ -142,6 +146,8 @@ class ServiceRuntime:
         if self.settings.relay_enabled and not any(
                 t.get_name() == "relay" and not t.done() for t in self._tasks):
             raise RuntimeError("relay not running")
+        if self.relay is not None and (self.relay.halted or self.relay.failing):
+            raise RuntimeError(f"relay cannot publish: {self.relay.halted or self.relay.failing}")
 
     async def _backlog(self) -> dict[str, Any]:
         """Is this service caught up? Its unpublished events and each consumer's unfinished

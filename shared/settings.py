@@ -32,6 +32,7 @@ class ServiceSettings(BaseSettings):
 
     # NATS JetStream.
     nats_url: str = "nats://127.0.0.1:4333"
+    nats_nkey_seed_file: Path | None = None  # this service's NKey user (shared/natsauth.py)
     stream_duplicate_window_s: float = 3600.0
     stream_replicas: int = 1
     relay_enabled: bool = True
@@ -56,6 +57,16 @@ class ServiceSettings(BaseSettings):
 
     # Field sealing keys (bus) and the keyed hash for dedup by resident ID.
     keyring_file: Path | None = None
+
+    # Envelope signing (shared/signing.py): this service's Ed25519 key and every service's
+    # public keys. Made under var/keys when missing only on the local stack; provisioned
+    # (read-only) wherever replicas run, or two replicas would sign with different keys.
+    signing_key_file: Path | None = None
+    trust_list_file: Path | None = None
+    bus_keys_create_missing: bool = True
+    # Upgrading a running system: per source, the last position its relay published before
+    # signing (JSON, e.g. {"intake": 1234}); only those unsigned envelopes are accepted.
+    bus_unsigned_up_to: dict[str, int] = Field(default_factory=dict)
 
     # Business time (shared.clock): the county's zone decides every business date. A shift or
     # a speed-up of the clock is for demos only; the anchor is fixed so that a restarted demo
@@ -103,6 +114,16 @@ class ServiceSettings(BaseSettings):
     @property
     def resolved_keyring_file(self) -> Path:
         return self.keyring_file or self.keys_dir / "bus-keyring.json"
+
+    @property
+    def resolved_signing_key_file(self) -> Path:
+        from shared.signing import signing_key_path
+        return self.signing_key_file or signing_key_path(self.keys_dir, self.service)
+
+    @property
+    def resolved_trust_list_file(self) -> Path:
+        from shared.signing import TRUST_FILE
+        return self.trust_list_file or self.keys_dir / TRUST_FILE
 
     @property
     def resolved_public_key_file(self) -> Path:

@@ -18,6 +18,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from deploy.local import nats_binary
 from shared.auth import TokenIssuer, ensure_dev_keypair
+from shared.contracts.common import SERVICES
+from shared.natsauth import admin_url, ensure_nats_credentials
+from shared.signing import ensure_bus_keys
 from shared.telemetry import setup_telemetry
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -40,21 +43,30 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 
 class NatsServer:
-    """A real nats-server with JetStream that a test may stop and restart on the same port."""
+    """A real nats-server with JetStream that a test may stop and restart on the same port,
+    with authentication on (shared/natsauth.py): `url` carries the admin user (for test
+    doubles and set-up); services under test connect as their own NKey user."""
 
-    def __init__(self, store_dir: Path) -> None:
+    def __init__(self, store_dir: Path, keys_dir: Path) -> None:
         self.port = free_port()
-        self.store_dir = store_dir
+        self.store_dir, self.keys_dir = store_dir, keys_dir
+        self.auth_conf = ensure_nats_credentials(keys_dir, "469028", SERVICES)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
+    def plain_url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def url(self) -> str:
+        return admin_url(self.plain_url, self.keys_dir)
+
     def start(self) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.store_dir / "nats-server.log").open("ab")
         self.proc = subprocess.Popen(
-            [nats_binary(), "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
-             "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [nats_binary(), "-c", str(self.auth_conf), "-js", "-sd", str(self.store_dir),
+             "-a", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=log)
         wait_for_port(self.port)
 
     def stop(self) -> None:
@@ -65,8 +77,9 @@ class NatsServer:
 
 
 @pytest.fixture(scope="session")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("nats"))
+def nats_server(tmp_path_factory: pytest.TempPathFactory,
+                keys_dir: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path_factory.mktemp("nats"), keys_dir)
     server.start()
     yield server
     server.stop()
@@ -83,6 +96,10 @@ def span_exporter() -> InMemorySpanExporter:
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("keys")
     ensure_dev_keypair(d)
+    ensure_bus_keys(d, SERVICES)
+    ensure_nats_credentials(d, "469028", SERVICES)
+    from tests import signing  # test doubles of upstream relays sign with these keys
+    signing.KEYS_DIR = d
     return d
 
 

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 import httpx
 import nats
 
+from shared.natsauth import seed_path
 from shared.runtime import ServiceRuntime
+from shared.signing import TRUST_FILE, signing_key_path
 
 T = TypeVar("T")
 
@@ -22,9 +24,15 @@ def service_settings(service: str, *, tmp: Path, keys_dir: Path, nats_url: str,
     module = __import__(f"services.{service}.main", fromlist=["build"])
     cls = next(v for k, v in vars(module).items()
                if k.endswith("Settings") and k != "ServiceSettings")
+    if "@" in nats_url:  # the admin URL of tests.conftest.NatsServer: connect as the service
+        scheme, rest = nats_url.split("://", 1)
+        nats_url = f"{scheme}://{rest.split('@', 1)[1]}"
+        overrides.setdefault("nats_nkey_seed_file", seed_path(keys_dir, service))
     return cls(var_dir=tmp, nats_url=nats_url, database_url=database_url,
                auth_public_key_file=keys_dir / "jwt-ed25519.pub.pem",
-               keyring_file=keys_dir / "bus-keyring.json", relay_idle_poll_s=0.05,
+               keyring_file=keys_dir / "bus-keyring.json",
+               signing_key_file=signing_key_path(keys_dir, service),
+               trust_list_file=keys_dir / TRUST_FILE, relay_idle_poll_s=0.05,
                consumer_backoff_s=0.05, **overrides)
 
 

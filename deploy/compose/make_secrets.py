@@ -10,6 +10,11 @@ Writes, each 0600, never overwriting a file that exists (a lost at-rest key is l
 - `db-passwords.env`: LINGSHUI_<SVC>_DB_PASSWORD=… for `docker compose --env-file`;
 - `<svc>-at-rest.key`: the AES-256 key of that service's event store (encryption at rest);
 - `bus-keyring.json`: the keyring that seals resident IDs on the bus (one per county);
+- `bus-signing/<svc>.ed25519.pem`, `bus-trust.json`: each service's envelope-signing key
+  and every service's public keys (shared/signing.py);
+- `nats/<svc>.nk`, `nats/finance-bureau.nk`, `nats/admin.password`, `nats/auth.conf`: one
+  NATS user per service, the finance bureau's read-only user, the operator's, and the
+  server's users and permissions (shared/natsauth.py);
 - `seals/<code>.ed25519.pem`: the electronic-seal (电子印章) signing keys (shared/seals.py),
   one for the county and one per township, used by disbursement (statistics, fund plan) and
   archive (the monthly filing). Made here, not by the replicas: two replicas creating their
@@ -30,9 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from eventsourcing.cryptography import AESCipher  # noqa: E402
 
 from shared.contracts.common import SERVICES  # noqa: E402
+from shared.natsauth import ensure_nats_credentials  # noqa: E402
 from shared.pii import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
 from shared.seals import create_key_file, key_path  # noqa: E402
+from shared.signing import ensure_bus_keys  # noqa: E402
 
 
 def write_once(path: Path, text: str) -> bool:
@@ -72,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     once("db-passwords.env", "".join(f"LINGSHUI_{s.upper()}_DB_PASSWORD={p}\n"
                                      for s, p in passwords.items()))
     once("bus-keyring.json", Keyring.generate(args.keyring_kid).to_json())
+    if not (out / "bus-trust.json").exists():
+        made.append("bus-signing/, bus-trust.json")
+    ensure_bus_keys(out, SERVICES)  # never replaces a key; re-lists kids already trusted
+    if not (out / "nats" / "auth.conf").exists():
+        made.append("nats/")
+    ensure_nats_credentials(out, args.region, SERVICES)
     county = load_county(args.region)
     (out / "seals").mkdir(mode=0o700, exist_ok=True)
     for owner in (county.code, *(t.code for t in county.townships)):

@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenario = Scenario(gw, Tokens(issuer), households, args.out or var / "demo-output",
                             nats_url=f"nats://127.0.0.1:{args.nats_port}", progress=Progress(),
+                            nats_nkey_seed=var / "keys" / "nats" / "finance-bureau.nk",
                             wait_s=max(120.0, args.window_seconds * 6),
                             move_clock=stack.move_to if stack else None)
         out = scenario.run()

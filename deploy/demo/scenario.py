@@ -178,8 +178,10 @@ class Outcome:
 class Scenario:
     def __init__(self, gateway: Gateway, tokens: Tokens, households: list[Household],
                  out_dir: Path, nats_url: str | None = None, progress: Progress | None = None,
-                 wait_s: float = 180.0, move_clock: Callable[[date], None] | None = None) -> None:
+                 wait_s: float = 180.0, move_clock: Callable[[date], None] | None = None,
+                 nats_nkey_seed: Path | None = None) -> None:
         self.gw, self.t, self.households = gateway, tokens, households
+        self.nats_nkey_seed = nats_nkey_seed  # the finance bureau's NKey user
         self.out_dir, self.nats_url = out_dir, nats_url
         self.progress = progress or Progress()
         self.wait_s = wait_s
@@ -650,8 +652,11 @@ class Scenario:
         import nats
 
         from deploy.finance_consumer import FinanceBureauConsumer
+        from shared.natsauth import FINANCE_BUREAU, inbox_prefix
 
-        nc = await nats.connect(self.nats_url)
+        seed = self.nats_nkey_seed
+        nc = await nats.connect(self.nats_url, **({"nkeys_seed": str(seed), "inbox_prefix":
+                                                    inbox_prefix(FINANCE_BUREAU)} if seed else {}))
         token = self.t(Role.FINANCE_BUREAU)["authorization"].split()[1]
         try:
             async with httpx.AsyncClient(base_url=f"{self.gw.url}/api/disbursement",

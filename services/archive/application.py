@@ -118,11 +118,13 @@ class ArchiveApplication(ServiceApplication):
 
     # === the consolidated timeline: every service's integration events =====================
 
-    def archive_envelope(self, env: Envelope) -> str:
+    def archive_envelope(self, env: Envelope, *, refuse_broken: bool = False) -> str:
         """Store a received envelope with its chain verdict; a broken link raises an alarm.
 
         Idempotent by (source, position): the consumer's redeliveries and a rebuild's replay
-        store nothing twice and raise no second alarm.
+        store nothing twice and raise no second alarm. The live consumer hands over only
+        verified, linked copies; a rebuild (`refuse_broken`) skips a broken link as the
+        consumer refused it.
         """
         v = self.views
         with self.unit_of_work() as s:
@@ -131,6 +133,8 @@ class ArchiveApplication(ServiceApplication):
             before = v.neighbour(s, env.source, env.aggregate_id, env.position, before=True)
             expected = before.hash if before else GENESIS_HASH
             verdict = link_verdict(env, expected)
+            if verdict and refuse_broken:
+                return verdict
             v.store_envelope(s, env, verdict or "linked")
             if verdict:
                 self._raise_alarm(env, verdict, expected)
@@ -150,6 +154,12 @@ class ArchiveApplication(ServiceApplication):
         the second is recorded as an alarm."""
         with self.unit_of_work():
             self._raise_alarm(env, "conflicting_copy", env.prev_hash)
+
+    def raise_rejection_alarm(self, env: Envelope, reason: str, expected_prev: str) -> None:
+        """The consumer refused a copy (bad signature, tampered, off its chain…): nothing of
+        it enters the timeline; the alarm names what it claimed to be."""
+        with self.unit_of_work():
+            self._raise_alarm(env, reason, expected_prev or env.prev_hash)
 
     def _raise_alarm(self, env: Envelope, reason: str, expected_prev: str) -> None:
         alarm_id = alarm_id_for(env.source, env.aggregate_id, env.position)

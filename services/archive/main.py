@@ -27,13 +27,14 @@ from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocu
 from services.archive.reactions import reactions
 from services.archive.supervision import AlertRules
 from shared.auth import Principal, Role, require
-from shared.bus import service_subjects, stream_name
+from shared.bus import refusal, service_subjects, stream_name
 from shared.contracts import Envelope
 from shared.contracts.common import SERVICES
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.seals import SealKeys
 from shared.settings import ServiceSettings
+from shared.signing import TrustList
 
 log = logging.getLogger(__name__)
 DEFAULT_REQUIRED_DOCUMENTS = Path(__file__).parent / "data" / "required_documents.json"
@@ -114,8 +115,9 @@ def load_required_documents(path: Path) -> RequiredDocuments:
 
 
 async def read_stream(js: JetStreamContext, region: str, source: str,
-                      batch: int) -> AsyncIterator[list[Envelope]]:
-    """One service's stream from its first message to its last at the start of the call."""
+                      batch: int, trust: TrustList) -> AsyncIterator[list[Envelope]]:
+    """One service's stream from its first message to its last at the start of the call;
+    only the copies the live consumer would accept (its alarms are archive's own events)."""
     name = stream_name(region, source)
     try:
         info = await js.stream_info(name)
@@ -141,9 +143,14 @@ async def read_stream(js: JetStreamContext, region: str, source: str,
                 if seq > last:
                     break
                 try:
-                    out.append(Envelope.model_validate_json(m.data))
+                    env = Envelope.model_validate_json(m.data)
                 except ValidationError:  # the live consumer dead-letters poison messages
                     log.warning("rebuild skips unreadable %s message %d", source, seq)
+                    continue
+                if reason := refusal(trust, source, m.subject, env):
+                    log.warning("rebuild skips %s message %d: %s", source, seq, reason)
+                    continue
+                out.append(env)
             if out:
                 yield out
     finally:
@@ -193,7 +200,8 @@ class ArchiveRuntime(ServiceRuntime):
                     counts[source] = 0
                     async for envelopes in read_stream(self.bus.js, self.settings.region,
                                                        source,
-                                                       self.settings.rebuild_batch_size):
+                                                       self.settings.rebuild_batch_size,
+                                                       self.trust):
                         await asyncio.to_thread(self._archive_all, envelopes)
                         counts[source] += len(envelopes)
             finally:
@@ -204,7 +212,7 @@ class ArchiveRuntime(ServiceRuntime):
     def _archive_all(self, envelopes: list[Envelope]) -> None:
         with self.app.unit_of_work():
             for env in envelopes:
-                self.app.archive_envelope(env)
+                self.app.archive_envelope(env, refuse_broken=True)
 
 
 def ops_router(rt: ArchiveRuntime) -> APIRouter:

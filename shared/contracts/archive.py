@@ -20,6 +20,7 @@ from uuid import UUID
 
 from shared.contracts.common import AssistanceKind
 from shared.contracts.disbursement import Seal
+from shared.contracts.envelope import AlarmReason
 from shared.contracts.registry import IntegrationEvent, contract
 
 SENSITIVE_ACCESS_SUFFIXES = ("_unmasked", "_exported", "_viewed")
@@ -104,7 +105,7 @@ class ChainAlarm(IntegrationEvent):
     upstream_position: int
     upstream_event_id: UUID
     upstream_type: str
-    reason: Literal["hash_mismatch", "prev_hash_mismatch"]
+    reason: AlarmReason  # every kind archive can raise, or its relay could not publish it
     expected_prev_hash: str
     found_prev_hash: str
     township: str | None = None

@@ -1,8 +1,10 @@
 """The integration-event envelope, its subject, and the per-aggregate hash chain.
 
-hash = sha256(prev_hash ‖ canonical JSON of the envelope without `hash`). The canonical
-form is stable across a JSON round trip, so any copy of an envelope (JetStream, archive)
-can be verified on its own.
+hash = sha256(prev_hash ‖ canonical JSON of the envelope without `hash`, `kid`, `sig`). The
+canonical form is stable across a JSON round trip, so any copy of an envelope (JetStream,
+archive) can be verified on its own. `sig` is the source service's Ed25519 signature over the
+hash (shared/signing.py); it and its `kid` stay outside the hash, so envelopes stored before
+signing still verify.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict
@@ -40,6 +42,21 @@ def event_id_for(source: str, aggregate_id: UUID, aggregate_version: int) -> UUI
     return uuid5(EVENT_ID_NAMESPACE, f"{source}:{aggregate_id}:{aggregate_version}")
 
 
+# Why a consumer refused a copy; archive's chain alarm names the same reasons.
+AlarmReason = Literal[
+    "hash_mismatch", "prev_hash_mismatch", "conflicting_copy", "unsigned", "unknown_key",
+    "wrong_signer", "bad_signature", "subject_mismatch"]
+
+# Outside the hash: the signature is over the hash.
+UNHASHED = frozenset({"hash", "kid", "sig"})
+
+
+class Signer(Protocol):
+    kid: str
+
+    def sign(self, envelope_hash: str) -> str: ...
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,6 +76,8 @@ class Envelope(BaseModel):
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    kid: str | None = None
+    sig: str | None = None
 
     @property
     def subject(self) -> str:
@@ -66,20 +85,24 @@ class Envelope(BaseModel):
 
     @property
     def msg_id(self) -> str:
-        return f"{self.source}:{self.position}"
+        # With the hash: nobody can pre-empt the id of an envelope not yet published.
+        return f"{self.source}:{self.position}:{self.hash[:16]}"
 
     def computed_hash(self) -> str:
-        return chain_hash(self.prev_hash, self.model_dump(mode="json", exclude={"hash"}))
+        return chain_hash(self.prev_hash, self.model_dump(mode="json", exclude=UNHASHED))
 
     def hash_is_valid(self) -> bool:
         return self.computed_hash() == self.hash
 
     @classmethod
-    def sealed(cls, prev_hash: str, **fields: Any) -> Envelope:
-        """Build an envelope and compute its hash from the previous link of its chain."""
+    def sealed(cls, prev_hash: str, *, signer: Signer | None = None, **fields: Any) -> Envelope:
+        """Build an envelope, compute its hash from the previous link of its chain, and sign
+        it with the source's key."""
         draft = cls.model_construct(prev_hash=prev_hash, hash="", **fields)
-        body = cls.model_validate(draft.model_dump()).model_dump(mode="json", exclude={"hash"})
-        return cls.model_validate({**body, "hash": chain_hash(prev_hash, body)})
+        body = cls.model_validate(draft.model_dump()).model_dump(mode="json", exclude=UNHASHED)
+        digest = chain_hash(prev_hash, body)
+        signature = {"kid": signer.kid, "sig": signer.sign(digest)} if signer else {}
+        return cls.model_validate({**body, "hash": digest, **signature})
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

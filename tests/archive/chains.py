@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from shared.contracts import GENESIS_HASH, Actor, Envelope, event_id_for
+from tests.signing import sealed
 
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇
 GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇
@@ -31,7 +32,7 @@ class Streams:
              household_id: str | None = None) -> Envelope:
         position = self.positions.get(source, 0) + 1
         version = self.versions.get(aggregate_id, 0) + 1
-        env = Envelope.sealed(
+        env = sealed(
             self.heads.get(aggregate_id, GENESIS_HASH),
             event_id=event_id_for(source, aggregate_id, version), type=type_, version=1,
             source=source, region="469028", aggregate_id=aggregate_id,

@@ -19,12 +19,13 @@ from nats.js import JetStreamContext
 
 from shared.auth import Principal, Role, TokenIssuer
 from shared.bus import Bus
-from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent
+from shared.contracts import GENESIS_HASH, Actor, IntegrationEvent
 from shared.contracts.publicity import NoticeClosed
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from tests.conftest import NatsServer
 from tests.review.conftest import PANEL, REPORT, TAOYUAN, YELIN, acceptance, visit_body
+from tests.signing import sealed
 from tests.stack import build_service, client, eventually, reset_jetstream
 
 pytestmark = pytest.mark.nats
@@ -44,7 +45,7 @@ class Upstream:
     async def publish(self, aggregate_id: UUID, event: IntegrationEvent, **where: Any) -> None:
         self.position += 1
         self.versions[aggregate_id] = version = self.versions.get(aggregate_id, 0) + 1
-        env = Envelope.sealed(
+        env = sealed(
             self.heads.get(aggregate_id, GENESIS_HASH), event_id=uuid4(), type=event.TYPE,
             version=event.VERSION, source=self.source, region="469028",
             aggregate_id=aggregate_id, aggregate_version=version, position=self.position,

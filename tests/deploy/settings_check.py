@@ -106,6 +106,11 @@ def assert_production_safe(service: str, s: Any) -> None:
     assert s.http_host == "0.0.0.0", f"{service}: must listen on all interfaces in a container"
     assert s.telemetry_exporter == "otlp" and s.otlp_endpoint, f"{service}: telemetry otlp"
     assert s.nats_url.startswith("nats://") and "127.0.0.1" not in s.nats_url
+    assert s.nats_nkey_seed_file is not None, f"{service}: its own NATS user (NKey seed file)"
+    assert s.signing_key_file is not None and s.trust_list_file is not None, (
+        f"{service}: envelope signing key and trust list are provisioned files")
+    assert s.bus_keys_create_missing is False, (
+        f"{service}: a replica must never invent its signing key or trust list")
     # Service-specific settings whose defaults suit only the embedded stack.
     if service == "review":
         assert s.seed_demo_policy is False, "review: demo policy figures are not the county's"

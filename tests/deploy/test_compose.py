@@ -76,7 +76,8 @@ def test_production_safe_values_point_at_mounted_secrets(compose: dict[str, Any]
         env = environment(svc)
         mounted = {f"/run/secrets/{s}" for s in svc.get("secrets", [])}
         for var in (f"{name.upper()}_CIPHER_KEY_FILE", f"{name.upper()}_KEYRING_FILE",
-                    f"{name.upper()}_AUTH_PUBLIC_KEY_FILE"):
+                    f"{name.upper()}_AUTH_PUBLIC_KEY_FILE", f"{name.upper()}_SIGNING_KEY_FILE",
+                    f"{name.upper()}_TRUST_LIST_FILE", f"{name.upper()}_NATS_NKEY_SEED_FILE"):
             assert env[var] in mounted, f"{name}: {var}={env[var]} is not a mounted secret"
         assert env[f"{name.upper()}_CIPHER_KEY_FILE"] == f"/run/secrets/{name}-at-rest-key"
         for s in svc.get("secrets", []):

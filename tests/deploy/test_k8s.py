@@ -247,7 +247,8 @@ def test_service_settings_are_real_and_production_safe(kz: Kustomization, servic
         # Every key file a setting names is a file projected into the pod.
         mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
         volumes = {v["name"]: v for v in pod_spec(d)["volumes"]}
-        for field in ("cipher_key_file", "keyring_file", "auth_public_key_file"):
+        for field in ("cipher_key_file", "keyring_file", "auth_public_key_file",
+                      "signing_key_file", "trust_list_file", "nats_nkey_seed_file"):
             path = str(getattr(built, field))
             mount = next(m for m in mounts if path.startswith(m + "/"))
             rel = path[len(mount) + 1:]

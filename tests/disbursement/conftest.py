@@ -27,6 +27,7 @@ from shared.contracts.review import (
 from shared.pii import Keyring, mask_bank_account
 from shared.runtime import ServiceRuntime
 from tests.conftest import NatsServer
+from tests.signing import sealed
 from tests.stack import build_service, reset_jetstream
 
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇
@@ -113,7 +114,7 @@ class ReviewStream:
         self.position += 1
         prev, version = self.heads.get(aggregate_id, ("0" * 64, 0))
         version += 1
-        env = Envelope.sealed(
+        env = sealed(
             prev, event_id=event_id_for("review", aggregate_id, version), type=contract.TYPE,
             version=contract.VERSION, source="review", region="469028",
             aggregate_id=aggregate_id, aggregate_version=version, position=self.position,
@@ -130,7 +131,8 @@ def application(tmp_path: Path, keys_dir: Path) -> Any:
 
     app = build_application(DisbursementSettings(
         var_dir=tmp_path, keyring_file=keys_dir / "bus-keyring.json",
-        seal_keys_dir=keys_dir / "seals"))
+        seal_keys_dir=keys_dir / "seals", trust_list_file=keys_dir / "bus-trust.json",
+        signing_key_file=keys_dir / "bus-signing" / "disbursement.ed25519.pem"))
     app.today = lambda: date(2026, 6, 16)
     app.now = lambda: datetime(2026, 6, 16, 9, 0, tzinfo=CHINA_TZ)
     return app

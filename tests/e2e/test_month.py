@@ -228,6 +228,7 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
         assert {h.kind for h in households} == {"dibao", "tekun", "linshi", "dibao_edge"}
         scenario = Scenario(gw, tokens, households, tmp_path / "demo-output",
                             nats_url=f"nats://127.0.0.1:{nats_port}",
+                            nats_nkey_seed=tmp_path / "keys" / "nats" / "finance-bureau.nk",
                             progress=Progress(quiet=True), wait_s=60, move_clock=stack.move_to)
         out = scenario.run()
 

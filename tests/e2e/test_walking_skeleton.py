@@ -14,6 +14,7 @@ from shared.auth import Role, TokenIssuer
 from shared.bus import OutboxRelay, stream_name
 from shared.contracts import Envelope, verify_chain
 from shared.pii import make_resident_id
+from tests.signing import sealed
 from tests.stack import client, eventually
 
 pytestmark = pytest.mark.nats
@@ -196,16 +197,23 @@ async def test_a_different_copy_at_a_handled_position_is_dead_lettered(
 
     accepted = next(e for e in await stream_envelopes(nats_server.url, "intake")
                     if e.type == "application_accepted")
-    forged = Envelope.model_validate({**accepted.model_dump(mode="json"),
+    # Edited in place: refused on its own hash. Re-sealed with intake's key (a forked
+    # publisher): a conflict with the copy handled at that position.
+    edited = Envelope.model_validate({**accepted.model_dump(mode="json"),
                                       "data": {**accepted.data, "applicant_name": "某某"}})
+    fields = {k: getattr(accepted, k) for k in Envelope.model_fields
+              if k not in ("hash", "prev_hash", "kid", "sig")}
+    fork = sealed(accepted.prev_hash, **{**fields, "data": edited.data})
     nc = await nats.connect(nats_server.url)
-    await nc.jetstream().publish(forged.subject, forged.to_bytes(),
-                                 headers={"Nats-Msg-Id": "forged-by-test"})
+    for i, forged in enumerate((edited, fork)):
+        await nc.jetstream().publish(forged.subject, forged.to_bytes(),
+                                     headers={"Nats-Msg-Id": f"forged-by-test-{i}"})
     await nc.close()
 
     consumer = review.consumers[0]
-    await eventually(lambda: _async(consumer.dead_lettered == 1))
+    await eventually(lambda: _async(consumer.dead_lettered == 2))
     operator = {"authorization": "Bearer " + issuer.mint("centre-1", Role.COUNTY_CENTRE)}
     letters = (await client(review).get("/ops/dead-letters", headers=operator)).json()
+    assert letters[-2]["headers"]["Sa-Dead-Reason"] == "rejected: hash_mismatch"
     assert letters[-1]["headers"]["Sa-Dead-Reason"].startswith("bus.conflicting_copy")
     assert review.app.recorder.max_notification_id() == events_before

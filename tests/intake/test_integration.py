@@ -26,6 +26,7 @@ from shared.contracts.intake import ApplicationAccepted, ChangeReported
 from shared.contracts.review import CaseConfirmed, EntitlementChanged
 from shared.pii import Keyring, make_resident_id
 from tests.intake.test_api import TAOYUAN, YELIN, filing
+from tests.signing import sealed
 from tests.stack import client, eventually
 
 pytestmark = pytest.mark.nats
@@ -131,7 +132,7 @@ class ReviewStub:
     async def publish(self, aggregate_id: UUID, contract: IntegrationEvent) -> None:
         self.position += 1
         version = self.position
-        env = Envelope.sealed(
+        env = sealed(
             self.heads.get(aggregate_id, "0" * 64),
             event_id=event_id_for("review", aggregate_id, version), type=contract.TYPE,
             version=contract.VERSION, source="review", region="469028",

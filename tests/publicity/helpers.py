@@ -22,6 +22,7 @@ from shared.contracts.review import (
     OpinionIssued,
     TerminationNoticeRequested,
 )
+from tests.signing import sealed
 from tests.stack import service_settings
 
 YELIN, TAOYUAN, DAPO = "469028100", "469028100201", "469028100202"  # 椰林镇 桃源村 大坡村
@@ -45,7 +46,7 @@ class ReviewStream:
         version = self.versions.get(aggregate_id, 0) + 1
         self.versions[aggregate_id] = version
         data = contract.model_dump(mode="json")
-        env = Envelope.sealed(
+        env = sealed(
             self.heads.get(aggregate_id, GENESIS_HASH),
             event_id=event_id_for("review", aggregate_id, version), type=contract.TYPE,
             version=contract.VERSION, source="review", region="469028",

@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
 
 @pytest.fixture
-async def own_nats(tmp_path: Path) -> Any:
-    server = NatsServer(tmp_path / "nats")
+async def own_nats(tmp_path: Path, keys_dir: Path) -> Any:
+    server = NatsServer(tmp_path / "nats", keys_dir)
     server.start()
     yield server
     server.stop()

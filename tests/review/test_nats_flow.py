@@ -32,6 +32,7 @@ from tests.review.conftest import (
     to_reviewed,
     visit_body,
 )
+from tests.signing import sealed
 from tests.stack import build_service, client, eventually, reset_jetstream
 
 pytestmark = pytest.mark.nats
@@ -51,7 +52,7 @@ class Upstream:
         self.position += 1
         version = self.versions.get(aggregate_id, 0) + 1
         self.versions[aggregate_id] = version
-        env = Envelope.sealed(
+        env = sealed(
             self.heads.get(aggregate_id, GENESIS_HASH), event_id=uuid4(), type=event.TYPE,
             version=event.VERSION, source=self.source, region=REGION,
             aggregate_id=aggregate_id, aggregate_version=version, position=self.position,

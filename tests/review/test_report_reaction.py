@@ -21,6 +21,7 @@ from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from tests.review.conftest import GUANGPO, TAOYUAN, YELIN
 from tests.review.test_api import confirmed
+from tests.signing import sealed
 
 REVIEWER = Actor(user_id="rev-yelin", role="township_reviewer", township=YELIN)
 
@@ -34,7 +35,7 @@ class PublicityStream:
 
     def envelope(self, upheld: ReportUpheld) -> Envelope:
         self.position += 1
-        env = Envelope.sealed(
+        env = sealed(
             self.heads.get(upheld.report_id, GENESIS_HASH), event_id=uuid4(),
             type=upheld.TYPE, version=upheld.VERSION, source="publicity", region="469028",
             aggregate_id=upheld.report_id, aggregate_version=self.position,

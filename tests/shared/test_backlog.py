@@ -43,11 +43,13 @@ async def test_backlog_counts_what_is_not_yet_published_or_handled(
         head = review.app.recorder.max_notification_id()
         assert head and head > 0
         idle = OutboxRelay(review.app, bus, review.to_integration)
-        assert await idle.backlog() == {"position": 0, "head": head, "unpublished": head}
+        assert await idle.backlog() == {"position": 0, "head": head, "unpublished": head,
+                                         "halted": None, "failing": None}
         await bus.ensure_stream("review", 3600)
         while await idle.publish_pending():
             pass
-        assert await idle.backlog() == {"position": head, "head": head, "unpublished": 0}
+        assert await idle.backlog() == {"position": head, "head": head, "unpublished": 0,
+                                         "halted": None, "failing": None}
 
         # JetStream counts what waits for a consumer: all of the stream before it binds,
         # then what it has not fetched.

@@ -2,8 +2,9 @@
 
 - One stream per service (file storage, no age limit, a duplicate window): part of the
   audit record.
-- The relay publishes each committed integration event with `Nats-Msg-Id = <service>:<position>`
-  and resumes from its tracked position; JetStream drops a republished duplicate.
+- The relay publishes each committed domain event (its integration contract, or else an
+  audit record) with `Nats-Msg-Id = <service>:<position>` and resumes from its tracked
+  position; JetStream drops a republished duplicate.
 - The consumer applies a handler and records (upstream, position) in the SAME transaction
   as the events it produces, so redeliveries and replays have no second effect.
 """
@@ -26,6 +27,7 @@ from nats.js.errors import BadRequestError, NotFoundError, ServerError
 from opentelemetry import trace
 from pydantic import ValidationError
 
+from shared.audit import AuditTrail
 from shared.contracts import Actor, Envelope, IntegrationEvent, event_id_for
 from shared.errors import DomainError
 from shared.eventstore import ServiceApplication
@@ -114,7 +116,8 @@ class Bus:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """What a service's contracts.py maps a domain event to (None means internal)."""
+    """What a service's contracts.py maps a domain event to (None: internal, published as
+    an audit record only)."""
 
     contract: IntegrationEvent
     case_id: str | None = None
@@ -135,6 +138,7 @@ class OutboxRelay:
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
         self.name = f"{app.name}->nats"
+        self.audit = AuditTrail(app, app.name)
         self.lease = lease or lease_for(app, self.name)
         self.lease_retry_s = lease_retry_s
         self.active = False
@@ -212,10 +216,11 @@ class OutboxRelay:
         chain = self.app.chain_heads(sorted({str(e.originator_id) for _, e in events}))
         heads: dict[str, tuple[str, int]] = {}
         envelopes: list[Envelope] = []
-        for position, event in events:
-            out = self.to_integration(event, position)
-            if out is None:
-                continue
+        audits = self.audit.records(e for _, e in events)
+        for (position, event), audit in zip(events, audits, strict=True):
+            # Every event leaves: as its integration contract, or as an audit record.
+            out = self.to_integration(event, position) or Outgoing(
+                audit.contract, audit.case_id, audit.household_id, audit.township)
             agg = str(event.originator_id)
             prev = heads[agg][0] if agg in heads else chain.get(agg, "0" * 64)
             actor = getattr(event, "actor", None)
@@ -226,9 +231,10 @@ class OutboxRelay:
                 region=self.bus.region, aggregate_id=event.originator_id,
                 aggregate_version=event.originator_version, position=position,
                 occurred_at=event.timestamp,
-                actor=Actor.model_validate(actor) if actor else None,
+                actor=Actor.model_validate({k: actor.get(k) for k in Actor.model_fields})
+                if actor else None,
                 case_id=out.case_id, household_id=out.household_id, township=out.township,
-                data=out.contract.model_dump(mode="json"),
+                data=out.contract.model_dump(mode="json"), audit=audit.entry,
             )
             heads[agg] = (env.hash, position)
             envelopes.append(env)

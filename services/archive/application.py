@@ -132,7 +132,7 @@ class ArchiveApplication(ServiceApplication):
             before = v.neighbour(s, env.source, env.aggregate_id, env.position, before=True)
             expected = before.hash if before else GENESIS_HASH
             verdict = link_verdict(env, expected)
-            v.store_envelope(s, env, verdict or "linked")
+            v.store_envelope(s, env, verdict or "linked", before)
             if verdict:
                 self._raise_alarm(env, verdict, expected)
             # A redelivery can bring a link after its successor; the successor's alarm then
@@ -368,7 +368,13 @@ class ArchiveApplication(ServiceApplication):
             "household_id": e.household_id, "township": e.township,
             "who": e.actor.user_id if e.actor else None,
             "role": e.actor.role if e.actor else None,
-            "why": why(e.data), "data": e.data, "hash": e.hash,
+            # The one audit vocabulary (issue 16): absent only on copies made before it.
+            "event": e.audit.event if e.audit else None,
+            "label": e.audit.label if e.audit else None,
+            "by": e.audit.who.model_dump(mode="json") if e.audit and e.audit.who else None,
+            "when": e.audit.when if e.audit else None,
+            "changes": [c.model_dump(mode="json") for c in e.audit.changes] if e.audit else [],
+            "why": why(e), "data": e.data, "hash": e.hash,
             **({"chain_status": status} if status else {}),
         }
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from services.archive.domain import ChainAlarm, HouseholdFile
 from services.archive.supervision import MonthlyFiling, SupervisionAlert, jsonable, totals_of
 from shared.contracts.archive import is_sensitive_access
+from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.envelope import Envelope
 from shared.eventstore import POSITION, Projection
 
@@ -303,16 +304,23 @@ class ArchiveProjection(Projection):
              else q.where(t.c.position > position).order_by(t.c.position))
         return session.execute(q.limit(1)).first()
 
-    def store_envelope(self, session: Session, env: Envelope, chain_status: str) -> None:
+    def store_envelope(self, session: Session, env: Envelope, chain_status: str,
+                       before: Row[Any] | None = None) -> None:
         d = env.data
+        # An audit record of an aggregate's internal event belongs to the case, household
+        # and township its earlier links named (a review case's recheck, extension...).
+        inherited = before if env.type == AUDIT_RECORD and before is not None else None
         session.execute(self.envelopes.insert().values(
             source=env.source, position=env.position, event_id=str(env.event_id),
             type=env.type, aggregate_id=str(env.aggregate_id),
             aggregate_version=env.aggregate_version, occurred_at=env.occurred_at,
             actor_user_id=env.actor.user_id if env.actor else None,
             actor_role=env.actor.role if env.actor else None,
-            case_id=env.case_id, township=env.township or d.get("township"),
-            household_id=env.household_id or d.get("household_id"),
+            case_id=env.case_id or (inherited.case_id if inherited else None),
+            township=env.township or d.get("township")
+            or (inherited.township if inherited else None),
+            household_id=env.household_id or d.get("household_id")
+            or (inherited.household_id if inherited else None),
             prev_hash=env.prev_hash, hash=env.hash, chain_status=chain_status,
             sensitive_access=is_sensitive_access(env.type, d),
             close_relative_declared=d.get("close_relative_declared") is True,

@@ -673,6 +673,10 @@ class ReviewCase(Aggregate):
     """审核: investigation, verification, joint review, opinion and decision for one
     application."""
 
+    # Never in an audit record (shared.audit): what investigators found in the home and
+    # heard from neighbours stays in review; the record says who visited, when, which round.
+    AUDIT_WITHHELD = frozenset({"visit", "interview", "household"})
+
     @staticmethod
     def create_id(application_id: UUID, **_: Any) -> UUID:
         return case_id_for(application_id)

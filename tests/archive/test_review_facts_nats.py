@@ -125,6 +125,11 @@ async def test_archive_supervises_the_real_review_facts(
                       panel=[*PANEL, investigator], county_visit=False)
         await _decide(http, as_, review, publicity, cases["county_visited"], panel=PANEL,
                       county_visit=True)
+        # An internal decision (no integration contract): it still reaches archive.
+        r = await http.post(f"/cases/{cases['neglected']}/deadline-extension",
+                            headers=as_(Role.TOWNSHIP_LEADER),
+                            json={"reason": "需补充核对外省房产信息"})
+        assert r.status_code == 200, r.text
 
     def confirmed_in_archive() -> int:
         t = archive.app.views.envelopes
@@ -157,6 +162,36 @@ async def test_archive_supervises_the_real_review_facts(
             r = await audit.get(f"/supervision/alerts/{kind}", headers=centre)
             assert r.status_code == 200, r.text
             found[kind] = [(a["case_id"], a["detail"]) for a in r.json()["items"]]
+
+        # Issue 16: every review event of the case is on the inspector's timeline, internal
+        # ones included, each with who, when, why (one field) and a Chinese label.
+        await eventually(lambda: _async(_has_event(archive, "ReviewCase.DecisionDeadlineExtended")),
+                         20)
+        timeline = (await audit.get(f"/audit/cases/{cases['voted']}/timeline",
+                                    headers=centre)).json()["events"]
+        ours = [e for e in timeline if e["source"] == "review"]
+        events = [e["event"] for e in ours]
+        assert events[:2] == ["ReviewCase.Opened", "ReviewCase.InvestigationAssigned"]
+        for internal in ("ReviewCase.VerificationRequested", "ReviewCase.PublicityClosed",
+                         "ReviewCase.Confirmed", "Entitlement.Started"):
+            assert internal in events, (internal, events)
+        assert all(e["label"] and e["by"]["user_id"] and e["when"] for e in ours)
+        assert all(e["chain_status"] == "linked" for e in timeline)
+        confirmed = next(e for e in ours if e["event"] == "ReviewCase.Confirmed")
+        assert confirmed["why"] == "准予低保" and confirmed["label"] == "审核确认"
+        assert {"field": "status", "old": "publicized", "new": "confirmed"} in \
+            confirmed["changes"]
+        assert all("家中有冰箱" not in str(e) for e in timeline)  # findings stay in review
+        extended = next(e for e in (await audit.get(
+            f"/audit/cases/{cases['neglected']}/timeline", headers=centre)).json()["events"]
+            if e["event"] == "ReviewCase.DecisionDeadlineExtended")
+        assert extended["type"] == "audit_record" and extended["label"] == "延长审核确认期限"
+        assert extended["why"] == "需补充核对外省房产信息"
+        assert extended["by"]["role"] == "township_leader"
+        due = next(c for c in extended["changes"] if c["field"] == "decision_due")
+        assert due["old"] < due["new"]
+        r = await audit.get(f"/audit/cases/{cases['neglected']}/verification", headers=centre)
+        assert r.status_code == 200 and r.json()["ok"], r.text
 
     # The county visited one close-relative case itself; the other it never saw.
     assert [c for c, _ in found["close_relative_without_county_visit"]] == [cases["voted"]]
@@ -213,6 +248,14 @@ async def _case_of(http: httpx.AsyncClient, application_id: UUID, as_: Any
     r = await http.get(f"/cases/by-application/{application_id}",
                        headers=as_(Role.TOWNSHIP_LEADER))
     return r.json() if r.status_code == 200 else None
+
+
+def _has_event(archive: ServiceRuntime, name: str) -> bool:
+    t = archive.app.views.envelopes
+    with archive.app.read_session() as s:
+        return any(Envelope.model_validate_json(b).audit.event == name  # type: ignore[union-attr]
+                   for b in s.execute(t.select().with_only_columns(t.c.body).where(
+                       t.c.type == "audit_record")).scalars())
 
 
 async def _async(value: bool) -> bool:

@@ -1200,6 +1200,9 @@ class ReviewCase(Aggregate):
         if not self.visits:
             raise RuleViolation("review.investigation_missing",
                                 "complete the record with the signed home-visit form")
+        if not note.strip():
+            raise RuleViolation("review.reason_required",
+                                "record how the 先行救助 record was completed", field="note")
         self._advance_completed(completed_on=on, note=note, actor=actor)
 
     @event("AdvanceRecordCompleted")

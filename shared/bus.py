@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -420,3 +420,40 @@ async def dead_letters(bus: Bus, limit: int = 100) -> list[dict[str, Any]]:
                     "headers": {k: str(v) for k, v in (m.headers or {}).items()},
                     "data": (m.data or b"").decode(errors="replace")})
     return out
+
+
+async def read_stream(js: JetStreamContext, region: str, source: str,
+                      batch: int) -> AsyncIterator[list[Envelope]]:
+    """One service's stream from its first message to its last at the start of the call."""
+    name = stream_name(region, source)
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        return
+    last = info.state.last_seq
+    if info.state.messages == 0:
+        return
+    sub = await js.pull_subscribe(
+        service_subjects(region, source), stream=name,
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
+                              inactive_threshold=60.0))
+    try:
+        seq = 0
+        while seq < last:
+            try:
+                msgs = await sub.fetch(batch, timeout=2.0)
+            except TimeoutError:
+                break
+            out = []
+            for m in msgs:
+                seq = m.metadata.sequence.stream
+                if seq > last:
+                    break
+                try:
+                    out.append(Envelope.model_validate_json(m.data))
+                except ValidationError:  # the live consumer dead-letters poison messages
+                    log.warning("read_stream skips unreadable %s message %d", source, seq)
+            if out:
+                yield out
+    finally:
+        await sub.unsubscribe()

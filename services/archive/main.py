@@ -7,17 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.archive import api
@@ -28,7 +24,7 @@ from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocu
 from services.archive.reactions import reactions
 from services.archive.supervision import AlertRules
 from shared.auth import Principal, Role, require
-from shared.bus import service_subjects, stream_name
+from shared.bus import read_stream
 from shared.calendar import WorkingCalendar
 from shared.clock import today
 from shared.contracts import Envelope
@@ -118,43 +114,6 @@ def load_required_documents(path: Path) -> RequiredDocuments:
     raw = json.loads(path.read_text(encoding="utf-8"))
     return RequiredDocuments.from_mapping({k: v for k, v in raw.items()
                                            if not k.startswith("_")})
-
-
-async def read_stream(js: JetStreamContext, region: str, source: str,
-                      batch: int) -> AsyncIterator[list[Envelope]]:
-    """One service's stream from its first message to its last at the start of the call."""
-    name = stream_name(region, source)
-    try:
-        info = await js.stream_info(name)
-    except NotFoundError:
-        return
-    last = info.state.last_seq
-    if info.state.messages == 0:
-        return
-    sub = await js.pull_subscribe(
-        service_subjects(region, source), stream=name,
-        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
-                              inactive_threshold=60.0))
-    try:
-        seq = 0
-        while seq < last:
-            try:
-                msgs = await sub.fetch(batch, timeout=2.0)
-            except TimeoutError:
-                break
-            out = []
-            for m in msgs:
-                seq = m.metadata.sequence.stream
-                if seq > last:
-                    break
-                try:
-                    out.append(Envelope.model_validate_json(m.data))
-                except ValidationError:  # the live consumer dead-letters poison messages
-                    log.warning("rebuild skips unreadable %s message %d", source, seq)
-            if out:
-                yield out
-    finally:
-        await sub.unsubscribe()
 
 
 class ArchiveRuntime(ServiceRuntime):

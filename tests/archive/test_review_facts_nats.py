@@ -199,6 +199,14 @@ async def test_archive_supervises_the_real_review_facts(
     assert case == cases["voted"]
     assert (detail["official"], detail["opinion"], detail["round"]) == ("u-w", "approve", 1)
 
+    # Rebuilt from the streams (audit records included), the read models end identical.
+    before = archive.app.snapshot_read_models()
+    async with client(archive) as audit:
+        r = await audit.post("/ops/rebuild-read-models", headers=centre)
+        assert r.status_code == 200, r.text
+        assert r.json()["stream_events"]["review"] > 0
+    assert archive.app.snapshot_read_models() == before
+
 
 async def _decide(http: httpx.AsyncClient, as_: Any, review: ServiceRuntime,
                   publicity: Upstream, case_id: str, *, panel: list[dict[str, Any]],

@@ -44,7 +44,6 @@ DROPPED = frozenset({"contact", "code_salt", "code_digest", "reporter_name", "ob
 WHY_KEYS = ("reason", "reasons", "recusal_reason", "note", "notes", "method", "finding",
             "notice", "justification", "question", "answer", "corrective_action")
 MAX_FIELD_CHARS = 4000  # a roster's rows stay in the store; the record says how many
-MAX_CHANGES = 30
 
 _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
@@ -57,7 +56,9 @@ def label_key(source: str, event_class: type) -> str:
 
 
 def label_of(source: str, event_class: type) -> str | None:
-    return LABELS.get(label_key(source, event_class))
+    # "*.": the kernel's own events, recorded by every service (chain checkpoints).
+    return (LABELS.get(label_key(source, event_class))
+            or LABELS.get(label_key("*", event_class)))
 
 
 def _mask_text(text: str) -> str:
@@ -177,10 +178,10 @@ def state_of(aggregate: Any, withheld: frozenset[str]) -> dict[str, Any]:
 
 
 def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[AuditChange]:
-    out = [AuditChange(field=k, old=before.get(k), new=after.get(k))
-           for k in sorted(set(before) | set(after))
-           if before.get(k) != after.get(k) and not (k == "id" and before.get(k) is None)]
-    return out[:MAX_CHANGES]
+    # Every plain value that moved (bounded by the aggregate's attributes, not cut): folding
+    # the changes replays the aggregate's state at any version (archive's point in time).
+    return [AuditChange(field=k, old=before.get(k), new=after.get(k))
+            for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ falls back to the class name, so a forgotten label never stops the relay.
 from __future__ import annotations
 
 LABELS: dict[str, str] = {
+    # the kernel, in every service
+    "*.ChainCheckpoint.Created": "建立链路检查点",
+    "*.ChainCheckpoint.Recorded": "链路检查点",
     # intake
     "intake.Application.Created": "申请创建",
     "intake.Application.Submitted": "提交申请",

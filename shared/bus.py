@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import nats
@@ -28,6 +29,8 @@ from opentelemetry import trace
 from pydantic import ValidationError
 
 from shared.audit import AuditTrail
+from shared.checkpoint import Checkpointer
+from shared.checkpoint import contract_of as checkpoint_contract
 from shared.contracts import Actor, Envelope, IntegrationEvent, event_id_for
 from shared.errors import DomainError
 from shared.eventstore import ServiceApplication
@@ -133,12 +136,15 @@ class OutboxRelay:
 
     def __init__(self, app: ServiceApplication, bus: Bus, to_integration: ToIntegration,
                  batch_size: int = 500, idle_poll_s: float = 0.2, *,
-                 lease: RelayLease | None = None, lease_retry_s: float = 1.0) -> None:
+                 lease: RelayLease | None = None, lease_retry_s: float = 1.0,
+                 checkpoint_every: int = 1000, checkpoint_max_age_s: float = 86400.0) -> None:
         self.app, self.bus, self.to_integration = app, bus, to_integration
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
         self.name = f"{app.name}->nats"
         self.audit = AuditTrail(app, app.name)
+        self.checkpoints = Checkpointer(app, checkpoint_every,
+                                        timedelta(seconds=checkpoint_max_age_s))
         self.lease = lease or lease_for(app, self.name)
         self.lease_retry_s = lease_retry_s
         self.active = False
@@ -208,6 +214,8 @@ class OutboxRelay:
         await asyncio.to_thread(self.app.advance_relay, self.name, position, batch[-1].id,
                                 heads)
         self.published += len(envelopes)
+        # Committed here, published with the next batch, like any event.
+        await asyncio.to_thread(self.checkpoints.maybe_record, batch[-1].id)
         return len(batch)
 
     def _envelopes(self, batch: list[Any]) -> tuple[list[Envelope], dict[str, tuple[str, int]],
@@ -219,7 +227,7 @@ class OutboxRelay:
         audits = self.audit.records(e for _, e in events)
         for (position, event), audit in zip(events, audits, strict=True):
             # Every event leaves: as its integration contract, or as an audit record.
-            out = self.to_integration(event, position) or Outgoing(
+            out = self._checkpoint(event) or self.to_integration(event, position) or Outgoing(
                 audit.contract, audit.case_id, audit.household_id, audit.township)
             agg = str(event.originator_id)
             prev = heads[agg][0] if agg in heads else chain.get(agg, "0" * 64)
@@ -240,6 +248,11 @@ class OutboxRelay:
             envelopes.append(env)
         traces = self.app.traces(batch[0].id, batch[-1].id)
         return envelopes, heads, traces
+
+    @staticmethod
+    def _checkpoint(event: Any) -> Outgoing | None:
+        contract = checkpoint_contract(event)
+        return Outgoing(contract) if contract is not None else None
 
 
 Handler = Callable[[Envelope], None]

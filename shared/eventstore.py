@@ -95,7 +95,7 @@ class KernelTables:
             f"{p}_chain_heads", self.metadata,
             Column("aggregate_id", String(36), primary_key=True),
             Column("last_hash", String(64), nullable=False),
-            Column("position", POSITION, nullable=False),
+            Column("position", POSITION, nullable=False, index=True),  # checkpoint deltas
         )
         # The W3C traceparent of the request that wrote each event, so the relay continues it.
         self.event_trace = Table(
@@ -290,6 +290,10 @@ class ServiceApplication(Application[UUID]):
         with self.read_session() as s:
             row = s.execute(select(t.c.position).where(t.c.relay == relay)).first()
         return int(row[0]) if row else 0
+
+    def set_relay_position(self, s: Session, relay: str, position: int) -> None:
+        self._upsert(s, self.kernel.relay_position, ["relay"],
+                     [{"relay": relay, "position": position}])
 
     def chain_heads(self, aggregate_ids: Sequence[str]) -> dict[str, str]:
         t = self.kernel.chain_heads

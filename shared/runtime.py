@@ -77,7 +77,9 @@ class ServiceRuntime:
         if s.relay_enabled:
             self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
                                      s.relay_batch_size, s.relay_idle_poll_s,
-                                     lease_retry_s=s.relay_lease_retry_s)
+                                     lease_retry_s=s.relay_lease_retry_s,
+                                     checkpoint_every=s.checkpoint_every,
+                                     checkpoint_max_age_s=s.checkpoint_max_age_s)
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         self.start_consumers()
 

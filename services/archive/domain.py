@@ -492,6 +492,23 @@ def fold_case(envelopes: Iterable[Envelope], *, at: datetime | None = None,
     return s
 
 
+def fold_aggregate(envelopes: Iterable[Envelope], at: datetime | None = None
+                   ) -> tuple[int, dict[str, Any]]:
+    """One aggregate's plain values as its audit records tell them, at `at`: the version
+    reached and the state, to compare with the owning service's repository at that version."""
+    version, state = 0, {}
+    for e in sorted(envelopes, key=lambda x: x.aggregate_version):
+        if at is not None and e.occurred_at > at:
+            break
+        version = e.aggregate_version
+        for c in e.audit.changes if e.audit else []:
+            if c.new is None:
+                state.pop(c.field, None)
+            else:
+                state[c.field] = c.new
+    return version, state
+
+
 def _fold_changes(s: CaseState, changes: Iterable[Any]) -> None:
     # Internal decisions that move a case's dates (a decision time-limit extension).
     for c in changes:

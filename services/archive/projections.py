@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from services.archive.domain import ChainAlarm, HouseholdFile
 from services.archive.supervision import MonthlyFiling, SupervisionAlert, jsonable, totals_of
 from shared.contracts.archive import is_sensitive_access
-from shared.contracts.audit import AUDIT_RECORD
+from shared.contracts.audit import AUDIT_RECORD, CHAIN_CHECKPOINT, ChainCheckpointed
 from shared.contracts.envelope import Envelope
 from shared.eventstore import POSITION, Projection
 
@@ -67,6 +67,16 @@ class ArchiveProjection(Projection):
             Column("sensitive_access", Boolean, nullable=False, index=True),
             Column("close_relative_declared", Boolean, nullable=False, index=True),
             Column("body", Text, nullable=False),  # the envelope as received: what is verified
+        )
+        # What each service's chain checkpoints say its heads are (shared/checkpoint.py):
+        # the newest committed link of each aggregate, which archive's copy must hold.
+        self.expected_heads = Table(
+            "archive_expected_heads", m,
+            Column("source", String(32), primary_key=True),
+            Column("aggregate_id", String(36), primary_key=True),
+            Column("hash", String(64), nullable=False),
+            Column("position", POSITION, nullable=False),
+            Column("checkpoint_seq", Integer, nullable=False),
         )
         # Review's case id and intake's application id name the same case.
         self.case_aliases = Table(
@@ -325,10 +335,26 @@ class ArchiveProjection(Projection):
             sensitive_access=is_sensitive_access(env.type, d),
             close_relative_declared=d.get("close_relative_declared") is True,
             body=env.model_dump_json()))
+        if env.type == CHAIN_CHECKPOINT:
+            self._expect_heads(session, env)
         # A review case names the application it came from: one case, two ids.
         application_id = d.get("application_id")
         if env.case_id and application_id and str(application_id) != env.case_id:
             self.alias(session, env.case_id, str(application_id))
+
+    def _expect_heads(self, session: Session, env: Envelope) -> None:
+        cp = ChainCheckpointed.model_validate(env.data)
+        t = self.expected_heads
+        for h in cp.heads:
+            key = (t.c.source == env.source) & (t.c.aggregate_id == h.aggregate_id)
+            row = session.execute(select(t.c.position).where(key)).first()
+            if row is None:
+                session.execute(t.insert().values(
+                    source=env.source, aggregate_id=h.aggregate_id, hash=h.hash,
+                    position=h.position, checkpoint_seq=cp.seq))
+            elif int(row[0]) < h.position:  # checkpoints may arrive in any order on a rebuild
+                session.execute(update(t).where(key).values(
+                    hash=h.hash, position=h.position, checkpoint_seq=cp.seq))
 
     def alias(self, session: Session, alias: str, case_key: str) -> None:
         t = self.case_aliases

@@ -54,3 +54,29 @@ class AuditRecorded(IntegrationEvent):
     TYPE = AUDIT_RECORD
     event: str
     fields: dict[str, Any]
+
+
+CHAIN_CHECKPOINT = "chain_checkpoint"
+
+
+class CheckpointHead(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    aggregate_id: str
+    hash: str
+    position: int
+
+
+@contract
+class ChainCheckpointed(IntegrationEvent):
+    """A service's commitment to its chain heads (shared/checkpoint.py): every head that
+    moved since the previous checkpoint, up to `position`. Archive checks its copy holds
+    each head, so a deleted tail or a deleted aggregate is named, not silently missing."""
+
+    SOURCE = ANY_SOURCE
+    TYPE = CHAIN_CHECKPOINT
+    seq: int
+    position: int  # the service's log position the checkpoint covers
+    previous_position: int
+    previous_hash: str | None  # the envelope hash of checkpoint seq-1: a chain of checkpoints
+    aggregates: int  # every aggregate the service has published, in total
+    heads: list[CheckpointHead]

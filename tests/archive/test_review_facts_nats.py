@@ -16,6 +16,7 @@ import httpx
 import nats
 import pytest
 from nats.js import JetStreamContext
+from sqlalchemy import select
 
 from shared.auth import Principal, Role, TokenIssuer
 from shared.bus import Bus
@@ -23,6 +24,7 @@ from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent
 from shared.contracts.publicity import NoticeClosed
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
+from tests.archive.point_in_time import assert_equivalent
 from tests.conftest import NatsServer
 from tests.review.conftest import PANEL, REPORT, TAOYUAN, YELIN, acceptance, visit_body
 from tests.stack import build_service, client, eventually, reset_jetstream
@@ -206,6 +208,14 @@ async def test_archive_supervises_the_real_review_facts(
         assert r.status_code == 200, r.text
         assert r.json()["stream_events"]["review"] > 0
     assert archive.app.snapshot_read_models() == before
+
+    # Point in time: every review aggregate (cases, entitlements, policy) at every instant
+    # equals review's repository at the version that instant reached.
+    t = archive.app.views.envelopes
+    with archive.app.read_session() as s:
+        aggregates = sorted(set(s.execute(select(t.c.aggregate_id).where(
+            t.c.source == "review")).scalars()))
+    assert await assert_equivalent(archive, review, aggregates, centre) > 20
 
 
 async def _decide(http: httpx.AsyncClient, as_: Any, review: ServiceRuntime,

@@ -48,7 +48,7 @@ def test_every_domain_event_type_has_a_label() -> None:
     assert {k.split(".")[0] for k in events} == set(SERVICES)
     missing = sorted(k for k in events if k not in LABELS)
     assert not missing, f"domain events without a Chinese audit label: {missing}"
-    stale = sorted(k for k in LABELS if k not in events)
+    stale = sorted(k for k in LABELS if k not in events and not k.startswith("*."))
     assert not stale, f"labels of events that no longer exist: {stale}"
     assert len(events) >= 100  # 111 when this test was written
 

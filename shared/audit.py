@@ -44,6 +44,7 @@ DROPPED = frozenset({"contact", "code_salt", "code_digest", "reporter_name", "ob
 WHY_KEYS = ("reason", "reasons", "recusal_reason", "note", "notes", "method", "finding",
             "notice", "justification", "question", "answer", "corrective_action")
 MAX_FIELD_CHARS = 4000  # a roster's rows stay in the store; the record says how many
+MAX_ITEMS = 200
 
 _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
@@ -107,9 +108,12 @@ def _bounded(value: Any) -> Any:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     if len(text) <= MAX_FIELD_CHARS:
         return value
-    size = len(value) if isinstance(value, list | dict) else None
+    return _omitted(len(value) if isinstance(value, list | dict) else None, len(text))
+
+
+def _omitted(items: int | None, chars: int | None) -> dict[str, Any]:
     return {"omitted": "too large for the audit record; kept in the service's store",
-            "items": size, "chars": len(text)}
+            "items": items, "chars": chars}
 
 
 def withheld_of(aggregate_class: type | None) -> frozenset[str]:
@@ -122,7 +126,10 @@ def event_fields(event: Any, withheld: frozenset[str] = frozenset()) -> dict[str
     for k, v in vars(event).items():
         if k in BOOKKEEPING or k.startswith("_") or k in DROPPED or k in withheld:
             continue
-        out[k] = _bounded(jsonable(v, k, withheld))
+        if isinstance(v, list | tuple | dict) and len(v) > MAX_ITEMS:
+            out[k] = _omitted(len(v), None)  # a roster's rows: not even walked
+        else:
+            out[k] = _bounded(jsonable(v, k, withheld))
     return out
 
 
@@ -191,6 +198,7 @@ class AuditRecord:
     case_id: str | None
     household_id: str | None
     township: str | None
+    aggregate: Any = None  # the aggregate right after the event (None if not replayable)
 
 
 class AuditTrail:
@@ -246,7 +254,7 @@ class AuditTrail:
             return str(value) if value is not None else None
 
         return AuditRecord(entry, AuditRecorded(event=name, fields=fields),
-                           where("case_id"), where("household_id"), where("township"))
+                           where("case_id"), where("household_id"), where("township"), after)
 
 
 def _aggregate_class(event_class: type) -> type | None:

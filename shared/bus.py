@@ -224,11 +224,15 @@ class OutboxRelay:
         chain = self.app.chain_heads(sorted({str(e.originator_id) for _, e in events}))
         heads: dict[str, tuple[str, int]] = {}
         envelopes: list[Envelope] = []
-        audits = self.audit.records(e for _, e in events)
-        for (position, event), audit in zip(events, audits, strict=True):
-            # Every event leaves: as its integration contract, or as an audit record.
-            out = self._checkpoint(event) or self.to_integration(event, position) or Outgoing(
-                audit.contract, audit.case_id, audit.household_id, audit.township)
+        states: dict[Any, Any] = {}
+        for position, event in events:
+            audit = self.audit.record(event, states)
+            # Every event leaves: as its integration contract, or as an audit record. The
+            # contract reads the state the audit record already replayed.
+            with self.app.viewing(audit.aggregate):
+                out = self._checkpoint(event) or self.to_integration(event, position)
+            out = out or Outgoing(audit.contract, audit.case_id, audit.household_id,
+                                  audit.township)
             agg = str(event.originator_id)
             prev = heads[agg][0] if agg in heads else chain.get(agg, "0" * 64)
             actor = getattr(event, "actor", None)

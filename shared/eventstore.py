@@ -177,6 +177,7 @@ class ServiceApplication(Application[UUID]):
         self.kernel = KernelTables(self.name)
         self._commit_listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
+        self._viewing = threading.local()  # per thread: the relay's, never a request's
         with schema_lock(settings.store_url, self.name):
             super().__init__(env=store_environment(settings))
             self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
@@ -231,7 +232,21 @@ class ServiceApplication(Application[UUID]):
                 [{"position": r.notification.id, "traceparent": traceparent} for r in recordings],
             )
 
+    @contextlib.contextmanager
+    def viewing(self, aggregate: Any) -> Iterator[None]:
+        """While the relay maps one event, `get` at that event's version returns the state the
+        audit record already replayed, instead of replaying it a second time."""
+        self._viewing.current = aggregate
+        try:
+            yield
+        finally:
+            self._viewing.current = None
+
     def get(self, aggregate_id: UUID, what: str = "aggregate", version: int | None = None) -> Any:
+        seen = getattr(self._viewing, "current", None)
+        if (seen is not None and version is not None and seen.id == aggregate_id
+                and seen.version == version):
+            return seen
         try:
             return self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:

@@ -16,7 +16,7 @@ import httpx
 import nats
 import pytest
 from nats.js import JetStreamContext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shared.auth import Principal, Role, TokenIssuer
 from shared.bus import Bus
@@ -201,7 +201,15 @@ async def test_archive_supervises_the_real_review_facts(
     assert case == cases["voted"]
     assert (detail["official"], detail["opinion"], detail["round"]) == ("u-w", "approve", 1)
 
-    # Rebuilt from the streams (audit records included), the read models end identical.
+    # Rebuilt from the streams (audit records included), the read models end identical,
+    # once archive has its own newest events (the alerts just raised) back from its stream.
+    def caught_up() -> bool:
+        t = archive.app.views.envelopes
+        with archive.app.read_session() as s:
+            got = s.execute(select(func.max(t.c.position)).where(
+                t.c.source == "archive")).scalar_one()
+        return (got or 0) >= (archive.app.recorder.max_notification_id() or 0)
+    await eventually(lambda: _async(caught_up()), 20)
     before = archive.app.snapshot_read_models()
     async with client(archive) as audit:
         r = await audit.post("/ops/rebuild-read-models", headers=centre)

@@ -119,3 +119,18 @@ def test_a_report_about_an_official_keeps_its_place_and_words_out_of_the_record(
     assert set(fields) == {"category", "queue", "filed_on"}
     assert "469028100" not in record.contract.model_dump_json()
     assert isinstance(record.entry, AuditEntry) and label_of("publicity", Report.Filed)
+
+
+def test_who_carries_name_and_organisation_when_the_token_names_them() -> None:
+    from shared.audit import who_of
+    from shared.auth import Principal, Role
+
+    contractor = Principal("u-9", Role.CONTRACTOR_INVESTIGATOR, "469028100", org="org-a",
+                           name="王调查")
+    who = who_of(contractor.actor())
+    assert who is not None
+    assert (who.user_id, who.name, who.organisation, who.township) == (
+        "u-9", "王调查", "org-a", "469028100")
+    # Without them the stored actor keeps its earlier form.
+    assert Principal("u-1", Role.TOWNSHIP_CLERK, "469028100").actor() == {
+        "user_id": "u-1", "role": "township_clerk", "township": "469028100", "village": None}

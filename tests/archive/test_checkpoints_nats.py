@@ -1,7 +1,8 @@
 """Issue 16: truncation is detectable, and archive's copy replays any aggregate exactly.
 
-The real intake service checkpoints its chain heads (every 3 events here) over a real
-nats-server; archive's `verify` names an aggregate whose newest link was deleted from
+The real intake service checkpoints its chain heads over a real nats-server (after every
+batch here: with "every N events" the last heads would wait on how commits fall in
+batches); archive's `verify` names an aggregate whose newest link was deleted from
 archive's copy, and an aggregate deleted whole."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ async def stack(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
                 span_exporter: Any) -> AsyncIterator[tuple[ServiceRuntime, ServiceRuntime]]:
     await reset_jetstream(nats_server.url)
     intake = build_service("intake", tmp=tmp_path / "intake", keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None, checkpoint_every=3)
+                           nats_url=nats_server.url, database_url=None, checkpoint_every=1)
     archive = build_service("archive", tmp=tmp_path / "archive", keys_dir=keys_dir,
                             nats_url=nats_server.url, database_url=None,
                             alert_scan_interval_s=0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -137,14 +138,17 @@ class OutboxRelay:
     def __init__(self, app: ServiceApplication, bus: Bus, to_integration: ToIntegration,
                  batch_size: int = 500, idle_poll_s: float = 0.2, *,
                  lease: RelayLease | None = None, lease_retry_s: float = 1.0,
-                 checkpoint_every: int = 1000, checkpoint_max_age_s: float = 86400.0) -> None:
+                 checkpoint_every: int = 1000, checkpoint_max_age_s: float = 86400.0,
+                 checkpoint_idle_s: float = 60.0) -> None:
         self.app, self.bus, self.to_integration = app, bus, to_integration
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
         self.name = f"{app.name}->nats"
         self.audit = AuditTrail(app, app.name)
         self.checkpoints = Checkpointer(app, checkpoint_every,
-                                        timedelta(seconds=checkpoint_max_age_s))
+                                        timedelta(seconds=checkpoint_max_age_s),
+                                        timedelta(seconds=checkpoint_idle_s))
+        self._idle_checked = 0.0
         self.lease = lease or lease_for(app, self.name)
         self.lease_retry_s = lease_retry_s
         self.active = False
@@ -198,6 +202,9 @@ class OutboxRelay:
         position = await asyncio.to_thread(self.app.relay_position, self.name)
         batch = await asyncio.to_thread(self.app.notifications, position, self.batch_size)
         if not batch:
+            if time.monotonic() - self._idle_checked >= self.idle_poll_s * 10:
+                self._idle_checked = time.monotonic()
+                await asyncio.to_thread(self.checkpoints.maybe_record, position, True)
             return 0
         envelopes, heads, traces = await asyncio.to_thread(self._envelopes, batch)
         assert self.bus.js is not None

@@ -1,7 +1,8 @@
 """Chain checkpoints (issue 16): truncation becomes detectable.
 
 A per-aggregate hash chain cannot show that its newest links, or a whole aggregate, were
-deleted from a copy. So every `every` published events, and at least once a day, the relay
+deleted from a copy. So every `every` published events, at least once a day, and once the
+log has been quiet for a while (so the newest events are not left uncovered), the relay
 records a checkpoint: a domain event of its own one-event aggregate holding every chain
 head that moved since the previous checkpoint and the log position it covers, and linking
 to the previous checkpoint's envelope hash. It is published like any event (so it is in
@@ -55,22 +56,32 @@ class Checkpointer:
     """Decides when a checkpoint is due and records it (the relay calls it after a batch)."""
 
     def __init__(self, app: Any, every: int = 1000,
-                 max_age: timedelta = timedelta(days=1)) -> None:
-        self.app, self.every, self.max_age = app, every, max_age
+                 max_age: timedelta = timedelta(days=1),
+                 idle_after: timedelta = timedelta(minutes=1)) -> None:
+        self.app, self.every, self.max_age, self.idle_after = app, every, max_age, idle_after
         self.key = f"{app.name}#checkpoint-seq"  # a row in the relay position table
         self.started = datetime.now(UTC)
+        self._last: ChainCheckpoint | None = None
 
-    def maybe_record(self, position: int) -> ChainCheckpoint | None:
-        seq = self.app.relay_position(self.key)
-        last: ChainCheckpoint | None = (
-            self.app.repository.get(checkpoint_id(self.app.name, seq)) if seq else None)
+    def _newest(self) -> ChainCheckpoint | None:
+        seq = self.app.relay_position(self.key)  # read each time: another replica may write
+        if seq and (self._last is None or self._last.seq != seq):
+            self._last = self.app.repository.get(checkpoint_id(self.app.name, seq))
+        return self._last if seq else None
+
+    def maybe_record(self, position: int, idle: bool = False) -> ChainCheckpoint | None:
+        """Due every `every` events, after `max_age`, or once the log has been quiet for
+        `idle_after` since the last checkpoint: so the newest events are not left
+        uncovered for a day when a service goes quiet."""
+        last = self._newest()
         covered = last.position if last else 0
         # Beyond the last checkpoint's own event, which it cannot cover.
         news = position - covered - (1 if last else 0)
-        since = last.created_on if last else self.started
-        if news <= 0 or (news < self.every and datetime.now(UTC) - since < self.max_age):
+        age = datetime.now(UTC) - (last.created_on if last else self.started)
+        if news <= 0 or (news < self.every and age < self.max_age
+                         and not (idle and age >= self.idle_after)):
             return None
-        return self._record(seq + 1, covered, position)
+        return self._record((last.seq if last else 0) + 1, covered, position)
 
     def _record(self, seq: int, covered: int, position: int) -> ChainCheckpoint:
         app, k = self.app, self.app.kernel

@@ -40,6 +40,7 @@ class ServiceSettings(BaseSettings):
     # Chain checkpoints (shared/checkpoint.py): every N published events, at least daily.
     checkpoint_every: int = 1000
     checkpoint_max_age_s: float = 86400.0
+    checkpoint_idle_s: float = 60.0  # a quiet log is checkpointed this long after the last
     consumer_batch_size: int = 50
     consumer_ack_wait_s: float = 30.0
     consumer_max_deliver: int = 5

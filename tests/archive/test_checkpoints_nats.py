@@ -1,8 +1,8 @@
 """Issue 16: truncation is detectable, and archive's copy replays any aggregate exactly.
 
-The real intake service checkpoints its chain heads over a real nats-server (after every
-batch here: with "every N events" the last heads would wait on how commits fall in
-batches); archive's `verify` names an aggregate whose newest link was deleted from
+The real intake service checkpoints its chain heads over a real nats-server (every 3
+events, and once quiet for half a second, so the newest heads are covered however commits
+fall into relay batches); archive's `verify` names an aggregate whose newest link was deleted from
 archive's copy, and an aggregate deleted whole."""
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ async def stack(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
                 span_exporter: Any) -> AsyncIterator[tuple[ServiceRuntime, ServiceRuntime]]:
     await reset_jetstream(nats_server.url)
     intake = build_service("intake", tmp=tmp_path / "intake", keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None, checkpoint_every=1)
+                           nats_url=nats_server.url, database_url=None, checkpoint_every=3,
+                           checkpoint_idle_s=0.5)
     archive = build_service("archive", tmp=tmp_path / "archive", keys_dir=keys_dir,
                             nats_url=nats_server.url, database_url=None,
                             alert_scan_interval_s=0)

@@ -53,11 +53,14 @@ class Principal:
     township: str | None = None
     village: str | None = None
     org: str | None = None  # a contractor's organisation
+    name: str | None = None  # display name, from the token's "name" claim
 
     def actor(self) -> dict[str, str | None]:
-        """The audit's "who", stored in every domain event this principal causes."""
-        return {"user_id": self.user_id, "role": self.role.value, "township": self.township,
-                "village": self.village}
+        """The audit's "who", stored in every domain event this principal causes. Name and
+        organisation only when known, so earlier events and their envelopes keep their form."""
+        who = {"user_id": self.user_id, "role": self.role.value, "township": self.township,
+               "village": self.village}
+        return {**who, **{k: v for k, v in (("name", self.name), ("org", self.org)) if v}}
 
     @property
     def is_county(self) -> bool:
@@ -108,7 +111,8 @@ class TokenVerifier:
         if role is Role.VILLAGE_ASSISTANT and not claims.get("village"):
             raise Unauthenticated("auth.missing_village", "village assistant without a village")
         return Principal(user_id=str(claims["sub"]), role=role, township=township,
-                         village=claims.get("village"), org=claims.get("org"))
+                         village=claims.get("village"), org=claims.get("org"),
+                         name=claims.get("name"))
 
 
 class TokenIssuer:

@@ -2,9 +2,10 @@
 
 - One stream per service (file storage, no age limit, a duplicate window): part of the
   audit record.
-- The relay signs each committed integration event and publishes it with
-  `Nats-Msg-Id = <service>:<position>:<hash[:16]>`, resuming from its tracked position;
-  JetStream drops a republished duplicate, and a duplicate whose stored copy differs halts it.
+- The relay publishes each committed domain event (its integration contract, or else an
+  audit record), signed, with `Nats-Msg-Id = <service>:<position>:<hash[:16]>`, resuming
+  from its tracked position; JetStream drops a republished duplicate, and a duplicate whose
+  stored copy differs halts it.
 - The consumer verifies subject, hash, signature (against the trust list) and the chain link
   to the head it holds, before any effect; then it applies a handler and records (upstream,
   position) and the new head in the SAME transaction as the events it produces, so
@@ -16,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,9 @@ from nats.js.errors import BadRequestError, NotFoundError, ServerError
 from opentelemetry import trace
 from pydantic import ValidationError
 
+from shared.audit import AuditTrail
+from shared.checkpoint import Checkpointer
+from shared.checkpoint import contract_of as checkpoint_contract
 from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, event_id_for
 from shared.errors import DomainError
 from shared.eventstore import ServiceApplication
@@ -139,7 +145,8 @@ class Bus:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """What a service's contracts.py maps a domain event to (None means internal)."""
+    """What a service's contracts.py maps a domain event to (None: internal, published as
+    an audit record only)."""
 
     contract: IntegrationEvent
     case_id: str | None = None
@@ -160,7 +167,9 @@ class OutboxRelay:
     def __init__(self, app: ServiceApplication, bus: Bus, to_integration: ToIntegration,
                  batch_size: int = 500, idle_poll_s: float = 0.2, *,
                  lease: RelayLease | None = None, lease_retry_s: float = 1.0,
-                 signer: BusSigner | None = None, trust: TrustList | None = None) -> None:
+                 signer: BusSigner | None = None, trust: TrustList | None = None,
+                 checkpoint_every: int = 1000, checkpoint_max_age_s: float = 86400.0,
+                 checkpoint_idle_s: float = 60.0) -> None:
         self.app, self.bus, self.to_integration = app, bus, to_integration
         if signer is None or trust is None:
             own_signer, own_trust = bus_keys(app.settings)
@@ -172,6 +181,11 @@ class OutboxRelay:
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
         self.name = f"{app.name}->nats"
+        self.audit = AuditTrail(app, app.name)
+        self.checkpoints = Checkpointer(app, checkpoint_every,
+                                        timedelta(seconds=checkpoint_max_age_s),
+                                        timedelta(seconds=checkpoint_idle_s))
+        self._idle_checked = 0.0
         self.lease = lease or lease_for(app, self.name)
         self.lease_retry_s = lease_retry_s
         self.active = False
@@ -237,6 +251,9 @@ class OutboxRelay:
         position = await asyncio.to_thread(self.app.relay_position, self.name)
         batch = await asyncio.to_thread(self.app.notifications, position, self.batch_size)
         if not batch:
+            if time.monotonic() - self._idle_checked >= self.idle_poll_s * 10:
+                self._idle_checked = time.monotonic()
+                await asyncio.to_thread(self.checkpoints.maybe_record, position, True)
             return 0
         envelopes, heads, traces = await asyncio.to_thread(self._envelopes, batch)
         assert self.bus.js is not None
@@ -256,6 +273,8 @@ class OutboxRelay:
         await asyncio.to_thread(self.app.advance_relay, self.name, position, batch[-1].id,
                                 heads)
         self.published += len(envelopes)
+        # Committed here, published with the next batch, like any event.
+        await asyncio.to_thread(self.checkpoints.maybe_record, batch[-1].id)
         return len(batch)
 
     async def _check_duplicate(self, env: Envelope, ack: Any) -> None:
@@ -295,10 +314,15 @@ class OutboxRelay:
         chain = self.app.chain_heads(sorted({str(e.originator_id) for _, e in events}))
         heads: dict[str, tuple[str, int]] = {}
         envelopes: list[Envelope] = []
+        states: dict[Any, Any] = {}
         for position, event in events:
-            out = self.to_integration(event, position)
-            if out is None:
-                continue
+            audit = self.audit.record(event, states)
+            # Every event leaves: as its integration contract, or as an audit record. The
+            # contract reads the state the audit record already replayed.
+            with self.app.viewing(audit.aggregate):
+                out = self._checkpoint(event) or self.to_integration(event, position)
+            out = out or Outgoing(audit.contract, audit.case_id, audit.household_id,
+                                  audit.township)
             agg = str(event.originator_id)
             prev = heads[agg][0] if agg in heads else chain.get(agg, "0" * 64)
             actor = getattr(event, "actor", None)
@@ -309,14 +333,20 @@ class OutboxRelay:
                 region=self.bus.region, aggregate_id=event.originator_id,
                 aggregate_version=event.originator_version, position=position,
                 occurred_at=event.timestamp,
-                actor=Actor.model_validate(actor) if actor else None,
+                actor=Actor.model_validate({k: actor.get(k) for k in Actor.model_fields})
+                if actor else None,
                 case_id=out.case_id, household_id=out.household_id, township=out.township,
-                data=out.contract.model_dump(mode="json"),
+                data=out.contract.model_dump(mode="json"), audit=audit.entry,
             )
             heads[agg] = (env.hash, position)
             envelopes.append(env)
         traces = self.app.traces(batch[0].id, batch[-1].id)
         return envelopes, heads, traces
+
+    @staticmethod
+    def _checkpoint(event: Any) -> Outgoing | None:
+        contract = checkpoint_contract(event)
+        return Outgoing(contract) if contract is not None else None
 
 
 Handler = Callable[[Envelope], None]
@@ -588,3 +618,46 @@ async def dead_letters(bus: Bus, limit: int = 100) -> list[dict[str, Any]]:
                     "headers": {k: str(v) for k, v in (m.headers or {}).items()},
                     "data": (m.data or b"").decode(errors="replace")})
     return out
+
+
+async def read_stream(js: JetStreamContext, region: str, source: str, batch: int,
+                      trust: TrustList) -> AsyncIterator[list[Envelope]]:
+    """One service's stream from its first message to its last at the start of the call;
+    only the copies the live consumer would accept (its alarms are archive's own events)."""
+    name = stream_name(region, source)
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        return
+    last = info.state.last_seq
+    if info.state.messages == 0:
+        return
+    sub = await js.pull_subscribe(
+        service_subjects(region, source), stream=name,
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
+                              inactive_threshold=60.0))
+    try:
+        seq = 0
+        while seq < last:
+            try:
+                msgs = await sub.fetch(batch, timeout=2.0)
+            except TimeoutError:
+                break
+            out = []
+            for m in msgs:
+                seq = m.metadata.sequence.stream
+                if seq > last:
+                    break
+                try:
+                    env = Envelope.model_validate_json(m.data)
+                except ValidationError:  # the live consumer dead-letters poison messages
+                    log.warning("read_stream skips unreadable %s message %d", source, seq)
+                    continue
+                if reason := refusal(trust, source, m.subject, env):
+                    log.warning("read_stream skips %s message %d: %s", source, seq, reason)
+                    continue
+                out.append(env)
+            if out:
+                yield out
+    finally:
+        await sub.unsubscribe()

@@ -128,7 +128,7 @@ class KernelTables:
             f"{p}_chain_heads", self.metadata,
             Column("aggregate_id", String(36), primary_key=True),
             Column("last_hash", String(64), nullable=False),
-            Column("position", POSITION, nullable=False),
+            Column("position", POSITION, nullable=False, index=True),  # checkpoint deltas
         )
         # The W3C traceparent of the request that wrote each event, so the relay continues it.
         self.event_trace = Table(
@@ -210,6 +210,7 @@ class ServiceApplication(Application[UUID]):
         self.kernel = KernelTables(self.name)
         self._commit_listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
+        self._viewing = threading.local()  # per thread: the relay's, never a request's
         with schema_lock(settings.store_url, self.name):
             super().__init__(env=store_environment(settings))
             self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
@@ -264,7 +265,21 @@ class ServiceApplication(Application[UUID]):
                 [{"position": r.notification.id, "traceparent": traceparent} for r in recordings],
             )
 
+    @contextlib.contextmanager
+    def viewing(self, aggregate: Any) -> Iterator[None]:
+        """While the relay maps one event, `get` at that event's version returns the state the
+        audit record already replayed, instead of replaying it a second time."""
+        self._viewing.current = aggregate
+        try:
+            yield
+        finally:
+            self._viewing.current = None
+
     def get(self, aggregate_id: UUID, what: str = "aggregate", version: int | None = None) -> Any:
+        seen = getattr(self._viewing, "current", None)
+        if (seen is not None and version is not None and seen.id == aggregate_id
+                and seen.version == version):
+            return seen
         try:
             return self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
@@ -343,6 +358,10 @@ class ServiceApplication(Application[UUID]):
         with self.read_session() as s:
             row = s.execute(select(t.c.position).where(t.c.relay == relay)).first()
         return int(row[0]) if row else 0
+
+    def set_relay_position(self, s: Session, relay: str, position: int) -> None:
+        self._upsert(s, self.kernel.relay_position, ["relay"],
+                     [{"relay": relay, "position": position}])
 
     def chain_heads(self, aggregate_ids: Sequence[str]) -> dict[str, str]:
         t = self.kernel.chain_heads

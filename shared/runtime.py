@@ -81,7 +81,10 @@ class ServiceRuntime:
             self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
                                      s.relay_batch_size, s.relay_idle_poll_s,
                                      lease_retry_s=s.relay_lease_retry_s, signer=self.signer,
-                                     trust=self.trust)
+                                     trust=self.trust,
+                                     checkpoint_every=s.checkpoint_every,
+                                     checkpoint_max_age_s=s.checkpoint_max_age_s,
+                                     checkpoint_idle_s=s.checkpoint_idle_s)
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         self.start_consumers()
 

@@ -39,6 +39,10 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 500
     relay_idle_poll_s: float = 0.2
     relay_lease_retry_s: float = 1.0
+    # Chain checkpoints (shared/checkpoint.py): every N published events, at least daily.
+    checkpoint_every: int = 1000
+    checkpoint_max_age_s: float = 86400.0
+    checkpoint_idle_s: float = 60.0  # a quiet log is checkpointed this long after the last
     consumer_batch_size: int = 50
     consumer_ack_wait_s: float = 30.0
     consumer_max_deliver: int = 5

@@ -185,6 +185,16 @@ def router(app: ArchiveApplication) -> APIRouter:
                                 field="at")
         return app.case_state(who, case_id, at)
 
+    @r.get("/audit/aggregates/{source}/{aggregate_id}/state", tags=["audit"])
+    def aggregate_state(source: str = Path(pattern="^(" + "|".join(SERVICES) + ")$"),
+                        aggregate_id: UUID = Path(), at: datetime | None = Query(None),
+                        who: Principal = Depends(auditors)) -> Any:
+        if at is not None and at.tzinfo is None:
+            raise RuleViolation("archive.naive_timestamp",
+                                "give the time with its offset, e.g. 2025-03-01T12:00:00+08:00",
+                                field="at")
+        return app.aggregate_state(who, source, aggregate_id, at)
+
     @r.get("/audit/cases/{case_id}/verification", tags=["audit"])
     def verify_case(case_id: str = CaseId, who: Principal = Depends(auditors)) -> Any:
         return app.verify_case(who, case_id)

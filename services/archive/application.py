@@ -27,6 +27,7 @@ from services.archive.domain import (
     alarm_id_for,
     check_document,
     file_id_for,
+    fold_aggregate,
     fold_case,
     irregularities,
     link_verdict,
@@ -64,6 +65,7 @@ from services.archive.supervision import (
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.clock import start_of_day, today_from
+from shared.contracts.audit import CHAIN_CHECKPOINT, ChainCheckpointed
 from shared.contracts.envelope import GENESIS_HASH, Envelope, verify_chain
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
@@ -135,7 +137,7 @@ class ArchiveApplication(ServiceApplication):
             verdict = link_verdict(env, expected)
             if verdict and refuse_broken:
                 return verdict
-            v.store_envelope(s, env, verdict or "linked")
+            v.store_envelope(s, env, verdict or "linked", before)
             if verdict:
                 self._raise_alarm(env, verdict, expected)
             # A redelivery can bring a link after its successor; the successor's alarm then
@@ -378,7 +380,13 @@ class ArchiveApplication(ServiceApplication):
             "household_id": e.household_id, "township": e.township,
             "who": e.actor.user_id if e.actor else None,
             "role": e.actor.role if e.actor else None,
-            "why": why(e.data), "data": e.data, "hash": e.hash,
+            # The one audit vocabulary (issue 16): absent only on copies made before it.
+            "event": e.audit.event if e.audit else None,
+            "label": e.audit.label if e.audit else None,
+            "by": e.audit.who.model_dump(mode="json") if e.audit and e.audit.who else None,
+            "when": e.audit.when if e.audit else None,
+            "changes": [c.model_dump(mode="json") for c in e.audit.changes] if e.audit else [],
+            "why": why(e), "data": e.data, "hash": e.hash,
             **({"chain_status": status} if status else {}),
         }
 
@@ -415,6 +423,26 @@ class ArchiveApplication(ServiceApplication):
                           zone=self.settings.clock.zone)
         return {"as_of": at, "replayed_events": state.events, "state": state.as_dict()}
 
+    def aggregate_state(self, who: Principal, source: str, aggregate_id: UUID,
+                        at: datetime | None) -> dict[str, Any]:
+        """Any aggregate of any service at a past instant, from archive's copy alone: the
+        version reached and its plain values (the owning service's state at that version)."""
+        t = self.views.envelopes
+        with self.read_session() as s:
+            envelopes = [Envelope.model_validate_json(b) for b in s.execute(
+                select(t.c.body).where(t.c.source == source,
+                                       t.c.aggregate_id == str(aggregate_id))).scalars()]
+            townships = set(s.execute(select(t.c.township).where(
+                t.c.source == source, t.c.aggregate_id == str(aggregate_id))).scalars())
+        if not envelopes:
+            raise NotFound("archive.not_found", f"the archive holds no events of {aggregate_id}")
+        if who.role not in COUNTY_AUDITORS:
+            for township in townships - {None} or {None}:
+                self._audit_scope(who, township)
+        version, state = fold_aggregate(envelopes, at)
+        return {"source": source, "aggregate_id": str(aggregate_id), "as_of": at,
+                "version": version, "state": state}
+
     def verify_case(self, who: Principal, case_id: str) -> dict[str, Any]:
         """Verify, from genesis, every chain that carries an event of this case."""
         with self.read_session() as s:
@@ -427,7 +455,10 @@ class ArchiveApplication(ServiceApplication):
                 per_source[source].extend((int(r[0]), r[1]) for r in s.execute(
                     select(t.c.position, t.c.body).where(t.c.source == source,
                                                          t.c.aggregate_id == agg)))
-        return self._verify(per_source, {})
+            completeness = {source: self._completeness(
+                s, source, {a for src, a in aggregates if src == source}, series=False)
+                for source in sorted({src for src, _ in aggregates})}
+        return _with_completeness(self._verify(per_source, {}), completeness)
 
     def verify_stream(self, who: Principal, source: str, first: int,
                       last: int | None) -> dict[str, Any]:
@@ -447,7 +478,51 @@ class ArchiveApplication(ServiceApplication):
                 before = self.views.neighbour(s, source, agg, first, before=True)
                 if before is not None:
                     heads[agg] = before.hash
-        return self._verify({source: rows}, {source: heads})
+            completeness = {source: self._completeness(s, source, None, series=True)}
+        return _with_completeness(self._verify({source: rows}, {source: heads}), completeness)
+
+    def _completeness(self, s: Any, source: str, aggregate_ids: set[str] | None, *,
+                      series: bool) -> dict[str, Any]:
+        """What the service's checkpoints committed to that archive's copy lacks: a missing
+        tail (the newest links of an aggregate), a missing aggregate, a missing checkpoint."""
+        e, x = self.views.envelopes, self.views.expected_heads
+        q = select(x.c.aggregate_id, x.c.hash, x.c.position).where(x.c.source == source)
+        if aggregate_ids is not None:
+            q = q.where(x.c.aggregate_id.in_(sorted(aggregate_ids)))
+        expected = s.execute(q.order_by(x.c.position)).all()
+        held = set(s.execute(select(e.c.hash).where(
+            e.c.source == source, e.c.hash.in_([r[1] for r in expected]))).scalars()) \
+            if expected else set()
+        missing: list[dict[str, Any]] = []
+        for agg, head, position in expected:
+            if head in held:
+                continue
+            newest = s.execute(select(e.c.position, e.c.aggregate_version, e.c.body).where(
+                e.c.source == source, e.c.aggregate_id == agg)
+                .order_by(e.c.position.desc()).limit(1)).first()
+            known = Envelope.model_validate_json(newest.body) if newest is not None else None
+            missing.append({
+                "reason": "missing_tail" if newest is not None else "missing_aggregate",
+                "source": source, "aggregate_id": agg,
+                "aggregate": known.audit.aggregate if known and known.audit else None,
+                "expected_position": int(position), "expected_hash": head,
+                "archived_position": int(newest.position) if newest is not None else None,
+                "archived_version": int(newest.aggregate_version) if newest is not None
+                else None,
+                "case_id": known.case_id if known else None})
+        cps = sorted(((ChainCheckpointed.model_validate(Envelope.model_validate_json(b).data), h)
+                      for b, h in s.execute(select(e.c.body, e.c.hash).where(
+                          e.c.source == source, e.c.type == CHAIN_CHECKPOINT)).all()),
+                     key=lambda pair: pair[0].seq)
+        if series:
+            hashes = {cp.seq: h for cp, h in cps}
+            for cp, _ in cps:
+                if cp.seq > 1 and hashes.get(cp.seq - 1) != cp.previous_hash:
+                    missing.append({"reason": "missing_checkpoint", "source": source,
+                                    "checkpoint_seq": cp.seq - 1,
+                                    "expected_position": cp.previous_position})
+        return {"checkpoints": len(cps), "covered_position": cps[-1][0].position if cps else 0,
+                "missing": missing}
 
     @staticmethod
     def _verify(per_source: dict[str, list[tuple[int, str]]],
@@ -921,6 +996,18 @@ class ArchiveApplication(ServiceApplication):
                 cols = list(table.primary_key.columns) or list(table.columns)
                 out[table.name] = [tuple(r) for r in s.execute(select(table).order_by(*cols))]
         return out
+
+
+def _with_completeness(result: dict[str, Any],
+                       completeness: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A chain that verifies but lacks what a checkpoint committed to is not ok either."""
+    result["completeness"] = completeness
+    for source, c in sorted(completeness.items()):
+        result["sources"].setdefault(source, {"checked": 0, "first_broken": None})
+        result["sources"][source]["missing"] = c["missing"]
+        if c["missing"] and result["first_broken"] is None:
+            result["ok"], result["first_broken"] = False, c["missing"][0]
+    return result
 
 
 def _readable(body: str) -> bool:

@@ -16,9 +16,24 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.audit import why_of
 from shared.clock import CHINA, local_date
+from shared.contracts.archive import DocumentFiled
+from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.common import AssistanceKind
 from shared.contracts.envelope import GENESIS_HASH, Envelope
+from shared.contracts.intake import ApplicationAccepted, ApplicationSubmitted
+from shared.contracts.publicity import NoticeClosed, NoticeOpened, ObjectionFiled, ObjectionResolved
+from shared.contracts.review import (
+    CaseConfirmed,
+    CaseOpened,
+    CaseRejected,
+    EntitlementChanged,
+    EntitlementStarted,
+    OpinionIssued,
+    TemporaryPaymentApproved,
+    TerminationNoticeRequested,
+)
 from shared.errors import DomainError, RuleViolation
 
 # --- documents ------------------------------------------------------------------------------
@@ -348,30 +363,30 @@ class ChainAlarm(Aggregate):
 
 # --- replaying a case from the consolidated timeline ------------------------------------------
 
-# Lifecycle events as they exist in shared/contracts (intake, review, publicity, archive).
+# Lifecycle events by their contract types: a renamed contract fails here at import time.
 STAGE_OF_TYPE: dict[str, Stage] = {
-    "application_submitted": Stage.APPLICATION,
-    "application_accepted": Stage.APPLICATION,
-    "case_opened": Stage.INVESTIGATION,
-    "opinion_issued": Stage.REVIEW,
-    "notice_opened": Stage.PUBLICITY,
-    "objection_filed": Stage.PUBLICITY,
-    "objection_resolved": Stage.PUBLICITY,
-    "notice_closed": Stage.PUBLICITY,
-    "case_confirmed": Stage.DECISION,
-    "case_rejected": Stage.DECISION,
-    "entitlement_started": Stage.DECISION,
-    "temporary_payment_approved": Stage.DECISION,
-    "entitlement_changed": Stage.DYNAMIC_MANAGEMENT,
-    "termination_notice_requested": Stage.DYNAMIC_MANAGEMENT,
+    ApplicationSubmitted.TYPE: Stage.APPLICATION,
+    ApplicationAccepted.TYPE: Stage.APPLICATION,
+    CaseOpened.TYPE: Stage.INVESTIGATION,
+    OpinionIssued.TYPE: Stage.REVIEW,
+    NoticeOpened.TYPE: Stage.PUBLICITY,
+    ObjectionFiled.TYPE: Stage.PUBLICITY,
+    ObjectionResolved.TYPE: Stage.PUBLICITY,
+    NoticeClosed.TYPE: Stage.PUBLICITY,
+    CaseConfirmed.TYPE: Stage.DECISION,
+    CaseRejected.TYPE: Stage.DECISION,
+    EntitlementStarted.TYPE: Stage.DECISION,
+    TemporaryPaymentApproved.TYPE: Stage.DECISION,
+    EntitlementChanged.TYPE: Stage.DYNAMIC_MANAGEMENT,
+    TerminationNoticeRequested.TYPE: Stage.DYNAMIC_MANAGEMENT,
 }
 STATUS_OF_TYPE = {
-    "application_submitted": "submitted", "application_accepted": "accepted",
-    "case_opened": "under_investigation", "opinion_issued": "opinion_issued",
-    "notice_opened": "in_publicity", "notice_closed": "publicity_closed",
-    "case_confirmed": "confirmed", "case_rejected": "rejected",
-    "entitlement_changed": "entitlement_changed",
-    "termination_notice_requested": "termination_in_publicity",
+    ApplicationSubmitted.TYPE: "submitted", ApplicationAccepted.TYPE: "accepted",
+    CaseOpened.TYPE: "under_investigation", OpinionIssued.TYPE: "opinion_issued",
+    NoticeOpened.TYPE: "in_publicity", NoticeClosed.TYPE: "publicity_closed",
+    CaseConfirmed.TYPE: "confirmed", CaseRejected.TYPE: "rejected",
+    EntitlementChanged.TYPE: "entitlement_changed",
+    TerminationNoticeRequested.TYPE: "termination_in_publicity",
 }
 # Review's investigation events: investigation_assigned (the investigation starts),
 # home_visit_recorded, and the economic-status verification (verification_reported).
@@ -387,16 +402,12 @@ def investigation_day(e: Envelope, zone: tzinfo = CHINA) -> date:
     return local_date(e.occurred_at, zone)
 
 
-def why(data: Mapping[str, Any]) -> str | None:
-    """The reason a person gave, wherever the contract keeps it."""
-    parts: list[str] = []
-    for key in ("reason", "reasons", "finding"):
-        value = data.get(key)
-        if isinstance(value, list):
-            parts.extend(str(v) for v in value)
-        elif value:
-            parts.append(str(value))
-    return "; ".join(parts) or None
+def why(e: Envelope) -> str | None:
+    """The reason a person gave: the audit record's one field; for a copy published
+    before records carried it, the same rule over the contract's data."""
+    if e.audit is not None:
+        return e.audit.why
+    return why_of(e.data)
 
 
 @dataclass
@@ -474,30 +485,56 @@ def fold_case(envelopes: Iterable[Envelope], *, at: datetime | None = None,
             s.stage = stage.value
         s.status = STATUS_OF_TYPE.get(e.type, s.status)
         _fold_details(s, e.type, d)
+        if e.type == AUDIT_RECORD and e.audit is not None:
+            _fold_changes(s, e.audit.changes)
     return s
 
 
+def fold_aggregate(envelopes: Iterable[Envelope], at: datetime | None = None
+                   ) -> tuple[int, dict[str, Any]]:
+    """One aggregate's plain values as its audit records tell them, at `at`: the version
+    reached and the state, to compare with the owning service's repository at that version."""
+    version, state = 0, {}
+    for e in sorted(envelopes, key=lambda x: x.aggregate_version):
+        if at is not None and e.occurred_at > at:
+            break
+        version = e.aggregate_version
+        for c in e.audit.changes if e.audit else []:
+            if c.new is None:
+                state.pop(c.field, None)
+            else:
+                state[c.field] = c.new
+    return version, state
+
+
+def _fold_changes(s: CaseState, changes: Iterable[Any]) -> None:
+    # Internal decisions that move a case's dates (a decision time-limit extension).
+    for c in changes:
+        if c.field == "decision_due" and c.new:
+            s.decision_due = date.fromisoformat(c.new)
+
+
 def _fold_details(s: CaseState, type_: str, d: Mapping[str, Any]) -> None:
-    if type_ == "application_accepted":
+    if type_ == ApplicationAccepted.TYPE:
         s.accepted_on = date.fromisoformat(d["accepted_on"])
-    elif type_ == "case_opened":
+    elif type_ == CaseOpened.TYPE:
         s.accepted_on = date.fromisoformat(d["accepted_on"])
         s.investigation_due = date.fromisoformat(d["investigation_due"])
         s.decision_due = date.fromisoformat(d["decision_due"])
-    elif type_ == "opinion_issued":
+    elif type_ == OpinionIssued.TYPE:
         s.opinion_round, s.opinion_approve = d.get("round"), d.get("approve")
         s.monthly_amount = d.get("monthly_amount") or s.monthly_amount
         if d.get("publicity_required") is False:
             s.advance_assistance = True
-    elif type_ in ("case_confirmed", "case_rejected"):
+    elif type_ in (CaseConfirmed.TYPE, CaseRejected.TYPE):
         s.decided_on = date.fromisoformat(d["decided_on"])
-        s.decision = "confirmed" if type_ == "case_confirmed" else "rejected"
+        s.decision = "confirmed" if type_ == CaseConfirmed.TYPE else "rejected"
         s.monthly_amount = d.get("monthly_amount") or s.monthly_amount
-    elif type_ == "entitlement_changed":
+    elif type_ == EntitlementChanged.TYPE:
         s.monthly_amount = d.get("monthly_amount")
-    elif type_ == "temporary_payment_approved" and d.get("advance"):
+    elif type_ == TemporaryPaymentApproved.TYPE and d.get("advance"):
         s.advance_assistance = True
-    elif type_ == "document_filed":
+    elif type_ == DocumentFiled.TYPE:
         s.documents.append(d["document_kind"])
 
 

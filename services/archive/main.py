@@ -7,16 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.archive import api
@@ -27,14 +23,13 @@ from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocu
 from services.archive.reactions import reactions
 from services.archive.supervision import AlertRules
 from shared.auth import Principal, Role, require
-from shared.bus import refusal, service_subjects, stream_name
+from shared.bus import read_stream
 from shared.contracts import Envelope
 from shared.contracts.common import SERVICES
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.seals import SealKeys
 from shared.settings import ServiceSettings
-from shared.signing import TrustList
 
 log = logging.getLogger(__name__)
 DEFAULT_REQUIRED_DOCUMENTS = Path(__file__).parent / "data" / "required_documents.json"
@@ -112,49 +107,6 @@ def load_required_documents(path: Path) -> RequiredDocuments:
     raw = json.loads(path.read_text(encoding="utf-8"))
     return RequiredDocuments.from_mapping({k: v for k, v in raw.items()
                                            if not k.startswith("_")})
-
-
-async def read_stream(js: JetStreamContext, region: str, source: str,
-                      batch: int, trust: TrustList) -> AsyncIterator[list[Envelope]]:
-    """One service's stream from its first message to its last at the start of the call;
-    only the copies the live consumer would accept (its alarms are archive's own events)."""
-    name = stream_name(region, source)
-    try:
-        info = await js.stream_info(name)
-    except NotFoundError:
-        return
-    last = info.state.last_seq
-    if info.state.messages == 0:
-        return
-    sub = await js.pull_subscribe(
-        service_subjects(region, source), stream=name,
-        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
-                              inactive_threshold=60.0))
-    try:
-        seq = 0
-        while seq < last:
-            try:
-                msgs = await sub.fetch(batch, timeout=2.0)
-            except TimeoutError:
-                break
-            out = []
-            for m in msgs:
-                seq = m.metadata.sequence.stream
-                if seq > last:
-                    break
-                try:
-                    env = Envelope.model_validate_json(m.data)
-                except ValidationError:  # the live consumer dead-letters poison messages
-                    log.warning("rebuild skips unreadable %s message %d", source, seq)
-                    continue
-                if reason := refusal(trust, source, m.subject, env):
-                    log.warning("rebuild skips %s message %d: %s", source, seq, reason)
-                    continue
-                out.append(env)
-            if out:
-                yield out
-    finally:
-        await sub.unsubscribe()
 
 
 class ArchiveRuntime(ServiceRuntime):

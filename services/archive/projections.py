@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from services.archive.domain import ChainAlarm, HouseholdFile
 from services.archive.supervision import MonthlyFiling, SupervisionAlert, jsonable, totals_of
 from shared.contracts.archive import is_sensitive_access
+from shared.contracts.audit import AUDIT_RECORD, CHAIN_CHECKPOINT, ChainCheckpointed
 from shared.contracts.envelope import Envelope
 from shared.eventstore import POSITION, AwareDateTime, Projection
 
@@ -65,6 +66,16 @@ class ArchiveProjection(Projection):
             Column("sensitive_access", Boolean, nullable=False, index=True),
             Column("close_relative_declared", Boolean, nullable=False, index=True),
             Column("body", Text, nullable=False),  # the envelope as received: what is verified
+        )
+        # What each service's chain checkpoints say its heads are (shared/checkpoint.py):
+        # the newest committed link of each aggregate, which archive's copy must hold.
+        self.expected_heads = Table(
+            "archive_expected_heads", m,
+            Column("source", String(32), primary_key=True),
+            Column("aggregate_id", String(36), primary_key=True),
+            Column("hash", String(64), nullable=False),
+            Column("position", POSITION, nullable=False),
+            Column("checkpoint_seq", Integer, nullable=False),
         )
         # Review's case id and intake's application id name the same case.
         self.case_aliases = Table(
@@ -302,24 +313,47 @@ class ArchiveProjection(Projection):
              else q.where(t.c.position > position).order_by(t.c.position))
         return session.execute(q.limit(1)).first()
 
-    def store_envelope(self, session: Session, env: Envelope, chain_status: str) -> None:
+    def store_envelope(self, session: Session, env: Envelope, chain_status: str,
+                       before: Row[Any] | None = None) -> None:
         d = env.data
+        # An audit record of an aggregate's internal event belongs to the case, household
+        # and township its earlier links named (a review case's recheck, extension...).
+        inherited = before if env.type == AUDIT_RECORD and before is not None else None
         session.execute(self.envelopes.insert().values(
             source=env.source, position=env.position, event_id=str(env.event_id),
             type=env.type, aggregate_id=str(env.aggregate_id),
             aggregate_version=env.aggregate_version, occurred_at=env.occurred_at,
             actor_user_id=env.actor.user_id if env.actor else None,
             actor_role=env.actor.role if env.actor else None,
-            case_id=env.case_id, township=env.township or d.get("township"),
-            household_id=env.household_id or d.get("household_id"),
+            case_id=env.case_id or (inherited.case_id if inherited else None),
+            township=env.township or d.get("township")
+            or (inherited.township if inherited else None),
+            household_id=env.household_id or d.get("household_id")
+            or (inherited.household_id if inherited else None),
             prev_hash=env.prev_hash, hash=env.hash, chain_status=chain_status,
             sensitive_access=is_sensitive_access(env.type, d),
             close_relative_declared=d.get("close_relative_declared") is True,
             body=env.model_dump_json()))
+        if env.type == CHAIN_CHECKPOINT:
+            self._expect_heads(session, env)
         # A review case names the application it came from: one case, two ids.
         application_id = d.get("application_id")
         if env.case_id and application_id and str(application_id) != env.case_id:
             self.alias(session, env.case_id, str(application_id))
+
+    def _expect_heads(self, session: Session, env: Envelope) -> None:
+        cp = ChainCheckpointed.model_validate(env.data)
+        t = self.expected_heads
+        for h in cp.heads:
+            key = (t.c.source == env.source) & (t.c.aggregate_id == h.aggregate_id)
+            row = session.execute(select(t.c.position).where(key)).first()
+            if row is None:
+                session.execute(t.insert().values(
+                    source=env.source, aggregate_id=h.aggregate_id, hash=h.hash,
+                    position=h.position, checkpoint_seq=cp.seq))
+            elif int(row[0]) < h.position:  # checkpoints may arrive in any order on a rebuild
+                session.execute(update(t).where(key).values(
+                    hash=h.hash, position=h.position, checkpoint_seq=cp.seq))
 
     def alias(self, session: Session, alias: str, case_key: str) -> None:
         t = self.case_aliases

@@ -470,6 +470,9 @@ class Application(Aggregate):
         if not missing:
             raise RuleViolation("intake.return_without_items",
                                 "a return lists what is missing", field="items")
+        if not (note or "").strip():  # the one-time notice says why, in writing
+            raise RuleViolation("intake.reason_required",
+                                "write the note of the one-time notice (一次性告知)", field="note")
         self._returned(missing=missing, note=note, returned_on=on, actor=actor)
 
     @event("Returned")

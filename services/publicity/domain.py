@@ -580,6 +580,12 @@ class Report(Aggregate):
     finding. The reporter follows it with the receipt number and code; only a hash of
     the code is kept."""
 
+    # Never in an audit record (shared.audit): a report about an official must not reach
+    # the township accused, so its records carry no place, case or words at all.
+    AUDIT_WITHHELD = frozenset({"township", "village", "reference", "case_id",
+                                "entitlement_id", "household_id", "finding", "reply", "notes",
+                                "receipt"})
+
     @event("Filed")
     def __init__(self, receipt: str, category: str, queue: str, township: str, village: str,
                  reference: str | None, case_id: UUID | None, entitlement_id: UUID | None,

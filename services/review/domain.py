@@ -674,6 +674,10 @@ class ReviewCase(Aggregate):
     """审核: investigation, verification, joint review, opinion and decision for one
     application."""
 
+    # Never in an audit record (shared.audit): what investigators found in the home and
+    # heard from neighbours stays in review; the record says who visited, when, which round.
+    AUDIT_WITHHELD = frozenset({"visit", "interview", "household"})
+
     @staticmethod
     def create_id(application_id: UUID, **_: Any) -> UUID:
         return case_id_for(application_id)
@@ -1201,6 +1205,9 @@ class ReviewCase(Aggregate):
         if not self.visits:
             raise RuleViolation("review.investigation_missing",
                                 "complete the record with the signed home-visit form")
+        if not note.strip():
+            raise RuleViolation("review.reason_required",
+                                "record how the 先行救助 record was completed", field="note")
         self._advance_completed(completed_on=on, note=note, actor=actor)
 
     @event("AdvanceRecordCompleted")

@@ -17,7 +17,9 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID, uuid5
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+
+from shared.contracts.audit import AuditEntry
 
 GENESIS_HASH = "0" * 64
 EVENT_ID_NAMESPACE = UUID("6a1c5b3e-9d1f-4f7e-8a53-4c0e2d5b7a11")
@@ -74,10 +76,20 @@ class Envelope(BaseModel):
     household_id: str | None = None
     township: str | None = None
     data: dict[str, Any]
+    # Who, when, why, what changed (issue 16); inside the hash. Omitted when absent, so
+    # envelopes published before it existed keep their bytes and verify as before.
+    audit: AuditEntry | None = None
     prev_hash: str
     hash: str
     kid: str | None = None
     sig: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_audit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        body: dict[str, Any] = handler(self)
+        if body.get("audit", 0) is None:
+            del body["audit"]
+        return body
 
     @property
     def subject(self) -> str:

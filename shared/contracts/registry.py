@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.contracts.envelope import Envelope
+if TYPE_CHECKING:  # the envelope module imports the audit contract, registered here
+    from shared.contracts.envelope import Envelope
 
 
 class IntegrationEvent(BaseModel):
@@ -17,6 +18,8 @@ class IntegrationEvent(BaseModel):
 
 
 _REGISTRY: dict[tuple[str, str, int], type[IntegrationEvent]] = {}
+# A contract every service publishes (the audit record) registers under this source.
+ANY_SOURCE = "*"
 
 
 def contract(cls: type[IntegrationEvent]) -> type[IntegrationEvent]:
@@ -29,8 +32,9 @@ def contract(cls: type[IntegrationEvent]) -> type[IntegrationEvent]:
 
 
 def parse_data(envelope: Envelope) -> IntegrationEvent:
+    key = (envelope.source, envelope.type, envelope.version)
     try:
-        model = _REGISTRY[(envelope.source, envelope.type, envelope.version)]
+        model = _REGISTRY.get(key) or _REGISTRY[(ANY_SOURCE, *key[1:])]
     except KeyError:
         raise LookupError(
             f"no contract for {envelope.source}.{envelope.type} v{envelope.version}"

@@ -16,13 +16,15 @@ import httpx
 import nats
 import pytest
 from nats.js import JetStreamContext
+from sqlalchemy import func, select
 
 from shared.auth import Principal, Role, TokenIssuer
 from shared.bus import Bus
-from shared.contracts import GENESIS_HASH, Actor, IntegrationEvent
+from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent
 from shared.contracts.publicity import NoticeClosed
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
+from tests.archive.point_in_time import assert_equivalent
 from tests.conftest import NatsServer
 from tests.review.conftest import PANEL, REPORT, TAOYUAN, YELIN, acceptance, visit_body
 from tests.signing import sealed
@@ -126,6 +128,11 @@ async def test_archive_supervises_the_real_review_facts(
                       panel=[*PANEL, investigator], county_visit=False)
         await _decide(http, as_, review, publicity, cases["county_visited"], panel=PANEL,
                       county_visit=True)
+        # An internal decision (no integration contract): it still reaches archive.
+        r = await http.post(f"/cases/{cases['neglected']}/deadline-extension",
+                            headers=as_(Role.TOWNSHIP_LEADER),
+                            json={"reason": "需补充核对外省房产信息"})
+        assert r.status_code == 200, r.text
 
     def confirmed_in_archive() -> int:
         t = archive.app.views.envelopes
@@ -159,11 +166,65 @@ async def test_archive_supervises_the_real_review_facts(
             assert r.status_code == 200, r.text
             found[kind] = [(a["case_id"], a["detail"]) for a in r.json()["items"]]
 
+        # Issue 16: every review event of the case is on the inspector's timeline, internal
+        # ones included, each with who, when, why (one field) and a Chinese label.
+        await eventually(lambda: _async(_has_event(archive, "ReviewCase.DecisionDeadlineExtended")),
+                         20)
+        timeline = (await audit.get(f"/audit/cases/{cases['voted']}/timeline",
+                                    headers=centre)).json()["events"]
+        ours = [e for e in timeline if e["source"] == "review"]
+        events = [e["event"] for e in ours]
+        assert events[:2] == ["ReviewCase.Opened", "ReviewCase.InvestigationAssigned"]
+        for internal in ("ReviewCase.VerificationRequested", "ReviewCase.PublicityClosed",
+                         "ReviewCase.Confirmed", "Entitlement.Started"):
+            assert internal in events, (internal, events)
+        assert all(e["label"] and e["by"]["user_id"] and e["when"] for e in ours)
+        assert all(e["chain_status"] == "linked" for e in timeline)
+        confirmed = next(e for e in ours if e["event"] == "ReviewCase.Confirmed")
+        assert confirmed["why"] == "准予低保" and confirmed["label"] == "审核确认"
+        assert {"field": "status", "old": "publicized", "new": "confirmed"} in \
+            confirmed["changes"]
+        assert all("家中有冰箱" not in str(e) for e in timeline)  # findings stay in review
+        extended = next(e for e in (await audit.get(
+            f"/audit/cases/{cases['neglected']}/timeline", headers=centre)).json()["events"]
+            if e["event"] == "ReviewCase.DecisionDeadlineExtended")
+        assert extended["type"] == "audit_record" and extended["label"] == "延长审核确认期限"
+        assert extended["why"] == "需补充核对外省房产信息"
+        assert extended["by"]["role"] == "township_leader"
+        due = next(c for c in extended["changes"] if c["field"] == "decision_due")
+        assert due["old"] < due["new"]
+        r = await audit.get(f"/audit/cases/{cases['neglected']}/verification", headers=centre)
+        assert r.status_code == 200 and r.json()["ok"], r.text
+
     # The county visited one close-relative case itself; the other it never saw.
     assert [c for c, _ in found["close_relative_without_county_visit"]] == [cases["voted"]]
     [(case, detail)] = found["investigator_voted"]
     assert case == cases["voted"]
     assert (detail["official"], detail["opinion"], detail["round"]) == ("u-w", "approve", 1)
+
+    # Rebuilt from the streams (audit records included), the read models end identical,
+    # once archive has its own newest events (the alerts just raised) back from its stream.
+    def caught_up() -> bool:
+        t = archive.app.views.envelopes
+        with archive.app.read_session() as s:
+            got = s.execute(select(func.max(t.c.position)).where(
+                t.c.source == "archive")).scalar_one()
+        return (got or 0) >= (archive.app.recorder.max_notification_id() or 0)
+    await eventually(lambda: _async(caught_up()), 20)
+    before = archive.app.snapshot_read_models()
+    async with client(archive) as audit:
+        r = await audit.post("/ops/rebuild-read-models", headers=centre)
+        assert r.status_code == 200, r.text
+        assert r.json()["stream_events"]["review"] > 0
+    assert archive.app.snapshot_read_models() == before
+
+    # Point in time: every review aggregate (cases, entitlements, policy) at every instant
+    # equals review's repository at the version that instant reached.
+    t = archive.app.views.envelopes
+    with archive.app.read_session() as s:
+        aggregates = sorted(set(s.execute(select(t.c.aggregate_id).where(
+            t.c.source == "review")).scalars()))
+    assert await assert_equivalent(archive, review, aggregates, centre) > 20
 
 
 async def _decide(http: httpx.AsyncClient, as_: Any, review: ServiceRuntime,
@@ -214,6 +275,14 @@ async def _case_of(http: httpx.AsyncClient, application_id: UUID, as_: Any
     r = await http.get(f"/cases/by-application/{application_id}",
                        headers=as_(Role.TOWNSHIP_LEADER))
     return r.json() if r.status_code == 200 else None
+
+
+def _has_event(archive: ServiceRuntime, name: str) -> bool:
+    t = archive.app.views.envelopes
+    with archive.app.read_session() as s:
+        return any(Envelope.model_validate_json(b).audit.event == name  # type: ignore[union-attr]
+                   for b in s.execute(t.select().with_only_columns(t.c.body).where(
+                       t.c.type == "audit_record")).scalars())
 
 
 async def _async(value: bool) -> bool:

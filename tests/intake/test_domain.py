@@ -328,6 +328,9 @@ def test_return_resubmit_accept_records_the_date_limits_run_from() -> None:
     with pytest.raises(RuleViolation) as e:
         a.return_for_completion([], None, TODAY, ACTOR)
     assert e.value.code == "intake.return_without_items"
+    with pytest.raises(RuleViolation) as e:
+        a.return_for_completion(missing, "  ", TODAY, ACTOR)
+    assert (e.value.code, e.value.field) == ("intake.reason_required", "note")
 
     a.return_for_completion(missing + [{"code": "clerk", "description": "收入证明不清"}],
                             "请补正", TODAY, ACTOR)

@@ -22,6 +22,7 @@ from shared.contracts import (
     parse_data,
     verify_chain,
 )
+from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.intake import ApplicationAccepted, ChangeReported
 from shared.contracts.review import CaseConfirmed, EntitlementChanged
 from shared.pii import Keyring, make_resident_id
@@ -212,9 +213,13 @@ async def test_review_decisions_drive_status_changes_and_deduplication(
 
     async def all_published() -> tuple[list[Envelope], bytes] | None:
         found = await intake_envelopes(nats_server.url)
-        return found if len(found[0]) == 4 else None
-    envelopes, raw = await eventually(all_published)
-    # Facts learned from review are not republished; the change is, with its member sealed.
+        return found if len(found[0]) == 6 else None
+    everything, raw = await eventually(all_published)
+    # Facts learned from review are not republished as contracts, only as audit records;
+    # the change is, with its member sealed.
+    assert [e.audit.event for e in everything if e.type == AUDIT_RECORD and e.audit] == [
+        "Application.CaseConfirmed", "Application.CaseTerminated"]
+    envelopes = [e for e in everything if e.type != AUDIT_RECORD]
     assert [e.type for e in envelopes] == ["application_submitted", "application_accepted",
                                            "change_reported", "application_submitted"]
     reported = parse_data(envelopes[2])

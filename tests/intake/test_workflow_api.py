@@ -216,9 +216,13 @@ async def test_a_retried_return_returns_the_first_answer(
         http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str]) -> None:
     application_id = await submitted(http, clerk, filing(bank_account=None))
     headers = {**clerk, "idempotency-key": "return-1"}
-    first = await http.post(f"/applications/{application_id}/return", json={}, headers=headers)
+    r = await http.post(f"/applications/{application_id}/return", json={}, headers=clerk)
+    assert_problem(r, 422, "intake.reason_required", "note")  # the one-time notice says why
+    body = {"note": "请补齐银行账户材料"}
+    first = await http.post(f"/applications/{application_id}/return", json=body,
+                            headers=headers)
     before = await footprint(http, intake, clerk)
-    second = await http.post(f"/applications/{application_id}/return", json={},
+    second = await http.post(f"/applications/{application_id}/return", json=body,
                              headers=headers)
     assert first.status_code == second.status_code == 200
     assert second.headers["idempotent-replay"] == "true" and second.json() == first.json()

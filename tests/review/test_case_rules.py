@@ -305,6 +305,8 @@ def test_emergency_help_first_then_complete_the_record() -> None:
         case.complete_advance_record(ON, "", CLERK)
     case.assign_investigation([], "org-a", T, ON, CLERK)
     case.record_home_visit(VISIT, {}, CLERK)
+    with violation("review.reason_required"):
+        case.complete_advance_record(ON, " ", CLERK)
     case.complete_advance_record(date(2025, 3, 20), "signed form filed", CLERK)
     assert case.advance is not None and case.advance["completed_on"] == date(2025, 3, 20)
     with violation("review.case_closed"):  # now the case is closed for investigation too

@@ -19,6 +19,7 @@ from nats.js import JetStreamContext
 from shared.auth import Role
 from shared.bus import Bus, stream_name
 from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, verify_chain
+from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
 from shared.pii import Keyring, Sealed
 from shared.runtime import ServiceRuntime
@@ -193,6 +194,12 @@ async def test_acceptance_to_entitlement_over_nats(
     opened = json.loads(keyring.unseal(Sealed.model_validate(report.data["report"]),
                                        "review.verification_report"))
     assert opened == REPORT
-    types = [e.type for e in everything]
+    # Every event left review (issue 16); the report's words are in none of them.
+    assert all("8,000 in total" not in e.to_bytes().decode() for e in everything)
+    assert all(e.audit is not None and e.audit.label for e in everything)
+    requested = next(e for e in everything if e.audit
+                     and e.audit.event == "ReviewCase.VerificationRequested")
+    assert requested.type == AUDIT_RECORD and requested.audit.label == "申请家庭经济状况核对"
+    types = [e.type for e in everything if e.type != AUDIT_RECORD]
     assert types[0] == "policy_changed" and "case_opened" in types
     assert types.count("opinion_issued") == 2

@@ -84,6 +84,8 @@ LABELS: dict[str, str] = {
     "disbursement.LedgerEntry.Created": "建立发放台账",
     "disbursement.LedgerEntry.Recorded": "登记发放台账",
     "disbursement.LedgerEntry.Changed": "变更发放台账",
+    "disbursement.PolicyRhythm.Created": "建立月度工作节奏记录",
+    "disbursement.PolicyRhythm.VersionRecorded": "记录政策规定的截止日与对账报送日",
     "disbursement.MonthlyRoster.Created": "建立月度发放花名册",
     "disbursement.MonthlyRoster.Drafted": "生成月度发放花名册",
     "disbursement.MonthlyRoster.Redrafted": "重新生成发放花名册",

@@ -45,12 +45,13 @@ class DemoError(RuntimeError):
     pass
 
 
-def payable_months(decided_on: date, rhythm: MonthlyRhythm) -> list[str]:
+def payable_months(decided_on: date, rhythm: MonthlyRhythm, one_off: bool = True) -> list[str]:
     """The rosters a day's decisions reach, by the services' own rule (shared.clock):
-    monthly benefits start the month after the decision; a one-off payment is paid from
-    the first roster its decision day still reaches."""
+    monthly benefits start the month after the decision; a one-off payment (`one_off`: the
+    day decided some) is paid from the first roster its decision day still reaches. No
+    roster is drafted that the day's decisions cannot reach."""
     nxt = add_months(month_of(decided_on), 1)
-    return sorted({rhythm.first_payable_month(decided_on), nxt})
+    return sorted({rhythm.first_payable_month(decided_on) if one_off else nxt, nxt})
 
 
 def last_cut_month(on: date, rhythm: MonthlyRhythm) -> str:
@@ -526,7 +527,9 @@ class Scenario:
         if self.move_clock is not None:
             # Today's decisions are paid from rosters cut later: the clerks come back on
             # that cut-off day (the stack restarts with its clock there).
-            months = payable_months(decided, rhythm)
+            one_off = any(r.household.kind == "linshi" and r.decided_on == decided
+                          for r in self.records)
+            months = payable_months(decided, rhythm, one_off)
             day = rhythm.cutoff(months[-1])
             self.progress.note(f"decisions of {decided} are paid from the {', '.join(months)} "
                                f"roster(s); the clock moves to the cut-off, {day}")

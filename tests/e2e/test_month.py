@@ -239,9 +239,12 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
         terms = gw.get("/review/policy", bureau)["terms"]
         cutoff = int(terms["roster_cutoff_day"])
         # Today's decisions reach the roster of the month they are decided in (one-off
-        # payments, when decided by the cut-off) and the next month's (monthly benefits).
+        # payments, when decided by the cut-off, if today decided any) and the next
+        # month's (monthly benefits); no other roster is drafted.
         next_month = add_months(f"{today:%Y-%m}", 1)
-        first_months = sorted({first_payable(today, cutoff), next_month})
+        one_off_today = any(h.kind == "linshi" and h.last_month for h in households)
+        first_months = sorted({first_payable(today, cutoff) if one_off_today else next_month,
+                               next_month})
         first_cut = date.fromisoformat(f"{next_month}-{cutoff:02d}")
         this_month = first_cut + timedelta(days=1)
         second_cut = date.fromisoformat(f"{add_months(f'{this_month:%Y-%m}', 1)}-{cutoff:02d}")

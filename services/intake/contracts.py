@@ -2,7 +2,9 @@
 
 Sealing purposes (a consumer with the key unseals with the same purpose):
 "member.resident_id", "member.phone", "legal_supporter.resident_id",
-"bank_account.account". Each seal's nonce derives from the event id, so a republished
+"bank_account.account", and "intake.household" for application_accepted's names, birth
+dates, health and income details (one blob, shared.contracts.intake.HouseholdDetails).
+Each seal's nonce derives from the event id, so a republished
 envelope is byte-identical. Facts learned from review are not republished.
 """
 
@@ -26,6 +28,7 @@ from shared.contracts.intake import (
     CloseRelativeRef,
     Disability,
     EntrustmentRef,
+    HouseholdDetails,
     IncomeItem,
     MemberLeft,
     MemberRef,
@@ -34,7 +37,7 @@ from shared.contracts.intake import (
     SupporterRef,
 )
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring, mask_bank_account, mask_phone, mask_resident_id
+from shared.pii import Keyring, mask_bank_account, mask_name, mask_phone, mask_resident_id
 
 
 class IntakeContracts:
@@ -107,26 +110,29 @@ class IntakeContracts:
         f = a.filing
         bank = f.get("bank_account")
         entrustment = f.get("entrustment")
-        return ApplicationAccepted(
-            **where, accepted_on=event.accepted_on, applicant_name=a.applicant["name"],
+        details = HouseholdDetails(
+            applicant_name=a.applicant["name"],
             members=[self._member(m, context) for m in a.members],
-            close_relative_declared=a.close_relative_declared,
-            household_id=a.household_id, linshi_type=a.linshi_type, urban=a.urban,
             incomes=_incomes(a.members), assets=[_asset(x) for x in f.get("assets", [])],
             bank_account=BankAccountRef(
                 bank=bank["bank"], holder_name=bank["holder_name"],
                 account=self._seal(bank["account"], mask_bank_account(bank["account"]),
                                    "bank_account.account", context)) if bank else None,
-            single_person=bool(f.get("single_person")), filed_on=a.filed_on,
-            filed_by=a.filed_by,
             entrustment=EntrustmentRef(**entrustment) if entrustment else None,
             legal_supporters=[SupporterRef(
                 name=s["name"], relation=s["relation"], fingerprint=s["fingerprint"],
                 resident_id=self._seal(s["resident_id"], mask_resident_id(s["resident_id"]),
                                        "legal_supporter.resident_id", context))
                 for s in f.get("legal_supporters", [])],
-            close_relatives=[CloseRelativeRef(**c) for c in f.get("close_relatives", [])],
-            residence_basis=f.get("residence_basis"), materials=f.get("materials", []),
+            close_relatives=[CloseRelativeRef(**c) for c in f.get("close_relatives", [])])
+        return ApplicationAccepted.sealing(
+            details, self.keyring, mask_name(a.applicant["name"]), context,
+            **where, accepted_on=event.accepted_on,
+            close_relative_declared=a.close_relative_declared,
+            household_id=a.household_id, linshi_type=a.linshi_type, urban=a.urban,
+            single_person=bool(f.get("single_person")), filed_on=a.filed_on,
+            filed_by=a.filed_by, residence_basis=f.get("residence_basis"),
+            materials=f.get("materials", []),
             materials_outstanding=[MissingItem(**m) for m in event.outstanding],
             policy_version=a.policy_version)
 

@@ -25,7 +25,7 @@ from shared.contracts import (
 from shared.contracts.intake import ApplicationAccepted, ChangeReported
 from shared.contracts.review import CaseConfirmed, EntitlementChanged
 from shared.pii import Keyring, make_resident_id
-from tests.intake.test_api import TAOYUAN, YELIN, filing
+from tests.intake.test_api import CHILD_BORN, GRANNY_BORN, TAOYUAN, YELIN, filing
 from tests.signing import sealed
 from tests.stack import client, eventually
 
@@ -89,11 +89,20 @@ async def test_acceptance_reaches_review_with_the_case_as_filed(
     for secret in (body["members"][0]["resident_id"], body["members"][1]["resident_id"],
                    "13812345678", "6228480402564890018"):
         assert secret.encode() not in raw  # sealed on the bus, never plaintext
+    # Names, birth dates, health and income travel sealed too (in UTF-8 or \u-escaped).
+    for secret in ("黎阿婆", "黎小明", "黎某某", GRANNY_BORN.isoformat(),
+                   CHILD_BORN.isoformat(), "1800.00", "3200.50", "hearing", "pension"):
+        assert secret.encode() not in raw, secret
+        assert secret.encode("ascii", "backslashreplace") not in raw, secret
 
-    accepted = parse_data(envelopes[1])
-    assert isinstance(accepted, ApplicationAccepted)
+    sealed_accepted = parse_data(envelopes[1])
+    assert isinstance(sealed_accepted, ApplicationAccepted)
+    assert envelopes[1].version == 2 and sealed_accepted.household_size == 2
+    assert sealed_accepted.household.mask == "黎**"
     keyring = Keyring.from_file(keys_dir / "bus-keyring.json")
+    accepted = sealed_accepted.opened(keyring)
     granny = accepted.members[0]
+    assert granny.name == "黎阿婆" and granny.birth_date == GRANNY_BORN
     assert keyring.unseal(granny.resident_id, "member.resident_id") == (
         body["members"][0]["resident_id"])
     assert granny.fingerprint == keyring.fingerprint(body["members"][0]["resident_id"])

@@ -33,7 +33,7 @@ from services.archive.domain import ChainAlarm, HouseholdFile
 from services.archive.supervision import MonthlyFiling, SupervisionAlert, jsonable, totals_of
 from shared.contracts.archive import is_sensitive_access
 from shared.contracts.envelope import Envelope
-from shared.eventstore import POSITION, AwareDateTime, Projection
+from shared.eventstore import POSITION, AwareDateTime, EncryptedText, Projection
 
 
 def _who(actor: dict[str, Any] | None) -> tuple[str | None, str | None]:
@@ -64,7 +64,8 @@ class ArchiveProjection(Projection):
             Column("chain_status", String(24), nullable=False, index=True),
             Column("sensitive_access", Boolean, nullable=False, index=True),
             Column("close_relative_declared", Boolean, nullable=False, index=True),
-            Column("body", Text, nullable=False),  # the envelope as received: what is verified
+            # The envelope as received (what is verified); encrypted at rest when that is on.
+            Column("body", EncryptedText(self.at_rest), nullable=False),
         )
         # Review's case id and intake's application id name the same case.
         self.case_aliases = Table(

@@ -3,7 +3,8 @@
 Sealing purposes (a consumer with the key unseals with the same purpose):
 "member.resident_id", "member.phone", "legal_supporter.resident_id",
 "bank_account.account", and "intake.household" for application_accepted's names, birth
-dates, health and income details (one blob, shared.contracts.intake.HouseholdDetails).
+dates, health and income details (one blob, shared.contracts.intake.HouseholdDetails),
+"intake.change" for what a change_reported changed (ChangeDetails).
 Each seal's nonce derives from the event id, so a republished
 envelope is byte-identical. Facts learned from review are not republished.
 """
@@ -24,6 +25,7 @@ from shared.contracts.intake import (
     ApplicationWithdrawn,
     AssetItem,
     BankAccountRef,
+    ChangeDetails,
     ChangeReported,
     CloseRelativeRef,
     Disability,
@@ -89,10 +91,7 @@ class IntakeContracts:
                                         case_id=a.case_id)
         if isinstance(event, Application.ChangeReported):
             change = event.change
-            return ChangeReported(
-                **where, change_id=event.change_id, case_id=a.case_id,
-                household_id=a.household_id, reported_on=event.reported_on,
-                occurred_on=change["occurred_on"], subject=change["subject"],
+            details = ChangeDetails(
                 description=change["description"],
                 members_joined=[self._member(m, context)
                                 for m in change.get("members_joined", [])],
@@ -103,6 +102,10 @@ class IntakeContracts:
                          for i in change.get("incomes", [])]
                 + _incomes(change.get("members_joined", [])),
                 assets=[_asset(x) for x in change.get("assets", [])])
+            return ChangeReported.sealing(
+                details, self.keyring, context, **where, change_id=event.change_id,
+                case_id=a.case_id, household_id=a.household_id, reported_on=event.reported_on,
+                occurred_on=change["occurred_on"], subject=change["subject"])
         raise LookupError(f"no contract for {type(event).__qualname__}")  # pragma: no cover
 
     def _accepted(self, event: Any, a: Application, context: str,

@@ -48,6 +48,7 @@ from shared.contracts.intake import (
     ApplicationAcceptedV1,
     AssetItem,
     ChangeReported,
+    ChangeReportedV1,
     IncomeItem,
     MemberRef,
 )
@@ -149,6 +150,12 @@ class ReviewApplication(ServiceApplication):
     # Opening a case (reaction to intake's ApplicationAccepted)
     # ==========================================================================================
 
+    def _keyring(self) -> Keyring:
+        if self.keyring is None:
+            raise RuleViolation("review.no_keyring", "review holds no keyring to unseal "
+                                "intake's household details", field="keyring")
+        return self.keyring
+
     def _urban(self, accepted: ApplicationAcceptedV1) -> bool:
         if accepted.urban is not None:
             return accepted.urban
@@ -162,10 +169,7 @@ class ReviewApplication(ServiceApplication):
     def open_case(self, accepted: ApplicationAccepted | ApplicationAcceptedV1,
                   actor: dict[str, Any]) -> UUID:
         if isinstance(accepted, ApplicationAccepted):
-            if self.keyring is None:
-                raise RuleViolation("review.no_keyring", "review holds no keyring to unseal "
-                                    "the household details", field="household")
-            accepted = accepted.opened(self.keyring)  # SealError if the blob was tampered
+            accepted = accepted.opened(self._keyring())  # SealError if tampered
         version, terms = self.policy_on(accepted.accepted_on)
         kind = accepted.kind.value
         investigation = self.calendar.add_working_days(accepted.accepted_on,
@@ -571,9 +575,12 @@ class ReviewApplication(ServiceApplication):
         self.save(ent)
         return ent
 
-    def change_reported(self, reported: ChangeReported, actor: dict[str, Any]) -> bool:
+    def change_reported(self, reported: ChangeReported | ChangeReportedV1,
+                        actor: dict[str, Any]) -> bool:
         """A change reported in intake: kept on the entitlement for the township, whose
         recheck falls due now; the adjustment applies it (apply_reported)."""
+        if isinstance(reported, ChangeReported):
+            reported = reported.opened(self._keyring())  # SealError if tampered
         case_id = reported.case_id or case_id_for(reported.application_id)
         try:
             ent = self._entitlement(entitlement_id_for(case_id))

@@ -16,6 +16,7 @@ from shared.contracts.intake import (
     ApplicationAcceptedV1,
     ApplicationWithdrawn,
     ChangeReported,
+    ChangeReportedV1,
 )
 from shared.contracts.publicity import NoticeClosed, NoticeOpened, ReportUpheld
 
@@ -51,7 +52,7 @@ def reactions(app: ReviewApplication) -> dict[str, dict[str, Handler]]:
 
     def change_reported(env: Envelope) -> None:
         reported = parse_data(env)
-        assert isinstance(reported, ChangeReported)
+        assert isinstance(reported, ChangeReported | ChangeReportedV1)
         app.change_reported(reported, _actor(env))
 
     def application_withdrawn(env: Envelope) -> None:

@@ -315,9 +315,9 @@ class ApplicationWithdrawn(IntegrationEvent):
 
 
 @contract
-class ChangeReported(IntegrationEvent):
-    """A confirmed household reports a change (members, income or assets): review's
-    dynamic management (动态管理) consumes it. Lists hold only what changed."""
+class ChangeReportedV1(IntegrationEvent):
+    """A reported change all in clear: no longer published, still parsed (stored
+    envelopes); v2 seals what changed (`ChangeReported.opened`)."""
 
     SOURCE = "intake"
     TYPE = "change_reported"
@@ -336,6 +336,57 @@ class ChangeReported(IntegrationEvent):
     members_left: list[MemberLeft] = []
     incomes: list[IncomeItem] = []  # the members' incomes from occurred_on
     assets: list[AssetItem] = []  # the household's assets from occurred_on
+
+
+
+CHANGE_PURPOSE = "intake.change"
+
+
+class ChangeDetails(_Part):
+    """What `change_reported` v2 seals: who joined or left and why, their health, the new
+    incomes and assets, and the clerk's description."""
+
+    description: str
+    members_joined: list[MemberRef] = []
+    members_left: list[MemberLeft] = []
+    incomes: list[IncomeItem] = []
+    assets: list[AssetItem] = []
+
+
+@contract
+class ChangeReported(IntegrationEvent):
+    """A confirmed household reports a change (members, income or assets): review's
+    dynamic management (动态管理) consumes it. `details` is `ChangeDetails` sealed under
+    CHANGE_PURPOSE; lists in it hold only what changed."""
+
+    SOURCE = "intake"
+    TYPE = "change_reported"
+    VERSION = 2
+    change_id: UUID
+    application_id: UUID
+    case_id: UUID | None = None
+    household_id: str | None = None
+    kind: AssistanceKind
+    township: str
+    village: str
+    reported_on: date
+    occurred_on: date
+    subject: Literal["members", "income", "assets"]
+    details: Sealed
+
+    @classmethod
+    def sealing(cls, details: ChangeDetails, keyring: Keyring, nonce_context: str,
+                **clear: object) -> ChangeReported:
+        blob = keyring.seal(details.model_dump_json(), "", CHANGE_PURPOSE,
+                            nonce_context=nonce_context)
+        return cls.model_validate({**clear, "details": blob})
+
+    def opened(self, keyring: Keyring) -> ChangeReportedV1:
+        """The v1 shape, unsealed (shared.pii.SealError without the key)."""
+        details = ChangeDetails.model_validate_json(keyring.unseal(self.details,
+                                                                   CHANGE_PURPOSE))
+        return ChangeReportedV1.model_validate(
+            {**self.model_dump(exclude={"details"}), **details.model_dump()})
 
 
 @contract

@@ -156,7 +156,7 @@ class ReviewStub:
 
 
 async def test_review_decisions_drive_status_changes_and_deduplication(
-        services: Any, issuer: TokenIssuer, nats_server: Any) -> None:
+        services: Any, issuer: TokenIssuer, keys_dir: Any, nats_server: Any) -> None:
     review = ReviewStub(nats_server.url)
     await review.start()
     intake = await services("intake")
@@ -226,11 +226,15 @@ async def test_review_decisions_drive_status_changes_and_deduplication(
     # Facts learned from review are not republished; the change is, with its member sealed.
     assert [e.type for e in envelopes] == ["application_submitted", "application_accepted",
                                            "change_reported", "application_submitted"]
-    reported = parse_data(envelopes[2])
-    assert isinstance(reported, ChangeReported)
-    assert str(reported.change_id) == change_id and reported.case_id == case_id
+    sealed_change = parse_data(envelopes[2])
+    assert isinstance(sealed_change, ChangeReported) and envelopes[2].version == 2
+    assert str(sealed_change.change_id) == change_id and sealed_change.case_id == case_id
+    for secret in (change["members_joined"][0]["resident_id"], "黎小宝", "新生儿入户",
+                   newborn.isoformat()):
+        assert secret.encode() not in raw, secret  # what changed travels sealed
+    reported = sealed_change.opened(Keyring.from_file(keys_dir / "bus-keyring.json"))
+    assert reported.members_joined[0].name == "黎小宝"
     assert reported.members_joined[0].resident_id.mask.startswith("469")
-    assert change["members_joined"][0]["resident_id"].encode() not in raw
     assert envelopes[2].actor is not None and envelopes[2].actor.role == "village_assistant"
 
     # The read models rebuild from the log to the same state.

@@ -7,9 +7,12 @@ for the moment between creating and chmod-ing it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -55,9 +58,13 @@ def ensure_private_file(path: Path) -> None:
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     for p in (path, *(path.with_name(path.name + s) for s in SQLITE_COMPANIONS)):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             if p.stat().st_mode & 0o777 != PRIVATE_FILE:
                 p.chmod(PRIVATE_FILE)
+        except FileNotFoundError:
+            pass
+        except PermissionError:  # another user's file: say so, but still start
+            log.warning("cannot make %s private (mode 0600): not its owner", p)
 
 
 def sqlite_path(url: str) -> Path | None:

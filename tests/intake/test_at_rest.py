@@ -32,6 +32,10 @@ async def test_the_read_model_keeps_names_encrypted_and_files_private(
             r = await http.get("/applications", params={"township": YELIN}, headers=clerk)
             assert r.status_code == 200, r.text
             assert [i["applicant_name"] for i in r.json()["items"]] == ["符秀英"]
+        # While open, SQLite's -wal and -shm exist: they copied the database file's mode.
+        live = sorted(tmp_path.glob("intake.db*"))
+        assert {f.name for f in live} >= {"intake.db", "intake.db-wal", "intake.db-shm"}
+        assert all(mode(f) == 0o600 for f in live), [(f.name, oct(mode(f))) for f in live]
         db = tmp_path / "intake.db"
         c = sqlite3.connect(db)
         (raw,) = c.execute("SELECT applicant_name FROM intake_applications").fetchone()

@@ -31,6 +31,7 @@ import httpx
 from shared.auth import Role, TokenIssuer, ensure_dev_keypair
 from shared.clock import CHINA
 from shared.contracts.common import SERVICES
+from shared.files import write_private
 from shared.natsauth import ensure_nats_credentials, seed_path
 from shared.pii import Keyring
 from shared.regions import load_county
@@ -173,8 +174,7 @@ def dev_tokens(var: Path) -> dict[str, str]:
         tokens[f"village_assistant@{v.code}"] = issuer.mint(
             f"dev-assistant-{v.code}", Role.VILLAGE_ASSISTANT, t.code, v.code)
     path = var / "dev-tokens.json"
-    path.write_text(json.dumps(tokens, indent=1, ensure_ascii=False))
-    path.chmod(0o600)
+    write_private(path, json.dumps(tokens, indent=1, ensure_ascii=False))
     return tokens
 
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, Request
 
 from shared.errors import DomainError, Forbidden
+from shared.files import write_private
 
 ALGORITHMS = ["EdDSA", "ES256", "RS256"]
 
@@ -140,10 +141,9 @@ def ensure_dev_keypair(keys_dir: Path) -> tuple[Path, Path]:
     if not private.exists():
         keys_dir.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
-        private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                              serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()))
-        private.chmod(0o600)
+        write_private(private, key.private_bytes(serialization.Encoding.PEM,
+                                                 serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
         public.write_bytes(key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return private, public

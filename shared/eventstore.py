@@ -8,6 +8,7 @@ reactions exactly-once in effect (see docs/architecture.md, "Storage").
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     func,
@@ -46,6 +48,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from shared.errors import NotFound
+from shared.files import ensure_private_file, sqlite_path, write_private
 from shared.settings import ServiceSettings
 
 _tracer = trace.get_tracer("shared.eventstore")
@@ -73,6 +76,51 @@ class AwareDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class AtRest:
+    """The service's at-rest cipher, for read-model columns; None while ENCRYPT_AT_REST is
+    off. Filled in by ServiceApplication once its cipher exists (tables are made earlier)."""
+
+    PREFIX = "enc1:"
+
+    def __init__(self) -> None:
+        self.cipher: Any = None
+
+    def encrypt(self, value: str | None) -> str | None:
+        if value is None or self.cipher is None:
+            return value
+        return self.PREFIX + base64.b64encode(self.cipher.encrypt(value.encode())).decode()
+
+    def decrypt(self, value: str | None) -> str | None:
+        # A value without the prefix was written before encryption was on: read as it is.
+        if value is None or not value.startswith(self.PREFIX):
+            return value
+        if self.cipher is None:
+            raise RuntimeError("an encrypted read-model column, and ENCRYPT_AT_REST is off")
+        return str(self.cipher.decrypt(base64.b64decode(value[len(self.PREFIX):])).decode())
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A read-model column holding personal data (a name, a payee), encrypted with the
+    service's at-rest key when ENCRYPT_AT_REST is on.
+
+    Never filter, sort or index by it: each write has a fresh nonce. Inserts that bypass
+    SQLAlchemy's type processing (raw executemany) call `AtRest.encrypt` themselves.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, at_rest: AtRest) -> None:
+        super().__init__()
+        self.at_rest = at_rest
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return self.at_rest.encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return self.at_rest.decrypt(value)
 
 
 class DateAsISO(Transcoding):
@@ -156,6 +204,7 @@ class Projection:
 
     def __init__(self) -> None:
         self.metadata = MetaData()
+        self.at_rest = AtRest()  # for EncryptedText(self.at_rest) columns
 
     def apply(self, session: Session, event: Any, position: int) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -165,6 +214,8 @@ def store_environment(settings: ServiceSettings) -> dict[str, str]:
     env = {"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": settings.store_url}
     if settings.store_url.startswith("sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
+        if (db := sqlite_path(settings.store_url)) is not None:
+            ensure_private_file(db)  # before SQLite opens it: its -wal/-shm copy the mode
     if settings.encrypt_at_rest:
         env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
         env["CIPHER_KEY"] = _load_or_create_cipher_key(settings.resolved_cipher_key_file)
@@ -192,13 +243,9 @@ def schema_lock(url: str, service: str) -> Iterator[None]:
 
 
 def _load_or_create_cipher_key(path: Path) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = AESCipher.create_key(num_bytes=32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    if not path.exists():  # a replica that loses the race reads the winner's key
+        write_private(path, AESCipher.create_key(num_bytes=32), replace=False)
+    return path.read_text().strip()
 
 
 class ServiceApplication(Application[UUID]):
@@ -214,6 +261,8 @@ class ServiceApplication(Application[UUID]):
         with schema_lock(settings.store_url, self.name):
             super().__init__(env=store_environment(settings))
             self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
+            if projection is not None:
+                projection.at_rest.cipher = self.mapper.cipher  # None unless encrypt_at_rest
             self.kernel.metadata.create_all(self.engine)
             if projection is not None:
                 projection.metadata.create_all(self.engine)

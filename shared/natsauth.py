@@ -18,17 +18,16 @@ the admin password, 0600), made by
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.files import write_private
 
 # Who consumes whose stream (each service's reactions; tests/deploy checks they agree).
 UPSTREAMS: dict[str, tuple[str, ...]] = {
@@ -145,20 +144,7 @@ def seed_path(keys_dir: Path, user: str) -> Path:
 
 
 def _write(path: Path, text: str, *, replace: bool) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".nats-")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        if replace:
-            os.replace(tmp, path)
-        else:
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                os.link(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    write_private(path, text, replace=replace)  # not replacing: another process made it first
 
 
 def admin_password_path(keys_dir: Path) -> Path:

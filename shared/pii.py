@@ -23,7 +23,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +34,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.files import write_private
 
 __all__ = [
     "COMPOUND_SURNAMES",
@@ -478,23 +479,6 @@ def _aad(kid: str, purpose: str) -> bytes:
 
 
 def _write_private(path: Path, text: str, *, replace: bool) -> None:
-    """Write `text` to `path` readable by the owner only, never half-written.
-
-    The temp file is created 0o600 from the start (no window where it is
-    world-readable), then moved into place: `os.replace` to overwrite, or
-    `os.link` to fail with FileExistsError if the path already exists.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if replace:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """0600 and atomic (shared.files); FileExistsError if not replacing and it exists."""
+    if not write_private(path, text, replace=replace):
+        raise FileExistsError(path)

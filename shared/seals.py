@@ -20,9 +20,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -34,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from shared.errors import RuleViolation
+from shared.files import write_private
 
 STATEMENT_VERSION = "lingshui-seal/v1"
 _OWNER = re.compile(r"^[0-9]{6,12}$")  # a division code: county or township
@@ -64,22 +63,10 @@ def create_key_file(path: Path) -> bool:
     Written to a temporary file and linked into place, so a reader never sees half a key
     and a key another process wrote first is kept.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".seal-")
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, pem)
-        os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        os.unlink(tmp)
+    return write_private(path, pem, replace=False)
 
 
 def _raw(key: Ed25519PublicKey) -> bytes:

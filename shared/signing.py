@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +27,8 @@ from typing import TYPE_CHECKING
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from shared.files import write_private
 
 if TYPE_CHECKING:
     from shared.settings import ServiceSettings
@@ -128,28 +127,11 @@ def signing_key_path(keys_dir: Path, service: str) -> Path:
 def _write_private_once(path: Path, data: bytes) -> bool:
     """Link a fully written temp file into place: a reader never sees half a key, and a key
     another process wrote first is kept."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    return write_private(path, data, replace=False)
 
 
 def _replace_private(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".trust-")
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_private(path, text)
 
 
 def write_signing_key(path: Path) -> bool:

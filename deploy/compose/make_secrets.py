@@ -25,7 +25,6 @@ The token-verifying `jwt-public.pem` comes from the identity provider: copy it i
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from eventsourcing.cryptography import AESCipher  # noqa: E402
 
 from shared.contracts.common import SERVICES  # noqa: E402
+from shared.files import write_private  # noqa: E402
 from shared.natsauth import ensure_nats_credentials  # noqa: E402
 from shared.pii import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
@@ -43,13 +43,7 @@ from shared.signing import ensure_bus_keys  # noqa: E402
 
 
 def write_once(path: Path, text: str) -> bool:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    return True
+    return write_private(path, text, replace=False)
 
 
 def main(argv: list[str] | None = None) -> int:

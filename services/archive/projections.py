@@ -34,7 +34,7 @@ from services.archive.supervision import MonthlyFiling, SupervisionAlert, jsonab
 from shared.contracts.archive import is_sensitive_access
 from shared.contracts.audit import AUDIT_RECORD, CHAIN_CHECKPOINT, ChainCheckpointed
 from shared.contracts.envelope import Envelope
-from shared.eventstore import POSITION, AwareDateTime, Projection
+from shared.eventstore import POSITION, AwareDateTime, EncryptedText, Projection
 
 
 def _who(actor: dict[str, Any] | None) -> tuple[str | None, str | None]:
@@ -65,7 +65,8 @@ class ArchiveProjection(Projection):
             Column("chain_status", String(24), nullable=False, index=True),
             Column("sensitive_access", Boolean, nullable=False, index=True),
             Column("close_relative_declared", Boolean, nullable=False, index=True),
-            Column("body", Text, nullable=False),  # the envelope as received: what is verified
+            # The envelope as received (what is verified); encrypted at rest when that is on.
+            Column("body", EncryptedText(self.at_rest), nullable=False),
         )
         # What each service's chain checkpoints say its heads are (shared/checkpoint.py):
         # the newest committed link of each aggregate, which archive's copy must hold.

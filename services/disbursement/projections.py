@@ -42,7 +42,7 @@ from services.disbursement.domain import (
     paid_span,
     to_fen,
 )
-from shared.eventstore import POSITION, AwareDateTime, Projection
+from shared.eventstore import POSITION, AwareDateTime, EncryptedText, Projection
 
 FEN = BigInteger().with_variant(Integer(), "sqlite")  # a province-month overflows int32 fen
 
@@ -62,9 +62,10 @@ class DisbursementProjection(Projection):
             Column("urban", Boolean, nullable=False),
             Column("case_id", String(36), nullable=False, index=True),
             Column("household_id", String(64)),
-            Column("applicant_name", String(64), nullable=False),
+            Column("applicant_name", EncryptedText(self.at_rest), nullable=False),
             Column("policy_version", Integer),
-            Column("payee", Text),  # JSON: name, bank, sealed account, fingerprint, mask
+            # JSON: name, bank, sealed account, fingerprint, mask
+            Column("payee", EncryptedText(self.at_rest)),
             Column("steps", Text, nullable=False),  # JSON list of Step
             Column("first_month", String(7)),
             Column("last_month", String(7)),  # null: still paying
@@ -101,7 +102,7 @@ class DisbursementProjection(Projection):
             Column("household", String(64), nullable=False),
             Column("village", String(12), nullable=False),
             Column("urban", Boolean, nullable=False),
-            Column("name", String(64), nullable=False),
+            Column("name", EncryptedText(self.at_rest), nullable=False),
             Column("household_size", Integer, nullable=False),
             Column("amount_fen", FEN, nullable=False),
             Column("policy_version", Integer),
@@ -218,9 +219,11 @@ class DisbursementProjection(Projection):
         counts = {c.value: 0 for c in Change}
         for c in e.changes:
             counts[c["change"]] += 1
-        # Straight from the event's wire rows (RosterRow.to_wire's column order).
+        # Straight from the event's wire rows (RosterRow.to_wire's column order); the name
+        # encrypted here, as _insert_many skips the column type's processing.
+        seal = self.at_rest.encrypt
         rows = [{"roster_id": rid, "key": w[0], "case_id": w[1], "household": w[2] or w[1],
-                 "village": w[3], "urban": bool(w[4]), "name": w[5],
+                 "village": w[3], "urban": bool(w[4]), "name": seal(w[5]),
                  "household_size": int(w[6]), "amount_fen": to_fen(Decimal(w[7])),
                  "policy_version": w[8], "source": w[9], "account_fp": w[10],
                  "account_mask": w[11]} for w in e.rows]

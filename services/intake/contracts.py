@@ -2,7 +2,10 @@
 
 Sealing purposes (a consumer with the key unseals with the same purpose):
 "member.resident_id", "member.phone", "legal_supporter.resident_id",
-"bank_account.account". Each seal's nonce derives from the event id, so a republished
+"bank_account.account", and "intake.household" for application_accepted's names, birth
+dates, health and income details (one blob, shared.contracts.intake.HouseholdDetails),
+"intake.change" for what a change_reported changed (ChangeDetails).
+Each seal's nonce derives from the event id, so a republished
 envelope is byte-identical. Facts learned from review are not republished.
 """
 
@@ -22,10 +25,12 @@ from shared.contracts.intake import (
     ApplicationWithdrawn,
     AssetItem,
     BankAccountRef,
+    ChangeDetails,
     ChangeReported,
     CloseRelativeRef,
     Disability,
     EntrustmentRef,
+    HouseholdDetails,
     IncomeItem,
     MemberLeft,
     MemberRef,
@@ -34,7 +39,7 @@ from shared.contracts.intake import (
     SupporterRef,
 )
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring, mask_bank_account, mask_phone, mask_resident_id
+from shared.pii import Keyring, mask_bank_account, mask_name, mask_phone, mask_resident_id
 
 
 class IntakeContracts:
@@ -88,10 +93,7 @@ class IntakeContracts:
                                         case_id=a.case_id)
         if isinstance(event, Application.ChangeReported):
             change = event.change
-            return ChangeReported(
-                **where, change_id=event.change_id, case_id=a.case_id,
-                household_id=a.household_id, reported_on=event.reported_on,
-                occurred_on=change["occurred_on"], subject=change["subject"],
+            details = ChangeDetails(
                 description=change["description"],
                 members_joined=[self._member(m, context)
                                 for m in change.get("members_joined", [])],
@@ -102,6 +104,10 @@ class IntakeContracts:
                          for i in change.get("incomes", [])]
                 + _incomes(change.get("members_joined", [])),
                 assets=[_asset(x) for x in change.get("assets", [])])
+            return ChangeReported.sealing(
+                details, self.keyring, context, **where, change_id=event.change_id,
+                case_id=a.case_id, household_id=a.household_id, reported_on=event.reported_on,
+                occurred_on=change["occurred_on"], subject=change["subject"])
         return None  # a new event type: the relay publishes its audit record
 
     def _accepted(self, event: Any, a: Application, context: str,
@@ -109,26 +115,29 @@ class IntakeContracts:
         f = a.filing
         bank = f.get("bank_account")
         entrustment = f.get("entrustment")
-        return ApplicationAccepted(
-            **where, accepted_on=event.accepted_on, applicant_name=a.applicant["name"],
+        details = HouseholdDetails(
+            applicant_name=a.applicant["name"],
             members=[self._member(m, context) for m in a.members],
-            close_relative_declared=a.close_relative_declared,
-            household_id=a.household_id, linshi_type=a.linshi_type, urban=a.urban,
             incomes=_incomes(a.members), assets=[_asset(x) for x in f.get("assets", [])],
             bank_account=BankAccountRef(
                 bank=bank["bank"], holder_name=bank["holder_name"],
                 account=self._seal(bank["account"], mask_bank_account(bank["account"]),
                                    "bank_account.account", context)) if bank else None,
-            single_person=bool(f.get("single_person")), filed_on=a.filed_on,
-            filed_by=a.filed_by,
             entrustment=EntrustmentRef(**entrustment) if entrustment else None,
             legal_supporters=[SupporterRef(
                 name=s["name"], relation=s["relation"], fingerprint=s["fingerprint"],
                 resident_id=self._seal(s["resident_id"], mask_resident_id(s["resident_id"]),
                                        "legal_supporter.resident_id", context))
                 for s in f.get("legal_supporters", [])],
-            close_relatives=[CloseRelativeRef(**c) for c in f.get("close_relatives", [])],
-            residence_basis=f.get("residence_basis"), materials=f.get("materials", []),
+            close_relatives=[CloseRelativeRef(**c) for c in f.get("close_relatives", [])])
+        return ApplicationAccepted.sealing(
+            details, self.keyring, mask_name(a.applicant["name"]), context,
+            **where, accepted_on=event.accepted_on,
+            close_relative_declared=a.close_relative_declared,
+            household_id=a.household_id, linshi_type=a.linshi_type, urban=a.urban,
+            single_person=bool(f.get("single_person")), filed_on=a.filed_on,
+            filed_by=a.filed_by, residence_basis=f.get("residence_basis"),
+            materials=f.get("materials", []),
             materials_outstanding=[MissingItem(**m) for m in event.outstanding],
             policy_version=a.policy_version)
 

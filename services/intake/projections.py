@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.intake.domain import Application, Disclosure, Status
-from shared.eventstore import POSITION, AwareDateTime, Projection
+from shared.eventstore import POSITION, AwareDateTime, EncryptedText, Projection
 
 
 class IntakeProjection(Projection):
@@ -34,7 +34,7 @@ class IntakeProjection(Projection):
             Column("township", String(12), nullable=False, index=True),
             Column("village", String(12), nullable=False, index=True),
             Column("status", String(16), nullable=False, index=True),
-            Column("applicant_name", String(64), nullable=False),
+            Column("applicant_name", EncryptedText(self.at_rest), nullable=False),
             Column("household_size", Integer, nullable=False),
             Column("household_id", String(40), nullable=False, index=True),
             Column("filed_by", String(24), nullable=False),

@@ -45,14 +45,17 @@ from shared.clock import MonthlyRhythm, today_from
 from shared.contracts.common import AssistanceKind
 from shared.contracts.intake import (
     ApplicationAccepted,
+    ApplicationAcceptedV1,
     AssetItem,
     ChangeReported,
+    ChangeReportedV1,
     IncomeItem,
     MemberRef,
 )
 from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
+from shared.pii import Keyring
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
@@ -84,8 +87,9 @@ class ReviewApplication(ServiceApplication):
 
     def __init__(self, settings: ServiceSettings, calendar: WorkingCalendar,
                  county: County | None = None, today: Callable[[], date] | None = None,
-                 due_soon_working_days: int = 3) -> None:
+                 due_soon_working_days: int = 3, keyring: Keyring | None = None) -> None:
         self.calendar, self.county = calendar, county
+        self.keyring = keyring  # unseals intake's household details (application_accepted v2)
         self.today = today or today_from(settings.clock)
         self.due_soon_working_days = due_soon_working_days
         self.views = ReviewProjection()
@@ -146,7 +150,13 @@ class ReviewApplication(ServiceApplication):
     # Opening a case (reaction to intake's ApplicationAccepted)
     # ==========================================================================================
 
-    def _urban(self, accepted: ApplicationAccepted) -> bool:
+    def _keyring(self) -> Keyring:
+        if self.keyring is None:
+            raise RuleViolation("review.no_keyring", "review holds no keyring to unseal "
+                                "intake's household details", field="keyring")
+        return self.keyring
+
+    def _urban(self, accepted: ApplicationAcceptedV1) -> bool:
         if accepted.urban is not None:
             return accepted.urban
         if self.county is not None:
@@ -156,7 +166,10 @@ class ReviewApplication(ServiceApplication):
                 pass
         return False  # the rural standard is the lower one: never over-pays by default
 
-    def open_case(self, accepted: ApplicationAccepted, actor: dict[str, Any]) -> UUID:
+    def open_case(self, accepted: ApplicationAccepted | ApplicationAcceptedV1,
+                  actor: dict[str, Any]) -> UUID:
+        if isinstance(accepted, ApplicationAccepted):
+            accepted = accepted.opened(self._keyring())  # SealError if tampered
         version, terms = self.policy_on(accepted.accepted_on)
         kind = accepted.kind.value
         investigation = self.calendar.add_working_days(accepted.accepted_on,
@@ -562,9 +575,12 @@ class ReviewApplication(ServiceApplication):
         self.save(ent)
         return ent
 
-    def change_reported(self, reported: ChangeReported, actor: dict[str, Any]) -> bool:
+    def change_reported(self, reported: ChangeReported | ChangeReportedV1,
+                        actor: dict[str, Any]) -> bool:
         """A change reported in intake: kept on the entitlement for the township, whose
         recheck falls due now; the adjustment applies it (apply_reported)."""
+        if isinstance(reported, ChangeReported):
+            reported = reported.opened(self._keyring())  # SealError if tampered
         case_id = reported.case_id or case_id_for(reported.application_id)
         try:
             ent = self._entitlement(entitlement_id_for(case_id))

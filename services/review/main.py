@@ -34,13 +34,14 @@ class ReviewSettings(ServiceSettings):
 
 def build(settings: ReviewSettings | None = None) -> ServiceRuntime:
     settings = settings or ReviewSettings()
+    keyring = Keyring.load_or_create(settings.resolved_keyring_file)
     # Operators extend next year's holidays by dropping a file in var/holidays.
     app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
-                            due_soon_working_days=settings.due_soon_working_days)
+                            due_soon_working_days=settings.due_soon_working_days,
+                            keyring=keyring)
     if settings.seed_demo_policy:
         seed = settings.policy_seed_file or DEMO_POLICY_DIR / f"policy_{settings.region}_demo.json"
         if seed.exists():
             app.seed_policy(json.loads(seed.read_text(encoding="utf-8"))["versions"])
-    keyring = Keyring.load_or_create(settings.resolved_keyring_file)
     return ServiceRuntime(settings, app, ReviewContracts(app, keyring), [api.router(app)],
                           reactions(app))

@@ -11,7 +11,13 @@ from typing import Any
 from services.review.application import ReviewApplication
 from shared.bus import Handler
 from shared.contracts import Envelope, parse_data
-from shared.contracts.intake import ApplicationAccepted, ApplicationWithdrawn, ChangeReported
+from shared.contracts.intake import (
+    ApplicationAccepted,
+    ApplicationAcceptedV1,
+    ApplicationWithdrawn,
+    ChangeReported,
+    ChangeReportedV1,
+)
 from shared.contracts.publicity import NoticeClosed, NoticeOpened, ReportUpheld
 
 
@@ -21,8 +27,8 @@ def _actor(env: Envelope) -> dict[str, Any]:
 
 def reactions(app: ReviewApplication) -> dict[str, dict[str, Handler]]:
     def application_accepted(env: Envelope) -> None:
-        accepted = parse_data(env)
-        assert isinstance(accepted, ApplicationAccepted)
+        accepted = parse_data(env)  # v2 (household sealed) or a stored v1
+        assert isinstance(accepted, ApplicationAccepted | ApplicationAcceptedV1)
         # The case is opened on behalf of the clerk who accepted: the audit keeps the "who".
         app.open_case(accepted, _actor(env))
 
@@ -46,7 +52,7 @@ def reactions(app: ReviewApplication) -> dict[str, dict[str, Handler]]:
 
     def change_reported(env: Envelope) -> None:
         reported = parse_data(env)
-        assert isinstance(reported, ChangeReported)
+        assert isinstance(reported, ChangeReported | ChangeReportedV1)
         app.change_reported(reported, _actor(env))
 
     def application_withdrawn(env: Envelope) -> None:

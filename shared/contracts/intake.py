@@ -2,6 +2,8 @@
 
 Money is Decimal (a string in JSON). Resident IDs and bank accounts travel sealed, with a
 keyed fingerprint for de-duplication; a consumer without the key sees only the mask.
+Since `application_accepted` v2 the household's names, birth dates, health and income
+details travel as one sealed blob (`HouseholdDetails`, purpose "intake.household").
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.contracts.registry import IntegrationEvent, contract
-from shared.pii import Sealed
+from shared.pii import Keyring, Sealed
 
 
 class _Part(BaseModel):
@@ -155,8 +157,9 @@ class ApplicationSubmitted(IntegrationEvent):
 
 
 @contract
-class ApplicationAccepted(IntegrationEvent):
-    """The case as filed, at acceptance: opens the review case."""
+class ApplicationAcceptedV1(IntegrationEvent):
+    """The case as filed, at acceptance, all in clear: no longer published, still parsed
+    (stored envelopes); v2 seals the personal parts (`ApplicationAccepted.opened`)."""
 
     SOURCE = "intake"
     TYPE = "application_accepted"
@@ -185,6 +188,71 @@ class ApplicationAccepted(IntegrationEvent):
     materials: list[str] = []  # checklist codes provided
     materials_outstanding: list[MissingItem] = []  # 急难型: may follow after acceptance
     policy_version: int | None = None  # the intake checklist version the filing met
+
+
+HOUSEHOLD_PURPOSE = "intake.household"
+
+
+class HouseholdDetails(_Part):
+    """What `application_accepted` v2 seals as one JSON blob: the people, their health and
+    their money. IDs, phones and the account stay sealed inside it as in v1."""
+
+    applicant_name: str
+    members: list[MemberRef]
+    incomes: list[IncomeItem] = []
+    assets: list[AssetItem] = []
+    bank_account: BankAccountRef | None = None
+    entrustment: EntrustmentRef | None = None
+    legal_supporters: list[SupporterRef] = []
+    close_relatives: list[CloseRelativeRef] = []
+
+
+@contract
+class ApplicationAccepted(IntegrationEvent):
+    """The case as filed, at acceptance: opens the review case. Only what routing and
+    supervision need is in clear; `household` is `HouseholdDetails` sealed under
+    HOUSEHOLD_PURPOSE (its mask is the applicant's masked name)."""
+
+    SOURCE = "intake"
+    TYPE = "application_accepted"
+    VERSION = 2
+    application_id: UUID
+    kind: AssistanceKind
+    township: str
+    village: str
+    accepted_on: date
+    household_size: int
+    household: Sealed
+    close_relative_declared: bool
+    household_id: str | None = None
+    linshi_type: LinshiType | None = None
+    urban: bool | None = None
+    single_person: bool = False
+    filed_on: date | None = None
+    filed_by: Literal["applicant", "village_committee", "entrusted_person"] | None = None
+    residence_basis: Literal["hukou", "residence_permit"] | None = None
+    materials: list[str] = []
+    materials_outstanding: list[MissingItem] = []
+    policy_version: int | None = None
+
+    @classmethod
+    def sealing(cls, details: HouseholdDetails, keyring: Keyring, mask: str, nonce_context: str,
+                **clear: object) -> ApplicationAccepted:
+        blob = keyring.seal(details.model_dump_json(), mask, HOUSEHOLD_PURPOSE,
+                            nonce_context=nonce_context)
+        return cls.model_validate({**clear, "household": blob,
+                                   "household_size": len(details.members)})
+
+    def details(self, keyring: Keyring) -> HouseholdDetails:
+        """Raises shared.pii.SealError without the key (or if the blob was tampered)."""
+        return HouseholdDetails.model_validate_json(
+            keyring.unseal(self.household, HOUSEHOLD_PURPOSE))
+
+    def opened(self, keyring: Keyring) -> ApplicationAcceptedV1:
+        """The v1 shape, unsealed: what a consumer holding the key works with."""
+        clear = self.model_dump(exclude={"household", "household_size"})
+        return ApplicationAcceptedV1.model_validate(
+            {**clear, **self.details(keyring).model_dump()})
 
 
 @contract
@@ -247,9 +315,9 @@ class ApplicationWithdrawn(IntegrationEvent):
 
 
 @contract
-class ChangeReported(IntegrationEvent):
-    """A confirmed household reports a change (members, income or assets): review's
-    dynamic management (动态管理) consumes it. Lists hold only what changed."""
+class ChangeReportedV1(IntegrationEvent):
+    """A reported change all in clear: no longer published, still parsed (stored
+    envelopes); v2 seals what changed (`ChangeReported.opened`)."""
 
     SOURCE = "intake"
     TYPE = "change_reported"
@@ -268,6 +336,57 @@ class ChangeReported(IntegrationEvent):
     members_left: list[MemberLeft] = []
     incomes: list[IncomeItem] = []  # the members' incomes from occurred_on
     assets: list[AssetItem] = []  # the household's assets from occurred_on
+
+
+
+CHANGE_PURPOSE = "intake.change"
+
+
+class ChangeDetails(_Part):
+    """What `change_reported` v2 seals: who joined or left and why, their health, the new
+    incomes and assets, and the clerk's description."""
+
+    description: str
+    members_joined: list[MemberRef] = []
+    members_left: list[MemberLeft] = []
+    incomes: list[IncomeItem] = []
+    assets: list[AssetItem] = []
+
+
+@contract
+class ChangeReported(IntegrationEvent):
+    """A confirmed household reports a change (members, income or assets): review's
+    dynamic management (动态管理) consumes it. `details` is `ChangeDetails` sealed under
+    CHANGE_PURPOSE; lists in it hold only what changed."""
+
+    SOURCE = "intake"
+    TYPE = "change_reported"
+    VERSION = 2
+    change_id: UUID
+    application_id: UUID
+    case_id: UUID | None = None
+    household_id: str | None = None
+    kind: AssistanceKind
+    township: str
+    village: str
+    reported_on: date
+    occurred_on: date
+    subject: Literal["members", "income", "assets"]
+    details: Sealed
+
+    @classmethod
+    def sealing(cls, details: ChangeDetails, keyring: Keyring, nonce_context: str,
+                **clear: object) -> ChangeReported:
+        blob = keyring.seal(details.model_dump_json(), "", CHANGE_PURPOSE,
+                            nonce_context=nonce_context)
+        return cls.model_validate({**clear, "details": blob})
+
+    def opened(self, keyring: Keyring) -> ChangeReportedV1:
+        """The v1 shape, unsealed (shared.pii.SealError without the key)."""
+        details = ChangeDetails.model_validate_json(keyring.unseal(self.details,
+                                                                   CHANGE_PURPOSE))
+        return ChangeReportedV1.model_validate(
+            {**self.model_dump(exclude={"details"}), **details.model_dump()})
 
 
 @contract

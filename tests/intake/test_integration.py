@@ -26,7 +26,7 @@ from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.intake import ApplicationAccepted, ChangeReported
 from shared.contracts.review import CaseConfirmed, EntitlementChanged
 from shared.pii import Keyring, make_resident_id
-from tests.intake.test_api import TAOYUAN, YELIN, filing
+from tests.intake.test_api import CHILD_BORN, GRANNY_BORN, TAOYUAN, YELIN, filing
 from tests.signing import sealed
 from tests.stack import client, eventually
 
@@ -90,11 +90,20 @@ async def test_acceptance_reaches_review_with_the_case_as_filed(
     for secret in (body["members"][0]["resident_id"], body["members"][1]["resident_id"],
                    "13812345678", "6228480402564890018"):
         assert secret.encode() not in raw  # sealed on the bus, never plaintext
+    # Names, birth dates, health and income travel sealed too (in UTF-8 or \u-escaped).
+    for secret in ("黎阿婆", "黎小明", "黎某某", GRANNY_BORN.isoformat(),
+                   CHILD_BORN.isoformat(), "1800.00", "3200.50", "hearing", "pension"):
+        assert secret.encode() not in raw, secret
+        assert secret.encode("ascii", "backslashreplace") not in raw, secret
 
-    accepted = parse_data(envelopes[1])
-    assert isinstance(accepted, ApplicationAccepted)
+    sealed_accepted = parse_data(envelopes[1])
+    assert isinstance(sealed_accepted, ApplicationAccepted)
+    assert envelopes[1].version == 2 and sealed_accepted.household_size == 2
+    assert sealed_accepted.household.mask == "黎**"
     keyring = Keyring.from_file(keys_dir / "bus-keyring.json")
+    accepted = sealed_accepted.opened(keyring)
     granny = accepted.members[0]
+    assert granny.name == "黎阿婆" and granny.birth_date == GRANNY_BORN
     assert keyring.unseal(granny.resident_id, "member.resident_id") == (
         body["members"][0]["resident_id"])
     assert granny.fingerprint == keyring.fingerprint(body["members"][0]["resident_id"])
@@ -148,7 +157,7 @@ class ReviewStub:
 
 
 async def test_review_decisions_drive_status_changes_and_deduplication(
-        services: Any, issuer: TokenIssuer, nats_server: Any) -> None:
+        services: Any, issuer: TokenIssuer, keys_dir: Any, nats_server: Any) -> None:
     review = ReviewStub(nats_server.url)
     await review.start()
     intake = await services("intake")
@@ -222,11 +231,15 @@ async def test_review_decisions_drive_status_changes_and_deduplication(
     envelopes = [e for e in everything if e.type != AUDIT_RECORD]
     assert [e.type for e in envelopes] == ["application_submitted", "application_accepted",
                                            "change_reported", "application_submitted"]
-    reported = parse_data(envelopes[2])
-    assert isinstance(reported, ChangeReported)
-    assert str(reported.change_id) == change_id and reported.case_id == case_id
+    sealed_change = parse_data(envelopes[2])
+    assert isinstance(sealed_change, ChangeReported) and envelopes[2].version == 2
+    assert str(sealed_change.change_id) == change_id and sealed_change.case_id == case_id
+    for secret in (change["members_joined"][0]["resident_id"], "黎小宝", "新生儿入户",
+                   newborn.isoformat()):
+        assert secret.encode() not in raw, secret  # what changed travels sealed
+    reported = sealed_change.opened(Keyring.from_file(keys_dir / "bus-keyring.json"))
+    assert reported.members_joined[0].name == "黎小宝"
     assert reported.members_joined[0].resident_id.mask.startswith("469")
-    assert change["members_joined"][0]["resident_id"].encode() not in raw
     assert envelopes[2].actor is not None and envelopes[2].actor.role == "village_assistant"
 
     # The read models rebuild from the log to the same state.

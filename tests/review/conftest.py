@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shared.auth import Role, TokenIssuer
-from shared.contracts.intake import ApplicationAccepted
+from shared.contracts.intake import ApplicationAcceptedV1
 from shared.pii import Keyring, make_resident_id, mask_resident_id
 from shared.runtime import ServiceRuntime
 from tests.stack import build_service, client
@@ -43,8 +43,9 @@ def people(keyring: Keyring) -> list[dict[str, Any]]:
 def acceptance(keyring: Keyring, *, kind: str = "dibao", township: str = YELIN,
                village: str = TAOYUAN, accepted_on: date = date(2025, 3, 3),
                linshi_type: str | None = None, applicant_born: date | None = None,
-               application_id: UUID | None = None, **extra: Any) -> ApplicationAccepted:
-    """intake's ApplicationAccepted for 黎阿婆's household (wages 3,000 over 6 months)."""
+               application_id: UUID | None = None, **extra: Any) -> ApplicationAcceptedV1:
+    """intake's ApplicationAccepted v1 (in clear) for 黎阿婆's household (wages 3,000
+    over 6 months)."""
     members = people(keyring)
     if applicant_born is not None:
         members[0]["birth_date"] = applicant_born
@@ -65,7 +66,7 @@ def acceptance(keyring: Keyring, *, kind: str = "dibao", township: str = YELIN,
                                                  "bank_account")},
     }
     data.update(extra)
-    return ApplicationAccepted.model_validate(data)
+    return ApplicationAcceptedV1.model_validate(data)
 
 
 INTAKE_CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,

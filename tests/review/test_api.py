@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from shared.auth import Role
-from shared.contracts.intake import ChangeReported
+from shared.contracts.intake import ChangeDetails, ChangeReported
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from tests.review.conftest import (
@@ -526,11 +526,13 @@ async def test_a_change_reported_in_intake_makes_the_recheck_due_and_feeds_the_a
     e = (await http.get(f"/entitlements/{entitlement_id}", headers=leader)).json()
     case = (await http.get(f"/cases/{e['case_id']}", headers=leader)).json()
     mother = case["household"]["members"][1]["fingerprint"]
-    reported = ChangeReported(
-        change_id=uuid4(), application_id=case["application_id"], case_id=case["case_id"],
-        kind="dibao", township=YELIN, village=case["village"], reported_on=date(2025, 5, 6),
-        occurred_on=date(2025, 5, 1), subject="members", description="儿媳外出务工",
-        members_left=[{"fingerprint": mother, "reason": "moved_out"}])
+    reported = ChangeReported.sealing(  # as intake publishes it: what changed sealed
+        ChangeDetails(description="儿媳外出务工",
+                      members_left=[{"fingerprint": mother, "reason": "moved_out"}]),
+        keyring, "test-change", change_id=uuid4(), application_id=case["application_id"],
+        case_id=case["case_id"], kind="dibao", township=YELIN, village=case["village"],
+        reported_on=date(2025, 5, 6), occurred_on=date(2025, 5, 1), subject="members")
+    assert b"moved_out" not in reported.model_dump_json().encode()
     # What the reaction to intake's change_reported runs.
     assert review.app.change_reported(reported, INTAKE_CLERK) is True
     due = (await http.get("/entitlements", params={"township": YELIN,

@@ -85,6 +85,8 @@ class CountySupervision:
     def __init__(self, app: ArchiveApplication, setup: SupervisionSetup) -> None:
         self.app, self.setup = app, setup
 
+    # --- scope, and the supervised part of the timeline ---------------------------------------
+
     def _township(self, township: str) -> str:
         try:
             return self.setup.county.township(township).name

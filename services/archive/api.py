@@ -1,4 +1,5 @@
-"""Archive's HTTP API: the household file, documents, custody, and the audit console."""
+"""Archive's HTTP API: the household file, documents, custody, the audit console, and county
+supervision (app.supervision)."""
 
 from __future__ import annotations
 
@@ -236,6 +237,7 @@ def router(app: ArchiveApplication) -> APIRouter:
 
     # --- county supervision: the monthly filing (报备) ---------------------------------------
 
+    county = app.supervision  # commands still run (and commit) through `app`
     township_staff = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)
     filing_readers = require(Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
                              Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
@@ -250,7 +252,7 @@ def router(app: ArchiveApplication) -> APIRouter:
                        month: str = MonthPath,
                        who: Principal = Depends(township_staff)) -> Response:
         def command() -> dict[str, Any]:
-            f = app.compile_filing(who, township, month)
+            f = county.compile_filing(who, township, month)
             return _filing_summary(f, totals={k: v["total"]
                                               for k, v in f.activity["lines"].items()},
                                    basis=f.basis)
@@ -260,17 +262,17 @@ def router(app: ArchiveApplication) -> APIRouter:
     def filings(township: str | None = Township,
                 month: str | None = Query(None, pattern=MONTH_PATTERN),
                 who: Principal = Depends(filing_readers)) -> Any:
-        return app.filings(who, township, month)
+        return county.filings(who, township, month)
 
     @r.get(filing_path, tags=["supervision"])
     def filing(township: str = TownshipPath, month: str = MonthPath,
                who: Principal = Depends(filing_readers)) -> Any:
-        return app.filing(who, township, month)
+        return county.filing(who, township, month)
 
     @r.get(filing_path + "/document", tags=["supervision"])
     def filing_document(township: str = TownshipPath, month: str = MonthPath,
                         who: Principal = Depends(filing_readers)) -> Response:
-        content, status, check = app.filing_document(who, township, month)
+        content, status, check = county.filing_document(who, township, month)
         headers = {"x-document-status": status}
         if check:
             headers |= {"x-seal-valid": str(check["seal_valid"]).lower(),
@@ -281,7 +283,7 @@ def router(app: ArchiveApplication) -> APIRouter:
     def submit_filing(body: SubmitFiling, request: Request, township: str = TownshipPath,
                       month: str = MonthPath, who: Principal = Depends(leader)) -> Response:
         def command() -> dict[str, Any]:
-            f = app.submit_filing(who, township, month, body.reviewed_version, body.note)
+            f = county.submit_filing(who, township, month, body.reviewed_version, body.note)
             sub = f.submission or {}
             return _filing_summary(f, late=sub.get("late"),
                                    submitted_on=str(sub.get("submitted_on")),
@@ -292,7 +294,7 @@ def router(app: ArchiveApplication) -> APIRouter:
     def receive_filing(request: Request, township: str = TownshipPath,
                        month: str = MonthPath, who: Principal = Depends(bureau)) -> Response:
         def command() -> dict[str, Any]:
-            f = app.receive_filing(who, township, month)
+            f = county.receive_filing(who, township, month)
             return _filing_summary(f, received_on=str(f.received_on))
         return run_command(app, request, who, None, command, status_code=200)
 
@@ -300,7 +302,7 @@ def router(app: ArchiveApplication) -> APIRouter:
     def query_filing(body: FilingQuery, request: Request, township: str = TownshipPath,
                      month: str = MonthPath, who: Principal = Depends(bureau)) -> Response:
         def command() -> dict[str, Any]:
-            f, query_id = app.query_filing(who, township, month, body.question)
+            f, query_id = county.query_filing(who, township, month, body.question)
             return _filing_summary(f, query_id=str(query_id))
         return run_command(app, request, who, body, command)
 
@@ -309,7 +311,7 @@ def router(app: ArchiveApplication) -> APIRouter:
                      township: str = TownshipPath, month: str = MonthPath,
                      who: Principal = Depends(answerers)) -> Response:
         def command() -> dict[str, Any]:
-            f = app.answer_filing_query(who, township, month, query_id, body.answer)
+            f = county.answer_filing_query(who, township, month, query_id, body.answer)
             return _filing_summary(f, query_id=str(query_id))
         return run_command(app, request, who, body, command, status_code=200)
 
@@ -323,13 +325,13 @@ def router(app: ArchiveApplication) -> APIRouter:
     def statistics(township: str | None = Township, kind: str | None = kind_query,
                    first: str = first_query, last: str = last_query,
                    as_of: date | None = None, who: Principal = Depends(supervisors)) -> Any:
-        return app.statistics(who, township, kind, first, last, as_of)
+        return county.statistics(who, township, kind, first, last, as_of)
 
     @r.get("/supervision/statistics.xlsx", tags=["supervision"])
     def statistics_xlsx(township: str | None = Township, first: str = first_query,
                         last: str = last_query, as_of: date | None = None,
                         who: Principal = Depends(supervisors)) -> Response:
-        content = app.statistics_workbook(who, township, first, last, as_of)
+        content = county.statistics_workbook(who, township, first, last, as_of)
         return _xlsx(content, f"统计-{township or '全县'}-{first}-{last}.xlsx")
 
     @r.get("/supervision/statistics/chart.png", tags=["supervision"])
@@ -338,7 +340,7 @@ def router(app: ArchiveApplication) -> APIRouter:
                          first: str = first_query, last: str = last_query,
                          as_of: date | None = None,
                          who: Principal = Depends(supervisors)) -> Response:
-        png = app.statistics_chart(who, figure, township, kind, first, last, as_of)
+        png = county.statistics_chart(who, figure, township, kind, first, last, as_of)
         return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
 
     # --- county supervision: alerts ------------------------------------------------------------
@@ -347,20 +349,20 @@ def router(app: ArchiveApplication) -> APIRouter:
     def alerts(township: str | None = Township,
                month: str | None = Query(None, pattern=MONTH_PATTERN),
                open_only: bool = False, who: Principal = Depends(supervisors)) -> Any:
-        return app.supervision_alerts(who, None, township, month, open_only)
+        return county.supervision_alerts(who, None, township, month, open_only)
 
     @r.get("/supervision/alerts/{kind}", tags=["supervision"])
     def alerts_of_kind(kind: AlertKind, township: str | None = Township,
                        month: str | None = Query(None, pattern=MONTH_PATTERN),
                        open_only: bool = False,
                        who: Principal = Depends(supervisors)) -> Any:
-        return app.supervision_alerts(who, kind.value, township, month, open_only)
+        return county.supervision_alerts(who, kind.value, township, month, open_only)
 
     @r.post("/supervision/alerts/scan", tags=["supervision"])
     def scan(body: ScanAlerts, request: Request,
              who: Principal = Depends(require(Role.COUNTY_CENTRE))) -> Response:
         def command() -> dict[str, Any]:
-            raised = app.scan_alerts(who, body.months or None)
+            raised = county.scan_alerts(who, body.months or None)
             return {"raised": [{"alert_id": str(a.id), "kind": a.kind,
                                 "township": a.township, "month": a.month,
                                 "case_id": a.case_id} for a in raised]}
@@ -370,7 +372,7 @@ def router(app: ArchiveApplication) -> APIRouter:
     def acknowledge_alert(alert_id: UUID, body: Acknowledge, request: Request,
                           who: Principal = Depends(supervisors)) -> Response:
         def command() -> dict[str, Any]:
-            a = app.acknowledge_supervision_alert(who, alert_id, body.reason)
+            a = county.acknowledge_supervision_alert(who, alert_id, body.reason)
             return {"alert_id": str(alert_id), "kind": a.kind, "acknowledged": True}
         return run_command(app, request, who, body, command, status_code=200)
 

@@ -16,12 +16,13 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.archive import api
-from services.archive.application import ArchiveApplication, SupervisionSetup
+from services.archive.application import ArchiveApplication
 from services.archive.contracts import ArchiveContracts
 from services.archive.documents import DocumentStore, LocalDocumentStore, S3DocumentStore
 from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocuments
 from services.archive.reactions import reactions
 from services.archive.supervision import AlertRules
+from services.archive.supervision_app import SupervisionSetup
 from shared.auth import Principal, Role, require
 from shared.bus import read_stream
 from shared.contracts import Envelope
@@ -132,7 +133,7 @@ class ArchiveRuntime(ServiceRuntime):
             if self._rebuild_lock.locked():
                 continue
             try:
-                raised = await asyncio.to_thread(self.app.scan_alerts, None)
+                raised = await asyncio.to_thread(self.app.supervision.scan_alerts, None)
                 if raised:
                     log.info("supervision scan raised %d alerts", len(raised))
             except Exception:

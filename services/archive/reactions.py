@@ -1,5 +1,7 @@
 """Archive's reactions: every integration event of every service, its own included, joins
-the consolidated timeline (一户一档's audit log), verified against its hash chain."""
+the consolidated timeline (一户一档's audit log), verified against its hash chain. Archive keeps the
+envelope as it came, so unlike the other services it does not parse contracts through
+shared/reactions.py; the "who" of a timeline record is the envelope's own actor."""
 
 from __future__ import annotations
 

@@ -27,6 +27,37 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.clock import CHINA, RhythmSchedule, add_months, last_day, month_of
 from shared.contracts.common import AssistanceKind
+from shared.contracts.disbursement import RosterLocked, RosterReconciled, StatisticsFiled
+from shared.contracts.intake import (
+    ApplicationAccepted,
+    ApplicationDeclined,
+    ApplicationReturned,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+)
+from shared.contracts.publicity import (
+    NoticeClosed,
+    NoticeOpened,
+    ObjectionFiled,
+    ObjectionResolved,
+    ReportFiled,
+    ReportFindingRecorded,
+)
+from shared.contracts.review import (
+    CaseConfirmed,
+    CaseOpened,
+    CaseRejected,
+    EntitlementChanged,
+    EntitlementStarted,
+    HomeVisitRecorded,
+    InvestigationAssigned,
+    JointReviewHeld,
+    OpinionIssued,
+    PolicyChanged,
+    SpotCheckCompleted,
+    TemporaryPaymentApproved,
+    TerminationNoticeRequested,
+)
 from shared.errors import RuleViolation
 
 KINDS = tuple(k.value for k in AssistanceKind)
@@ -91,23 +122,23 @@ class Record:
 
 
 BUSINESS_DATE = {
-    "application_submitted": "filed_on", "application_accepted": "accepted_on",
-    "application_returned": "returned_on", "application_declined": "declined_on",
-    "application_withdrawn": "withdrawn_on", "case_confirmed": "decided_on",
-    "case_rejected": "decided_on", "notice_closed": "closed_on", "report_filed": "filed_on",
-    "report_finding_recorded": "concluded_on", "statistics_filed": "filed_on",
-    "entitlement_started": "decided_on", "entitlement_changed": "decided_on",
-    "temporary_payment_approved": "decided_on", "termination_notice_requested": "decided_on",
-    "roster_locked": "locked_on", "roster_reconciled": "reconciled_on",
+    ApplicationSubmitted.TYPE: "filed_on", ApplicationAccepted.TYPE: "accepted_on",
+    ApplicationReturned.TYPE: "returned_on", ApplicationDeclined.TYPE: "declined_on",
+    ApplicationWithdrawn.TYPE: "withdrawn_on", CaseConfirmed.TYPE: "decided_on",
+    CaseRejected.TYPE: "decided_on", NoticeClosed.TYPE: "closed_on", ReportFiled.TYPE: "filed_on",
+    ReportFindingRecorded.TYPE: "concluded_on", StatisticsFiled.TYPE: "filed_on",
+    EntitlementStarted.TYPE: "decided_on", EntitlementChanged.TYPE: "decided_on",
+    TemporaryPaymentApproved.TYPE: "decided_on", TerminationNoticeRequested.TYPE: "decided_on",
+    RosterLocked.TYPE: "locked_on", RosterReconciled.TYPE: "reconciled_on",
 }
 
 # The event types supervision reads; everything else in the timeline is left unread.
 SUPERVISED_TYPES = frozenset({
-    *BUSINESS_DATE, "case_opened", "opinion_issued", "entitlement_started",
-    "entitlement_changed", "temporary_payment_approved", "spot_check_completed",
-    "notice_opened", "objection_filed", "objection_resolved", "roster_locked",
-    "roster_reconciled", "investigation_assigned", "home_visit_recorded",
-    "county_home_visit_recorded", "joint_review_held", "policy_changed",
+    *BUSINESS_DATE, CaseOpened.TYPE, OpinionIssued.TYPE, EntitlementStarted.TYPE,
+    EntitlementChanged.TYPE, TemporaryPaymentApproved.TYPE, SpotCheckCompleted.TYPE,
+    NoticeOpened.TYPE, ObjectionFiled.TYPE, ObjectionResolved.TYPE, RosterLocked.TYPE,
+    RosterReconciled.TYPE, InvestigationAssigned.TYPE, HomeVisitRecorded.TYPE,
+    JointReviewHeld.TYPE, PolicyChanged.TYPE,
 })
 
 
@@ -153,7 +184,7 @@ class CaseDirectory:
                 self.kind.setdefault(case, str(d["kind"]))
             if r.source == "review" and case and d.get("application_id"):
                 self.case_of_application[str(d["application_id"])] = case
-            if r.type == "notice_opened":
+            if r.type == NoticeOpened.TYPE:
                 self.case_of_notice[str(d["notice_id"])] = str(d["case_id"])
 
     def kind_of(self, case_id: str | None) -> str:
@@ -211,30 +242,30 @@ def _activity_line(r: Record, cases: CaseDirectory) -> tuple[Line, str, Decimal 
     d, t = r.data, r.type
     kind = str(d["kind"]) if d.get("kind") else cases.kind_of(
         str(d["case_id"]) if d.get("case_id") else r.case_id)
-    simple = {"application_submitted": Line.APPLICATIONS_RECEIVED,
-              "application_accepted": Line.APPLICATIONS_ACCEPTED,
-              "application_returned": Line.APPLICATIONS_RETURNED,
-              "application_declined": Line.APPLICATIONS_DECLINED,
-              "application_withdrawn": Line.APPLICATIONS_WITHDRAWN,
-              "case_rejected": Line.REJECTIONS, "objection_filed": Line.OBJECTIONS_FILED}
+    simple = {ApplicationSubmitted.TYPE: Line.APPLICATIONS_RECEIVED,
+              ApplicationAccepted.TYPE: Line.APPLICATIONS_ACCEPTED,
+              ApplicationReturned.TYPE: Line.APPLICATIONS_RETURNED,
+              ApplicationDeclined.TYPE: Line.APPLICATIONS_DECLINED,
+              ApplicationWithdrawn.TYPE: Line.APPLICATIONS_WITHDRAWN,
+              CaseRejected.TYPE: Line.REJECTIONS, ObjectionFiled.TYPE: Line.OBJECTIONS_FILED}
     if t in simple:
         return simple[t], kind, None
-    if t == "opinion_issued":
+    if t == OpinionIssued.TYPE:
         line = Line.OPINIONS_APPROVE if d.get("approve") else Line.OPINIONS_REJECT
         return line, kind, money(d["monthly_amount"]) if d.get("monthly_amount") else None
-    if t == "case_confirmed":
+    if t == CaseConfirmed.TYPE:
         return Line.CONFIRMATIONS, kind, (money(d["monthly_amount"])
                                           if d.get("monthly_amount") else None)
-    if t == "entitlement_changed":
+    if t == EntitlementChanged.TYPE:
         return _CHANGE_LINE[d["change"]], kind, money(d["monthly_amount"])
-    if t == "temporary_payment_approved" and d.get("advance"):
+    if t == TemporaryPaymentApproved.TYPE and d.get("advance"):
         return Line.ADVANCE_PAYMENTS, AssistanceKind.LINSHI.value, money(d["amount"])
-    if t == "objection_resolved":
+    if t == ObjectionResolved.TYPE:
         return (Line.OBJECTIONS_UPHELD if d.get("upheld") else Line.OBJECTIONS_DISMISSED,
                 kind, None)
-    if t == "report_filed" and d.get("queue") == "township":
+    if t == ReportFiled.TYPE and d.get("queue") == "township":
         return Line.REPORTS_FILED, UNSPECIFIED, None
-    if t == "report_finding_recorded" and d.get("queue") == "township":
+    if t == ReportFindingRecorded.TYPE and d.get("queue") == "township":
         return (Line.REPORTS_UPHELD if d.get("upheld") else Line.REPORTS_DISMISSED,
                 UNSPECIFIED, None)
     return None
@@ -495,34 +526,34 @@ class Population:
 
     def _apply(self, r: Record, directory: CaseDirectory) -> None:
         d, t = r.data, r.type
-        if r.source == "review" and t == "case_opened":
+        if r.source == "review" and t == CaseOpened.TYPE:
             c = self._case(str(d["case_id"]), r, directory)
             c.accepted_on = date.fromisoformat(d["accepted_on"])
             c.decision_due = date.fromisoformat(d["decision_due"])
             c.close_relative = bool(d.get("close_relative_declared"))
-        elif r.source == "review" and t == "opinion_issued":
+        elif r.source == "review" and t == OpinionIssued.TYPE:
             c = self._case(str(d["case_id"]), r, directory)
             c.household_size = int(d.get("household_size") or c.household_size)
             c.close_relative = c.close_relative or bool(d.get("close_relative_declared"))
             if d.get("household_id"):
                 c.household = str(d["household_id"])
-        elif r.source == "review" and t in ("case_confirmed", "case_rejected"):
+        elif r.source == "review" and t in (CaseConfirmed.TYPE, CaseRejected.TYPE):
             c = self._case(str(d["case_id"]), r, directory)
             c.decided_on = date.fromisoformat(d["decided_on"])
-            c.decision = "confirmed" if t == "case_confirmed" else "rejected"
+            c.decision = "confirmed" if t == CaseConfirmed.TYPE else "rejected"
             if d.get("valid_until"):
                 c.valid_until = date.fromisoformat(d["valid_until"])
-        elif t == "application_withdrawn":
+        elif t == ApplicationWithdrawn.TYPE:
             case = directory.case_of_application.get(str(d["application_id"]))
             if case in self.cases:
                 self.cases[case].closed_on = r.day()
-        elif r.source == "review" and t == "entitlement_started":
+        elif r.source == "review" and t == EntitlementStarted.TYPE:
             self.entitlements[str(d["entitlement_id"])] = _Entitlement(
                 township=str(d["township"]), kind=str(d["kind"]),
                 household=str(d.get("household_id") or d["entitlement_id"]),
                 steps=[(d["start_month"], money(d["monthly_amount"]),
                         int(d["household_size"]))])
-        elif r.source == "review" and t == "entitlement_changed":
+        elif r.source == "review" and t == EntitlementChanged.TYPE:
             e = self.entitlements.get(str(d["entitlement_id"]))
             if e is None:
                 return  # its start is not in the archive (yet): nothing to change
@@ -532,23 +563,23 @@ class Population:
                 # 渐退: paid through until_month, nothing after.
                 e.steps.append((add_months(d["until_month"], 1), Decimal(0),
                                 int(d["household_size"])))
-        elif r.source == "review" and t == "temporary_payment_approved":
+        elif r.source == "review" and t == TemporaryPaymentApproved.TYPE:
             case = str(d["case_id"])
             self.payments.append((str(d["township"]), str(d.get("household_id") or case),
                                   str(d["month"]), money(d["amount"]),
                                   int(d["household_size"])))
-        elif t == "notice_opened" and d.get("subject") == "opinion":
+        elif t == NoticeOpened.TYPE and d.get("subject") == "opinion":
             self.notices[str(d["notice_id"])] = {
                 "township": str(d["township"]), "kind": directory.kind_of(str(d["case_id"])),
                 "objections": 0, "closed_on": None}
-        elif t == "objection_filed" and str(d["notice_id"]) in self.notices:
+        elif t == ObjectionFiled.TYPE and str(d["notice_id"]) in self.notices:
             self.notices[str(d["notice_id"])]["objections"] += 1
-        elif t == "notice_closed" and str(d["notice_id"]) in self.notices:
+        elif t == NoticeClosed.TYPE and str(d["notice_id"]) in self.notices:
             self.notices[str(d["notice_id"])]["closed_on"] = r.day()
-        elif t == "objection_resolved":
+        elif t == ObjectionResolved.TYPE:
             self.resolutions.append((str(d["township"]), directory.kind_of(str(d["case_id"])),
                                      r.day(), bool(d["upheld"])))
-        elif t == "spot_check_completed":
+        elif t == SpotCheckCompleted.TYPE:
             for res in d.get("results", []):
                 self.spot_results.append((str(d["township"]), str(d["month"]),
                                           directory.kind_of(str(res["case_id"])),
@@ -747,11 +778,11 @@ def deadline_findings(records: Iterable[Record], townships: Sequence[str],
         if r.source != "disbursement" or not r.township:
             continue
         key = (r.township, str(r.data.get("month")))
-        if r.type == "roster_locked":
+        if r.type == RosterLocked.TYPE:
             locked[key] = min(locked.get(key, r.day()), r.day())
-        elif r.type == "roster_reconciled":
+        elif r.type == RosterReconciled.TYPE:
             reconciled[key] = (r.day(), bool(r.data.get("late")))
-        elif r.type == "statistics_filed":
+        elif r.type == StatisticsFiled.TYPE:
             filed[key] = (r.day(), bool(r.data.get("late")))
     out = []
     for month in months:
@@ -783,7 +814,7 @@ def rhythms(records: Iterable[Record]) -> RhythmSchedule:
     return RhythmSchedule.from_policy(
         {"policy_version": r.data["version"], "effective_from": r.data["effective_from"],
          "terms": r.data["table"]}
-        for r in records if r.source == "review" and r.type == "policy_changed")
+        for r in records if r.source == "review" and r.type == PolicyChanged.TYPE)
 
 
 def outlier_findings(rows: Iterable[Mapping[str, Any]], rules: AlertRules
@@ -851,17 +882,17 @@ def conflict_findings(records: Iterable[Record]) -> list[AlertFinding]:
             continue
         if d.get("close_relative_declared") is True:
             related.add(case)
-        if "home_visit" in r.type and (r.actor_role in COUNTY_VISITORS
-                                       or d.get("visiting_body") == "county"):
+        if r.type == HomeVisitRecorded.TYPE and (r.actor_role in COUNTY_VISITORS
+                                                 or d.get("visiting_body") == "county"):
             county_visited.add(case)
-        if r.type in ("investigation_assigned", "home_visit_recorded"):
+        if r.type in (InvestigationAssigned.TYPE, HomeVisitRecorded.TYPE):
             investigators[case] |= _people(d.get("investigators"))
-        if r.type == "case_confirmed" and case in related and case not in county_visited:
+        if r.type == CaseConfirmed.TYPE and case in related and case not in county_visited:
             out.append(AlertFinding(
                 AlertKind.CLOSE_RELATIVE_WITHOUT_COUNTY_VISIT, case, r.township,
                 month_of(r.day()), case,
                 {"decided_on": r.day().isoformat(), "decided_by": r.actor_user}))
-        if r.type == "joint_review_held":
+        if r.type == JointReviewHeld.TYPE:
             for m in d.get("members", []):
                 if not isinstance(m, Mapping) or not m.get("present", True) \
                         or m.get("recused", False):

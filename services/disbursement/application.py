@@ -69,6 +69,7 @@ from services.disbursement.projections import DisbursementProjection
 from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
 from shared.auth import Principal
 from shared.clock import MonthlyRhythm, RhythmSchedule, local_date, today_from
+from shared.contracts import Envelope
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,
@@ -81,6 +82,7 @@ from shared.contracts.review import (
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
 from shared.pii import Keyring, Sealed, SealError
+from shared.reactions import actor_of
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
@@ -744,8 +746,8 @@ class DisbursementApplication(ServiceApplication):
                 "kinds": kinds}
 
 
-def upstream_of(env: Any) -> Upstream:
+def upstream_of(env: Envelope) -> Upstream:
+    # Who caused it: shared/reactions.py's one rule, as for every reaction.
     return Upstream(event_id=str(env.event_id), type=env.type, position=env.position,
-                    occurred_at=env.occurred_at.isoformat(),
-                    actor=env.actor.model_dump() if env.actor else None)
+                    occurred_at=env.occurred_at.isoformat(), actor=actor_of(env))
 

@@ -1,34 +1,28 @@
 """Intake's reactions to review's integration events: the case status filers see, and
-whether a person still counts as in an active case for de-duplication."""
+whether a person still counts as in an active case for de-duplication. The "who" of each
+fact is the reviewer who decided (shared/reactions.py's rule)."""
 
 from __future__ import annotations
 
 from services.intake.application import IntakeApplication
 from shared.bus import Handler
-from shared.contracts import Envelope, parse_data
 from shared.contracts.review import CaseConfirmed, CaseRejected, EntitlementChanged
+from shared.reactions import Reaction, reacting_to
 
 
 def reactions(app: IntakeApplication) -> dict[str, dict[str, Handler]]:
-    def actor(env: Envelope) -> dict[str, str | None]:
-        # The reviewer who decided is the "who" of the fact recorded here.
-        return env.actor.model_dump() if env.actor else {"user_id": "review", "role": "service"}
+    def case_confirmed(e: CaseConfirmed, r: Reaction) -> None:
+        app.record_confirmation(e.application_id, e.case_id, e.decided_on, r.actor)
 
-    def case_confirmed(env: Envelope) -> None:
-        e = parse_data(env)
-        assert isinstance(e, CaseConfirmed)
-        app.record_confirmation(e.application_id, e.case_id, e.decided_on, actor(env))
+    def case_rejected(e: CaseRejected, r: Reaction) -> None:
+        app.record_rejection(e.application_id, e.case_id, e.decided_on, e.reasons, r.actor)
 
-    def case_rejected(env: Envelope) -> None:
-        e = parse_data(env)
-        assert isinstance(e, CaseRejected)
-        app.record_rejection(e.application_id, e.case_id, e.decided_on, e.reasons, actor(env))
-
-    def entitlement_changed(env: Envelope) -> None:
-        e = parse_data(env)
-        assert isinstance(e, EntitlementChanged)
+    def entitlement_changed(e: EntitlementChanged, r: Reaction) -> None:
         if e.change == "terminate":  # 注销: the case is no longer active
-            app.record_termination(e.case_id, e.effective_month, e.reasons, actor(env))
+            app.record_termination(e.case_id, e.effective_month, e.reasons, r.actor)
 
-    return {"review": {CaseConfirmed.TYPE: case_confirmed, CaseRejected.TYPE: case_rejected,
-                       EntitlementChanged.TYPE: entitlement_changed}}
+    return {"review": reacting_to("review", {
+        CaseConfirmed: case_confirmed,
+        CaseRejected: case_rejected,
+        EntitlementChanged: entitlement_changed,
+    })}

@@ -1,15 +1,11 @@
 """Publicity's reactions to review: opinions and terminations are posted, entitlements
-keep the long-term roster, policy versions feed the public policy pages. Exactly-once comes
-from the kernel's tracked consumer."""
+keep the long-term roster, policy versions feed the public policy pages. The handlers, and
+the notice's "who" (whoever caused the upstream event), come from shared/reactions.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from services.publicity.application import PublicityApplication
 from shared.bus import Handler
-from shared.contracts import Envelope, IntegrationEvent, parse_data
 from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
@@ -17,30 +13,15 @@ from shared.contracts.review import (
     PolicyChanged,
     TerminationNoticeRequested,
 )
-
-
-def _actor(env: Envelope) -> dict[str, Any]:
-    # The notice is posted on behalf of whoever caused the upstream event.
-    if env.actor is not None:
-        return env.actor.model_dump()
-    return {"user_id": f"system:{env.source}", "role": "system", "township": env.township,
-            "village": None}
+from shared.reactions import reacting_to
 
 
 def reactions(app: PublicityApplication) -> dict[str, dict[str, Handler]]:
-    def handler(contract: type[IntegrationEvent],
-                command: Callable[[Any, dict[str, Any], str], Any]) -> Handler:
-        def handle(env: Envelope) -> None:
-            data = parse_data(env)
-            assert isinstance(data, contract)
-            command(data, _actor(env), str(env.event_id))
-        return handle
-
-    return {"review": {
-        OpinionIssued.TYPE: handler(OpinionIssued, app.open_opinion_notice),
-        TerminationNoticeRequested.TYPE: handler(TerminationNoticeRequested,
-                                                 app.open_termination_notice),
-        EntitlementStarted.TYPE: handler(EntitlementStarted, app.list_entitlement),
-        EntitlementChanged.TYPE: handler(EntitlementChanged, app.change_entitlement),
-        PolicyChanged.TYPE: handler(PolicyChanged, app.record_policy),
-    }}
+    return {"review": reacting_to("review", {
+        OpinionIssued: lambda e, r: app.open_opinion_notice(e, r.actor, r.event_id),
+        TerminationNoticeRequested:
+            lambda e, r: app.open_termination_notice(e, r.actor, r.event_id),
+        EntitlementStarted: lambda e, r: app.list_entitlement(e, r.actor, r.event_id),
+        EntitlementChanged: lambda e, r: app.change_entitlement(e, r.actor, r.event_id),
+        PolicyChanged: lambda e, r: app.record_policy(e, r.actor, r.event_id),
+    })}

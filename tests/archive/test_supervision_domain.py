@@ -313,3 +313,13 @@ def test_an_alert_closes_only_with_a_reason() -> None:
     with pytest.raises(RuleViolation) as e:
         a.acknowledge("again", ACTOR)
     assert e.value.code == "archive.alert_acknowledged"
+
+
+def test_supervision_reads_only_types_some_contract_defines() -> None:
+    # Archive names other services' events by their contract classes: a renamed contract
+    # fails at import, and nothing here can name a type no service publishes.
+    from services.archive.supervision import BUSINESS_DATE, SUPERVISED_TYPES
+    from shared.contracts import registered
+
+    published = {t for (_, t, _) in registered()}
+    assert SUPERVISED_TYPES.issubset(published) and set(BUSINESS_DATE).issubset(published)

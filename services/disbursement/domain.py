@@ -197,6 +197,9 @@ class LedgerEntry(Aggregate):
     so a roster row can always say where its amount came from.
     """
 
+    # Never in an audit record: the payee (name and sealed account).
+    AUDIT_WITHHELD = frozenset({"payee"})
+
     @staticmethod
     def create_id(key: UUID, **_: Any) -> UUID:
         return ledger_id(key)

@@ -416,6 +416,10 @@ class Application(Aggregate):
     rejected, terminated) are recorded here so filers see the case's status.
     """
 
+    # Never in an audit record (shared.audit): the household as filed (names, birth dates,
+    # health, incomes, accounts) stays in intake; the bus carries it only sealed.
+    AUDIT_WITHHELD = frozenset({"filing", "change"})
+
     @event("Submitted")
     def __init__(self, kind: str, linshi_type: str | None, township: str, village: str,
                  urban: bool, filed_by: str, owner: str | None, household_id: str,

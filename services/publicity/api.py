@@ -43,7 +43,7 @@ from services.publicity.domain import (
 from services.publicity.ratelimit import TokenBucket
 from shared.auth import Principal, Role, require
 from shared.contracts.common import AssistanceKind
-from shared.web import run_command
+from shared.web import Offset, run_command
 
 TOWNSHIP = r"^\d{9}$"
 VILLAGE = r"^\d{12}$"
@@ -180,7 +180,7 @@ def public_router(app: PublicityApplication, reads: TokenBucket, writes: TokenBu
     @r.get("/notices", response_model=NoticePage)
     def notices(township: str | None = Query(None, pattern=TOWNSHIP),
                 village: str | None = Query(None, pattern=VILLAGE),
-                limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                limit: int = Query(50, ge=1, le=200), offset: Offset = 0,
                 _: str = Depends(reader)) -> NoticePage:
         total, rows = app.public_notices(township=township, village=village, limit=limit,
                                          offset=offset)
@@ -208,13 +208,13 @@ def public_router(app: PublicityApplication, reads: TokenBucket, writes: TokenBu
 
     @r.get("/roster/villages/{village}", response_model=RosterPage)
     def village_roster(village: str = Path(pattern=VILLAGE), as_of: date | None = None,
-                       limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                       limit: int = Query(50, ge=1, le=200), offset: Offset = 0,
                        _: str = Depends(reader)) -> RosterPage:
         return _roster(app, None, village, as_of, limit, offset)
 
     @r.get("/roster/townships/{township}", response_model=RosterPage)
     def township_roster(township: str = Path(pattern=TOWNSHIP), as_of: date | None = None,
-                        limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                        limit: int = Query(50, ge=1, le=200), offset: Offset = 0,
                         _: str = Depends(reader)) -> RosterPage:
         return _roster(app, township, None, as_of, limit, offset)
 
@@ -262,7 +262,7 @@ def official_router(app: PublicityApplication) -> APIRouter:
 
     @r.get("/notices")
     def list_(township: str = Query(pattern=TOWNSHIP), view: OfficialView = "open",
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+              limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
               who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.official_notices(who, township, view, limit, offset)
         return {"total": total, "limit": limit, "offset": offset, "view": view,
@@ -437,7 +437,7 @@ def channel_public_router(app: PublicityApplication, reads: TokenBucket, writes:
     @r.get("/answers")
     def answers(township: str | None = Query(None, pattern=TOWNSHIP),
                 topic: AssistanceKind | None = None, limit: int = Query(50, ge=1, le=200),
-                offset: int = Query(0, ge=0), _: str = Depends(reader)) -> dict[str, Any]:
+                offset: Offset = 0, _: str = Depends(reader)) -> dict[str, Any]:
         """Answered inquiries whose askers allowed publication: question and answer only."""
         total, rows = app.published_answers(township=township, topic=topic, limit=limit,
                                             offset=offset)
@@ -520,7 +520,7 @@ def channel_official_router(app: PublicityApplication) -> APIRouter:
     def reports(queue: ReportQueue = ReportQueue.TOWNSHIP,
                 township: str | None = Query(None, pattern=TOWNSHIP),
                 view: Literal["open", "concluded", "all"] = "open",
-                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
                 who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.reports(who, queue=queue, township=township, view=view,
                                    limit=limit, offset=offset)
@@ -555,7 +555,7 @@ def channel_official_router(app: PublicityApplication) -> APIRouter:
     @r.get("/inquiries")
     def inquiries(township: str = Query(pattern=TOWNSHIP),
                   view: Literal["open", "overdue", "answered", "all"] = "open",
-                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                  limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
                   who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.inquiries(who, township, view, limit, offset)
         return {"total": total, "limit": limit, "offset": offset, "view": view,

@@ -577,3 +577,13 @@ async def test_readiness_checks_store_nats_and_relay(http: httpx.AsyncClient) ->
     assert r.status_code == 200, r.text
     assert r.json() == {"service": "intake", "ready": True,
                         "checks": {"store": "ok", "nats": "ok", "relay": "ok"}}
+
+
+@pytest.mark.parametrize(("param", "value"), [("offset", 2**64), ("offset", 2**63),
+                                              ("offset", -1), ("limit", 2**64)])
+async def test_an_offset_or_limit_beyond_its_bound_is_422_naming_it(
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str], param: str,
+        value: int) -> None:
+    r = await http.get("/applications", params={"township": YELIN, param: value},
+                       headers=clerk)
+    assert_problem(r, 422, "web.validation", param)

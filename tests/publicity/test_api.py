@@ -390,3 +390,11 @@ async def test_change_for_an_unknown_entitlement_is_a_rule_violation(
         deliver(rt, ReviewStream().envelope(changed(ent, "increase", "700", "2025-04"), ent))
     assert e.value.code == "publicity.unknown_entitlement"
     assert rt.app.recorder.max_notification_id() is None
+
+
+@pytest.mark.parametrize("value", [2**64, 10**30, 10_000_001])
+async def test_a_public_list_offset_beyond_its_bound_is_422_naming_it(
+        http: httpx.AsyncClient, value: int) -> None:
+    r = await http.get("/public/notices", params={"offset": value})
+    assert_problem(r, 422, "web.validation", "offset")
+    assert (await http.get("/public/notices", params={"offset": 10_000_000})).status_code == 200

@@ -67,7 +67,7 @@ class IntakeApplication(ServiceApplication):
         policy = self.policies.in_force(on)
         filing = check_filing(self.county, policy, kind=kind.value, linshi_type=linshi_type,
                               township=township, village=village, filed_by=filed_by,
-                              filing=filing, on=on)
+                              filing=filing, on=on, names=self.policies.name_rule(on))
         self._fingerprint(filing)
         with self.unit_of_work() as s:
             self._refuse_duplicates(s, kind.value, filing["members"], "members")
@@ -86,7 +86,7 @@ class IntakeApplication(ServiceApplication):
             policy = self.policies.in_force(on)
             filing = check_filing(self.county, policy, kind=a.kind, linshi_type=a.linshi_type,
                                   township=a.township, village=a.village, filed_by=a.filed_by,
-                                  filing=filing, on=on)
+                                  filing=filing, on=on, names=self.policies.name_rule(on))
             self._fingerprint(filing)
             with self.unit_of_work() as s:
                 self._refuse_duplicates(s, a.kind, filing["members"], "members", a.id)
@@ -128,7 +128,8 @@ class IntakeApplication(ServiceApplication):
                       change: dict[str, Any]) -> UUID:
         with self._changing(who, application_id, filer=True) as a:
             on = self.today()
-            change = check_change(self.policies.in_force(on), change, on)
+            change = check_change(self.policies.in_force(on), change, on,
+                                  names=self.policies.name_rule(on))
             self._fingerprint(change, groups=("members_joined", "members_left"))
             for item in change.get("incomes", []):
                 item["member_fingerprint"] = self.keyring.fingerprint(item.pop("resident_id"))

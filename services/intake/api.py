@@ -186,6 +186,14 @@ def plain(value: Any) -> Any:
     return value
 
 
+def render_for(who: Principal, a: Application, unmasked: bool) -> dict[str, Any]:
+    """The public filer never sees the township's review flags (no membership oracle)."""
+    out = render(a, unmasked)
+    if who.role is not Role.PUBLIC:
+        out["already_members"] = list(getattr(a, "already_members", []))
+    return out
+
+
 def render(a: Application, unmasked: bool) -> dict[str, Any]:
     """One application in full; sensitive values masked unless `unmasked`."""
     def show(value: str | None, mask: Any) -> str | None:
@@ -311,7 +319,7 @@ def router(app: IntakeApplication) -> APIRouter:
              unmask: bool = Query(False, description="show ID numbers, bank account, phones"),
              reason: str | None = Query(None, max_length=200, description="why, if unmasking"),
              who: Principal = Depends(readers)) -> dict[str, Any]:
-        return render(app.view(who, application_id, unmask, reason), unmask)
+        return render_for(who, app.view(who, application_id, unmask, reason), unmask)
 
     @r.get("/applications/{application_id}/missing")
     def missing(application_id: UUID, who: Principal = Depends(readers)) -> dict[str, Any]:

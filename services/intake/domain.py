@@ -518,7 +518,7 @@ class Application(Aggregate):
     def __init__(self, kind: str, linshi_type: str | None, township: str, village: str,
                  urban: bool, filed_by: str, owner: str | None, household_id: str,
                  filing: dict[str, Any], filed_on: date, policy_version: int,
-                 actor: dict[str, Any]) -> None:
+                 actor: dict[str, Any], already_members: list[str] | None = None) -> None:
         self.kind = kind
         self.linshi_type = linshi_type
         self.township = township
@@ -542,6 +542,10 @@ class Application(Aggregate):
         self.decision_reasons: list[str] = []
         self.changes: list[dict[str, Any]] = []
         self.household: list[dict[str, Any]] = list(filing["members"])
+        # A public filing naming someone already in an open application or active case of
+        # the kind: accepted without saying so (no membership oracle), flagged for the
+        # township, whose acceptance re-checks and refuses it (intake.already_member).
+        self.already_members: list[str] = list(already_members or [])
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -581,14 +585,19 @@ class Application(Aggregate):
                              "round": self.round})
 
     def resubmit(self, filing: dict[str, Any], household_id: str, policy_version: int,
-                 on: date, actor: dict[str, Any]) -> None:
+                 on: date, actor: dict[str, Any], already_members: list[str] | None = None,
+                 ) -> None:
         self._require(Status.RETURNED, "intake.resubmit_state", "resubmitted")
+        flags = {"already_members": already_members} if already_members else {}
         self._resubmitted(filing=filing, household_id=household_id,
-                          policy_version=policy_version, resubmitted_on=on, actor=actor)
+                          policy_version=policy_version, resubmitted_on=on, actor=actor,
+                          **flags)
 
     @event("Resubmitted")
     def _resubmitted(self, filing: dict[str, Any], household_id: str, policy_version: int,
-                     resubmitted_on: date, actor: dict[str, Any]) -> None:
+                     resubmitted_on: date, actor: dict[str, Any],
+                     already_members: list[str] | None = None) -> None:
+        self.already_members = list(already_members or [])
         self.filing = filing
         self.household = list(filing["members"])
         self.household_id = household_id

@@ -15,13 +15,28 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from fastapi import Depends, Request
 
 from shared.errors import DomainError, Forbidden
 from shared.files import write_private
+from shared.regions import County
 
 ALGORITHMS = ["EdDSA", "ES256", "RS256"]
+
+
+def algorithm_for(key: Any) -> str:
+    """The one algorithm a verification key is for: a token whose header names another is
+    refused, never handed to a verifier that cannot use the key (PyJWT raises TypeError)."""
+    if isinstance(key, Ed25519PublicKey):
+        return "EdDSA"
+    if isinstance(key, EllipticCurvePublicKey):
+        return "ES256"
+    if isinstance(key, RSAPublicKey):
+        return "RS256"
+    raise RuntimeError(f"unsupported token verification key {type(key).__name__}")
 
 
 class Role(StrEnum):
@@ -84,36 +99,63 @@ class Principal:
 
 class TokenVerifier:
     def __init__(self, *, issuer: str, audience: str, public_key_file: Path | None = None,
-                 jwks_url: str | None = None) -> None:
+                 jwks_url: str | None = None, county: County | None = None) -> None:
         self.issuer, self.audience = issuer, audience
+        # The county's register: a township or village claim outside it is refused.
+        self.county = county
         self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
         self._key = None
         if self._jwks is None:
             if public_key_file is None or not public_key_file.exists():
                 raise RuntimeError("no public key file or JWKS URL for token verification")
             self._key = serialization.load_pem_public_key(public_key_file.read_bytes())
+            self._algorithm = algorithm_for(self._key)
 
     def verify(self, token: str) -> Principal:
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            if self._jwks:
+                signing = self._jwks.get_signing_key_from_jwt(token)
+                key, algorithm = signing.key, signing.algorithm_name
+            else:
+                key, algorithm = self._key, self._algorithm
+            if jwt.get_unverified_header(token).get("alg") != algorithm:
+                raise jwt.InvalidAlgorithmError(f"the token's algorithm is not {algorithm}")
             claims = jwt.decode(
-                token, key, algorithms=ALGORITHMS, audience=self.audience, issuer=self.issuer,
+                token, key, algorithms=[algorithm], audience=self.audience, issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "role"]},
             )
         except jwt.PyJWTError as e:
             raise Unauthenticated("auth.invalid_token", f"invalid token: {e}") from None
+        except Exception:  # a hostile header or claims set: whatever PyJWT raises is a 401
+            raise Unauthenticated("auth.invalid_token", "invalid token: malformed") from None
+        if not isinstance(claims.get("role"), str) or not isinstance(claims.get("sub"),
+                                                                     str | int):
+            raise Unauthenticated("auth.invalid_token", "invalid token: malformed claims")
         try:
             role = Role(claims["role"])
         except ValueError:
             raise Unauthenticated("auth.unknown_role", "token names an unknown role") from None
-        township = claims.get("township")
+        township, village = claims.get("township"), claims.get("village")
+        for k in ("township", "village", "org", "name"):
+            if claims.get(k) is not None and not isinstance(claims[k], str):
+                raise Unauthenticated("auth.invalid_token", f"invalid token: {k} is not text")
         if role in TOWNSHIP_ROLES and not township:
             raise Unauthenticated("auth.missing_township", "township role without a township")
-        if role is Role.VILLAGE_ASSISTANT and not claims.get("village"):
+        if role is Role.VILLAGE_ASSISTANT and not village:
             raise Unauthenticated("auth.missing_village", "village assistant without a village")
+        self._check_register(township, village)
         return Principal(user_id=str(claims["sub"]), role=role, township=township,
-                         village=claims.get("village"), org=claims.get("org"),
-                         name=claims.get("name"))
+                         village=village, org=claims.get("org"), name=claims.get("name"))
+
+    def _check_register(self, township: str | None, village: str | None) -> None:
+        if self.county is None:
+            return
+        if township and township not in self.county.township_codes:
+            raise Unauthenticated("auth.unknown_township",
+                                  f"the token's township is not in {self.county.name}")
+        if village and not (township and self.county.is_village_of(village, township)):
+            raise Unauthenticated("auth.unknown_village",
+                                  "the token's village is not in its township")
 
 
 class TokenIssuer:

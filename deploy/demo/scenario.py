@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from deploy.demo.households import Household, panel
+from deploy.demo.households import Household, in_words, panel
 from shared.auth import Role, TokenIssuer
 from shared.clock import CHINA, MonthlyRhythm, SystemClock, add_months, month_of, today
 
@@ -303,7 +303,7 @@ class Scenario:
     # --- filing and acceptance --------------------------------------------------------------
 
     def assistant(self, h: Household) -> tuple[dict[str, str], str]:
-        name = f"协管员{h.village[-3:]}"
+        name = f"协管员{in_words(h.village[-3:])}"
         return self.t(Role.VILLAGE_ASSISTANT, h.township, h.village), name
 
     def file(self, rec: CaseRecord) -> None:

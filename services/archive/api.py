@@ -22,7 +22,7 @@ from services.archive.supervision import FIGURES, KINDS, AlertKind, MonthlyFilin
 from shared.auth import Principal, Role, require
 from shared.contracts.common import SERVICES
 from shared.errors import RuleViolation
-from shared.web import run_command
+from shared.web import Offset, run_command
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 HouseholdId = Path(pattern=ID_PATTERN)
@@ -209,7 +209,7 @@ def router(app: ArchiveApplication) -> APIRouter:
     @r.get("/audit/sensitive-access", tags=["audit"])
     def sensitive_access(township: str | None = Township, since: datetime | None = None,
                          until: datetime | None = None, limit: int = Query(100, ge=1, le=1000),
-                         offset: int = Query(0, ge=0),
+                         offset: Offset = 0,
                          who: Principal = Depends(auditors)) -> Any:
         return app.sensitive_access(who, township, since, until, limit, offset)
 

@@ -16,7 +16,7 @@ from services.disbursement.domain import MonthlyRoster, MonthlyStatistics, Resol
 from services.disbursement.seal import sha256_hex
 from shared.auth import Principal, Role, require
 from shared.errors import RuleViolation
-from shared.web import run_command
+from shared.web import Offset, run_command
 
 TOWNSHIP = Path(pattern=r"^\d{9}$")
 MONTH = Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -139,7 +139,7 @@ def router(app: DisbursementApplication) -> APIRouter:
 
     @r.get(base + "/rows")
     def rows(kind: RosterKind, township: str = TOWNSHIP, month: str = MONTH,
-             limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+             limit: int = Query(100, ge=1, le=1000), offset: Offset = 0,
              who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.roster_rows(who, township, month, kind.value, limit, offset)
         return {"total": total, "limit": limit, "offset": offset, "items": items}

@@ -18,7 +18,7 @@ from shared.auth import Principal, Role, require
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.contracts.intake import AssetKind, IncomeKind, WorkCapacity
 from shared.pii import mask_bank_account, mask_phone, mask_resident_id
-from shared.web import run_command
+from shared.web import Offset, run_command
 
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
@@ -186,6 +186,14 @@ def plain(value: Any) -> Any:
     return value
 
 
+def render_for(who: Principal, a: Application, unmasked: bool) -> dict[str, Any]:
+    """The public filer never sees the township's review flags (no membership oracle)."""
+    out = render(a, unmasked)
+    if who.role is not Role.PUBLIC:
+        out["already_members"] = list(getattr(a, "already_members", []))
+    return out
+
+
 def render(a: Application, unmasked: bool) -> dict[str, Any]:
     """One application in full; sensitive values masked unless `unmasked`."""
     def show(value: str | None, mask: Any) -> str | None:
@@ -311,7 +319,7 @@ def router(app: IntakeApplication) -> APIRouter:
              unmask: bool = Query(False, description="show ID numbers, bank account, phones"),
              reason: str | None = Query(None, max_length=200, description="why, if unmasking"),
              who: Principal = Depends(readers)) -> dict[str, Any]:
-        return render(app.view(who, application_id, unmask, reason), unmask)
+        return render_for(who, app.view(who, application_id, unmask, reason), unmask)
 
     @r.get("/applications/{application_id}/missing")
     def missing(application_id: UUID, who: Principal = Depends(readers)) -> dict[str, Any]:
@@ -331,7 +339,7 @@ def router(app: IntakeApplication) -> APIRouter:
               status: Status | None = None, kind: AssistanceKind | None = None,
               village: str | None = Query(None, pattern=r"^\d{12}$"),
               filed_from: date | None = None, filed_to: date | None = None,
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
+              limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
               who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.list_applications(
             who, township=township, status=plain(status), kind=plain(kind), village=village,

@@ -67,15 +67,18 @@ class IntakeApplication(ServiceApplication):
         policy = self.policies.in_force(on)
         filing = check_filing(self.county, policy, kind=kind.value, linshi_type=linshi_type,
                               township=township, village=village, filed_by=filed_by,
-                              filing=filing, on=on)
+                              filing=filing, on=on, names=self.policies.name_rule(on))
         self._fingerprint(filing)
         with self.unit_of_work() as s:
-            self._refuse_duplicates(s, kind.value, filing["members"], "members")
+            # The public learns nothing about strangers: a duplicate is the township's to see.
+            flagged = self._refuse_duplicates(s, kind.value, filing["members"], "members",
+                                              quiet=who.role is Role.PUBLIC)
             application = Application(
                 kind=kind.value, linshi_type=linshi_type, township=township, village=village,
                 urban=self.county.village(village)[1].urban, filed_by=filed_by, owner=owner,
                 household_id=self._household_id(filing), filing=filing, filed_on=on,
-                policy_version=policy.version, actor=who.actor())
+                policy_version=policy.version, actor=who.actor(),
+                **({"already_members": flagged} if flagged else {}))
             self.save(application)
         return application.id
 
@@ -86,11 +89,13 @@ class IntakeApplication(ServiceApplication):
             policy = self.policies.in_force(on)
             filing = check_filing(self.county, policy, kind=a.kind, linshi_type=a.linshi_type,
                                   township=a.township, village=a.village, filed_by=a.filed_by,
-                                  filing=filing, on=on)
+                                  filing=filing, on=on, names=self.policies.name_rule(on))
             self._fingerprint(filing)
             with self.unit_of_work() as s:
-                self._refuse_duplicates(s, a.kind, filing["members"], "members", a.id)
-            a.resubmit(filing, self._household_id(filing), policy.version, on, who.actor())
+                flagged = self._refuse_duplicates(s, a.kind, filing["members"], "members",
+                                                  a.id, quiet=who.role is Role.PUBLIC)
+            a.resubmit(filing, self._household_id(filing), policy.version, on, who.actor(),
+                       already_members=flagged)
         return a
 
     # --- the township's decisions on acceptance ---------------------------------------------
@@ -102,6 +107,9 @@ class IntakeApplication(ServiceApplication):
 
     def accept(self, who: Principal, application_id: UUID) -> Application:
         with self._changing(who, application_id) as a:
+            # A duplicate a public filing was not told about is refused here, to the township.
+            with self.read_session() as s:
+                self._refuse_duplicates(s, a.kind, a.members, "members", a.id)
             policy = self.policies.version(a.policy_version)
             a.accept(self.today(), self.missing(a), policy.may_follow(a.kind, a.linshi_type),
                      who.actor())
@@ -128,7 +136,8 @@ class IntakeApplication(ServiceApplication):
                       change: dict[str, Any]) -> UUID:
         with self._changing(who, application_id, filer=True) as a:
             on = self.today()
-            change = check_change(self.policies.in_force(on), change, on)
+            change = check_change(self.policies.in_force(on), change, on,
+                                  names=self.policies.name_rule(on))
             self._fingerprint(change, groups=("members_joined", "members_left"))
             for item in change.get("incomes", []):
                 item["member_fingerprint"] = self.keyring.fingerprint(item.pop("resident_id"))
@@ -264,22 +273,28 @@ class IntakeApplication(ServiceApplication):
         return f"hh-{applicant['fingerprint'][:32]}"
 
     def _refuse_duplicates(self, s: Session, kind: str, people: list[dict[str, Any]],
-                           group: str, own: UUID | None = None) -> None:
-        """No person in two open applications or active cases of the same kind."""
+                           group: str, own: UUID | None = None,
+                           quiet: bool = False) -> list[str]:
+        """No person in two open applications or active cases of the same kind. `quiet`
+        (a public filer): the fields naming such a person are returned, not refused."""
         if not people:
-            return
+            return []
         t = self.views.memberships
         q = select(t.c.fingerprint).where(
             t.c.kind == kind, t.c.fingerprint.in_([p["fingerprint"] for p in people]))
         if own is not None:
             q = q.where(t.c.application_id != str(own))
         taken = set(s.execute(q).scalars())
+        if quiet:
+            return [f"{group}[{i}].resident_id" for i, p in enumerate(people)
+                    if p["fingerprint"] in taken]
         for i, p in enumerate(people):
             if p["fingerprint"] in taken:
                 raise RuleViolation(
                     "intake.already_member",
                     "this person is already a member of another open application or active "
                     "case of the same kind in the county", field=f"{group}[{i}].resident_id")
+        return []
 
 
 def sensitive_fields(a: Application) -> list[str]:

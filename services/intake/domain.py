@@ -8,6 +8,7 @@ layer, which holds the key.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -127,10 +128,97 @@ class IntakePolicy(_Policy):
         return kind == AssistanceKind.LINSHI and linshi_type in self.materials_may_follow
 
 
+class NameRule(_Policy):
+    """What a personal name (姓名) may hold, as the household or its agent writes it: NFC
+    letters and combining marks, and the separators minority names use (the middle dot of
+    阿沛·阿旺晋美); no control or format characters (NUL, BEL, RTL override, zero-width),
+    symbols, digits, punctuation or markup."""
+
+    version: int = Field(ge=1)
+    effective_from: date
+    source: str = Field(min_length=1)
+    min_length: int = Field(ge=1)
+    max_length: int = Field(ge=1, le=64)  # the API's own bound is 64
+    separators: frozenset[str] = frozenset()  # e.g. "·" (U+00B7 MIDDLE DOT)
+
+    @model_validator(mode="after")
+    def _separators_are_single_punctuation(self) -> NameRule:
+        for sep in self.separators:
+            if len(sep) != 1 or unicodedata.category(sep)[0] in "LMC":
+                raise ValueError(f"separator {sep!r} must be one punctuation character")
+        return self
+
+    def normalised(self, value: str, field: str) -> str:
+        """The name in NFC, or RuleViolation naming the field and the rule broken."""
+
+        def refuse(rule: str, message: str) -> RuleViolation:
+            return RuleViolation(f"intake.name_{rule}", f"{field}: {message}", field=field)
+
+        name = unicodedata.normalize("NFC", value)
+        for ch in name:
+            category = unicodedata.category(ch)
+            if category[0] == "C":  # Cc control, Cf format (RTL override, zero-width), Cs, Co
+                raise refuse("control_character",
+                             f"a control or format character U+{ord(ch):04X} is not allowed")
+            if category[0] not in "LM" and ch not in self.separators:
+                raise refuse("character", f"U+{ord(ch):04X} ({category}) is not a letter, "
+                             "combining mark or name separator")
+        if not self.min_length <= len(name) <= self.max_length:
+            raise refuse("length", f"a name is {self.min_length} to {self.max_length} "
+                         "characters")
+        if unicodedata.category(name[0])[0] != "L" or name[-1] in self.separators:
+            raise refuse("shape", "a name begins with a letter and does not end with a "
+                         "separator")
+        pairs = zip(name, name[1:], strict=False)
+        if any(a in self.separators and b in self.separators for a, b in pairs):
+            raise refuse("shape", "separators stand between parts of a name")
+        return name
+
+
+# Every personal-name field intake accepts, by where it sits in a filing or a change.
+_NAME_FIELDS = {
+    "members": ("name",),
+    "legal_supporters": ("name",),
+    "close_relatives": ("member_name", "official_name"),
+    "members_joined": ("name",),
+}
+_SINGLE_NAME_FIELDS = {"bank_account": ("holder_name",), "entrustment": ("agent_name",)}
+
+
+def check_names(rule: NameRule, data: dict[str, Any]) -> None:
+    """Apply the name rule to every personal name in a filing or change, in place (NFC)."""
+    for group, keys in _NAME_FIELDS.items():
+        for i, item in enumerate(data.get(group) or []):
+            for key in keys:
+                if item.get(key) is not None:
+                    item[key] = rule.normalised(item[key], f"{group}[{i}].{key}")
+    for group, keys in _SINGLE_NAME_FIELDS.items():
+        item = data.get(group)
+        for key in keys:
+            if item and item.get(key) is not None:
+                item[key] = rule.normalised(item[key], f"{group}.{key}")
+
+
 class PolicyBook(_Policy):
-    """Every version of the intake policy; the one in force on a day applies."""
+    """Every version of the intake policy; the one in force on a day applies. The name rule
+    is versioned on its own, since it changes independently of the checklists."""
 
     versions: tuple[IntakePolicy, ...] = Field(min_length=1)
+    name_rules: tuple[NameRule, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _name_rules_ordered(self) -> PolicyBook:
+        numbers = [r.version for r in self.name_rules]
+        dates = [r.effective_from for r in self.name_rules]
+        if numbers != sorted(set(numbers)) or dates != sorted(dates):
+            raise ValueError("name rule versions must be unique, ascending and in date order")
+        return self
+
+    def name_rule(self, on: date) -> NameRule:
+        """The name rule in force on a day; the earliest one before it (names are checked
+        for every filing, whatever day it carries)."""
+        eligible = [r for r in self.name_rules if r.effective_from <= on]
+        return eligible[-1] if eligible else self.name_rules[0]
 
     @model_validator(mode="after")
     def _ordered(self) -> PolicyBook:
@@ -228,9 +316,12 @@ def _check_amount(amount: Decimal, absurd: Decimal, field: str) -> None:
 
 def check_filing(county: County, policy: IntakePolicy, *, kind: str, linshi_type: str | None,
                  township: str, village: str, filed_by: str, filing: dict[str, Any],
-                 on: date) -> dict[str, Any]:
-    """Every filing rule that needs no other case. Returns the filing with IDs normalised."""
+                 on: date, names: NameRule | None = None) -> dict[str, Any]:
+    """Every filing rule that needs no other case. Returns the filing with IDs (and, under
+    `names`, personal names) normalised."""
     filing = _copy(filing)
+    if names is not None:
+        check_names(names, filing)
     check_place(county, township, village)
     if (kind == AssistanceKind.LINSHI) != (linshi_type is not None):
         raise RuleViolation("intake.linshi_type",
@@ -357,10 +448,13 @@ def missing_items(policy: IntakePolicy, kind: str, linshi_type: str | None, file
     return out
 
 
-def check_change(policy: IntakePolicy, change: dict[str, Any], on: date) -> dict[str, Any]:
-    """A reported change names what changed; its people pass the same ID rules as a filing.
-    Returns the change with ID numbers normalised."""
+def check_change(policy: IntakePolicy, change: dict[str, Any], on: date,
+                 names: NameRule | None = None) -> dict[str, Any]:
+    """A reported change names what changed; its people pass the same ID (and name) rules as
+    a filing. Returns the change with ID numbers normalised."""
     change = _copy(change)
+    if names is not None:
+        check_names(names, change)
     parts = {"members": change.get("members_joined", []) + change.get("members_left", []),
              "income": change.get("incomes", []), "assets": change.get("assets", [])}
     if not parts[change["subject"]]:
@@ -424,7 +518,7 @@ class Application(Aggregate):
     def __init__(self, kind: str, linshi_type: str | None, township: str, village: str,
                  urban: bool, filed_by: str, owner: str | None, household_id: str,
                  filing: dict[str, Any], filed_on: date, policy_version: int,
-                 actor: dict[str, Any]) -> None:
+                 actor: dict[str, Any], already_members: list[str] | None = None) -> None:
         self.kind = kind
         self.linshi_type = linshi_type
         self.township = township
@@ -448,6 +542,10 @@ class Application(Aggregate):
         self.decision_reasons: list[str] = []
         self.changes: list[dict[str, Any]] = []
         self.household: list[dict[str, Any]] = list(filing["members"])
+        # A public filing naming someone already in an open application or active case of
+        # the kind: accepted without saying so (no membership oracle), flagged for the
+        # township, whose acceptance re-checks and refuses it (intake.already_member).
+        self.already_members: list[str] = list(already_members or [])
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -487,14 +585,19 @@ class Application(Aggregate):
                              "round": self.round})
 
     def resubmit(self, filing: dict[str, Any], household_id: str, policy_version: int,
-                 on: date, actor: dict[str, Any]) -> None:
+                 on: date, actor: dict[str, Any], already_members: list[str] | None = None,
+                 ) -> None:
         self._require(Status.RETURNED, "intake.resubmit_state", "resubmitted")
+        flags = {"already_members": already_members} if already_members else {}
         self._resubmitted(filing=filing, household_id=household_id,
-                          policy_version=policy_version, resubmitted_on=on, actor=actor)
+                          policy_version=policy_version, resubmitted_on=on, actor=actor,
+                          **flags)
 
     @event("Resubmitted")
     def _resubmitted(self, filing: dict[str, Any], household_id: str, policy_version: int,
-                     resubmitted_on: date, actor: dict[str, Any]) -> None:
+                     resubmitted_on: date, actor: dict[str, Any],
+                     already_members: list[str] | None = None) -> None:
+        self.already_members = list(already_members or [])
         self.filing = filing
         self.household = list(filing["members"])
         self.household_id = household_id

@@ -86,7 +86,8 @@ class IntakeProjection(Projection):
                 close_relative_declared=bool(filing.get("close_relative_declared")),
                 filed_on=event.filed_on, submitted_at=event.timestamp, round=1,
                 position=position))
-            self._join(session, key, event.kind, filing["members"])
+            self._join(session, key, event.kind,
+                       _unflagged(filing["members"], getattr(event, "already_members", None)))
         elif isinstance(event, Application.Returned):
             set_(status=Status.RETURNED.value)
         elif isinstance(event, Application.Resubmitted):
@@ -97,7 +98,8 @@ class IntakeProjection(Projection):
                  round=t.c.round + 1)
             kind = session.execute(t.select().where(row)).one().kind
             self._leave(session, key)
-            self._join(session, key, kind, filing["members"])
+            self._join(session, key, kind,
+                       _unflagged(filing["members"], getattr(event, "already_members", None)))
         elif isinstance(event, Application.Accepted):
             set_(status=Status.ACCEPTED.value, accepted_on=event.accepted_on)
         elif isinstance(event, Application.Declined):
@@ -147,3 +149,11 @@ class IntakeProjection(Projection):
 
 def _applicant(filing: dict[str, Any]) -> dict[str, Any]:
     return next(m for m in filing["members"] if m["relation"] == "self")
+
+
+def _unflagged(members: list[dict[str, Any]],
+               flagged: list[str] | None) -> list[dict[str, Any]]:
+    """The members who join the membership index: not those a quiet (public) filing named
+    while they were already members elsewhere; the township sees them flagged."""
+    skip = set(flagged or [])
+    return [m for i, m in enumerate(members) if f"members[{i}].resident_id" not in skip]

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, Literal
 from uuid import UUID
 
@@ -43,7 +44,7 @@ from services.publicity.domain import (
 from services.publicity.ratelimit import TokenBucket
 from shared.auth import Principal, Role, require
 from shared.contracts.common import AssistanceKind
-from shared.web import run_command
+from shared.web import Offset, run_command
 
 TOWNSHIP = r"^\d{9}$"
 VILLAGE = r"^\d{12}$"
@@ -130,12 +131,32 @@ class ObjectionState(BaseModel):
     outcome: str | None
 
 
-def client_key(request: Request, proxy_hops: int) -> str:
+LOOPBACK: tuple[IPv4Network | IPv6Network, ...] = (ip_network("127.0.0.0/8"),
+                                                   ip_network("::1/128"))
+
+
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """"127.0.0.1/32, 10.0.0.0/8": the proxies whose X-Forwarded-For is believed."""
+    return tuple(ip_network(part.strip(), strict=False) for part in text.split(",")
+                 if part.strip())
+
+
+def _trusted(peer: str, proxies: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        address = ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
+def client_key(request: Request, proxy_hops: int,
+               trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = LOOPBACK) -> str:
     """Who to rate-limit: the peer, or behind `proxy_hops` trusted proxies the address the
     outermost of them saw. Counted from the right: entries further left are the client's
-    own claims and could be forged to dodge the limit."""
+    own claims and could be forged to dodge the limit. The header counts only when the peer
+    is one of `trusted_proxies`: sent straight to this service, it is the client's claim."""
     peer = request.client.host if request.client else "unknown"
-    if proxy_hops < 1:
+    if proxy_hops < 1 or not _trusted(peer, trusted_proxies):
         return peer
     chain = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")
              if a.strip()]
@@ -161,26 +182,31 @@ def public_roster_item(app: PublicityApplication, row: dict[str, Any]) -> Public
         monthly_amount=row["monthly_amount"], village=_village(app, row["village"]))
 
 
-def limited(bucket: TokenBucket, proxy_hops: int) -> Callable[[Request], str]:
+def limited(bucket: TokenBucket, proxy_hops: int,
+            trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = LOOPBACK,
+            ) -> Callable[[Request], str]:
     """A dependency that charges the calling client one token from `bucket`."""
     def take(request: Request) -> str:
-        key = client_key(request, proxy_hops)
+        key = client_key(request, proxy_hops, trusted_proxies)
         bucket.take(key)
         return key
     return take
 
 
 def public_router(app: PublicityApplication, reads: TokenBucket, writes: TokenBucket,
-                  proxy_hops: int = 0) -> APIRouter:
+                  proxy_hops: int = 0,
+                  trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = LOOPBACK,
+                  ) -> APIRouter:
     """No login: anyone may read the board and object (异议) while a notice is posted."""
     r = APIRouter(prefix="/public", tags=["public"])
 
-    reader, writer = limited(reads, proxy_hops), limited(writes, proxy_hops)
+    reader = limited(reads, proxy_hops, trusted_proxies)
+    writer = limited(writes, proxy_hops, trusted_proxies)
 
     @r.get("/notices", response_model=NoticePage)
     def notices(township: str | None = Query(None, pattern=TOWNSHIP),
                 village: str | None = Query(None, pattern=VILLAGE),
-                limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                limit: int = Query(50, ge=1, le=200), offset: Offset = 0,
                 _: str = Depends(reader)) -> NoticePage:
         total, rows = app.public_notices(township=township, village=village, limit=limit,
                                          offset=offset)
@@ -208,13 +234,13 @@ def public_router(app: PublicityApplication, reads: TokenBucket, writes: TokenBu
 
     @r.get("/roster/villages/{village}", response_model=RosterPage)
     def village_roster(village: str = Path(pattern=VILLAGE), as_of: date | None = None,
-                       limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                       limit: int = Query(50, ge=1, le=200), offset: Offset = 0,
                        _: str = Depends(reader)) -> RosterPage:
         return _roster(app, None, village, as_of, limit, offset)
 
     @r.get("/roster/townships/{township}", response_model=RosterPage)
     def township_roster(township: str = Path(pattern=TOWNSHIP), as_of: date | None = None,
-                        limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+                        limit: int = Query(50, ge=1, le=200), offset: Offset = 0,
                         _: str = Depends(reader)) -> RosterPage:
         return _roster(app, township, None, as_of, limit, offset)
 
@@ -262,7 +288,7 @@ def official_router(app: PublicityApplication) -> APIRouter:
 
     @r.get("/notices")
     def list_(township: str = Query(pattern=TOWNSHIP), view: OfficialView = "open",
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+              limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
               who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.official_notices(who, township, view, limit, offset)
         return {"total": total, "limit": limit, "offset": offset, "view": view,
@@ -380,13 +406,16 @@ def _no_sniff(response: Response) -> None:
 
 
 def channel_public_router(app: PublicityApplication, reads: TokenBucket, writes: TokenBucket,
-                          lookups: TokenBucket, proxy_hops: int = 0) -> APIRouter:
+                          lookups: TokenBucket, proxy_hops: int = 0,
+                          trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = LOOPBACK,
+                          ) -> APIRouter:
     """No login: file a report, ask, follow either with its receipt and code, read policy."""
     r = APIRouter(prefix="/public", tags=["public channel"], dependencies=[Depends(_no_sniff)])
 
-    reader, writer = limited(reads, proxy_hops), limited(writes, proxy_hops)
+    reader = limited(reads, proxy_hops, trusted_proxies)
+    writer = limited(writes, proxy_hops, trusted_proxies)
 
-    looker = limited(lookups, proxy_hops)
+    looker = limited(lookups, proxy_hops, trusted_proxies)
 
     code_header = Header(alias=CODE_HEADER, min_length=CODE_LENGTH,
                          max_length=CODE_LENGTH + 8)
@@ -437,7 +466,7 @@ def channel_public_router(app: PublicityApplication, reads: TokenBucket, writes:
     @r.get("/answers")
     def answers(township: str | None = Query(None, pattern=TOWNSHIP),
                 topic: AssistanceKind | None = None, limit: int = Query(50, ge=1, le=200),
-                offset: int = Query(0, ge=0), _: str = Depends(reader)) -> dict[str, Any]:
+                offset: Offset = 0, _: str = Depends(reader)) -> dict[str, Any]:
         """Answered inquiries whose askers allowed publication: question and answer only."""
         total, rows = app.published_answers(township=township, topic=topic, limit=limit,
                                             offset=offset)
@@ -520,7 +549,7 @@ def channel_official_router(app: PublicityApplication) -> APIRouter:
     def reports(queue: ReportQueue = ReportQueue.TOWNSHIP,
                 township: str | None = Query(None, pattern=TOWNSHIP),
                 view: Literal["open", "concluded", "all"] = "open",
-                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
                 who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.reports(who, queue=queue, township=township, view=view,
                                    limit=limit, offset=offset)
@@ -555,7 +584,7 @@ def channel_official_router(app: PublicityApplication) -> APIRouter:
     @r.get("/inquiries")
     def inquiries(township: str = Query(pattern=TOWNSHIP),
                   view: Literal["open", "overdue", "answered", "all"] = "open",
-                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                  limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
                   who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.inquiries(who, township, view, limit, offset)
         return {"total": total, "limit": limit, "offset": offset, "view": view,

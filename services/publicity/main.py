@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.publicity import api
@@ -64,6 +64,17 @@ class PublicitySettings(ServiceSettings):
     # Trusted proxies in front (gateway: 1) whose X-Forwarded-For names the client; 0 uses
     # the peer address, which behind an unconfigured gateway puts everyone in one bucket.
     trusted_proxy_hops: int = Field(0, ge=0, le=5)
+    # Only a peer in these networks (comma-separated CIDRs) may name the client in
+    # X-Forwarded-For; a request sent straight to this port by anyone else is limited by its
+    # own address, whatever the header says. Loopback suits the embedded stack, where the
+    # gateway is on 127.0.0.1; compose and k8s name their gateway's network.
+    trusted_proxies: str = "127.0.0.0/8,::1/128"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        api.parse_networks(value)  # a typo fails at start, not silently trusts nobody
+        return value
     # Public bodies are a few kilobytes of text; refuse anything larger before parsing.
     max_body_bytes: int = 65_536
 
@@ -119,11 +130,12 @@ def build(settings: PublicitySettings | None = None, clock: Clock | None = None)
                          settings.rate_limit_max_clients)
     lookups = TokenBucket(settings.public_lookup_burst, settings.public_lookups_per_minute,
                           settings.rate_limit_max_clients)
+    proxies = api.parse_networks(settings.trusted_proxies)
     rt = PublicityRuntime(
         settings, app, to_integration=PublicityContracts(app),
-        routers=[api.public_router(app, reads, writes, settings.trusted_proxy_hops),
+        routers=[api.public_router(app, reads, writes, settings.trusted_proxy_hops, proxies),
                  api.channel_public_router(app, reads, writes, lookups,
-                                           settings.trusted_proxy_hops),
+                                           settings.trusted_proxy_hops, proxies),
                  api.official_router(app), api.channel_official_router(app)],
         reactions=reactions(app))
 

@@ -16,7 +16,7 @@ from services.review.application import ReviewApplication
 from services.review.domain import CareMode, Entitlement, ReviewCase, SpotCheck
 from shared.auth import Principal, Role, require
 from shared.contracts.intake import AssetKind, IncomeKind, WorkCapacity
-from shared.web import run_command
+from shared.web import Offset, run_command
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -412,7 +412,7 @@ def router(app: ReviewApplication) -> APIRouter:
     @r.get("/cases", tags=["cases"])
     def list_(township: str = Query(pattern=r"^\d{9}$"), status: str | None = Query(
                   None, max_length=20), limit: int = Query(50, ge=1, le=500),
-              offset: int = Query(0, ge=0), who: Principal = Depends(readers)) -> dict[str, Any]:
+              offset: Offset = 0, who: Principal = Depends(readers)) -> dict[str, Any]:
         total, items = app.list_cases(who, township, limit, offset, status)
         return plain({"total": total, "limit": limit, "offset": offset, "items": items})
 
@@ -538,7 +538,7 @@ def router(app: ReviewApplication) -> APIRouter:
     def entitlements(township: str = Query(pattern=r"^\d{9}$"),
                      recheck_due_by: date | None = None,
                      status: str | None = Query(None, max_length=20),
-                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                     limit: int = Query(50, ge=1, le=500), offset: Offset = 0,
                      who: Principal = Depends(staff)) -> dict[str, Any]:
         total, items = app.list_entitlements(who, township, recheck_due_by, status, limit,
                                              offset)

@@ -196,8 +196,8 @@ async def test_bad_input_names_the_field_and_stores_nothing(
                                    headers=clerk), 422, "archive.filing_month_not_over",
                    "month")
     assert_problem(await http.post("/supervision/filings/469028999/2025-03/compile",
-                                   headers=as_(Role.TOWNSHIP_CLERK, "469028999")), 422,
-                   "archive.unknown_township", "township")
+                                   headers=as_(Role.TOWNSHIP_CLERK, "469028999")), 401,
+                   "auth.unknown_township")  # the clerk's own token names no township here
     assert_problem(await http.post(FILING + "/submit", json={"reviewed_version": 1},
                                    headers=leader), 404, "archive.not_found")
     assert own_events(archive) == 0

@@ -116,6 +116,8 @@ def assert_production_safe(service: str, s: Any) -> None:
         assert s.seed_demo_policy is False, "review: demo policy figures are not the county's"
     if service == "publicity":
         assert s.trusted_proxy_hops >= 1, "publicity: behind the gateway, or one bucket for all"
+        assert "127.0.0.0/8" not in s.trusted_proxies, (
+            "publicity: trust the gateway's network, not loopback (no gateway there)")
         assert s.clock_shift_days == 0 and s.clock_speed == 1.0, "publicity: the real clock"
     if service in SEALING_SERVICES:
         assert s.seal_keys_dir is not None, f"{service}: seal keys made once, not per replica"

@@ -128,7 +128,7 @@ async def test_bad_input_is_refused_naming_the_field(
             422, "web.validation")
     problem(await http.post("/rosters/469028999/2026-06/dibao/draft",
                             headers=token(issuer, Role.TOWNSHIP_CLERK, "469028999")),
-            422, "disbursement.unknown_township")
+            401, "auth.unknown_township")  # the clerk's own token names no township here
     # A malformed bank file: row and column named, nothing recorded.
     bad = ("account,name,amount,status,reference\r\n"
            "6222021111111111,黎阿婆,five,paid,B1\r\n").encode()

@@ -150,6 +150,52 @@ async def test_an_alg_none_token_is_401(http: httpx.AsyncClient, intake: Service
     await assert_nothing_stored(http, intake, clerk)
 
 
+def crafted(header: dict[str, Any], township: str = YELIN) -> str:
+    now = int(time.time())
+    claims = {"sub": "clerk-yelin-1", "role": "township_clerk", "township": township,
+              "iss": "lingshui-dev", "aud": "social-assistance", "iat": now, "exp": now + 600}
+    return (b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+            + "." + b64url(b"x" * 64))
+
+
+HOSTILE_TOKENS = {
+    "rs256": crafted({"alg": "RS256", "typ": "JWT"}),
+    "es256": crafted({"alg": "ES256", "typ": "JWT"}),
+    "hs512": crafted({"alg": "HS512", "typ": "JWT"}),
+    "alg_is_a_list": crafted({"alg": ["EdDSA"], "typ": "JWT"}),
+    "header_is_a_list": (b64url(b"[1, 2]") + "." + b64url(b"{}") + "." + b64url(b"x")),
+    "header_not_json": (b64url(b"\xff\xfe") + "." + b64url(b"{}") + "." + b64url(b"x")),
+    "kid_is_an_object": crafted({"alg": "EdDSA", "kid": {"a": 1}}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_TOKENS))
+async def test_a_hostile_token_header_is_401_on_writes_and_reads(
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
+        name: str) -> None:
+    hostile = {"authorization": f"Bearer {HOSTILE_TOKENS[name]}"}
+    r = await http.post("/applications", json=filing(), headers=hostile)
+    assert_problem(r, 401, "auth.invalid_token")
+    r = await http.get("/applications", params={"township": YELIN}, headers=hostile)
+    assert_problem(r, 401, "auth.invalid_token")
+    await assert_nothing_stored(http, intake, clerk)
+
+
+async def test_a_genuine_token_for_a_township_outside_the_county_is_401(
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
+        as_: Any) -> None:
+    for headers in (as_(Role.TOWNSHIP_CLERK, "469027100"),  # a township of another county
+                    as_(Role.TOWNSHIP_CLERK, "469028199"),  # this county's code, no such one
+                    as_(Role.VILLAGE_ASSISTANT, YELIN, "469028101201")):  # another's village
+        r = await http.post("/applications", json=filing(), headers=headers)
+        assert r.status_code == 401, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"] in ("auth.unknown_township", "auth.unknown_village")
+        r = await http.get("/applications", params={"township": YELIN}, headers=headers)
+        assert r.status_code == 401, r.text
+    await assert_nothing_stored(http, intake, clerk)
+
+
 async def test_reads_need_a_token_too(http: httpx.AsyncClient) -> None:
     r = await http.get("/applications", params={"township": YELIN})
     assert_problem(r, 401, "auth.missing_token")
@@ -298,7 +344,8 @@ async def test_an_unknown_township_is_refused(
     r = await http.post("/applications",
                         json=filing(township=nowhere, village=nowhere + "201"),
                         headers=as_(Role.TOWNSHIP_CLERK, nowhere))
-    assert_problem(r, 422, "intake.unknown_township", "township")
+    # The clerk's own token names the unknown township: refused before the body is read.
+    assert_problem(r, 401, "auth.unknown_township")
     await assert_nothing_stored(http, intake, clerk)
 
 
@@ -388,11 +435,16 @@ async def test_malformed_json_is_400(
 async def test_injection_strings_are_stored_as_plain_text(
         http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
         name: str) -> None:
-    application_id = await submitted(http, clerk, filing(name=name))
+    # A personal name may not hold them at all (the name rule) ...
+    r = await http.post("/applications", json=filing(name=name), headers=clerk)
+    assert_problem(r, 422, "intake.name_character", "members[0].name")
+    # ... free text may, and keeps them as text.
+    asset = {"kind": "deposit", "value": "100.00", "description": name}
+    application_id = await submitted(http, clerk, filing(assets=[asset]))
     r = await http.get(f"/applications/{application_id}", headers=clerk)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/json")
-    assert r.json()["members"][0]["name"] == name
+    assert r.json()["assets"][0]["description"] == name
 
     # The store still works afterwards: its tables are all there and a new filing lands.
     tables = set(sa.inspect(intake.app.engine).get_table_names())
@@ -532,3 +584,90 @@ async def test_readiness_checks_store_nats_and_relay(http: httpx.AsyncClient) ->
     assert r.status_code == 200, r.text
     assert r.json() == {"service": "intake", "ready": True,
                         "checks": {"store": "ok", "nats": "ok", "relay": "ok"}}
+
+
+@pytest.mark.parametrize(("param", "value"), [("offset", 2**64), ("offset", 2**63),
+                                              ("offset", -1), ("limit", 2**64)])
+async def test_an_offset_or_limit_beyond_its_bound_is_422_naming_it(
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str], param: str,
+        value: int) -> None:
+    r = await http.get("/applications", params={"township": YELIN, param: value},
+                       headers=clerk)
+    assert_problem(r, 422, "web.validation", param)
+
+
+HOSTILE_NAMES = {
+    "nul": "黎\x00阿婆", "bel": "黎阿婆\x07", "backspace": "黎\x08阿婆",
+    "rtl_override": "\u202e婆阿黎", "zero_width_only": "\u200b\u200b", "zero_width_joiner":
+    "黎\u200d阿婆", "bom": "\ufeff黎阿婆", "emoji": "黎阿婆😀", "html": "<b>黎</b>",
+    "script": "<script>alert(1)</script>", "digits": "黎阿婆2", "newline": "黎\n阿婆",
+    "lone_dot": "·", "leading_dot": "·阿旺", "double_dot": "阿沛··阿旺", "trailing_dot": "阿沛·",
+    "combining_first": "\u0301黎", "too_long": "黎" * 65, "private_use": "黎\ue000",
+}
+
+
+def with_names(field: str, value: str) -> dict[str, Any]:
+    body = filing()
+    if field == "members[1].name":
+        body["members"][1]["name"] = value
+    elif field == "bank_account.holder_name":
+        body["bank_account"]["holder_name"] = value
+    elif field == "entrustment.agent_name":
+        body.update(filed_by="entrusted_person", entrustment={
+            "agent_name": value, "agent_relation": "邻居", "entrusted_on": "2025-01-02"})
+    elif field.startswith("close_relatives[0]."):
+        relative = {"member_name": "黎阿婆", "official_name": "王村长",
+                    "official_post": "village_committee", "relationship": "表亲"}
+        relative[field.rsplit(".", 1)[1]] = value
+        body.update(close_relative_declared=True, close_relatives=[relative])
+    else:
+        body["members"][0]["name"] = value
+    return body
+
+
+NAME_FIELDS = ["members[0].name", "members[1].name", "bank_account.holder_name",
+               "entrustment.agent_name", "close_relatives[0].member_name",
+               "close_relatives[0].official_name"]
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE_NAMES))
+async def test_a_hostile_name_is_refused_naming_the_field(
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
+        hostile: str) -> None:
+    for field in NAME_FIELDS:
+        r = await http.post("/applications", json=with_names(field, HOSTILE_NAMES[hostile]),
+                            headers=clerk)
+        assert r.status_code == 422, (field, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        body = r.json()
+        assert body["field"] == field, body
+        if body["code"] != "web.validation":  # the API's own 64-character bound may come first
+            assert body["code"].startswith("intake.name_"), body
+    await assert_nothing_stored(http, intake, clerk)
+
+
+@pytest.mark.parametrize("name", ["黎阿婆", "阿沛·阿旺晋美", "玉素甫·艾力", "Zoe\u0308",
+                                  "王" * 40, "ㄚ"])
+async def test_real_names_pass_and_are_kept_in_nfc(
+        http: httpx.AsyncClient, clerk: dict[str, str], name: str) -> None:
+    import unicodedata
+    app_id = await submitted(http, clerk, filing(name))
+    r = await http.get(f"/applications/{app_id}", headers=clerk)
+    assert r.status_code == 200, r.text
+    assert r.json()["members"][0]["name"] == unicodedata.normalize("NFC", name)
+
+
+async def test_a_hostile_name_in_a_reported_change_is_refused(
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str]) -> None:
+    app_id = await submitted(http, clerk)
+    before = intake.app.recorder.max_notification_id()
+    joined = {"name": "黎\u202e小红", "relation": "child", "birth_date": "2015-03-04",
+              "resident_id": make_resident_id("469028", date(2015, 3, 4), 41, "female"),
+              "work_capacity": "none"}
+    r = await http.post(f"/applications/{app_id}/changes", headers=clerk, json={
+        "subject": "members", "description": "新生", "occurred_on": "2025-01-02",
+        "members_joined": [joined]})
+    assert r.status_code in (422, 409), r.text
+    if r.status_code == 422:
+        assert r.json()["field"] == "members_joined[0].name", r.text
+    assert intake.app.recorder.max_notification_id() == before

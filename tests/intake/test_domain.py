@@ -468,14 +468,14 @@ def test_the_policy_in_force_is_chosen_by_date() -> None:
     v1 = BOOK.versions[0]
     v2 = v1.model_copy(update={"version": 2, "effective_from": date(2026, 1, 1),
                                "adult_age": 16})
-    book = PolicyBook(versions=(v1, v2))
+    book = PolicyBook(versions=(v1, v2), name_rules=BOOK.name_rules)
     assert book.in_force(date(2025, 12, 31)).version == 1
     assert book.in_force(date(2026, 1, 1)).adult_age == 16
     with pytest.raises(RuleViolation) as e:
         book.in_force(date(2020, 1, 1))
     assert e.value.code == "intake.no_policy"
     with pytest.raises(ValueError):
-        PolicyBook(versions=(v2, v1))
+        PolicyBook(versions=(v2, v1), name_rules=BOOK.name_rules)
 
 
 def test_every_kind_has_a_checklist() -> None:

@@ -83,6 +83,43 @@ async def test_the_public_cannot_file_as_the_village_committee(
     await assert_nothing_stored(http, intake, clerk)
 
 
+async def test_a_public_filing_answers_alike_whether_or_not_the_person_is_registered(
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
+        as_: Any) -> None:
+    """No membership oracle: a stranger's resident ID gives the public filer a 201 either
+    way; the township sees the duplicate flagged, and acceptance refuses it to the clerk."""
+    await submitted(http, clerk)  # 黎阿婆's household: an open 低保 application
+    stranger = filing(household=0)  # names 黎阿婆 again, by her resident ID
+    nobody = filing(household=7)  # people nobody has registered
+    answers = []
+    for body in (stranger, nobody):
+        r = await http.post("/applications", json=body, headers=public(as_))
+        assert r.status_code == 201, r.text
+        answers.append(r)
+    assert {r.json()["status"] for r in answers} == {"submitted"}
+    assert set(answers[0].json()) == set(answers[1].json())
+    assert "already" not in answers[0].text
+    flagged_id, clean_id = (r.json()["application_id"] for r in answers)
+    # The public filer's own view says nothing either ...
+    for app_id in (flagged_id, clean_id):
+        view = await http.get(f"/applications/{app_id}", headers=public(as_))
+        assert view.status_code == 200, view.text
+        assert "already_members" not in view.json()
+    # ... the township sees the flag,
+    view = (await http.get(f"/applications/{flagged_id}", headers=clerk)).json()
+    assert view["already_members"] == ["members[0].resident_id", "members[1].resident_id"]
+    assert (await http.get(f"/applications/{clean_id}", headers=clerk)).json()[
+        "already_members"] == []
+    # ... and its acceptance gets the clear refusal, writing nothing.
+    before = intake.app.recorder.max_notification_id()
+    r = await http.post(f"/applications/{flagged_id}/accept", headers=clerk)
+    assert_problem(r, 422, "intake.already_member", "members[0].resident_id")
+    assert intake.app.recorder.max_notification_id() == before
+    # Township roles filing directly keep the clear 422.
+    r = await http.post("/applications", json=stranger, headers=clerk)
+    assert_problem(r, 422, "intake.already_member", "members[0].resident_id")
+
+
 # --- rules over HTTP --------------------------------------------------------------------------
 
 

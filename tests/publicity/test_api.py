@@ -239,6 +239,41 @@ async def test_objections_are_rate_limited_per_client(tmp_path: Path, keys_dir: 
     assert len(rt.app.get(notice_id).objections) == 3
 
 
+async def test_a_forged_forwarded_for_sent_straight_to_the_port_does_not_dodge_the_limit(
+        tmp_path: Path, keys_dir: Path) -> None:
+    """A client that is not a configured proxy is limited by its own address, whatever its
+    X-Forwarded-For says; the gateway (loopback here) is still believed."""
+    rt = build_publicity(tmp_path, keys_dir, public_objection_burst=2,
+                         public_objections_per_minute=1, trusted_proxy_hops=1)
+    notice_id = posted(rt)
+    url = f"/public/notices/{notice_id}/objections"
+    straight = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=rt.http, client=("203.0.113.9", 40000)),
+        base_url="http://publicity")
+    async with straight as http:
+        codes = [(await http.post(url, json={"text": "异议"},
+                                  headers={"x-forwarded-for": f"10.9.9.{i}"})).status_code
+                 for i in range(4)]
+        assert codes == [201, 201, 429, 429]
+        r = await http.post(url, json={"text": "异议"}, headers={"x-forwarded-for": "10.9.9.9"})
+        assert_problem(r, 429, "publicity.rate_limited")
+    assert len(rt.app.get(notice_id).objections) == 2  # nothing written past the limit
+    async with client(rt) as via_gateway:  # peer 127.0.0.1: the gateway names the client
+        r = await via_gateway.post(url, json={"text": "异议"},
+                                   headers={"x-forwarded-for": "198.51.100.7"})
+        assert r.status_code == 201, r.text
+
+
+def test_trusted_proxies_are_a_setting_that_refuses_a_typo(tmp_path: Path,
+                                                           keys_dir: Path) -> None:
+    from pydantic import ValidationError
+
+    from services.publicity.main import PublicitySettings
+    assert PublicitySettings(trusted_proxies="10.0.0.0/8, ::1").trusted_proxies
+    with pytest.raises(ValidationError):
+        PublicitySettings(trusted_proxies="10.0.0.300/8")
+
+
 async def test_public_reads_are_rate_limited_too(tmp_path: Path, keys_dir: Path) -> None:
     rt = build_publicity(tmp_path, keys_dir, public_read_burst=3, public_reads_per_minute=1)
     async with client(rt) as http:
@@ -390,3 +425,11 @@ async def test_change_for_an_unknown_entitlement_is_a_rule_violation(
         deliver(rt, ReviewStream().envelope(changed(ent, "increase", "700", "2025-04"), ent))
     assert e.value.code == "publicity.unknown_entitlement"
     assert rt.app.recorder.max_notification_id() is None
+
+
+@pytest.mark.parametrize("value", [2**64, 10**30, 10_000_001])
+async def test_a_public_list_offset_beyond_its_bound_is_422_naming_it(
+        http: httpx.AsyncClient, value: int) -> None:
+    r = await http.get("/public/notices", params={"offset": value})
+    assert_problem(r, 422, "web.validation", "offset")
+    assert (await http.get("/public/notices", params={"offset": 10_000_000})).status_code == 200

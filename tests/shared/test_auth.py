@@ -142,6 +142,56 @@ def test_hs256_signed_with_the_public_key_is_rejected(verifier: TokenVerifier,
     assert e.code == "auth.invalid_token"
 
 
+@pytest.mark.parametrize("header", [
+    {"alg": "RS256", "typ": "JWT"}, {"alg": "ES256", "typ": "JWT"}, {"alg": "PS256"},
+    {"alg": "HS384"}, {"alg": ["EdDSA"]}, {"alg": None}, {"typ": "JWT"},
+    {"alg": "EdDSA", "kid": {"x": 1}}, {"alg": "EdDSA", "crit": ["exp"]},
+])
+def test_a_header_naming_another_algorithm_or_malformed_is_rejected(
+        verifier: TokenVerifier, header: dict[str, Any]) -> None:
+    token = unsigned(header, claims(role="county_bureau")) + "." + b64url(b"s" * 64)
+    assert rejected(verifier, token).code == "auth.invalid_token"
+
+
+@pytest.mark.parametrize("token", [b64url(b"[1]") + ".e30.eA", b64url(b"\xff") + ".e30.eA",
+                                   "e30." + b64url(b"[1]") + ".eA", "...", "a" * 5000])
+def test_a_token_that_is_not_a_jwt_is_rejected(verifier: TokenVerifier, token: str) -> None:
+    assert rejected(verifier, token).code == "auth.invalid_token"
+
+
+def test_claims_of_the_wrong_type_are_rejected(verifier: TokenVerifier, keys_dir: Path) -> None:
+    key = serialization.load_pem_private_key((keys_dir / "jwt-ed25519.pem").read_bytes(), None)
+    for bad in ({"role": ["county_bureau"]}, {"township": 469028100}, {"sub": {"a": 1}}):
+        rejected(verifier, jwt.encode(claims(**bad), key, algorithm="EdDSA"))
+
+
+@pytest.fixture(scope="module")
+def county_verifier(keys_dir: Path) -> TokenVerifier:
+    from shared.regions import load_county
+    return TokenVerifier(issuer=ISS, audience=AUD, county=load_county("469028"),
+                         public_key_file=keys_dir / "jwt-ed25519.pub.pem")
+
+
+@pytest.mark.parametrize(("township", "village", "code"), [
+    ("469027100", None, "auth.unknown_township"),  # another county's township
+    ("469028199", None, "auth.unknown_township"),  # no such township here
+    ("椰林镇", None, "auth.unknown_township"),  # a name, not a code
+    (YELIN, "469028101201", "auth.unknown_village"),  # a village of 光坡镇
+    (YELIN, "469028100999", "auth.unknown_village"),  # not in the register
+])
+def test_a_claim_outside_the_county_register_is_rejected(
+        county_verifier: TokenVerifier, issuer: TokenIssuer, township: str,
+        village: str | None, code: str) -> None:
+    role = Role.VILLAGE_ASSISTANT if village else Role.TOWNSHIP_CLERK
+    assert rejected(county_verifier, issuer.mint("x", role, township, village)).code == code
+
+
+def test_claims_inside_the_county_register_pass(county_verifier: TokenVerifier,
+                                                issuer: TokenIssuer) -> None:
+    assert county_verifier.verify(issuer.mint("va", Role.VILLAGE_ASSISTANT, YELIN, TAOYUAN))
+    assert county_verifier.verify(issuer.mint("b", Role.COUNTY_BUREAU)).township is None
+
+
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "Bearer x.y.z"])
 def test_garbage_is_rejected(verifier: TokenVerifier, token: str) -> None:
     assert rejected(verifier, token).code == "auth.invalid_token"

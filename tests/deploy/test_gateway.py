@@ -1,0 +1,153 @@
+"""Hostile input at the embedded gateway (deploy/gateway.py), in front of a real intake
+service: control characters in the path and oversized bodies are 4xx problem+json, refused
+before anything reaches the service, and nothing is written."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from deploy.gateway import GatewaySettings, create_gateway
+from shared.auth import Role, TokenIssuer
+from shared.runtime import ServiceRuntime
+from tests.conftest import NatsServer
+from tests.intake.test_api import filing
+from tests.stack import build_service, reset_jetstream
+
+YELIN = "469028100"
+LIMIT = 64 * 1024
+
+
+class ToServices(httpx.AsyncBaseTransport):
+    """The gateway's network: each upstream port to that service's ASGI app; counts calls."""
+
+    def __init__(self, settings: GatewaySettings, apps: dict[str, Any]) -> None:
+        self.by_port = {getattr(settings, f"{s}_port"): httpx.ASGITransport(app=a)
+                        for s, a in apps.items()}
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        return await self.by_port[request.url.port].handle_async_request(request)
+
+
+@pytest.fixture
+async def intake(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
+                 span_exporter: Any) -> AsyncIterator[ServiceRuntime]:
+    await reset_jetstream(nats_server.url)
+    rt = build_service("intake", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
+                       database_url=None)
+    await rt.start()
+    yield rt
+    await rt.stop()
+
+
+@pytest.fixture
+async def gateway(intake: ServiceRuntime) -> AsyncIterator[tuple[httpx.AsyncClient, ToServices]]:
+    settings = GatewaySettings(max_body_bytes=LIMIT)
+    network = ToServices(settings, {"intake": intake.http})
+    app = create_gateway(settings, transport=network)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        c = await stack.enter_async_context(httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"))
+        yield c, network
+
+
+@pytest.fixture
+def clerk(issuer: TokenIssuer) -> dict[str, str]:
+    return {"authorization": "Bearer " + issuer.mint("clerk-yelin-1", Role.TOWNSHIP_CLERK,
+                                                     YELIN)}
+
+
+def assert_problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = r.json()
+    assert body["code"] == code
+    return body
+
+
+def head(rt: ServiceRuntime) -> int | None:
+    return rt.app.recorder.max_notification_id()
+
+
+async def test_the_gateway_forwards_a_filing(gateway: tuple[httpx.AsyncClient, ToServices],
+                                             intake: ServiceRuntime,
+                                             clerk: dict[str, str]) -> None:
+    """Control: the refusals below are the input's doing."""
+    http, _ = gateway
+    r = await http.post("/api/intake/applications", json=filing(), headers=clerk)
+    assert r.status_code == 201, r.text
+    assert head(intake) is not None
+
+
+@pytest.mark.parametrize("escaped", ["%00", "%0A", "%0D%0A", "%07", "%1B", "%7F", "%C2%85"])
+async def test_a_control_character_in_the_path_is_400(
+        gateway: tuple[httpx.AsyncClient, ToServices], intake: ServiceRuntime,
+        clerk: dict[str, str], escaped: str) -> None:
+    http, network = gateway
+    for method, path in (("POST", f"/api/intake/applications{escaped}"),
+                         ("GET", f"/api/intake/applications/{escaped}x"),
+                         ("POST", f"/api/intake/{escaped}/applications")):
+        r = await http.request(method, path, json=filing(), headers=clerk)
+        body = assert_problem(r, 400, "gateway.invalid_path")
+        assert body["field"] == "path"
+    assert network.calls == 0
+    assert head(intake) is None
+
+
+async def test_a_declared_oversized_body_is_413_before_it_is_read(
+        gateway: tuple[httpx.AsyncClient, ToServices], intake: ServiceRuntime,
+        clerk: dict[str, str]) -> None:
+    http, network = gateway
+    read = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal read
+        for _ in range(10_000):  # would be 640 MB
+            read += 1
+            yield b"x" * LIMIT
+
+    r = await http.post("/api/intake/applications", content=body(),
+                        headers={**clerk, "content-length": str(10_000 * LIMIT)})
+    assert_problem(r, 413, "gateway.body_too_large")
+    assert read <= 1
+    assert network.calls == 0 and head(intake) is None
+
+
+async def test_a_chunked_oversized_body_is_413_as_soon_as_it_passes_the_limit(
+        gateway: tuple[httpx.AsyncClient, ToServices], intake: ServiceRuntime,
+        clerk: dict[str, str]) -> None:
+    http, network = gateway
+    read = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal read
+        for _ in range(10_000):
+            read += 1
+            yield b"x" * 4096
+
+    r = await http.post("/api/intake/applications", content=body(), headers=clerk)
+    assert_problem(r, 413, "gateway.body_too_large")
+    assert read <= LIMIT // 4096 + 2  # stopped at the limit, not after 40 MB
+    assert network.calls == 0 and head(intake) is None
+
+
+async def test_a_body_at_the_limit_passes_and_a_bad_length_is_400(
+        gateway: tuple[httpx.AsyncClient, ToServices], intake: ServiceRuntime,
+        clerk: dict[str, str]) -> None:
+    http, network = gateway
+    r = await http.post("/api/intake/applications", content=b"{" + b" " * (LIMIT - 2) + b"}",
+                        headers={**clerk, "content-type": "application/json"})
+    assert r.status_code == 422, r.text  # reached intake, which validated it
+    assert network.calls == 1
+    r = await http.post("/api/intake/applications", content=b"{}",
+                        headers={**clerk, "content-length": "-1"})
+    assert_problem(r, 400, "gateway.invalid_content_length")
+    assert head(intake) is None

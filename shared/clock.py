@@ -58,6 +58,15 @@ def local_date(instant: datetime, zone: tzinfo = CHINA) -> date:
     return instant.astimezone(zone).date()
 
 
+def business_date(stated: date | str | None, occurred_at: datetime,
+                  zone: tzinfo = CHINA) -> date:
+    """The business date a contract states, else (an envelope from before it stated one)
+    the county's date of the moment it occurred."""
+    if isinstance(stated, str):
+        return date.fromisoformat(stated)
+    return stated if stated is not None else local_date(occurred_at, zone)
+
+
 def start_of_day(day: date, zone: tzinfo = CHINA) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
@@ -163,15 +172,6 @@ def day_in(month: str, day: int) -> date:
     return min(first_day(month) + timedelta(days=day - 1), last_day(month))
 
 
-def months_between(first: str, last: str) -> list[str]:
-    """The months from `first` to `last`, both included."""
-    out, month = [], first
-    while month <= last:
-        out.append(month)
-        month = add_months(month, 1)
-    return out
-
-
 # --- the monthly rhythm (DOMAIN.md "Monthly rhythm") ---------------------------------------
 
 
@@ -185,8 +185,6 @@ class MonthlyRhythm:
     cutoff_day: int = 15
     reconcile_by_day: int = 20
     file_by_day: int = 20
-
-    TERMS = ("roster_cutoff_day", "reconcile_by_day", "file_by_day")
 
     @classmethod
     def from_terms(cls, terms: Mapping[str, Any]) -> MonthlyRhythm:

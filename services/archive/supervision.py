@@ -25,7 +25,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.clock import CHINA, RhythmSchedule, add_months, last_day, month_of
+from shared.clock import CHINA, RhythmSchedule, add_months, business_date, last_day, month_of
 from shared.contracts.common import AssistanceKind
 from shared.contracts.disbursement import RosterLocked, RosterReconciled, StatisticsFiled
 from shared.contracts.intake import (
@@ -117,8 +117,7 @@ class Record:
     def day(self) -> date:
         """The business date the contract states (decided_on…), else the day it occurred."""
         key = BUSINESS_DATE.get(self.type)
-        value = self.data.get(key) if key else None
-        return date.fromisoformat(value) if isinstance(value, str) else self.local_date
+        return business_date(self.data.get(key) if key else None, self.at, self.zone)
 
 
 BUSINESS_DATE = {

@@ -68,7 +68,7 @@ from services.disbursement.domain import (
 from services.disbursement.projections import DisbursementProjection
 from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
 from shared.auth import Principal
-from shared.clock import MonthlyRhythm, RhythmSchedule, local_date, today_from
+from shared.clock import MonthlyRhythm, RhythmSchedule, business_date, today_from
 from shared.contracts import Envelope
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
@@ -198,12 +198,8 @@ class DisbursementApplication(ServiceApplication):
     # --- business time: review's dates and review's rhythm -----------------------------------
 
     def _decided_on(self, decided_on: date | None, upstream: Upstream) -> date:
-        """The decision's business date as review states it; an envelope from before the
-        contracts carried it falls back to the day it occurred in the county's zone."""
-        if decided_on is not None:
-            return decided_on
-        return local_date(datetime.fromisoformat(upstream.occurred_at),
-                          self.settings.clock.zone)
+        return business_date(decided_on, datetime.fromisoformat(upstream.occurred_at),
+                             self.settings.clock.zone)
 
     def rhythms(self) -> RhythmSchedule:
         """The monthly rhythm by month, from review's policy table (policy_changed)."""
@@ -245,18 +241,15 @@ class DisbursementApplication(ServiceApplication):
             step=step.to_wire(), details={"declared_start_month": e.start_month},
             actor=upstream.actor or {})
 
-    def _roster_months(self, township: str, kind: AssistanceKind) -> set[str]:
+    def _roster_months(self, township: str, kind: AssistanceKind, *,
+                       drafted: bool = True) -> set[str]:
+        """The months that have a roster of this kind (`drafted=False`: only locked ones)."""
         t = self.views.rosters
+        q = select(t.c.month).where(t.c.township == township, t.c.kind == kind.value)
+        if not drafted:
+            q = q.where(t.c.status != "drafted")
         with self.read_session() as s:
-            return set(s.execute(select(t.c.month).where(
-                t.c.township == township, t.c.kind == kind.value)).scalars())
-
-    def _cut_months(self, township: str, kind: AssistanceKind) -> set[str]:
-        t = self.views.rosters
-        with self.read_session() as s:
-            return set(s.execute(select(t.c.month).where(
-                t.c.township == township, t.c.kind == kind.value,
-                t.c.status != "drafted")).scalars())
+            return set(s.execute(q).scalars())
 
     def _payment(self, e: TemporaryPaymentApproved, upstream: Upstream,
                  known: set[str] | None = None,
@@ -269,7 +262,8 @@ class DisbursementApplication(ServiceApplication):
             e.month, self._decided_on(e.decided_on, upstream))
         cut = {} if cut is None else cut
         if e.township not in cut:
-            cut[e.township] = self._cut_months(e.township, AssistanceKind.LINSHI)
+            cut[e.township] = self._roster_months(e.township, AssistanceKind.LINSHI,
+                                                  drafted=False)
         month = open_roster_month(declared, cut[e.township])
         step = Step(1, month, e.amount, e.household_size, "payment", upstream.to_wire())
         return LedgerEntry(

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port_block
 from tests.e2e.test_walking_skeleton import YELIN, filing
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
@@ -37,7 +37,8 @@ def stop(proc: subprocess.Popen[str]) -> int:
 
 
 def test_up_serves_the_flow_through_the_gateway_and_resumes(tmp_path: Path) -> None:
-    port_base, nats_port = free_port(), free_port()
+    port_base = free_port_block(7)  # gateway and five services, then NATS
+    nats_port = port_base + 6
     gateway = f"http://127.0.0.1:{port_base}"
     proc = launch(tmp_path, port_base, nats_port)
     try:

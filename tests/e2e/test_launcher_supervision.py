@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from shared.contracts.common import SERVICES
-from tests.conftest import free_port
+from tests.conftest import free_port_block
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
@@ -60,7 +60,8 @@ def ready(client: httpx.Client, service: str) -> bool:
 
 
 def test_a_killed_service_and_gateway_come_back_while_the_others_serve(tmp_path: Path) -> None:
-    port_base, nats_port = free_port(), free_port()
+    port_base = free_port_block(7)  # gateway and five services, then NATS
+    nats_port = port_base + 6
     gateway = f"http://127.0.0.1:{port_base}"
     proc, out = launch(tmp_path, port_base, nats_port)
     victim, others = "review", [s for s in SERVICES if s != "review"]

@@ -32,7 +32,7 @@ from deploy.demo.scenario import (
 from deploy.local import AUDIENCE, ISSUER
 from shared.auth import Role, TokenIssuer
 from shared.regions import load_county
-from tests.conftest import free_port
+from tests.conftest import free_port_block
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
@@ -217,7 +217,8 @@ def read_figures(gw: Gateway, tokens: Tokens, case_ids: set[str]) -> dict[str, A
 
 
 def test_a_month_in_two_townships(tmp_path: Path) -> None:
-    port_base, nats_port = free_port(), free_port()
+    port_base = free_port_block(7)  # gateway and five services, then NATS
+    nats_port = port_base + 6
     today = china_today()
     stack = EmbeddedStack(tmp_path, port_base, nats_port, stack_env(6.0, datetime.now(CHINA)))
     stack.start()

@@ -593,6 +593,8 @@ class ReviewApplication(ServiceApplication):
             "members_joined": [_member(m) for m in reported.members_joined],
             "incomes": [_income(i) for i in reported.incomes],
             "assets": [_asset(a) for a in reported.assets],
+            **({"already_members": reported.already_members}
+               if reported.already_members else {}),
         }
         if ent.record_reported_change(change, reported.reported_on, actor):
             self.save(ent)

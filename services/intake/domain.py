@@ -40,7 +40,6 @@ class Status(StrEnum):
 OPEN = frozenset({Status.SUBMITTED, Status.RETURNED, Status.ACCEPTED})
 WITHDRAWABLE = OPEN  # "at any time before confirmation"
 
-FiledBy = Literal["applicant", "village_committee", "entrusted_person"]
 AGENTS = frozenset({"village_committee", "entrusted_person"})
 
 

@@ -679,9 +679,6 @@ class ReviewApplication(ServiceApplication):
         who.check_jurisdiction(check.township)
         return check
 
-    def spot_check_for(self, who: Principal, township: str, month: str) -> SpotCheck:
-        return self.spot_check(who, spot_check_id_for(township, month))
-
     def record_spot_check_result(self, who: Principal, spot_check_id: UUID, case_id: str,
                                  upheld: bool, finding: str | None,
                                  corrective_action: str | None) -> SpotCheck:

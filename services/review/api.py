@@ -273,6 +273,9 @@ class PolicyTermsIn(Body):
     joint_review_quorum: int = Field(ge=1, le=30)
     investigator_must_recuse: bool
     min_investigators: int
+    tekun_elderly_age: int = Field(default=60, ge=1, le=120)
+    tekun_minor_age: int = Field(default=16, ge=1, le=120)
+    tekun_student_minor_age: int = Field(default=18, ge=1, le=120)
     working_age_min: int = Field(ge=0, le=100)
     working_age_max: int = Field(ge=0, le=100)
 

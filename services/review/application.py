@@ -266,7 +266,8 @@ class ReviewApplication(ServiceApplication):
         if visit["visited_on"] > self.today():
             raise RuleViolation("review.date_in_future", "the visit cannot be in the future",
                                 field="visited_on")
-        case.record_home_visit(visit, findings, who.actor())
+        _, terms = self.policy_on(visit["visited_on"])
+        case.record_home_visit(visit, findings, terms.min_investigators, who.actor())
         self.save(case)
         return case
 

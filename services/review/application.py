@@ -82,6 +82,12 @@ def _asset(a: AssetItem) -> dict[str, Any]:
     return {"kind": a.kind.value, "value": a.value, "exempt": a.exempt}
 
 
+# Who may read an economic-status verification report; everyone else sees it masked.
+VERIFICATION_READERS = frozenset({Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
+                                  Role.COUNTY_CENTRE, Role.COUNTY_BUREAU,
+                                  Role.DISCIPLINE_INSPECTOR})
+
+
 class ReviewApplication(ServiceApplication):
     name = "review"
 
@@ -219,6 +225,10 @@ class ReviewApplication(ServiceApplication):
             raise Forbidden("review.contractor_not_assigned",
                             "this case is not assigned to the contractor", field="case_id")
         return case
+
+    @staticmethod
+    def sees_verification(who: Principal) -> bool:
+        return who.role in VERIFICATION_READERS
 
     def case_for_application(self, who: Principal, application_id: UUID) -> ReviewCase:
         return self.case(who, case_id_for(application_id))

@@ -277,8 +277,10 @@ class ServiceApplication(Application[UUID]):
             if projection is not None:
                 projection.at_rest.cipher = self.mapper.cipher  # None unless encrypt_at_rest
             # Kernel tables by Alembic revision; read models kept, stamped or rebuilt.
-            migrations.upgrade_kernel(self)
-            migrations.sync_read_models(self)
+            before, after = migrations.upgrade_kernel(self)
+            # What this start did to the schema: `lingshui migrate` reports it.
+            self.schema_report = {"kernel_from": before, "kernel_to": after,
+                                  "read_models": migrations.sync_read_models(self)}
 
     # The library merges os.environ into the env; a service's settings are the only source.
     def construct_env(self, name: str, env: Any = None) -> Environment:

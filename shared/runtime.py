@@ -77,27 +77,45 @@ class ServiceRuntime:
         await self.bus.ensure_stream(self.settings.service,
                                      self.settings.stream_duplicate_window_s,
                                      self.settings.stream_replicas)
-        s = self.settings
-        if s.relay_enabled:
-            self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
-                                     s.relay_batch_size, s.relay_idle_poll_s,
-                                     lease_retry_s=s.relay_lease_retry_s, signer=self.signer,
-                                     trust=self.trust,
-                                     checkpoint_every=s.checkpoint_every,
-                                     checkpoint_max_age_s=s.checkpoint_max_age_s,
-                                     checkpoint_idle_s=s.checkpoint_idle_s)
+        if self.settings.relay_enabled:
+            self.relay = self._relay()
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         self.start_consumers()
 
-    def start_consumers(self) -> None:
+    def _relay(self) -> OutboxRelay:
         s = self.settings
-        for upstream, handlers in self.reactions.items():
-            consumer = TrackedConsumer(
-                self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
-                ack_wait_s=s.consumer_ack_wait_s, max_deliver=s.consumer_max_deliver,
-                backoff_s=s.consumer_backoff_s, trust=self.trust)
+        return OutboxRelay(self.app, self.bus, self.to_integration,
+                           s.relay_batch_size, s.relay_idle_poll_s,
+                           lease_retry_s=s.relay_lease_retry_s, signer=self.signer,
+                           trust=self.trust,
+                           checkpoint_every=s.checkpoint_every,
+                           checkpoint_max_age_s=s.checkpoint_max_age_s,
+                           checkpoint_idle_s=s.checkpoint_idle_s)
+
+    def _consumers(self) -> list[TrackedConsumer]:
+        s = self.settings
+        return [TrackedConsumer(
+            self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
+            ack_wait_s=s.consumer_ack_wait_s, max_deliver=s.consumer_max_deliver,
+            backoff_s=s.consumer_backoff_s, trust=self.trust)
+            for upstream, handlers in self.reactions.items()]
+
+    def start_consumers(self) -> None:
+        for consumer in self._consumers():
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
+
+    async def inspect_backlog(self) -> dict[str, Any]:
+        """The /ops/backlog answer from outside a running service (the operator CLI): its
+        store and JetStream's consumer state, with nothing started, published or consumed."""
+        await self.bus.connect()
+        try:
+            self.relay = self._relay() if self.settings.relay_enabled else None
+            self.consumers = self._consumers()
+            return await self._backlog()
+        finally:
+            self.relay, self.consumers = None, []
+            await self.bus.close()
 
     async def stop_consumers(self, timeout_s: float = 5.0) -> None:
         """Let each consumer finish its fetch (≤1 s) and batch, then release its

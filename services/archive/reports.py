@@ -23,6 +23,7 @@ from services.archive.supervision import (
     LINE_LABELS,
     Line,
 )
+from shared.extras import optional_import
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
@@ -120,7 +121,8 @@ FIGURE_TITLES = {f: f.replace("_", " ") for f in FIGURES}
 
 def figure_png(series: Sequence[Mapping[str, Any]], figure: str, title: str) -> bytes:
     """A small line chart of one figure over the months (gaps where it is undefined)."""
-    from matplotlib.figure import Figure  # heavy: only when a chart is asked for
+    # Heavy, and the optional `charts` extra: imported only when a chart is asked for.
+    Figure = optional_import("matplotlib.figure").Figure
 
     months = [r["month"] for r in series]
     values = [None if r[figure] is None else float(r[figure]) for r in series]

@@ -163,9 +163,7 @@ class ArchiveRuntime(ServiceRuntime):
         return {"own_events": own, "stream_events": counts}
 
     def _archive_all(self, envelopes: list[Envelope]) -> None:
-        with self.app.unit_of_work():
-            for env in envelopes:
-                self.app.archive_envelope(env, refuse_broken=True)
+        self.app.archive_envelopes(envelopes)
 
 
 def ops_router(rt: ArchiveRuntime) -> APIRouter:

@@ -620,6 +620,14 @@ async def dead_letters(bus: Bus, limit: int = 100) -> list[dict[str, Any]]:
     return out
 
 
+async def stream_size(js: JetStreamContext, region: str, source: str) -> int:
+    """Messages in one service's stream now (0 if it has none yet): a rebuild's total."""
+    try:
+        return int((await js.stream_info(stream_name(region, source))).state.messages)
+    except NotFoundError:
+        return 0
+
+
 async def read_stream(js: JetStreamContext, region: str, source: str, batch: int,
                       trust: TrustList) -> AsyncIterator[list[Envelope]]:
     """One service's stream from its first message to its last at the start of the call;

@@ -47,6 +47,7 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_s: float = 30.0
     consumer_max_deliver: int = 5
     consumer_backoff_s: float = 0.5
+    rebuild_batch_size: int = 500  # events per transaction of a read-model rebuild
 
     # HTTP.
     http_host: str = "127.0.0.1"

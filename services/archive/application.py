@@ -73,7 +73,8 @@ class ArchiveApplication(ServiceApplication):
 
     # === the consolidated timeline: every service's integration events =====================
 
-    def archive_envelope(self, env: Envelope, *, refuse_broken: bool = False) -> str:
+    def archive_envelope(self, env: Envelope, *, refuse_broken: bool = False,
+                         views: ArchiveProjection | None = None) -> str:
         """Store a received envelope with its chain verdict; a broken link raises an alarm.
 
         Idempotent by (source, position): the consumer's redeliveries and a rebuild's replay
@@ -81,7 +82,7 @@ class ArchiveApplication(ServiceApplication):
         verified, linked copies; a rebuild (`refuse_broken`) skips a broken link as the
         consumer refused it.
         """
-        v = self.views
+        v = views or self.views
         with self.unit_of_work() as s:
             if v.has_envelope(s, env.source, env.position):
                 return "duplicate"
@@ -104,18 +105,20 @@ class ArchiveApplication(ServiceApplication):
                               "late_link_arrived", None, SYSTEM_ACTOR)
         return verdict or "linked"
 
-    def archive_envelopes(self, envelopes: list[Envelope]) -> int:
+    def archive_envelopes(self, envelopes: list[Envelope],
+                          views: ArchiveProjection | None = None) -> int:
         """A rebuild's batch of one stream, in one transaction: the same rows, verdicts and
         skips as `archive_envelope(env, refuse_broken=True)` one by one, with a few queries
-        for the whole batch instead of four per copy. Returns the copies stored."""
+        for the whole batch instead of four per copy. Into `views` (a rebuild's shadow read
+        models) or the live ones. Returns the copies stored."""
         if not envelopes:
             return 0
-        v = self.views
+        v = views or self.views
         source = envelopes[0].source
         positions = [e.position for e in envelopes]
         if any(e.source != source for e in envelopes) or positions != sorted(positions):
             with self.unit_of_work():  # not one stream in order: as the consumer would
-                return sum(self.archive_envelope(e, refuse_broken=True) == "linked"
+                return sum(self.archive_envelope(e, refuse_broken=True, views=v) == "linked"
                            for e in envelopes)
         first = min(e.position for e in envelopes)
         aggregates = sorted({str(e.aggregate_id) for e in envelopes})
@@ -132,7 +135,8 @@ class ArchiveApplication(ServiceApplication):
                     if rows:
                         s.execute(v.envelopes.insert(), rows)
                         rows = []
-                    stored += self.archive_envelope(env, refuse_broken=True) == "linked"
+                    stored += self.archive_envelope(env, refuse_broken=True,
+                                                    views=v) == "linked"
                     continue
                 if env.position in seen:
                     continue

@@ -65,7 +65,8 @@ class ServiceRuntime:
             settings.service, verifier_for(settings), max_body_bytes=settings.max_body_bytes,
             readiness={"store": self._store_ready, "nats": self._nats_ready,
                        "relay": self._relay_ready},
-            lifespan=self._lifespan,
+            lifespan=self._lifespan, max_in_flight=settings.max_in_flight,
+            overload_wait_s=settings.overload_wait_s,
         )
         for r in routers:
             self.http.include_router(r)

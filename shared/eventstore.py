@@ -364,21 +364,13 @@ class ServiceApplication(Application[UUID]):
                 yield n.id, self.mapper.to_domain_event(n)
             after = page[-1].id
 
-    def rebuild_projections(self, batch: int = 500) -> int:
-        """Drop the read models and replay every event into them. Returns events applied."""
-        if self.projection is None:
-            return 0
-        self.projection.metadata.drop_all(self.engine)
-        self.projection.metadata.create_all(self.engine)
-        count = 0
-        after = 0
-        while page := self.notifications(after, batch):
-            with self.unit_of_work() as s:
-                for n in page:
-                    self.projection.apply(s, self.mapper.to_domain_event(n), n.id)
-                    count += 1
-            after = page[-1].id
-        migrations.write_stamp(self, count)
+    def rebuild_projections(self, batch: int = 500, progress: Any = None) -> int:
+        """Replay every event into shadow read models and swap them in (shared/rebuild.py):
+        the old ones serve reads meanwhile. Returns events applied."""
+        from shared.rebuild import rebuild_own_events
+
+        count = int(rebuild_own_events(self, progress, batch)["own_events"])
+        migrations.write_stamp(self, count)  # the models now match this release's shape
         return count
 
     # --- consumer tracking (inbox) -------------------------------------------------------

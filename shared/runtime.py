@@ -15,10 +15,12 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi.responses import JSONResponse
 
-from shared.auth import Role, TokenVerifier, require
+from shared.auth import Principal, Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
+from shared.rebuild import RebuildJobs, RebuildProgress, rebuild_own_events
 from shared.regions import load_county
 from shared.settings import ServiceSettings
 from shared.signing import bus_keys
@@ -63,7 +65,8 @@ class ServiceRuntime:
             settings.service, verifier_for(settings), max_body_bytes=settings.max_body_bytes,
             readiness={"store": self._store_ready, "nats": self._nats_ready,
                        "relay": self._relay_ready},
-            lifespan=self._lifespan,
+            lifespan=self._lifespan, max_in_flight=settings.max_in_flight,
+            overload_wait_s=settings.overload_wait_s,
         )
         for r in routers:
             self.http.include_router(r)
@@ -71,6 +74,14 @@ class ServiceRuntime:
                                 tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
         self.http.add_api_route("/ops/backlog", self._backlog, methods=["GET"],
                                 tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
+        # A rebuild runs in the background (a province's log takes longer than any HTTP
+        # timeout); the old read models serve reads until the new ones are swapped in.
+        self.rebuilds = RebuildJobs()
+        self.http.add_api_route("/ops/rebuild-read-models", self._start_rebuild,
+                                methods=["POST"], tags=["ops"], status_code=202)
+        self.http.add_api_route("/ops/rebuild-read-models", self._rebuild_status,
+                                methods=["GET"], tags=["ops"],
+                                dependencies=[Depends(require(*OPERATORS))])
 
     async def start(self) -> None:
         await self.bus.connect()
@@ -136,6 +147,7 @@ class ServiceRuntime:
         self.consumers.clear()
 
     async def stop(self) -> None:
+        await self.rebuilds.cancel()
         await self.stop_consumers()
         if self.relay:
             self.relay.stop()
@@ -181,6 +193,21 @@ class ServiceRuntime:
             for c in consumers.values())
         return {"service": self.settings.service, "caught_up": caught_up, "relay": relay,
                 "consumers": consumers}
+
+    async def rebuild_read_models(self, progress: RebuildProgress | None = None,
+                                  ) -> dict[str, Any]:
+        """Rebuild the read models from the service's own events (archive adds its streams)."""
+        return await asyncio.to_thread(rebuild_own_events, self.app, progress,
+                                       self.settings.rebuild_batch_size)
+
+    async def _start_rebuild(self, who: Principal = Depends(require(*OPERATORS)),
+                             ) -> JSONResponse:
+        log.warning("read-model rebuild requested by %s", who.user_id)
+        progress = self.rebuilds.start(self.settings.service, self.rebuild_read_models)
+        return JSONResponse(progress.as_dict(), status_code=202)
+
+    async def _rebuild_status(self) -> dict[str, Any]:
+        return self.rebuilds.status(self.settings.service)
 
     async def _dead_letters(self, limit: int = Query(100, ge=1, le=1000),
                             ) -> list[dict[str, Any]]:

@@ -71,8 +71,11 @@ def _readable(path: Path | None) -> str | None:
     """None if the file (or every file of the directory) can be read by this process."""
     if path is None:
         return None
-    if not path.exists():
-        return f"{path}: missing"
+    try:
+        if not path.exists():
+            return f"{path}: missing"
+    except PermissionError:  # a parent directory this uid may not enter
+        return f"{path}: not readable by uid {os.getuid()}"
     files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
     if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
         return f"{path}: directory not readable by uid {os.getuid()}"
@@ -99,7 +102,7 @@ def config_problems(service: str) -> list[str]:
     for f in files:
         creatable = s.bus_keys_create_missing and f in (
             s.resolved_keyring_file, s.resolved_trust_list_file, s.resolved_signing_key_file)
-        if f is not None and not f.exists() and creatable:
+        if f is not None and creatable and _readable(f) == f"{f}: missing":
             continue  # the local stack makes these on first start
         if (p := _readable(f)) is not None:
             problems.append(p)

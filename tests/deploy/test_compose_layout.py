@@ -60,6 +60,19 @@ print("sealed", stats.figures["total"]["paid"], *sorted(d["document_kind"]
 '''
 
 
+@pytest.fixture(autouse=True, scope="module")
+def checkout_readable_by_10001() -> None:
+    """The code and interpreter themselves must be reachable by uid 10001 (the image copies
+    them world-readable); a checkout under a private home directory is not."""
+    probe = subprocess.run(["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups",
+                            sys.executable, "-c", "import deploy.cli"],
+                           env={"PYTHONPATH": str(ROOT)}, cwd="/", capture_output=True,
+                           text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"this checkout ({ROOT}) or {sys.executable} is not readable by uid "
+                    f"{UID}: {probe.stderr.strip()[-200:]}")
+
+
 def guide_commands() -> list[str]:
     """The guide's ownership lines for the compose secrets, as the operator types them."""
     text = (ROOT / "docs/operations.md").read_text()

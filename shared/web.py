@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.auth import Principal, TokenVerifier
 from shared.errors import Conflict, DomainError
 from shared.eventstore import ServiceApplication
+from shared.logs import access
 
 PROBLEM = "application/problem+json"
 
@@ -69,7 +71,9 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
         # template, parent taken from `traceparent`): the one span of this request, which
         # only gains the service's name here. A second span of ours would double it.
         trace.get_current_span().set_attribute("service", service)
+        started = time.perf_counter()
         resp: Response = await call_next(request)
+        access(request.method, request.scope, resp.status_code, time.perf_counter() - started)
         resp.headers["x-request-id"] = request.state.request_id
         return resp
 

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.contracts.common import SERVICES
-from shared.web import problem
+from shared.web import InFlightLimit, problem
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "host", "content-length"}
@@ -37,6 +37,10 @@ class GatewaySettings(BaseSettings):
     # The largest body any service accepts (disbursement's bank files); each service still
     # enforces its own, smaller limit. Counted while the body streams in, never trusted.
     max_body_bytes: int = 32 * 1024 * 1024
+    # Overload: requests in the gateway at once, and how long one may wait for a place
+    # before a 503 + Retry-After (each service also sheds beyond its own limit).
+    max_in_flight: int = 128
+    overload_wait_s: float = 0.5
 
     def upstream(self, service: str) -> str:
         return f"http://{self.upstream_host}:{getattr(self, f'{service}_port')}"
@@ -89,6 +93,10 @@ def create_gateway(settings: GatewaySettings,
                            None, field="path")
         response: Response = await call_next(request)
         return response
+
+    if settings.max_in_flight > 0:  # outermost: a shed request costs no routing, no upstream
+        app.add_middleware(InFlightLimit, limit=settings.max_in_flight,
+                           wait_s=settings.overload_wait_s)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:

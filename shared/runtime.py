@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from shared.auth import Principal, Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
-from shared.rebuild import RebuildJobs, RebuildProgress, rebuild_own_events
 from shared.logs import setup_logging
+from shared.rebuild import RebuildJobs, RebuildProgress, rebuild_own_events
 from shared.regions import load_county
 from shared.settings import ServiceSettings
 from shared.signing import bus_keys

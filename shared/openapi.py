@@ -43,6 +43,7 @@ FILE_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
     "png": "image/png",
+    "jpeg": "image/jpeg",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -81,6 +82,8 @@ ERRORS = {
     503: "not ready: a dependency is failing 未就绪",
 }
 
+UNNAMED: dict[str, Any] = {"type": "object", "additionalProperties": True}
+
 IDEMPOTENCY_KEY: dict[str, Any] = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "1-128 characters. A retry with the same key returns the first answer "
@@ -90,14 +93,20 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
 }
 
 
+def _load(name: str) -> dict[str, Any]:
+    path = CATALOGUES / f"{name}.yaml"
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8") as f:
+        return yaml.safe_load(f) or {}
+
+
 @cache
 def catalogue(service: str) -> dict[str, Any]:
-    path = CATALOGUES / f"{service}.yaml"
-    if not path.exists():
-        return {"tags": {}, "operations": {}}
-    with path.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
-    return {"tags": data.get("tags") or {}, "operations": data.get("operations") or {}}
+    """The service's catalogue over the one every service shares (health, ops)."""
+    common, own = _load("common"), _load(service)
+    return {key: {**(common.get(key) or {}), **(own.get(key) or {})}
+            for key in ("tags", "operations")}
 
 
 def _problem_response(status: int) -> dict[str, Any]:
@@ -122,9 +131,13 @@ def _errors_for(route: Any, op: dict[str, Any], secured: bool) -> set[int]:
     return codes
 
 
-def _file_response(media: str) -> dict[str, Any]:
+def _media(kinds: str | list[str]) -> list[str]:
+    return [FILE_TYPES[k] for k in ([kinds] if isinstance(kinds, str) else kinds)]
+
+
+def _file_response(*media: str) -> dict[str, Any]:
     return {"description": "the file", "content": {
-        media: {"schema": {"type": "string", "format": "binary"}}}}
+        m: {"schema": {"type": "string", "format": "binary"}} for m in media}}
 
 
 def api_routes(routes: Any) -> Any:
@@ -196,9 +209,18 @@ def _complete(op: dict[str, Any], route: Any, method: str,
         op.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
     responses = op.setdefault("responses", {})
     responses.pop("422", None)  # FastAPI's HTTPValidationError: the API answers problem+json
+    for status, response in responses.items():
+        if status.startswith("2") and not any(
+                m.get("schema") for m in response.get("content", {}).values()):
+            # A command answering through run_command without a response_model: JSON, an
+            # object; the completeness check still asks for a named model.
+            response["content"] = {"application/json": {"schema": dict(UNNAMED)}}
+    ok = next((s for s in responses if s.startswith("2")), "200")
     if entry.get("file"):
-        ok = next((s for s in responses if s.startswith("2")), "200")
-        responses[ok] = _file_response(FILE_TYPES[entry["file"]])
+        responses[ok] = _file_response(*_media(entry["file"]))
+    if entry.get("also_file"):
+        responses.setdefault(ok, {"description": "done"}).setdefault("content", {}).update(
+            _file_response(*_media(entry["also_file"]))["content"])
     if entry.get("example") is not None and "requestBody" in op:
         for media in op["requestBody"].get("content", {}).values():
             media["example"] = entry["example"]
@@ -300,6 +322,17 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             for method, op in item.items() if method in METHODS]
 
 
+def _named(response: dict[str, Any]) -> bool:
+    for media, content in response.get("content", {}).items():
+        schema = content.get("schema", {})
+        if media != "application/json":
+            continue
+        if "$ref" not in schema and not (schema.get("type") == "array"
+                                         and "$ref" in schema.get("items", {})):
+            return False
+    return True
+
+
 def gaps(spec: dict[str, Any]) -> list[str]:
     """Every operation that misses a part of the contract, named: `METHOD path: what`."""
     out = []
@@ -316,6 +349,8 @@ def gaps(spec: dict[str, Any]) -> list[str]:
         if not ok or not all(any(m.get("schema") for m in r.get("content", {}).values())
                              for r in ok):
             missing.append("success response schema")
+        elif not all(_named(r) for r in ok):
+            missing.append("named response model")
         errors = {s for s in op.get("responses", {}) if s[0] == "4"}
         takes_input = op.get("security") or op.get("parameters") or op.get("requestBody")
         if (takes_input and not errors) or not all(
@@ -331,4 +366,24 @@ def gaps(spec: dict[str, Any]) -> list[str]:
     return out
 
 
-__all__ = ["API_VERSION", "Role", "describe", "docs_page", "gaps", "merge", "serve_docs"]
+__all__ = ["API_VERSION", "Role", "describe", "docs_page", "gaps", "merge", "serve_docs", "shape"]
+
+
+_TEXT = {"summary", "description", "example", "examples", "title"}
+
+
+def shape(spec: dict[str, Any]) -> Any:
+    """The spec without its prose (summaries, descriptions, examples, titles, tag lists):
+    what a generated client depends on. A change here needs an `API_VERSION` bump."""
+    def strip(node: Any, key: str | None = None) -> Any:
+        if isinstance(node, dict):
+            if key == "properties":  # property names are shape, whatever they are called
+                return {k: strip(v) for k, v in node.items()}
+            return {k: strip(v, k) for k, v in node.items()
+                    if k not in _TEXT and k != "tags"}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    body = {k: v for k, v in spec.items() if k not in ("info", "tags")}
+    return strip(body)

@@ -77,6 +77,7 @@ ERRORS = {
     404: "no such record, or not visible to the caller 不存在",
     409: "concurrent change, or an Idempotency-Key reused with another body 冲突",
     413: "request body too large 请求体过大",
+    415: "the uploaded file's type is not accepted 文件类型不支持",
     422: "a field or business rule says no; `field` and `code` name it 校验或业务规则不通过",
     429: "too many requests from this client 请求过于频繁",
     503: "not ready: a dependency is failing 未就绪",
@@ -305,6 +306,9 @@ def merge(specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for path, item in spec.get("paths", {}).items():
             for method, op in item.items():
                 if method in METHODS:
+                    # The gateway itself refuses a path it cannot forward (a control
+                    # character, a malformed Content-Length) before any service sees it.
+                    op.setdefault("responses", {}).setdefault("400", _problem_response(400))
                     op["tags"] = [f"{service} · {t}" for t in op.get("tags", [service])]
                     if "operationId" in op:
                         op["operationId"] = f"{service}_{op['operationId']}"

@@ -298,6 +298,20 @@ class SpotResultIn(Body):
 # --- views -------------------------------------------------------------------------------------
 
 
+class CaseView(BaseModel):
+    """A review case; the fields every reader relies on, and the rest as the case has them."""
+
+    model_config = ConfigDict(extra="allow")
+    case_id: UUID
+    version: int
+    application_id: UUID
+    kind: str = Field(examples=["dibao"])
+    township: str = Field(examples=["469028100"])
+    village: str | None = Field(None, examples=["469028100201"])
+    status: str = Field(examples=["investigating"])
+    round: int
+
+
 class CaseStep(BaseModel):
     """A case after a command: where it stands now (some commands add their own fields)."""
 
@@ -438,11 +452,11 @@ def router(app: ReviewApplication) -> APIRouter:
 
     # --- cases: reads ----------------------------------------------------------------------
 
-    @r.get("/cases/{case_id}", tags=["cases"])
+    @r.get("/cases/{case_id}", tags=["cases"], response_model=CaseView)
     def read(case_id: UUID, who: Principal = Depends(readers)) -> dict[str, Any]:
         return case_view(app.case(who, case_id), who)
 
-    @r.get("/cases/by-application/{application_id}", tags=["cases"])
+    @r.get("/cases/by-application/{application_id}", tags=["cases"], response_model=CaseView)
     def by_application(application_id: UUID,
                        who: Principal = Depends(readers)) -> dict[str, Any]:
         return case_view(app.case_for_application(who, application_id), who)

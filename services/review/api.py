@@ -26,7 +26,7 @@ Statement = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Township = Annotated[str, StringConstraints(pattern=r"^\d{9}$")]
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")]
 
 STAFF = (Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER, Role.COUNTY_CENTRE,
          Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)

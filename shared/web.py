@@ -17,7 +17,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,6 +25,7 @@ from shared.auth import Principal, TokenVerifier
 from shared.errors import Conflict, DomainError
 from shared.eventstore import ServiceApplication
 from shared.logs import access
+from shared.openapi import describe, serve_docs
 
 PROBLEM = "application/problem+json"
 
@@ -53,6 +54,17 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out or ".".join(map(str, loc))
 
 
+class Liveness(BaseModel):
+    status: str = Field(examples=["alive"])
+    service: str = Field(examples=["intake"])
+
+
+class Readiness(BaseModel):
+    service: str = Field(examples=["intake"])
+    ready: bool
+    checks: dict[str, str] = Field(examples=[{"store": "ok", "nats": "ok", "relay": "ok"}])
+
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
@@ -60,7 +72,17 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
                readiness: dict[str, ReadinessCheck] | None = None,
                lifespan: Any = None, max_in_flight: int = 0,
                overload_wait_s: float = 0.5) -> FastAPI:
-    app = FastAPI(title=f"Lingshui social assistance: {service}", lifespan=lifespan)
+    # The contract and its docs come from shared.openapi, with relative URLs (behind a prefix).
+    app = FastAPI(title=f"Lingshui social assistance: {service}", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+
+    def contract() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe(app, service)
+        return app.openapi_schema
+
+    app.openapi = contract  # type: ignore[method-assign]
+    serve_docs(app, service)
     app.state.verifier = verifier
     checks = dict(readiness or {})
 
@@ -108,11 +130,12 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
         code = {404: "web.not_found", 405: "web.method_not_allowed"}.get(e.status_code, "web.http")
         return problem(e.status_code, code, str(e.detail), request)
 
-    @app.get("/health/live", tags=["health"])
+    @app.get("/health/live", tags=["health"], response_model=Liveness)
     async def live() -> dict[str, str]:
         return {"status": "alive", "service": service}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "a dependency is failing"}})
     async def ready() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,22 @@ GENERATIONS = Table(
     Column("service", String(32), primary_key=True),
     Column("generation", Integer, nullable=False),
 )
+
+
+class RebuildStatus(BaseModel):
+    """A read-model rebuild as GET/POST /ops/rebuild-read-models show it."""
+
+    service: str
+    state: str = Field(description="none | running | done | failed")
+    phase: str | None = None
+    done: int | None = None
+    total: int | None = None
+    percent: float | None = None
+    elapsed_s: float | None = None
+    events_per_s: float | None = None
+    started_at: str | None = None
+    error: str | None = None
+    result: dict[str, Any] | None = None
 
 
 class RebuildProgress:

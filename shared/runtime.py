@@ -21,7 +21,7 @@ from shared.auth import Principal, Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
 from shared.logs import setup_logging
-from shared.rebuild import RebuildJobs, RebuildProgress, rebuild_own_events
+from shared.rebuild import RebuildJobs, RebuildProgress, RebuildStatus, rebuild_own_events
 from shared.regions import load_county
 from shared.settings import ServiceSettings
 from shared.signing import bus_keys
@@ -79,9 +79,10 @@ class ServiceRuntime:
         # timeout); the old read models serve reads until the new ones are swapped in.
         self.rebuilds = RebuildJobs()
         self.http.add_api_route("/ops/rebuild-read-models", self._start_rebuild,
-                                methods=["POST"], tags=["ops"], status_code=202)
+                                methods=["POST"], tags=["ops"], status_code=202,
+                                response_model=RebuildStatus)
         self.http.add_api_route("/ops/rebuild-read-models", self._rebuild_status,
-                                methods=["GET"], tags=["ops"],
+                                methods=["GET"], tags=["ops"], response_model=RebuildStatus,
                                 dependencies=[Depends(require(*OPERATORS))])
 
     async def start(self) -> None:

@@ -63,6 +63,42 @@ class Acknowledge(_In):
     note: str | None = Field(None, max_length=500)
 
 
+class Problem(BaseModel):
+    """application/problem+json (RFC 9457), as every error of this service."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    code: str | None = None
+    field: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": f"application/problem+json: {text}"}
+    for status, text in ((401, "not signed in"), (403, "wrong role or township"),
+                         (404, "not found"), (422, "a rule refused it (code and field named)"))}
+
+
+class ReturnCodeOut(BaseModel):
+    code: str
+    text: str
+    name: str
+    account: str | None
+    resolutions: list[str]
+
+
+class ReturnCodesOut(BaseModel):
+    version: int
+    effective_from: str
+    default_scheme: str
+    unspecified: str
+    codes: list[ReturnCodeOut]
+    schemes: dict[str, dict[str, str]]
+
+
 def _roster(r: MonthlyRoster) -> dict[str, Any]:
     return {"roster_id": str(r.id), "version": r.version, "township": r.township,
             "month": r.month, "kind": r.kind, "status": r.status.value,
@@ -190,11 +226,30 @@ def router(app: DisbursementApplication) -> APIRouter:
     @r.post(base + "/bank-return", status_code=201)
     def bank_return(request: Request, kind: RosterKind, township: str = TOWNSHIP,
                     month: str = MONTH, file: UploadFile = File(...),
+                    scheme: str | None = Query(None, pattern=r"^[a-z0-9_]{1,32}$",
+                                               description="the bank's code scheme "
+                                               "(default: the code book's)"),
                     who: Principal = Depends(clerk)) -> Response:
+        """The bank's return file; each failed line's reason is mapped to its ISO 20022
+        code, which decides the resolutions allowed."""
         name, content = _upload(file)
-        fingerprint = {"file_name": name, "sha256": sha256_hex(content)}
+        fingerprint = {"file_name": name, "sha256": sha256_hex(content), "scheme": scheme}
         return run_command(app, request, who, fingerprint, lambda: _roster(
-            app.import_bank_return(who, township, month, kind.value, name, content)))
+            app.import_bank_return(who, township, month, kind.value, name, content, scheme)))
+
+    @r.get("/bank-return-codes", summary="The bank return reason codes in force",
+           response_model=ReturnCodesOut, responses=PROBLEMS)
+    def return_codes(who: Principal = Depends(readers)) -> ReturnCodesOut:
+        """ISO 20022 reason codes, the resolutions each allows, and each bank's own codes
+        (versioned data)."""
+        book = app.rules.return_codes.in_force(app.today())
+        return ReturnCodesOut(
+            version=book.version, effective_from=book.effective_from.isoformat(),
+            default_scheme=book.default_scheme, unspecified=book.unspecified,
+            codes=[ReturnCodeOut(code=c.code, text=c.text, name=c.name, account=c.account,
+                                 resolutions=list(c.resolutions))
+                   for c in book.codes.values()],
+            schemes={k: dict(v) for k, v in book.schemes.items()})
 
     @r.post(base + "/discrepancies/resolve")
     def resolve(body: ResolveDiscrepancies, request: Request, kind: RosterKind,

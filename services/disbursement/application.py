@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -41,6 +41,7 @@ from services.disbursement.domain import (
     Payee,
     PolicyRhythm,
     Resolution,
+    ReturnCodebooks,
     SealedDocument,
     SpotCheck,
     StatInput,
@@ -66,6 +67,7 @@ from services.disbursement.domain import (
     statistics_id,
 )
 from services.disbursement.projections import DisbursementProjection
+from services.disbursement.return_codes import load_return_codes
 from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
 from shared.auth import Principal
 from shared.clock import MonthlyRhythm, RhythmSchedule, business_date, today_from
@@ -93,6 +95,7 @@ class BankFileRules:
 
     max_bank_file_lines: int = 500_000
     payee_account_purposes: tuple[str, ...] = ("payee.account",)
+    return_codes: ReturnCodebooks = field(default_factory=load_return_codes)
 
 
 class _SealedAccount(NamedTuple):
@@ -501,14 +504,30 @@ class DisbursementApplication(ServiceApplication):
     # --- reconciliation -------------------------------------------------------------------
 
     def import_bank_return(self, who: Principal, township: str, month: str, kind: str,
-                           file_name: str, content: bytes) -> MonthlyRoster:
+                           file_name: str, content: bytes,
+                           scheme: str | None = None) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
+        today = self.today()
+        codes = self.rules.return_codes.in_force(today)
+        codes.code_of(scheme, "")  # an unknown scheme is refused before the file is read
         lines = read_bank_return(file_name, content, self.account_fingerprint,
                                  self.rules.max_bank_file_lines)
-        roster.import_bank_return(file_name=file_name, sha256=sha256_hex(content), lines=lines,
-                                  imported_on=self.today(),
+        mapped = []
+        for line in lines:
+            if line.status == "failed":
+                code = codes.code_of(scheme, line.bank_code)
+                if code is None:
+                    raise RuleViolation(
+                        "disbursement.bank_code_unknown",
+                        f"row {line.line}: {line.bank_code!r} is not a return code of scheme "
+                        f"{scheme or codes.default_scheme} (codes version {codes.version})",
+                        field=f"file.row[{line.line}].reason")
+                line = line._replace(reason_code=code.code)
+            mapped.append(line)
+        roster.import_bank_return(file_name=file_name, sha256=sha256_hex(content),
+                                  lines=mapped, imported_on=today,
                                   due_on=self.rhythms().of_month(month).reconcile_by(month),
-                                  actor=who.actor())
+                                  actor=who.actor(), codes=codes)
         self.save(roster)
         return roster
 

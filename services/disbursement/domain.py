@@ -398,13 +398,65 @@ class BankLine(NamedTuple):
     amount: Decimal
     status: str  # paid | failed
     reference: str
+    bank_code: str = ""  # the bank's own reason for a failed line, as written in its file
+    reason_code: str | None = None  # that reason as an ISO 20022 code (mapped on import)
+
+
+# --- bank return reason codes (ISO 20022 pain.002 style), versioned data -------------------
+
+
+class ReturnCode(NamedTuple):
+    code: str  # AC01, AC04, AC06, BE01, AM04…
+    text: str
+    name: str
+    account: str | None  # closed | blocked | invalid: held by next month's payability check
+    resolutions: tuple[str, ...]  # what a clerk may record for a payment failed so
+
+
+@dataclass(frozen=True)
+class ReturnCodebook:
+    """One version of the mapping from banks' own return codes to ISO codes, and of the
+    resolutions each ISO code allows."""
+
+    version: int
+    effective_from: date
+    default_scheme: str
+    unspecified: str
+    codes: dict[str, ReturnCode]
+    schemes: dict[str, dict[str, str]]
+
+    def code_of(self, scheme: str | None, bank_code: str) -> ReturnCode | None:
+        """The ISO code of a bank's reason (None: the scheme does not know it)."""
+        scheme = scheme or self.default_scheme
+        if scheme not in self.schemes:
+            raise RuleViolation("disbursement.bank_scheme_unknown",
+                                f"no bank code scheme {scheme!r} (known: "
+                                + ", ".join(sorted(self.schemes)) + ")", field="scheme")
+        text = bank_code.strip()
+        if not text:
+            return self.codes[self.unspecified]
+        # A bank's own code first; an ISO code is understood in any scheme.
+        return self.codes.get(self.schemes[scheme].get(text) or text.upper())
+
+
+@dataclass(frozen=True)
+class ReturnCodebooks:
+    versions: tuple[ReturnCodebook, ...]  # by effective_from
+
+    def in_force(self, on: date) -> ReturnCodebook:
+        chosen = self.versions[0]
+        for v in self.versions:
+            if v.effective_from <= on:
+                chosen = v
+        return chosen
 
 
 def _same_name(a: str, b: str) -> bool:
     return "".join(a.split()) == "".join(b.split())
 
 
-def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine]) -> list[dict[str, Any]]:
+def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine],
+              codes: ReturnCodebook | None = None) -> list[dict[str, Any]]:
     """Every discrepancy between the locked roster and what the bank paid.
 
     Rows are matched by account; where an account appears more than once (instalments), an
@@ -440,6 +492,12 @@ def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine]) -> list[dict
     for row, line in matched:
         if line.status == "failed":
             add(DiscrepancyKind.FAILED, row, line)
+            code = codes.codes.get(line.reason_code or "") if codes else None
+            if codes is not None and code is not None:
+                found[-1].update({
+                    "bank_code": line.bank_code or None, "reason_code": code.code,
+                    "reason_text": code.text, "account_status": code.account,
+                    "codes_version": codes.version, "resolutions": list(code.resolutions)})
             continue
         if row.amount != line.amount:
             add(DiscrepancyKind.AMOUNT_DIFFERS, row, line)
@@ -594,11 +652,12 @@ class MonthlyRoster(Aggregate):
                                    "user_id": actor.get("user_id")}
 
     def import_bank_return(self, *, file_name: str, sha256: str, lines: Sequence[BankLine],
-                           imported_on: date, due_on: date, actor: dict[str, Any]) -> None:
+                           imported_on: date, due_on: date, actor: dict[str, Any],
+                           codes: ReturnCodebook | None = None) -> None:
         self._require_locked("reconciling it")
         if self.status is RosterStatus.RECONCILED:
             raise RuleViolation("disbursement.roster_reconciled", "already reconciled")
-        found = reconcile(list(self.rows.values()), lines)
+        found = reconcile(list(self.rows.values()), lines, codes)
         paid = sum((ln.amount for ln in lines if ln.status == "paid"), ZERO)
         self._bank_return_imported(
             township=self.township, month=self.month, kind=self.kind, file_name=file_name,
@@ -635,6 +694,13 @@ class MonthlyRoster(Aggregate):
             if d["resolution"] is not None:
                 raise RuleViolation("disbursement.discrepancy_resolved",
                                     f"{i} is already resolved", field="discrepancy_ids")
+            allowed = d.get("resolutions")  # absent: returned before reason codes existed
+            if allowed is not None and resolution.value not in allowed:
+                raise RuleViolation(
+                    "disbursement.resolution_not_allowed",
+                    f"{i} was returned {d['reason_code']} ({d['reason_text']}): "
+                    f"{resolution.value} is not allowed; allowed: {', '.join(allowed)}",
+                    field="resolution")
         check_reason(reason)
         self._discrepancies_resolved(discrepancy_ids=list(discrepancy_ids),
                                      resolution=resolution.value, reason=reason, actor=actor)

@@ -12,7 +12,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.disbursement.application import DisbursementApplication
-from services.disbursement.domain import MonthlyRoster, MonthlyStatistics, Resolution
+from services.disbursement.domain import (
+    HoldResolution,
+    MonthlyRoster,
+    MonthlyStatistics,
+    Resolution,
+)
 from services.disbursement.seal import sha256_hex
 from shared.auth import Principal, Role, require
 from shared.errors import RuleViolation
@@ -52,6 +57,46 @@ class ResolveDiscrepancies(_In):
     discrepancy_ids: list[str] = Field(min_length=1, max_length=10_000)
     resolution: Resolution
     reason: str = Reason
+
+
+class ResolveHolds(_In):
+    keys: list[str] = Field(min_length=1, max_length=10_000)
+    resolution: HoldResolution
+    reason: str = Reason
+
+
+class HoldReasonOut(BaseModel):
+    code: str  # no_account, account_format, card_luhn, holder_name_differs, account_returned
+    text: str
+    month: str | None = None  # account_returned: the month and ISO code of the return
+    kind: str | None = None
+    reason_code: str | None = None
+    reason_text: str | None = None
+
+
+class HoldOut(BaseModel):
+    key: str
+    case_id: str
+    village: str
+    name: str
+    amount: str
+    account_mask: str
+    reasons: list[HoldReasonOut]
+    resolution: HoldResolution | None
+    reason: str | None = None
+    resolved_by: str | None = None
+
+
+class HoldsOut(BaseModel):
+    roster_id: str
+    status: str
+    open: int
+    items: list[HoldOut]
+
+
+def _holds(r: MonthlyRoster) -> dict[str, Any]:
+    return {"roster_id": str(r.id), "status": r.status.value, "open": len(r.open_holds),
+            "items": sorted(r.holds.values(), key=lambda h: (h["village"], h["key"]))}
 
 
 class IssuePlan(_In):
@@ -107,7 +152,7 @@ def _roster(r: MonthlyRoster) -> dict[str, Any]:
             "new": sum(1 for c in r.changes if c["change"] == "new"),
             "changed": sum(1 for c in r.changes if c["change"] == "changed"),
             "ended": sum(1 for c in r.changes if c["change"] == "ended"),
-            "corrections": len(r.corrections),
+            "corrections": len(r.corrections), "holds_open": len(r.open_holds),
             "bank_return": ({**r.bank_return, "paid_total": str(r.bank_return["paid_total"]),
                              "imported_on": r.bank_return["imported_on"].isoformat()}
                             if r.bank_return else None),
@@ -185,6 +230,26 @@ def router(app: DisbursementApplication) -> APIRouter:
              who: Principal = Depends(clerk)) -> Response:
         return run_command(app, request, who, None, lambda: _roster(
             app.lock_roster(who, township, month, kind.value)), status_code=200)
+
+    @r.get(base + "/holds", summary="Rows held by the payability check",
+           response_model=HoldsOut, responses=PROBLEMS)
+    def holds(kind: RosterKind, township: str = TOWNSHIP, month: str = MONTH,
+              who: Principal = Depends(readers)) -> dict[str, Any]:
+        """Rows the bank would refuse (no or malformed account, a UnionPay card number
+        failing Luhn, a holder who is not the payee, an account returned closed, blocked
+        or wrong last month), each with its reasons; the lock refuses while any is open."""
+        return _holds(app.roster_holds(who, township, month, kind.value))
+
+    @r.post(base + "/holds/resolve", summary="Release or exclude held rows, with a reason",
+            response_model=HoldsOut, responses=PROBLEMS)
+    def resolve_holds(body: ResolveHolds, request: Request, kind: RosterKind,
+                      township: str = TOWNSHIP, month: str = MONTH,
+                      who: Principal = Depends(clerk)) -> Response:
+        """`released`: paid as drafted (a person checked it); `excluded`: off this roster,
+        owed on the next one as 补发."""
+        return run_command(app, request, who, body, lambda: _holds(app.resolve_holds(
+            who, township, month, kind.value, body.keys, body.resolution, body.reason)),
+            status_code=200)
 
     @r.post(base + "/corrections", status_code=201)
     def correct(body: Correction, request: Request, kind: RosterKind,

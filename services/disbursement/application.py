@@ -34,6 +34,7 @@ from services.disbursement.domain import (
     Change,
     FundPlan,
     HeldRow,
+    HoldResolution,
     LedgerEntry,
     LedgerView,
     MonthlyRoster,
@@ -60,6 +61,7 @@ from services.disbursement.domain import (
     ledger_id,
     open_roster_month,
     parse_month,
+    payability_holds,
     plan_document,
     policy_rhythm_id,
     roster_id,
@@ -70,6 +72,7 @@ from services.disbursement.projections import DisbursementProjection
 from services.disbursement.return_codes import load_return_codes
 from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
 from shared.auth import Principal
+from shared.bankcards import account_problem, digits_of
 from shared.clock import MonthlyRhythm, RhythmSchedule, business_date, today_from
 from shared.contracts import Envelope
 from shared.contracts.common import AssistanceKind
@@ -175,11 +178,12 @@ class DisbursementApplication(ServiceApplication):
         if payee is None:
             return None
         account = self._unseal_account(payee.account.model_dump())
-        digits = "".join(account.split()).replace("-", "")
+        digits = digits_of(account)
         return Payee(name=payee.name or fallback_name, bank=payee.bank,
                      account_sealed=payee.account.model_dump(),
                      account_fp=self.account_fingerprint(digits),
-                     account_mask=payee.account.mask).to_wire()
+                     account_mask=payee.account.mask,
+                     account_check=account_problem(digits) or "ok").to_wire()
 
     def account_fingerprint(self, digits: str) -> str:
         # Keyed: matches the bank's file to the roster without keeping accounts in clear.
@@ -376,16 +380,65 @@ class DisbursementApplication(ServiceApplication):
             raise RuleViolation("disbursement.before_cutoff",
                                 f"the {month} roster is drafted at the cut-off, {cutoff}",
                                 field="month")
-        rows, changes = draft_rows(k, month, self._ledger_views(township, k, month))
+        views = self._ledger_views(township, k, month)
+        rows, changes = draft_rows(k, month, views)
+        holds = payability_holds(rows, self._checked(views, {r.key for r in rows}),
+                                 self._returned_accounts(township, add_months(month, -1)))
         rid = roster_id(township, month, k.value)
         if self._exists(rid):
             roster: MonthlyRoster = self.get(rid)
-            roster.redraft(cutoff, rows, changes, who.actor())
+            roster.redraft(cutoff, rows, changes, who.actor(), holds)
         else:
             roster = MonthlyRoster(township=township, month=month, kind=k.value,
                                    cutoff=cutoff, rows=[r.to_wire() for r in rows],
-                                   changes=changes, actor=who.actor())
+                                   changes=changes, actor=who.actor(), holds=holds)
         self.save(roster)
+        return roster
+
+    def _checked(self, views: list[LedgerView], keys: set[str]) -> dict[str, LedgerView]:
+        """The entries on the roster, each payee's account checked (an entry recorded
+        before the check existed is checked now, from its sealed account)."""
+        out = {}
+        for v in views:
+            if v.key not in keys:
+                continue
+            p = v.payee
+            if p is not None and p.account_check is None and p.account_sealed:
+                v = v._replace(payee=p._replace(account_check=account_problem(
+                    self._unseal_account(p.account_sealed)) or "ok"))
+            out[v.key] = v
+        return out
+
+    def _returned_accounts(self, township: str, month: str) -> dict[str, dict[str, Any]]:
+        """Accounts the bank returned in `month` as closed, blocked or wrong (any kind)."""
+        out: dict[str, dict[str, Any]] = {}
+        for kind in PAID_KINDS:
+            rid = roster_id(township, month, kind.value)
+            if not self._exists(rid):
+                continue
+            roster: MonthlyRoster = self.get(rid)
+            for d in roster.discrepancies.values():
+                row = roster.rows.get(d.get("key") or "")
+                if d.get("account_status") and row is not None and row.account_fp:
+                    out[row.account_fp] = {"month": month, "kind": kind.value,
+                                           "reason_code": d["reason_code"],
+                                           "reason_text": d["reason_text"]}
+        return out
+
+    def roster_holds(self, who: Principal, township: str, month: str,
+                     kind: str) -> MonthlyRoster:
+        return self.roster(who, township, month, kind)
+
+    def resolve_holds(self, who: Principal, township: str, month: str, kind: str,
+                      keys: list[str], resolution: HoldResolution,
+                      reason: str) -> MonthlyRoster:
+        """Release held rows (paid as drafted) or exclude them (owed on the next roster,
+        as 补发), each with the clerk's reason, in one transaction."""
+        roster = self.roster(who, township, month, kind)
+        excluded = roster.resolve_holds(keys, resolution, reason, who.actor())
+        owed = self._owed_later(roster, [(r, r.amount) for r in excluded], reason, who,
+                                "held_over")
+        self.save(roster, *owed)
         return roster
 
     def roster(self, who: Principal, township: str, month: str, kind: str) -> MonthlyRoster:
@@ -538,25 +591,28 @@ class DisbursementApplication(ServiceApplication):
         roster.resolve(discrepancy_ids, resolution, reason, self.today(), who.actor())
         arrears = []
         if resolution is Resolution.CARRIED_FORWARD:
-            arrears = self._arrears(roster, discrepancy_ids, reason, who)
+            arrears = self._owed_later(roster, carried_amounts(roster, discrepancy_ids),
+                                       reason, who, "carried_forward")
         self.save(roster, *arrears)  # the resolution and what it leaves owed, together
         return roster
 
-    def _arrears(self, roster: MonthlyRoster, discrepancy_ids: list[str], reason: str,
-                 who: Principal) -> list[LedgerEntry]:
-        """补发: each payment carried forward is owed on the next roster still open, as
-        its own row that names the month it was due in."""
+    def _owed_later(self, roster: MonthlyRoster, owed: list[tuple[Any, Decimal]], reason: str,
+                    who: Principal, why: str) -> list[LedgerEntry]:
+        """补发: each payment carried forward (or held over) is owed on the next roster
+        still open, as its own row that names the month it was due in."""
+        if not owed:
+            return []
         kind = AssistanceKind(roster.kind)
         # Past every roster already drafted: a drafted roster's rows are fixed at its lock.
         month = open_roster_month(add_months(roster.month, 1),
                                   self._roster_months(roster.township, kind))
         out = []
-        for row, unpaid in carried_amounts(roster, discrepancy_ids):
+        for row, unpaid in owed:
             key = arrears_key(roster.id, row.key)
             if self._exists(ledger_id(key)):
                 continue  # carried once; a second resolution cannot owe it twice
             original: LedgerEntry = self.get(ledger_id(UUID(row.key)), "ledger entry")
-            source = {"type": "carried_forward", "roster_id": str(roster.id),
+            source = {"type": why, "roster_id": str(roster.id),
                       "original_month": roster.month, "original_key": row.key,
                       "by": who.user_id}
             step = Step(1, month, unpaid, row.household_size, Change.ARREARS.value, source,

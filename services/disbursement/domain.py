@@ -184,10 +184,14 @@ class Payee(NamedTuple):
     account_sealed: dict[str, Any] | None
     account_fp: str | None
     account_mask: str
+    # shared.bankcards.account_problem of the account, or "ok"; None: recorded before the
+    # check existed (drafting then checks it).
+    account_check: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"name": self.name, "bank": self.bank, "account_sealed": self.account_sealed,
-                "account_fp": self.account_fp, "account_mask": self.account_mask}
+                "account_fp": self.account_fp, "account_mask": self.account_mask,
+                "account_check": self.account_check}
 
 
 class LedgerEntry(Aggregate):
@@ -352,6 +356,52 @@ def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
     rows.sort(key=lambda r: (r.village, r.key))
     changes.sort(key=lambda c: (c["change"], c["key"]))
     return rows, changes
+
+
+# --- the payability check before the lock (held rows) ----------------------------------------
+
+HOLD_REASONS = {
+    "no_account": "无收款账户",
+    "account_format": "账号格式不符（6-32位数字）",
+    "card_luhn": "银联卡号校验位错误（Luhn）",
+    "holder_name_differs": "账户户名与领取人不一致",
+    "account_returned": "上月回盘退回的账户",
+}
+
+
+class HoldResolution(StrEnum):
+    RELEASED = "released"  # checked by a person (e.g. a guardian's account): paid as drafted
+    EXCLUDED = "excluded"  # not paid on this roster: owed on the next one (补发), held again
+    # there if nothing has changed
+
+
+def payability_holds(rows: Iterable[RosterRow], entries: dict[str, LedgerView],
+                     returned: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows the bank would refuse: an account missing or malformed (a UnionPay card
+    number fails its Luhn check), a holder who is not the payee, an account the bank
+    returned last month as closed, blocked or wrong. `returned`: account fingerprint ->
+    that return (month, kind, ISO code and text)."""
+    holds = []
+    for r in rows:
+        e = entries.get(r.key)
+        payee = e.payee if e else None
+        reasons: list[dict[str, Any]] = []
+        if payee is None or not r.account_fp:
+            reasons.append({"code": "no_account"})
+        elif payee.account_check not in (None, "ok"):
+            reasons.append({"code": payee.account_check})
+        if payee is not None and e is not None and not _same_name(payee.name,
+                                                                  e.applicant_name):
+            reasons.append({"code": "holder_name_differs"})
+        if r.account_fp and (back := returned.get(r.account_fp)):
+            reasons.append({"code": "account_returned", **back})
+        if reasons:
+            holds.append({"key": r.key, "case_id": r.case_id, "village": r.village,
+                          "name": r.name, "amount": str(r.amount),
+                          "account_mask": r.account_mask,
+                          "reasons": [{**x, "text": HOLD_REASONS[x["code"]]} for x in reasons],
+                          "resolution": None})
+    return holds
 
 
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -527,10 +577,11 @@ class MonthlyRoster(Aggregate):
     @event("Drafted")
     def __init__(self, township: str, month: str, kind: str, cutoff: date,
                  rows: list[list[Any]], changes: list[dict[str, Any]],
-                 actor: dict[str, Any]) -> None:
+                 actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
         self.township, self.month, self.kind = township, month, kind
         self.cutoff = cutoff
         self._take_draft(rows, changes)
+        self.holds: dict[str, dict[str, Any]] = {h["key"]: h for h in holds or ()}
         self.status = RosterStatus.DRAFTED
         self.digest: str | None = None
         self.corrections: list[dict[str, Any]] = []
@@ -562,22 +613,81 @@ class MonthlyRoster(Aggregate):
         return sum((r.amount for r in self.rows.values()), ZERO)
 
     def redraft(self, cutoff: date, rows: list[RosterRow], changes: list[dict[str, Any]],
-                actor: dict[str, Any]) -> None:
+                actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked",
                                 "a locked roster changes only by correction")
+        # An exclusion stands (the row is owed on the next roster already); a release
+        # stands while the reasons are the same.
+        excluded = {k: h for k, h in self.holds.items()
+                    if h["resolution"] == HoldResolution.EXCLUDED.value}
+        rows = [r for r in rows if r.key not in excluded]
+        kept = list(excluded.values())
+        for h in holds or ():
+            if h["key"] in excluded:
+                continue
+            before = self.holds.get(h["key"])
+            if (before and before["resolution"] == HoldResolution.RELEASED.value
+                    and before["reasons"] == h["reasons"]):
+                h = before
+            kept.append(h)
         self._redrafted(cutoff=cutoff, rows=[r.to_wire() for r in rows], changes=changes,
-                        actor=actor)
+                        actor=actor, holds=kept)
 
     @event("Redrafted")
     def _redrafted(self, cutoff: date, rows: list[list[Any]], changes: list[dict[str, Any]],
-                   actor: dict[str, Any]) -> None:
+                   actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
         self.cutoff = cutoff
         self._take_draft(rows, changes)
+        self.holds = {h["key"]: h for h in holds or ()}
+
+    @property
+    def open_holds(self) -> list[dict[str, Any]]:
+        return [h for h in self.holds.values() if h["resolution"] is None]
+
+    def resolve_holds(self, keys: Sequence[str], resolution: HoldResolution, reason: str,
+                      actor: dict[str, Any]) -> list[RosterRow]:
+        """A clerk's decision on held rows, with its reason; returns the rows excluded
+        (owed on the next roster)."""
+        if self.status is not RosterStatus.DRAFTED:
+            raise RuleViolation("disbursement.roster_locked",
+                                "holds are resolved before the lock", field="keys")
+        if not keys or len(set(keys)) != len(keys):
+            raise RuleViolation("disbursement.hold_keys", "name each held row once",
+                                field="keys")
+        for k in keys:
+            h = self.holds.get(k)
+            if h is None:
+                raise RuleViolation("disbursement.hold_unknown", f"row {k} is not held",
+                                    field="keys")
+            if h["resolution"] is not None:
+                raise RuleViolation("disbursement.hold_resolved", f"{k} is already resolved",
+                                    field="keys")
+        check_reason(reason)
+        excluded = [self.rows[k] for k in keys] if resolution is HoldResolution.EXCLUDED else []
+        self._holds_resolved(township=self.township, month=self.month, kind=self.kind,
+                             keys=list(keys), resolution=resolution.value, reason=reason,
+                             actor=actor)
+        return excluded
+
+    @event("HoldsResolved")
+    def _holds_resolved(self, township: str, month: str, kind: str, keys: list[str],
+                        resolution: str, reason: str, actor: dict[str, Any]) -> None:
+        for k in keys:
+            self.holds[k] = {**self.holds[k], "resolution": resolution, "reason": reason,
+                             "resolved_by": actor.get("user_id")}
+            if resolution == HoldResolution.EXCLUDED.value:
+                self.rows.pop(k, None)
 
     def lock(self, locked_on: date, actor: dict[str, Any]) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked", "the roster is already locked")
+        if held := self.open_holds:
+            raise RuleViolation(
+                "disbursement.holds_open",
+                f"{len(held)} rows are held by the payability check (first: {held[0]['key']}"
+                f", {held[0]['reasons'][0]['code']}): release or exclude each, with its "
+                "reason, before the lock", field="holds")
         self._locked(township=self.township, month=self.month, kind=self.kind,
                      rows_count=len(self.rows), total=self.total,
                      digest=rows_digest(self.rows.values()), actor=actor, locked_on=locked_on)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     select,
     update,
 )
@@ -259,6 +260,17 @@ class DisbursementProjection(Projection):
             rows=r.c.rows - (1 if e.amount == 0 else 0), corrections=r.c.corrections + 1,
             digest=e.digest, position=position))
 
+    def _holds_resolved(self, s: Session, e: Any, position: int) -> None:
+        if e.resolution != "excluded":  # a release changes no row
+            return
+        rid, r, rw = str(e.originator_id), self.rosters, self.rows
+        where = (rw.c.roster_id == rid) & rw.c.key.in_(e.keys)
+        fen = s.execute(select(func.coalesce(func.sum(rw.c.amount_fen), 0),
+                               func.count()).where(where)).one()
+        s.execute(delete(rw).where(where))
+        s.execute(update(r).where(r.c.roster_id == rid).values(
+            total_fen=r.c.total_fen - fen[0], rows=r.c.rows - fen[1], position=position))
+
     def _exported(self, s: Session, e: Any, position: int) -> None:
         rid, r = str(e.originator_id), self.rosters
         s.execute(self.exports.insert().values(
@@ -370,6 +382,7 @@ DisbursementProjection._handlers = [
     (MonthlyRoster.Redrafted, DisbursementProjection._drafted),
     (MonthlyRoster.Locked, DisbursementProjection._locked),
     (MonthlyRoster.Corrected, DisbursementProjection._corrected),
+    (MonthlyRoster.HoldsResolved, DisbursementProjection._holds_resolved),
     (MonthlyRoster.Exported, DisbursementProjection._exported),
     (MonthlyRoster.BankReturnImported, DisbursementProjection._bank_return),
     (MonthlyRoster.DiscrepanciesResolved, DisbursementProjection._resolved),

@@ -6,6 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -94,9 +95,56 @@ class HoldsOut(BaseModel):
     items: list[HoldOut]
 
 
+def _recovery(e: Any) -> dict[str, Any]:
+    return {"key": str(e.key), "amount": str(e.steps[0].amount),
+            "outstanding": str(e.recovery_outstanding)}
+
+
 def _holds(r: MonthlyRoster) -> dict[str, Any]:
     return {"roster_id": str(r.id), "status": r.status.value, "open": len(r.open_holds),
             "items": sorted(r.holds.values(), key=lambda h: (h["village"], h["key"]))}
+
+
+class Recovered(_In):
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    reason: str = Reason
+
+
+class WriteOff(_In):
+    reason: str = Reason
+
+
+class RecoveryOut(BaseModel):
+    key: str
+    township: str
+    kind: str
+    case_id: str
+    household_id: str | None
+    month: str  # the roster it is listed on
+    original_month: str  # the month it corrects
+    original_key: str
+    cause: str | None  # death | fraud | None
+    amount: str
+    recovered: str
+    written_off: str
+    fine: str | None  # fraud: the fine review imposed (1-3x), recorded here
+    fine_reason: str | None
+    status: str  # owed | recovered | written_off
+    adjusted_late: bool
+    reason: str | None
+    decided_by: str | None
+    position: int
+
+
+class RecoveriesOut(BaseModel):
+    township: str
+    items: list[RecoveryOut]
+
+
+class RecoveryDecisionOut(BaseModel):
+    key: str
+    amount: str
+    outstanding: str
 
 
 class IssuePlan(_In):
@@ -323,6 +371,28 @@ def router(app: DisbursementApplication) -> APIRouter:
         return run_command(app, request, who, body, lambda: _roster(app.resolve_discrepancies(
             who, township, month, kind.value, body.discrepancy_ids, body.resolution,
             body.reason)), status_code=200)
+
+    @r.get("/townships/{township}/recoveries", summary="Recoveries (追回) of a township",
+           response_model=RecoveriesOut, responses=PROBLEMS)
+    def recoveries(township: str = TOWNSHIP,
+                   who: Principal = Depends(readers)) -> dict[str, Any]:
+        """Money paid for months it was not due (a decrease, a backdated end, a death or
+        fraud decided after the month's roster), what is recovered and written off."""
+        return {"township": township, "items": app.recoveries(who, township)}
+
+    @r.post("/recoveries/{key}/recovered", summary="Record money recovered (追回)",
+            response_model=RecoveryDecisionOut, responses=PROBLEMS)
+    def recovered(body: Recovered, request: Request, key: UUID,
+                  who: Principal = Depends(clerk)) -> Response:
+        return run_command(app, request, who, body, lambda: _recovery(
+            app.record_recovered(who, key, body.amount, body.reason)), status_code=200)
+
+    @r.post("/recoveries/{key}/write-off", summary="Write off what is left (核销), with a reason",
+            response_model=RecoveryDecisionOut, responses=PROBLEMS)
+    def write_off(body: WriteOff, request: Request, key: UUID,
+                  who: Principal = Depends(require(Role.TOWNSHIP_LEADER))) -> Response:
+        return run_command(app, request, who, body, lambda: _recovery(
+            app.write_off_recovery(who, key, body.reason)), status_code=200)
 
     @r.get("/townships/{township}/months/{month}/changes")
     def changes(township: str = TOWNSHIP, month: str = MONTH,

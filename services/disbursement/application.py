@@ -28,6 +28,8 @@ from services.disbursement.documents import (
     statistics_xlsx,
 )
 from services.disbursement.domain import (
+    CENT,
+    DEATH_ADJUST_MONTHS,
     MONTHLY_KINDS,
     ONE_OFF_ENTRIES,
     PAID_KINDS,
@@ -49,6 +51,7 @@ from services.disbursement.domain import (
     Step,
     Upstream,
     add_months,
+    adjustment_key,
     arrears_key,
     carried_amounts,
     check_paid_kind,
@@ -56,9 +59,11 @@ from services.disbursement.domain import (
     compile_fund_plan,
     compile_statistics,
     draft_rows,
+    fine_of,
     from_fen,
     fund_plan_id,
     ledger_id,
+    locked_month_adjustments,
     open_roster_month,
     parse_month,
     payability_holds,
@@ -324,7 +329,107 @@ class DisbursementApplication(ServiceApplication):
         entry.change(month=month, amount=e.monthly_amount, household_size=e.household_size,
                      change=e.change, source=upstream.to_wire(), reasons=e.reasons,
                      actor=upstream.actor or {})
+        self.save(entry, *self._locked_month_adjustments(entry, e, month, upstream))
+
+    def _paid_months(self, entry: LedgerEntry, first: str, month: str) -> dict[str, Decimal]:
+        """What the rosters that will not be redrafted with this decision hold for the
+        entitlement, from `first` on: any roster before `month` (the decision's first
+        roster month) and any locked one after. Those months are settled by arrears or
+        recovery."""
+        kind, key, paid = AssistanceKind(entry.kind), str(entry.key), {}
+        locked = self._roster_months(entry.township, kind, drafted=False)
+        for m in sorted(self._roster_months(entry.township, kind)):
+            if first <= m and (m < month or m in locked):
+                roster: MonthlyRoster = self.get(roster_id(entry.township, m, kind.value))
+                row = roster.rows.get(key)
+                paid[m] = row.amount if row is not None else Decimal("0.00")
+                for step in entry.steps[:-1]:  # earlier decisions' adjustments of month m
+                    aid = ledger_id(adjustment_key(entry.key, step.source.get("event_id", ""), m))
+                    if self._exists(aid):
+                        adj: LedgerEntry = self.get(aid)
+                        sign = -1 if adj.entry_type == "recovery" else 1
+                        paid[m] += sign * adj.steps[0].amount
+        return paid
+
+    def _locked_month_adjustments(self, entry: LedgerEntry, e: EntitlementChanged,
+                                  month: str, upstream: Upstream) -> list[LedgerEntry]:
+        """A change effective in months already on a roster: an increase owes the
+        difference (补发), a decrease or a backdated end is owed back (追回), each as its
+        own entry on the next roster still open, naming the month it corrects."""
+        paid = self._paid_months(entry, e.effective_month, month)
+        if not paid:
+            return []
+        kind = AssistanceKind(entry.kind)
+        pay_on = open_roster_month(month, self._roster_months(entry.township, kind))
+        out = []
+        actor = upstream.actor or {}
+        late = e.cause == "death" and add_months(e.effective_month, DEATH_ADJUST_MONTHS) < month
+        for original, diff in locked_month_adjustments(e.monthly_amount, paid):
+            key = adjustment_key(entry.key, upstream.event_id, original)
+            if self._exists(ledger_id(key)):
+                continue
+            owed_back = diff < 0
+            amount = abs(diff).quantize(CENT)
+            details: dict[str, Any] = {"original_month": original, "original_key": str(entry.key),
+                                       "cause_event_id": upstream.event_id, "change": e.change}
+            if e.cause:
+                details["cause"] = e.cause
+            if late:
+                details["adjusted_late"] = (f"death adjustment more than {DEATH_ADJUST_MONTHS} "
+                                            "months after the month it corrects")
+            if owed_back and e.cause == "fraud" and e.fine_multiple is not None:
+                details.update(fine_multiple=str(e.fine_multiple),
+                               fine_amount=str(fine_of(amount, e.fine_multiple)),
+                               fine_reason=e.fine_reason)
+            change = Change.RECOVERY if owed_back else Change.ARREARS
+            source = {**upstream.to_wire(), "type": "locked_month_change",
+                      "original_month": original}
+            step = Step(1, pay_on, amount, e.household_size, change.value, source,
+                        tuple(e.reasons))
+            out.append(LedgerEntry(
+                key=key, entry_type="recovery" if owed_back else "arrears", kind=entry.kind,
+                case_id=entry.case_id, household_id=entry.household_id,
+                township=entry.township, village=entry.village, urban=entry.urban,
+                applicant_name=entry.applicant_name, policy_version=e.policy_version,
+                payee=entry.payee, step=step.to_wire(), details=details, actor=actor))
+        return out
+
+    # --- 追回: recoveries owed, recovered or written off -----------------------------------
+
+    def _recovery(self, who: Principal, key: UUID) -> LedgerEntry:
+        entry: LedgerEntry = self.get(ledger_id(key), "recovery")
+        self._check_township(who, entry.township)
+        if entry.entry_type != "recovery":
+            raise NotFound("disbursement.not_found", f"no recovery {key}")
+        return entry
+
+    def record_recovered(self, who: Principal, key: UUID, amount: Decimal,
+                         reason: str) -> LedgerEntry:
+        entry = self._recovery(who, key)
+        entry.recover(amount, reason, self.today(), who.actor())
         self.save(entry)
+        return entry
+
+    def write_off_recovery(self, who: Principal, key: UUID, reason: str) -> LedgerEntry:
+        entry = self._recovery(who, key)
+        entry.write_off(reason, self.today(), who.actor())
+        self.save(entry)
+        return entry
+
+    def recoveries(self, who: Principal, township: str) -> list[dict[str, Any]]:
+        self._check_township(who, township)
+        t = self.views.recoveries
+        with self.read_session() as s:
+            rows = s.execute(select(t).where(t.c.township == township).order_by(
+                t.c.original_month, t.c.key)).all()
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            for f in ("amount", "recovered", "written_off", "fine"):
+                fen = d.pop(f + "_fen")
+                d[f] = None if fen is None else str(from_fen(fen))
+            out.append(d)
+        return out
 
     def record_spot_check(self, e: SpotCheckCompleted, upstream: Upstream) -> None:
         results = [r.model_dump(mode="json") for r in e.results]

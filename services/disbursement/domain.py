@@ -241,6 +241,47 @@ class LedgerEntry(Aggregate):
     def _changed(self, step: dict[str, Any], actor: dict[str, Any]) -> None:
         self.steps.append(Step.from_wire(step))
 
+    # --- 追回: a recovery entry's money (owed back, then recovered or written off) ---------
+
+    @property
+    def recovery_outstanding(self) -> Decimal:
+        owed = self.steps[0].amount
+        done = getattr(self, "recovered", ZERO) + getattr(self, "written_off", ZERO)
+        return owed - done
+
+    def _require_recovery(self) -> None:
+        if self.entry_type != "recovery":
+            raise RuleViolation("disbursement.not_a_recovery", "this entry is not a recovery")
+        if self.recovery_outstanding <= 0:
+            raise RuleViolation("disbursement.recovery_settled",
+                                "nothing is outstanding on this recovery")
+
+    def recover(self, amount: Decimal, reason: str, on: date, actor: dict[str, Any]) -> None:
+        self._require_recovery()
+        check_reason(reason)
+        if amount <= 0 or amount > self.recovery_outstanding:
+            raise RuleViolation("disbursement.recovery_amount",
+                                f"recover more than 0 and at most "
+                                f"{self.recovery_outstanding}", field="amount")
+        self._recovered(amount=amount, reason=reason, recovered_on=on, actor=actor)
+
+    @event("Recovered")
+    def _recovered(self, amount: Decimal, reason: str, recovered_on: date,
+                   actor: dict[str, Any]) -> None:
+        self.recovered = getattr(self, "recovered", ZERO) + amount
+
+    def write_off(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+        """核销: the rest is not recovered, by a person's decision with its reason."""
+        self._require_recovery()
+        check_reason(reason)
+        self._written_off(amount=self.recovery_outstanding, reason=reason, written_off_on=on,
+                          actor=actor)
+
+    @event("WrittenOff")
+    def _written_off(self, amount: Decimal, reason: str, written_off_on: date,
+                     actor: dict[str, Any]) -> None:
+        self.written_off = getattr(self, "written_off", ZERO) + amount
+
 
 # --- the roster (发放花名册) -----------------------------------------------------------------
 
@@ -288,8 +329,35 @@ class LedgerView(NamedTuple):
     one_off: bool = False  # paid only in its steps' own months (a 补发), never "in force"
 
 
-# Ledger entries paid once, in their month: 临时救助 payments and 补发 of failed payments.
-ONE_OFF_ENTRIES = ("temporary_payment", "arrears")
+# Ledger entries of one month only: 临时救助 payments, 补发 (arrears) and 追回 (recovery).
+ONE_OFF_ENTRIES = ("temporary_payment", "arrears", "recovery")
+
+
+def adjustment_key(entitlement_id: UUID | str, cause_event_id: str, month: str) -> UUID:
+    """The arrears or recovery of one locked month caused by one decision: once."""
+    return uuid5(NAMESPACE_URL, f"lingshui:adjustment:{entitlement_id}:{cause_event_id}:{month}")
+
+
+DEATH_ADJUST_MONTHS = 3  # DOMAIN.md: after a death, adjust within 3 months
+FINE_MULTIPLES = (Decimal(1), Decimal(3))  # S1 Art. 68: a fine of 1 to 3 times
+
+
+def locked_month_adjustments(new_amount: Decimal, paid: dict[str, Decimal],
+                             ) -> list[tuple[str, Decimal]]:
+    """A decision effective in months whose rosters are already drafted: per month, the
+    new amount less what that roster paid. Positive: owed (补发); negative: overpaid (追回)."""
+    return [(m, new_amount - amount) for m, amount in sorted(paid.items())
+            if new_amount != amount]
+
+
+def fine_of(overpaid: Decimal, multiple: Decimal | None) -> Decimal | None:
+    if multiple is None:
+        return None
+    if not FINE_MULTIPLES[0] <= multiple <= FINE_MULTIPLES[1]:
+        raise RuleViolation("disbursement.fine_multiple",
+                            f"a fine is 1 to 3 times the amount obtained, not {multiple}",
+                            field="fine_multiple")
+    return (overpaid * multiple).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def arrears_key(roster_id: UUID, row_key: str) -> UUID:
@@ -303,6 +371,7 @@ class Change(StrEnum):
     ENDED = "ended"
     PAYMENT = "payment"  # a 临时救助 payment of the month
     ARREARS = "arrears"  # 补发: a failed payment of an earlier roster, carried forward
+    RECOVERY = "recovery"  # 追回: paid for a month it was not due (listed, never a row)
 
 
 def _cause(step: Step) -> dict[str, Any]:
@@ -323,6 +392,12 @@ def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
             now = next((s for s in e.steps if s.month == month), None)
         else:
             now = in_force(e.steps, month)
+        if e.one_off and now is not None and now.change == Change.RECOVERY.value:
+            # Owed back, not paid: listed with the roster's changes, never a bank row.
+            changes.append({"key": e.key, "case_id": e.case_id, "urban": e.urban,
+                            "change": Change.RECOVERY.value, "previous": "0.00",
+                            "amount": str(-now.amount), "causes": [_cause(now)]})
+            continue
         amount = now.amount.quantize(CENT) if now else ZERO
         if one_off:
             before = ZERO

@@ -103,6 +103,7 @@ LABELS: dict[str, str] = {
     "disbursement.MonthlyStatistics.Filed": "报送月度统计",
     "disbursement.FundPlan.Created": "建立资金计划",
     "disbursement.FundPlan.Compiled": "编制资金计划",
+    "disbursement.FundPlan.HouseholdListExported": "导出一卡通分户清单",
     "disbursement.FundPlan.Recompiled": "重新编制资金计划",
     "disbursement.FundPlan.Issued": "下达资金计划",
     "disbursement.FundPlan.Acknowledged": "财政确认资金计划",

@@ -147,6 +147,13 @@ class RecoveryDecisionOut(BaseModel):
     outstanding: str
 
 
+class HouseholdListOut(BaseModel):
+    sha256: str
+    rows: int
+    total: str
+    projects_version: int
+
+
 class IssuePlan(_In):
     reason: str | None = Field(None, min_length=1, max_length=500)
 
@@ -455,6 +462,27 @@ def router(app: DisbursementApplication) -> APIRouter:
     def plan_document(month: str = MONTH, who: Principal = Depends(plan_readers)) -> Response:
         return _download(app.fund_plan_document(who, month),
                          f"资金发放计划-{app.county.code}-{month}.json", "application/json")
+
+    @r.post("/fund-plans/{month}/household-list", status_code=201,
+            summary="The 分户清单 of an issued plan, for the finance bureau's 一卡通 system",
+            response_model=HouseholdListOut, responses=PROBLEMS)
+    def household_list(request: Request, month: str = MONTH,
+                       who: Principal = Depends(require(Role.FINANCE_BUREAU,
+                                                        Role.COUNTY_BUREAU))) -> Response:
+        """An audited disclosure of accounts: the record (JSON), or with `Accept: text/csv`
+        the file itself (UTF-8 CSV, a trailer row with count and total)."""
+        made: list[tuple[dict[str, Any], bytes]] = []
+
+        def command() -> dict[str, Any]:
+            made.append(app.household_list(who, month))
+            return made[0][0]
+
+        answer = run_command(app, request, who, None, command)
+        if (not made or "idempotent-replay" in answer.headers
+                or "text/csv" not in request.headers.get("accept", "")):
+            return answer
+        return _download(made[0][1], f"分户清单-{app.county.code}-{month}.csv",
+                         MEDIA["csv"], status_code=201)
 
     @r.post("/fund-plans/{month}/acknowledge")
     def acknowledge(body: Acknowledge, request: Request, month: str = MONTH,

@@ -73,6 +73,12 @@ from services.disbursement.domain import (
     spot_check_id,
     statistics_id,
 )
+from services.disbursement.finance_files import (
+    HouseholdLine,
+    SubsidyProjectBook,
+    household_list_csv,
+    load_subsidy_projects,
+)
 from services.disbursement.projections import DisbursementProjection
 from services.disbursement.return_codes import load_return_codes
 from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
@@ -104,6 +110,7 @@ class BankFileRules:
     max_bank_file_lines: int = 500_000
     payee_account_purposes: tuple[str, ...] = ("payee.account",)
     return_codes: ReturnCodebooks = field(default_factory=load_return_codes)
+    subsidy_projects: SubsidyProjectBook = field(default_factory=load_subsidy_projects)
 
 
 class _SealedAccount(NamedTuple):
@@ -859,6 +866,8 @@ class DisbursementApplication(ServiceApplication):
         parse_month(month)
         plan = compile_fund_plan(self._filings(month), self._held_rows(month),
                                  self.county.township_codes)
+        # 一卡通: the subsidy projects in force on the month's first day ride with the plan.
+        plan["subsidy_projects"] = self._projects(month).to_wire()
         pid = fund_plan_id(self.county.code, month)
         if self._exists(pid):
             existing: FundPlan = self.get(pid)
@@ -890,6 +899,42 @@ class DisbursementApplication(ServiceApplication):
         content = plan_document(plan.region, month, plan.plan)
         assert sha256_hex(content) == plan.document.sha256, "issued plan changed"
         return content
+
+    def _projects(self, month: str) -> Any:
+        return self.rules.subsidy_projects.in_force(date.fromisoformat(f"{month}-01"))
+
+    def household_list(self, who: Principal, month: str) -> tuple[dict[str, Any], bytes]:
+        """分户清单 of an issued plan: every payment it funds (what the bank paid, less
+        rows held back by spot checks), with the project's metadata and the account, for
+        the finance bureau's 一卡通 system. Recorded (hash, rows, total) as a disclosure."""
+        plan = self.fund_plan(who, month)
+        held = {(h["township"], h["kind"], h["key"]) for h in plan.plan["held_back"]}
+        lines = []
+        for t in plan.plan["townships"]:
+            for kind in PAID_KINDS:
+                rid = roster_id(t["township"], month, kind.value)
+                if not self._exists(rid):
+                    continue
+                roster: MonthlyRoster = self.get(rid)
+                carried_ids = [i for i, d in roster.discrepancies.items()
+                               if d.get("resolution") == Resolution.CARRIED_FORWARD.value]
+                unpaid = {r.key: a for r, a in carried_amounts(roster, carried_ids)}
+                for x in self._export_rows(roster):
+                    amount = x.amount - unpaid.get(x.reference, Decimal(0))
+                    if amount <= 0 or (t["township"], kind.value, x.reference) in held:
+                        continue
+                    row = roster.rows[x.reference]
+                    lines.append(HouseholdLine(t["township"], row.village, kind.value,
+                                               row.household_id or row.case_id, row.name,
+                                               x.account, amount, x.reference))
+        projects = self._projects(month)
+        content = household_list_csv(month, projects, lines)
+        total = sum((ln.amount for ln in lines), Decimal("0.00"))
+        sha = sha256_hex(content)
+        plan.record_household_list(sha, len(lines), total, projects.version, who.actor())
+        self.save(plan)
+        return {"sha256": sha, "rows": len(lines), "total": str(total),
+                "projects_version": projects.version}, content
 
     def acknowledge_fund_plan(self, who: Principal, month: str, receipt_reference: str,
                               note: str | None) -> FundPlan:

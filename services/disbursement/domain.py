@@ -1199,6 +1199,28 @@ class FundPlan(Aggregate):
         self.document = SealedDocument(**document)
         self.issued_on = issued_on
 
+    def record_household_list(self, sha256: str, rows: int, total: Decimal,
+                              projects_version: int | None, actor: dict[str, Any]) -> None:
+        """分户清单 handed to the finance bureau: an audited disclosure of accounts, whose
+        total must be the plan's."""
+        if self.status is FundPlanStatus.COMPILED:
+            raise RuleViolation("disbursement.plan_not_issued", "the plan is not issued yet")
+        if total != Decimal(self.plan["total"]):
+            raise RuleViolation("disbursement.household_list_mismatch",
+                                f"the household list totals {total}, the plan "
+                                f"{self.plan['total']}", field="month")
+        self._household_list_exported(region=self.region, month=self.month, sha256=sha256,
+                                      rows_count=rows, total=total,
+                                      projects_version=projects_version, actor=actor)
+
+    @event("HouseholdListExported")
+    def _household_list_exported(self, region: str, month: str, sha256: str, rows_count: int,
+                                 total: Decimal, projects_version: int | None,
+                                 actor: dict[str, Any]) -> None:
+        self.household_lists = [*getattr(self, "household_lists", []),
+                                {"sha256": sha256, "rows": rows_count, "total": str(total),
+                                 "by": actor.get("user_id")}]
+
     def acknowledge(self, receipt_reference: str, note: str | None,
                     actor: dict[str, Any]) -> None:
         if self.status is FundPlanStatus.COMPILED:

@@ -10,6 +10,10 @@ from pydantic_settings import SettingsConfigDict
 from services.disbursement import api
 from services.disbursement.application import BankFileRules, DisbursementApplication
 from services.disbursement.contracts import to_integration
+from services.disbursement.finance_files import (
+    DEFAULT_SUBSIDY_PROJECTS,
+    load_subsidy_projects,
+)
 from services.disbursement.reactions import reactions
 from services.disbursement.return_codes import DEFAULT_RETURN_CODES, load_return_codes
 from services.disbursement.seal import SealKeys
@@ -36,6 +40,8 @@ class DisbursementSettings(ServiceSettings):
     # production sets DISBURSEMENT_SEAL_KEYS_CREATE_MISSING=false.
     # Bank return reason codes (ISO 20022 style) and each bank's own codes: versioned data.
     bank_return_codes_file: Path = DEFAULT_RETURN_CODES
+    # The finance bureau's subsidy projects (一卡通 metadata): versioned policy data.
+    subsidy_projects_file: Path = DEFAULT_SUBSIDY_PROJECTS
     seal_keys_dir: Path | None = None
     seal_keys_create_missing: bool = True
 
@@ -46,7 +52,9 @@ class DisbursementSettings(ServiceSettings):
     def bank_file_rules(self) -> BankFileRules:
         return BankFileRules(max_bank_file_lines=self.max_bank_file_lines,
                              payee_account_purposes=self.payee_account_purposes,
-                             return_codes=load_return_codes(self.bank_return_codes_file))
+                             return_codes=load_return_codes(self.bank_return_codes_file),
+                             subsidy_projects=load_subsidy_projects(
+                                 self.subsidy_projects_file))
 
 
 def build_application(settings: DisbursementSettings) -> DisbursementApplication:

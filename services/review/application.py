@@ -543,8 +543,9 @@ class ReviewApplication(ServiceApplication):
                 t.c.kind.in_([AssistanceKind.DIBAO.value, AssistanceKind.TEKUN.value]))
                 .order_by(t.c.entitlement_id)).scalars())
         out = []
+        loaded = self.get_many([UUID(x) for x in ids])  # one query per 500, not one each
         for eid in ids:
-            ent = self._entitlement(UUID(eid))
+            ent = loaded[UUID(eid)]
             if ent.policy_version >= policy_version:
                 continue  # already under this standard (or a later one)
             breakdown = compute(ent.kind, {**ent.inputs, "on": effective_from}, terms)

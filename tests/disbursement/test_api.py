@@ -251,3 +251,38 @@ async def test_only_the_finance_bureau_acknowledges(
     problem(await http.post("/statistics/469028100/2026-06/seal",
                             headers=token(issuer, Role.TOWNSHIP_LEADER)),
             422, "disbursement.rosters_not_ready")
+
+
+async def test_held_rows_over_http_block_the_lock_until_resolved(
+        disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer,
+        keys_dir: Path) -> None:
+    ring = keyring(keys_dir)
+    bad = started(ring, amount="400.00", start_month="2026-06", name="符大哥",
+                  account="6222023333333333")  # Luhn fails
+    disbursement.app.record_entitlement_started(bad, upstream(china(date(2026, 5, 20))))
+    disbursement.app.today = lambda: date(2026, 6, 16)
+    clerk = token(issuer, Role.TOWNSHIP_CLERK)
+    assert (await http.post(f"{JUNE}/dibao/draft", headers=clerk)).status_code == 201
+    body = problem(await http.post(f"{JUNE}/dibao/lock", headers=clerk), 422,
+                   "disbursement.holds_open")
+    assert body["field"] == "holds"
+    held = (await http.get(f"{JUNE}/dibao/holds", headers=clerk)).json()
+    assert held["open"] == 1 and held["items"][0]["reasons"][0]["code"] == "card_luhn"
+    key = held["items"][0]["key"]
+    problem(await http.post(f"{JUNE}/dibao/holds/resolve", headers=token(
+        issuer, Role.TOWNSHIP_CLERK, GUANGPO), json={"keys": [key], "resolution": "excluded",
+                                                       "reason": "账号错误"}),
+            403, "auth.jurisdiction")
+    r = await http.post(f"{JUNE}/dibao/holds/resolve", headers=clerk,
+                        json={"keys": [key], "resolution": "maybe", "reason": "x"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+    r = await http.post(f"{JUNE}/dibao/holds/resolve", headers=clerk,
+                        json={"keys": [key], "resolution": "excluded",
+                              "reason": "账号错误，待更正"})
+    assert r.status_code == 200 and r.json()["open"] == 0, r.text
+    r = await http.post(f"{JUNE}/dibao/lock", headers=clerk)
+    assert (r.status_code, r.json()["rows"]) == (200, 0)
+    codes = (await http.get("/bank-return-codes", headers=clerk)).json()
+    assert {"AC04", "AM04", "BE01"} <= {c["code"] for c in codes["codes"]}
+    assert (await http.get(f"/townships/{YELIN}/recoveries", headers=clerk)).json()[
+        "items"] == []

@@ -43,6 +43,7 @@ from services.disbursement.documents import bank_file_csv  # noqa: E402
 from services.disbursement.domain import Resolution, Upstream  # noqa: E402
 from services.disbursement.main import DisbursementSettings, build_application  # noqa: E402
 from shared.auth import Principal, Role  # noqa: E402
+from shared.bankcards import unionpay_card  # noqa: E402
 from shared.contracts.common import AssistanceKind  # noqa: E402
 from shared.contracts.review import (  # noqa: E402
     EntitlementChanged,
@@ -99,7 +100,7 @@ def seed(app: Any, ring: Keyring, n: int, townships: tuple[str, ...]) -> int:
         for i in range(first, min(first + 1000, n)):
             t = townships[i % len(townships)]
             village = f"{t}{201 + i % 5:03d}"
-            account = f"6222{i:012d}"
+            account = unionpay_card(f"6222{i:011d}")
             payee = PayeeRef(name=f"户主{i}", bank="海南农信", account=ring.seal(
                 account, mask_bank_account(account), "payee.account"))
             if i % 20 == 0:

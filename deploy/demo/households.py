@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from shared.bankcards import unionpay_card
 from shared.pii import make_resident_id
 from shared.regions import County
 
@@ -258,7 +259,8 @@ def generate(county: County, seed: int, townships: list[str], per_township: int,
             h = Household(number=number, township=code, village=village.code,
                           urban=village.urban, kind=kind, members=people,
                           bank=rng.choice(BANKS),
-                          account="62" + "".join(str(rng.randint(0, 9)) for _ in range(17)),
+                          account=unionpay_card(
+                              "62" + "".join(str(rng.randint(0, 9)) for _ in range(16))),
                           deposit=Decimal(rng.choice((0, 0, 1500, 3000, 6000))),
                           eligible=eligible)
             if kind == "dibao":

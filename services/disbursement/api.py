@@ -6,13 +6,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.disbursement.application import DisbursementApplication
-from services.disbursement.domain import MonthlyRoster, MonthlyStatistics, Resolution
+from services.disbursement.domain import (
+    HoldResolution,
+    MonthlyRoster,
+    MonthlyStatistics,
+    Resolution,
+)
 from services.disbursement.seal import sha256_hex
 from shared.auth import Principal, Role, require
 from shared.errors import RuleViolation
@@ -54,6 +60,100 @@ class ResolveDiscrepancies(_In):
     reason: str = Reason
 
 
+class ResolveHolds(_In):
+    keys: list[str] = Field(min_length=1, max_length=10_000)
+    resolution: HoldResolution
+    reason: str = Reason
+
+
+class HoldReasonOut(BaseModel):
+    code: str  # no_account, account_format, card_luhn, holder_name_differs, account_returned
+    text: str
+    month: str | None = None  # account_returned: the month and ISO code of the return
+    kind: str | None = None
+    reason_code: str | None = None
+    reason_text: str | None = None
+
+
+class HoldOut(BaseModel):
+    key: str
+    case_id: str
+    village: str
+    name: str
+    amount: str
+    account_mask: str
+    reasons: list[HoldReasonOut]
+    resolution: HoldResolution | None
+    reason: str | None = None
+    resolved_by: str | None = None
+
+
+class HoldsOut(BaseModel):
+    roster_id: str
+    status: str
+    open: int
+    items: list[HoldOut]
+
+
+def _recovery(e: Any) -> dict[str, Any]:
+    return {"key": str(e.key), "amount": str(e.steps[0].amount),
+            "outstanding": str(e.recovery_outstanding)}
+
+
+def _holds(r: MonthlyRoster) -> dict[str, Any]:
+    return {"roster_id": str(r.id), "status": r.status.value, "open": len(r.open_holds),
+            "items": sorted(r.holds.values(), key=lambda h: (h["village"], h["key"]))}
+
+
+class Recovered(_In):
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    reason: str = Reason
+
+
+class WriteOff(_In):
+    reason: str = Reason
+
+
+class RecoveryOut(BaseModel):
+    key: str
+    township: str
+    kind: str
+    case_id: str
+    household_id: str | None
+    month: str  # the roster it is listed on
+    original_month: str  # the month it corrects
+    original_key: str
+    cause: str | None  # death | fraud | None
+    amount: str
+    recovered: str
+    written_off: str
+    fine: str | None  # fraud: the fine review imposed (1-3x), recorded here
+    fine_reason: str | None
+    status: str  # owed | recovered | written_off
+    adjusted_late: bool
+    reason: str | None
+    decided_by: str | None
+    position: int
+
+
+class RecoveriesOut(BaseModel):
+    township: str
+    items: list[RecoveryOut]
+
+
+class RecoveryDecisionOut(BaseModel):
+    key: str
+    amount: str
+    outstanding: str
+
+
+class HouseholdListOut(BaseModel):
+    sha256: str
+    rows: int
+    total: str
+    projects_version: int
+
+
 class IssuePlan(_In):
     reason: str | None = Field(None, min_length=1, max_length=500)
 
@@ -61,6 +161,42 @@ class IssuePlan(_In):
 class Acknowledge(_In):
     receipt_reference: str = Field(min_length=1, max_length=64)
     note: str | None = Field(None, max_length=500)
+
+
+class Problem(BaseModel):
+    """application/problem+json (RFC 9457), as every error of this service."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    code: str | None = None
+    field: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": f"application/problem+json: {text}"}
+    for status, text in ((401, "not signed in"), (403, "wrong role or township"),
+                         (404, "not found"), (422, "a rule refused it (code and field named)"))}
+
+
+class ReturnCodeOut(BaseModel):
+    code: str
+    text: str
+    name: str
+    account: str | None
+    resolutions: list[str]
+
+
+class ReturnCodesOut(BaseModel):
+    version: int
+    effective_from: str
+    default_scheme: str
+    unspecified: str
+    codes: list[ReturnCodeOut]
+    schemes: dict[str, dict[str, str]]
 
 
 def _roster(r: MonthlyRoster) -> dict[str, Any]:
@@ -71,7 +207,7 @@ def _roster(r: MonthlyRoster) -> dict[str, Any]:
             "new": sum(1 for c in r.changes if c["change"] == "new"),
             "changed": sum(1 for c in r.changes if c["change"] == "changed"),
             "ended": sum(1 for c in r.changes if c["change"] == "ended"),
-            "corrections": len(r.corrections),
+            "corrections": len(r.corrections), "holds_open": len(r.open_holds),
             "bank_return": ({**r.bank_return, "paid_total": str(r.bank_return["paid_total"]),
                              "imported_on": r.bank_return["imported_on"].isoformat()}
                             if r.bank_return else None),
@@ -150,6 +286,26 @@ def router(app: DisbursementApplication) -> APIRouter:
         return run_command(app, request, who, None, lambda: _roster(
             app.lock_roster(who, township, month, kind.value)), status_code=200)
 
+    @r.get(base + "/holds", summary="Rows held by the payability check",
+           response_model=HoldsOut, responses=PROBLEMS)
+    def holds(kind: RosterKind, township: str = TOWNSHIP, month: str = MONTH,
+              who: Principal = Depends(readers)) -> dict[str, Any]:
+        """Rows the bank would refuse (no or malformed account, a UnionPay card number
+        failing Luhn, a holder who is not the payee, an account returned closed, blocked
+        or wrong last month), each with its reasons; the lock refuses while any is open."""
+        return _holds(app.roster_holds(who, township, month, kind.value))
+
+    @r.post(base + "/holds/resolve", summary="Release or exclude held rows, with a reason",
+            response_model=HoldsOut, responses=PROBLEMS)
+    def resolve_holds(body: ResolveHolds, request: Request, kind: RosterKind,
+                      township: str = TOWNSHIP, month: str = MONTH,
+                      who: Principal = Depends(clerk)) -> Response:
+        """`released`: paid as drafted (a person checked it); `excluded`: off this roster,
+        owed on the next one as 补发."""
+        return run_command(app, request, who, body, lambda: _holds(app.resolve_holds(
+            who, township, month, kind.value, body.keys, body.resolution, body.reason)),
+            status_code=200)
+
     @r.post(base + "/corrections", status_code=201)
     def correct(body: Correction, request: Request, kind: RosterKind,
                 township: str = TOWNSHIP, month: str = MONTH,
@@ -190,11 +346,30 @@ def router(app: DisbursementApplication) -> APIRouter:
     @r.post(base + "/bank-return", status_code=201)
     def bank_return(request: Request, kind: RosterKind, township: str = TOWNSHIP,
                     month: str = MONTH, file: UploadFile = File(...),
+                    scheme: str | None = Query(None, pattern=r"^[a-z0-9_]{1,32}$",
+                                               description="the bank's code scheme "
+                                               "(default: the code book's)"),
                     who: Principal = Depends(clerk)) -> Response:
+        """The bank's return file; each failed line's reason is mapped to its ISO 20022
+        code, which decides the resolutions allowed."""
         name, content = _upload(file)
-        fingerprint = {"file_name": name, "sha256": sha256_hex(content)}
+        fingerprint = {"file_name": name, "sha256": sha256_hex(content), "scheme": scheme}
         return run_command(app, request, who, fingerprint, lambda: _roster(
-            app.import_bank_return(who, township, month, kind.value, name, content)))
+            app.import_bank_return(who, township, month, kind.value, name, content, scheme)))
+
+    @r.get("/bank-return-codes", summary="The bank return reason codes in force",
+           response_model=ReturnCodesOut, responses=PROBLEMS)
+    def return_codes(who: Principal = Depends(readers)) -> ReturnCodesOut:
+        """ISO 20022 reason codes, the resolutions each allows, and each bank's own codes
+        (versioned data)."""
+        book = app.rules.return_codes.in_force(app.today())
+        return ReturnCodesOut(
+            version=book.version, effective_from=book.effective_from.isoformat(),
+            default_scheme=book.default_scheme, unspecified=book.unspecified,
+            codes=[ReturnCodeOut(code=c.code, text=c.text, name=c.name, account=c.account,
+                                 resolutions=list(c.resolutions))
+                   for c in book.codes.values()],
+            schemes={k: dict(v) for k, v in book.schemes.items()})
 
     @r.post(base + "/discrepancies/resolve")
     def resolve(body: ResolveDiscrepancies, request: Request, kind: RosterKind,
@@ -203,6 +378,28 @@ def router(app: DisbursementApplication) -> APIRouter:
         return run_command(app, request, who, body, lambda: _roster(app.resolve_discrepancies(
             who, township, month, kind.value, body.discrepancy_ids, body.resolution,
             body.reason)), status_code=200)
+
+    @r.get("/townships/{township}/recoveries", summary="Recoveries (追回) of a township",
+           response_model=RecoveriesOut, responses=PROBLEMS)
+    def recoveries(township: str = TOWNSHIP,
+                   who: Principal = Depends(readers)) -> dict[str, Any]:
+        """Money paid for months it was not due (a decrease, a backdated end, a death or
+        fraud decided after the month's roster), what is recovered and written off."""
+        return {"township": township, "items": app.recoveries(who, township)}
+
+    @r.post("/recoveries/{key}/recovered", summary="Record money recovered (追回)",
+            response_model=RecoveryDecisionOut, responses=PROBLEMS)
+    def recovered(body: Recovered, request: Request, key: UUID,
+                  who: Principal = Depends(clerk)) -> Response:
+        return run_command(app, request, who, body, lambda: _recovery(
+            app.record_recovered(who, key, body.amount, body.reason)), status_code=200)
+
+    @r.post("/recoveries/{key}/write-off", summary="Write off what is left (核销), with a reason",
+            response_model=RecoveryDecisionOut, responses=PROBLEMS)
+    def write_off(body: WriteOff, request: Request, key: UUID,
+                  who: Principal = Depends(require(Role.TOWNSHIP_LEADER))) -> Response:
+        return run_command(app, request, who, body, lambda: _recovery(
+            app.write_off_recovery(who, key, body.reason)), status_code=200)
 
     @r.get("/townships/{township}/months/{month}/changes")
     def changes(township: str = TOWNSHIP, month: str = MONTH,
@@ -265,6 +462,27 @@ def router(app: DisbursementApplication) -> APIRouter:
     def plan_document(month: str = MONTH, who: Principal = Depends(plan_readers)) -> Response:
         return _download(app.fund_plan_document(who, month),
                          f"资金发放计划-{app.county.code}-{month}.json", "application/json")
+
+    @r.post("/fund-plans/{month}/household-list", status_code=201,
+            summary="The 分户清单 of an issued plan, for the finance bureau's 一卡通 system",
+            response_model=HouseholdListOut, responses=PROBLEMS)
+    def household_list(request: Request, month: str = MONTH,
+                       who: Principal = Depends(require(Role.FINANCE_BUREAU,
+                                                        Role.COUNTY_BUREAU))) -> Response:
+        """An audited disclosure of accounts: the record (JSON), or with `Accept: text/csv`
+        the file itself (UTF-8 CSV, a trailer row with count and total)."""
+        made: list[tuple[dict[str, Any], bytes]] = []
+
+        def command() -> dict[str, Any]:
+            made.append(app.household_list(who, month))
+            return made[0][0]
+
+        answer = run_command(app, request, who, None, command)
+        if (not made or "idempotent-replay" in answer.headers
+                or "text/csv" not in request.headers.get("accept", "")):
+            return answer
+        return _download(made[0][1], f"分户清单-{app.county.code}-{month}.csv",
+                         MEDIA["csv"], status_code=201)
 
     @r.post("/fund-plans/{month}/acknowledge")
     def acknowledge(body: Acknowledge, request: Request, month: str = MONTH,

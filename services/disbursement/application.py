@@ -7,7 +7,7 @@ import base64
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -28,12 +28,15 @@ from services.disbursement.documents import (
     statistics_xlsx,
 )
 from services.disbursement.domain import (
+    CENT,
+    DEATH_ADJUST_MONTHS,
     MONTHLY_KINDS,
     ONE_OFF_ENTRIES,
     PAID_KINDS,
     Change,
     FundPlan,
     HeldRow,
+    HoldResolution,
     LedgerEntry,
     LedgerView,
     MonthlyRoster,
@@ -41,12 +44,14 @@ from services.disbursement.domain import (
     Payee,
     PolicyRhythm,
     Resolution,
+    ReturnCodebooks,
     SealedDocument,
     SpotCheck,
     StatInput,
     Step,
     Upstream,
     add_months,
+    adjustment_key,
     arrears_key,
     carried_amounts,
     check_paid_kind,
@@ -54,20 +59,31 @@ from services.disbursement.domain import (
     compile_fund_plan,
     compile_statistics,
     draft_rows,
+    fine_of,
     from_fen,
     fund_plan_id,
     ledger_id,
+    locked_month_adjustments,
     open_roster_month,
     parse_month,
+    payability_holds,
     plan_document,
     policy_rhythm_id,
     roster_id,
     spot_check_id,
     statistics_id,
 )
+from services.disbursement.finance_files import (
+    HouseholdLine,
+    SubsidyProjectBook,
+    household_list_csv,
+    load_subsidy_projects,
+)
 from services.disbursement.projections import DisbursementProjection
+from services.disbursement.return_codes import load_return_codes
 from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
 from shared.auth import Principal
+from shared.bankcards import account_problem, digits_of
 from shared.clock import MonthlyRhythm, RhythmSchedule, business_date, today_from
 from shared.contracts import Envelope
 from shared.contracts.common import AssistanceKind
@@ -93,6 +109,8 @@ class BankFileRules:
 
     max_bank_file_lines: int = 500_000
     payee_account_purposes: tuple[str, ...] = ("payee.account",)
+    return_codes: ReturnCodebooks = field(default_factory=load_return_codes)
+    subsidy_projects: SubsidyProjectBook = field(default_factory=load_subsidy_projects)
 
 
 class _SealedAccount(NamedTuple):
@@ -172,11 +190,12 @@ class DisbursementApplication(ServiceApplication):
         if payee is None:
             return None
         account = self._unseal_account(payee.account.model_dump())
-        digits = "".join(account.split()).replace("-", "")
+        digits = digits_of(account)
         return Payee(name=payee.name or fallback_name, bank=payee.bank,
                      account_sealed=payee.account.model_dump(),
                      account_fp=self.account_fingerprint(digits),
-                     account_mask=payee.account.mask).to_wire()
+                     account_mask=payee.account.mask,
+                     account_check=account_problem(digits) or "ok").to_wire()
 
     def account_fingerprint(self, digits: str) -> str:
         # Keyed: matches the bank's file to the roster without keeping accounts in clear.
@@ -317,7 +336,107 @@ class DisbursementApplication(ServiceApplication):
         entry.change(month=month, amount=e.monthly_amount, household_size=e.household_size,
                      change=e.change, source=upstream.to_wire(), reasons=e.reasons,
                      actor=upstream.actor or {})
+        self.save(entry, *self._locked_month_adjustments(entry, e, month, upstream))
+
+    def _paid_months(self, entry: LedgerEntry, first: str, month: str) -> dict[str, Decimal]:
+        """What the rosters that will not be redrafted with this decision hold for the
+        entitlement, from `first` on: any roster before `month` (the decision's first
+        roster month) and any locked one after. Those months are settled by arrears or
+        recovery."""
+        kind, key, paid = AssistanceKind(entry.kind), str(entry.key), {}
+        locked = self._roster_months(entry.township, kind, drafted=False)
+        for m in sorted(self._roster_months(entry.township, kind)):
+            if first <= m and (m < month or m in locked):
+                roster: MonthlyRoster = self.get(roster_id(entry.township, m, kind.value))
+                row = roster.rows.get(key)
+                paid[m] = row.amount if row is not None else Decimal("0.00")
+                for step in entry.steps[:-1]:  # earlier decisions' adjustments of month m
+                    aid = ledger_id(adjustment_key(entry.key, step.source.get("event_id", ""), m))
+                    if self._exists(aid):
+                        adj: LedgerEntry = self.get(aid)
+                        sign = -1 if adj.entry_type == "recovery" else 1
+                        paid[m] += sign * adj.steps[0].amount
+        return paid
+
+    def _locked_month_adjustments(self, entry: LedgerEntry, e: EntitlementChanged,
+                                  month: str, upstream: Upstream) -> list[LedgerEntry]:
+        """A change effective in months already on a roster: an increase owes the
+        difference (补发), a decrease or a backdated end is owed back (追回), each as its
+        own entry on the next roster still open, naming the month it corrects."""
+        paid = self._paid_months(entry, e.effective_month, month)
+        if not paid:
+            return []
+        kind = AssistanceKind(entry.kind)
+        pay_on = open_roster_month(month, self._roster_months(entry.township, kind))
+        out = []
+        actor = upstream.actor or {}
+        late = e.cause == "death" and add_months(e.effective_month, DEATH_ADJUST_MONTHS) < month
+        for original, diff in locked_month_adjustments(e.monthly_amount, paid):
+            key = adjustment_key(entry.key, upstream.event_id, original)
+            if self._exists(ledger_id(key)):
+                continue
+            owed_back = diff < 0
+            amount = abs(diff).quantize(CENT)
+            details: dict[str, Any] = {"original_month": original, "original_key": str(entry.key),
+                                       "cause_event_id": upstream.event_id, "change": e.change}
+            if e.cause:
+                details["cause"] = e.cause
+            if late:
+                details["adjusted_late"] = (f"death adjustment more than {DEATH_ADJUST_MONTHS} "
+                                            "months after the month it corrects")
+            if owed_back and e.cause == "fraud" and e.fine_multiple is not None:
+                details.update(fine_multiple=str(e.fine_multiple),
+                               fine_amount=str(fine_of(amount, e.fine_multiple)),
+                               fine_reason=e.fine_reason)
+            change = Change.RECOVERY if owed_back else Change.ARREARS
+            source = {**upstream.to_wire(), "type": "locked_month_change",
+                      "original_month": original}
+            step = Step(1, pay_on, amount, e.household_size, change.value, source,
+                        tuple(e.reasons))
+            out.append(LedgerEntry(
+                key=key, entry_type="recovery" if owed_back else "arrears", kind=entry.kind,
+                case_id=entry.case_id, household_id=entry.household_id,
+                township=entry.township, village=entry.village, urban=entry.urban,
+                applicant_name=entry.applicant_name, policy_version=e.policy_version,
+                payee=entry.payee, step=step.to_wire(), details=details, actor=actor))
+        return out
+
+    # --- 追回: recoveries owed, recovered or written off -----------------------------------
+
+    def _recovery(self, who: Principal, key: UUID) -> LedgerEntry:
+        entry: LedgerEntry = self.get(ledger_id(key), "recovery")
+        self._check_township(who, entry.township)
+        if entry.entry_type != "recovery":
+            raise NotFound("disbursement.not_found", f"no recovery {key}")
+        return entry
+
+    def record_recovered(self, who: Principal, key: UUID, amount: Decimal,
+                         reason: str) -> LedgerEntry:
+        entry = self._recovery(who, key)
+        entry.recover(amount, reason, self.today(), who.actor())
         self.save(entry)
+        return entry
+
+    def write_off_recovery(self, who: Principal, key: UUID, reason: str) -> LedgerEntry:
+        entry = self._recovery(who, key)
+        entry.write_off(reason, self.today(), who.actor())
+        self.save(entry)
+        return entry
+
+    def recoveries(self, who: Principal, township: str) -> list[dict[str, Any]]:
+        self._check_township(who, township)
+        t = self.views.recoveries
+        with self.read_session() as s:
+            rows = s.execute(select(t).where(t.c.township == township).order_by(
+                t.c.original_month, t.c.key)).all()
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            for f in ("amount", "recovered", "written_off", "fine"):
+                fen = d.pop(f + "_fen")
+                d[f] = None if fen is None else str(from_fen(fen))
+            out.append(d)
+        return out
 
     def record_spot_check(self, e: SpotCheckCompleted, upstream: Upstream) -> None:
         results = [r.model_dump(mode="json") for r in e.results]
@@ -373,16 +492,65 @@ class DisbursementApplication(ServiceApplication):
             raise RuleViolation("disbursement.before_cutoff",
                                 f"the {month} roster is drafted at the cut-off, {cutoff}",
                                 field="month")
-        rows, changes = draft_rows(k, month, self._ledger_views(township, k, month))
+        views = self._ledger_views(township, k, month)
+        rows, changes = draft_rows(k, month, views)
+        holds = payability_holds(rows, self._checked(views, {r.key for r in rows}),
+                                 self._returned_accounts(township, add_months(month, -1)))
         rid = roster_id(township, month, k.value)
         if self._exists(rid):
             roster: MonthlyRoster = self.get(rid)
-            roster.redraft(cutoff, rows, changes, who.actor())
+            roster.redraft(cutoff, rows, changes, who.actor(), holds)
         else:
             roster = MonthlyRoster(township=township, month=month, kind=k.value,
                                    cutoff=cutoff, rows=[r.to_wire() for r in rows],
-                                   changes=changes, actor=who.actor())
+                                   changes=changes, actor=who.actor(), holds=holds)
         self.save(roster)
+        return roster
+
+    def _checked(self, views: list[LedgerView], keys: set[str]) -> dict[str, LedgerView]:
+        """The entries on the roster, each payee's account checked (an entry recorded
+        before the check existed is checked now, from its sealed account)."""
+        out = {}
+        for v in views:
+            if v.key not in keys:
+                continue
+            p = v.payee
+            if p is not None and p.account_check is None and p.account_sealed:
+                v = v._replace(payee=p._replace(account_check=account_problem(
+                    self._unseal_account(p.account_sealed)) or "ok"))
+            out[v.key] = v
+        return out
+
+    def _returned_accounts(self, township: str, month: str) -> dict[str, dict[str, Any]]:
+        """Accounts the bank returned in `month` as closed, blocked or wrong (any kind)."""
+        out: dict[str, dict[str, Any]] = {}
+        for kind in PAID_KINDS:
+            rid = roster_id(township, month, kind.value)
+            if not self._exists(rid):
+                continue
+            roster: MonthlyRoster = self.get(rid)
+            for d in roster.discrepancies.values():
+                row = roster.rows.get(d.get("key") or "")
+                if d.get("account_status") and row is not None and row.account_fp:
+                    out[row.account_fp] = {"month": month, "kind": kind.value,
+                                           "reason_code": d["reason_code"],
+                                           "reason_text": d["reason_text"]}
+        return out
+
+    def roster_holds(self, who: Principal, township: str, month: str,
+                     kind: str) -> MonthlyRoster:
+        return self.roster(who, township, month, kind)
+
+    def resolve_holds(self, who: Principal, township: str, month: str, kind: str,
+                      keys: list[str], resolution: HoldResolution,
+                      reason: str) -> MonthlyRoster:
+        """Release held rows (paid as drafted) or exclude them (owed on the next roster,
+        as 补发), each with the clerk's reason, in one transaction."""
+        roster = self.roster(who, township, month, kind)
+        excluded = roster.resolve_holds(keys, resolution, reason, who.actor())
+        owed = self._owed_later(roster, [(r, r.amount) for r in excluded], reason, who,
+                                "held_over")
+        self.save(roster, *owed)
         return roster
 
     def roster(self, who: Principal, township: str, month: str, kind: str) -> MonthlyRoster:
@@ -501,14 +669,30 @@ class DisbursementApplication(ServiceApplication):
     # --- reconciliation -------------------------------------------------------------------
 
     def import_bank_return(self, who: Principal, township: str, month: str, kind: str,
-                           file_name: str, content: bytes) -> MonthlyRoster:
+                           file_name: str, content: bytes,
+                           scheme: str | None = None) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
+        today = self.today()
+        codes = self.rules.return_codes.in_force(today)
+        codes.code_of(scheme, "")  # an unknown scheme is refused before the file is read
         lines = read_bank_return(file_name, content, self.account_fingerprint,
                                  self.rules.max_bank_file_lines)
-        roster.import_bank_return(file_name=file_name, sha256=sha256_hex(content), lines=lines,
-                                  imported_on=self.today(),
+        mapped = []
+        for line in lines:
+            if line.status == "failed":
+                code = codes.code_of(scheme, line.bank_code)
+                if code is None:
+                    raise RuleViolation(
+                        "disbursement.bank_code_unknown",
+                        f"row {line.line}: {line.bank_code!r} is not a return code of scheme "
+                        f"{scheme or codes.default_scheme} (codes version {codes.version})",
+                        field=f"file.row[{line.line}].reason")
+                line = line._replace(reason_code=code.code)
+            mapped.append(line)
+        roster.import_bank_return(file_name=file_name, sha256=sha256_hex(content),
+                                  lines=mapped, imported_on=today,
                                   due_on=self.rhythms().of_month(month).reconcile_by(month),
-                                  actor=who.actor())
+                                  actor=who.actor(), codes=codes)
         self.save(roster)
         return roster
 
@@ -519,25 +703,28 @@ class DisbursementApplication(ServiceApplication):
         roster.resolve(discrepancy_ids, resolution, reason, self.today(), who.actor())
         arrears = []
         if resolution is Resolution.CARRIED_FORWARD:
-            arrears = self._arrears(roster, discrepancy_ids, reason, who)
+            arrears = self._owed_later(roster, carried_amounts(roster, discrepancy_ids),
+                                       reason, who, "carried_forward")
         self.save(roster, *arrears)  # the resolution and what it leaves owed, together
         return roster
 
-    def _arrears(self, roster: MonthlyRoster, discrepancy_ids: list[str], reason: str,
-                 who: Principal) -> list[LedgerEntry]:
-        """补发: each payment carried forward is owed on the next roster still open, as
-        its own row that names the month it was due in."""
+    def _owed_later(self, roster: MonthlyRoster, owed: list[tuple[Any, Decimal]], reason: str,
+                    who: Principal, why: str) -> list[LedgerEntry]:
+        """补发: each payment carried forward (or held over) is owed on the next roster
+        still open, as its own row that names the month it was due in."""
+        if not owed:
+            return []
         kind = AssistanceKind(roster.kind)
         # Past every roster already drafted: a drafted roster's rows are fixed at its lock.
         month = open_roster_month(add_months(roster.month, 1),
                                   self._roster_months(roster.township, kind))
         out = []
-        for row, unpaid in carried_amounts(roster, discrepancy_ids):
+        for row, unpaid in owed:
             key = arrears_key(roster.id, row.key)
             if self._exists(ledger_id(key)):
                 continue  # carried once; a second resolution cannot owe it twice
             original: LedgerEntry = self.get(ledger_id(UUID(row.key)), "ledger entry")
-            source = {"type": "carried_forward", "roster_id": str(roster.id),
+            source = {"type": why, "roster_id": str(roster.id),
                       "original_month": roster.month, "original_key": row.key,
                       "by": who.user_id}
             step = Step(1, month, unpaid, row.household_size, Change.ARREARS.value, source,
@@ -679,6 +866,8 @@ class DisbursementApplication(ServiceApplication):
         parse_month(month)
         plan = compile_fund_plan(self._filings(month), self._held_rows(month),
                                  self.county.township_codes)
+        # 一卡通: the subsidy projects in force on the month's first day ride with the plan.
+        plan["subsidy_projects"] = self._projects(month).to_wire()
         pid = fund_plan_id(self.county.code, month)
         if self._exists(pid):
             existing: FundPlan = self.get(pid)
@@ -710,6 +899,42 @@ class DisbursementApplication(ServiceApplication):
         content = plan_document(plan.region, month, plan.plan)
         assert sha256_hex(content) == plan.document.sha256, "issued plan changed"
         return content
+
+    def _projects(self, month: str) -> Any:
+        return self.rules.subsidy_projects.in_force(date.fromisoformat(f"{month}-01"))
+
+    def household_list(self, who: Principal, month: str) -> tuple[dict[str, Any], bytes]:
+        """分户清单 of an issued plan: every payment it funds (what the bank paid, less
+        rows held back by spot checks), with the project's metadata and the account, for
+        the finance bureau's 一卡通 system. Recorded (hash, rows, total) as a disclosure."""
+        plan = self.fund_plan(who, month)
+        held = {(h["township"], h["kind"], h["key"]) for h in plan.plan["held_back"]}
+        lines = []
+        for t in plan.plan["townships"]:
+            for kind in PAID_KINDS:
+                rid = roster_id(t["township"], month, kind.value)
+                if not self._exists(rid):
+                    continue
+                roster: MonthlyRoster = self.get(rid)
+                carried_ids = [i for i, d in roster.discrepancies.items()
+                               if d.get("resolution") == Resolution.CARRIED_FORWARD.value]
+                unpaid = {r.key: a for r, a in carried_amounts(roster, carried_ids)}
+                for x in self._export_rows(roster):
+                    amount = x.amount - unpaid.get(x.reference, Decimal(0))
+                    if amount <= 0 or (t["township"], kind.value, x.reference) in held:
+                        continue
+                    row = roster.rows[x.reference]
+                    lines.append(HouseholdLine(t["township"], row.village, kind.value,
+                                               row.household_id or row.case_id, row.name,
+                                               x.account, amount, x.reference))
+        projects = self._projects(month)
+        content = household_list_csv(month, projects, lines)
+        total = sum((ln.amount for ln in lines), Decimal("0.00"))
+        sha = sha256_hex(content)
+        plan.record_household_list(sha, len(lines), total, projects.version, who.actor())
+        self.save(plan)
+        return {"sha256": sha, "rows": len(lines), "total": str(total),
+                "projects_version": projects.version}, content
 
     def acknowledge_fund_plan(self, who: Principal, month: str, receipt_reference: str,
                               note: str | None) -> FundPlan:

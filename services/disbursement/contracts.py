@@ -79,6 +79,7 @@ def to_integration(event: Any, position: int) -> Outgoing | None:
             totals=plan["totals"], total=plan["total"], rows=plan["rows"],
             document_sha256=event.document["sha256"],
             seal=_seals(event.region, [event.document])[0], reason=event.reason,
+            subsidy_projects=plan.get("subsidy_projects"),
         ))
     if isinstance(event, FundPlan.Acknowledged):
         return Outgoing(FundPlanAcknowledged(

@@ -98,6 +98,10 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "status": ("status", "状态", "结果", "发放状态"),
     "reference": ("reference", "参考号", "流水号", "备注"),
 }
+# Optional: the bank's reason for a failed line (its own code or an ISO 20022 one).
+OPTIONAL_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "reason": ("reason", "reason_code", "失败原因", "原因", "返回码", "错误码"),
+}
 STATUS_ALIASES = {"paid": ("paid", "success", "成功", "已发放", "已支付"),
                   "failed": ("failed", "fail", "失败", "未发放", "退回")}
 _STATUS = {alias: status for status, aliases in STATUS_ALIASES.items() for alias in aliases}
@@ -176,6 +180,10 @@ def _header(cells: list[str], row: int) -> dict[str, int]:
             raise _malformed(f"the header has no {name} column (accepted: {', '.join(aliases)})",
                              row, name)
         columns[name] = hits[0]
+    for name, aliases in OPTIONAL_COLUMN_ALIASES.items():
+        hits = [i for i, c in enumerate(lowered) if c in aliases]
+        if hits:
+            columns[name] = hits[0]
     return columns
 
 
@@ -208,8 +216,12 @@ def _line(row: int, values: Sequence[Any], cells: list[str], columns: dict[str, 
     reference = cells[i] if i < n else ""
     if len(reference) > 64:
         raise _malformed("the reference is longer than 64 characters", row, "reference")
+    i = columns.get("reason", n)
+    bank_code = cells[i] if i < n else ""
+    if len(bank_code) > 32:
+        raise _malformed("the reason code is longer than 32 characters", row, "reason")
     return BankLine(row, fingerprint(account), mask_bank_account(account), name, amount,
-                    status, reference)
+                    status, reference, bank_code)
 
 
 def bank_file_csv(lines: Iterable[tuple[str, str, Decimal, str, str]]) -> bytes:

@@ -184,10 +184,14 @@ class Payee(NamedTuple):
     account_sealed: dict[str, Any] | None
     account_fp: str | None
     account_mask: str
+    # shared.bankcards.account_problem of the account, or "ok"; None: recorded before the
+    # check existed (drafting then checks it).
+    account_check: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"name": self.name, "bank": self.bank, "account_sealed": self.account_sealed,
-                "account_fp": self.account_fp, "account_mask": self.account_mask}
+                "account_fp": self.account_fp, "account_mask": self.account_mask,
+                "account_check": self.account_check}
 
 
 class LedgerEntry(Aggregate):
@@ -237,6 +241,47 @@ class LedgerEntry(Aggregate):
     def _changed(self, step: dict[str, Any], actor: dict[str, Any]) -> None:
         self.steps.append(Step.from_wire(step))
 
+    # --- 追回: a recovery entry's money (owed back, then recovered or written off) ---------
+
+    @property
+    def recovery_outstanding(self) -> Decimal:
+        owed = self.steps[0].amount
+        done = getattr(self, "recovered", ZERO) + getattr(self, "written_off", ZERO)
+        return owed - done
+
+    def _require_recovery(self) -> None:
+        if self.entry_type != "recovery":
+            raise RuleViolation("disbursement.not_a_recovery", "this entry is not a recovery")
+        if self.recovery_outstanding <= 0:
+            raise RuleViolation("disbursement.recovery_settled",
+                                "nothing is outstanding on this recovery")
+
+    def recover(self, amount: Decimal, reason: str, on: date, actor: dict[str, Any]) -> None:
+        self._require_recovery()
+        check_reason(reason)
+        if amount <= 0 or amount > self.recovery_outstanding:
+            raise RuleViolation("disbursement.recovery_amount",
+                                f"recover more than 0 and at most "
+                                f"{self.recovery_outstanding}", field="amount")
+        self._recovered(amount=amount, reason=reason, recovered_on=on, actor=actor)
+
+    @event("Recovered")
+    def _recovered(self, amount: Decimal, reason: str, recovered_on: date,
+                   actor: dict[str, Any]) -> None:
+        self.recovered = getattr(self, "recovered", ZERO) + amount
+
+    def write_off(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+        """核销: the rest is not recovered, by a person's decision with its reason."""
+        self._require_recovery()
+        check_reason(reason)
+        self._written_off(amount=self.recovery_outstanding, reason=reason, written_off_on=on,
+                          actor=actor)
+
+    @event("WrittenOff")
+    def _written_off(self, amount: Decimal, reason: str, written_off_on: date,
+                     actor: dict[str, Any]) -> None:
+        self.written_off = getattr(self, "written_off", ZERO) + amount
+
 
 # --- the roster (发放花名册) -----------------------------------------------------------------
 
@@ -284,8 +329,35 @@ class LedgerView(NamedTuple):
     one_off: bool = False  # paid only in its steps' own months (a 补发), never "in force"
 
 
-# Ledger entries paid once, in their month: 临时救助 payments and 补发 of failed payments.
-ONE_OFF_ENTRIES = ("temporary_payment", "arrears")
+# Ledger entries of one month only: 临时救助 payments, 补发 (arrears) and 追回 (recovery).
+ONE_OFF_ENTRIES = ("temporary_payment", "arrears", "recovery")
+
+
+def adjustment_key(entitlement_id: UUID | str, cause_event_id: str, month: str) -> UUID:
+    """The arrears or recovery of one locked month caused by one decision: once."""
+    return uuid5(NAMESPACE_URL, f"lingshui:adjustment:{entitlement_id}:{cause_event_id}:{month}")
+
+
+DEATH_ADJUST_MONTHS = 3  # DOMAIN.md: after a death, adjust within 3 months
+FINE_MULTIPLES = (Decimal(1), Decimal(3))  # S1 Art. 68: a fine of 1 to 3 times
+
+
+def locked_month_adjustments(new_amount: Decimal, paid: dict[str, Decimal],
+                             ) -> list[tuple[str, Decimal]]:
+    """A decision effective in months whose rosters are already drafted: per month, the
+    new amount less what that roster paid. Positive: owed (补发); negative: overpaid (追回)."""
+    return [(m, new_amount - amount) for m, amount in sorted(paid.items())
+            if new_amount != amount]
+
+
+def fine_of(overpaid: Decimal, multiple: Decimal | None) -> Decimal | None:
+    if multiple is None:
+        return None
+    if not FINE_MULTIPLES[0] <= multiple <= FINE_MULTIPLES[1]:
+        raise RuleViolation("disbursement.fine_multiple",
+                            f"a fine is 1 to 3 times the amount obtained, not {multiple}",
+                            field="fine_multiple")
+    return (overpaid * multiple).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def arrears_key(roster_id: UUID, row_key: str) -> UUID:
@@ -299,6 +371,7 @@ class Change(StrEnum):
     ENDED = "ended"
     PAYMENT = "payment"  # a 临时救助 payment of the month
     ARREARS = "arrears"  # 补发: a failed payment of an earlier roster, carried forward
+    RECOVERY = "recovery"  # 追回: paid for a month it was not due (listed, never a row)
 
 
 def _cause(step: Step) -> dict[str, Any]:
@@ -319,6 +392,12 @@ def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
             now = next((s for s in e.steps if s.month == month), None)
         else:
             now = in_force(e.steps, month)
+        if e.one_off and now is not None and now.change == Change.RECOVERY.value:
+            # Owed back, not paid: listed with the roster's changes, never a bank row.
+            changes.append({"key": e.key, "case_id": e.case_id, "urban": e.urban,
+                            "change": Change.RECOVERY.value, "previous": "0.00",
+                            "amount": str(-now.amount), "causes": [_cause(now)]})
+            continue
         amount = now.amount.quantize(CENT) if now else ZERO
         if one_off:
             before = ZERO
@@ -352,6 +431,52 @@ def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
     rows.sort(key=lambda r: (r.village, r.key))
     changes.sort(key=lambda c: (c["change"], c["key"]))
     return rows, changes
+
+
+# --- the payability check before the lock (held rows) ----------------------------------------
+
+HOLD_REASONS = {
+    "no_account": "无收款账户",
+    "account_format": "账号格式不符（6-32位数字）",
+    "card_luhn": "银联卡号校验位错误（Luhn）",
+    "holder_name_differs": "账户户名与领取人不一致",
+    "account_returned": "上月回盘退回的账户",
+}
+
+
+class HoldResolution(StrEnum):
+    RELEASED = "released"  # checked by a person (e.g. a guardian's account): paid as drafted
+    EXCLUDED = "excluded"  # not paid on this roster: owed on the next one (补发), held again
+    # there if nothing has changed
+
+
+def payability_holds(rows: Iterable[RosterRow], entries: dict[str, LedgerView],
+                     returned: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows the bank would refuse: an account missing or malformed (a UnionPay card
+    number fails its Luhn check), a holder who is not the payee, an account the bank
+    returned last month as closed, blocked or wrong. `returned`: account fingerprint ->
+    that return (month, kind, ISO code and text)."""
+    holds = []
+    for r in rows:
+        e = entries.get(r.key)
+        payee = e.payee if e else None
+        reasons: list[dict[str, Any]] = []
+        if payee is None or not r.account_fp:
+            reasons.append({"code": "no_account"})
+        elif payee.account_check not in (None, "ok"):
+            reasons.append({"code": payee.account_check})
+        if payee is not None and e is not None and not _same_name(payee.name,
+                                                                  e.applicant_name):
+            reasons.append({"code": "holder_name_differs"})
+        if r.account_fp and (back := returned.get(r.account_fp)):
+            reasons.append({"code": "account_returned", **back})
+        if reasons:
+            holds.append({"key": r.key, "case_id": r.case_id, "village": r.village,
+                          "name": r.name, "amount": str(r.amount),
+                          "account_mask": r.account_mask,
+                          "reasons": [{**x, "text": HOLD_REASONS[x["code"]]} for x in reasons],
+                          "resolution": None})
+    return holds
 
 
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -398,13 +523,65 @@ class BankLine(NamedTuple):
     amount: Decimal
     status: str  # paid | failed
     reference: str
+    bank_code: str = ""  # the bank's own reason for a failed line, as written in its file
+    reason_code: str | None = None  # that reason as an ISO 20022 code (mapped on import)
+
+
+# --- bank return reason codes (ISO 20022 pain.002 style), versioned data -------------------
+
+
+class ReturnCode(NamedTuple):
+    code: str  # AC01, AC04, AC06, BE01, AM04…
+    text: str
+    name: str
+    account: str | None  # closed | blocked | invalid: held by next month's payability check
+    resolutions: tuple[str, ...]  # what a clerk may record for a payment failed so
+
+
+@dataclass(frozen=True)
+class ReturnCodebook:
+    """One version of the mapping from banks' own return codes to ISO codes, and of the
+    resolutions each ISO code allows."""
+
+    version: int
+    effective_from: date
+    default_scheme: str
+    unspecified: str
+    codes: dict[str, ReturnCode]
+    schemes: dict[str, dict[str, str]]
+
+    def code_of(self, scheme: str | None, bank_code: str) -> ReturnCode | None:
+        """The ISO code of a bank's reason (None: the scheme does not know it)."""
+        scheme = scheme or self.default_scheme
+        if scheme not in self.schemes:
+            raise RuleViolation("disbursement.bank_scheme_unknown",
+                                f"no bank code scheme {scheme!r} (known: "
+                                + ", ".join(sorted(self.schemes)) + ")", field="scheme")
+        text = bank_code.strip()
+        if not text:
+            return self.codes[self.unspecified]
+        # A bank's own code first; an ISO code is understood in any scheme.
+        return self.codes.get(self.schemes[scheme].get(text) or text.upper())
+
+
+@dataclass(frozen=True)
+class ReturnCodebooks:
+    versions: tuple[ReturnCodebook, ...]  # by effective_from
+
+    def in_force(self, on: date) -> ReturnCodebook:
+        chosen = self.versions[0]
+        for v in self.versions:
+            if v.effective_from <= on:
+                chosen = v
+        return chosen
 
 
 def _same_name(a: str, b: str) -> bool:
     return "".join(a.split()) == "".join(b.split())
 
 
-def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine]) -> list[dict[str, Any]]:
+def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine],
+              codes: ReturnCodebook | None = None) -> list[dict[str, Any]]:
     """Every discrepancy between the locked roster and what the bank paid.
 
     Rows are matched by account; where an account appears more than once (instalments), an
@@ -440,6 +617,12 @@ def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine]) -> list[dict
     for row, line in matched:
         if line.status == "failed":
             add(DiscrepancyKind.FAILED, row, line)
+            code = codes.codes.get(line.reason_code or "") if codes else None
+            if codes is not None and code is not None:
+                found[-1].update({
+                    "bank_code": line.bank_code or None, "reason_code": code.code,
+                    "reason_text": code.text, "account_status": code.account,
+                    "codes_version": codes.version, "resolutions": list(code.resolutions)})
             continue
         if row.amount != line.amount:
             add(DiscrepancyKind.AMOUNT_DIFFERS, row, line)
@@ -469,10 +652,11 @@ class MonthlyRoster(Aggregate):
     @event("Drafted")
     def __init__(self, township: str, month: str, kind: str, cutoff: date,
                  rows: list[list[Any]], changes: list[dict[str, Any]],
-                 actor: dict[str, Any]) -> None:
+                 actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
         self.township, self.month, self.kind = township, month, kind
         self.cutoff = cutoff
         self._take_draft(rows, changes)
+        self.holds: dict[str, dict[str, Any]] = {h["key"]: h for h in holds or ()}
         self.status = RosterStatus.DRAFTED
         self.digest: str | None = None
         self.corrections: list[dict[str, Any]] = []
@@ -504,22 +688,81 @@ class MonthlyRoster(Aggregate):
         return sum((r.amount for r in self.rows.values()), ZERO)
 
     def redraft(self, cutoff: date, rows: list[RosterRow], changes: list[dict[str, Any]],
-                actor: dict[str, Any]) -> None:
+                actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked",
                                 "a locked roster changes only by correction")
+        # An exclusion stands (the row is owed on the next roster already); a release
+        # stands while the reasons are the same.
+        excluded = {k: h for k, h in self.holds.items()
+                    if h["resolution"] == HoldResolution.EXCLUDED.value}
+        rows = [r for r in rows if r.key not in excluded]
+        kept = list(excluded.values())
+        for h in holds or ():
+            if h["key"] in excluded:
+                continue
+            before = self.holds.get(h["key"])
+            if (before and before["resolution"] == HoldResolution.RELEASED.value
+                    and before["reasons"] == h["reasons"]):
+                h = before
+            kept.append(h)
         self._redrafted(cutoff=cutoff, rows=[r.to_wire() for r in rows], changes=changes,
-                        actor=actor)
+                        actor=actor, holds=kept)
 
     @event("Redrafted")
     def _redrafted(self, cutoff: date, rows: list[list[Any]], changes: list[dict[str, Any]],
-                   actor: dict[str, Any]) -> None:
+                   actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
         self.cutoff = cutoff
         self._take_draft(rows, changes)
+        self.holds = {h["key"]: h for h in holds or ()}
+
+    @property
+    def open_holds(self) -> list[dict[str, Any]]:
+        return [h for h in self.holds.values() if h["resolution"] is None]
+
+    def resolve_holds(self, keys: Sequence[str], resolution: HoldResolution, reason: str,
+                      actor: dict[str, Any]) -> list[RosterRow]:
+        """A clerk's decision on held rows, with its reason; returns the rows excluded
+        (owed on the next roster)."""
+        if self.status is not RosterStatus.DRAFTED:
+            raise RuleViolation("disbursement.roster_locked",
+                                "holds are resolved before the lock", field="keys")
+        if not keys or len(set(keys)) != len(keys):
+            raise RuleViolation("disbursement.hold_keys", "name each held row once",
+                                field="keys")
+        for k in keys:
+            h = self.holds.get(k)
+            if h is None:
+                raise RuleViolation("disbursement.hold_unknown", f"row {k} is not held",
+                                    field="keys")
+            if h["resolution"] is not None:
+                raise RuleViolation("disbursement.hold_resolved", f"{k} is already resolved",
+                                    field="keys")
+        check_reason(reason)
+        excluded = [self.rows[k] for k in keys] if resolution is HoldResolution.EXCLUDED else []
+        self._holds_resolved(township=self.township, month=self.month, kind=self.kind,
+                             keys=list(keys), resolution=resolution.value, reason=reason,
+                             actor=actor)
+        return excluded
+
+    @event("HoldsResolved")
+    def _holds_resolved(self, township: str, month: str, kind: str, keys: list[str],
+                        resolution: str, reason: str, actor: dict[str, Any]) -> None:
+        for k in keys:
+            self.holds[k] = {**self.holds[k], "resolution": resolution, "reason": reason,
+                             "resolved_by": actor.get("user_id")}
+            if resolution == HoldResolution.EXCLUDED.value:
+                self.rows.pop(k, None)
 
     def lock(self, locked_on: date, actor: dict[str, Any]) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked", "the roster is already locked")
+        if held := self.open_holds:
+            raise RuleViolation(
+                "disbursement.holds_open",
+                f"{len(held)} rows are held by the payability check (first: {held[0]['key']}"
+                f", {held[0]['reasons'][0]['code']}): release or exclude each, with its "
+                "reason, before the lock", field="holds")
         self._locked(township=self.township, month=self.month, kind=self.kind,
                      rows_count=len(self.rows), total=self.total,
                      digest=rows_digest(self.rows.values()), actor=actor, locked_on=locked_on)
@@ -594,11 +837,12 @@ class MonthlyRoster(Aggregate):
                                    "user_id": actor.get("user_id")}
 
     def import_bank_return(self, *, file_name: str, sha256: str, lines: Sequence[BankLine],
-                           imported_on: date, due_on: date, actor: dict[str, Any]) -> None:
+                           imported_on: date, due_on: date, actor: dict[str, Any],
+                           codes: ReturnCodebook | None = None) -> None:
         self._require_locked("reconciling it")
         if self.status is RosterStatus.RECONCILED:
             raise RuleViolation("disbursement.roster_reconciled", "already reconciled")
-        found = reconcile(list(self.rows.values()), lines)
+        found = reconcile(list(self.rows.values()), lines, codes)
         paid = sum((ln.amount for ln in lines if ln.status == "paid"), ZERO)
         self._bank_return_imported(
             township=self.township, month=self.month, kind=self.kind, file_name=file_name,
@@ -635,6 +879,13 @@ class MonthlyRoster(Aggregate):
             if d["resolution"] is not None:
                 raise RuleViolation("disbursement.discrepancy_resolved",
                                     f"{i} is already resolved", field="discrepancy_ids")
+            allowed = d.get("resolutions")  # absent: returned before reason codes existed
+            if allowed is not None and resolution.value not in allowed:
+                raise RuleViolation(
+                    "disbursement.resolution_not_allowed",
+                    f"{i} was returned {d['reason_code']} ({d['reason_text']}): "
+                    f"{resolution.value} is not allowed; allowed: {', '.join(allowed)}",
+                    field="resolution")
         check_reason(reason)
         self._discrepancies_resolved(discrepancy_ids=list(discrepancy_ids),
                                      resolution=resolution.value, reason=reason, actor=actor)
@@ -947,6 +1198,28 @@ class FundPlan(Aggregate):
         self.status = FundPlanStatus.ISSUED
         self.document = SealedDocument(**document)
         self.issued_on = issued_on
+
+    def record_household_list(self, sha256: str, rows: int, total: Decimal,
+                              projects_version: int | None, actor: dict[str, Any]) -> None:
+        """分户清单 handed to the finance bureau: an audited disclosure of accounts, whose
+        total must be the plan's."""
+        if self.status is FundPlanStatus.COMPILED:
+            raise RuleViolation("disbursement.plan_not_issued", "the plan is not issued yet")
+        if total != Decimal(self.plan["total"]):
+            raise RuleViolation("disbursement.household_list_mismatch",
+                                f"the household list totals {total}, the plan "
+                                f"{self.plan['total']}", field="month")
+        self._household_list_exported(region=self.region, month=self.month, sha256=sha256,
+                                      rows_count=rows, total=total,
+                                      projects_version=projects_version, actor=actor)
+
+    @event("HouseholdListExported")
+    def _household_list_exported(self, region: str, month: str, sha256: str, rows_count: int,
+                                 total: Decimal, projects_version: int | None,
+                                 actor: dict[str, Any]) -> None:
+        self.household_lists = [*getattr(self, "household_lists", []),
+                                {"sha256": sha256, "rows": rows_count, "total": str(total),
+                                 "by": actor.get("user_id")}]
 
     def acknowledge(self, receipt_reference: str, note: str | None,
                     actor: dict[str, Any]) -> None:

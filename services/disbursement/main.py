@@ -10,7 +10,12 @@ from pydantic_settings import SettingsConfigDict
 from services.disbursement import api
 from services.disbursement.application import BankFileRules, DisbursementApplication
 from services.disbursement.contracts import to_integration
+from services.disbursement.finance_files import (
+    DEFAULT_SUBSIDY_PROJECTS,
+    load_subsidy_projects,
+)
 from services.disbursement.reactions import reactions
+from services.disbursement.return_codes import DEFAULT_RETURN_CODES, load_return_codes
 from services.disbursement.seal import SealKeys
 from shared.pii import Keyring
 from shared.regions import load_county
@@ -33,6 +38,10 @@ class DisbursementSettings(ServiceSettings):
     # Ed25519 seal keys (shared.seals), one per township and one for the county, provisioned
     # by the county's seal authority. Creating missing keys is for the local stack only:
     # production sets DISBURSEMENT_SEAL_KEYS_CREATE_MISSING=false.
+    # Bank return reason codes (ISO 20022 style) and each bank's own codes: versioned data.
+    bank_return_codes_file: Path = DEFAULT_RETURN_CODES
+    # The finance bureau's subsidy projects (一卡通 metadata): versioned policy data.
+    subsidy_projects_file: Path = DEFAULT_SUBSIDY_PROJECTS
     seal_keys_dir: Path | None = None
     seal_keys_create_missing: bool = True
 
@@ -42,7 +51,10 @@ class DisbursementSettings(ServiceSettings):
 
     def bank_file_rules(self) -> BankFileRules:
         return BankFileRules(max_bank_file_lines=self.max_bank_file_lines,
-                             payee_account_purposes=self.payee_account_purposes)
+                             payee_account_purposes=self.payee_account_purposes,
+                             return_codes=load_return_codes(self.bank_return_codes_file),
+                             subsidy_projects=load_subsidy_projects(
+                                 self.subsidy_projects_file))
 
 
 def build_application(settings: DisbursementSettings) -> DisbursementApplication:

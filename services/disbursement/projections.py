@@ -26,12 +26,14 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
 from services.disbursement.domain import (
+    ONE_OFF_ENTRIES,
     Change,
     FundPlan,
     LedgerEntry,
@@ -71,6 +73,29 @@ class DisbursementProjection(Projection):
             Column("last_month", String(7)),  # null: still paying
             Column("position", POSITION, nullable=False),
             Index("disbursement_ledger_draft", "township", "kind", "first_month"),
+        )
+        # 追回: what is owed back, per recovery entry, and what became of it.
+        self.recoveries = Table(
+            "disbursement_recoveries", m,
+            Column("key", String(36), primary_key=True),
+            Column("township", String(12), nullable=False, index=True),
+            Column("kind", String(16), nullable=False),
+            Column("case_id", String(36), nullable=False),
+            Column("household_id", String(64)),
+            Column("month", String(7), nullable=False),  # the roster it is listed on
+            Column("original_month", String(7), nullable=False),
+            Column("original_key", String(36), nullable=False),
+            Column("cause", String(16)),
+            Column("amount_fen", FEN, nullable=False),
+            Column("recovered_fen", FEN, nullable=False),
+            Column("written_off_fen", FEN, nullable=False),
+            Column("fine_fen", FEN),
+            Column("fine_reason", Text),
+            Column("status", String(16), nullable=False),  # owed|recovered|written_off
+            Column("adjusted_late", Boolean, nullable=False),
+            Column("reason", Text),
+            Column("decided_by", String(64)),
+            Column("position", POSITION, nullable=False),
         )
         self.rosters = Table(
             "disbursement_rosters", m,
@@ -190,8 +215,19 @@ class DisbursementProjection(Projection):
     def _recorded(self, s: Session, e: Any, position: int) -> None:
         steps = [e.step]
         first, last = paid_span([Step.from_wire(x) for x in steps])
-        if e.entry_type in ("temporary_payment", "arrears"):
-            last = first  # one payment, one month
+        if e.entry_type in ONE_OFF_ENTRIES:
+            last = first  # one payment (or one recovery), one month
+        if e.entry_type == "recovery":
+            d, step = e.details, Step.from_wire(e.step)
+            s.execute(self.recoveries.insert().values(
+                key=str(e.key), township=e.township, kind=e.kind, case_id=str(e.case_id),
+                household_id=e.household_id, month=step.month,
+                original_month=d["original_month"], original_key=d["original_key"],
+                cause=d.get("cause"), amount_fen=to_fen(step.amount), recovered_fen=0,
+                written_off_fen=0, fine_fen=to_fen_str(d["fine_amount"])
+                if d.get("fine_amount") else None, fine_reason=d.get("fine_reason"),
+                status="owed", adjusted_late=bool(d.get("adjusted_late")),
+                position=position))
         # Parameters apart from the statement: compiled once, not once per entitlement.
         s.execute(self.ledger.insert(), dict(
             key=str(e.key), aggregate_id=str(e.originator_id), entry_type=e.entry_type,
@@ -201,6 +237,18 @@ class DisbursementProjection(Projection):
             payee=json.dumps(e.payee, ensure_ascii=False) if e.payee else None,
             steps=json.dumps(steps, ensure_ascii=False), first_month=first, last_month=last,
             position=position))
+
+    def _recovery(self, s: Session, e: Any, position: int) -> None:
+        t, key = self.recoveries, str(e.originator_id)
+        row = s.execute(select(self.ledger.c.key).where(
+            self.ledger.c.aggregate_id == key)).scalar_one()
+        col = t.c.recovered_fen if isinstance(e, LedgerEntry.Recovered) else t.c.written_off_fen
+        s.execute(update(t).where(t.c.key == row).values(
+            {col: col + to_fen(e.amount), "position": position,
+             "reason": e.reason, "decided_by": e.actor.get("user_id")}))
+        s.execute(update(t).where(t.c.key == row, t.c.amount_fen <= t.c.recovered_fen
+                                  + t.c.written_off_fen).values(
+            status="recovered" if isinstance(e, LedgerEntry.Recovered) else "written_off"))
 
     def _changed(self, s: Session, e: Any, position: int) -> None:
         t = self.ledger
@@ -258,6 +306,17 @@ class DisbursementProjection(Projection):
             total_fen=r.c.total_fen - to_fen(e.previous) + to_fen(e.amount),
             rows=r.c.rows - (1 if e.amount == 0 else 0), corrections=r.c.corrections + 1,
             digest=e.digest, position=position))
+
+    def _holds_resolved(self, s: Session, e: Any, position: int) -> None:
+        if e.resolution != "excluded":  # a release changes no row
+            return
+        rid, r, rw = str(e.originator_id), self.rosters, self.rows
+        where = (rw.c.roster_id == rid) & rw.c.key.in_(e.keys)
+        fen = s.execute(select(func.coalesce(func.sum(rw.c.amount_fen), 0),
+                               func.count()).where(where)).one()
+        s.execute(delete(rw).where(where))
+        s.execute(update(r).where(r.c.roster_id == rid).values(
+            total_fen=r.c.total_fen - fen[0], rows=r.c.rows - fen[1], position=position))
 
     def _exported(self, s: Session, e: Any, position: int) -> None:
         rid, r = str(e.originator_id), self.rosters
@@ -366,10 +425,13 @@ def to_fen_str(amount: str) -> int:
 DisbursementProjection._handlers = [
     (LedgerEntry.Recorded, DisbursementProjection._recorded),
     (LedgerEntry.Changed, DisbursementProjection._changed),
+    (LedgerEntry.Recovered, DisbursementProjection._recovery),
+    (LedgerEntry.WrittenOff, DisbursementProjection._recovery),
     (MonthlyRoster.Drafted, DisbursementProjection._drafted),
     (MonthlyRoster.Redrafted, DisbursementProjection._drafted),
     (MonthlyRoster.Locked, DisbursementProjection._locked),
     (MonthlyRoster.Corrected, DisbursementProjection._corrected),
+    (MonthlyRoster.HoldsResolved, DisbursementProjection._holds_resolved),
     (MonthlyRoster.Exported, DisbursementProjection._exported),
     (MonthlyRoster.BankReturnImported, DisbursementProjection._bank_return),
     (MonthlyRoster.DiscrepanciesResolved, DisbursementProjection._resolved),

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -429,6 +430,49 @@ def _summary(c: ReviewCase) -> dict[str, Any]:
                   "round": c.round})
 
 
+class Problem(BaseModel):
+    """application/problem+json (RFC 9457), as every error of this service."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    code: str | None = None
+    field: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": f"application/problem+json: {text}"}
+    for status, text in ((401, "not signed in"), (403, "wrong role or township"),
+                         (404, "not found"), (422, "a rule refused it (code and field named)"))}
+
+
+class StandardChangeItem(BaseModel):
+    entitlement_id: str
+    case_id: str
+    kind: str
+    village: str
+    current: str
+    new: str
+    effective_month: str
+
+
+class StandardChangePreview(BaseModel):
+    township: str
+    policy_version: int
+    effective_month: str
+    items: list[StandardChangeItem]
+
+
+class StandardChangeConfirmed(BaseModel):
+    township: str
+    policy_version: int
+    effective_month: str
+    changed: int
+
+
 def router(app: ReviewApplication) -> APIRouter:
     r = APIRouter()
     readers = require(*STAFF, Role.CONTRACTOR_INVESTIGATOR)
@@ -703,6 +747,26 @@ def router(app: ReviewApplication) -> APIRouter:
                       who: Principal = Depends(centre)) -> Response:
         return command(request, who, None, lambda: spot_check_view(
             app.complete_spot_check(who, spot_check_id)))
+
+    @r.get("/townships/{township}/standard-changes/{policy_version}", tags=["entitlement"],
+           summary="What a new standard (标准调整) changes in a township",
+           response_model=StandardChangePreview, responses=PROBLEMS)
+    def standard_changes(policy_version: int = PathParam(ge=1, le=10_000),
+                         township: str = PathParam(pattern=r"^\d{9}$"),
+                         who: Principal = Depends(staff)) -> dict[str, Any]:
+        """Every live 低保 and 特困 entitlement recomputed under the version, with its
+        current and new amount, for the township to confirm."""
+        return app.standard_change_preview(who, township, policy_version)
+
+    @r.post("/townships/{township}/standard-changes/{policy_version}/confirm",
+            tags=["entitlement"], summary="Confirm a new standard's changes (标准调整)",
+            response_model=StandardChangeConfirmed, responses=PROBLEMS)
+    def confirm_standard_changes(request: Request,
+                                 policy_version: int = PathParam(ge=1, le=10_000),
+                                 township: str = PathParam(pattern=r"^\d{9}$"),
+                                 who: Principal = Depends(leader)) -> Response:
+        return command(request, who, None, lambda: app.confirm_standard_change(
+            who, township, policy_version))
 
     return r
 

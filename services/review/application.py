@@ -538,6 +538,58 @@ class ReviewApplication(ServiceApplication):
         self.save(ent)
         return ent
 
+    # --- 标准调整: every live 低保 and 特困 entitlement under a new standard ---------------
+
+    def _standard_changes(self, who: Principal, township: str, policy_version: int,
+                          ) -> tuple[list[tuple[Entitlement, Decimal, dict[str, Any]]], str]:
+        who.check_jurisdiction(township)
+        table = self._policy_table()
+        terms = table.terms(policy_version)
+        effective_from = table.versions[policy_version - 1]["effective_from"]
+        month = effective_from.strftime("%Y-%m")
+        t = self.views.entitlements
+        with self.read_session() as s:
+            ids = list(s.execute(select(t.c.entitlement_id).where(
+                t.c.township == township, t.c.status == "active",
+                t.c.kind.in_([AssistanceKind.DIBAO.value, AssistanceKind.TEKUN.value]))
+                .order_by(t.c.entitlement_id)).scalars())
+        out = []
+        loaded = self.get_many([UUID(x) for x in ids])  # one query per 500, not one each
+        for eid in ids:
+            ent = loaded[UUID(eid)]
+            if ent.policy_version >= policy_version:
+                continue  # already under this standard (or a later one)
+            breakdown = compute(ent.kind, {**ent.inputs, "on": effective_from}, terms)
+            if not breakdown["eligible"]:
+                continue  # not ended by a standard: the recheck decides, with reasons
+            amount = Decimal(breakdown["monthly_amount"])
+            if amount != ent.monthly_amount:
+                out.append((ent, amount, breakdown))
+        return out, month
+
+    def standard_change_preview(self, who: Principal, township: str,
+                                policy_version: int) -> dict[str, Any]:
+        """What a new standard changes in the township, for it to confirm."""
+        changes, month = self._standard_changes(who, township, policy_version)
+        return {"township": township, "policy_version": policy_version,
+                "effective_month": month, "items": [
+                    {"entitlement_id": str(e.id), "case_id": str(e.case_id), "kind": e.kind,
+                     "village": e.village, "current": str(e.monthly_amount),
+                     "new": str(a), "effective_month": max(month, e.start_month)}
+                    for e, a, _ in changes]}
+
+    def confirm_standard_change(self, who: Principal, township: str,
+                                policy_version: int) -> dict[str, Any]:
+        """The township confirms: each change an event with reason 标准调整, in one
+        transaction (all or nothing)."""
+        changes, month = self._standard_changes(who, township, policy_version)
+        today, actor = self.today(), who.actor()
+        changed = [e for e, a, b in changes
+                   if e.restandardise(a, b, policy_version, month, today, actor)]
+        self.save(*changed)
+        return {"township": township, "policy_version": policy_version,
+                "effective_month": month, "changed": len(changed)}
+
     def adjust(self, who: Principal, entitlement_id: UUID, findings: dict[str, Any],
                assessment: dict[str, Any], reasons: list[str],
                apply_reported: bool = False) -> tuple[Entitlement, str]:

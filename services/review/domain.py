@@ -1248,6 +1248,9 @@ class ReviewCase(Aggregate):
 # ============================================================================================
 
 
+STANDARD_CHANGE_REASON = "标准调整"
+
+
 class EntitlementStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -1384,6 +1387,24 @@ class Entitlement(Aggregate):
                       reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
                       until_month=None, actor=actor, inputs=inputs)
+        return change
+
+    def restandardise(self, amount: Decimal, breakdown: dict[str, Any], policy_version: int,
+                      effective_month: str, decided_on: date,
+                      actor: dict[str, Any]) -> str | None:
+        """标准调整: the amount recomputed under a new standard, from the month it takes
+        effect (never before the benefit's own first month; months already paid are
+        settled by disbursement as arrears or recovery). None: nothing changes."""
+        if self.status is not EntitlementStatus.ACTIVE or self.policy_version >= policy_version:
+            return None
+        if amount == self.monthly_amount or amount <= 0:
+            return None
+        change = "increase" if amount > self.monthly_amount else "decrease"
+        self._changed(change=change, amount=amount, household_size=self.household_size,
+                      breakdown=breakdown, policy_version=policy_version,
+                      reasons=[STANDARD_CHANGE_REASON], decided_on=decided_on,
+                      effective_month=max(effective_month, self.start_month),
+                      until_month=None, actor=actor)
         return change
 
     def suspend(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,

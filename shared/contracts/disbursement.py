@@ -177,6 +177,24 @@ class HeldBackRow(_Part):
     finding: str | None = None
 
 
+class SubsidyProject(_Part):
+    """一卡通 project metadata (versioned policy data of disbursement)."""
+
+    kind: AssistanceKind
+    code: str  # 项目编码
+    short_name: str  # 项目简称, at most 7 characters (the passbook memo)
+    document: str  # 政策文件
+    document_number: str  # 文号
+    department: str  # 主管部门
+    level: str  # 政策级次: central | provincial | municipal | county
+
+
+class SubsidyProjects(_Part):
+    version: int
+    effective_from: date
+    projects: list[SubsidyProject]
+
+
 @contract
 class FundPlanIssued(IntegrationEvent):
     """资金发放计划 to the finance bureau. Verify `seal` over `document_sha256` (the
@@ -198,6 +216,8 @@ class FundPlanIssued(IntegrationEvent):
     seal: Seal  # the county bureau's
     reason: str | None = None  # why it was issued with townships missing
     issued_at: datetime | None = None
+    # Optional (issue 18; plans issued before it have none): the subsidy projects in force.
+    subsidy_projects: SubsidyProjects | None = None
 
 
 @contract

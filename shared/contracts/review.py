@@ -218,6 +218,12 @@ class EntitlementChanged(IntegrationEvent):
     until_month: str | None = None  # phase_out: the last month paid (渐退, at most 6 months)
     policy_version: int | None = None  # increase/decrease: the version it was recomputed by
     decided_on: date | None = None  # the decision's business date (a 特困 end: notice closed)
+    # Optional (added for issue 18; older envelopes parse without them): why a backdated
+    # end was decided, and for fraud the fine review imposed (S1 Art. 68: 1 to 3 times
+    # the amount obtained) with its reason. Disbursement records the money.
+    cause: Literal["death", "fraud"] | None = None
+    fine_multiple: Decimal | None = None
+    fine_reason: str | None = None
 
 
 @contract

@@ -59,7 +59,7 @@ def upstream(occurred: datetime, type_: str = "entitlement_started",
 
 
 def started(ring: Keyring, *, amount: str, start_month: str, name: str = "黎阿婆",
-            account: str = "6222021234567890", kind: AssistanceKind = AssistanceKind.DIBAO,
+            account: str = "6222021234567894", kind: AssistanceKind = AssistanceKind.DIBAO,
             township: str = YELIN, village: str = TAOYUAN, urban: bool = False,
             household_size: int = 2, entitlement_id: UUID | None = None,
             case_id: UUID | None = None, with_payee: bool = True) -> EntitlementStarted:
@@ -82,7 +82,7 @@ def changed(e: EntitlementStarted, *, change: str, amount: str, effective_month:
 
 
 def temporary(ring: Keyring, *, amount: str, month: str, name: str = "符大哥",
-              account: str = "6222029876543210", township: str = YELIN,
+              account: str = "6222029876543214", township: str = YELIN,
               instalment: int = 1, instalments: int = 1, advance: bool = False,
               case_id: UUID | None = None) -> TemporaryPaymentApproved:
     return TemporaryPaymentApproved(

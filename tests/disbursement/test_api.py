@@ -35,9 +35,9 @@ def seed(rt: ServiceRuntime, keys_dir: Path) -> dict[str, Any]:
     """Two 低保 households on the ledger, as review's events would put them there."""
     ring = keyring(keys_dir)
     a = started(ring, amount="560.00", start_month="2026-06", name="黎阿婆",
-                account="6222021111111111")
+                account="6222021111111113")
     b = started(ring, amount="300.00", start_month="2026-03", name="王五",
-                account="6222022222222222")
+                account="6222022222222229")
     app = rt.app
     with app.unit_of_work():
         app.record_entitlement_started(a, upstream(china(date(2026, 5, 20))))
@@ -161,14 +161,14 @@ async def test_export_is_audited_and_only_its_maker_downloads_it(
         meta = r.json()
         # No account in the answer (nor the idempotency store); a bare "6222" could be
         # part of the hex hash.
-        assert "6222021111111111" not in r.text and "6222022222222222" not in r.text
+        assert "6222021111111113" not in r.text and "6222022222222229" not in r.text
         problem(await http.get(f"{JUNE}/dibao/exports/{meta['export_id']}",
                                headers=token(issuer, Role.TOWNSHIP_CLERK, user="other-clerk")),
                 403, "disbursement.export_owner")
         f = await http.get(f"{JUNE}/dibao/exports/{meta['export_id']}", headers=clerk)
         assert f.status_code == 200 and f.headers["x-content-sha256"] == meta["sha256"]
     text = f.content.decode("utf-8-sig")
-    assert "6222021111111111" in text and "黎阿婆" in text
+    assert "6222021111111113" in text and "黎阿婆" in text
     exported = [e for _, e in disbursement.app.iter_domain_events()
                 if type(e).__name__ == "Exported"]
     assert [(e.file_format, e.actor["user_id"]) for e in exported] == [
@@ -218,7 +218,7 @@ async def test_an_export_can_answer_with_its_file_generated_once(
     wants_csv = {**clerk, "accept": "text/csv", "idempotency-key": "export-1"}
     r = await http.post(f"{JUNE}/dibao/exports", json={"format": "csv"}, headers=wants_csv)
     assert r.status_code == 201 and r.headers["content-type"].startswith("text/csv")
-    assert "6222021111111111" in r.content.decode("utf-8-sig")
+    assert "6222021111111113" in r.content.decode("utf-8-sig")
     exported = [e for _, e in disbursement.app.iter_domain_events()
                 if type(e).__name__ == "Exported"]
     assert [(e.export_id, e.sha256) for e in exported] == [
@@ -230,7 +230,7 @@ async def test_an_export_can_answer_with_its_file_generated_once(
     again = await http.post(f"{JUNE}/dibao/exports", json={"format": "csv"}, headers=wants_csv)
     assert again.status_code == 201 and again.headers["idempotent-replay"] == "true"
     assert again.json()["export_id"] == r.headers["x-export-id"]
-    assert "6222021111111111" not in again.text
+    assert "6222021111111113" not in again.text
     assert len([e for _, e in disbursement.app.iter_domain_events()
                 if type(e).__name__ == "Exported"]) == 1
 
@@ -251,3 +251,38 @@ async def test_only_the_finance_bureau_acknowledges(
     problem(await http.post("/statistics/469028100/2026-06/seal",
                             headers=token(issuer, Role.TOWNSHIP_LEADER)),
             422, "disbursement.rosters_not_ready")
+
+
+async def test_held_rows_over_http_block_the_lock_until_resolved(
+        disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer,
+        keys_dir: Path) -> None:
+    ring = keyring(keys_dir)
+    bad = started(ring, amount="400.00", start_month="2026-06", name="符大哥",
+                  account="6222023333333333")  # Luhn fails
+    disbursement.app.record_entitlement_started(bad, upstream(china(date(2026, 5, 20))))
+    disbursement.app.today = lambda: date(2026, 6, 16)
+    clerk = token(issuer, Role.TOWNSHIP_CLERK)
+    assert (await http.post(f"{JUNE}/dibao/draft", headers=clerk)).status_code == 201
+    body = problem(await http.post(f"{JUNE}/dibao/lock", headers=clerk), 422,
+                   "disbursement.holds_open")
+    assert body["field"] == "holds"
+    held = (await http.get(f"{JUNE}/dibao/holds", headers=clerk)).json()
+    assert held["open"] == 1 and held["items"][0]["reasons"][0]["code"] == "card_luhn"
+    key = held["items"][0]["key"]
+    problem(await http.post(f"{JUNE}/dibao/holds/resolve", headers=token(
+        issuer, Role.TOWNSHIP_CLERK, GUANGPO), json={"keys": [key], "resolution": "excluded",
+                                                       "reason": "账号错误"}),
+            403, "auth.jurisdiction")
+    r = await http.post(f"{JUNE}/dibao/holds/resolve", headers=clerk,
+                        json={"keys": [key], "resolution": "maybe", "reason": "x"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+    r = await http.post(f"{JUNE}/dibao/holds/resolve", headers=clerk,
+                        json={"keys": [key], "resolution": "excluded",
+                              "reason": "账号错误，待更正"})
+    assert r.status_code == 200 and r.json()["open"] == 0, r.text
+    r = await http.post(f"{JUNE}/dibao/lock", headers=clerk)
+    assert (r.status_code, r.json()["rows"]) == (200, 0)
+    codes = (await http.get("/bank-return-codes", headers=clerk)).json()
+    assert {"AC04", "AM04", "BE01"} <= {c["code"] for c in codes["codes"]}
+    assert (await http.get(f"/townships/{YELIN}/recoveries", headers=clerk)).json()[
+        "items"] == []

@@ -16,7 +16,7 @@ from tests.disbursement.conftest import CHINA_TZ, YELIN, china, keyring, started
 
 MONTH = "2026-06"
 CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
-NAMES, ACCOUNTS = ("符秀英", "王德福"), ("6222020000000071", "6222020000000082")
+NAMES, ACCOUNTS = ("符秀英", "王德福"), ("6222020000000072", "6222020000000080")
 
 
 def test_names_and_payees_are_encrypted_in_the_read_model(tmp_path: Path,

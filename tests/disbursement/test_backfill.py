@@ -35,10 +35,10 @@ def test_backfill_records_a_batch_and_refuses_known_or_repeated_entries(
         app: DisbursementApplication, keys_dir: Path) -> None:
     ring = keyring(keys_dir)
     jan = upstream(china(date(2026, 1, 5)))
-    a = started(ring, amount="300.00", start_month="2026-01", name="甲", account="6222020000000001")
-    b = started(ring, amount="450.00", start_month="2026-01", name="乙", account="6222020000000002")
+    a = started(ring, amount="300.00", start_month="2026-01", name="甲", account="6222020000000015")
+    b = started(ring, amount="450.00", start_month="2026-01", name="乙", account="6222020000000023")
     edge = started(ring, amount="0.00", start_month="2026-01", name="丙",
-                   kind=AssistanceKind.DIBAO_EDGE, account="6222020000000003")
+                   kind=AssistanceKind.DIBAO_EDGE, account="6222020000000031")
     pay = temporary(ring, amount="800.00", month="2026-06")
     with app.unit_of_work():
         assert app.backfill([(a, jan), (edge, jan), (pay, upstream(china(date(2026, 6, 3))))]) == 2
@@ -70,7 +70,7 @@ def test_a_payment_arriving_after_its_roster_was_locked_is_paid_on_the_next_one(
     assert len(june.rows) == 1
     app.lock_roster(CLERK, YELIN, "2026-06", "linshi")
     late = temporary(ring, amount="500.00", month="2026-06", name="王大姐",
-                     account="6222020000000009")
+                     account="6222020000000098")
     with app.unit_of_work():
         app.record_temporary_payment(late, upstream(china(date(2026, 6, 10))))
     assert len(app.roster(CLERK, YELIN, "2026-06", "linshi").rows) == 1  # locked: unchanged

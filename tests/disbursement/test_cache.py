@@ -12,6 +12,7 @@ import pytest
 from services.disbursement.application import DisbursementApplication
 from services.disbursement.domain import RosterStatus
 from shared.auth import Principal, Role
+from shared.bankcards import unionpay_card
 from tests.disbursement.conftest import (
     YELIN,
     application,
@@ -32,7 +33,7 @@ def app(tmp_path: Path, keys_dir: Path) -> DisbursementApplication:
     for i, amount in enumerate(("300.00", "450.00")):
         app.record_entitlement_started(
             started(ring, amount=amount, start_month="2026-01", name=f"户主{i}",
-                    account=f"622202000000000{i}"), upstream(china(date(2026, 1, 5))))
+                    account=unionpay_card(f"62220200000000{i}")), upstream(china(date(2026, 1, 5))))
     app.draft_roster(CLERK, YELIN, MONTH, "dibao")
     return app
 

@@ -107,14 +107,14 @@ async def test_confirmation_to_acknowledged_fund_plan(
     rt = disbursement_on
     ring = keyring(keys_dir)
     granny = started(ring, amount="560.00", start_month=MONTH, name="黎阿婆",
-                     account="6222021111111111")
+                     account="6222021111111113")
     uncle = started(ring, amount="1200.00", start_month="2026-04", name="王五",
-                    account="6222022222222222", kind=AssistanceKind.TEKUN, urban=True,
+                    account="6222022222222229", kind=AssistanceKind.TEKUN, urban=True,
                     household_size=1)
     doubtful = started(ring, amount="480.00", start_month="2026-05", name="陈六",
-                       account="6222023333333333")
+                       account="6222023333333335")
     flood = temporary(ring, amount="1500.00", month=MONTH, name="符大哥",
-                      account="6222024444444444", advance=True)
+                      account="6222024444444441", advance=True)
     review = ReviewStream()
     envs = [
         review.envelope(granny, china(date(2026, 5, 20)), granny.case_id, YELIN,

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from services.disbursement.documents import bank_file_csv
 from services.disbursement.domain import Resolution
 from shared.auth import Principal, Role
+from shared.bankcards import unionpay_card
 from tests.disbursement.conftest import YELIN, application, china, keyring, started, upstream
 
 CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
@@ -47,7 +48,7 @@ def test_owed_equals_paid_plus_outstanding(keys_dir: Path, amounts: list[int],
         for i, amount in enumerate(amounts):
             app.record_entitlement_started(
                 started(ring, amount=f"{amount}.00", start_month=MONTHS[0], name=NAMES[i],
-                        account=f"622202{i:010d}"),
+                        account=unionpay_card(f"622202{i:09d}")),
                 upstream(china(date(2025, 12, 20))))
         owed: dict[str, Decimal] = defaultdict(Decimal)
         paid: dict[str, Decimal] = defaultdict(Decimal)

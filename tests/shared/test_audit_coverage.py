@@ -81,11 +81,11 @@ def test_every_event_type_becomes_an_audit_record_that_archive_can_read() -> Non
 def test_one_rule_seals_ids_accounts_and_phones_at_any_depth() -> None:
     rid = make_resident_id("469028", date(1960, 5, 1), 12, "male")
     filing = {"members": [{"name": "李明", "resident_id": rid, "phone": "13800138000"}],
-              "bank_account": {"account": "6228480123456789012", "bank": "农行"},
+              "bank_account": {"account": "6228480123456789015", "bank": "农行"},
               "contact": "13912345678", "note": f"身份证 {rid}，电话13800138000"}
     out = jsonable(filing)
     text = str(out)
-    assert rid not in text and "13800138000" not in text and "6228480123456789012" not in text
+    assert rid not in text and "13800138000" not in text and "6228480123456789015" not in text
     assert "contact" not in out and "13912345678" not in text
     assert out["members"][0]["name"] == "李明"
     digest = "a" * 64
@@ -151,10 +151,10 @@ def test_household_details_never_reach_an_audit_record() -> None:
         village="469028100201", urban=False, applicant_name="黎阿婆", household_size=1,
         monthly_amount=Decimal("350.00"), breakdown={}, policy_version=1,
         start_month="2026-01", recheck_due=date(2027, 1, 1), recheck_months=12,
-        payee={"name": "黎阿婆", "bank": "海南农信", "account": "6222021111111111"},
+        payee={"name": "黎阿婆", "bank": "海南农信", "account": "6222021111111113"},
         inputs={"household": household, "on": "2025-12-20"}, actor={"user_id": "lead"})
     (started,) = ent.collect_events()
     fields = str(event_fields(started, withheld_of(Entitlement)))
-    for secret in ("1951-03-14", "hearing", "1800.00", "6222021111111111", "pension"):
+    for secret in ("1951-03-14", "hearing", "1800.00", "6222021111111113", "pension"):
         assert secret not in fields, secret
     assert "350.00" in fields  # the decision itself is in the record

@@ -1,0 +1,87 @@
+"""标准调整: a new standard (a published policy version) recomputes every live 低保 and 特困
+entitlement of a township from the version's effective month; the township sees the list
+and confirms it; each change is an Entitlement event with reason 标准调整 (disbursement then
+pays or recovers months already on a roster). The real application on SQLite."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from services.review.application import ReviewApplication
+from services.review.domain import Entitlement, compute
+from services.review.main import ReviewSettings
+from shared.auth import Principal, Role
+from shared.errors import Forbidden
+from shared.pii import Keyring
+from shared.regions import load_county
+from tests.review.helpers import TERMS, household, terms
+
+YELIN, GUANGPO = "469028100", "469028101"
+BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)
+LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)
+OTHER = Principal(user_id="lead-guangpo", role=Role.TOWNSHIP_LEADER, township=GUANGPO)
+ON = date(2026, 3, 1)
+
+
+def app_on(tmp_path: Path, keys_dir: Path) -> ReviewApplication:
+    settings = ReviewSettings(var_dir=tmp_path, keyring_file=keys_dir / "bus-keyring.json",
+                              trust_list_file=keys_dir / "bus-trust.json",
+                              signing_key_file=keys_dir / "bus-signing" / "review.ed25519.pem",
+                              seed_demo_policy=False)
+    app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
+                            keyring=Keyring.load_or_create(keys_dir / "bus-keyring.json"))
+    app.today = lambda: date(2026, 2, 1)
+    return app
+
+
+def live(app: ReviewApplication, township: str, urban: bool = False) -> Entitlement:
+    inputs: dict[str, Any] = {"household": household(urban=urban), "on": ON}
+    b = compute("dibao", inputs, terms())
+    e = Entitlement(case_id=uuid4(), kind="dibao", household_id=None, township=township,
+                    village=township + "201", urban=urban, applicant_name="黎阿婆",
+                    household_size=3, monthly_amount=Decimal(b["monthly_amount"]),
+                    breakdown=b, policy_version=1, start_month="2026-03",
+                    recheck_due=date(2027, 3, 1), recheck_months=12, payee=None,
+                    inputs=inputs, actor=LEADER.actor())
+    app.save(e)
+    return e
+
+
+def test_a_new_standard_is_listed_confirmed_and_recorded_once(tmp_path: Path,
+                                                              keys_dir: Path) -> None:
+    app = app_on(tmp_path, keys_dir)
+    app.publish_policy(BUREAU, date(2026, 2, 1), TERMS, "首版")
+    app.today = lambda: date(2026, 4, 20)
+    app.publish_policy(BUREAU, date(2026, 5, 1),
+                       {**TERMS, "dibao_standard_rural": "720", "dibao_standard_urban": "760"},
+                       "县政府提高低保标准")
+    ours = [live(app, YELIN), live(app, YELIN, urban=True)]
+    theirs = live(app, GUANGPO)
+
+    preview = app.standard_change_preview(LEADER, YELIN, 2)
+    assert preview["effective_month"] == "2026-05"
+    by_id = {i["entitlement_id"]: i for i in preview["items"]}
+    assert set(by_id) == {str(e.id) for e in ours}  # only this township's
+    for e in ours:
+        item = by_id[str(e.id)]
+        assert Decimal(item["new"]) > Decimal(item["current"]) == e.monthly_amount
+
+    with pytest.raises(Forbidden):
+        app.confirm_standard_change(OTHER, YELIN, 2)
+    app.today = lambda: date(2026, 6, 3)  # confirmed late: May is already paid
+    done = app.confirm_standard_change(LEADER, YELIN, 2)
+    assert done["changed"] == 2
+    for e in ours:
+        after = app.entitlement(LEADER, e.id)
+        last = after.changes[-1]
+        assert (last["reasons"], last["effective_month"], after.policy_version) == (
+            ["标准调整"], "2026-05", 2)
+        assert after.monthly_amount == Decimal(by_id[str(e.id)]["new"])
+    assert app.entitlement(OTHER, theirs.id).policy_version == 1
+    assert app.confirm_standard_change(LEADER, YELIN, 2)["changed"] == 0  # once

@@ -52,7 +52,7 @@ from shared.calendar import WorkingCalendar
 from shared.clock import start_of_day
 from shared.errors import Forbidden, RuleViolation
 from shared.regions import County, UnknownRegion
-from shared.seals import SealKeys, seal_valid
+from shared.seals import SealKeys
 
 if TYPE_CHECKING:  # the application owns this component
     from services.archive.application import ArchiveApplication
@@ -294,7 +294,10 @@ class CountySupervision:
             return filing_xlsx(filing.activity, self._filing_heading(filing)), "preview", {}
         doc = filing.submission["document"]
         content = self.app.store.get(doc["sha256"])
-        return content, "sealed", {"seal_valid": seal_valid(doc["seal"], month, content),
+        # An SM2 seal carries its own time; an Ed25519 one (older filings) is judged now.
+        verdict = self.setup.seals.verify(doc["seal"], subject=month, content=content,
+                                          owner=township)
+        return content, "sealed", {"seal_valid": verdict.valid, "seal_reason": verdict.reason,
                                    "sha256": doc["sha256"]}
 
     # --- statistics and dynamic analysis ------------------------------------------------------

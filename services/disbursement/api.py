@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -234,6 +236,27 @@ def router(app: DisbursementApplication) -> APIRouter:
                             month: str = MONTH, who: Principal = Depends(readers)) -> Response:
         doc, content = app.statistics_document(who, township, month, f"statistics_{fmt}")
         return _download(content, doc["name"], doc["media_type"])
+
+    @r.get("/seals/trust-list")
+    def trust_list() -> Response:
+        """The county's seal trust list (shared.seals): public, no login, so that anyone
+        holding a sealed file can check it offline (python -m deploy.verify_seal)."""
+        return Response(app.seals.trust_list().to_json(), media_type="application/json")
+
+    @r.get("/statistics/{township}/{month}/documents/{fmt}/seal")
+    def statistics_document_seal(fmt: Literal["xlsx", "pdf"], township: str = TOWNSHIP,
+                                 month: str = MONTH,
+                                 who: Principal = Depends(readers)) -> Response:
+        """The document's seal, for an offline check: the GB/T 38540 SES_Signature (DER)
+        of an SM2 seal, or the seal as JSON (Ed25519)."""
+        doc, _ = app.statistics_document(who, township, month, f"statistics_{fmt}")
+        if doc.get("algorithm") == "sm2":
+            return _download(base64.b64decode(doc["signature"]), f"{doc['name']}.ses",
+                             "application/octet-stream")
+        seal = {k: doc[k] for k in ("document_kind", "sha256", "signature", "key_id",
+                                    "public_key")} | {"owner": township, "subject": month}
+        return _download(json.dumps(seal).encode(), f"{doc['name']}.seal.json",
+                         "application/json")
 
     @r.post("/seals/verify")
     def verify(request: Request, file: UploadFile = File(...),

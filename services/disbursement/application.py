@@ -66,7 +66,7 @@ from services.disbursement.domain import (
     statistics_id,
 )
 from services.disbursement.projections import DisbursementProjection
-from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
+from services.disbursement.seal import SealKeys, seal_document, seal_verdict, sha256_hex
 from shared.auth import Principal
 from shared.clock import MonthlyRhythm, RhythmSchedule, business_date, today_from
 from shared.contracts import Envelope
@@ -643,12 +643,15 @@ class DisbursementApplication(ServiceApplication):
             return {"valid": False, "sha256": sha,
                     "reason": "no sealed document has this hash: altered, or never sealed"}
         doc = SealedDocument(**json.loads(row.document))
-        valid = signature_valid(row.sealed_by, row.subject, doc)
-        return {"valid": valid, "sha256": sha, "document_kind": doc.document_kind,
+        verdict = seal_verdict(self.seals, row.sealed_by, row.subject, doc, row.sealed_at,
+                               content)
+        current = self.seals.trust_list().current(row.sealed_by, doc.algorithm)
+        return {"valid": verdict.valid, "sha256": sha, "document_kind": doc.document_kind,
                 "name": doc.name, "sealed_by": row.sealed_by, "month": row.subject,
                 "sealed_at": row.sealed_at.isoformat(), "key_id": doc.key_id,
-                "key_is_current": self.seals.key_id(row.sealed_by) == doc.key_id,
-                "reason": None if valid else "the signature does not verify"}
+                "algorithm": doc.algorithm, "signer": verdict.owner_name,
+                "key_is_current": current is not None and current.key_id == doc.key_id,
+                "code": verdict.code, "reason": verdict.reason}
 
     # --- the county's fund plan ---------------------------------------------------------------
 
@@ -659,7 +662,8 @@ class DisbursementApplication(ServiceApplication):
             return [{"township": r.township, "figures": json.loads(r.figures),
                      "rows": json.loads(r.rows), "late": r.late,
                      "documents": [{k: d[k] for k in ("document_kind", "sha256", "signature",
-                                                     "key_id", "public_key")}
+                                                     "key_id", "public_key") if k in d}
+                                   | {"algorithm": d.get("algorithm", "ed25519")}
                                    for d in json.loads(r.documents)]} for r in rows]
 
     def _held_rows(self, month: str) -> list[HeldRow]:

@@ -765,9 +765,10 @@ class SealedDocument:
     name: str
     media_type: str
     sha256: str
-    signature: str  # base64 Ed25519 over shared.seals.seal_statement(...)
+    signature: str  # base64: a GB/T 38540 SES_Signature (sm2) or Ed25519 (shared.seals)
     key_id: str
-    public_key: str  # base64 raw Ed25519 public key
+    public_key: str  # base64, names the key on the county's trust list
+    algorithm: str = "ed25519"  # documents sealed before SM2 carry no algorithm
 
     def to_wire(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -26,7 +26,7 @@ from services.disbursement.documents import (
     statistics_xlsx,
 )
 from services.disbursement.domain import StatInput, compile_statistics
-from services.disbursement.seal import SealKeys, seal_document, signature_valid
+from services.disbursement.seal import SealKeys, seal_document, seal_verdict
 from shared.errors import RuleViolation
 
 
@@ -173,8 +173,13 @@ def test_seal_verifies_and_fails_on_a_one_byte_change(tmp_path: Path) -> None:
     pdf = statistics_pdf(FIGURES, HEADING)
     doc = seal_document(keys, "469028100", "2026-06", "statistics_pdf", "t.pdf",
                         "application/pdf", pdf)
+
+    def signature_valid(owner: str, month: str, d: type[doc]) -> bool:
+        return seal_verdict(keys, owner, month, d, sealed_at=None).valid
+
     assert signature_valid("469028100", "2026-06", doc)
-    assert (tmp_path / "seals" / "469028100.ed25519.pem").stat().st_mode & 0o777 == 0o600
+    assert seal_verdict(keys, "469028100", "2026-06", doc, None, pdf).valid
+    assert (tmp_path / "seals" / "469028100.sm2.pem").stat().st_mode & 0o777 == 0o600
     altered = bytearray(pdf)
     altered[len(altered) // 2] ^= 0x01
     forged = seal_document(keys, "469028100", "2026-06", "statistics_pdf", "t.pdf",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import sys
 import time
@@ -84,6 +85,17 @@ class Progress:
             print(f"    {text}", flush=True)
 
 
+_SURNAMES = "王李张刘陈杨黄吴林符"
+_GIVEN = ("建华", "秀英", "海燕", "志强", "丽娟", "国平", "春梅", "文斌", "玉兰", "明辉")
+
+
+def official_name(user_id: str) -> str:
+    """A demo official's name (the token's name claim), the same for the same user: what
+    documents show as 编制 and 签章人 instead of a user id."""
+    n = int(hashlib.sha256(user_id.encode()).hexdigest(), 16)
+    return _SURNAMES[n % len(_SURNAMES)] + _GIVEN[(n // 10) % len(_GIVEN)]
+
+
 class Tokens:
     """Bearer tokens minted with the stack's development key, one per role and place."""
 
@@ -97,7 +109,7 @@ class Tokens:
         if key not in self._cache:
             uid = f"demo-{role.value}" + (f"-{village or township}" if township else "")
             self._cache[key] = {"authorization": "Bearer " + self.issuer.mint(
-                uid, role, township, village, org=org)}
+                uid, role, township, village, org=org, name=official_name(uid))}
         return self._cache[key]
 
 

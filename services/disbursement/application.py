@@ -596,7 +596,8 @@ class DisbursementApplication(ServiceApplication):
                                      carried)
         compiled_at = self.now().replace(microsecond=0)
         heading = StatisticsHeading(self.county.name, self.county.township(township).name,
-                                    township, month, compiled_at, who.user_id)
+                                    township, month, compiled_at, who.name or who.user_id,
+                                    self.seals.algorithm)
         files = [("statistics_xlsx", f"统计表-{township}-{month}.xlsx",
                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                   statistics_xlsx(figures, heading)),

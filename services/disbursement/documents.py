@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import math
+import os
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from openpyxl import Workbook, load_workbook
@@ -22,6 +26,7 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from services.disbursement.domain import BankLine, money
@@ -248,7 +253,8 @@ class StatisticsHeading:
     township: str
     month: str
     compiled_at: datetime
-    compiled_by: str
+    compiled_by: str  # the official's name (the token's name claim), else their user id
+    seal_algorithm: str = "sm2"  # shown in the seal's caption
 
 
 def statistics_xlsx(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
@@ -275,17 +281,79 @@ def statistics_xlsx(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
     return _deterministic(wb, h.compiled_at)
 
 
-_FONT = "STSong-Light"
+# The PDF's Chinese font, embedded (as a subset): WenQuanYi Micro Hei, TrueType outlines
+# (reportlab embeds TrueType, not the CFF outlines of Noto Sans CJK). Debian's
+# fonts-wqy-microhei; .ci/run installs it; LINGSHUI_CJK_FONT names another TrueType file.
+CJK_FONT_FILES = (Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+                  Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"))
+_EMBEDDED = "LingshuiCJK"
+_FALLBACK = "STSong-Light"  # a CID font readers supply: renders, but is not embedded
+log = logging.getLogger(__name__)
+
+
+def cjk_font_file() -> Path | None:
+    named = os.environ.get("LINGSHUI_CJK_FONT")
+    candidates = (Path(named),) if named else CJK_FONT_FILES
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def _font() -> str:
+    registered = pdfmetrics.getRegisteredFontNames()
+    if _EMBEDDED in registered:
+        return _EMBEDDED
+    path = cjk_font_file()
+    if path is not None:
+        pdfmetrics.registerFont(TTFont(_EMBEDDED, str(path), subfontIndex=0))
+        return _EMBEDDED
+    if _FALLBACK not in registered:
+        log.warning("no CJK TrueType font (%s): the statistics PDF uses %s, not embedded",
+                    ", ".join(map(str, CJK_FONT_FILES)), _FALLBACK)
+        pdfmetrics.registerFont(UnicodeCIDFont(_FALLBACK))
+    return _FALLBACK
+
+
+SEAL_RED = (0.82, 0.05, 0.05)
+
+
+def seal_caption(h: StatisticsHeading) -> str:
+    return (f"电子印章：{h.township_name}（{h.township}）  签章人：{h.compiled_by}  "
+            f"签章时间：{h.compiled_at:%Y-%m-%d %H:%M}")
+
+
+def _draw_seal(c: Canvas, font: str, cx: float, cy: float, h: StatisticsHeading) -> None:
+    """The visible seal (印章): a red ring, the unit's name along the top, a star, and
+    "电子印章" below; the GB/T 38540 seal itself travels beside the file."""
+    radius = 52
+    c.saveState()
+    c.setStrokeColorRGB(*SEAL_RED)
+    c.setFillColorRGB(*SEAL_RED)
+    c.setLineWidth(2.6)
+    c.circle(cx, cy, radius)
+    name = f"{h.county}{h.township_name}"
+    span = min(250.0, 20.0 * len(name))  # degrees of arc the name takes
+    size = 11 if len(name) <= 12 else 9
+    c.setFont(font, size)
+    for i, ch in enumerate(name):
+        angle = math.radians(90 + span / 2 - (span * (i + 0.5) / len(name)))
+        c.saveState()
+        c.translate(cx + (radius - 14) * math.cos(angle), cy + (radius - 14) * math.sin(angle))
+        c.rotate(math.degrees(angle) - 90)
+        c.drawCentredString(0, 0, ch)
+        c.restoreState()
+    c.setFont(font, 26)
+    c.drawCentredString(cx, cy - 9, "★")
+    c.setFont(font, 9)
+    c.drawCentredString(cx, cy - 30, "电子印章")
+    c.restoreState()
 
 
 def statistics_pdf(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
-    """The same table as a PDF. STSong-Light is one of the CID fonts every PDF reader ships
-    (Adobe's Asian font packs), so Chinese renders without embedding a font file."""
-    if _FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
+    """The same table as a PDF, with the township's visible seal and the official's name.
+    Its Chinese font is embedded (a subset), so every reader renders it alike."""
+    _FONT = _font()
     buf = io.BytesIO()
     # invariant: no wall-clock date or random id in the file, so its hash is reproducible.
-    c = Canvas(buf, pagesize=landscape(A4), invariant=1)
+    c = Canvas(buf, pagesize=landscape(A4), invariant=1, initialFontName=_FONT)
     c.setTitle(STATISTICS_TITLE)
     c.setAuthor(h.township_name)
     width, height = landscape(A4)
@@ -306,7 +374,14 @@ def statistics_pdf(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
             x += w
         y -= row_h
     c.drawString(60, y - 30, f"编制：{h.compiled_by}    编制时间：{h.compiled_at:%Y-%m-%d %H:%M}")
-    c.drawString(60, y - 50, "本表经乡镇电子印章签署；核验请使用县民政系统“印章核验”功能。")
+    c.drawString(60, y - 50, "本表经乡镇电子印章签署（" + (
+        "SM2/SM3，GB/T 38540" if h.seal_algorithm == "sm2" else h.seal_algorithm) +
+        "）；核验：县民政系统“印章核验”，或离线核验工具与县印章信任列表。")
+    seal_y = max(y - 85, 110)  # over the signature lines, as a stamped seal sits
+    _draw_seal(c, _FONT, width - 150, seal_y, h)
+    c.setFont(_FONT, 9)
+    c.setFillColorRGB(*SEAL_RED)
+    c.drawRightString(width - 60, seal_y - 68, seal_caption(h))
     c.showPage()
     c.save()
     return buf.getvalue()

@@ -4,9 +4,6 @@ table as XLSX and PDF (Chinese text really in the PDF), and the electronic seal.
 from __future__ import annotations
 
 import io
-import re
-import zlib
-from base64 import a85decode
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +25,7 @@ from services.disbursement.documents import (
 from services.disbursement.domain import StatInput, compile_statistics
 from services.disbursement.seal import SealKeys, seal_document, seal_verdict
 from shared.errors import RuleViolation
+from tests.documents import pdf_fonts, pdf_text, red_pixels, render_pages, require_cjk_font
 
 
 def fp(account: str) -> str:
@@ -124,35 +122,32 @@ def test_export_files_carry_the_accounts_and_are_reproducible() -> None:
 # --- the statistics table -------------------------------------------------------------------
 
 
-def _pdf_text(pdf: bytes) -> str:
-    """Decode the text-showing strings of a reportlab PDF (ASCII85 + Flate streams, CID
-    font with UCS-2 big-endian codes): enough to prove the Chinese is really there."""
-    out = []
-    for body in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
-        data = zlib.decompress(a85decode(body.strip(), adobe=True) if body.startswith(b"<~")
-                               else a85decode(body.strip().removesuffix(b"~>")))
-        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\) Tj", data, re.S):
-            raw = re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes([int(m.group(1), 8)])
-                         if m.group(1)[:1].isdigit() else m.group(1), literal)
-            out.append(raw.decode("utf-16-be") if len(raw) % 2 == 0 else raw.decode("latin-1"))
-    return "\n".join(out)
-
-
 FIGURES = compile_statistics([StatInput("dibao", False, "h1", 3, Decimal("840.00")),
                               StatInput("tekun", True, "h2", 1, Decimal("1200.00"))],
                              {("dibao", False): (1, 0)})
 HEADING = StatisticsHeading("陵水黎族自治县", "椰林镇", "469028100", "2026-06",
-                            datetime(2026, 6, 18, 9, 0), "leader-yelin")
+                            datetime(2026, 6, 30, 10, 0), "王建华")
 
 
-def test_statistics_pdf_renders_the_chinese_title_and_figures() -> None:
+def test_statistics_pdf_renders_the_chinese_title_figures_seal_and_names(
+        tmp_path: Path) -> None:
+    require_cjk_font()
     pdf = statistics_pdf(FIGURES, HEADING)
-    assert b"/BaseFont /STSong-Light" in pdf and b"/Encoding /UniGB-UCS2-H" in pdf
-    text = _pdf_text(pdf)
+    fonts = pdf_fonts(pdf, tmp_path)
+    assert fonts and all(row[-5:-2] == ["yes", "yes", "yes"] for row in fonts), fonts
+    pages = render_pages(pdf, "statistics-469028100-2026-06")
+    assert len(pages) == 1
+    assert red_pixels(pages[0]) > 2000, "the red seal is drawn on the page"
+    text = pdf_text(pdf)
     assert f"《{STATISTICS_TITLE}》" in text
     for expected in ("陵水黎族自治县椰林镇", "城乡低保", "特困供养", "临时救助", "农村", "合计",
-                     "840.00", "2040.00", "统计月份：2026-06"):
+                     "840.00", "2040.00", "统计月份：2026-06", "编制：王建华",
+                     "电子印章：椰林镇（469028100）", "签章人：王建华",
+                     "签章时间：2026-06-30 10:00"):
         assert expected in text, expected
+    totals = next(line for line in text.splitlines() if line.strip().startswith("合计"))
+    assert totals.split()[1:5] == ["2", "4", "2040.00", "2040.00"]
+    assert "u-clerk" not in text and "dibao" not in text
     assert pdf == statistics_pdf(FIGURES, HEADING)  # reproducible: no clock, no random id
 
 

@@ -26,7 +26,7 @@ def _tool(name: str) -> str:
 
 
 def require_cjk_font() -> None:
-    from services.disbursement.documents import cjk_font_file
+    from shared.fonts import cjk_font_file
 
     if cjk_font_file() is None:
         message = "no CJK TrueType font (Debian fonts-wqy-microhei) to embed in PDFs"

@@ -23,6 +23,7 @@ from services.archive.supervision import (
     LINE_LABELS,
     Line,
 )
+from shared.fonts import cjk_font_file
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
@@ -115,7 +116,7 @@ def statistics_xlsx(result: Mapping[str, Any], heading: Heading,
     return _save(wb)
 
 
-FIGURE_TITLES = {f: f.replace("_", " ") for f in FIGURES}
+FIGURE_TITLES = {f: FIGURE_LABELS.get(f, f) for f in FIGURES}  # what a person reads
 
 
 def figure_png(series: Sequence[Mapping[str, Any]], figure: str, title: str) -> bytes:
@@ -124,15 +125,19 @@ def figure_png(series: Sequence[Mapping[str, Any]], figure: str, title: str) -> 
 
     months = [r["month"] for r in series]
     values = [None if r[figure] is None else float(r[figure]) for r in series]
+    from matplotlib.font_manager import FontProperties
+
+    font_file = cjk_font_file()  # without it the Chinese title would be empty boxes
+    font = FontProperties(fname=str(font_file)) if font_file else FontProperties()
     fig = Figure(figsize=(4.8, 2.6), dpi=100)
     ax = fig.subplots()
     ax.plot(range(len(months)), [float("nan") if v is None else v for v in values],
             marker="o", linewidth=1.5)
     ax.set_xticks(range(len(months)), months, rotation=45, fontsize=7)
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_title(f"{FIGURE_TITLES[figure]} - {title}", fontsize=9)
+    ax.set_title(f"{FIGURE_TITLES[figure]}（{title}）", fontsize=9, fontproperties=font)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()

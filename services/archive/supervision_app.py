@@ -20,7 +20,14 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import select
 
-from services.archive.reports import XLSX, Heading, figure_png, filing_xlsx, statistics_xlsx
+from services.archive.reports import (
+    KIND_LABELS,
+    XLSX,
+    Heading,
+    figure_png,
+    filing_xlsx,
+    statistics_xlsx,
+)
 from services.archive.supervision import (
     FIGURES,
     KINDS,
@@ -353,9 +360,11 @@ class CountySupervision:
             raise RuleViolation("archive.figure", f"figure is one of {', '.join(FIGURES)}",
                                 field="figure")
         result = self.statistics(who, township, kind, first, last, as_of)
-        scope = f"{township or 'county'} {kind or 'all kinds'}"
+        county = self.setup.county
+        place = county.township(township).name if township else f"{county.name}全县"
+        scope = f"{place} {KIND_LABELS.get(kind, kind)}"  # names a person reads, not codes
         return figure_png(result["series"], figure,
-                          scope + (f" as of {as_of.isoformat()}" if as_of else ""))
+                          scope + (f"，截至 {as_of.isoformat()}" if as_of else ""))
 
     # --- alerts -------------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ class Correction(_In):
 
 class ExportRequest(_In):
     format: Literal["csv", "xlsx"]
+    encoding: Literal["utf-8", "gbk"] = "utf-8"  # CSV only: GBK for banks' tools that need it
 
 
 class ResolveDiscrepancies(_In):
@@ -168,7 +169,8 @@ def router(app: DisbursementApplication) -> APIRouter:
         made: list[tuple[dict[str, Any], bytes]] = []
 
         def command() -> dict[str, Any]:
-            made.append(app.create_export(who, township, month, kind.value, body.format))
+            made.append(app.create_export(who, township, month, kind.value, body.format,
+                                             body.encoding))
             return made[0][0]
 
         # The idempotency store keeps only the record (no bank account): a replay answers

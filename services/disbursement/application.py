@@ -19,11 +19,14 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.disbursement.documents import (
+    KIND_LABELS,
     ExportRow,
     StatisticsHeading,
     read_bank_return,
     roster_csv,
+    roster_csv_v1,
     roster_xlsx,
+    roster_xlsx_v1,
     statistics_pdf,
     statistics_xlsx,
 )
@@ -437,7 +440,13 @@ class DisbursementApplication(ServiceApplication):
 
     # --- export for the bank (the audited disclosure of accounts) ------------------------
 
-    def _export_rows(self, roster: MonthlyRoster) -> list[ExportRow]:
+    def _village_name(self, code: str) -> str:
+        try:
+            return self.county.village(code)[1].name
+        except UnknownRegion:  # a village missing from a sample list: its code, not nothing
+            return code
+
+    def _export_rows(self, roster: MonthlyRoster, village_names: bool) -> list[ExportRow]:
         keys = list(roster.rows)
         t = self.views.ledger
         payees: dict[str, dict[str, Any] | None] = {}
@@ -452,30 +461,39 @@ class DisbursementApplication(ServiceApplication):
             p = payees.get(row.key)
             sealed = p.get("account_sealed") if p else None
             out.append(ExportRow(row.key, row.name, unseal(sealed) if sealed else "",
-                                 row.amount, row.village, kind))
+                                 row.amount, self._village_name(row.village)
+                                 if village_names else row.village, kind))
         return out
 
     def _render_export(self, roster: MonthlyRoster, file_format: str,
-                       generated_at: datetime) -> bytes:
-        rows = self._export_rows(roster)
+                       generated_at: datetime, layout: str = "v1") -> bytes:
+        """The file in the layout it was (or is being) exported in (documents.py)."""
+        v1 = layout == "v1"
+        rows = self._export_rows(roster, village_names=not v1)
+        township = self.county.township(roster.township).name
         if file_format == "csv":
-            return roster_csv(rows)
-        title = (f"{self.county.name}{self.county.township(roster.township).name} "
-                 f"{roster.month} 发放花名册（{roster.kind}）")
-        return roster_xlsx(rows, title, generated_at)
+            return roster_csv_v1(rows) if v1 else roster_csv(rows, layout.removeprefix("v2-"))
+        if v1:
+            return roster_xlsx_v1(rows, f"{self.county.name}{township} {roster.month} "
+                                        f"发放花名册（{roster.kind}）", generated_at)
+        label = KIND_LABELS.get(roster.kind, roster.kind)
+        return roster_xlsx(rows, f"{self.county.name}{township} {roster.month} "
+                                 f"{label}资金发放花名册", generated_at)
 
     def create_export(self, who: Principal, township: str, month: str, kind: str,
-                      file_format: str) -> tuple[dict[str, Any], bytes]:
+                      file_format: str, encoding: str = "utf-8",
+                      ) -> tuple[dict[str, Any], bytes]:
         """The audited export (`Exported`: who, when, the file's hash) and the file itself,
         generated once. The file is handed to the caller, never stored: a later download
         regenerates it and checks it against the recorded hash."""
         roster = self.roster(who, township, month, kind)
         generated_at = self.now().replace(microsecond=0)
         roster.check_exportable()  # before unsealing anything
-        content = self._render_export(roster, file_format, generated_at)
+        layout = f"v2-{encoding if file_format == 'csv' else 'utf-8'}"
+        content = self._render_export(roster, file_format, generated_at, layout)
         export_id = str(uuid4())
         sha = sha256_hex(content)
-        roster.record_export(export_id, file_format, sha, generated_at, who.actor())
+        roster.record_export(export_id, file_format, sha, generated_at, who.actor(), layout)
         self.save(roster)
         return {"export_id": export_id, "format": file_format, "sha256": sha,
                 "rows": len(roster.rows), "total": str(roster.total)}, content
@@ -492,7 +510,8 @@ class DisbursementApplication(ServiceApplication):
         # Rows unchanged since the export (same digest): no need to replay that version.
         as_exported: MonthlyRoster = roster if meta.get("digest") == roster.digest else self.get(
             roster.id, version=meta["roster_version"])
-        content = self._render_export(as_exported, meta["format"], meta["generated_at"])
+        content = self._render_export(as_exported, meta["format"], meta["generated_at"],
+                                      meta.get("layout", "v1"))
         if sha256_hex(content) != meta["sha256"]:
             raise RuleViolation("disbursement.export_changed",
                                 "the regenerated file differs from the audited export")

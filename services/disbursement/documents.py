@@ -11,17 +11,16 @@ import csv
 import io
 import logging
 import math
-import os
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, Side
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase import pdfmetrics
@@ -31,9 +30,11 @@ from reportlab.pdfgen.canvas import Canvas
 
 from services.disbursement.domain import BankLine, money
 from shared.errors import RuleViolation
+from shared.fonts import CJK_FONT_FILES, cjk_font_file
 from shared.pii import mask_bank_account
 
-KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助"}
+KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
+               "dibao_edge": "低保边缘"}
 STATISTICS_TITLE = "城乡低保、特困供养资金和临时救助发放统计表"
 EXPORT_HEADER = ("序号", "参考号", "户名", "账号", "金额", "村(居)", "类别")
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -54,8 +55,35 @@ def _export_cells(rows: Iterable[ExportRow]) -> Iterable[list[Any]]:
                KIND_LABELS.get(r.kind, r.kind)]
 
 
-def roster_csv(rows: Iterable[ExportRow]) -> bytes:
-    """UTF-8 with BOM, so that Excel and bank tools read the Chinese names correctly."""
+# Layouts of the bank roster. An export is regenerated (and checked against its audited
+# hash) in the layout it was made in: "v1" for exports recorded before layouts existed.
+EXPORT_LAYOUTS = ("v2-utf-8", "v2-gbk")
+EXPORT_HEADER_V2 = ("序号", "参考号", "户名", "账号", "金额(元)", "村(居)", "类别")
+ENCODINGS = {"utf-8": "utf-8-sig", "gbk": "gbk"}  # the BOM tells Excel the file is UTF-8
+
+
+def roster_csv(rows: Iterable[ExportRow], encoding: str = "utf-8") -> bytes:
+    """The bank's CSV: UTF-8 with BOM, or GBK for banks' tools that expect it. The account
+    is written after a tab, so that Excel keeps a 19-digit number as text (not 6.22E+18
+    with its last digits zeroed); bank parsers strip the whitespace (so does ours)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(EXPORT_HEADER_V2)
+    for c in _export_cells(rows):
+        w.writerow([c[0], c[1], c[2], "\t" + c[3], str(c[4]), *c[5:]])
+    text = buf.getvalue()
+    try:
+        return text.encode(ENCODINGS[encoding])
+    except UnicodeEncodeError as e:
+        bad = text[e.start:e.end]
+        line = text.count("\n", 0, e.start)
+        raise RuleViolation("disbursement.export_encoding",
+                            f"row {line}: {bad!r} cannot be written in GBK; export UTF-8",
+                            field="encoding") from None
+
+
+def roster_csv_v1(rows: Iterable[ExportRow]) -> bytes:
+    """The first layout (exports recorded before v2), kept so they regenerate exactly."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(EXPORT_HEADER)
@@ -85,6 +113,31 @@ def _deterministic(workbook: Workbook, when: datetime) -> bytes:
 
 
 def roster_xlsx(rows: Iterable[ExportRow], title: str, when: datetime) -> bytes:
+    """花名册 as clerks and banks read it: a title, the header, one row per payment with the
+    account a text cell (format "@": Excel never turns it into a rounded number), the
+    amount a number to the fen, and a 合计 row with the count and the total."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("发放花名册")
+    for col, width in zip("ABCDEFG", (6, 40, 12, 24, 12, 16, 10), strict=True):
+        ws.column_dimensions[col].width = width
+    ws.append([title])
+    ws.append(list(EXPORT_HEADER_V2))
+    count, total = 0, Decimal("0.00")
+    for cells in _export_cells(rows):
+        account = WriteOnlyCell(ws, value=cells[3])
+        account.number_format = "@"
+        amount = WriteOnlyCell(ws, value=cells[4])
+        amount.number_format = "0.00"
+        ws.append([*cells[:3], account, amount, *cells[5:]])
+        count, total = count + 1, total + cells[4]
+    sum_cell = WriteOnlyCell(ws, value=total)
+    sum_cell.number_format = "0.00"
+    ws.append(["合计", f"共 {count} 笔", "", "", sum_cell, "", ""])
+    return _deterministic(wb, when)
+
+
+def roster_xlsx_v1(rows: Iterable[ExportRow], title: str, when: datetime) -> bytes:
+    """The first layout (exports recorded before v2), kept so they regenerate exactly."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("发放花名册")
     ws.append([title])
@@ -281,20 +334,10 @@ def statistics_xlsx(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
     return _deterministic(wb, h.compiled_at)
 
 
-# The PDF's Chinese font, embedded (as a subset): WenQuanYi Micro Hei, TrueType outlines
-# (reportlab embeds TrueType, not the CFF outlines of Noto Sans CJK). Debian's
-# fonts-wqy-microhei; .ci/run installs it; LINGSHUI_CJK_FONT names another TrueType file.
-CJK_FONT_FILES = (Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
-                  Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"))
+# The PDF's Chinese font (shared.fonts), embedded as a subset.
 _EMBEDDED = "LingshuiCJK"
 _FALLBACK = "STSong-Light"  # a CID font readers supply: renders, but is not embedded
 log = logging.getLogger(__name__)
-
-
-def cjk_font_file() -> Path | None:
-    named = os.environ.get("LINGSHUI_CJK_FONT")
-    candidates = (Path(named),) if named else CJK_FONT_FILES
-    return next((p for p in candidates if p.is_file()), None)
 
 
 def _font() -> str:

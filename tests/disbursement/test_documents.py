@@ -18,6 +18,7 @@ from services.disbursement.documents import (
     bank_file_csv,
     read_bank_return,
     roster_csv,
+    roster_csv_v1,
     roster_xlsx,
     statistics_pdf,
     statistics_xlsx,
@@ -107,16 +108,50 @@ def test_not_a_file_at_all() -> None:
     assert "UTF-8" in malformed(bytes(range(128, 256)) * 3).message
 
 
-def test_export_files_carry_the_accounts_and_are_reproducible() -> None:
+ROSTER = [ExportRow("k1", "黎阿婆", "6222021234567890123", Decimal("560.00"), "椰林村",
+                    "dibao"),
+          ExportRow("k2", "符大哥", "6222029876543210", Decimal("300.50"), "城东社区",
+                    "dibao")]
+
+
+def test_export_files_carry_the_accounts_as_text_and_are_reproducible() -> None:
+    csv_text = roster_csv(ROSTER).decode("utf-8-sig")
+    assert csv_text.splitlines()[0] == "序号,参考号,户名,账号,金额(元),村(居),类别"
+    # The tab keeps Excel from reading 19 digits as a number (6.22202E+18, digits lost).
+    assert csv_text.splitlines()[1] == "1,k1,黎阿婆,\t6222021234567890123,560.00,椰林村,城乡低保"
+    when = datetime(2026, 6, 16, 9, 30)
+    first = roster_xlsx(ROSTER, "椰林镇 2026-06 城乡低保资金发放花名册", when)
+    assert first == roster_xlsx(ROSTER, "椰林镇 2026-06 城乡低保资金发放花名册", when)  # same hash
+    ws = load_workbook(io.BytesIO(first)).active
+    assert ws.cell(3, 4).value == "6222021234567890123" and ws.cell(3, 4).data_type == "s"
+    assert ws.cell(3, 4).number_format == "@"  # a text cell in Excel too
+    assert ws.cell(3, 5).data_type == "n" and ws.cell(3, 5).number_format == "0.00"
+    assert ws.cell(3, 6).value == "椰林村" and ws.cell(3, 7).value == "城乡低保"
+    totals = [c.value for c in ws[5]]
+    assert totals[:2] == ["合计", "共 2 笔"] and Decimal(str(totals[4])) == Decimal("860.50")
+    assert ws.max_row == 5
+    # A bank's import of the CSV reads the accounts back whole.
+    lines = read_bank_return("r.csv", roster_csv(ROSTER).replace(
+        "序号,参考号,户名,账号,金额(元),村(居),类别".encode(),
+        "序号,参考号,户名,账号,金额,村(居),状态".encode()).replace(
+        "城乡低保".encode(), "成功".encode()), fp, max_lines=10)
+    assert [x.account_fp for x in lines] == ["fp:6222021234567890123", "fp:6222029876543210"]
+
+
+def test_the_csv_in_gbk_for_banks_that_need_it() -> None:
+    gbk = roster_csv(ROSTER, "gbk")
+    assert not gbk.startswith(b"\xef\xbb\xbf")  # no UTF-8 BOM
+    assert "黎阿婆" in gbk.decode("gbk") and "城乡低保" in gbk.decode("gbk")
+    with pytest.raises(RuleViolation) as e:  # a name GBK cannot write: refused, named
+        roster_csv([ROSTER[0]._replace(name="黎𠀀")], "gbk")
+    assert (e.value.code, e.value.field) == ("disbursement.export_encoding", "encoding")
+
+
+def test_exports_of_the_first_layout_regenerate_byte_for_byte() -> None:
     rows = [ExportRow("k1", "黎阿婆", "6222021234567890", Decimal("560.00"), "469028100201",
                       "dibao")]
-    csv_text = roster_csv(rows).decode("utf-8-sig")
+    csv_text = roster_csv_v1(rows).decode("utf-8-sig")
     assert csv_text.splitlines()[1] == "1,k1,黎阿婆,6222021234567890,560.00,469028100201,城乡低保"
-    when = datetime(2026, 6, 16, 9, 30)
-    first = roster_xlsx(rows, "椰林镇 2026-06 发放花名册", when)
-    assert first == roster_xlsx(rows, "椰林镇 2026-06 发放花名册", when)  # same bytes, same hash
-    ws = load_workbook(io.BytesIO(first)).active
-    assert ws.cell(3, 4).value == "6222021234567890" and ws.cell(3, 4).data_type == "s"
 
 
 # --- the statistics table -------------------------------------------------------------------

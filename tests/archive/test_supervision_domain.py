@@ -327,3 +327,12 @@ def test_supervision_reads_only_types_some_contract_defines() -> None:
 
     published = {t for (_, t, _) in registered()}
     assert SUPERVISED_TYPES.issubset(published) and set(BUSINESS_DATE).issubset(published)
+
+
+def test_charts_are_titled_in_chinese_with_names_not_codes() -> None:
+    from services.archive.reports import FIGURE_TITLES, figure_png
+
+    assert all(not any(ch.isascii() and ch.isalpha() for ch in t)
+               for t in FIGURE_TITLES.values()), FIGURE_TITLES
+    series = [{"month": "2025-01", "amount": "100.00"}, {"month": "2025-02", "amount": None}]
+    assert figure_png(series, "amount", "椰林镇 城乡低保").startswith(b"\x89PNG")

@@ -12,18 +12,17 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first, so a code change does not re-download them.
-COPY pyproject.toml README.md ./
-RUN mkdir -p shared services deploy \
- && python - <<'PY'
-import subprocess, sys, tomllib
-deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
-subprocess.check_call([sys.executable, "-m", "pip", "install", *deps])
-PY
+# Dependencies first, so a code change does not re-download them: exactly the hashed lock
+# (requirements/lock.sh). base.txt has no extras; LOCK=requirements/full.txt adds archive's S3
+# document store and statistics charts (the `s3` and `charts` extras).
+ARG LOCK=requirements/base.txt
+COPY requirements ./requirements
+RUN pip install --require-hashes --no-deps -r "${LOCK}"
 COPY shared ./shared
 COPY services ./services
-COPY deploy/__init__.py deploy/gateway.py deploy/local.py ./deploy/
-RUN pip install --no-deps . && python -c "import services, shared, deploy.gateway"
+COPY deploy/__init__.py deploy/gateway.py deploy/local.py deploy/cli.py ./deploy/
+COPY pyproject.toml README.md ./
+RUN pip install --no-deps . && python -c "import services, shared, deploy.gateway, deploy.cli"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="lingshui-social-assistance" \

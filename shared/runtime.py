@@ -15,10 +15,12 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi.responses import JSONResponse
 
-from shared.auth import Role, TokenVerifier, require
+from shared.auth import Principal, Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
+from shared.rebuild import RebuildJobs, RebuildProgress, rebuild_own_events
 from shared.regions import load_county
 from shared.settings import ServiceSettings
 from shared.signing import bus_keys
@@ -63,7 +65,8 @@ class ServiceRuntime:
             settings.service, verifier_for(settings), max_body_bytes=settings.max_body_bytes,
             readiness={"store": self._store_ready, "nats": self._nats_ready,
                        "relay": self._relay_ready},
-            lifespan=self._lifespan,
+            lifespan=self._lifespan, max_in_flight=settings.max_in_flight,
+            overload_wait_s=settings.overload_wait_s,
         )
         for r in routers:
             self.http.include_router(r)
@@ -71,33 +74,59 @@ class ServiceRuntime:
                                 tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
         self.http.add_api_route("/ops/backlog", self._backlog, methods=["GET"],
                                 tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
+        # A rebuild runs in the background (a province's log takes longer than any HTTP
+        # timeout); the old read models serve reads until the new ones are swapped in.
+        self.rebuilds = RebuildJobs()
+        self.http.add_api_route("/ops/rebuild-read-models", self._start_rebuild,
+                                methods=["POST"], tags=["ops"], status_code=202)
+        self.http.add_api_route("/ops/rebuild-read-models", self._rebuild_status,
+                                methods=["GET"], tags=["ops"],
+                                dependencies=[Depends(require(*OPERATORS))])
 
     async def start(self) -> None:
         await self.bus.connect()
         await self.bus.ensure_stream(self.settings.service,
                                      self.settings.stream_duplicate_window_s,
                                      self.settings.stream_replicas)
-        s = self.settings
-        if s.relay_enabled:
-            self.relay = OutboxRelay(self.app, self.bus, self.to_integration,
-                                     s.relay_batch_size, s.relay_idle_poll_s,
-                                     lease_retry_s=s.relay_lease_retry_s, signer=self.signer,
-                                     trust=self.trust,
-                                     checkpoint_every=s.checkpoint_every,
-                                     checkpoint_max_age_s=s.checkpoint_max_age_s,
-                                     checkpoint_idle_s=s.checkpoint_idle_s)
+        if self.settings.relay_enabled:
+            self.relay = self._relay()
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
         self.start_consumers()
 
-    def start_consumers(self) -> None:
+    def _relay(self) -> OutboxRelay:
         s = self.settings
-        for upstream, handlers in self.reactions.items():
-            consumer = TrackedConsumer(
-                self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
-                ack_wait_s=s.consumer_ack_wait_s, max_deliver=s.consumer_max_deliver,
-                backoff_s=s.consumer_backoff_s, trust=self.trust)
+        return OutboxRelay(self.app, self.bus, self.to_integration,
+                           s.relay_batch_size, s.relay_idle_poll_s,
+                           lease_retry_s=s.relay_lease_retry_s, signer=self.signer,
+                           trust=self.trust,
+                           checkpoint_every=s.checkpoint_every,
+                           checkpoint_max_age_s=s.checkpoint_max_age_s,
+                           checkpoint_idle_s=s.checkpoint_idle_s)
+
+    def _consumers(self) -> list[TrackedConsumer]:
+        s = self.settings
+        return [TrackedConsumer(
+            self.app, self.bus, upstream, handlers, batch_size=s.consumer_batch_size,
+            ack_wait_s=s.consumer_ack_wait_s, max_deliver=s.consumer_max_deliver,
+            backoff_s=s.consumer_backoff_s, trust=self.trust)
+            for upstream, handlers in self.reactions.items()]
+
+    def start_consumers(self) -> None:
+        for consumer in self._consumers():
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=consumer.durable))
+
+    async def inspect_backlog(self) -> dict[str, Any]:
+        """The /ops/backlog answer from outside a running service (the operator CLI): its
+        store and JetStream's consumer state, with nothing started, published or consumed."""
+        await self.bus.connect()
+        try:
+            self.relay = self._relay() if self.settings.relay_enabled else None
+            self.consumers = self._consumers()
+            return await self._backlog()
+        finally:
+            self.relay, self.consumers = None, []
+            await self.bus.close()
 
     async def stop_consumers(self, timeout_s: float = 5.0) -> None:
         """Let each consumer finish its fetch (≤1 s) and batch, then release its
@@ -118,6 +147,7 @@ class ServiceRuntime:
         self.consumers.clear()
 
     async def stop(self) -> None:
+        await self.rebuilds.cancel()
         await self.stop_consumers()
         if self.relay:
             self.relay.stop()
@@ -163,6 +193,21 @@ class ServiceRuntime:
             for c in consumers.values())
         return {"service": self.settings.service, "caught_up": caught_up, "relay": relay,
                 "consumers": consumers}
+
+    async def rebuild_read_models(self, progress: RebuildProgress | None = None,
+                                  ) -> dict[str, Any]:
+        """Rebuild the read models from the service's own events (archive adds its streams)."""
+        return await asyncio.to_thread(rebuild_own_events, self.app, progress,
+                                       self.settings.rebuild_batch_size)
+
+    async def _start_rebuild(self, who: Principal = Depends(require(*OPERATORS)),
+                             ) -> JSONResponse:
+        log.warning("read-model rebuild requested by %s", who.user_id)
+        progress = self.rebuilds.start(self.settings.service, self.rebuild_read_models)
+        return JSONResponse(progress.as_dict(), status_code=202)
+
+    async def _rebuild_status(self) -> dict[str, Any]:
+        return self.rebuilds.status(self.settings.service)
 
     async def _dead_letters(self, limit: int = Query(100, ge=1, le=1000),
                             ) -> list[dict[str, Any]]:

@@ -47,11 +47,16 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_s: float = 30.0
     consumer_max_deliver: int = 5
     consumer_backoff_s: float = 0.5
+    rebuild_batch_size: int = 500  # events per transaction of a read-model rebuild
 
     # HTTP.
     http_host: str = "127.0.0.1"
     http_port: int = 8701
     max_body_bytes: int = 1_048_576
+    # Overload: requests inside the service at once (0: unbounded), and how long one waits
+    # for a place before it is shed with 503 + Retry-After.
+    max_in_flight: int = 32  # below the thread pool (40), above a township burst
+    overload_wait_s: float = 0.5
 
     # Auth: a public key file (local: generated under var_dir) or a JWKS URL (production).
     auth_public_key_file: Path | None = None

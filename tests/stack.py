@@ -41,6 +41,20 @@ def build_service(service: str, **kwargs: Any) -> ServiceRuntime:
     return module.build(service_settings(service, **kwargs))
 
 
+async def rebuild_read_models(http: httpx.AsyncClient, headers: dict[str, str],
+                              timeout: float = 60.0) -> dict[str, Any]:
+    """POST /ops/rebuild-read-models (a background job, 202), then its GET until done."""
+    r = await http.post("/ops/rebuild-read-models", headers=headers)
+    assert r.status_code == 202, r.text
+    assert r.json()["state"] in ("running", "done"), r.text
+
+    async def finished() -> dict[str, Any] | None:
+        status = (await http.get("/ops/rebuild-read-models", headers=headers)).json()
+        assert status["state"] != "failed", status
+        return status if status["state"] == "done" else None
+    return await eventually(finished, timeout)
+
+
 def client(rt: ServiceRuntime) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=rt.http),
                              base_url=f"http://{rt.settings.service}")

@@ -34,7 +34,10 @@ case "$what" in
     [ $# -eq 1 ] && is_service "$1" || usage
     exec "$PYTHON" -c "import sys
 from services.$1.main import build
-n = build().app.rebuild_projections()
+from shared.rebuild import RebuildProgress, print_progress
+progress = RebuildProgress('$1')
+progress.listen(print_progress())
+n = build().app.rebuild_projections(progress=progress)
 print('rebuilt $1 read models from', n, 'events', file=sys.stderr)" ;;
   *) usage ;;
 esac

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -72,7 +73,8 @@ class ArchiveApplication(ServiceApplication):
 
     # === the consolidated timeline: every service's integration events =====================
 
-    def archive_envelope(self, env: Envelope, *, refuse_broken: bool = False) -> str:
+    def archive_envelope(self, env: Envelope, *, refuse_broken: bool = False,
+                         views: ArchiveProjection | None = None) -> str:
         """Store a received envelope with its chain verdict; a broken link raises an alarm.
 
         Idempotent by (source, position): the consumer's redeliveries and a rebuild's replay
@@ -80,7 +82,7 @@ class ArchiveApplication(ServiceApplication):
         verified, linked copies; a rebuild (`refuse_broken`) skips a broken link as the
         consumer refused it.
         """
-        v = self.views
+        v = views or self.views
         with self.unit_of_work() as s:
             if v.has_envelope(s, env.source, env.position):
                 return "duplicate"
@@ -102,6 +104,54 @@ class ArchiveApplication(ServiceApplication):
                 self._resolve(alarm_id_for(env.source, env.aggregate_id, after.position),
                               "late_link_arrived", None, SYSTEM_ACTOR)
         return verdict or "linked"
+
+    def archive_envelopes(self, envelopes: list[Envelope],
+                          views: ArchiveProjection | None = None) -> int:
+        """A rebuild's batch of one stream, in one transaction: the same rows, verdicts and
+        skips as `archive_envelope(env, refuse_broken=True)` one by one, with a few queries
+        for the whole batch instead of four per copy. Into `views` (a rebuild's shadow read
+        models) or the live ones. Returns the copies stored."""
+        if not envelopes:
+            return 0
+        v = views or self.views
+        source = envelopes[0].source
+        positions = [e.position for e in envelopes]
+        if any(e.source != source for e in envelopes) or positions != sorted(positions):
+            with self.unit_of_work():  # not one stream in order: as the consumer would
+                return sum(self.archive_envelope(e, refuse_broken=True, views=v) == "linked"
+                           for e in envelopes)
+        first = min(e.position for e in envelopes)
+        aggregates = sorted({str(e.aggregate_id) for e in envelopes})
+        stored = 0
+        with self.unit_of_work() as s:
+            seen = v.stored_positions(s, source, positions)
+            heads: dict[str, Any] = dict(v.last_links_before(s, source, aggregates, first))
+            # A link stored after this batch began (not in a rebuild): the one-by-one path.
+            later = v.linked_after(s, source, aggregates, first)
+            rows: list[dict[str, Any]] = []
+            for env in envelopes:
+                agg = str(env.aggregate_id)
+                if agg in later:
+                    if rows:
+                        s.execute(v.envelopes.insert(), rows)
+                        rows = []
+                    stored += self.archive_envelope(env, refuse_broken=True,
+                                                    views=v) == "linked"
+                    continue
+                if env.position in seen:
+                    continue
+                before = heads.get(agg)
+                if link_verdict(env, before.hash if before else GENESIS_HASH):
+                    continue  # a broken link: refused, as the consumer refused it
+                row = v.envelope_row(env, "linked", before)
+                rows.append(row)
+                seen.add(env.position)
+                heads[agg] = SimpleNamespace(**row)
+                v.envelope_facts(s, env)
+                stored += 1
+            if rows:
+                s.execute(v.envelopes.insert(), rows)
+        return stored
 
     def raise_conflicting_copy_alarm(self, env: Envelope) -> None:
         """A second, different copy of a position already archived: the first copy stays,

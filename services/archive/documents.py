@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared.extras import optional_import
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -78,7 +80,7 @@ class S3DocumentStore:
     @classmethod
     def connect(cls, bucket: str, prefix: str = "", endpoint_url: str | None = None,
                 region: str | None = None) -> S3DocumentStore:
-        import boto3
+        boto3 = optional_import("boto3")  # the `s3` extra
 
         return cls(boto3.client("s3", endpoint_url=endpoint_url, region_name=region),
                    bucket, prefix)

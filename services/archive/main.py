@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -23,10 +22,10 @@ from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocu
 from services.archive.reactions import reactions
 from services.archive.supervision import AlertRules
 from services.archive.supervision_app import SupervisionSetup
-from shared.auth import Principal, Role, require
-from shared.bus import read_stream
-from shared.contracts import Envelope
+from shared import rebuild
+from shared.bus import read_stream, stream_size
 from shared.contracts.common import SERVICES
+from shared.rebuild import RebuildProgress, print_progress
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.seals import SealKeys, owner_names
@@ -143,44 +142,41 @@ class ArchiveRuntime(ServiceRuntime):
             except Exception:
                 log.exception("supervision alert scan failed; retrying next interval")
 
-    async def rebuild_read_models(self) -> dict[str, Any]:
-        """Drop the read models, replay archive's own events, then every stream from its
-        start. Consumers pause meanwhile so nothing is verified against half a table."""
+    async def rebuild_read_models(self, progress: RebuildProgress | None = None,
+                                  ) -> dict[str, Any]:
+        """Archive's own events, then every stream from its start, into shadow read models
+        that replace the old ones at the end; reads use the old ones until then. Consumers
+        pause meanwhile (what they store would miss the shadow) and resume afterwards."""
+        progress = progress or RebuildProgress(self.settings.service)
         async with self._rebuild_lock:
             paused = bool(self.consumers)
             await self.stop_consumers(self.settings.consumer_ack_wait_s)
             try:
-                own = await asyncio.to_thread(self.app.reset_read_models)
-                counts: dict[str, int] = {}
                 assert self.bus.js is not None
+                batch = self.settings.rebuild_batch_size
+                sizes = {source: await stream_size(self.bus.js, self.settings.region, source)
+                         for source in SERVICES}
+                build, replayed = await asyncio.to_thread(rebuild.begin, self.app, progress,
+                                                          batch, sum(sizes.values()))
+                counts: dict[str, int] = {}
                 for source in SERVICES:
                     counts[source] = 0
+                    progress.step(f"stream {source} ({sizes[source]} messages)")
                     async for envelopes in read_stream(self.bus.js, self.settings.region,
-                                                       source,
-                                                       self.settings.rebuild_batch_size,
-                                                       self.trust):
-                        await asyncio.to_thread(self._archive_all, envelopes)
+                                                       source, batch, self.trust):
+                        await asyncio.to_thread(self.app.archive_envelopes, envelopes,
+                                                build.projection)
                         counts[source] += len(envelopes)
+                        progress.advance(len(envelopes))
+                result = await asyncio.to_thread(rebuild.finish, self.app, build, replayed,
+                                                 progress, batch, {"stream_events": counts})
+            except BaseException as e:
+                progress.fail(e)
+                raise
             finally:
                 if paused:
                     self.start_consumers()
-        return {"own_events": own, "stream_events": counts}
-
-    def _archive_all(self, envelopes: list[Envelope]) -> None:
-        with self.app.unit_of_work():
-            for env in envelopes:
-                self.app.archive_envelope(env, refuse_broken=True)
-
-
-def ops_router(rt: ArchiveRuntime) -> APIRouter:
-    r = APIRouter(tags=["ops"])
-
-    @r.post("/ops/rebuild-read-models")
-    async def rebuild(who: Principal = Depends(require(Role.COUNTY_CENTRE))) -> dict[str, Any]:
-        log.warning("read-model rebuild requested by %s", who.user_id)
-        return await rt.rebuild_read_models()
-
-    return r
+        return result
 
 
 def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
@@ -193,15 +189,17 @@ def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
         investigation_prefixes=settings.investigation_event_prefixes,
         supervision=settings.supervision())
     rt = ArchiveRuntime(settings, app, ArchiveContracts(app), [api.router(app)], reactions(app))
-    rt.http.include_router(ops_router(rt))
     return rt
 
 
 async def rebuild_offline(settings: ArchiveSettings | None = None) -> dict[str, Any]:
+    """`python -m services.archive rebuild`: the same job, its progress on stderr."""
     rt = build(settings)
     await rt.bus.connect()
+    progress = RebuildProgress(rt.settings.service)
+    progress.listen(print_progress())
     try:
-        return await rt.rebuild_read_models()
+        return await rt.rebuild_read_models(progress)
     finally:
         await rt.bus.close()
         rt.app.close()

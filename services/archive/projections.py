@@ -315,12 +315,19 @@ class ArchiveProjection(Projection):
         return session.execute(q.limit(1)).first()
 
     def store_envelope(self, session: Session, env: Envelope, chain_status: str,
-                       before: Row[Any] | None = None) -> None:
+                       before: Any = None) -> None:
+        session.execute(self.envelopes.insert().values(
+            **self.envelope_row(env, chain_status, before)))
+        self.envelope_facts(session, env)
+
+    def envelope_row(self, env: Envelope, chain_status: str, before: Any = None,
+                     ) -> dict[str, Any]:
+        """The timeline row of a copy; `before` is its aggregate's previous stored link."""
         d = env.data
         # An audit record of an aggregate's internal event belongs to the case, household
         # and township its earlier links named (a review case's recheck, extension...).
         inherited = before if env.type == AUDIT_RECORD and before is not None else None
-        session.execute(self.envelopes.insert().values(
+        return dict(
             source=env.source, position=env.position, event_id=str(env.event_id),
             type=env.type, aggregate_id=str(env.aggregate_id),
             aggregate_version=env.aggregate_version, occurred_at=env.occurred_at,
@@ -334,13 +341,40 @@ class ArchiveProjection(Projection):
             prev_hash=env.prev_hash, hash=env.hash, chain_status=chain_status,
             sensitive_access=is_sensitive_access(env.type, d),
             close_relative_declared=d.get("close_relative_declared") is True,
-            body=env.model_dump_json()))
+            body=env.model_dump_json())
+
+    def envelope_facts(self, session: Session, env: Envelope) -> None:
+        """What a stored copy tells besides its row: checkpoint heads, case aliases."""
         if env.type == CHAIN_CHECKPOINT:
             self._expect_heads(session, env)
         # A review case names the application it came from: one case, two ids.
-        application_id = d.get("application_id")
+        application_id = env.data.get("application_id")
         if env.case_id and application_id and str(application_id) != env.case_id:
             self.alias(session, env.case_id, str(application_id))
+
+    def stored_positions(self, session: Session, source: str,
+                         positions: list[int]) -> set[int]:
+        t = self.envelopes
+        return set(session.execute(select(t.c.position).where(
+            t.c.source == source, t.c.position.in_(positions))).scalars())
+
+    def last_links_before(self, session: Session, source: str, aggregate_ids: list[str],
+                          position: int) -> dict[str, Row[Any]]:
+        """Each aggregate's newest stored link before `position`: two queries per batch."""
+        t = self.envelopes
+        heads = select(func.max(t.c.position)).where(
+            t.c.source == source, t.c.aggregate_id.in_(aggregate_ids),
+            t.c.position < position).group_by(t.c.aggregate_id)
+        return {r.aggregate_id: r for r in session.execute(select(t).where(
+            t.c.source == source, t.c.position.in_(heads)))}
+
+    def linked_after(self, session: Session, source: str, aggregate_ids: list[str],
+                     position: int) -> set[str]:
+        """The aggregates with a stored link after `position` (a rebuild finds none)."""
+        t = self.envelopes
+        return set(session.execute(select(t.c.aggregate_id.distinct()).where(
+            t.c.source == source, t.c.aggregate_id.in_(aggregate_ids),
+            t.c.position > position)).scalars())
 
     def _expect_heads(self, session: Session, env: Envelope) -> None:
         cp = ChainCheckpointed.model_validate(env.data)

@@ -23,6 +23,7 @@ from services.archive.supervision import (
     LINE_LABELS,
     Line,
 )
+from shared.extras import optional_import
 from shared.fonts import cjk_font_file
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -121,12 +122,13 @@ FIGURE_TITLES = {f: FIGURE_LABELS.get(f, f) for f in FIGURES}  # what a person r
 
 def figure_png(series: Sequence[Mapping[str, Any]], figure: str, title: str) -> bytes:
     """A small line chart of one figure over the months (gaps where it is undefined)."""
-    from matplotlib.figure import Figure  # heavy: only when a chart is asked for
+    # Heavy, and the optional `charts` extra: imported only when a chart is asked for.
+    Figure = optional_import("matplotlib.figure").Figure
+
+    FontProperties = optional_import("matplotlib.font_manager").FontProperties
 
     months = [r["month"] for r in series]
     values = [None if r[figure] is None else float(r[figure]) for r in series]
-    from matplotlib.font_manager import FontProperties
-
     font_file = cjk_font_file()  # without it the Chinese title would be empty boxes
     font = FontProperties(fname=str(font_file)) if font_file else FontProperties()
     fig = Figure(figsize=(4.8, 2.6), dpi=100)

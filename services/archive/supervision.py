@@ -431,13 +431,7 @@ class MonthlyFiling(Aggregate):
 
 # --- statistics and dynamic analysis ---------------------------------------------------------
 
-# Figures that add up across townships and kinds (a total row is their sum); the others
-# are recomputed over the pooled population.
-ADDITIVE = ("households", "persons", "amount", "entries", "exits", "decided", "confirmed",
-            "rejected", "decided_late", "open_overdue", "notices_closed",
-            "notices_with_objection", "objections_resolved", "objections_upheld",
-            "spot_checked", "spot_errors", "close_relative_opened",
-            "close_relative_confirmed", "close_relative_rejected", "close_relative_pending")
+# The figures of a statistics row, in the order the exports and charts show them.
 FIGURES = (
     "households", "persons", "amount", "average_amount", "entries", "exits", "decided",
     "confirmed", "rejected", "approval_rate", "speed_avg_working_days",

@@ -1000,11 +1000,6 @@ class SpotCheck(Aggregate):
         self.results = results
 
 
-def unresolved_error(result: dict[str, Any]) -> bool:
-    """A spot-check result that holds rows back: the decision was not upheld, not resolved."""
-    return not result["upheld"] and not result.get("resolved", True)
-
-
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,9 @@ def render_for(who: Principal, a: Application, unmasked: bool) -> dict[str, Any]
     out = render(a, unmasked)
     if who.role is not Role.PUBLIC:
         out["already_members"] = list(getattr(a, "already_members", []))
+    else:
+        for change in out["changes"]:
+            change.pop("already_members", None)
     return out
 
 

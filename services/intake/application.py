@@ -142,9 +142,11 @@ class IntakeApplication(ServiceApplication):
             for item in change.get("incomes", []):
                 item["member_fingerprint"] = self.keyring.fingerprint(item.pop("resident_id"))
             with self.unit_of_work() as s:
-                self._refuse_duplicates(s, a.kind, change.get("members_joined", []),
-                                        "members_joined", a.id)
-            change_id = a.report_change(change, on, who.actor())
+                # As for a filing: the public learns nothing; the township sees the flag.
+                flagged = self._refuse_duplicates(s, a.kind, change.get("members_joined", []),
+                                                  "members_joined", a.id,
+                                                  quiet=who.role is Role.PUBLIC)
+            change_id = a.report_change(change, on, who.actor(), already_members=flagged)
         return change_id
 
     # --- facts from review (reactions.py) ---------------------------------------------------

@@ -103,7 +103,8 @@ class IntakeContracts:
                                     amount=i["amount"], months=i["months"])
                          for i in change.get("incomes", [])]
                 + _incomes(change.get("members_joined", [])),
-                assets=[_asset(x) for x in change.get("assets", [])])
+                assets=[_asset(x) for x in change.get("assets", [])],
+                already_members=list(getattr(event, "already_members", None) or []))
             return ChangeReported.sealing(
                 details, self.keyring, context, **where, change_id=event.change_id,
                 case_id=a.case_id, household_id=a.household_id, reported_on=event.reported_on,

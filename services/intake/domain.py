@@ -40,7 +40,6 @@ class Status(StrEnum):
 OPEN = frozenset({Status.SUBMITTED, Status.RETURNED, Status.ACCEPTED})
 WITHDRAWABLE = OPEN  # "at any time before confirmation"
 
-FiledBy = Literal["applicant", "village_committee", "entrusted_person"]
 AGENTS = frozenset({"village_committee", "entrusted_person"})
 
 
@@ -645,7 +644,8 @@ class Application(Aggregate):
         self.status = Status.WITHDRAWN
         self.closing_reason = reason
 
-    def report_change(self, change: dict[str, Any], on: date, actor: dict[str, Any]) -> UUID:
+    def report_change(self, change: dict[str, Any], on: date, actor: dict[str, Any],
+                      already_members: list[str] | None = None) -> UUID:
         """动态管理: a confirmed household reports a change in members, income or assets."""
         self._require(Status.CONFIRMED, "intake.change_state", "changed")
         if not self.case_active:
@@ -676,16 +676,24 @@ class Application(Aggregate):
             raise RuleViolation("intake.change_date", "the change is dated in the future",
                                 field="occurred_on")
         change_id = uuid4()
-        self._change_reported(change_id=change_id, change=change, reported_on=on, actor=actor)
+        flags = {"already_members": already_members} if already_members else {}
+        self._change_reported(change_id=change_id, change=change, reported_on=on, actor=actor,
+                              **flags)
         return change_id
 
     @event("ChangeReported")
     def _change_reported(self, change_id: UUID, change: dict[str, Any], reported_on: date,
-                         actor: dict[str, Any]) -> None:
+                         actor: dict[str, Any], already_members: list[str] | None = None,
+                         ) -> None:
+        """`already_members`: fields of a public report naming someone already in another
+        open application or active case of the kind, flagged for the township (who then
+        decides); they stay out of the membership index."""
         left = {m["fingerprint"] for m in change.get("members_left", [])}
         self.household = [m for m in self.household if m["fingerprint"] not in left]
         self.household += change.get("members_joined", [])
-        self.changes.append({"change_id": change_id, "reported_on": reported_on, **change})
+        flags = {"already_members": list(already_members)} if already_members else {}
+        self.changes.append({"change_id": change_id, "reported_on": reported_on, **change,
+                             **flags})
 
     # --- facts learned from review ----------------------------------------------------------
 

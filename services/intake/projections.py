@@ -127,7 +127,9 @@ class IntakeProjection(Projection):
                 session.execute(delete(m).where(m.c.application_id == key,
                                                 m.c.fingerprint.in_(left)))
             kind = session.execute(t.select().where(row)).one().kind
-            self._join(session, key, kind, joined)
+            self._join(session, key, kind,
+                       _unflagged(joined, getattr(event, "already_members", None),
+                                  "members_joined"))
         elif isinstance(event, Disclosure.Recorded):
             actor = event.actor or {}
             session.execute(self.disclosures.insert().values(
@@ -151,9 +153,9 @@ def _applicant(filing: dict[str, Any]) -> dict[str, Any]:
     return next(m for m in filing["members"] if m["relation"] == "self")
 
 
-def _unflagged(members: list[dict[str, Any]],
-               flagged: list[str] | None) -> list[dict[str, Any]]:
-    """The members who join the membership index: not those a quiet (public) filing named
-    while they were already members elsewhere; the township sees them flagged."""
+def _unflagged(members: list[dict[str, Any]], flagged: list[str] | None,
+               group: str = "members") -> list[dict[str, Any]]:
+    """The members who join the membership index: not those a quiet (public) filing or
+    change named while they were already members elsewhere; the township sees them flagged."""
     skip = set(flagged or [])
-    return [m for i, m in enumerate(members) if f"members[{i}].resident_id" not in skip]
+    return [m for i, m in enumerate(members) if f"{group}[{i}].resident_id" not in skip]

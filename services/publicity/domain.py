@@ -234,10 +234,6 @@ class Notice(Aggregate):
     def pending_objections(self) -> list[str]:
         return [oid for oid, o in self.objections.items() if o["status"] in OPEN_OBJECTION]
 
-    def public_content(self) -> PublicContent:
-        return PublicContent(self.display_name, self.household_size, self.kind,
-                             self.monthly_amount, self.village)
-
     # -- objections --
 
     def file_objection(self, objection_id: UUID, *, text: str, contact: str | None,

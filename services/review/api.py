@@ -30,10 +30,6 @@ Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 STAFF = (Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER, Role.COUNTY_CENTRE,
          Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
-# Who may read an economic-status verification report; everyone else sees it masked.
-SEES_VERIFICATION = frozenset({Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
-                               Role.COUNTY_CENTRE, Role.COUNTY_BUREAU,
-                               Role.DISCIPLINE_INSPECTOR})
 MASKED = "***"
 
 
@@ -273,6 +269,9 @@ class PolicyTermsIn(Body):
     joint_review_quorum: int = Field(ge=1, le=30)
     investigator_must_recuse: bool
     min_investigators: int
+    tekun_elderly_age: int = Field(default=60, ge=1, le=120)
+    tekun_minor_age: int = Field(default=16, ge=1, le=120)
+    tekun_student_minor_age: int = Field(default=18, ge=1, le=120)
     working_age_min: int = Field(ge=0, le=100)
     working_age_max: int = Field(ge=0, le=100)
 
@@ -313,8 +312,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def case_view(c: ReviewCase, who: Principal) -> dict[str, Any]:
-    sees_report = who.role in SEES_VERIFICATION
+def case_view(c: ReviewCase, sees_report: bool) -> dict[str, Any]:
+    """One case; the verification report masked unless `sees_report` (the writer's rule)."""
     verification = None
     if c.verification_requested_on is not None:
         verification = {"requested_on": c.verification_requested_on,
@@ -402,12 +401,13 @@ def router(app: ReviewApplication) -> APIRouter:
 
     @r.get("/cases/{case_id}", tags=["cases"])
     def read(case_id: UUID, who: Principal = Depends(readers)) -> dict[str, Any]:
-        return case_view(app.case(who, case_id), who)
+        return case_view(app.case(who, case_id), app.sees_verification(who))
 
     @r.get("/cases/by-application/{application_id}", tags=["cases"])
     def by_application(application_id: UUID,
                        who: Principal = Depends(readers)) -> dict[str, Any]:
-        return case_view(app.case_for_application(who, application_id), who)
+        return case_view(app.case_for_application(who, application_id),
+                         app.sees_verification(who))
 
     @r.get("/cases", tags=["cases"])
     def list_(township: str = Query(pattern=r"^\d{9}$"), status: str | None = Query(

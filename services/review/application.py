@@ -82,6 +82,12 @@ def _asset(a: AssetItem) -> dict[str, Any]:
     return {"kind": a.kind.value, "value": a.value, "exempt": a.exempt}
 
 
+# Who may read an economic-status verification report; everyone else sees it masked.
+VERIFICATION_READERS = frozenset({Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER,
+                                  Role.COUNTY_CENTRE, Role.COUNTY_BUREAU,
+                                  Role.DISCIPLINE_INSPECTOR})
+
+
 class ReviewApplication(ServiceApplication):
     name = "review"
 
@@ -220,6 +226,10 @@ class ReviewApplication(ServiceApplication):
                             "this case is not assigned to the contractor", field="case_id")
         return case
 
+    @staticmethod
+    def sees_verification(who: Principal) -> bool:
+        return who.role in VERIFICATION_READERS
+
     def case_for_application(self, who: Principal, application_id: UUID) -> ReviewCase:
         return self.case(who, case_id_for(application_id))
 
@@ -266,7 +276,8 @@ class ReviewApplication(ServiceApplication):
         if visit["visited_on"] > self.today():
             raise RuleViolation("review.date_in_future", "the visit cannot be in the future",
                                 field="visited_on")
-        case.record_home_visit(visit, findings, who.actor())
+        _, terms = self.policy_on(visit["visited_on"])
+        case.record_home_visit(visit, findings, terms.min_investigators, who.actor())
         self.save(case)
         return case
 
@@ -593,6 +604,8 @@ class ReviewApplication(ServiceApplication):
             "members_joined": [_member(m) for m in reported.members_joined],
             "incomes": [_income(i) for i in reported.incomes],
             "assets": [_asset(a) for a in reported.assets],
+            **({"already_members": reported.already_members}
+               if reported.already_members else {}),
         }
         if ent.record_reported_change(change, reported.reported_on, actor):
             self.save(ent)
@@ -676,9 +689,6 @@ class ReviewApplication(ServiceApplication):
             raise NotFound("review.not_found", f"spot check {spot_check_id} not found")
         who.check_jurisdiction(check.township)
         return check
-
-    def spot_check_for(self, who: Principal, township: str, month: str) -> SpotCheck:
-        return self.spot_check(who, spot_check_id_for(township, month))
 
     def record_spot_check_result(self, who: Principal, spot_check_id: UUID, case_id: str,
                                  upheld: bool, finding: str | None,

@@ -111,6 +111,9 @@ class PolicyTerms:
     joint_review_quorum: int  # members present and not recused
     investigator_must_recuse: bool
     min_investigators: int
+    tekun_elderly_age: int  # 特困 by age: this old or older, or younger than the minor age
+    tekun_minor_age: int
+    tekun_student_minor_age: int  # a student still counts as a minor below this age
     working_age_min: int
     working_age_max: int
 
@@ -191,6 +194,10 @@ class PolicyTerms:
                 raise bad(name, "a day of the month, on or after the roster cut-off")
         if self.min_investigators < 2:
             raise bad("min_investigators", "a home visit needs at least 2 investigators")
+        if not (0 < self.tekun_minor_age <= self.tekun_student_minor_age
+                < self.tekun_elderly_age <= 120):
+            raise bad("tekun_elderly_age", "特困 ages: 0 < minor age <= a student's minor age "
+                      "< elderly age <= 120")
         if self.joint_review_quorum < 1:
             raise bad("joint_review_quorum", "the quorum is at least one member")
 
@@ -206,8 +213,11 @@ class PolicyTerms:
         return amount.quantize(self.rounding_quantum, rounding=_ROUNDING[self.rounding_mode])
 
 
+# Terms a version published before they existed takes at the values the rules then had.
 TERMS_ADDED_LATER: dict[str, Any] = {"reconcile_by_day": MonthlyRhythm().reconcile_by_day,
-                                     "file_by_day": MonthlyRhythm().file_by_day}
+                                     "file_by_day": MonthlyRhythm().file_by_day,
+                                     "tekun_elderly_age": 60, "tekun_minor_age": 18,
+                                     "tekun_student_minor_age": 18}
 
 
 def policy_table_id(region: str) -> UUID:
@@ -441,11 +451,13 @@ def compute_tekun(household: Mapping[str, Any], terms: PolicyTerms, on: date,
 
 
 def tekun_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> str | None:
-    """Who may be 特困: 60+, under 18 (16 extended to 18), or severely disabled."""
+    """Who may be 特困: the elderly, minors (under 16, a student under 18), or the severely
+    disabled; the ages are policy terms."""
     age = age_on(member["birth_date"], on)
-    if age >= 60:
+    if age >= terms.tekun_elderly_age:
         return "elderly"
-    if age < 18:
+    if age < terms.tekun_minor_age or (member.get("student")
+                                       and age < terms.tekun_student_minor_age):
         return "minor"
     grade = member.get("disability_grade")
     if grade is not None and grade <= terms.severe_disability_max_grade:
@@ -778,7 +790,7 @@ class ReviewCase(Aggregate):
             self.status = CaseStatus.INVESTIGATING
 
     def record_home_visit(self, visit: dict[str, Any], findings: dict[str, Any],
-                          actor: dict[str, Any]) -> None:
+                          min_investigators: int, actor: dict[str, Any]) -> None:
         """入户调查: findings, who visited, who was present and signed, documents."""
         self._open_for_investigation()
         if not self.investigators and self.contractor is None:
@@ -791,10 +803,10 @@ class ReviewCase(Aggregate):
             # round (an upheld objection).
             raise RuleViolation("review.investigation_closed",
                                 f"the investigation of round {self.round} is closed")
-        if len(visit["investigators"]) < 2:
+        if len(visit["investigators"]) < min_investigators:
             raise RuleViolation("review.investigation_team",
-                                "a home visit is made by at least 2 investigators",
-                                field="investigators")
+                                f"a home visit is made by at least {min_investigators} "
+                                "investigators", field="investigators")
         if not visit["signed_by"]:
             raise RuleViolation("review.visit_unsigned",
                                 "the form is signed by the investigators and members present",

@@ -336,6 +336,9 @@ class ChangeReportedV1(IntegrationEvent):
     members_left: list[MemberLeft] = []
     incomes: list[IncomeItem] = []  # the members' incomes from occurred_on
     assets: list[AssetItem] = []  # the household's assets from occurred_on
+    # Fields of a public report naming someone already in another open application or
+    # active case of the kind (intake answered as usual): the township decides.
+    already_members: list[str] = []
 
 
 
@@ -351,6 +354,7 @@ class ChangeDetails(_Part):
     members_left: list[MemberLeft] = []
     incomes: list[IncomeItem] = []
     assets: list[AssetItem] = []
+    already_members: list[str] = []
 
 
 @contract

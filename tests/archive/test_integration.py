@@ -23,7 +23,13 @@ from shared.contracts.archive import ChainAlarm
 from tests.archive.chains import T0, YELIN, Streams, actor, dibao_case, tampered
 from tests.conftest import NatsServer
 from tests.signing import sealed
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.stack import (
+    build_service,
+    client,
+    eventually,
+    rebuild_read_models,
+    reset_jetstream,
+)
 
 pytestmark = pytest.mark.nats
 
@@ -125,10 +131,8 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
         with archive.app.unit_of_work() as s:  # damage that a rebuild must repair
             s.execute(sa.delete(t).where(t.c.source == "publicity"))
         assert archive.app.snapshot_read_models() != before
-        r = await http.post("/ops/rebuild-read-models",
-                            headers=headers(issuer, Role.COUNTY_CENTRE))
-        assert r.status_code == 200, r.text
-        assert r.json()["stream_events"]["publicity"] == 1
+        done = await rebuild_read_models(http, headers(issuer, Role.COUNTY_CENTRE))
+        assert done["result"]["stream_events"]["publicity"] == 1
         assert archive.app.snapshot_read_models() == before
         r = await http.post("/ops/rebuild-read-models", headers=bureau)
         assert r.status_code == 403 and r.json()["code"] == "auth.role"

@@ -28,7 +28,13 @@ from tests.archive.point_in_time import assert_equivalent
 from tests.conftest import NatsServer
 from tests.review.conftest import PANEL, REPORT, TAOYUAN, YELIN, acceptance, visit_body
 from tests.signing import sealed
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.stack import (
+    build_service,
+    client,
+    eventually,
+    rebuild_read_models,
+    reset_jetstream,
+)
 
 pytestmark = pytest.mark.nats
 TODAY = date(2025, 3, 10)
@@ -213,9 +219,8 @@ async def test_archive_supervises_the_real_review_facts(
     await eventually(lambda: _async(caught_up()), 20)
     before = archive.app.snapshot_read_models()
     async with client(archive) as audit:
-        r = await audit.post("/ops/rebuild-read-models", headers=centre)
-        assert r.status_code == 200, r.text
-        assert r.json()["stream_events"]["review"] > 0
+        done = await rebuild_read_models(audit, centre)
+        assert done["result"]["stream_events"]["review"] > 0
     assert archive.app.snapshot_read_models() == before
 
     # Point in time: every review aggregate (cases, entitlements, policy) at every instant

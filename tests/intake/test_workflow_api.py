@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -118,6 +119,49 @@ async def test_a_public_filing_answers_alike_whether_or_not_the_person_is_regist
     # Township roles filing directly keep the clear 422.
     r = await http.post("/applications", json=stranger, headers=clerk)
     assert_problem(r, 422, "intake.already_member", "members[0].resident_id")
+
+
+async def test_a_public_change_report_answers_alike_whether_or_not_the_person_is_registered(
+        http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
+        as_: Any) -> None:
+    """No membership oracle through reported changes either: the household reporting a
+    newcomer who is already a member elsewhere gets the same 201; the township sees the
+    flag, and the person does not join this household's membership index."""
+    await submitted(http, clerk)  # 黎阿婆's household: an open 低保 application
+    me = public(as_)
+    own = await submitted(http, me, filing(household=7))
+    await accept(http, clerk, own)
+    intake.app.record_confirmation(UUID(own), uuid4(), date(2025, 3, 3),
+                                   {"user_id": "leader", "role": "township_leader"})
+    registered = {**filing()["members"][1], "relation": "other"}
+    registered.pop("student", None)
+    stranger = {**filing(household=9)["members"][1], "relation": "other"}
+    stranger.pop("student", None)
+    answers = []
+    for person in (registered, stranger):
+        r = await http.post(f"/applications/{own}/changes", headers=me, json={
+            "subject": "members", "description": "亲属入户", "occurred_on": "2025-04-01",
+            "members_joined": [person]})
+        assert r.status_code == 201, r.text
+        answers.append(r)
+    assert set(answers[0].json()) == set(answers[1].json())
+    assert "already" not in answers[0].text
+    view = await http.get(f"/applications/{own}", headers=me)
+    assert view.status_code == 200 and "already_members" not in view.text
+    changes = (await http.get(f"/applications/{own}", headers=clerk)).json()["changes"]
+    assert changes[0]["already_members"] == ["members_joined[0].resident_id"]
+    assert "already_members" not in changes[1]
+    with intake.app.read_session() as s:
+        m = intake.app.views.memberships
+        indexed = s.execute(m.select().where(m.c.application_id == own)).all()
+    assert len(indexed) == 3  # the two filed, and the stranger; not the flagged one
+    # A township role reporting it directly keeps the clear 422, writing nothing.
+    before = intake.app.recorder.max_notification_id()
+    r = await http.post(f"/applications/{own}/changes", headers=clerk, json={
+        "subject": "members", "description": "亲属入户", "occurred_on": "2025-04-01",
+        "members_joined": [registered]})
+    assert_problem(r, 422, "intake.already_member", "members_joined[0].resident_id")
+    assert intake.app.recorder.max_notification_id() == before
 
 
 # --- rules over HTTP --------------------------------------------------------------------------

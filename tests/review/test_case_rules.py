@@ -13,8 +13,10 @@ from services.review.domain import (
     CaseStatus,
     Entitlement,
     EntitlementStatus,
+    PolicyTerms,
     ReviewCase,
     SpotCheck,
+    tekun_category,
 )
 from shared.errors import RuleViolation
 from tests.review.helpers import ALL_ACHIEVED, household, terms
@@ -22,6 +24,7 @@ from tests.review.helpers import ALL_ACHIEVED, household, terms
 CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
          "village": None}
 T = terms()
+TEAM = T.min_investigators  # a home visit team of the policy's minimum size
 R15 = T.rhythm()  # the monthly rhythm of these terms: cut-off on the 15th
 ON = date(2025, 3, 10)
 
@@ -63,7 +66,7 @@ def investigated(kind: str = "dibao", linshi_type: str | None = None) -> ReviewC
     case = new_case(kind, linshi_type)
     case.assign_investigation([{"user_id": "u-w", "name": "王调查"},
                                {"user_id": "u-c", "name": "陈调查"}], None, T, ON, CLERK)
-    case.record_home_visit(VISIT, {"members": [], "incomes": None, "assets": None}, CLERK)
+    case.record_home_visit(VISIT, {"members": [], "incomes": None, "assets": None}, TEAM, CLERK)
     case.request_verification(ON, CLERK)
     case.record_verification(REPORT, ON, CLERK)
     return case
@@ -120,10 +123,43 @@ def test_a_contractor_acts_only_on_its_own_cases() -> None:
 def test_a_home_visit_needs_an_assignment_and_signatures() -> None:
     case = new_case()
     with violation("review.investigation_not_assigned"):
-        case.record_home_visit(VISIT, {}, CLERK)
+        case.record_home_visit(VISIT, {}, TEAM, CLERK)
     case.assign_investigation([], "org-a", T, ON, CLERK)
     with violation("review.visit_unsigned"):
-        case.record_home_visit({**VISIT, "signed_by": ["王调查", "黎阿婆"]}, {}, CLERK)
+        case.record_home_visit({**VISIT, "signed_by": ["王调查", "黎阿婆"]}, {}, TEAM, CLERK)
+
+
+def test_the_visit_team_minimum_is_the_policy_term() -> None:
+    case = new_case()
+    case.assign_investigation([], "org-a", T, ON, CLERK)
+    with violation("review.investigation_team"):  # a county asking for three
+        case.record_home_visit(VISIT, {}, 3, CLERK)
+    three = ["王调查", "陈调查", "李调查"]
+    case.record_home_visit({**VISIT, "investigators": three, "signed_by": [*three, "黎阿婆"]},
+                           {}, 3, CLERK)
+    assert len(case.visits) == 1
+
+
+def test_tekun_ages_are_policy_terms() -> None:
+    sixty_two = {"birth_date": date(1963, 1, 1)}
+    seventeen = {"birth_date": date(2008, 1, 1)}
+    fifteen = {"birth_date": date(2010, 1, 1)}
+    rules = terms(tekun_elderly_age=60, tekun_minor_age=16, tekun_student_minor_age=18)
+    assert tekun_category(sixty_two, rules, ON) == "elderly"
+    assert tekun_category(fifteen, rules, ON) == "minor"
+    assert tekun_category(seventeen, rules, ON) is None  # 16 or older, not a student
+    assert tekun_category({**seventeen, "student": True}, rules, ON) == "minor"
+    later = terms(tekun_elderly_age=65, tekun_minor_age=14, tekun_student_minor_age=18)
+    assert tekun_category(sixty_two, later, ON) is None
+    assert tekun_category(fifteen, later, ON) is None
+    with pytest.raises(RuleViolation) as bad:
+        terms(tekun_elderly_age=16, tekun_minor_age=18, tekun_student_minor_age=18)
+    assert bad.value.field == "terms.tekun_elderly_age"
+    # A version published before these terms existed keeps the rule it was decided under.
+    added = {"tekun_elderly_age", "tekun_minor_age", "tekun_student_minor_age"}
+    old = PolicyTerms.from_dict({k: v for k, v in T.to_dict().items() if k not in added})
+    assert (old.tekun_elderly_age, old.tekun_minor_age, old.tekun_student_minor_age) == (
+        60, 18, 18)
 
 
 def test_the_visit_replaces_the_filed_figures_with_the_verified_ones() -> None:
@@ -132,13 +168,13 @@ def test_the_visit_replaces_the_filed_figures_with_the_verified_ones() -> None:
     case.record_home_visit(VISIT, {
         "members": [{"member_fingerprint": "fp-mother", "counted": False,
                      "finding": "works in Sanya, lives there"}],
-        "incomes": [], "assets": None, "irregular_income": True}, CLERK)
+        "incomes": [], "assets": None, "irregular_income": True}, TEAM, CLERK)
     assert case.household["members"][1]["counted"] is False
     assert case.household["incomes"] == [] and case.household["irregular_income"] is True
     assert case.household["assets"] == household()["assets"]
     with violation("review.unknown_member"):
         case.record_home_visit(VISIT, {"members": [{"member_fingerprint": "fp-stranger"}]},
-                               CLERK)
+                               TEAM, CLERK)
 
 
 # --- joint review ----------------------------------------------------------------------------
@@ -153,7 +189,7 @@ def test_an_opinion_without_an_investigation_is_refused() -> None:
 def test_a_joint_review_needs_the_verification_report() -> None:
     case = new_case()
     case.assign_investigation([], "org-a", T, ON, CLERK)
-    case.record_home_visit(VISIT, {}, CLERK)
+    case.record_home_visit(VISIT, {}, TEAM, CLERK)
     with violation("review.verification_missing"):
         case.hold_joint_review(ON, panel(), "approve", T, CLERK)
 
@@ -254,7 +290,7 @@ def test_an_upheld_objection_opens_a_new_round() -> None:
     assert not case.publicity_closed(notice, 1, "clean", None, date(2025, 3, 19), None, CLERK)
     with violation("review.investigation_missing"):
         case.hold_joint_review(ON, panel(), "approve", T, CLERK)
-    case.record_home_visit(VISIT, {}, CLERK)
+    case.record_home_visit(VISIT, {}, TEAM, CLERK)
     case.hold_joint_review(ON, panel(), "approve", T, CLERK)
     assert opinion(case)["round"] == 2
 
@@ -304,13 +340,13 @@ def test_emergency_help_first_then_complete_the_record() -> None:
     with violation("review.investigation_missing"):
         case.complete_advance_record(ON, "", CLERK)
     case.assign_investigation([], "org-a", T, ON, CLERK)
-    case.record_home_visit(VISIT, {}, CLERK)
+    case.record_home_visit(VISIT, {}, TEAM, CLERK)
     with violation("review.reason_required"):
         case.complete_advance_record(ON, " ", CLERK)
     case.complete_advance_record(date(2025, 3, 20), "signed form filed", CLERK)
     assert case.advance is not None and case.advance["completed_on"] == date(2025, 3, 20)
     with violation("review.case_closed"):  # now the case is closed for investigation too
-        case.record_home_visit(VISIT, {}, CLERK)
+        case.record_home_visit(VISIT, {}, TEAM, CLERK)
     with violation("review.advance_above_ceiling"):
         new_case("linshi", "emergency").grant_advance("major", 1, 1, T, ON, ON, "fire", CLERK)
     with violation("review.advance_not_allowed"):

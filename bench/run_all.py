@@ -38,9 +38,12 @@ def run(name: str, argv: list[str]) -> dict[str, Any] | None:
               file=sys.stderr)
         return None
     print(f"   {took:.0f}s", file=sys.stderr, flush=True)
-    text = out.read_text().strip()
+    text = out.read_text().strip() or proc.stdout.strip().splitlines()[-1]
     out.unlink()
-    return dict(json.loads(text.splitlines()[-1] if text else proc.stdout.splitlines()[-1]))
+    try:
+        return dict(json.loads(text))  # one document, indented or not
+    except json.JSONDecodeError:
+        return dict(json.loads(text.splitlines()[-1]))
 
 
 def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:

@@ -6,7 +6,7 @@ the service itself would, so run it where the service runs (its container, pod o
     lingshui check-config [SERVICE…]     settings valid, key files present and readable
     lingshui migrate [SERVICE…]          kernel tables to the newest revision, read models
                                          kept, stamped or rebuilt (start-up does the same)
-    lingshui rebuild-projections SERVICE drop and replay a service's read models
+    lingshui rebuild-projections SERVICE rebuild a service's read models (shadow tables, swap)
     lingshui backlog [SERVICE…]          unpublished events and consumers' unfinished
                                          messages (exit 1 unless all caught up)
     lingshui verify-chain [SOURCE…]      verify archive's copy of every service's hash chain
@@ -77,8 +77,11 @@ def _readable(path: Path | None) -> str | None:
     """None if the file (or every file of the directory) can be read by this process."""
     if path is None:
         return None
-    if not path.exists():
-        return f"{path}: missing"
+    try:
+        if not path.exists():
+            return f"{path}: missing"
+    except PermissionError:  # a parent directory this uid may not enter
+        return f"{path}: not readable by uid {os.getuid()}"
     files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
     if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
         return f"{path}: directory not readable by uid {os.getuid()}"
@@ -105,7 +108,7 @@ def config_problems(service: str) -> list[str]:
     for f in files:
         creatable = s.bus_keys_create_missing and f in (
             s.resolved_keyring_file, s.resolved_trust_list_file, s.resolved_signing_key_file)
-        if f is not None and not f.exists() and creatable:
+        if f is not None and creatable and _readable(f) == f"{f}: missing":
             continue  # the local stack makes these on first start
         if (p := _readable(f)) is not None:
             problems.append(p)
@@ -135,11 +138,23 @@ def migrate(services: Services = None) -> None:
 
 @cli.command("rebuild-projections")
 def rebuild_projections(service: str) -> None:
-    """Drop and replay one service's read models from its events (scale it to 0 first)."""
+    """Rebuild one service's read models from its events (archive's: and every stream) into
+    shadow tables swapped in when complete; progress on stderr. The running service can do
+    the same (POST /ops/rebuild-read-models)."""
+    from shared.rebuild import RebuildProgress, print_progress
+
     (svc,) = _services([service])
+    if svc == "archive":
+        from services.archive.main import rebuild_offline
+
+        typer.echo(f"rebuilt archive read models: {json.dumps(asyncio.run(rebuild_offline()))}")
+        return
     rt = _runtime(svc)
+    progress = RebuildProgress(svc)
+    progress.listen(print_progress())
     try:
-        typer.echo(f"rebuilt {svc} read models from {rt.app.rebuild_projections()} events")
+        n = rt.app.rebuild_projections(progress=progress)
+        typer.echo(f"rebuilt {svc} read models from {n} events")
     finally:
         rt.app.close()
 

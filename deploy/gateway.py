@@ -12,12 +12,15 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.contracts.common import SERVICES
-from shared.web import problem
+from shared.openapi import ASSETS, docs_page, merge
+from shared.web import InFlightLimit, problem
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "host", "content-length"}
@@ -37,6 +40,13 @@ class GatewaySettings(BaseSettings):
     # The largest body any service accepts (disbursement's bank files); each service still
     # enforces its own, smaller limit. Counted while the body streams in, never trusted.
     max_body_bytes: int = 32 * 1024 * 1024
+    # Overload: requests in the gateway at once, and how long one may wait for a place
+    # before a 503 + Retry-After (each service also sheds beyond its own limit).
+    max_in_flight: int = 128
+    overload_wait_s: float = 0.5
+    # Browser origins allowed to call the API (frontends on their own host), e.g.
+    # GATEWAY_CORS_ORIGINS='["https://lingshui.example.gov.cn"]'. Empty: no cross-origin calls.
+    cors_origins: list[str] = []
 
     def upstream(self, service: str) -> str:
         return f"http://{self.upstream_host}:{getattr(self, f'{service}_port')}"
@@ -79,7 +89,17 @@ def create_gateway(settings: GatewaySettings,
         yield
         await client.aclose()
 
-    app = FastAPI(title="Lingshui social assistance: gateway", lifespan=lifespan)
+    app = FastAPI(title="Lingshui social assistance: gateway", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    if settings.cors_origins:
+        # Outermost: a preflight is answered here (200), never forwarded to a service.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["authorization", "content-type", "idempotency-key",
+                                          "x-request-id", "traceparent", "accept"],
+                           expose_headers=["x-request-id", "idempotent-replay",
+                                           "content-disposition"],
+                           max_age=600)
 
     @app.middleware("http")
     async def refuse_control_characters(request: Request, call_next: Any) -> Response:
@@ -89,6 +109,10 @@ def create_gateway(settings: GatewaySettings,
                            None, field="path")
         response: Response = await call_next(request)
         return response
+
+    if settings.max_in_flight > 0:  # outermost: a shed request costs no routing, no upstream
+        app.add_middleware(InFlightLimit, limit=settings.max_in_flight,
+                           wait_s=settings.overload_wait_s)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
@@ -111,6 +135,34 @@ def create_gateway(settings: GatewaySettings,
         ok = all(results.values())
         return JSONResponse({"ready": ok, "services": results}, status_code=200 if ok else 503)
 
+    @app.get("/api/openapi.json", include_in_schema=False)
+    async def merged_openapi(request: Request) -> Response:
+        """Every service's contract as one, fetched from the services as they run."""
+        assert client is not None
+        async def contract(service: str) -> dict[str, Any]:
+            assert client is not None
+            r = await client.get(f"{settings.upstream(service)}/openapi.json",
+                                 timeout=settings.timeout_s)
+            r.raise_for_status()
+            spec: dict[str, Any] = r.json()
+            return spec
+
+        results = await asyncio.gather(*(contract(s) for s in SERVICES),
+                                       return_exceptions=True)
+        specs: dict[str, Any] = {}
+        for service, result in zip(SERVICES, results, strict=True):
+            if isinstance(result, BaseException):
+                return problem(502, "gateway.upstream_unavailable",
+                               f"{service}'s contract: {result!r}", request)
+            specs[service] = result
+        return JSONResponse(merge(specs))
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return docs_page("Lingshui social assistance API")
+
+    app.mount("/api/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets")
+
     @app.api_route("/api/{service}/{path:path}",
                    methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def route(service: str, path: str, request: Request) -> Response:
@@ -131,6 +183,7 @@ def create_gateway(settings: GatewaySettings,
         client_ip = request.client.host if request.client else "unknown"
         prior = request.headers.get("x-forwarded-for")
         headers["x-forwarded-for"] = f"{prior}, {client_ip}" if prior else client_ip
+        headers["x-forwarded-prefix"] = f"/api/{service}"  # the docs' server URL
         try:
             upstream = await client.request(
                 request.method, f"{settings.upstream(service)}/{path}",

@@ -317,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         tokens = dev_tokens(stack.var)
         print(f"Lingshui social assistance is up in {elapsed:.1f}s: {stack.gateway_url}")
         print(f"  ready: {', '.join(s for s, ok in services.items() if ok)}")
-        print(f"  API:   {stack.gateway_url}/api/<service>/…  (OpenAPI: "
-              f"{stack.gateway_url}/api/intake/docs)")
+        print(f"  API:   {stack.gateway_url}/api/<service>/…  (docs: "
+              f"{stack.gateway_url}/api/docs, contract: {stack.gateway_url}/api/openapi.json)")
         print(f"  data:  {stack.var}  logs: {stack.logs}/")
         if clock:
             print(f"  clock: {', '.join(k.split('_')[0].lower() for k in clock)} run as if "

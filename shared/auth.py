@@ -54,6 +54,13 @@ class Role(StrEnum):
 
 COUNTY_ROLES = frozenset({Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR,
                           Role.FINANCE_BUREAU})
+ROLE_LABELS = {
+    Role.VILLAGE_ASSISTANT: "村(居)民政协管员", Role.TOWNSHIP_CLERK: "乡镇社会事务服务中心经办人",
+    Role.TOWNSHIP_REVIEWER: "审核确认小组成员", Role.TOWNSHIP_LEADER: "乡镇分管领导",
+    Role.CONTRACTOR_INVESTIGATOR: "政府购买服务承接方", Role.COUNTY_CENTRE: "县民政事务服务中心",
+    Role.COUNTY_BUREAU: "县民政局", Role.DISCIPLINE_INSPECTOR: "纪委监委",
+    Role.FINANCE_BUREAU: "县财政局", Role.PUBLIC: "申请人或公众",
+}
 TOWNSHIP_ROLES = frozenset({Role.VILLAGE_ASSISTANT, Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER,
                             Role.TOWNSHIP_LEADER, Role.CONTRACTOR_INVESTIGATOR})
 
@@ -211,4 +218,20 @@ def require(*roles: Role) -> Callable[..., Principal]:
                             field="role")
         return principal
 
+    dependency.roles = allowed  # type: ignore[attr-defined]  # read by shared.openapi
     return dependency
+
+
+def roles_of(dependant: Any) -> frozenset[Role] | None:
+    """The roles an endpoint's dependencies let through (None: no token needed), so the
+    API documents exactly what `require(...)` enforces."""
+    found: frozenset[Role] | None = None
+    for d in dependant.dependencies:
+        roles = getattr(d.call, "roles", None)
+        if roles is None and d.call is authenticated:
+            roles = frozenset(Role)
+        inner = roles_of(d)
+        for r in (roles, inner):
+            if r is not None:
+                found = r if found is None else found & r
+    return found

@@ -72,6 +72,7 @@ class Bus:
         self.url, self.name, self.region = url, name, region
         self.nkey_seed_file = nkey_seed_file
         self.nc: NATS | None = None
+        self.closing = False  # set by close(): errors from then on are expected
         self.js: JetStreamContext | None = None
         self.reconnects = 0
 
@@ -87,10 +88,11 @@ class Bus:
             auth = {"nkeys_seed": str(self.nkey_seed_file),
                     "inbox_prefix": inbox_prefix(self.name)}
         # A comma-separated list seeds a cluster; the server announces the other nodes.
+        self.closing = False
         self.nc = await nats.connect(**auth,
             servers=[u.strip() for u in self.url.split(",") if u.strip()], name=self.name,
             max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2,
-            reconnected_cb=reconnected, allow_reconnect=True,
+            reconnected_cb=reconnected, allow_reconnect=True, error_cb=self._connection_error,
         )
         self.js = self.nc.jetstream(timeout=5)
 
@@ -135,12 +137,26 @@ class Bus:
                 continue
             return
 
+    async def _connection_error(self, e: Exception) -> None:
+        """nats-py's default logs each connection error with its traceback, every
+        reconnect attempt of an outage and again while a stop drains: one line is enough."""
+        if self.closing:
+            log.debug("%s: NATS error while closing: %r", self.name, e)
+        else:
+            log.warning("%s: NATS connection error: %s", self.name, f"{type(e).__name__}: {e}")
+
     async def close(self) -> None:
+        self.closing = True
         if self.nc is not None and not self.nc.is_closed:
             try:
+                # A server that went first cannot be drained: nats-py's drain would hang on
+                # the dead socket until cancelled, leaving an unretrieved error to be logged.
+                await self.nc.flush(timeout=1)
                 await asyncio.wait_for(self.nc.drain(), 5.0)
             except Exception:  # a drain stuck on a dead subscription must not hang a stop
-                await self.nc.close()
+                # With the server gone, closing the socket fails too: nothing is left to do.
+                with contextlib.suppress(Exception):
+                    await self.nc.close()
 
 
 @dataclass(frozen=True)

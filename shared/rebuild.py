@@ -142,10 +142,16 @@ class ShadowBuild:
     def swap(self, session: Session) -> None:
         """In the caller's transaction: the old tables go, the shadow ones take their names."""
         q = self.app.engine.dialect.identifier_preparer.quote
+        connection = session.connection()
         for shadow, base in self.names:
-            session.connection().exec_driver_sql(f"DROP TABLE IF EXISTS {q(base)}")
-            session.connection().exec_driver_sql(
-                f"ALTER TABLE {q(shadow)} RENAME TO {q(base)}")
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {q(base)}")
+            connection.exec_driver_sql(f"ALTER TABLE {q(shadow)} RENAME TO {q(base)}")
+            # The indexes take the base names back (the old table's went with it), so the
+            # schema is the code's and later migrations find the names they expect.
+            for index in self.projection.metadata.tables[shadow].indexes:
+                connection.exec_driver_sql(f"DROP INDEX IF EXISTS {q(str(index.name))}")
+            for index in self.base.metadata.tables[base].indexes:
+                index.create(connection)
         self.app._upsert(session, GENERATIONS, ["service"], [
             {"service": self.app.name, "generation": self.generation}])
 
@@ -168,6 +174,7 @@ def begin(app: ServiceApplication, progress: RebuildProgress, batch: int = 500,
     """Fresh shadow tables with the own events replayed: (build, (last position, count)).
     `more`: what the caller will add afterwards, for the progress total."""
     assert app.projection is not None
+    app.projection.metadata.create_all(app.engine)  # a model new in this release: to swap out
     build = ShadowBuild(app, app.projection)
     build.create()
     progress.step("own events", (app.recorder.max_notification_id() or 0) + more)

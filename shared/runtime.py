@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from shared.auth import Principal, Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
+from shared.logs import setup_logging
 from shared.rebuild import RebuildJobs, RebuildProgress, rebuild_own_events
 from shared.regions import load_county
 from shared.settings import ServiceSettings
@@ -214,7 +215,8 @@ class ServiceRuntime:
         return await dead_letters(self.bus, limit)
 
     def serve(self) -> None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        setup_logging(self.settings.service, self.settings.log_level, self.settings.log_format)
         tune_gc()
+        # uvicorn's own loggers go through ours (log_config=None); access lines are ours.
         uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.http_port,
-                    log_level="warning")
+                    log_config=None, access_log=False)

@@ -87,6 +87,9 @@ class ServiceSettings(BaseSettings):
     clock_anchor: datetime | None = None
 
     telemetry_exporter: Literal["none", "console", "otlp"] = "none"
+    # Logs on stderr (shared/logs.py): one JSON object a line with trace and span ids, or text.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     otlp_endpoint: str | None = None
 
     @field_validator("county_timezone")

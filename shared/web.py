@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -16,13 +17,15 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Principal, TokenVerifier
 from shared.errors import Conflict, DomainError
 from shared.eventstore import ServiceApplication
+from shared.logs import access
+from shared.openapi import describe, serve_docs
 
 PROBLEM = "application/problem+json"
 
@@ -51,6 +54,17 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out or ".".join(map(str, loc))
 
 
+class Liveness(BaseModel):
+    status: str = Field(examples=["alive"])
+    service: str = Field(examples=["intake"])
+
+
+class Readiness(BaseModel):
+    service: str = Field(examples=["intake"])
+    ready: bool
+    checks: dict[str, str] = Field(examples=[{"store": "ok", "nats": "ok", "relay": "ok"}])
+
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
@@ -58,7 +72,17 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
                readiness: dict[str, ReadinessCheck] | None = None,
                lifespan: Any = None, max_in_flight: int = 0,
                overload_wait_s: float = 0.5) -> FastAPI:
-    app = FastAPI(title=f"Lingshui social assistance: {service}", lifespan=lifespan)
+    # The contract and its docs come from shared.openapi, with relative URLs (behind a prefix).
+    app = FastAPI(title=f"Lingshui social assistance: {service}", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+
+    def contract() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe(app, service)
+        return app.openapi_schema
+
+    app.openapi = contract  # type: ignore[method-assign]
+    serve_docs(app, service)
     app.state.verifier = verifier
     checks = dict(readiness or {})
 
@@ -69,7 +93,9 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
         # template, parent taken from `traceparent`): the one span of this request, which
         # only gains the service's name here. A second span of ours would double it.
         trace.get_current_span().set_attribute("service", service)
+        started = time.perf_counter()
         resp: Response = await call_next(request)
+        access(request.method, request.scope, resp.status_code, time.perf_counter() - started)
         resp.headers["x-request-id"] = request.state.request_id
         return resp
 
@@ -104,11 +130,12 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
         code = {404: "web.not_found", 405: "web.method_not_allowed"}.get(e.status_code, "web.http")
         return problem(e.status_code, code, str(e.detail), request)
 
-    @app.get("/health/live", tags=["health"])
+    @app.get("/health/live", tags=["health"], response_model=Liveness)
     async def live() -> dict[str, str]:
         return {"status": "alive", "service": service}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "a dependency is failing"}})
     async def ready() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():

@@ -5,13 +5,15 @@
 #                                         compose and Kubernetes gateways are nginx)
 #   docker run IMAGE rebuild-projections review
 #                                      -> drop and replay review's read models (see below)
+#   docker run IMAGE migrate|backlog|verify-chain|check-config [SERVICE…]
+#                                      -> the operator CLI, deploy/cli.py
 # Anything else is refused, so a typo fails at once instead of starting the wrong thing.
 set -eu
 PYTHON="${PYTHON:-python}"
 SERVICES="intake review publicity disbursement archive"
 
 usage() {
-  echo "usage: $0 {$(echo "$SERVICES" | tr ' ' '|')|gateway|rebuild-projections <service>}" >&2
+  echo "usage: $0 {$(echo "$SERVICES" | tr ' ' '|')|gateway|rebuild-projections <service>|migrate|backlog|verify-chain|check-config}" >&2
   exit 64
 }
 
@@ -32,12 +34,9 @@ case "$what" in
     # Run with the service's own environment while its replicas are scaled to 0: the read
     # models are dropped and replayed from the event store (the source of truth).
     [ $# -eq 1 ] && is_service "$1" || usage
-    exec "$PYTHON" -c "import sys
-from services.$1.main import build
-from shared.rebuild import RebuildProgress, print_progress
-progress = RebuildProgress('$1')
-progress.listen(print_progress())
-n = build().app.rebuild_projections(progress=progress)
-print('rebuilt $1 read models from', n, 'events', file=sys.stderr)" ;;
+    exec "$PYTHON" -m deploy.cli rebuild-projections "$1" ;;
+  migrate|backlog|verify-chain|check-config)
+    # The operator CLI (deploy/cli.py, `lingshui --help`), with this container's settings.
+    exec "$PYTHON" -m deploy.cli "$what" "$@" ;;
   *) usage ;;
 esac

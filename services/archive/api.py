@@ -28,7 +28,9 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 HouseholdId = Path(pattern=ID_PATTERN)
 CaseId = Path(pattern=ID_PATTERN)
 Township = Query(None, pattern=r"^\d{9}$")
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Stream positions are 64-bit in the stores: a larger one is a 422, never an overflow.
+MAX_POSITION = 2**63 - 1
+MONTH_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"
 TownshipPath = Path(pattern=r"^\d{9}$")
 MonthPath = Path(pattern=MONTH_PATTERN)
 
@@ -202,7 +204,8 @@ def router(app: ArchiveApplication) -> APIRouter:
 
     @r.get("/audit/streams/{source}/verification", tags=["audit"])
     def verify_stream(source: str = Path(pattern="^(" + "|".join(SERVICES) + ")$"),
-                      first: int = Query(1, ge=1), last: int | None = Query(None, ge=1),
+                      first: int = Query(1, ge=1, le=MAX_POSITION),
+                      last: int | None = Query(None, ge=1, le=MAX_POSITION),
                       who: Principal = Depends(county)) -> Any:
         return app.verify_stream(who, source, first, last)
 

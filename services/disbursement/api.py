@@ -21,7 +21,7 @@ from shared.errors import RuleViolation
 from shared.web import Offset, run_command
 
 TOWNSHIP = Path(pattern=r"^\d{9}$")
-MONTH = Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = Path(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")
 Reason = Field(min_length=1, max_length=500)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX}

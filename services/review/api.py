@@ -26,7 +26,7 @@ Statement = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Township = Annotated[str, StringConstraints(pattern=r"^\d{9}$")]
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")]
 
 STAFF = (Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER, Role.COUNTY_CENTRE,
          Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR)
@@ -297,6 +297,58 @@ class SpotResultIn(Body):
 # --- views -------------------------------------------------------------------------------------
 
 
+class CaseView(BaseModel):
+    """A review case; the fields every reader relies on, and the rest as the case has them."""
+
+    model_config = ConfigDict(extra="allow")
+    case_id: UUID
+    version: int
+    application_id: UUID
+    kind: str = Field(examples=["dibao"])
+    township: str = Field(examples=["469028100"])
+    village: str | None = Field(None, examples=["469028100201"])
+    status: str = Field(examples=["investigating"])
+    round: int
+
+
+class CaseStep(BaseModel):
+    """A case after a command: where it stands now (some commands add their own fields)."""
+
+    model_config = ConfigDict(extra="allow")
+    case_id: UUID
+    version: int
+    status: str = Field(examples=["investigating"])
+    round: int
+
+
+class EntitlementStep(BaseModel):
+    """An entitlement after a command, with its last change."""
+
+    model_config = ConfigDict(extra="allow")
+    entitlement_id: UUID
+    version: int
+    status: str = Field(examples=["active"])
+    monthly_amount: str | None = Field(None, examples=["620.00"])
+    recheck_due: date | None = None
+    last_change: dict[str, Any] | None = None
+
+
+class PolicyPublished(BaseModel):
+    policy_version: int
+    effective_from: date
+
+
+class SpotCheckOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    spot_check_id: UUID
+    version: int
+    township: str
+    month: str = Field(examples=["2026-11"])
+    sample: list[Any]
+    results: list[Any]
+    completed: bool
+
+
 def plain(value: Any) -> Any:
     """JSON-ready, with money as exact strings (never floats)."""
     if isinstance(value, dict):
@@ -399,11 +451,11 @@ def router(app: ReviewApplication) -> APIRouter:
 
     # --- cases: reads ----------------------------------------------------------------------
 
-    @r.get("/cases/{case_id}", tags=["cases"])
+    @r.get("/cases/{case_id}", tags=["cases"], response_model=CaseView)
     def read(case_id: UUID, who: Principal = Depends(readers)) -> dict[str, Any]:
         return case_view(app.case(who, case_id), app.sees_verification(who))
 
-    @r.get("/cases/by-application/{application_id}", tags=["cases"])
+    @r.get("/cases/by-application/{application_id}", tags=["cases"], response_model=CaseView)
     def by_application(application_id: UUID,
                        who: Principal = Depends(readers)) -> dict[str, Any]:
         return case_view(app.case_for_application(who, application_id),
@@ -427,13 +479,15 @@ def router(app: ReviewApplication) -> APIRouter:
 
     # --- investigation and verification ----------------------------------------------------
 
-    @r.post("/cases/{case_id}/investigation/assign", tags=["investigation"])
+    @r.post("/cases/{case_id}/investigation/assign", tags=["investigation"],
+            response_model=CaseStep)
     def assign(case_id: UUID, body: AssignIn, request: Request,
                who: Principal = Depends(assigners)) -> Response:
         return command(request, who, body, lambda: _summary(app.assign_investigation(
             who, case_id, [i.model_dump() for i in body.investigators], body.contractor)))
 
-    @r.post("/cases/{case_id}/investigation/visits", tags=["investigation"])
+    @r.post("/cases/{case_id}/investigation/visits", tags=["investigation"],
+            response_model=CaseStep, status_code=201)
     def visit(case_id: UUID, body: VisitIn, request: Request,
               who: Principal = Depends(visitors)) -> Response:
         findings = body.model_dump(include={"members", "incomes", "assets", "irregular_income"},
@@ -444,19 +498,21 @@ def router(app: ReviewApplication) -> APIRouter:
         return command(request, who, body, lambda: _summary(
             app.record_home_visit(who, case_id, record, _enums(findings))), 201)
 
-    @r.post("/cases/{case_id}/investigation/interviews", tags=["investigation"])
+    @r.post("/cases/{case_id}/investigation/interviews", tags=["investigation"],
+            response_model=CaseStep, status_code=201)
     def interview(case_id: UUID, body: InterviewIn, request: Request,
                   who: Principal = Depends(investigators)) -> Response:
         return command(request, who, body, lambda: _summary(
             app.record_interview(who, case_id, body.model_dump())), 201)
 
-    @r.post("/cases/{case_id}/verification/request", tags=["verification"])
+    @r.post("/cases/{case_id}/verification/request", tags=["verification"], response_model=CaseStep)
     def request_verification(case_id: UUID, request: Request,
                              who: Principal = Depends(clerks)) -> Response:
         return command(request, who, None, lambda: _summary(
             app.request_verification(who, case_id)))
 
-    @r.post("/cases/{case_id}/verification/report", tags=["verification"])
+    @r.post("/cases/{case_id}/verification/report", tags=["verification"],
+            response_model=CaseStep, status_code=201)
     def report(case_id: UUID, body: ReportIn, request: Request,
                who: Principal = Depends(centre)) -> Response:
         return command(request, who, body, lambda: _summary(
@@ -464,14 +520,15 @@ def router(app: ReviewApplication) -> APIRouter:
 
     # --- joint review, opinion, decision ---------------------------------------------------
 
-    @r.post("/cases/{case_id}/joint-review", tags=["review"])
+    @r.post("/cases/{case_id}/joint-review", tags=["review"],
+            response_model=CaseStep, status_code=201)
     def joint_review(case_id: UUID, body: JointReviewIn, request: Request,
                      who: Principal = Depends(panel)) -> Response:
         return command(request, who, body, lambda: _summary(app.hold_joint_review(
             who, case_id, body.held_on, [m.model_dump() for m in body.members],
             body.outcome)), 201)
 
-    @r.post("/cases/{case_id}/opinion", tags=["review"])
+    @r.post("/cases/{case_id}/opinion", tags=["review"], response_model=CaseStep, status_code=201)
     def opinion(case_id: UUID, body: OpinionIn, request: Request,
                 who: Principal = Depends(panel)) -> Response:
         assessment = {"self_care": body.self_care.model_dump() if body.self_care else None,
@@ -485,13 +542,13 @@ def router(app: ReviewApplication) -> APIRouter:
                                             if k != "inputs"})}
         return command(request, who, body, run, 201)
 
-    @r.post("/cases/{case_id}/county-approval", tags=["review"])
+    @r.post("/cases/{case_id}/county-approval", tags=["review"], response_model=CaseStep)
     def county_approval(case_id: UUID, body: ReasonsIn, request: Request,
                         who: Principal = Depends(bureau)) -> Response:
         return command(request, who, body, lambda: _summary(
             app.approve_at_county(who, case_id, body.reasons)))
 
-    @r.post("/cases/{case_id}/deadline-extension", tags=["review"])
+    @r.post("/cases/{case_id}/deadline-extension", tags=["review"], response_model=CaseStep)
     def extend(case_id: UUID, body: ExtendIn, request: Request,
                who: Principal = Depends(leader)) -> Response:
         def run() -> dict[str, Any]:
@@ -499,7 +556,7 @@ def router(app: ReviewApplication) -> APIRouter:
             return {**_summary(c), "decision_due": c.decision_due.isoformat()}
         return command(request, who, body, run)
 
-    @r.post("/cases/{case_id}/confirm", tags=["decision"])
+    @r.post("/cases/{case_id}/confirm", tags=["decision"], response_model=CaseStep)
     def confirm(case_id: UUID, body: ConfirmIn, request: Request,
                 who: Principal = Depends(leader)) -> Response:
         def run() -> dict[str, Any]:
@@ -508,13 +565,13 @@ def router(app: ReviewApplication) -> APIRouter:
                                             "entitlement_id": ent and ent.id})}
         return command(request, who, body, run)
 
-    @r.post("/cases/{case_id}/reject", tags=["decision"])
+    @r.post("/cases/{case_id}/reject", tags=["decision"], response_model=CaseStep)
     def reject(case_id: UUID, body: ReasonsIn, request: Request,
                who: Principal = Depends(leader)) -> Response:
         return command(request, who, body, lambda: _summary(
             app.reject(who, case_id, body.reasons)))
 
-    @r.post("/cases/{case_id}/advance", tags=["decision"])
+    @r.post("/cases/{case_id}/advance", tags=["decision"], response_model=CaseStep, status_code=201)
     def advance(case_id: UUID, body: AdvanceIn, request: Request,
                 who: Principal = Depends(leader)) -> Response:
         def run() -> dict[str, Any]:
@@ -522,7 +579,7 @@ def router(app: ReviewApplication) -> APIRouter:
             return {**_summary(c), **plain({"advance": c.advance, "payments": c.payments})}
         return command(request, who, body, run, 201)
 
-    @r.post("/cases/{case_id}/advance/complete", tags=["decision"])
+    @r.post("/cases/{case_id}/advance/complete", tags=["decision"], response_model=CaseStep)
     def complete_advance(case_id: UUID, body: NoteIn, request: Request,
                          who: Principal = Depends(assigners)) -> Response:
         return command(request, who, body, lambda: _summary(
@@ -550,13 +607,15 @@ def router(app: ReviewApplication) -> APIRouter:
                       "monthly_amount": e.monthly_amount, "recheck_due": e.recheck_due,
                       "last_change": last, **extra})
 
-    @r.post("/entitlements/{entitlement_id}/rechecks", tags=["entitlements"])
+    @r.post("/entitlements/{entitlement_id}/rechecks", tags=["entitlements"],
+            response_model=EntitlementStep, status_code=201)
     def recheck(entitlement_id: UUID, body: RecheckIn, request: Request,
                 who: Principal = Depends(recheckers)) -> Response:
         return command(request, who, body, lambda: _ent(app.record_recheck(
             who, entitlement_id, body.finding, body.changed)), 201)
 
-    @r.post("/entitlements/{entitlement_id}/adjust", tags=["entitlements"])
+    @r.post("/entitlements/{entitlement_id}/adjust", tags=["entitlements"],
+            response_model=EntitlementStep)
     def adjust(entitlement_id: UUID, body: AdjustIn, request: Request,
                who: Principal = Depends(leader)) -> Response:
         findings = _enums(body.model_dump(include={"members", "incomes", "assets",
@@ -570,25 +629,29 @@ def router(app: ReviewApplication) -> APIRouter:
             return _ent(e, change=change, breakdown=e.breakdown)
         return command(request, who, body, run)
 
-    @r.post("/entitlements/{entitlement_id}/suspend", tags=["entitlements"])
+    @r.post("/entitlements/{entitlement_id}/suspend", tags=["entitlements"],
+            response_model=EntitlementStep)
     def suspend(entitlement_id: UUID, body: ReasonsIn, request: Request,
                 who: Principal = Depends(leader)) -> Response:
         return command(request, who, body, lambda: _ent(app.change_status(
             who, entitlement_id, "suspend", body.reasons)))
 
-    @r.post("/entitlements/{entitlement_id}/resume", tags=["entitlements"])
+    @r.post("/entitlements/{entitlement_id}/resume", tags=["entitlements"],
+            response_model=EntitlementStep)
     def resume(entitlement_id: UUID, body: ReasonsIn, request: Request,
                who: Principal = Depends(leader)) -> Response:
         return command(request, who, body, lambda: _ent(app.change_status(
             who, entitlement_id, "resume", body.reasons)))
 
-    @r.post("/entitlements/{entitlement_id}/phase-out", tags=["entitlements"])
+    @r.post("/entitlements/{entitlement_id}/phase-out", tags=["entitlements"],
+            response_model=EntitlementStep)
     def phase_out(entitlement_id: UUID, body: PhaseOutIn, request: Request,
                   who: Principal = Depends(leader)) -> Response:
         return command(request, who, body, lambda: _ent(app.change_status(
             who, entitlement_id, "phase_out", body.reasons, body.months)))
 
-    @r.post("/entitlements/{entitlement_id}/terminate", tags=["entitlements"])
+    @r.post("/entitlements/{entitlement_id}/terminate", tags=["entitlements"],
+            response_model=EntitlementStep)
     def terminate(entitlement_id: UUID, body: ReasonsIn, request: Request,
                   who: Principal = Depends(leader)) -> Response:
         return command(request, who, body, lambda: _ent(app.change_status(
@@ -606,7 +669,7 @@ def router(app: ReviewApplication) -> APIRouter:
     def policy_versions(who: Principal = Depends(staff)) -> dict[str, Any]:
         return plain({"versions": app.policy_versions()})
 
-    @r.post("/policy", tags=["policy"])
+    @r.post("/policy", tags=["policy"], response_model=PolicyPublished, status_code=201)
     def publish_policy(body: PolicyIn, request: Request,
                        who: Principal = Depends(bureau)) -> Response:
         def run() -> dict[str, Any]:
@@ -617,7 +680,7 @@ def router(app: ReviewApplication) -> APIRouter:
 
     # --- spot checks ---------------------------------------------------------------------------
 
-    @r.post("/spot-checks", tags=["spot checks"])
+    @r.post("/spot-checks", tags=["spot checks"], response_model=SpotCheckOut, status_code=201)
     def draw(body: SpotCheckIn, request: Request, who: Principal = Depends(centre)) -> Response:
         return command(request, who, body, lambda: spot_check_view(
             app.draw_spot_check(who, body.township, body.month)), 201)
@@ -626,14 +689,16 @@ def router(app: ReviewApplication) -> APIRouter:
     def spot_check(spot_check_id: UUID, who: Principal = Depends(staff)) -> dict[str, Any]:
         return spot_check_view(app.spot_check(who, spot_check_id))
 
-    @r.post("/spot-checks/{spot_check_id}/results", tags=["spot checks"])
+    @r.post("/spot-checks/{spot_check_id}/results", tags=["spot checks"],
+            response_model=SpotCheckOut, status_code=201)
     def spot_result(spot_check_id: UUID, body: SpotResultIn, request: Request,
                     who: Principal = Depends(centre)) -> Response:
         return command(request, who, body, lambda: spot_check_view(
             app.record_spot_check_result(who, spot_check_id, str(body.case_id), body.upheld,
                                          body.finding, body.corrective_action)), 201)
 
-    @r.post("/spot-checks/{spot_check_id}/complete", tags=["spot checks"])
+    @r.post("/spot-checks/{spot_check_id}/complete", tags=["spot checks"],
+            response_model=SpotCheckOut)
     def spot_complete(spot_check_id: UUID, request: Request,
                       who: Principal = Depends(centre)) -> Response:
         return command(request, who, None, lambda: spot_check_view(

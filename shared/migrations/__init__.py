@@ -135,8 +135,8 @@ def write_stamp(app: ServiceApplication, events: int) -> None:
 
 
 def sync_read_models(app: ServiceApplication) -> str:
-    """Keep, stamp or rebuild the read models; returns what was done ('kept', 'stamped',
-    'rebuilt')."""
+    """Keep, stamp, create or rebuild the read models; returns what was done ('kept',
+    'stamped', 'created', 'rebuilt')."""
     projection = app.projection
     if projection is None:
         return "kept"
@@ -146,6 +146,11 @@ def sync_read_models(app: ServiceApplication) -> str:
     if stored is None:
         with app.engine.connect() as c:
             present = [n for n in projection.metadata.tables if inspect(c).has_table(n)]
+        if not present and not app.recorder.max_notification_id():  # a new database
+            projection.metadata.create_all(app.engine)
+            write_stamp(app, 0)
+            return "created"
+        with app.engine.connect() as c:
             same = len(present) == len(projection.metadata.tables) and not _diff(
                 c, projection.metadata)
         if same:  # from before stamps, and already the code's shape

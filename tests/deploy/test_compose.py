@@ -151,6 +151,16 @@ def test_gateway_routes_every_service_and_passes_the_token() -> None:
     assert not re.search(r"proxy_set_header\s+Authorization", conf, re.I)
     assert "proxy_pass_request_headers off" not in conf
     assert re.search(r"location ~ \^/api/\[\^/\]\+/ops", conf), "ops endpoints are internal"
+    # …except the backlog and dead letters the operations guide sends operators to, for a
+    # direct request from a private network: matched first (nginx tries regexes in order).
+    ops = re.search(r"location ~ \^/api/\((?P<svcs>[a-z|]+)\)/ops/\(backlog\|dead-letters\)\$ "
+                    r"\{(?P<body>.*?)\n    \}", conf, re.S)
+    assert ops is not None and ops.start() < conf.index("location ~ ^/api/[^/]+/ops")
+    assert sorted(ops["svcs"].split("|")) == service_names()
+    body = ops["body"]
+    assert "deny all;" in body and "allow 0.0.0.0" not in body and "if ($via_proxy)" in body
+    assert "proxy_pass http://$1/ops/$2$is_args$args;" in body
+    assert "/api/<service>/ops/backlog" in (ROOT / "docs/operations.md").read_text()
     assert "$http_authorization" not in conf  # never logged
     # Kubernetes mounts the same file.
     assert (ROOT / "deploy/k8s/gateway/nginx.conf").read_text() == conf

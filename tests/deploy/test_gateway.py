@@ -151,3 +151,36 @@ async def test_a_body_at_the_limit_passes_and_a_bad_length_is_400(
                         headers={**clerk, "content-length": "-1"})
     assert_problem(r, 400, "gateway.invalid_content_length")
     assert head(intake) is None
+
+
+async def test_beyond_its_capacity_the_gateway_sheds_with_503_and_retry_after() -> None:
+    """Requests the gateway cannot take within its wait bound get 503 + Retry-After at
+    once, without reaching a service, instead of queueing behind the others."""
+    import asyncio
+
+    from fastapi import FastAPI
+
+    release = asyncio.Event()
+    upstream = FastAPI()
+
+    @upstream.get("/slow")
+    async def slow() -> dict[str, str]:
+        await release.wait()
+        return {"ok": "yes"}
+
+    settings = GatewaySettings(max_in_flight=2, overload_wait_s=0.2)
+    network = ToServices(settings, {"intake": upstream})
+    app = create_gateway(settings, transport=network)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        c = await stack.enter_async_context(httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"))
+        inside = [asyncio.create_task(c.get("/api/intake/slow")) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        shed = await asyncio.gather(*(c.get("/api/intake/slow") for _ in range(3)))
+        for r in shed:
+            assert_problem(r, 503, "web.overloaded")
+            assert r.headers["retry-after"] == "1"
+        assert network.calls == 2  # the shed ones never reached the service
+        release.set()
+        assert [r.status_code for r in await asyncio.gather(*inside)] == [200, 200]

@@ -114,6 +114,25 @@ def _upload(file: UploadFile, max_name: int = 200) -> tuple[str, bytes]:
     return name, file.file.read()
 
 
+class TrustedKeyOut(BaseModel):
+    owner: str
+    owner_name: str
+    algorithm: str
+    key_id: str
+    public_key: str
+    valid_from: str
+    valid_until: str | None = None
+    revoked_at: str | None = None
+    revocation_reason: str | None = None
+
+
+class TrustListOut(BaseModel):
+    format: str
+    county: str
+    updated_at: str | None = None
+    keys: list[TrustedKeyOut]
+
+
 def router(app: DisbursementApplication) -> APIRouter:
     r = APIRouter(tags=["disbursement"])
     clerk = require(Role.TOWNSHIP_CLERK)
@@ -239,11 +258,11 @@ def router(app: DisbursementApplication) -> APIRouter:
         doc, content = app.statistics_document(who, township, month, f"statistics_{fmt}")
         return _download(content, doc["name"], doc["media_type"])
 
-    @r.get("/seals/trust-list")
-    def trust_list() -> Response:
+    @r.get("/seals/trust-list", response_model=TrustListOut)
+    def trust_list() -> dict[str, Any]:
         """The county's seal trust list (shared.seals): public, no login, so that anyone
-        holding a sealed file can check it offline (python -m deploy.verify_seal)."""
-        return Response(app.seals.trust_list().to_json(), media_type="application/json")
+        holding a sealed file can check it offline (lingshui verify-seal)."""
+        return app.seals.trust_list().to_wire()
 
     @r.get("/statistics/{township}/{month}/documents/{fmt}/seal")
     def statistics_document_seal(fmt: Literal["xlsx", "pdf"], township: str = TOWNSHIP,
@@ -258,7 +277,7 @@ def router(app: DisbursementApplication) -> APIRouter:
         seal = {k: doc[k] for k in ("document_kind", "sha256", "signature", "key_id",
                                     "public_key")} | {"owner": township, "subject": month}
         return _download(json.dumps(seal).encode(), f"{doc['name']}.seal.json",
-                         "application/json")
+                         "application/octet-stream")
 
     @r.post("/seals/verify")
     def verify(request: Request, file: UploadFile = File(...),

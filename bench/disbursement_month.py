@@ -8,7 +8,7 @@ For each size N (entitlements and 临时救助 payments on the ledger, spread ov
 2. times the month for every township × kind (33 rosters): draft at the cut-off, lock,
    export the bank roster as CSV (the audited export answering with its file, accounts
    unsealed), reconcile the bank's return file with injected discrepancies, resolve them
-   (one recorded decision per roster), seal the statistics (XLSX + PDF + Ed25519);
+   (one recorded decision per roster), seal the statistics (XLSX + PDF + SM2 seal);
 3. separately times a later download of each export (regenerated, checked against the
    audited hash) and the XLSX export (for people, not the bank);
 4. reports seconds and peak resident memory (VmHWM, reset before each step) per step.
@@ -156,7 +156,7 @@ def bank_return(exported: bytes, salt: int) -> tuple[bytes, int]:
             name, injected = name + "某", injected + 1
         elif k in (30, 31):
             status, injected = "failed", injected + 1
-        out.append((account, name, amount, status, f"BANK-{ref[:8]}"))
+        out.append((account.strip(), name, amount, status, f"BANK-{ref[:8]}"))  # tab: Excel
         if k == 40:
             out.append((f"9999{j:012d}", "陌生人", "100.00", "paid", "BANK-X"))
             injected += 1

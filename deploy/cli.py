@@ -11,6 +11,8 @@ the service itself would, so run it where the service runs (its container, pod o
                                          messages (exit 1 unless all caught up)
     lingshui verify-chain [SOURCE…]      verify archive's copy of every service's hash chain
     lingshui create-keys DIRECTORY       a county's production key files, once
+    lingshui verify-seal FILE SEAL --trust-list F   a seal checked offline (trust list only)
+    lingshui seal-authority --dir D …    provision, rotate, revoke seal keys; export the list
 
 A command written elsewhere as a module with `main(argv) -> int` joins with one line in
 PLUGGED below.
@@ -36,6 +38,10 @@ SEALING = ("disbursement", "archive")
 PLUGGED: dict[str, tuple[str, str]] = {
     "create-keys": ("deploy.compose.make_secrets", "a county's production key files, once "
                                                     "(deploy/compose/make_secrets.py)"),
+    "verify-seal": ("deploy.verify_seal", "check FILE and its SEAL offline against the "
+                                          "county's seal trust list (deploy/verify_seal.py)"),
+    "seal-authority": ("deploy.seal_authority", "provision, rotate, revoke seal keys; export "
+                                                "the trust list (deploy/seal_authority.py)"),
 }
 
 cli = typer.Typer(help="Lingshui social assistance: operator commands.", no_args_is_help=True,

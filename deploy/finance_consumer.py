@@ -2,7 +2,9 @@
 
 A durable JetStream pull consumer (`finance-bureau`) of `fund_plan_issued` on
 disbursement's stream. For each plan it checks the envelope's hash, the county seal over
-the plan document's hash and that the document it downloads is exactly that document,
+the plan document's hash against the county's seal trust list (a file handed to the bureau,
+`--trust-list`, else the published `GET /seals/trust-list`; never the key inside the seal),
+and that the document it downloads is exactly that document,
 then acknowledges through disbursement's API with the finance-bureau role. The
 acknowledgement's Idempotency-Key is the event id, so a redelivered plan is acknowledged
 once; the NATS message is acked only after the API answered.
@@ -15,36 +17,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from shared.contracts import Envelope, parse_data
 from shared.contracts.disbursement import FundPlanIssued
+from shared.seals import TrustList, verify_seal
 
 log = logging.getLogger("finance_consumer")
 
 
-def seal_statement(owner: str, subject: str, kind: str, sha256: str) -> bytes:
-    # Restated from the published contract (shared/contracts/disbursement.py, Seal): the
-    # finance bureau's code must not import disbursement's package.
-    return f"lingshui-seal/v1|{owner}|{subject}|{kind}|{sha256}".encode()
-
-
 class FinanceBureauConsumer:
     def __init__(self, js: Any, api: httpx.AsyncClient, token: Callable[[], str],
-                 region: str = "469028", durable: str = "finance-bureau") -> None:
+                 region: str = "469028", durable: str = "finance-bureau",
+                 trust_list: TrustList | None = None) -> None:
         self.js, self.api, self.token = js, api, token
+        self.trust_list = trust_list
         self.region, self.durable = region, durable
         self.acknowledged: list[FundPlanIssued] = []
         self.rejected: list[tuple[str, str]] = []
@@ -103,12 +100,15 @@ class FinanceBureauConsumer:
 
     async def _check(self, plan: FundPlanIssued) -> str | None:
         seal = plan.seal
-        try:
-            Ed25519PublicKey.from_public_bytes(base64.b64decode(seal.public_key)).verify(
-                base64.b64decode(seal.signature),
-                seal_statement(seal.owner, plan.month, seal.document_kind, seal.sha256))
-        except (InvalidSignature, ValueError):
-            return "the county seal does not verify"
+        trust = self.trust_list
+        if trust is None:
+            r = await self.api.get("/seals/trust-list")
+            if r.status_code != 200:
+                return f"the county's seal trust list is not available ({r.status_code})"
+            trust = TrustList.from_wire(r.json())
+        verdict = verify_seal(seal.model_dump(), trust, subject=plan.month, owner=plan.region)
+        if not verdict.valid:
+            return f"the county seal does not verify: {verdict.reason}"
         if seal.sha256 != plan.document_sha256:
             return "the seal covers another document"
         r = await self.api.get(f"/fund-plans/{plan.month}/document",
@@ -132,7 +132,9 @@ async def _main(args: argparse.Namespace) -> None:
     nc = await nats.connect(args.nats, **auth)
     token = open(args.token_file).read().strip()  # noqa: SIM115 (read once at start)
     async with httpx.AsyncClient(base_url=args.api, timeout=30) as api:
-        consumer = FinanceBureauConsumer(nc.jetstream(), api, lambda: token, args.region)
+        trust = TrustList.load(Path(args.trust_list)) if args.trust_list else None
+        consumer = FinanceBureauConsumer(nc.jetstream(), api, lambda: token, args.region,
+                                         trust_list=trust)
         stop = asyncio.Event()
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             await consumer.run(stop)
@@ -145,6 +147,8 @@ def main() -> None:
     p.add_argument("--api", default="http://127.0.0.1:8700/api/disbursement")
     p.add_argument("--token-file", required=True, help="a finance_bureau bearer token")
     p.add_argument("--region", default="469028")
+    p.add_argument("--trust-list", default=None,
+                   help="the county's seal trust list (JSON); default: fetched from --api")
     p.add_argument("--nkey-seed", default=None,
                    help="the finance-bureau NKey seed file (var/keys/nats/finance-bureau.nk)")
     logging.basicConfig(level=logging.INFO)

@@ -44,6 +44,7 @@ FILE_TYPES = {
     "pdf": "application/pdf",
     "png": "image/png",
     "jpeg": "image/jpeg",
+    "ses": "application/octet-stream",  # a seal (GB/T 38540 DER, or an Ed25519 seal's JSON)
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {

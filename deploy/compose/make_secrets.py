@@ -15,10 +15,12 @@ Writes, each 0600, never overwriting a file that exists (a lost at-rest key is l
 - `nats/<svc>.nk`, `nats/finance-bureau.nk`, `nats/admin.password`, `nats/auth.conf`: one
   NATS user per service, the finance bureau's read-only user, the operator's, and the
   server's users and permissions (shared/natsauth.py);
-- `seals/<code>.ed25519.pem`: the electronic-seal (电子印章) signing keys (shared/seals.py),
-  one for the county and one per township, used by disbursement (statistics, fund plan) and
-  archive (the monthly filing). Made here, not by the replicas: two replicas creating their
-  own key for the same township would sign with different seals.
+- `seals/<code>.sm2.pem`, `seals/trust-list.json`: the electronic-seal (电子印章) SM2
+  signing keys (shared/seals.py), one for the county and one per township, and the county's
+  trust list of their public keys (publish it; rotate with deploy/seal_authority.py), used
+  by disbursement (statistics, fund plan) and archive (the monthly filing). Made here, not
+  by the replicas: two replicas creating their own key for the same township would sign
+  with different seals.
 The token-verifying `jwt-public.pem` comes from the identity provider: copy it in.
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -38,7 +41,7 @@ from shared.files import write_private  # noqa: E402
 from shared.natsauth import ensure_nats_credentials  # noqa: E402
 from shared.pii import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
-from shared.seals import create_key_file, key_path  # noqa: E402
+from shared.seals import SealAuthority, owner_names  # noqa: E402
 from shared.signing import ensure_bus_keys  # noqa: E402
 
 
@@ -81,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     ensure_nats_credentials(out, args.region, SERVICES)
     county = load_county(args.region)
     (out / "seals").mkdir(mode=0o700, exist_ok=True)
+    authority = SealAuthority(out / "seals", county.code, owner_names(county))
     for owner in (county.code, *(t.code for t in county.townships)):
-        if create_key_file(key_path(out / "seals", owner)):
-            made.append(f"seals/{owner}.ed25519.pem")
+        if authority.provision(owner, "sm2", datetime.now(UTC)):
+            made.append(f"seals/{owner}.sm2.pem")
     print(f"{out}: made {', '.join(made) or 'nothing (all present)'}")
     if not (out / "jwt-public.pem").exists():
         print(f"{out}: copy the identity provider's token-signing public key to "

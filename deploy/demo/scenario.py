@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import sys
 import time
@@ -31,6 +32,9 @@ from shared.clock import CHINA, MonthlyRhythm, SystemClock, add_months, month_of
 
 CONTRACTOR_ORG = "hn-survey"  # the contractor bought by the government (政府购买服务)
 PAID_KINDS = ("dibao", "tekun", "linshi")
+KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
+               "dibao_edge": "低保边缘"}  # what the summary shows instead of the codes
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT = {"bank": "一个储蓄账户，余额与申报一致", "tax": "无纳税记录",
           "real_estate": "农村自建房一处", "vehicles": "无", "social_insurance": "城乡居民养老保险",
           "business_registration": "无", "conclusion": "核对结果与申报一致"}
@@ -84,6 +88,17 @@ class Progress:
             print(f"    {text}", flush=True)
 
 
+_SURNAMES = "王李张刘陈杨黄吴林符"
+_GIVEN = ("建华", "秀英", "海燕", "志强", "丽娟", "国平", "春梅", "文斌", "玉兰", "明辉")
+
+
+def official_name(user_id: str) -> str:
+    """A demo official's name (the token's name claim), the same for the same user: what
+    documents show as 编制 and 签章人 instead of a user id."""
+    n = int(hashlib.sha256(user_id.encode()).hexdigest(), 16)
+    return _SURNAMES[n % len(_SURNAMES)] + _GIVEN[(n // 10) % len(_GIVEN)]
+
+
 class Tokens:
     """Bearer tokens minted with the stack's development key, one per role and place."""
 
@@ -97,7 +112,7 @@ class Tokens:
         if key not in self._cache:
             uid = f"demo-{role.value}" + (f"-{village or township}" if township else "")
             self._cache[key] = {"authorization": "Bearer " + self.issuer.mint(
-                uid, role, township, village, org=org)}
+                uid, role, township, village, org=org, name=official_name(uid))}
         return self._cache[key]
 
 
@@ -552,6 +567,23 @@ class Scenario:
         self.wait_quiet("spot-check results reach disbursement")
         for month in months:
             self.fund_plan(out, month)
+        self.trust_list_and_charts(out, months)
+
+    def trust_list_and_charts(self, out: Outcome, months: list[str]) -> None:
+        """The seal trust list (public: the offline check needs it) and the county's charts
+        of the months, one per figure a supervisor looks at first."""
+        path = self.out_dir / "trust-list.json"
+        path.write_bytes(self.gw.call("GET", "/disbursement/seals/trust-list").content)
+        out.outputs.append(path)
+        centre = self.t(Role.COUNTY_CENTRE)
+        first, last = min(months), max(months)
+        for figure, kind in (("households", "dibao"), ("amount", None), ("decided", None)):
+            query = f"figure={figure}&from={first}&to={last}" + (f"&kind={kind}" if kind else "")
+            png = self.gw.call("GET", f"/archive/supervision/statistics/chart.png?{query}",
+                               centre).content
+            path = self.out_dir / f"chart-{figure}{'-' + kind if kind else ''}.png"
+            path.write_bytes(png)
+            out.outputs.append(path)
 
     def roster(self, out: Outcome, month: str, township: str, kind: str) -> None:
         clerk = self.clerk(township)
@@ -570,7 +602,14 @@ class Scenario:
         path = self.out_dir / f"roster-{township}-{month}-{kind}.csv"
         path.write_bytes(content)
         out.outputs.append(path)
-        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))[1:]
+        # The same roster as the XLSX clerks open (text account cells, a 合计 row).
+        xlsx = self.gw.call("POST", base + "/exports", {**clerk, "accept": XLSX_MEDIA},
+                            json={"format": "xlsx"}).content
+        path = self.out_dir / f"roster-{township}-{month}-{kind}.xlsx"
+        path.write_bytes(xlsx)
+        out.outputs.append(path)
+        rows = [[c.strip() for c in r]  # the account cell starts with a tab, for Excel
+                for r in csv.reader(io.StringIO(content.decode("utf-8-sig")))][1:]
         # The bank's return: each 低保 roster's first payment and every 7th payment fail
         # (account closed).
         buf = io.StringIO()
@@ -605,6 +644,15 @@ class Scenario:
                 leader).content
             path = self.out_dir / f"statistics-{township}-{month}.{fmt}"
             path.write_bytes(content)
+            out.outputs.append(path)
+            # Its seal, for the offline check (python -m deploy.verify_seal).
+            seal = self.gw.call(
+                "GET", f"/disbursement/statistics/{township}/{month}/documents/{fmt}/seal",
+                leader)
+            suffix = ".ses" if seal.headers["content-type"].startswith(
+                "application/octet-stream") else ".seal.json"
+            path = self.out_dir / f"statistics-{township}-{month}.{fmt}{suffix}"
+            path.write_bytes(seal.content)
             out.outputs.append(path)
 
     def spot_check(self, out: Outcome, month: str, find_error: bool) -> None:
@@ -737,7 +785,8 @@ def summary(out: Outcome, gateway: str, names: dict[str, str]) -> str:
     stories = Counter(n.split(" (")[0].split(":")[0] for r in out.records for n in r.notes)
     lines.append("  along the way: " + ", ".join(f"{k} {v}" for k, v in sorted(stories.items())))
     kinds = Counter((r.household.kind, r.outcome) for r in out.records)
-    lines.append("  by kind: " + ", ".join(f"{k}/{o} {n}" for (k, o), n in sorted(kinds.items())))
+    lines.append("  by kind: " + ", ".join(f"{KIND_LABELS.get(k, k)}/{o} {n}"
+                                           for (k, o), n in sorted(kinds.items())))
     lines.append("")
     days = sorted({r.decided_on for r in out.records if r.decided_on})
     lines.append(f"money decided on {', '.join(map(str, days))} (yuan; 低保/特困 monthly as "
@@ -795,8 +844,13 @@ def summary(out: Outcome, gateway: str, names: dict[str, str]) -> str:
     folders = sorted({p.parent for p in out.outputs})
     for folder in folders:
         files = [p for p in out.outputs if p.parent == folder]
-        lines.append(f"  {folder}/  ({len(files)} files: rosters roster-*.csv, "
-                     "statistics-*.pdf/.xlsx, fund-plan-*.json)")
+        lines.append(f"  {folder}/  ({len(files)} files: 花名册 roster-*.csv/.xlsx, 统计表 "
+                     "statistics-*.pdf/.xlsx with their seals (.ses), fund-plan-*.json, "
+                     "the seal trust list trust-list.json, charts chart-*.png)")
+        lines.append(f"  check a seal offline: python -m deploy.verify_seal "
+                     f"{folder}/statistics-<township>-<month>.pdf "
+                     f"{folder}/statistics-<township>-<month>.pdf.ses "
+                     f"--trust-list {folder}/trust-list.json")
     lines.append("")
     lines.append(f"audit timeline of case {out.audit_case}: {out.audit_events} events from "
                  f"{', '.join(out.audit_sources)}. Inspect any case with:")

@@ -28,7 +28,7 @@ from shared.contracts.common import SERVICES
 from shared.rebuild import RebuildProgress, print_progress
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
-from shared.seals import SealKeys
+from shared.seals import SealKeys, owner_names
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class ArchiveSettings(ServiceSettings):
     # review's policy table as the record holds it: not a setting here.
     seal_keys_dir: Path | None = None  # default <var_dir>/keys/seals: the townships' seals
     seal_keys_create_missing: bool = True  # local stack only: production provisions keys
+    seal_algorithm: Literal["sm2", "ed25519"] = "sm2"  # new seals; both verify
     filing_due_working_days: int = Field(5, ge=1, le=20)  # 报备 due after the month's end
     alert_approval_rate_distance: Decimal = Decimal("0.25")
     alert_average_amount_distance: Decimal = Decimal("0.5")
@@ -79,11 +80,14 @@ class ArchiveSettings(ServiceSettings):
         return self.seal_keys_dir or self.keys_dir / "seals"
 
     def supervision(self) -> SupervisionSetup:
+        county = load_county(self.region)
         return SupervisionSetup(
-            county=load_county(self.region),
+            county=county,
             calendar=self.calendar,
             seals=SealKeys(self.resolved_seal_keys_dir,
-                           create_missing=self.seal_keys_create_missing, service="archive"),
+                           create_missing=self.seal_keys_create_missing, service="archive",
+                           algorithm=self.seal_algorithm, county=county.code,
+                           names=owner_names(county)),
             rules=AlertRules(
                 approval_rate_distance=self.alert_approval_rate_distance,
                 average_amount_distance=self.alert_average_amount_distance,

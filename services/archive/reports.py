@@ -24,6 +24,7 @@ from services.archive.supervision import (
     Line,
 )
 from shared.extras import optional_import
+from shared.fonts import cjk_font_file
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
@@ -116,7 +117,7 @@ def statistics_xlsx(result: Mapping[str, Any], heading: Heading,
     return _save(wb)
 
 
-FIGURE_TITLES = {f: f.replace("_", " ") for f in FIGURES}
+FIGURE_TITLES = {f: FIGURE_LABELS.get(f, f) for f in FIGURES}  # what a person reads
 
 
 def figure_png(series: Sequence[Mapping[str, Any]], figure: str, title: str) -> bytes:
@@ -124,17 +125,21 @@ def figure_png(series: Sequence[Mapping[str, Any]], figure: str, title: str) -> 
     # Heavy, and the optional `charts` extra: imported only when a chart is asked for.
     Figure = optional_import("matplotlib.figure").Figure
 
+    FontProperties = optional_import("matplotlib.font_manager").FontProperties
+
     months = [r["month"] for r in series]
     values = [None if r[figure] is None else float(r[figure]) for r in series]
+    font_file = cjk_font_file()  # without it the Chinese title would be empty boxes
+    font = FontProperties(fname=str(font_file)) if font_file else FontProperties()
     fig = Figure(figsize=(4.8, 2.6), dpi=100)
     ax = fig.subplots()
     ax.plot(range(len(months)), [float("nan") if v is None else v for v in values],
             marker="o", linewidth=1.5)
     ax.set_xticks(range(len(months)), months, rotation=45, fontsize=7)
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_title(f"{FIGURE_TITLES[figure]} - {title}", fontsize=9)
+    ax.set_title(f"{FIGURE_TITLES[figure]}（{title}）", fontsize=9, fontproperties=font)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()

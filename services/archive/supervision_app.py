@@ -20,7 +20,14 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import select
 
-from services.archive.reports import XLSX, Heading, figure_png, filing_xlsx, statistics_xlsx
+from services.archive.reports import (
+    KIND_LABELS,
+    XLSX,
+    Heading,
+    figure_png,
+    filing_xlsx,
+    statistics_xlsx,
+)
 from services.archive.supervision import (
     FIGURES,
     KINDS,
@@ -52,7 +59,7 @@ from shared.calendar import WorkingCalendar
 from shared.clock import start_of_day
 from shared.errors import Forbidden, RuleViolation
 from shared.regions import County, UnknownRegion
-from shared.seals import SealKeys, seal_valid
+from shared.seals import SealKeys
 
 if TYPE_CHECKING:  # the application owns this component
     from services.archive.application import ArchiveApplication
@@ -294,7 +301,10 @@ class CountySupervision:
             return filing_xlsx(filing.activity, self._filing_heading(filing)), "preview", {}
         doc = filing.submission["document"]
         content = self.app.store.get(doc["sha256"])
-        return content, "sealed", {"seal_valid": seal_valid(doc["seal"], month, content),
+        # An SM2 seal carries its own time; an Ed25519 one (older filings) is judged now.
+        verdict = self.setup.seals.verify(doc["seal"], subject=month, content=content,
+                                          owner=township)
+        return content, "sealed", {"seal_valid": verdict.valid, "seal_reason": verdict.reason,
                                    "sha256": doc["sha256"]}
 
     # --- statistics and dynamic analysis ------------------------------------------------------
@@ -350,9 +360,11 @@ class CountySupervision:
             raise RuleViolation("archive.figure", f"figure is one of {', '.join(FIGURES)}",
                                 field="figure")
         result = self.statistics(who, township, kind, first, last, as_of)
-        scope = f"{township or 'county'} {kind or 'all kinds'}"
+        county = self.setup.county
+        place = county.township(township).name if township else f"{county.name}全县"
+        scope = f"{place} {KIND_LABELS.get(kind, kind)}"  # names a person reads, not codes
         return figure_png(result["series"], figure,
-                          scope + (f" as of {as_of.isoformat()}" if as_of else ""))
+                          scope + (f"，截至 {as_of.isoformat()}" if as_of else ""))
 
     # --- alerts -------------------------------------------------------------------------------
 

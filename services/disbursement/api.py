@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -52,6 +54,7 @@ class Correction(_In):
 
 class ExportRequest(_In):
     format: Literal["csv", "xlsx"]
+    encoding: Literal["utf-8", "gbk"] = "utf-8"  # CSV only: GBK for banks' tools that need it
 
 
 class ResolveDiscrepancies(_In):
@@ -247,6 +250,25 @@ def _upload(file: UploadFile, max_name: int = 200) -> tuple[str, bytes]:
     return name, file.file.read()
 
 
+class TrustedKeyOut(BaseModel):
+    owner: str
+    owner_name: str
+    algorithm: str
+    key_id: str
+    public_key: str
+    valid_from: str
+    valid_until: str | None = None
+    revoked_at: str | None = None
+    revocation_reason: str | None = None
+
+
+class TrustListOut(BaseModel):
+    format: str
+    county: str
+    updated_at: str | None = None
+    keys: list[TrustedKeyOut]
+
+
 def router(app: DisbursementApplication) -> APIRouter:
     r = APIRouter(tags=["disbursement"])
     clerk = require(Role.TOWNSHIP_CLERK)
@@ -322,7 +344,8 @@ def router(app: DisbursementApplication) -> APIRouter:
         made: list[tuple[dict[str, Any], bytes]] = []
 
         def command() -> dict[str, Any]:
-            made.append(app.create_export(who, township, month, kind.value, body.format))
+            made.append(app.create_export(who, township, month, kind.value, body.format,
+                                             body.encoding))
             return made[0][0]
 
         # The idempotency store keeps only the record (no bank account): a replay answers
@@ -431,6 +454,27 @@ def router(app: DisbursementApplication) -> APIRouter:
                             month: str = MONTH, who: Principal = Depends(readers)) -> Response:
         doc, content = app.statistics_document(who, township, month, f"statistics_{fmt}")
         return _download(content, doc["name"], doc["media_type"])
+
+    @r.get("/seals/trust-list", response_model=TrustListOut)
+    def trust_list() -> dict[str, Any]:
+        """The county's seal trust list (shared.seals): public, no login, so that anyone
+        holding a sealed file can check it offline (lingshui verify-seal)."""
+        return app.seals.trust_list().to_wire()
+
+    @r.get("/statistics/{township}/{month}/documents/{fmt}/seal")
+    def statistics_document_seal(fmt: Literal["xlsx", "pdf"], township: str = TOWNSHIP,
+                                 month: str = MONTH,
+                                 who: Principal = Depends(readers)) -> Response:
+        """The document's seal, for an offline check: the GB/T 38540 SES_Signature (DER)
+        of an SM2 seal, or the seal as JSON (Ed25519)."""
+        doc, _ = app.statistics_document(who, township, month, f"statistics_{fmt}")
+        if doc.get("algorithm") == "sm2":
+            return _download(base64.b64decode(doc["signature"]), f"{doc['name']}.ses",
+                             "application/octet-stream")
+        seal = {k: doc[k] for k in ("document_kind", "sha256", "signature", "key_id",
+                                    "public_key")} | {"owner": township, "subject": month}
+        return _download(json.dumps(seal).encode(), f"{doc['name']}.seal.json",
+                         "application/octet-stream")
 
     @r.post("/seals/verify")
     def verify(request: Request, file: UploadFile = File(...),

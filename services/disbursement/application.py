@@ -19,11 +19,14 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.disbursement.documents import (
+    KIND_LABELS,
     ExportRow,
     StatisticsHeading,
     read_bank_return,
     roster_csv,
+    roster_csv_v1,
     roster_xlsx,
+    roster_xlsx_v1,
     statistics_pdf,
     statistics_xlsx,
 )
@@ -81,7 +84,7 @@ from services.disbursement.finance_files import (
 )
 from services.disbursement.projections import DisbursementProjection
 from services.disbursement.return_codes import load_return_codes
-from services.disbursement.seal import SealKeys, seal_document, sha256_hex, signature_valid
+from services.disbursement.seal import SealKeys, seal_document, seal_verdict, sha256_hex
 from shared.auth import Principal
 from shared.bankcards import account_problem, digits_of
 from shared.clock import MonthlyRhythm, RhythmSchedule, business_date, today_from
@@ -605,7 +608,13 @@ class DisbursementApplication(ServiceApplication):
 
     # --- export for the bank (the audited disclosure of accounts) ------------------------
 
-    def _export_rows(self, roster: MonthlyRoster) -> list[ExportRow]:
+    def _village_name(self, code: str) -> str:
+        try:
+            return self.county.village(code)[1].name
+        except UnknownRegion:  # a village missing from a sample list: its code, not nothing
+            return code
+
+    def _export_rows(self, roster: MonthlyRoster, village_names: bool) -> list[ExportRow]:
         keys = list(roster.rows)
         t = self.views.ledger
         payees: dict[str, dict[str, Any] | None] = {}
@@ -620,30 +629,39 @@ class DisbursementApplication(ServiceApplication):
             p = payees.get(row.key)
             sealed = p.get("account_sealed") if p else None
             out.append(ExportRow(row.key, row.name, unseal(sealed) if sealed else "",
-                                 row.amount, row.village, kind))
+                                 row.amount, self._village_name(row.village)
+                                 if village_names else row.village, kind))
         return out
 
     def _render_export(self, roster: MonthlyRoster, file_format: str,
-                       generated_at: datetime) -> bytes:
-        rows = self._export_rows(roster)
+                       generated_at: datetime, layout: str = "v1") -> bytes:
+        """The file in the layout it was (or is being) exported in (documents.py)."""
+        v1 = layout == "v1"
+        rows = self._export_rows(roster, village_names=not v1)
+        township = self.county.township(roster.township).name
         if file_format == "csv":
-            return roster_csv(rows)
-        title = (f"{self.county.name}{self.county.township(roster.township).name} "
-                 f"{roster.month} 发放花名册（{roster.kind}）")
-        return roster_xlsx(rows, title, generated_at)
+            return roster_csv_v1(rows) if v1 else roster_csv(rows, layout.removeprefix("v2-"))
+        if v1:
+            return roster_xlsx_v1(rows, f"{self.county.name}{township} {roster.month} "
+                                        f"发放花名册（{roster.kind}）", generated_at)
+        label = KIND_LABELS.get(roster.kind, roster.kind)
+        return roster_xlsx(rows, f"{self.county.name}{township} {roster.month} "
+                                 f"{label}资金发放花名册", generated_at)
 
     def create_export(self, who: Principal, township: str, month: str, kind: str,
-                      file_format: str) -> tuple[dict[str, Any], bytes]:
+                      file_format: str, encoding: str = "utf-8",
+                      ) -> tuple[dict[str, Any], bytes]:
         """The audited export (`Exported`: who, when, the file's hash) and the file itself,
         generated once. The file is handed to the caller, never stored: a later download
         regenerates it and checks it against the recorded hash."""
         roster = self.roster(who, township, month, kind)
         generated_at = self.now().replace(microsecond=0)
         roster.check_exportable()  # before unsealing anything
-        content = self._render_export(roster, file_format, generated_at)
+        layout = f"v2-{encoding if file_format == 'csv' else 'utf-8'}"
+        content = self._render_export(roster, file_format, generated_at, layout)
         export_id = str(uuid4())
         sha = sha256_hex(content)
-        roster.record_export(export_id, file_format, sha, generated_at, who.actor())
+        roster.record_export(export_id, file_format, sha, generated_at, who.actor(), layout)
         self.save(roster)
         return {"export_id": export_id, "format": file_format, "sha256": sha,
                 "rows": len(roster.rows), "total": str(roster.total)}, content
@@ -660,7 +678,8 @@ class DisbursementApplication(ServiceApplication):
         # Rows unchanged since the export (same digest): no need to replay that version.
         as_exported: MonthlyRoster = roster if meta.get("digest") == roster.digest else self.get(
             roster.id, version=meta["roster_version"])
-        content = self._render_export(as_exported, meta["format"], meta["generated_at"])
+        content = self._render_export(as_exported, meta["format"], meta["generated_at"],
+                                      meta.get("layout", "v1"))
         if sha256_hex(content) != meta["sha256"]:
             raise RuleViolation("disbursement.export_changed",
                                 "the regenerated file differs from the audited export")
@@ -783,7 +802,8 @@ class DisbursementApplication(ServiceApplication):
                                      carried)
         compiled_at = self.now().replace(microsecond=0)
         heading = StatisticsHeading(self.county.name, self.county.township(township).name,
-                                    township, month, compiled_at, who.user_id)
+                                    township, month, compiled_at, who.name or who.user_id,
+                                    self.seals.algorithm)
         files = [("statistics_xlsx", f"统计表-{township}-{month}.xlsx",
                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                   statistics_xlsx(figures, heading)),
@@ -830,12 +850,15 @@ class DisbursementApplication(ServiceApplication):
             return {"valid": False, "sha256": sha,
                     "reason": "no sealed document has this hash: altered, or never sealed"}
         doc = SealedDocument(**json.loads(row.document))
-        valid = signature_valid(row.sealed_by, row.subject, doc)
-        return {"valid": valid, "sha256": sha, "document_kind": doc.document_kind,
+        verdict = seal_verdict(self.seals, row.sealed_by, row.subject, doc, row.sealed_at,
+                               content)
+        current = self.seals.trust_list().current(row.sealed_by, doc.algorithm)
+        return {"valid": verdict.valid, "sha256": sha, "document_kind": doc.document_kind,
                 "name": doc.name, "sealed_by": row.sealed_by, "month": row.subject,
                 "sealed_at": row.sealed_at.isoformat(), "key_id": doc.key_id,
-                "key_is_current": self.seals.key_id(row.sealed_by) == doc.key_id,
-                "reason": None if valid else "the signature does not verify"}
+                "algorithm": doc.algorithm, "signer": verdict.owner_name,
+                "key_is_current": current is not None and current.key_id == doc.key_id,
+                "code": verdict.code, "reason": verdict.reason}
 
     # --- the county's fund plan ---------------------------------------------------------------
 
@@ -846,7 +869,8 @@ class DisbursementApplication(ServiceApplication):
             return [{"township": r.township, "figures": json.loads(r.figures),
                      "rows": json.loads(r.rows), "late": r.late,
                      "documents": [{k: d[k] for k in ("document_kind", "sha256", "signature",
-                                                     "key_id", "public_key")}
+                                                     "key_id", "public_key") if k in d}
+                                   | {"algorithm": d.get("algorithm", "ed25519")}
                                    for d in json.loads(r.documents)]} for r in rows]
 
     def _held_rows(self, month: str) -> list[HeldRow]:

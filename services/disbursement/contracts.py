@@ -25,7 +25,8 @@ from shared.contracts.disbursement import (
 
 def _seals(owner: str, documents: list[dict[str, Any]]) -> list[Seal]:
     return [Seal(owner=owner, document_kind=d["document_kind"], sha256=d["sha256"],
-                 signature=d["signature"], key_id=d["key_id"], public_key=d["public_key"])
+                 signature=d["signature"], key_id=d["key_id"], public_key=d["public_key"],
+                 algorithm=d.get("algorithm", "ed25519"))
             for d in documents]
 
 

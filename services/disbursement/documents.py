@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import math
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -18,17 +20,21 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, Side
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from services.disbursement.domain import BankLine, money
 from shared.errors import RuleViolation
+from shared.fonts import CJK_FONT_FILES, cjk_font_file
 from shared.pii import mask_bank_account
 
-KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助"}
+KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
+               "dibao_edge": "低保边缘"}
 STATISTICS_TITLE = "城乡低保、特困供养资金和临时救助发放统计表"
 EXPORT_HEADER = ("序号", "参考号", "户名", "账号", "金额", "村(居)", "类别")
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -49,8 +55,35 @@ def _export_cells(rows: Iterable[ExportRow]) -> Iterable[list[Any]]:
                KIND_LABELS.get(r.kind, r.kind)]
 
 
-def roster_csv(rows: Iterable[ExportRow]) -> bytes:
-    """UTF-8 with BOM, so that Excel and bank tools read the Chinese names correctly."""
+# Layouts of the bank roster. An export is regenerated (and checked against its audited
+# hash) in the layout it was made in: "v1" for exports recorded before layouts existed.
+EXPORT_LAYOUTS = ("v2-utf-8", "v2-gbk")
+EXPORT_HEADER_V2 = ("序号", "参考号", "户名", "账号", "金额(元)", "村(居)", "类别")
+ENCODINGS = {"utf-8": "utf-8-sig", "gbk": "gbk"}  # the BOM tells Excel the file is UTF-8
+
+
+def roster_csv(rows: Iterable[ExportRow], encoding: str = "utf-8") -> bytes:
+    """The bank's CSV: UTF-8 with BOM, or GBK for banks' tools that expect it. The account
+    is written after a tab, so that Excel keeps a 19-digit number as text (not 6.22E+18
+    with its last digits zeroed); bank parsers strip the whitespace (so does ours)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(EXPORT_HEADER_V2)
+    for c in _export_cells(rows):
+        w.writerow([c[0], c[1], c[2], "\t" + c[3], str(c[4]), *c[5:]])
+    text = buf.getvalue()
+    try:
+        return text.encode(ENCODINGS[encoding])
+    except UnicodeEncodeError as e:
+        bad = text[e.start:e.end]
+        line = text.count("\n", 0, e.start)
+        raise RuleViolation("disbursement.export_encoding",
+                            f"row {line}: {bad!r} cannot be written in GBK; export UTF-8",
+                            field="encoding") from None
+
+
+def roster_csv_v1(rows: Iterable[ExportRow]) -> bytes:
+    """The first layout (exports recorded before v2), kept so they regenerate exactly."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(EXPORT_HEADER)
@@ -80,6 +113,31 @@ def _deterministic(workbook: Workbook, when: datetime) -> bytes:
 
 
 def roster_xlsx(rows: Iterable[ExportRow], title: str, when: datetime) -> bytes:
+    """花名册 as clerks and banks read it: a title, the header, one row per payment with the
+    account a text cell (format "@": Excel never turns it into a rounded number), the
+    amount a number to the fen, and a 合计 row with the count and the total."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("发放花名册")
+    for col, width in zip("ABCDEFG", (6, 40, 12, 24, 12, 16, 10), strict=True):
+        ws.column_dimensions[col].width = width
+    ws.append([title])
+    ws.append(list(EXPORT_HEADER_V2))
+    count, total = 0, Decimal("0.00")
+    for cells in _export_cells(rows):
+        account = WriteOnlyCell(ws, value=cells[3])
+        account.number_format = "@"
+        amount = WriteOnlyCell(ws, value=cells[4])
+        amount.number_format = "0.00"
+        ws.append([*cells[:3], account, amount, *cells[5:]])
+        count, total = count + 1, total + cells[4]
+    sum_cell = WriteOnlyCell(ws, value=total)
+    sum_cell.number_format = "0.00"
+    ws.append(["合计", f"共 {count} 笔", "", "", sum_cell, "", ""])
+    return _deterministic(wb, when)
+
+
+def roster_xlsx_v1(rows: Iterable[ExportRow], title: str, when: datetime) -> bytes:
+    """The first layout (exports recorded before v2), kept so they regenerate exactly."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("发放花名册")
     ws.append([title])
@@ -260,7 +318,8 @@ class StatisticsHeading:
     township: str
     month: str
     compiled_at: datetime
-    compiled_by: str
+    compiled_by: str  # the official's name (the token's name claim), else their user id
+    seal_algorithm: str = "sm2"  # shown in the seal's caption
 
 
 def statistics_xlsx(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
@@ -287,17 +346,69 @@ def statistics_xlsx(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
     return _deterministic(wb, h.compiled_at)
 
 
-_FONT = "STSong-Light"
+# The PDF's Chinese font (shared.fonts), embedded as a subset.
+_EMBEDDED = "LingshuiCJK"
+_FALLBACK = "STSong-Light"  # a CID font readers supply: renders, but is not embedded
+log = logging.getLogger(__name__)
+
+
+def _font() -> str:
+    registered = pdfmetrics.getRegisteredFontNames()
+    if _EMBEDDED in registered:
+        return _EMBEDDED
+    path = cjk_font_file()
+    if path is not None:
+        pdfmetrics.registerFont(TTFont(_EMBEDDED, str(path), subfontIndex=0))
+        return _EMBEDDED
+    if _FALLBACK not in registered:
+        log.warning("no CJK TrueType font (%s): the statistics PDF uses %s, not embedded",
+                    ", ".join(map(str, CJK_FONT_FILES)), _FALLBACK)
+        pdfmetrics.registerFont(UnicodeCIDFont(_FALLBACK))
+    return _FALLBACK
+
+
+SEAL_RED = (0.82, 0.05, 0.05)
+
+
+def seal_caption(h: StatisticsHeading) -> str:
+    return (f"电子印章：{h.township_name}（{h.township}）  签章人：{h.compiled_by}  "
+            f"签章时间：{h.compiled_at:%Y-%m-%d %H:%M}")
+
+
+def _draw_seal(c: Canvas, font: str, cx: float, cy: float, h: StatisticsHeading) -> None:
+    """The visible seal (印章): a red ring, the unit's name along the top, a star, and
+    "电子印章" below; the GB/T 38540 seal itself travels beside the file."""
+    radius = 52
+    c.saveState()
+    c.setStrokeColorRGB(*SEAL_RED)
+    c.setFillColorRGB(*SEAL_RED)
+    c.setLineWidth(2.6)
+    c.circle(cx, cy, radius)
+    name = f"{h.county}{h.township_name}"
+    span = min(250.0, 20.0 * len(name))  # degrees of arc the name takes
+    size = 11 if len(name) <= 12 else 9
+    c.setFont(font, size)
+    for i, ch in enumerate(name):
+        angle = math.radians(90 + span / 2 - (span * (i + 0.5) / len(name)))
+        c.saveState()
+        c.translate(cx + (radius - 14) * math.cos(angle), cy + (radius - 14) * math.sin(angle))
+        c.rotate(math.degrees(angle) - 90)
+        c.drawCentredString(0, 0, ch)
+        c.restoreState()
+    c.setFont(font, 26)
+    c.drawCentredString(cx, cy - 9, "★")
+    c.setFont(font, 9)
+    c.drawCentredString(cx, cy - 30, "电子印章")
+    c.restoreState()
 
 
 def statistics_pdf(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
-    """The same table as a PDF. STSong-Light is one of the CID fonts every PDF reader ships
-    (Adobe's Asian font packs), so Chinese renders without embedding a font file."""
-    if _FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
+    """The same table as a PDF, with the township's visible seal and the official's name.
+    Its Chinese font is embedded (a subset), so every reader renders it alike."""
+    _FONT = _font()
     buf = io.BytesIO()
     # invariant: no wall-clock date or random id in the file, so its hash is reproducible.
-    c = Canvas(buf, pagesize=landscape(A4), invariant=1)
+    c = Canvas(buf, pagesize=landscape(A4), invariant=1, initialFontName=_FONT)
     c.setTitle(STATISTICS_TITLE)
     c.setAuthor(h.township_name)
     width, height = landscape(A4)
@@ -318,7 +429,14 @@ def statistics_pdf(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
             x += w
         y -= row_h
     c.drawString(60, y - 30, f"编制：{h.compiled_by}    编制时间：{h.compiled_at:%Y-%m-%d %H:%M}")
-    c.drawString(60, y - 50, "本表经乡镇电子印章签署；核验请使用县民政系统“印章核验”功能。")
+    c.drawString(60, y - 50, "本表经乡镇电子印章签署（" + (
+        "SM2/SM3，GB/T 38540" if h.seal_algorithm == "sm2" else h.seal_algorithm) +
+        "）；核验：县民政系统“印章核验”，或离线核验工具与县印章信任列表。")
+    seal_y = max(y - 85, 110)  # over the signature lines, as a stamped seal sits
+    _draw_seal(c, _FONT, width - 150, seal_y, h)
+    c.setFont(_FONT, 9)
+    c.setFillColorRGB(*SEAL_RED)
+    c.drawRightString(width - 60, seal_y - 68, seal_caption(h))
     c.showPage()
     c.save()
     return buf.getvalue()

@@ -817,21 +817,24 @@ class MonthlyRoster(Aggregate):
         self._require_locked("exporting it")
 
     def record_export(self, export_id: str, file_format: str, sha256: str,
-                      generated_at: datetime, actor: dict[str, Any]) -> None:
+                      generated_at: datetime, actor: dict[str, Any],
+                      layout: str = "v1") -> None:
         """The audited disclosure of bank accounts: who exported what, with its hash."""
         self._require_locked("exporting it")
         self._exported(township=self.township, month=self.month, kind=self.kind,
                        export_id=export_id, file_format=file_format, sha256=sha256,
                        generated_at=generated_at, rows_count=len(self.rows),
                        total=self.total, digest=self.digest, roster_version=self.version,
-                       actor=actor)
+                       actor=actor, layout=layout)
 
     @event("Exported")
     def _exported(self, township: str, month: str, kind: str, export_id: str,
                   file_format: str, sha256: str, generated_at: datetime, rows_count: int,
                   total: Decimal, digest: str, roster_version: int,
-                  actor: dict[str, Any]) -> None:
-        self.exports[export_id] = {"format": file_format, "sha256": sha256,
+                  actor: dict[str, Any], layout: str = "v1") -> None:
+        # layout: the file layout (documents.EXPORT_LAYOUTS); stored exports are "v1".
+        self.exports[export_id] = {"format": file_format, "layout": layout,
+                                   "sha256": sha256,
                                    "generated_at": generated_at,
                                    "roster_version": roster_version, "digest": digest,
                                    "user_id": actor.get("user_id")}
@@ -1016,9 +1019,10 @@ class SealedDocument:
     name: str
     media_type: str
     sha256: str
-    signature: str  # base64 Ed25519 over shared.seals.seal_statement(...)
+    signature: str  # base64: a GB/T 38540 SES_Signature (sm2) or Ed25519 (shared.seals)
     key_id: str
-    public_key: str  # base64 raw Ed25519 public key
+    public_key: str  # base64, names the key on the county's trust list
+    algorithm: str = "ed25519"  # documents sealed before SM2 carry no algorithm
 
     def to_wire(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -20,6 +21,7 @@ from services.disbursement.seal import SealKeys
 from shared.pii import Keyring
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
+from shared.seals import owner_names
 from shared.settings import ServiceSettings
 
 
@@ -35,15 +37,18 @@ class DisbursementSettings(ServiceSettings):
     max_bank_file_lines: int = Field(500_000, ge=1)
     # The purposes review seals the payee's account under (AES-GCM associated data).
     payee_account_purposes: tuple[str, ...] = ("payee.account", "bank_account.account")
-    # Ed25519 seal keys (shared.seals), one per township and one for the county, provisioned
-    # by the county's seal authority. Creating missing keys is for the local stack only:
-    # production sets DISBURSEMENT_SEAL_KEYS_CREATE_MISSING=false.
     # Bank return reason codes (ISO 20022 style) and each bank's own codes: versioned data.
     bank_return_codes_file: Path = DEFAULT_RETURN_CODES
     # The finance bureau's subsidy projects (一卡通 metadata): versioned policy data.
     subsidy_projects_file: Path = DEFAULT_SUBSIDY_PROJECTS
+    # Seal keys (shared.seals), one per township and one for the county, and the county's
+    # trust list, provisioned by the county's seal authority (deploy/seal_authority.py).
+    # Creating missing keys is for the local stack only: production sets
+    # DISBURSEMENT_SEAL_KEYS_CREATE_MISSING=false. New seals use `seal_algorithm` (the
+    # county's setting); seals of the other algorithm still verify.
     seal_keys_dir: Path | None = None
     seal_keys_create_missing: bool = True
+    seal_algorithm: Literal["sm2", "ed25519"] = "sm2"
 
     @property
     def resolved_seal_keys_dir(self) -> Path:
@@ -58,11 +63,14 @@ class DisbursementSettings(ServiceSettings):
 
 
 def build_application(settings: DisbursementSettings) -> DisbursementApplication:
+    county = load_county(settings.region)
     return DisbursementApplication(
-        settings, load_county(settings.region),
+        settings, county,
         Keyring.load_or_create(settings.resolved_keyring_file),
         SealKeys(settings.resolved_seal_keys_dir,
-                 create_missing=settings.seal_keys_create_missing, service="disbursement"),
+                 create_missing=settings.seal_keys_create_missing, service="disbursement",
+                 algorithm=settings.seal_algorithm, county=county.code,
+                 names=owner_names(county)),
         settings.bank_file_rules())
 
 

@@ -25,15 +25,18 @@ class _Part(BaseModel):
 
 
 class Seal(_Part):
-    """An electronic seal (电子印章): Ed25519 over
-    `lingshui-seal/v1|<owner>|<month>|<document_kind>|<sha256>`."""
+    """An electronic seal (电子印章, shared.seals): `sm2`, a GB/T 38540 SES_Signature (DER,
+    base64, in `signature`); or `ed25519` (envelopes from before SM2), a signature over
+    `lingshui-seal/v1|<owner>|<month>|<document_kind>|<sha256>`. Verify it against the
+    county's seal trust list, never against `public_key`, which only names the key."""
 
     owner: str  # division code of the sealing township or county
     document_kind: str  # statistics_xlsx | statistics_pdf | fund_plan_json
     sha256: str
     signature: str  # base64
     key_id: str
-    public_key: str  # base64 raw Ed25519 public key
+    public_key: str  # base64: raw Ed25519, or SM2 SubjectPublicKeyInfo DER
+    algorithm: Literal["sm2", "ed25519"] = "ed25519"
 
 
 @contract

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.disbursement.seal import seal_document, signature_valid
+from services.disbursement.seal import seal_document, seal_verdict
 from shared.errors import RuleViolation
-from shared.seals import SealKeys, create_key_file, key_path, seal_statement, seal_valid
+from shared.seals import SealKeys, create_key_file, key_path, seal_statement
 
 YELIN = "469028100"
 
@@ -20,14 +20,18 @@ def test_archive_and_disbursement_seal_a_township_with_one_key(tmp_path: Path) -
     seals = tmp_path / "seals"
     filing = SealKeys(seals, create_missing=True, service="archive").seal(
         YELIN, "2025-03", "monthly_filing_xlsx", b"filing")
-    statistics = seal_document(SealKeys(seals, service="disbursement"), YELIN, "2025-03",
+    disbursement = SealKeys(seals, service="disbursement")
+    statistics = seal_document(disbursement, YELIN, "2025-03",
                                "statistics_pdf", "t.pdf", "application/pdf", b"table")
     assert filing.key_id == statistics.key_id and filing.public_key == statistics.public_key
-    assert seal_valid(filing, "2025-03", b"filing")
-    assert signature_valid(YELIN, "2025-03", statistics)
+    assert filing.algorithm == statistics.algorithm == "sm2"  # the county's default
+    assert disbursement.verify(filing, subject="2025-03", content=b"filing").valid
+    assert seal_verdict(disbursement, YELIN, "2025-03", statistics, sealed_at=None,
+                        content=b"table").valid
     # The disbursement document is a kernel seal once its owner is named.
-    assert seal_valid({**statistics.to_wire(), "owner": YELIN}, "2025-03", b"table")
-    assert not seal_valid({**statistics.to_wire(), "owner": YELIN}, "2025-03", b"tablE")
+    wire = {**statistics.to_wire(), "owner": YELIN}
+    assert disbursement.verify(wire, subject="2025-03", content=b"table").valid
+    assert disbursement.verify(wire, subject="2025-03", content=b"tablE").code == "altered"
 
 
 def test_the_statement_binds_owner_subject_kind_and_hash() -> None:
@@ -56,7 +60,8 @@ def test_a_key_is_never_overwritten_and_racing_creators_agree(tmp_path: Path) ->
         t.join()
     assert len(ids) == 4 and len(set(ids)) == 1, "every creator ends with the one key"
     assert sorted(p.name for p in (tmp_path / "seals").iterdir()) == [
-        f"{YELIN}.ed25519.pem", f"{other}.ed25519.pem"]  # no temporary files left behind
+        ".trust-list.lock", f"{YELIN}.ed25519.pem", f"{other}.sm2.pem",
+        "trust-list.json"]  # no temporary files left behind
 
 
 def test_provisioned_only_refuses_a_missing_key_with_the_services_code(tmp_path: Path) -> None:

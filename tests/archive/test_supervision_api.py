@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
-from shared.seals import seal_valid
+from shared.seals import TrustList, verify_seal
 from tests.archive.supervision_world import GUANGPO, SANCAI, YELIN, World, comparable
 from tests.conftest import NatsServer
 from tests.stack import build_service, client, reset_jetstream
@@ -111,7 +111,8 @@ async def test_compile_review_seal_submit_receive_query_answer(
     doc = await http.get(FILING + "/document", headers=bureau)
     assert doc.headers["x-document-status"] == "sealed"
     assert doc.headers["x-seal-valid"] == "true"
-    assert seal_valid(submitted["seal"], "2025-03", doc.content)
+    trust = TrustList.load(archive.settings.resolved_seal_keys_dir / "trust-list.json")
+    assert verify_seal(submitted["seal"], trust, subject="2025-03", content=doc.content).valid
     rows = sheet_rows(doc.content, "汇总")
     by_code = {r[1]: r for r in rows if r and isinstance(r[1], str)}
     line = by_code["applications_accepted"]

@@ -29,7 +29,7 @@ from services.archive.supervision import (
 )
 from shared.calendar import WorkingCalendar
 from shared.errors import RuleViolation
-from shared.seals import SealKeys, seal_valid
+from shared.seals import SealKeys
 from tests.archive.supervision_world import (
     GUANGPO,
     TOWNSHIPS,
@@ -224,11 +224,15 @@ def test_filing_lifecycle_seal_what_was_reviewed_then_receipt_and_queries() -> N
 def test_the_seal_binds_document_township_and_month(tmp_path: Any) -> None:
     keys = SealKeys(tmp_path / "seals", create_missing=True, service="archive")
     seal = keys.seal(YELIN, "2025-03", "monthly_filing_xlsx", b"filing bytes").to_wire()
+
+    def seal_valid(s: dict[str, Any], month: str, content: bytes | None = None) -> bool:
+        return keys.verify(s, subject=month, content=content).valid
+
     assert seal_valid(seal, "2025-03", b"filing bytes")
     assert not seal_valid(seal, "2025-04", b"filing bytes")
     assert not seal_valid(seal, "2025-03", b"filing bytes, edited")
     assert not seal_valid({**seal, "owner": GUANGPO}, "2025-03")
-    assert (tmp_path / "seals" / f"{YELIN}.ed25519.pem").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "seals" / f"{YELIN}.sm2.pem").stat().st_mode & 0o077 == 0
     again = SealKeys(tmp_path / "seals").seal(YELIN, "2025-03", "monthly_filing_xlsx", b"x")
     assert again.key_id == seal["key_id"]  # one township, one key
     provisioned_only = SealKeys(tmp_path / "seals", create_missing=False, service="archive")
@@ -323,3 +327,12 @@ def test_supervision_reads_only_types_some_contract_defines() -> None:
 
     published = {t for (_, t, _) in registered()}
     assert SUPERVISED_TYPES.issubset(published) and set(BUSINESS_DATE).issubset(published)
+
+
+def test_charts_are_titled_in_chinese_with_names_not_codes() -> None:
+    from services.archive.reports import FIGURE_TITLES, figure_png
+
+    assert all(not any(ch.isascii() and ch.isalpha() for ch in t)
+               for t in FIGURE_TITLES.values()), FIGURE_TITLES
+    series = [{"month": "2025-01", "amount": "100.00"}, {"month": "2025-02", "amount": None}]
+    assert figure_png(series, "amount", "椰林镇 城乡低保").startswith(b"\x89PNG")

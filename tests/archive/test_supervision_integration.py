@@ -19,7 +19,7 @@ from shared.auth import Role, TokenIssuer
 from shared.bus import Bus
 from shared.contracts import Envelope, parse_data
 from shared.contracts.archive import MonthlyFilingSubmitted
-from shared.seals import seal_valid
+from shared.seals import TrustList, verify_seal
 from tests.archive.supervision_world import YELIN, World, comparable
 from tests.conftest import NatsServer
 from tests.stack import build_service, client, eventually, reset_jetstream
@@ -101,7 +101,9 @@ async def test_statistics_filing_and_alerts_from_the_streams(
     assert isinstance(submitted, MonthlyFilingSubmitted)
     assert env.hash_is_valid() and env.actor and env.actor.role == "township_leader"
     assert submitted.township == YELIN and submitted.late
-    assert seal_valid(submitted.seal.model_dump(), "2025-03", document)
+    trust = TrustList.load(archive.settings.resolved_seal_keys_dir / "trust-list.json")
+    assert verify_seal(submitted.seal.model_dump(), trust, subject="2025-03",
+                       content=document).valid
     await nc.close()
 
 

@@ -91,3 +91,29 @@ def test_a_plugged_command_gets_its_arguments(tmp_path: Path) -> None:
 def test_an_unknown_service_is_refused(command: str) -> None:
     out = runner.invoke(cli, [command, "nosuch"])
     assert out.exit_code == 2 and "unknown service nosuch" in out.output
+
+
+def test_verify_seal_and_seal_authority_through_lingshui(tmp_path: Path) -> None:
+    import base64
+
+    from shared.seals import SealKeys
+
+    seals = tmp_path / "seals"
+    made = run("seal-authority", "--dir", str(seals), "provision", "469028100", env={})
+    assert made.exit_code == 0 and "made a sm2 key" in made.output, made.output
+    document = tmp_path / "统计表.pdf"
+    document.write_bytes(b"%PDF-1.4 the table")
+    seal = SealKeys(seals, county="469028").seal("469028100", "2026-06", "statistics_pdf",
+                                                 document.read_bytes())
+    (tmp_path / "t.ses").write_bytes(base64.b64decode(seal.signature))
+    assert run("seal-authority", "--dir", str(seals), "export", str(tmp_path / "trust.json"),
+               env={}).exit_code == 0
+    args = [str(document), str(tmp_path / "t.ses"), "--trust-list", str(tmp_path / "trust.json")]
+    ok = run("verify-seal", *args, env={})
+    assert ok.exit_code == 0 and "有效" in ok.output, ok.output
+    # Revoked (and the list handed out again): the same seal now fails, with the reason.
+    assert run("seal-authority", "--dir", str(seals), "revoke", seal.key_id, "--reason",
+               "U盾遗失", env={}).exit_code == 0
+    run("seal-authority", "--dir", str(seals), "export", str(tmp_path / "trust.json"), env={})
+    refused = run("verify-seal", *args, env={})
+    assert refused.exit_code == 1 and "revoked" in refused.output, refused.output

@@ -3,6 +3,7 @@ cannot run here): structure, references, and that every setting set is a real se
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -241,15 +242,16 @@ def test_make_secrets_writes_private_usable_keys_once(tmp_path: Path) -> None:
         assert made[f"{service}-database-url"].decode() == \
             f"postgresql+psycopg://{service}:{password}@postgres:5432/{service}"
     assert Keyring.from_json(made["bus-keyring.json"].decode()).current_kid == "bus-1"
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
+    from shared import ses
     from shared.regions import load_county
+    from shared.seals import TrustList, key_id_of
 
     county = load_county("469028")
+    trust = TrustList.from_wire(json.loads(made["seals/trust-list.json"]))
     for owner in (county.code, *(t.code for t in county.townships)):
-        key = load_pem_private_key(made[f"seals/{owner}.ed25519.pem"], None)
-        assert isinstance(key, Ed25519PrivateKey)
+        key = ses.load_private_pem(made[f"seals/{owner}.sm2.pem"])  # SM2, the default
+        listed = trust.current(owner, "sm2")
+        assert listed is not None and listed.key_id == key_id_of(ses.public_der(key))
     for p in (tmp_path / "s").rglob("*"):
         assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p.name
     subprocess.run(run, check=True, capture_output=True)  # a second run changes nothing

@@ -4,9 +4,6 @@ table as XLSX and PDF (Chinese text really in the PDF), and the electronic seal.
 from __future__ import annotations
 
 import io
-import re
-import zlib
-from base64 import a85decode
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,13 +18,15 @@ from services.disbursement.documents import (
     bank_file_csv,
     read_bank_return,
     roster_csv,
+    roster_csv_v1,
     roster_xlsx,
     statistics_pdf,
     statistics_xlsx,
 )
 from services.disbursement.domain import StatInput, compile_statistics
-from services.disbursement.seal import SealKeys, seal_document, signature_valid
+from services.disbursement.seal import SealKeys, seal_document, seal_verdict
 from shared.errors import RuleViolation
+from tests.documents import pdf_fonts, pdf_text, red_pixels, render_pages, require_cjk_font
 
 
 def fp(account: str) -> str:
@@ -109,50 +108,81 @@ def test_not_a_file_at_all() -> None:
     assert "UTF-8" in malformed(bytes(range(128, 256)) * 3).message
 
 
-def test_export_files_carry_the_accounts_and_are_reproducible() -> None:
+ROSTER = [ExportRow("k1", "黎阿婆", "6222021234567890123", Decimal("560.00"), "椰林村",
+                    "dibao"),
+          ExportRow("k2", "符大哥", "6222029876543210", Decimal("300.50"), "城东社区",
+                    "dibao")]
+
+
+def test_export_files_carry_the_accounts_as_text_and_are_reproducible() -> None:
+    csv_text = roster_csv(ROSTER).decode("utf-8-sig")
+    assert csv_text.splitlines()[0] == "序号,参考号,户名,账号,金额(元),村(居),类别"
+    # The tab keeps Excel from reading 19 digits as a number (6.22202E+18, digits lost).
+    assert csv_text.splitlines()[1] == "1,k1,黎阿婆,\t6222021234567890123,560.00,椰林村,城乡低保"
+    when = datetime(2026, 6, 16, 9, 30)
+    first = roster_xlsx(ROSTER, "椰林镇 2026-06 城乡低保资金发放花名册", when)
+    assert first == roster_xlsx(ROSTER, "椰林镇 2026-06 城乡低保资金发放花名册", when)  # same hash
+    ws = load_workbook(io.BytesIO(first)).active
+    assert ws.cell(3, 4).value == "6222021234567890123" and ws.cell(3, 4).data_type == "s"
+    assert ws.cell(3, 4).number_format == "@"  # a text cell in Excel too
+    assert ws.cell(3, 5).data_type == "n" and ws.cell(3, 5).number_format == "0.00"
+    assert ws.cell(3, 6).value == "椰林村" and ws.cell(3, 7).value == "城乡低保"
+    totals = [c.value for c in ws[5]]
+    assert totals[:2] == ["合计", "共 2 笔"] and Decimal(str(totals[4])) == Decimal("860.50")
+    assert ws.max_row == 5
+    # A bank's import of the CSV reads the accounts back whole.
+    lines = read_bank_return("r.csv", roster_csv(ROSTER).replace(
+        "序号,参考号,户名,账号,金额(元),村(居),类别".encode(),
+        "序号,参考号,户名,账号,金额,村(居),状态".encode()).replace(
+        "城乡低保".encode(), "成功".encode()), fp, max_lines=10)
+    assert [x.account_fp for x in lines] == ["fp:6222021234567890123", "fp:6222029876543210"]
+
+
+def test_the_csv_in_gbk_for_banks_that_need_it() -> None:
+    gbk = roster_csv(ROSTER, "gbk")
+    assert not gbk.startswith(b"\xef\xbb\xbf")  # no UTF-8 BOM
+    assert "黎阿婆" in gbk.decode("gbk") and "城乡低保" in gbk.decode("gbk")
+    with pytest.raises(RuleViolation) as e:  # a name GBK cannot write: refused, named
+        roster_csv([ROSTER[0]._replace(name="黎𠀀")], "gbk")
+    assert (e.value.code, e.value.field) == ("disbursement.export_encoding", "encoding")
+
+
+def test_exports_of_the_first_layout_regenerate_byte_for_byte() -> None:
     rows = [ExportRow("k1", "黎阿婆", "6222021234567890", Decimal("560.00"), "469028100201",
                       "dibao")]
-    csv_text = roster_csv(rows).decode("utf-8-sig")
+    csv_text = roster_csv_v1(rows).decode("utf-8-sig")
     assert csv_text.splitlines()[1] == "1,k1,黎阿婆,6222021234567890,560.00,469028100201,城乡低保"
-    when = datetime(2026, 6, 16, 9, 30)
-    first = roster_xlsx(rows, "椰林镇 2026-06 发放花名册", when)
-    assert first == roster_xlsx(rows, "椰林镇 2026-06 发放花名册", when)  # same bytes, same hash
-    ws = load_workbook(io.BytesIO(first)).active
-    assert ws.cell(3, 4).value == "6222021234567890" and ws.cell(3, 4).data_type == "s"
 
 
 # --- the statistics table -------------------------------------------------------------------
-
-
-def _pdf_text(pdf: bytes) -> str:
-    """Decode the text-showing strings of a reportlab PDF (ASCII85 + Flate streams, CID
-    font with UCS-2 big-endian codes): enough to prove the Chinese is really there."""
-    out = []
-    for body in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
-        data = zlib.decompress(a85decode(body.strip(), adobe=True) if body.startswith(b"<~")
-                               else a85decode(body.strip().removesuffix(b"~>")))
-        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\) Tj", data, re.S):
-            raw = re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes([int(m.group(1), 8)])
-                         if m.group(1)[:1].isdigit() else m.group(1), literal)
-            out.append(raw.decode("utf-16-be") if len(raw) % 2 == 0 else raw.decode("latin-1"))
-    return "\n".join(out)
 
 
 FIGURES = compile_statistics([StatInput("dibao", False, "h1", 3, Decimal("840.00")),
                               StatInput("tekun", True, "h2", 1, Decimal("1200.00"))],
                              {("dibao", False): (1, 0)})
 HEADING = StatisticsHeading("陵水黎族自治县", "椰林镇", "469028100", "2026-06",
-                            datetime(2026, 6, 18, 9, 0), "leader-yelin")
+                            datetime(2026, 6, 30, 10, 0), "王建华")
 
 
-def test_statistics_pdf_renders_the_chinese_title_and_figures() -> None:
+def test_statistics_pdf_renders_the_chinese_title_figures_seal_and_names(
+        tmp_path: Path) -> None:
+    require_cjk_font()
     pdf = statistics_pdf(FIGURES, HEADING)
-    assert b"/BaseFont /STSong-Light" in pdf and b"/Encoding /UniGB-UCS2-H" in pdf
-    text = _pdf_text(pdf)
+    fonts = pdf_fonts(pdf, tmp_path)
+    assert fonts and all(row[-5:-2] == ["yes", "yes", "yes"] for row in fonts), fonts
+    pages = render_pages(pdf, "statistics-469028100-2026-06")
+    assert len(pages) == 1
+    assert red_pixels(pages[0]) > 2000, "the red seal is drawn on the page"
+    text = pdf_text(pdf)
     assert f"《{STATISTICS_TITLE}》" in text
     for expected in ("陵水黎族自治县椰林镇", "城乡低保", "特困供养", "临时救助", "农村", "合计",
-                     "840.00", "2040.00", "统计月份：2026-06"):
+                     "840.00", "2040.00", "统计月份：2026-06", "编制：王建华",
+                     "电子印章：椰林镇（469028100）", "签章人：王建华",
+                     "签章时间：2026-06-30 10:00"):
         assert expected in text, expected
+    totals = next(line for line in text.splitlines() if line.strip().startswith("合计"))
+    assert totals.split()[1:5] == ["2", "4", "2040.00", "2040.00"]
+    assert "u-clerk" not in text and "dibao" not in text
     assert pdf == statistics_pdf(FIGURES, HEADING)  # reproducible: no clock, no random id
 
 
@@ -163,6 +193,13 @@ def test_statistics_xlsx_has_the_table() -> None:
     assert rows[0] == ["城乡低保", "城市", 0, 0, 0, 0, 0, 0, 0]
     assert rows[1] == ["城乡低保", "农村", 1, 3, 840, 840, 0, 1, 0]  # paid in full
     assert rows[-1][:5] == ["合计", None, 2, 4, 2040]
+    # Numbers are number cells (a clerk can sum them), and 合计 is the sum of the lines.
+    for r in ws.iter_rows(min_row=4, max_row=10):
+        assert all(c.data_type == "n" for c in r[2:9]), [c.value for c in r]
+    lines, total = rows[:-1], rows[-1]
+    for col in range(2, 9):
+        assert sum(Decimal(str(r[col])) for r in lines) == Decimal(str(total[col]))
+    assert ws.cell(ws.max_row, 1).value == "编制：王建华  编制时间：2026-06-30 10:00"
 
 
 # --- the electronic seal ------------------------------------------------------------------------
@@ -173,8 +210,13 @@ def test_seal_verifies_and_fails_on_a_one_byte_change(tmp_path: Path) -> None:
     pdf = statistics_pdf(FIGURES, HEADING)
     doc = seal_document(keys, "469028100", "2026-06", "statistics_pdf", "t.pdf",
                         "application/pdf", pdf)
+
+    def signature_valid(owner: str, month: str, d: type[doc]) -> bool:
+        return seal_verdict(keys, owner, month, d, sealed_at=None).valid
+
     assert signature_valid("469028100", "2026-06", doc)
-    assert (tmp_path / "seals" / "469028100.ed25519.pem").stat().st_mode & 0o777 == 0o600
+    assert seal_verdict(keys, "469028100", "2026-06", doc, None, pdf).valid
+    assert (tmp_path / "seals" / "469028100.sm2.pem").stat().st_mode & 0o777 == 0o600
     altered = bytearray(pdf)
     altered[len(altered) // 2] ^= 0x01
     forged = seal_document(keys, "469028100", "2026-06", "statistics_pdf", "t.pdf",

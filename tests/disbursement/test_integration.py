@@ -7,6 +7,7 @@ Review's envelopes are published onto review's stream exactly as its relay does 
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -18,12 +19,14 @@ import nats
 import pytest
 
 from deploy.finance_consumer import FinanceBureauConsumer
+from deploy.verify_seal import check as offline_check
 from services.disbursement.documents import bank_file_csv
 from shared.auth import Role, TokenIssuer
 from shared.bus import Bus, stream_name
 from shared.contracts import Envelope, verify_chain
 from shared.contracts.common import AssistanceKind
 from shared.runtime import ServiceRuntime
+from shared.seals import SealKeys, TrustList
 from tests.conftest import NatsServer
 from tests.disbursement.conftest import (
     YELIN,
@@ -103,7 +106,7 @@ async def month_end(http: httpx.AsyncClient, clerk: dict[str, str], kind: str,
 
 async def test_confirmation_to_acknowledged_fund_plan(
         disbursement_on: ServiceRuntime, issuer: TokenIssuer, keys_dir: Path,
-        nats_server: NatsServer) -> None:
+        nats_server: NatsServer, tmp_path: Path) -> None:
     rt = disbursement_on
     ring = keyring(keys_dir)
     granny = started(ring, amount="560.00", start_month=MONTH, name="黎阿婆",
@@ -164,6 +167,22 @@ async def test_confirmation_to_acknowledged_fund_plan(
         v = (await http.post("/seals/verify", files=files, headers=bureau)).json()
         assert v["valid"] is True and v["sealed_by"] == YELIN
         assert datetime.fromisoformat(v["sealed_at"]).utcoffset() is not None  # says its offset
+        assert (v["algorithm"], v["key_is_current"]) == ("sm2", True)
+
+        # Offline: the file, its GB/T 38540 seal and the published trust list (no login).
+        seal = await http.get(f"/statistics/{YELIN}/{MONTH}/documents/pdf/seal",
+                              headers=bureau)
+        trust = await http.get("/seals/trust-list")
+        assert seal.status_code == trust.status_code == 200
+        listed = TrustList.from_wire(trust.json())
+        verdict = offline_check(pdf.content, seal.content, listed, subject=MONTH, owner=YELIN)
+        assert verdict.valid and verdict.owner == YELIN, verdict.reason
+        assert not offline_check(pdf.content, seal.content, listed, subject="2026-07").valid
+        # A seal over the same file by a key of one's own is refused.
+        rogue = SealKeys(tmp_path / "rogue", create_missing=True).seal(
+            YELIN, MONTH, "statistics_pdf", pdf.content)
+        verdict = offline_check(pdf.content, base64.b64decode(rogue.signature), listed)
+        assert (verdict.valid, verdict.code) == (False, "unknown_key")
         altered = bytearray(pdf.content)
         altered[100] ^= 0x20
         files = {"file": ("t.pdf", io.BytesIO(bytes(altered)), "application/pdf")}

@@ -28,8 +28,10 @@ from deploy.demo.scenario import (
     Tokens,
     add_months,
     china_today,
+    summary,
 )
 from deploy.local import AUDIENCE, ISSUER
+from deploy.verify_seal import main as verify_seal_main
 from shared.auth import Role, TokenIssuer
 from shared.regions import load_county
 from tests.conftest import free_port_block
@@ -317,6 +319,24 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
         assert [(c["month"], c["errors"]) for c in out.spot_checks] == [
             (f"{today:%Y-%m}", 0), (f"{this_month:%Y-%m}", 1)]
         assert all(p.stat().st_size > 0 for p in out.outputs)
+        # Every file a month produces: both roster files per kind, both statistics documents
+        # with their seals, the trust list, the charts; a PDF verifies offline with its seal.
+        names = {p.name for p in out.outputs}
+        for month in months:
+            for t in TOWNSHIPS:
+                for kind in PAID_KINDS:
+                    assert {f"roster-{t}-{month}-{kind}.csv",
+                            f"roster-{t}-{month}-{kind}.xlsx"} <= names
+                for fmt in ("pdf", "xlsx"):
+                    assert {f"statistics-{t}-{month}.{fmt}",
+                            f"statistics-{t}-{month}.{fmt}.ses"} <= names
+        assert "trust-list.json" in names and any(n.startswith("chart-") for n in names)
+        folder = out.outputs[0].parent
+        pdf = folder / f"statistics-{TOWNSHIPS[0]}-{months[0]}.pdf"
+        assert verify_seal_main([str(pdf), f"{pdf}.ses", "--trust-list",
+                                 str(folder / "trust-list.json"), "--subject", months[0]]) == 0
+        text = summary(out, gw.url, {})
+        assert "dibao" not in text and "城乡低保" in text
         # The inspector's timeline of the re-investigated case spans the services.
         assert {"intake", "review", "publicity"} <= set(out.audit_sources)
         r = httpx.get(f"{gw.url}/api/archive/audit/cases/{out.audit_case}/timeline")

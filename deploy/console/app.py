@@ -345,7 +345,8 @@ def create_console(upstream: Callable[[str], str],
     @app.get("/cases/{case_id}/as-of", response_class=HTMLResponse)
     async def as_of(request: Request, case_id: str = PathParam(pattern=ID),
                     at: str = Query("", max_length=40,
-                                    pattern=r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?)?$"),
+                                    pattern=r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
+                                            r"(:\d{2}(\.\d{1,6})?)?)?$"),
                     ) -> Response:
         session = signed_in(request)
         body = await timeline_of(session, case_id)
@@ -355,7 +356,9 @@ def create_console(upstream: Callable[[str], str],
         if confirmed:
             t = datetime.fromisoformat(confirmed["at"]).astimezone(CHINA)
             suggestions["确认前一日"] = (t - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-            suggestions["确认前一刻"] = (t - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+            # (a millisecond before: the notice may have closed in the same second)
+            suggestions["确认前一刻"] = (t - timedelta(milliseconds=1)).replace(
+                tzinfo=None).isoformat(timespec="milliseconds")
         instant = _at_instant(at)
         state = None
         seen: list[dict[str, Any]] = []
@@ -375,8 +378,10 @@ def create_console(upstream: Callable[[str], str],
     async def household(request: Request,
                         household_id: str = PathParam(pattern=ID)) -> Response:
         session = signed_in(request)
-        a = await services.call(session.token, "archive", f"/files/{quote(household_id)}")
-        return page(request, "household.html", session, file=a.body,
+        a = await services.call(session.token, "archive", f"/files/{quote(household_id)}",
+                                allow=(404,))
+        file = a.body if a.status == 200 else None  # nothing filed for this household yet
+        return page(request, "household.html", session, file=file,
                     household_id=household_id)
 
     @app.post("/households/{household_id}/documents/{sha256}")

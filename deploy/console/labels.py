@@ -24,6 +24,9 @@ STATUSES = {
     "active": "享受中", "suspended": "暂停", "phasing_out": "渐退", "termination_pending": "拟注销",
     "drafted": "已编制", "locked": "已锁定", "reconciled": "已对账", "sealed": "已盖章",
     "filed": "已报送", "compiled": "已汇总", "issued": "已下达", "acknowledged": "财政已确认",
+    # archive's folded case (历史状态)
+    "under_investigation": "调查核实中", "publicity_closed": "公示期满",
+    "entitlement_changed": "待遇已变更", "termination_in_publicity": "拟注销公示中",
 }
 ALARM_REASONS = {
     "hash_mismatch": "哈希不符(内容被改)", "prev_hash_mismatch": "链接断开(前序哈希不符)",

@@ -140,6 +140,12 @@ def test_an_inspector_follows_a_case_from_find_to_an_alarm(browser: Any, stack: 
     expect(alarm).to_contain_text(case.application_id)
     expect(page.locator(".verdict-text")).to_have_text("校验通过")  # the copy never entered
     shoot(page, "integrity-alarm")
+    # The inspector records what was done about it, with a reason: the alarm is resolved.
+    alarm.get_by_label("处理说明", exact=True).fill("已核实：篡改副本被拒收，原记录完好")
+    alarm.get_by_role("button", name="确认处理").click()
+    resolved = page.locator("#alarms tr.alarm.resolved")
+    expect(resolved).to_have_count(1)
+    expect(resolved).to_contain_text("已核实：篡改副本被拒收")
 
     # The sensitive-access page and the other pages answer for the inspector.
     page.goto(f"{stack.console}/sensitive")

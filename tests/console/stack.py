@@ -5,6 +5,7 @@ one 低保 case played from filing to confirmation through the gateway."""
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +36,10 @@ class PlayedCase:
 
 
 def start_stack(var: Path, port_base: int) -> tuple[EmbeddedStack, Gateway, Tokens]:
-    stack = EmbeddedStack(var, port_base, port_base + 6, stack_env(4.0, datetime.now(CHINA)))
+    # Intake checkpoints its chain heads a second after it goes quiet, so archive soon knows
+    # what it should hold (a deleted tail is then detectable).
+    env = {**stack_env(4.0, datetime.now(CHINA)), "INTAKE_CHECKPOINT_IDLE_S": "1"}
+    stack = EmbeddedStack(var, port_base, port_base + 6, env)
     stack.start()
     tokens = Tokens(TokenIssuer(var / "keys" / "jwt-ed25519.pem", ISSUER, AUDIENCE))
     return stack, Gateway(f"http://127.0.0.1:{port_base}"), tokens
@@ -84,3 +88,16 @@ async def tamper_with_a_copy(nats_url: str, keys_dir: Path, application_id: str)
         return accepted
     finally:
         await nc.close()
+
+
+def delete_the_archived_tail(var: Path, application_id: str) -> int:
+    """Delete, in archive's own database, the newest archived link of the application's
+    chain: what someone with write access to archive's store could do. Returns its
+    position."""
+    with sqlite3.connect(var / "archive.db", timeout=30) as db:
+        (position,) = db.execute(
+            "SELECT max(position) FROM archive_envelopes WHERE source = 'intake' AND "
+            "aggregate_id = ?", (application_id,)).fetchone()
+        db.execute("DELETE FROM archive_envelopes WHERE source = 'intake' AND position = ?",
+                   (position,))
+    return int(position)

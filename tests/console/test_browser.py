@@ -17,7 +17,7 @@ import pytest
 
 from shared.clock import CHINA
 from tests.console.conftest import Stack
-from tests.console.stack import GUANGPO, YELIN, tamper_with_a_copy
+from tests.console.stack import GUANGPO, YELIN, delete_the_archived_tail, tamper_with_a_copy
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
@@ -42,6 +42,15 @@ def api_timeline(stack: Stack, case_id: str) -> list[dict[str, Any]]:
     assert r.status_code == 200, r.text
     events: list[dict[str, Any]] = r.json()["events"]
     return events
+
+
+def api_verification(stack: Stack, case_id: str) -> dict[str, Any]:
+    tokens = json.loads((stack.var / "dev-tokens.json").read_text())
+    r = httpx.get(f"{stack.gateway}/api/archive/audit/cases/{case_id}/verification",
+                  headers={"authorization": f"Bearer {tokens['discipline_inspector']}"})
+    assert r.status_code == 200, r.text
+    result: dict[str, Any] = r.json()
+    return result
 
 
 def test_an_inspector_follows_a_case_from_find_to_an_alarm(browser: Any, stack: Stack,
@@ -146,6 +155,21 @@ def test_an_inspector_follows_a_case_from_find_to_an_alarm(browser: Any, stack: 
     resolved = page.locator("#alarms tr.alarm.resolved")
     expect(resolved).to_have_count(1)
     expect(resolved).to_contain_text("已核实：篡改副本被拒收")
+
+    # Deleting the newest archived link of the application leaves a chain that still links:
+    # intake's checkpoint says what archive should hold, so the page names the missing tail.
+    intake_head = max(e["position"] for e in expected if e["source"] == "intake")
+    for _ in range(80):  # intake checkpoints a second after it goes quiet
+        if api_verification(stack, case.application_id)["completeness"]["intake"][
+                "covered_position"] >= intake_head:
+            break
+        page.wait_for_timeout(250)
+    deleted = delete_the_archived_tail(stack.var, case.application_id)
+    page.goto(f"{stack.console}/integrity?case={case.application_id}")
+    expect(page.locator(".verdict-text")).to_have_text("校验未通过")
+    expect(page.locator("#first-broken")).to_contain_text("缺失链尾")
+    expect(page.locator("#first-broken")).to_contain_text(f"位置 {deleted}")
+    shoot(page, "integrity-missing-tail")
 
     # The sensitive-access page and the other pages answer for the inspector.
     page.goto(f"{stack.console}/sensitive")

@@ -338,9 +338,12 @@ def create_console(upstream: Callable[[str], str],
         types = sorted({e["type"] for e in events})
         shown = [e for e in events if (not source or e["source"] == source)
                  and (not type or e["type"] == type)]
+        application_id = next((e["aggregate_id"] for e in events if e["source"] == "intake"
+                               and e["type"] == "application_submitted"), None)
         return page(request, "timeline.html", session, case_id=case_id, key=body["case_id"],
                     events=shown, all_count=len(events), types=types, source=source,
-                    type=type, household_id=household_of(events))
+                    type=type, household_id=household_of(events),
+                    application_id=application_id)
 
     @app.get("/cases/{case_id}/as-of", response_class=HTMLResponse)
     async def as_of(request: Request, case_id: str = PathParam(pattern=ID),
@@ -399,7 +402,8 @@ def create_console(upstream: Callable[[str], str],
                                  "content-disposition": f"inline; filename={sha256[:12]}"})
 
     @app.post("/applications/{application_id}/unmask", response_class=HTMLResponse)
-    async def unmask(request: Request, application_id: str = PathParam(pattern=ID),
+    async def unmask(request: Request,
+                     application_id: str = PathParam(pattern=UUID_RE.pattern),
                      reason: str = Form(min_length=1, max_length=200),
                      csrf: str = Form("")) -> Response:
         session = signed_in(request)

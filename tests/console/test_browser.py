@@ -95,6 +95,14 @@ def test_an_inspector_follows_a_case_from_find_to_an_alarm(browser: Any, stack: 
     expect(page).to_have_url(re.compile(r"source=publicity"))
     shoot(page, "timeline-filtered")
 
+    # Unmasking is intake's audited call, with the reason typed here.
+    page.get_by_label("查看理由", exact=True).fill("纪检核查：核对身份证号")
+    page.get_by_role("button", name="查看未脱敏信息").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("未脱敏信息")
+    expect(page.get_by_role("status")).to_contain_text("纪检核查：核对身份证号")
+    shoot(page, "unmasked")
+    page.goto(f"{stack.console}/cases/{case.application_id}")
+
     # The household file (一户一档), linked from the case.
     page.locator("#household-link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(case.household_id)
@@ -176,6 +184,8 @@ def test_an_inspector_follows_a_case_from_find_to_an_alarm(browser: Any, stack: 
     viewed = page.locator("#sensitive tbody tr", has_text="纪检核查：核对申请书")
     expect(viewed).to_have_count(1)
     expect(viewed).to_contain_text("纪委监委")
+    unmasked = page.locator("#sensitive tbody tr", has_text="纪检核查：核对身份证号")
+    expect(unmasked).to_have_count(1)
     shoot(page, "sensitive")
     page.get_by_label("人员(姓名或用户号)", exact=True).fill("nobody-such")
     page.get_by_role("button", name="筛选").click()

@@ -180,7 +180,10 @@ def create_console(upstream: Callable[[str], str],
                    "message": err["msg"]} for err in e.errors()]
         problem = {"title": "输入有误", "detail": "；".join(
             f"{x['field']}: {x['message']}" for x in errors), "errors": errors}
-        session = get_sessions().current(request)
+        try:
+            session = get_sessions().current(request)
+        except Refused:  # no token keys configured: the page still says what was wrong
+            session = None
         return page(request, "error.html", session, http_status=422, status_code=422,
                     problem=problem)
 

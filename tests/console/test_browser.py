@@ -236,3 +236,14 @@ def test_forms_need_their_csrf_token_and_a_real_token(stack: Stack) -> None:
         alarm_id = "00000000-0000-0000-0000-000000000000"
         r = c.post(f"/integrity/alarms/{alarm_id}/acknowledge", data={"reason": "x"})
         assert r.status_code == 403 and "表单已失效" in r.text
+        # Bad input is a 422 page naming the field and the rule; nothing is asked upstream.
+        r = c.get(f"/cases/{stack.case.application_id}/as-of", params={"at": "yesterday"})
+        assert r.status_code == 422 and "字段 at：string_pattern_mismatch" in r.text
+        r = c.get("/cases/not%20an%20id")
+        assert r.status_code == 422 and "字段 case_id：string_pattern_mismatch" in r.text
+        # Signed out: the pages send the browser to the sign-in page.
+        r = c.post("/signout", data={"csrf": re.search(
+            r'name="csrf" value="([^"]+)"', c.get("/find").text).group(1)})
+        assert r.status_code == 303 and r.headers["location"].endswith("/signin")
+        r = c.get("/find")
+        assert r.status_code == 303 and "/signin" in r.headers["location"]

@@ -69,6 +69,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[S
 @pytest.fixture
 def shoot(request: pytest.FixtureRequest) -> Any:
     """Screenshots kept as artifacts: var/test-artifacts/console/<test>-<n>-<name>.png."""
+    if not _taken:  # this run's screenshots only: clear those of an earlier run
+        shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     count = 0
 

@@ -190,6 +190,25 @@ def test_an_inspector_follows_a_case_from_find_to_an_alarm(browser: Any, stack: 
     page.get_by_label("人员(姓名或用户号)", exact=True).fill("nobody-such")
     page.get_by_role("button", name="筛选").click()
     expect(page.locator("#sensitive tbody")).to_contain_text("没有记录")
+    # Supervision: the county centre's scan raises its findings; the page lists exactly
+    # archive's alerts for the township, its filings and review's deadlines.
+    tokens = json.loads((stack.var / "dev-tokens.json").read_text())
+    r = httpx.post(f"{stack.gateway}/api/archive/supervision/alerts/scan", json={},
+                   headers={"authorization": f"Bearer {tokens['county_centre']}"})
+    assert r.status_code == 200, r.text
+    r = httpx.get(f"{stack.gateway}/api/archive/supervision/alerts",
+                  params={"township": YELIN},
+                  headers={"authorization": f"Bearer {tokens['discipline_inspector']}"})
+    alerts = r.json()["items"]
+    page.goto(f"{stack.console}/supervision")
+    page.get_by_label("乡镇", exact=True).select_option(YELIN)
+    page.get_by_role("button", name="查看").click()
+    expect(page.get_by_role("heading", name=re.compile("已逾期"))).to_be_visible()
+    if alerts:
+        expect(page.locator("#alerts tbody tr")).to_have_count(len(alerts))
+    else:
+        expect(page.locator("#alerts tbody")).to_contain_text("没有预警")
+    shoot(page, "supervision")
     for path, heading in (("/supervision", "监督"), ("/money", "资金")):
         page.goto(stack.console + path)
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)

@@ -100,7 +100,12 @@ def _at_instant(text: str | None) -> datetime | None:
     """A datetime-local value (no zone) is Beijing time; one with an offset keeps it."""
     if not text:
         return None
-    dt = datetime.fromisoformat(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:  # the shape was right, the date is not (2026-13-45)
+        raise Refused(422, {"title": "输入有误", "detail": f"{text} 不是有效的日期时间",
+                            "errors": [{"field": "at", "rule": "datetime",
+                                        "message": "not a valid date and time"}]}) from None
     return dt.replace(tzinfo=CHINA) if dt.tzinfo is None else dt
 
 

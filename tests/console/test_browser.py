@@ -258,6 +258,9 @@ def test_forms_need_their_csrf_token_and_a_real_token(stack: Stack) -> None:
         # Bad input is a 422 page naming the field and the rule; nothing is asked upstream.
         r = c.get(f"/cases/{stack.case.application_id}/as-of", params={"at": "yesterday"})
         assert r.status_code == 422 and "字段 at：string_pattern_mismatch" in r.text
+        r = c.get(f"/cases/{stack.case.application_id}/as-of",
+                  params={"at": "2026-13-45T10:00"})
+        assert r.status_code == 422 and "字段 at：datetime" in r.text
         r = c.get("/cases/not%20an%20id")
         assert r.status_code == 422 and "字段 case_id：string_pattern_mismatch" in r.text
         # Signed out: the pages send the browser to the sign-in page.

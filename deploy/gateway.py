@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from deploy.console import mount_console
 from shared.contracts.common import SERVICES
 from shared.openapi import ASSETS, docs_page, merge
 from shared.web import InFlightLimit, problem
@@ -198,6 +199,8 @@ def create_gateway(settings: GatewaySettings,
                if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
         return Response(upstream.content, status_code=upstream.status_code, headers=out)
 
+    # The audit console (deploy/console): an ordinary client of the services' APIs.
+    mount_console(app, lambda service: settings.upstream(service), transport)
     return app
 
 

@@ -157,6 +157,9 @@ class Stack:
         # (the gateway appends the client address; publicity's per-client limits trust it)
         gateway_env = {f"GATEWAY_{s.upper()}_PORT": str(self.service_port(s)) for s in SERVICES}
         gateway_env["GATEWAY_HTTP_PORT"] = str(self.port_base)
+        # The console verifies tokens as the services do; `make up` offers the dev sign-in.
+        gateway_env |= {"CONSOLE_VAR_DIR": str(self.var),
+                        "CONSOLE_DEV_TOKENS_FILE": str(self.var / "dev-tokens.json")}
         self._spawn("gateway", [sys.executable, "-m", "deploy.gateway"], gateway_env)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
@@ -319,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ready: {', '.join(s for s, ok in services.items() if ok)}")
         print(f"  API:   {stack.gateway_url}/api/<service>/…  (docs: "
               f"{stack.gateway_url}/api/docs, contract: {stack.gateway_url}/api/openapi.json)")
+        print(f"  console: {stack.gateway_url}/console  (development sign-in: pick a role)")
         print(f"  data:  {stack.var}  logs: {stack.logs}/")
         if clock:
             print(f"  clock: {', '.join(k.split('_')[0].lower() for k in clock)} run as if "

@@ -166,25 +166,6 @@ class Acknowledge(_In):
     note: str | None = Field(None, max_length=500)
 
 
-class Problem(BaseModel):
-    """application/problem+json (RFC 9457), as every error of this service."""
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    code: str | None = None
-    field: str | None = None
-    instance: str | None = None
-    request_id: str | None = None
-
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": f"application/problem+json: {text}"}
-    for status, text in ((401, "not signed in"), (403, "wrong role or township"),
-                         (404, "not found"), (422, "a rule refused it (code and field named)"))}
-
-
 class ReturnCodeOut(BaseModel):
     code: str
     text: str
@@ -309,7 +290,7 @@ def router(app: DisbursementApplication) -> APIRouter:
             app.lock_roster(who, township, month, kind.value)), status_code=200)
 
     @r.get(base + "/holds", summary="Rows held by the payability check",
-           response_model=HoldsOut, responses=PROBLEMS)
+           response_model=HoldsOut)
     def holds(kind: RosterKind, township: str = TOWNSHIP, month: str = MONTH,
               who: Principal = Depends(readers)) -> dict[str, Any]:
         """Rows the bank would refuse (no or malformed account, a UnionPay card number
@@ -318,7 +299,7 @@ def router(app: DisbursementApplication) -> APIRouter:
         return _holds(app.roster_holds(who, township, month, kind.value))
 
     @r.post(base + "/holds/resolve", summary="Release or exclude held rows, with a reason",
-            response_model=HoldsOut, responses=PROBLEMS)
+            response_model=HoldsOut)
     def resolve_holds(body: ResolveHolds, request: Request, kind: RosterKind,
                       township: str = TOWNSHIP, month: str = MONTH,
                       who: Principal = Depends(clerk)) -> Response:
@@ -381,7 +362,7 @@ def router(app: DisbursementApplication) -> APIRouter:
             app.import_bank_return(who, township, month, kind.value, name, content, scheme)))
 
     @r.get("/bank-return-codes", summary="The bank return reason codes in force",
-           response_model=ReturnCodesOut, responses=PROBLEMS)
+           response_model=ReturnCodesOut)
     def return_codes(who: Principal = Depends(readers)) -> ReturnCodesOut:
         """ISO 20022 reason codes, the resolutions each allows, and each bank's own codes
         (versioned data)."""
@@ -403,7 +384,7 @@ def router(app: DisbursementApplication) -> APIRouter:
             body.reason)), status_code=200)
 
     @r.get("/townships/{township}/recoveries", summary="Recoveries (追回) of a township",
-           response_model=RecoveriesOut, responses=PROBLEMS)
+           response_model=RecoveriesOut)
     def recoveries(township: str = TOWNSHIP,
                    who: Principal = Depends(readers)) -> dict[str, Any]:
         """Money paid for months it was not due (a decrease, a backdated end, a death or
@@ -411,14 +392,14 @@ def router(app: DisbursementApplication) -> APIRouter:
         return {"township": township, "items": app.recoveries(who, township)}
 
     @r.post("/recoveries/{key}/recovered", summary="Record money recovered (追回)",
-            response_model=RecoveryDecisionOut, responses=PROBLEMS)
+            response_model=RecoveryDecisionOut)
     def recovered(body: Recovered, request: Request, key: UUID,
                   who: Principal = Depends(clerk)) -> Response:
         return run_command(app, request, who, body, lambda: _recovery(
             app.record_recovered(who, key, body.amount, body.reason)), status_code=200)
 
     @r.post("/recoveries/{key}/write-off", summary="Write off what is left (核销), with a reason",
-            response_model=RecoveryDecisionOut, responses=PROBLEMS)
+            response_model=RecoveryDecisionOut)
     def write_off(body: WriteOff, request: Request, key: UUID,
                   who: Principal = Depends(require(Role.TOWNSHIP_LEADER))) -> Response:
         return run_command(app, request, who, body, lambda: _recovery(
@@ -509,7 +490,7 @@ def router(app: DisbursementApplication) -> APIRouter:
 
     @r.post("/fund-plans/{month}/household-list", status_code=201,
             summary="The 分户清单 of an issued plan, for the finance bureau's 一卡通 system",
-            response_model=HouseholdListOut, responses=PROBLEMS)
+            response_model=HouseholdListOut)
     def household_list(request: Request, month: str = MONTH,
                        who: Principal = Depends(require(Role.FINANCE_BUREAU,
                                                         Role.COUNTY_BUREAU))) -> Response:

@@ -430,25 +430,6 @@ def _summary(c: ReviewCase) -> dict[str, Any]:
                   "round": c.round})
 
 
-class Problem(BaseModel):
-    """application/problem+json (RFC 9457), as every error of this service."""
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    code: str | None = None
-    field: str | None = None
-    instance: str | None = None
-    request_id: str | None = None
-
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": f"application/problem+json: {text}"}
-    for status, text in ((401, "not signed in"), (403, "wrong role or township"),
-                         (404, "not found"), (422, "a rule refused it (code and field named)"))}
-
-
 class StandardChangeItem(BaseModel):
     entitlement_id: str
     case_id: str
@@ -750,7 +731,7 @@ def router(app: ReviewApplication) -> APIRouter:
 
     @r.get("/townships/{township}/standard-changes/{policy_version}", tags=["entitlement"],
            summary="What a new standard (标准调整) changes in a township",
-           response_model=StandardChangePreview, responses=PROBLEMS)
+           response_model=StandardChangePreview)
     def standard_changes(policy_version: int = PathParam(ge=1, le=10_000),
                          township: str = PathParam(pattern=r"^\d{9}$"),
                          who: Principal = Depends(staff)) -> dict[str, Any]:
@@ -760,7 +741,7 @@ def router(app: ReviewApplication) -> APIRouter:
 
     @r.post("/townships/{township}/standard-changes/{policy_version}/confirm",
             tags=["entitlement"], summary="Confirm a new standard's changes (标准调整)",
-            response_model=StandardChangeConfirmed, responses=PROBLEMS)
+            response_model=StandardChangeConfirmed)
     def confirm_standard_changes(request: Request,
                                  policy_version: int = PathParam(ge=1, le=10_000),
                                  township: str = PathParam(pattern=r"^\d{9}$"),

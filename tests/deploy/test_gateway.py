@@ -151,3 +151,14 @@ async def test_a_body_at_the_limit_passes_and_a_bad_length_is_400(
                         headers={**clerk, "content-length": "-1"})
     assert_problem(r, 400, "gateway.invalid_content_length")
     assert head(intake) is None
+
+
+async def test_an_encoded_hash_in_the_path_stays_in_the_path(
+        gateway: tuple[httpx.AsyncClient, ToServices], clerk: dict[str, str],
+        intake: ServiceRuntime) -> None:
+    c, _ = gateway
+    before = head(intake)
+    r = await c.post("/api/intake/applications/x%23y/accept", headers=clerk)
+    # Cut at the '#', this would be POST /applications/x: a GET route, 405.
+    assert_problem(r, 422, "web.validation")
+    assert head(intake) == before

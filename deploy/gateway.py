@@ -8,6 +8,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -55,6 +56,13 @@ class GatewaySettings(BaseSettings):
 
 # Control characters (C0, DEL, C1) have no place in a path: httpx refuses to build the URL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def forwardable(path: str) -> str:
+    """The decoded path encoded again: a `#` or `?` that arrived as %23 or %3F stays part
+    of the path instead of becoming the upstream URL's fragment or query (seen by
+    schemathesis: a POST cut short at `#` met a GET route, 405)."""
+    return quote(path, safe="/:@!$&'()*+,;=-._~")
 
 
 class BodyTooLarge(Exception):
@@ -187,7 +195,7 @@ def create_gateway(settings: GatewaySettings,
         headers["x-forwarded-prefix"] = f"/api/{service}"  # the docs' server URL
         try:
             upstream = await client.request(
-                request.method, f"{settings.upstream(service)}/{path}",
+                request.method, f"{settings.upstream(service)}/{forwardable(path)}",
                 params=request.query_params, content=body, headers=headers)
         except httpx.InvalidURL:
             return problem(400, "gateway.invalid_url", "the request URL cannot be forwarded",

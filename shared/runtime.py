@@ -26,7 +26,7 @@ from shared.regions import load_county
 from shared.settings import ServiceSettings
 from shared.signing import bus_keys
 from shared.telemetry import setup_telemetry
-from shared.web import create_app
+from shared.web import Backlog, create_app
 
 log = logging.getLogger(__name__)
 # Who runs the system (the county civil-affairs service centre runs its IT). A dead letter is
@@ -74,6 +74,7 @@ class ServiceRuntime:
         self.http.add_api_route("/ops/dead-letters", self._dead_letters, methods=["GET"],
                                 tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
         self.http.add_api_route("/ops/backlog", self._backlog, methods=["GET"],
+                                response_model=Backlog,
                                 tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
         # A rebuild runs in the background (a province's log takes longer than any HTTP
         # timeout); the old read models serve reads until the new ones are swapped in.

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -52,6 +52,25 @@ def _field(loc: tuple[Any, ...]) -> str:
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out or ".".join(map(str, loc))
+
+
+class Page(BaseModel):
+    """One page of a list: `items` from `offset`, `limit` at most, of `total`."""
+
+    model_config = ConfigDict(extra="allow")
+    total: int = Field(examples=[124])
+    limit: int = Field(examples=[50])
+    offset: int = Field(examples=[0])
+    items: list[dict[str, Any]]
+
+
+class Backlog(BaseModel):
+    """Is this service caught up: the relay's unpublished events, each consumer's lag."""
+
+    service: str = Field(examples=["review"])
+    caught_up: bool
+    relay: dict[str, Any] | None
+    consumers: dict[str, dict[str, Any]]
 
 
 class Liveness(BaseModel):
@@ -129,6 +148,12 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
         code = {404: "web.not_found", 405: "web.method_not_allowed"}.get(e.status_code, "web.http")
         return problem(e.status_code, code, str(e.detail), request)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, e: Exception) -> JSONResponse:
+        # A bug, never the caller's fault: still problem+json with the request id to quote,
+        # and the error (logged by the server) is not echoed to the caller.
+        return problem(500, "web.internal", "internal error; quote the request_id", request)
 
     @app.get("/health/live", tags=["health"], response_model=Liveness)
     async def live() -> dict[str, str]:

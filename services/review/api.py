@@ -17,7 +17,7 @@ from services.review.application import ReviewApplication
 from services.review.domain import CareMode, Entitlement, ReviewCase, SpotCheck
 from shared.auth import Principal, Role, require
 from shared.contracts.intake import AssetKind, IncomeKind, WorkCapacity
-from shared.web import Offset, run_command
+from shared.web import Offset, Page, run_command
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -486,7 +486,7 @@ def router(app: ReviewApplication) -> APIRouter:
         return case_view(app.case_for_application(who, application_id),
                          app.sees_verification(who))
 
-    @r.get("/cases", tags=["cases"])
+    @r.get("/cases", tags=["cases"], response_model=Page)
     def list_(township: str = Query(pattern=r"^\d{9}$"), status: str | None = Query(
                   None, max_length=20), limit: int = Query(50, ge=1, le=500),
               offset: Offset = 0, who: Principal = Depends(readers)) -> dict[str, Any]:
@@ -616,7 +616,7 @@ def router(app: ReviewApplication) -> APIRouter:
     def entitlement(entitlement_id: UUID, who: Principal = Depends(staff)) -> dict[str, Any]:
         return entitlement_view(app.entitlement(who, entitlement_id))
 
-    @r.get("/entitlements", tags=["entitlements"])
+    @r.get("/entitlements", tags=["entitlements"], response_model=Page)
     def entitlements(township: str = Query(pattern=r"^\d{9}$"),
                      recheck_due_by: date | None = None,
                      status: str | None = Query(None, max_length=20),

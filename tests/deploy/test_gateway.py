@@ -184,3 +184,14 @@ async def test_beyond_its_capacity_the_gateway_sheds_with_503_and_retry_after() 
         assert network.calls == 2  # the shed ones never reached the service
         release.set()
         assert [r.status_code for r in await asyncio.gather(*inside)] == [200, 200]
+
+
+async def test_an_encoded_hash_in_the_path_stays_in_the_path(
+        gateway: tuple[httpx.AsyncClient, ToServices], clerk: dict[str, str],
+        intake: ServiceRuntime) -> None:
+    c, _ = gateway
+    before = head(intake)
+    r = await c.post("/api/intake/applications/x%23y/accept", headers=clerk)
+    # Cut at the '#', this would be POST /applications/x: a GET route, 405.
+    assert_problem(r, 422, "web.validation")
+    assert head(intake) == before

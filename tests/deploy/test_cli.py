@@ -14,6 +14,7 @@ from deploy.cli import cli
 from shared.natsauth import seed_path
 from shared.signing import TRUST_FILE, signing_key_path
 from tests.conftest import NatsServer
+from tests.stack import reset_jetstream
 
 runner = CliRunner()
 
@@ -64,6 +65,7 @@ async def test_backlog_of_a_caught_up_service(tmp_path: Path, keys_dir: Path,
                                               nats_server: NatsServer) -> None:
     import asyncio
 
+    await reset_jetstream(nats_server.url)  # no upstream messages left by other tests
     env = env_for("intake", tmp_path, keys_dir, nats_url=nats_server.plain_url)
     out = await asyncio.to_thread(run, "backlog", "intake", env=env)
     assert out.exit_code == 0, out.output

@@ -943,7 +943,7 @@ class DisbursementApplication(ServiceApplication):
                 carried_ids = [i for i, d in roster.discrepancies.items()
                                if d.get("resolution") == Resolution.CARRIED_FORWARD.value]
                 unpaid = {r.key: a for r, a in carried_amounts(roster, carried_ids)}
-                for x in self._export_rows(roster):
+                for x in self._export_rows(roster, village_names=False):
                     amount = x.amount - unpaid.get(x.reference, Decimal(0))
                     if amount <= 0 or (t["township"], kind.value, x.reference) in held:
                         continue

@@ -45,7 +45,7 @@ app.now = lambda: datetime(2026, 6, 16, 9, 0, tzinfo=CHINA_TZ)
 ring = Keyring.load_or_create(settings.resolved_keyring_file)
 clerk = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
 app.record_entitlement_started(
-    started(ring, amount="620.00", start_month="2026-06", account="6222020000000001"),
+    started(ring, amount="620.00", start_month="2026-06", account="6222020000000007"),
     upstream(china(date(2026, 5, 20))))
 for kind in ("tekun", "linshi", "dibao"):
     app.draft_roster(clerk, YELIN, "2026-06", kind)

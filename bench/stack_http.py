@@ -42,29 +42,9 @@ import httpx  # noqa: E402
 from eventsourcing.domain import Aggregate  # noqa: E402
 
 from bench.relay_throughput import filing  # noqa: E402
-from deploy.local import Stack, dev_tokens  # noqa: E402
+from deploy.local import Stack, dev_tokens, free_port_block  # noqa: E402
 
 YELIN = "469028100"
-
-
-def free_block(count: int) -> int:
-    import random
-    import socket
-    for _ in range(200):
-        base = random.randrange(20000, 32000 - count)
-        socks = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
 
 
 class RawFiling(Aggregate):
@@ -222,7 +202,7 @@ async def accept_to_case(url: str, tokens: dict[str, str], rate: float, count: i
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    base = free_block(7)
+    base = free_port_block(7)
     stack = Stack(tmp / "var", base, base + 6)
     result: dict[str, Any] = {"bench": "stack_http", "load_start": os.getloadavg()}
     raw_a = await asyncio.to_thread(raw_saves, tmp, args.raw_s / 2)

@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -87,6 +88,28 @@ def nats_binary() -> str:
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def free_port_block(count: int) -> int:
+    """A base port with `count` free ports from it, below Linux's ephemeral range (32768+):
+    an embedded stack binds base..base+count-1 later, and a port picked from the ephemeral
+    range can meanwhile be taken by any outgoing connection of the suite."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - count)
+        socks = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no block of {count} free ports")
 
 
 def exit_status(code: int) -> str:

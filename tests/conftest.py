@@ -4,7 +4,6 @@ a real PostgreSQL (DATABASE_URL, or one started from the local binaries), dev ke
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -31,28 +30,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def free_port_block(count: int) -> int:
-    """A base port with `count` free ports from it, below Linux's ephemeral range (32768+):
-    an embedded stack binds base..base+count-1 later, and a port picked from the ephemeral
-    range can meanwhile be taken by any outgoing connection of the suite."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 32000 - count)
-        socks = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError(f"no block of {count} free ports")
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:

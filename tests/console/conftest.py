@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CI, free_port_block
+from deploy.local import free_port_block
+from tests.conftest import CI
 from tests.console.stack import PlayedCase, play_one_case, start_stack
 
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port_block
+from deploy.local import free_port_block
 from tests.e2e.test_embedded_stack import stop
 
 FRONTEND = "https://frontend.lingshui.example"

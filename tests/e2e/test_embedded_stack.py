@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port_block
+from deploy.local import free_port_block
 from tests.e2e.test_walking_skeleton import YELIN, filing
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]

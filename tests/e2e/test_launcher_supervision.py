@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deploy.local import free_port_block
 from shared.contracts.common import SERVICES
-from tests.conftest import free_port_block
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

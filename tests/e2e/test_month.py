@@ -30,11 +30,10 @@ from deploy.demo.scenario import (
     china_today,
     summary,
 )
-from deploy.local import AUDIENCE, ISSUER
+from deploy.local import AUDIENCE, ISSUER, free_port_block
 from deploy.verify_seal import main as verify_seal_main
 from shared.auth import Role, TokenIssuer
 from shared.regions import load_county
-from tests.conftest import free_port_block
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

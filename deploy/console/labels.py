@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
+from shared.auth import ROLE_LABELS
 from shared.regions import load_county
 
-ROLES = {
-    "village_assistant": "村(居)民政协管员", "township_clerk": "乡镇经办人",
-    "township_reviewer": "审核确认小组成员", "township_leader": "乡镇分管领导",
-    "contractor_investigator": "购买服务承接方调查员", "county_centre": "县民政事务服务中心",
-    "county_bureau": "县民政局", "discipline_inspector": "纪委监委", "finance_bureau": "县财政局",
-    "public": "公众", "system": "系统",
-}
+ROLES = {role.value: label for role, label in ROLE_LABELS.items()} | {"system": "系统"}
 KINDS = {"dibao": "最低生活保障", "tekun": "特困人员救助供养", "linshi": "临时救助",
          "dibao_edge": "低保边缘家庭"}
 SOURCES = {"intake": "受理", "review": "审核确认", "publicity": "公示",

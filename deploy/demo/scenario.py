@@ -29,11 +29,10 @@ import httpx
 from deploy.demo.households import Household, in_words, panel
 from shared.auth import Role, TokenIssuer
 from shared.clock import CHINA, MonthlyRhythm, SystemClock, add_months, month_of, today
+from shared.contracts.common import KIND_LABELS  # the summary shows these, not the codes
 
 CONTRACTOR_ORG = "hn-survey"  # the contractor bought by the government (政府购买服务)
 PAID_KINDS = ("dibao", "tekun", "linshi")
-KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
-               "dibao_edge": "低保边缘"}  # what the summary shows instead of the codes
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT = {"bank": "一个储蓄账户，余额与申报一致", "tax": "无纳税记录",
           "real_estate": "农村自建房一处", "vehicles": "无", "social_insurance": "城乡居民养老保险",

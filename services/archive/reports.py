@@ -23,12 +23,13 @@ from services.archive.supervision import (
     LINE_LABELS,
     Line,
 )
+from shared.contracts.common import KIND_LABELS as COMMON_KIND_LABELS
 from shared.extras import optional_import
 from shared.fonts import cjk_font_file
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
-               "dibao_edge": "低保边缘", "unspecified": "未分类", None: "全部"}
+KIND_LABELS: dict[str | None, str] = {**COMMON_KIND_LABELS, "unspecified": "未分类",
+                                      None: "全部"}
 BOLD = Font(bold=True)
 
 

@@ -29,12 +29,11 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from services.disbursement.domain import BankLine, money
+from shared.contracts.common import KIND_LABELS
 from shared.errors import RuleViolation
 from shared.fonts import CJK_FONT_FILES, cjk_font_file
 from shared.pii import mask_bank_account
 
-KIND_LABELS = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
-               "dibao_edge": "低保边缘"}
 STATISTICS_TITLE = "城乡低保、特困供养资金和临时救助发放统计表"
 EXPORT_HEADER = ("序号", "参考号", "户名", "账号", "金额", "村(居)", "类别")
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)

@@ -14,6 +14,11 @@ class AssistanceKind(StrEnum):
     DIBAO_EDGE = "dibao_edge"  # 低保边缘家庭认定, marginal low-income recognition
 
 
+# What a clerk reads for each kind, in titles, tables, charts and summaries (never the code).
+KIND_LABELS: dict[str, str] = {"dibao": "城乡低保", "tekun": "特困供养", "linshi": "临时救助",
+                               "dibao_edge": "低保边缘"}
+
+
 class LinshiType(StrEnum):
     EMERGENCY = "emergency"  # 急难型
     EXPENDITURE = "expenditure"  # 支出型

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from fastapi import Depends, Request
 
+from shared.contracts.envelope import Actor
 from shared.errors import DomainError, Forbidden
 from shared.files import write_private
 from shared.regions import County
@@ -84,6 +85,10 @@ class Principal:
         who = {"user_id": self.user_id, "role": self.role.value, "township": self.township,
                "village": self.village}
         return {**who, **{k: v for k, v in (("name", self.name), ("org", self.org)) if v}}
+
+    def as_actor(self) -> Actor:
+        """The same "who" as a typed value, for the domain's signatures."""
+        return Actor.of(self.actor())
 
     @property
     def is_county(self) -> bool:

@@ -37,6 +37,7 @@ from shared.audit import AuditTrail
 from shared.checkpoint import Checkpointer
 from shared.checkpoint import contract_of as checkpoint_contract
 from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, event_id_for
+from shared.contracts.envelope import ENVELOPE_ACTOR_FIELDS
 from shared.errors import DomainError
 from shared.eventstore import ServiceApplication
 from shared.lease import RelayLease, lease_for
@@ -349,7 +350,7 @@ class OutboxRelay:
                 region=self.bus.region, aggregate_id=event.originator_id,
                 aggregate_version=event.originator_version, position=position,
                 occurred_at=event.timestamp,
-                actor=Actor.model_validate({k: actor.get(k) for k in Actor.model_fields})
+                actor=Actor.model_validate({k: actor.get(k) for k in ENVELOPE_ACTOR_FIELDS})
                 if actor else None,
                 case_id=out.case_id, household_id=out.household_id, township=out.township,
                 data=out.contract.model_dump(mode="json"), audit=audit.entry,

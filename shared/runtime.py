@@ -69,6 +69,7 @@ class ServiceRuntime:
             lifespan=self._lifespan, max_in_flight=settings.max_in_flight,
             overload_wait_s=settings.overload_wait_s,
         )
+        self.http.state.application = app  # shared.web.service_application
         for r in routers:
             self.http.include_router(r)
         self.http.add_api_route("/ops/dead-letters", self._dead_letters, methods=["GET"],

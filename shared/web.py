@@ -256,6 +256,13 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+def service_application(request: Request) -> Any:
+    """The service's one writer, for module-level routes: each service declares
+    `App = Annotated[XApplication, Depends(service_application)]` and its handlers take
+    `app: App`, so a test can swap it with `dependency_overrides`."""
+    return request.app.state.application
+
+
 def request_fingerprint(method: str, path: str, body: BaseModel | dict[str, Any] | None) -> str:
     payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else (body or {})
     raw = json.dumps([method, path, payload], sort_keys=True, ensure_ascii=False).encode()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -26,13 +26,38 @@ EVENT_ID_NAMESPACE = UUID("6a1c5b3e-9d1f-4f7e-8a53-4c0e2d5b7a11")
 
 
 class Actor(BaseModel):
-    """Who did it: the audit is worthless without this."""
+    """Who did it: the audit is worthless without this. The typed value the domain takes
+    (`Principal.as_actor()`); events store `stored()`, the plain form they always had."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     user_id: str
     role: str
     township: str | None = None
     village: str | None = None
+    # Display name and a contractor's organisation: in domain events and the audit entry,
+    # never in the envelope's own actor (ENVELOPE_ACTOR_FIELDS), whose bytes stay as they were.
+    name: str | None = None
+    org: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_name(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        body: dict[str, Any] = handler(self)
+        for key in ("name", "org"):
+            if body.get(key, 0) is None:
+                del body[key]
+        return body
+
+    def stored(self) -> dict[str, Any]:
+        """The form domain events hold: name and org only when known, so events written
+        before they existed keep their form."""
+        return self.model_dump()
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> Actor:
+        return cls.model_validate({k: stored.get(k) for k in cls.model_fields if k in stored})
+
+
+ENVELOPE_ACTOR_FIELDS = ("user_id", "role", "township", "village")
 
 
 def subject_for(region: str, source: str, type_: str) -> str:

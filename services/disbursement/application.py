@@ -18,7 +18,7 @@ from eventsourcing.utils import Environment
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from services.disbursement.documents import (
+from services.disbursement.bank_files import (
     KIND_LABELS,
     ExportRow,
     StatisticsHeading,
@@ -635,7 +635,7 @@ class DisbursementApplication(ServiceApplication):
 
     def _render_export(self, roster: MonthlyRoster, file_format: str,
                        generated_at: datetime, layout: str = "v1") -> bytes:
-        """The file in the layout it was (or is being) exported in (documents.py)."""
+        """The file in the layout it was (or is being) exported in (bank_files.py)."""
         v1 = layout == "v1"
         rows = self._export_rows(roster, village_names=not v1)
         township = self.county.township(roster.township).name

@@ -832,7 +832,7 @@ class MonthlyRoster(Aggregate):
                   file_format: str, sha256: str, generated_at: datetime, rows_count: int,
                   total: Decimal, digest: str, roster_version: int,
                   actor: dict[str, Any], layout: str = "v1") -> None:
-        # layout: the file layout (documents.EXPORT_LAYOUTS); stored exports are "v1".
+        # layout: the file layout (bank_files.EXPORT_LAYOUTS); stored exports are "v1".
         self.exports[export_id] = {"format": file_format, "layout": layout,
                                    "sha256": sha256,
                                    "generated_at": generated_at,

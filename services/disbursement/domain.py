@@ -34,7 +34,17 @@ from shared.errors import RuleViolation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-PAID_KINDS = (AssistanceKind.DIBAO, AssistanceKind.TEKUN, AssistanceKind.LINSHI)
+
+
+class PaidKind(StrEnum):
+    """The kinds paid in cash, each with its roster (低保边缘 is a recognition only)."""
+
+    DIBAO = AssistanceKind.DIBAO.value
+    TEKUN = AssistanceKind.TEKUN.value
+    LINSHI = AssistanceKind.LINSHI.value
+
+
+PAID_KINDS = tuple(AssistanceKind(k) for k in PaidKind)
 MONTHLY_KINDS = (AssistanceKind.DIBAO, AssistanceKind.TEKUN)
 
 

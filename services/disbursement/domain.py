@@ -29,9 +29,13 @@ from shared.clock import (
     add_months,
     month_parts,
 )
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.errors import RuleViolation
 
+# "Who did it" as events keep it: Actor.stored(). Commands take the typed Actor; the
+# events' own methods (and the constructors, which are events) hold the plain form.
+StoredActor = dict[str, Any]
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -223,7 +227,7 @@ class LedgerEntry(Aggregate):
                  household_id: str | None, township: str, village: str, urban: bool,
                  applicant_name: str, policy_version: int | None,
                  payee: dict[str, Any] | None, step: dict[str, Any],
-                 details: dict[str, Any], actor: dict[str, Any]) -> None:
+                 details: dict[str, Any], actor: StoredActor) -> None:
         self.key = key
         self.entry_type = entry_type  # "entitlement", "temporary_payment" or "arrears"
         self.kind = kind
@@ -239,16 +243,16 @@ class LedgerEntry(Aggregate):
         self.steps: list[Step] = [Step.from_wire(step)]
 
     def change(self, *, month: str, amount: Decimal, household_size: int, change: str,
-               source: dict[str, Any], reasons: Sequence[str], actor: dict[str, Any]) -> None:
+               source: dict[str, Any], reasons: Sequence[str], actor: Actor) -> None:
         if self.entry_type != "entitlement":
             raise RuleViolation("disbursement.not_an_entitlement",
                                 "a temporary payment has no later changes")
         step = Step(len(self.steps) + 1, month, amount, household_size, change, source,
                     tuple(reasons))
-        self._changed(step=step.to_wire(), actor=actor)
+        self._changed(step=step.to_wire(), actor=actor.stored())
 
     @event("Changed")
-    def _changed(self, step: dict[str, Any], actor: dict[str, Any]) -> None:
+    def _changed(self, step: dict[str, Any], actor: StoredActor) -> None:
         self.steps.append(Step.from_wire(step))
 
     # --- 追回: a recovery entry's money (owed back, then recovered or written off) ---------
@@ -266,30 +270,30 @@ class LedgerEntry(Aggregate):
             raise RuleViolation("disbursement.recovery_settled",
                                 "nothing is outstanding on this recovery")
 
-    def recover(self, amount: Decimal, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def recover(self, amount: Decimal, reason: str, on: date, actor: Actor) -> None:
         self._require_recovery()
         check_reason(reason)
         if amount <= 0 or amount > self.recovery_outstanding:
             raise RuleViolation("disbursement.recovery_amount",
                                 f"recover more than 0 and at most "
                                 f"{self.recovery_outstanding}", field="amount")
-        self._recovered(amount=amount, reason=reason, recovered_on=on, actor=actor)
+        self._recovered(amount=amount, reason=reason, recovered_on=on, actor=actor.stored())
 
     @event("Recovered")
     def _recovered(self, amount: Decimal, reason: str, recovered_on: date,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         self.recovered = getattr(self, "recovered", ZERO) + amount
 
-    def write_off(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def write_off(self, reason: str, on: date, actor: Actor) -> None:
         """核销: the rest is not recovered, by a person's decision with its reason."""
         self._require_recovery()
         check_reason(reason)
         self._written_off(amount=self.recovery_outstanding, reason=reason, written_off_on=on,
-                          actor=actor)
+                          actor=actor.stored())
 
     @event("WrittenOff")
     def _written_off(self, amount: Decimal, reason: str, written_off_on: date,
-                     actor: dict[str, Any]) -> None:
+                     actor: StoredActor) -> None:
         self.written_off = getattr(self, "written_off", ZERO) + amount
 
 
@@ -662,7 +666,7 @@ class MonthlyRoster(Aggregate):
     @event("Drafted")
     def __init__(self, township: str, month: str, kind: str, cutoff: date,
                  rows: list[list[Any]], changes: list[dict[str, Any]],
-                 actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
+                 actor: StoredActor, holds: list[dict[str, Any]] | None = None) -> None:
         self.township, self.month, self.kind = township, month, kind
         self.cutoff = cutoff
         self._take_draft(rows, changes)
@@ -698,7 +702,7 @@ class MonthlyRoster(Aggregate):
         return sum((r.amount for r in self.rows.values()), ZERO)
 
     def redraft(self, cutoff: date, rows: list[RosterRow], changes: list[dict[str, Any]],
-                actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
+                actor: Actor, holds: list[dict[str, Any]] | None = None) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked",
                                 "a locked roster changes only by correction")
@@ -717,11 +721,11 @@ class MonthlyRoster(Aggregate):
                 h = before
             kept.append(h)
         self._redrafted(cutoff=cutoff, rows=[r.to_wire() for r in rows], changes=changes,
-                        actor=actor, holds=kept)
+                        actor=actor.stored(), holds=kept)
 
     @event("Redrafted")
     def _redrafted(self, cutoff: date, rows: list[list[Any]], changes: list[dict[str, Any]],
-                   actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
+                   actor: StoredActor, holds: list[dict[str, Any]] | None = None) -> None:
         self.cutoff = cutoff
         self._take_draft(rows, changes)
         self.holds = {h["key"]: h for h in holds or ()}
@@ -731,7 +735,7 @@ class MonthlyRoster(Aggregate):
         return [h for h in self.holds.values() if h["resolution"] is None]
 
     def resolve_holds(self, keys: Sequence[str], resolution: HoldResolution, reason: str,
-                      actor: dict[str, Any]) -> list[RosterRow]:
+                      actor: Actor) -> list[RosterRow]:
         """A clerk's decision on held rows, with its reason; returns the rows excluded
         (owed on the next roster)."""
         if self.status is not RosterStatus.DRAFTED:
@@ -752,19 +756,19 @@ class MonthlyRoster(Aggregate):
         excluded = [self.rows[k] for k in keys] if resolution is HoldResolution.EXCLUDED else []
         self._holds_resolved(township=self.township, month=self.month, kind=self.kind,
                              keys=list(keys), resolution=resolution.value, reason=reason,
-                             actor=actor)
+                             actor=actor.stored())
         return excluded
 
     @event("HoldsResolved")
     def _holds_resolved(self, township: str, month: str, kind: str, keys: list[str],
-                        resolution: str, reason: str, actor: dict[str, Any]) -> None:
+                        resolution: str, reason: str, actor: StoredActor) -> None:
         for k in keys:
             self.holds[k] = {**self.holds[k], "resolution": resolution, "reason": reason,
                              "resolved_by": actor.get("user_id")}
             if resolution == HoldResolution.EXCLUDED.value:
                 self.rows.pop(k, None)
 
-    def lock(self, locked_on: date, actor: dict[str, Any]) -> None:
+    def lock(self, locked_on: date, actor: Actor) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked", "the roster is already locked")
         if held := self.open_holds:
@@ -775,15 +779,16 @@ class MonthlyRoster(Aggregate):
                 "reason, before the lock", field="holds")
         self._locked(township=self.township, month=self.month, kind=self.kind,
                      rows_count=len(self.rows), total=self.total,
-                     digest=rows_digest(self.rows.values()), actor=actor, locked_on=locked_on)
+                     digest=rows_digest(self.rows.values()), actor=actor.stored(),
+                     locked_on=locked_on)
 
     @event("Locked")
     def _locked(self, township: str, month: str, kind: str, rows_count: int, total: Decimal,
-                digest: str, actor: dict[str, Any], locked_on: date | None = None) -> None:
+                digest: str, actor: StoredActor, locked_on: date | None = None) -> None:
         self.status = RosterStatus.LOCKED
         self.digest = digest
 
-    def correct(self, key: str, amount: Decimal, reason: str, actor: dict[str, Any]) -> None:
+    def correct(self, key: str, amount: Decimal, reason: str, actor: Actor) -> None:
         """更正: change one row's amount after locking (0 removes the payment)."""
         if self.status is RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_not_locked",
@@ -804,12 +809,12 @@ class MonthlyRoster(Aggregate):
                 r.key != key or amount > 0]
         self._corrected(township=self.township, month=self.month, kind=self.kind, key=key,
                         case_id=row.case_id, previous=row.amount, amount=amount, reason=reason,
-                        digest=rows_digest(rows), actor=actor)
+                        digest=rows_digest(rows), actor=actor.stored())
 
     @event("Corrected")
     def _corrected(self, township: str, month: str, kind: str, key: str, case_id: str,
                    previous: Decimal, amount: Decimal, reason: str, digest: str,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         if amount > 0:
             self.rows[key] = self.rows[key]._replace(amount=amount)
         else:
@@ -827,7 +832,7 @@ class MonthlyRoster(Aggregate):
         self._require_locked("exporting it")
 
     def record_export(self, export_id: str, file_format: str, sha256: str,
-                      generated_at: datetime, actor: dict[str, Any],
+                      generated_at: datetime, actor: Actor,
                       layout: str = "v1") -> None:
         """The audited disclosure of bank accounts: who exported what, with its hash."""
         self._require_locked("exporting it")
@@ -835,13 +840,13 @@ class MonthlyRoster(Aggregate):
                        export_id=export_id, file_format=file_format, sha256=sha256,
                        generated_at=generated_at, rows_count=len(self.rows),
                        total=self.total, digest=self.digest, roster_version=self.version,
-                       actor=actor, layout=layout)
+                       actor=actor.stored(), layout=layout)
 
     @event("Exported")
     def _exported(self, township: str, month: str, kind: str, export_id: str,
                   file_format: str, sha256: str, generated_at: datetime, rows_count: int,
                   total: Decimal, digest: str, roster_version: int,
-                  actor: dict[str, Any], layout: str = "v1") -> None:
+                  actor: StoredActor, layout: str = "v1") -> None:
         # layout: the file layout (bank_files.EXPORT_LAYOUTS); stored exports are "v1".
         self.exports[export_id] = {"format": file_format, "layout": layout,
                                    "sha256": sha256,
@@ -850,7 +855,7 @@ class MonthlyRoster(Aggregate):
                                    "user_id": actor.get("user_id")}
 
     def import_bank_return(self, *, file_name: str, sha256: str, lines: Sequence[BankLine],
-                           imported_on: date, due_on: date, actor: dict[str, Any],
+                           imported_on: date, due_on: date, actor: Actor,
                            codes: ReturnCodebook | None = None) -> None:
         self._require_locked("reconciling it")
         if self.status is RosterStatus.RECONCILED:
@@ -861,7 +866,7 @@ class MonthlyRoster(Aggregate):
             township=self.township, month=self.month, kind=self.kind, file_name=file_name,
             sha256=sha256, lines_count=len(lines), paid_total=paid, roster_total=self.total,
             discrepancies=found, imported_on=imported_on, late=imported_on > due_on,
-            actor=actor)
+            actor=actor.stored())
         if not found:
             self._mark_reconciled(imported_on, actor)
 
@@ -869,14 +874,14 @@ class MonthlyRoster(Aggregate):
     def _bank_return_imported(self, township: str, month: str, kind: str, file_name: str,
                               sha256: str, lines_count: int, paid_total: Decimal,
                               roster_total: Decimal, discrepancies: list[dict[str, Any]],
-                              imported_on: date, late: bool, actor: dict[str, Any]) -> None:
+                              imported_on: date, late: bool, actor: StoredActor) -> None:
         # A new file (the bank's corrected return) supersedes the previous one's findings.
         self.bank_return = {"file_name": file_name, "sha256": sha256, "paid_total": paid_total,
                             "imported_on": imported_on, "late": late}
         self.discrepancies = {d["id"]: {**d, "resolution": None} for d in discrepancies}
 
     def resolve(self, discrepancy_ids: Sequence[str], resolution: Resolution, reason: str,
-                resolved_on: date, actor: dict[str, Any]) -> None:
+                resolved_on: date, actor: Actor) -> None:
         """Record a person's resolution of one or more discrepancies (e.g. all failed
         payments carried forward), with the reason; reconciled when none is left open."""
         if self.status is RosterStatus.RECONCILED:
@@ -901,31 +906,32 @@ class MonthlyRoster(Aggregate):
                     field="resolution")
         check_reason(reason)
         self._discrepancies_resolved(discrepancy_ids=list(discrepancy_ids),
-                                     resolution=resolution.value, reason=reason, actor=actor)
+                                     resolution=resolution.value, reason=reason,
+                                     actor=actor.stored())
         if all(x["resolution"] for x in self.discrepancies.values()):
             self._mark_reconciled(resolved_on, actor)
 
     @event("DiscrepanciesResolved")
     def _discrepancies_resolved(self, discrepancy_ids: list[str], resolution: str,
-                                reason: str, actor: dict[str, Any]) -> None:
+                                reason: str, actor: StoredActor) -> None:
         for i in discrepancy_ids:
             self.discrepancies[i] = {**self.discrepancies[i], "resolution": resolution,
                                      "reason": reason, "resolved_by": actor.get("user_id")}
 
-    def _mark_reconciled(self, on: date, actor: dict[str, Any]) -> None:
+    def _mark_reconciled(self, on: date, actor: Actor) -> None:
         assert self.bank_return is not None
         self._reconciled(
             township=self.township, month=self.month, kind=self.kind, rows_count=len(self.rows),
             total=self.total, paid_total=self.bank_return["paid_total"],
             bank_file_sha256=self.bank_return["sha256"],
             discrepancies=len(self.discrepancies), digest=self.digest,
-            late=self.bank_return["late"], actor=actor, reconciled_on=on)
+            late=self.bank_return["late"], actor=actor.stored(), reconciled_on=on)
 
     @event("Reconciled")
     def _reconciled(self, township: str, month: str, kind: str, rows_count: int,
                     total: Decimal, paid_total: Decimal, bank_file_sha256: str,
                     discrepancies: int, digest: str, late: bool,
-                    actor: dict[str, Any], reconciled_on: date | None = None) -> None:
+                    actor: StoredActor, reconciled_on: date | None = None) -> None:
         self.status = RosterStatus.RECONCILED
 
 
@@ -1053,7 +1059,7 @@ class MonthlyStatistics(Aggregate):
     @event("Sealed")
     def __init__(self, township: str, month: str, figures: dict[str, Any],
                  rosters: list[dict[str, Any]], documents: list[dict[str, Any]],
-                 contents: dict[str, str], actor: dict[str, Any]) -> None:
+                 contents: dict[str, str], actor: StoredActor) -> None:
         self.township, self.month = township, month
         self.figures = figures
         self.rosters = rosters
@@ -1063,16 +1069,16 @@ class MonthlyStatistics(Aggregate):
         self.filed_on: date | None = None
         self.late = False
 
-    def file(self, filed_on: date, due_on: date, actor: dict[str, Any]) -> None:
+    def file(self, filed_on: date, due_on: date, actor: Actor) -> None:
         """报备 with the county; after the due day it is still accepted, marked late."""
         if self.status is StatisticsStatus.FILED:
             raise RuleViolation("disbursement.already_filed", "the statistics are already filed")
         self._filed(township=self.township, month=self.month, filed_on=filed_on, due_on=due_on,
-                    late=filed_on > due_on, actor=actor)
+                    late=filed_on > due_on, actor=actor.stored())
 
     @event("Filed")
     def _filed(self, township: str, month: str, filed_on: date, due_on: date, late: bool,
-               actor: dict[str, Any]) -> None:
+               actor: StoredActor) -> None:
         self.status = StatisticsStatus.FILED
         self.filed_on = filed_on
         self.late = late
@@ -1174,24 +1180,24 @@ class FundPlan(Aggregate):
 
     @event("Compiled")
     def __init__(self, region: str, month: str, plan: dict[str, Any],
-                 actor: dict[str, Any]) -> None:
+                 actor: StoredActor) -> None:
         self.region, self.month = region, month
         self.plan = plan
         self.status = FundPlanStatus.COMPILED
         self.document: SealedDocument | None = None
         self.acknowledgement: dict[str, Any] | None = None
 
-    def recompile(self, plan: dict[str, Any], actor: dict[str, Any]) -> None:
+    def recompile(self, plan: dict[str, Any], actor: Actor) -> None:
         if self.status is not FundPlanStatus.COMPILED:
             raise RuleViolation("disbursement.plan_issued", "an issued plan cannot change")
-        self._recompiled(plan=plan, actor=actor)
+        self._recompiled(plan=plan, actor=actor.stored())
 
     @event("Recompiled")
-    def _recompiled(self, plan: dict[str, Any], actor: dict[str, Any]) -> None:
+    def _recompiled(self, plan: dict[str, Any], actor: StoredActor) -> None:
         self.plan = plan
 
     def issue(self, document: SealedDocument, issued_on: date, reason: str | None,
-              actor: dict[str, Any]) -> None:
+              actor: Actor) -> None:
         if self.status is not FundPlanStatus.COMPILED:
             raise RuleViolation("disbursement.plan_issued", "the plan is already issued")
         if not self.plan["townships"]:
@@ -1203,18 +1209,18 @@ class FundPlan(Aggregate):
                 + "; give the reason for issuing without them", field="reason")
         self._issued(region=self.region, month=self.month, plan=self.plan,
                      document=document.to_wire(), issued_on=issued_on, reason=reason,
-                     actor=actor)
+                     actor=actor.stored())
 
     @event("Issued")
     def _issued(self, region: str, month: str, plan: dict[str, Any],
                 document: dict[str, Any], issued_on: date, reason: str | None,
-                actor: dict[str, Any]) -> None:
+                actor: StoredActor) -> None:
         self.status = FundPlanStatus.ISSUED
         self.document = SealedDocument(**document)
         self.issued_on = issued_on
 
     def record_household_list(self, sha256: str, rows: int, total: Decimal,
-                              projects_version: int | None, actor: dict[str, Any]) -> None:
+                              projects_version: int | None, actor: Actor) -> None:
         """分户清单 handed to the finance bureau: an audited disclosure of accounts, whose
         total must be the plan's."""
         if self.status is FundPlanStatus.COMPILED:
@@ -1225,18 +1231,18 @@ class FundPlan(Aggregate):
                                 f"{self.plan['total']}", field="month")
         self._household_list_exported(region=self.region, month=self.month, sha256=sha256,
                                       rows_count=rows, total=total,
-                                      projects_version=projects_version, actor=actor)
+                                      projects_version=projects_version, actor=actor.stored())
 
     @event("HouseholdListExported")
     def _household_list_exported(self, region: str, month: str, sha256: str, rows_count: int,
                                  total: Decimal, projects_version: int | None,
-                                 actor: dict[str, Any]) -> None:
+                                 actor: StoredActor) -> None:
         self.household_lists = [*getattr(self, "household_lists", []),
                                 {"sha256": sha256, "rows": rows_count, "total": str(total),
                                  "by": actor.get("user_id")}]
 
     def acknowledge(self, receipt_reference: str, note: str | None,
-                    actor: dict[str, Any]) -> None:
+                    actor: Actor) -> None:
         if self.status is FundPlanStatus.COMPILED:
             raise RuleViolation("disbursement.plan_not_issued", "the plan is not issued yet")
         if self.status is FundPlanStatus.ACKNOWLEDGED:
@@ -1244,11 +1250,11 @@ class FundPlan(Aggregate):
         assert self.document is not None
         self._acknowledged(region=self.region, month=self.month,
                            document_sha256=self.document.sha256,
-                           receipt_reference=receipt_reference, note=note, actor=actor)
+                           receipt_reference=receipt_reference, note=note, actor=actor.stored())
 
     @event("Acknowledged")
     def _acknowledged(self, region: str, month: str, document_sha256: str,
-                      receipt_reference: str, note: str | None, actor: dict[str, Any]) -> None:
+                      receipt_reference: str, note: str | None, actor: StoredActor) -> None:
         self.status = FundPlanStatus.ACKNOWLEDGED
         self.acknowledgement = {"receipt_reference": receipt_reference, "note": note,
                                 "actor": actor}
@@ -1268,18 +1274,18 @@ class SpotCheck(Aggregate):
     @event("Recorded")
     def __init__(self, upstream_id: UUID, township: str, month: str,
                  results: list[dict[str, Any]], source: dict[str, Any],
-                 actor: dict[str, Any]) -> None:
+                 actor: StoredActor) -> None:
         self.upstream_id, self.township, self.month = upstream_id, township, month
         self.results = results
 
     def update(self, results: list[dict[str, Any]], source: dict[str, Any],
-               actor: dict[str, Any]) -> None:
+               actor: Actor) -> None:
         self._updated(township=self.township, month=self.month, results=results,
-                      source=source, actor=actor)
+                      source=source, actor=actor.stored())
 
     @event("Updated")
     def _updated(self, township: str, month: str, results: list[dict[str, Any]],
-                 source: dict[str, Any], actor: dict[str, Any]) -> None:
+                 source: dict[str, Any], actor: StoredActor) -> None:
         self.results = results
 
 
@@ -1318,25 +1324,25 @@ class PolicyRhythm(Aggregate):
         return policy_rhythm_id(region)
 
     @event("Created")
-    def __init__(self, region: str, actor: dict[str, Any]) -> None:
+    def __init__(self, region: str, actor: StoredActor) -> None:
         self.region = region
         self.versions: list[dict[str, Any]] = []
 
     def record(self, policy_version: int, effective_from: date, rhythm: MonthlyRhythm,
-               source_event_id: str, actor: dict[str, Any]) -> bool:
+               source_event_id: str, actor: Actor) -> bool:
         """False when this version is already known (a replay of review's stream)."""
         if any(v["policy_version"] == policy_version for v in self.versions):
             return False
         self._recorded(policy_version=policy_version, effective_from=effective_from,
                        cutoff_day=rhythm.cutoff_day, reconcile_by_day=rhythm.reconcile_by_day,
                        file_by_day=rhythm.file_by_day, source_event_id=source_event_id,
-                       actor=actor)
+                       actor=actor.stored())
         return True
 
     @event("VersionRecorded")
     def _recorded(self, policy_version: int, effective_from: date, cutoff_day: int,
                   reconcile_by_day: int, file_by_day: int, source_event_id: str,
-                  actor: dict[str, Any]) -> None:
+                  actor: StoredActor) -> None:
         self.versions.append({"policy_version": policy_version,
                               "effective_from": effective_from, "cutoff_day": cutoff_day,
                               "reconcile_by_day": reconcile_by_day,

@@ -32,11 +32,12 @@ from shared.auth import ROLE_LABELS, Role, roles_of
 
 # The contract's version: bump it whenever the merged spec changes shape (paths, methods,
 # parameters, schemas, status codes); tests/contract/test_openapi.py holds the snapshot to it.
-API_VERSION = "1.1.0"
+API_VERSION = "1.2.0"
 
 CATALOGUES = Path(__file__).parent / "data" / "api"
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 PROBLEM = "application/problem+json"
+JSON = "application/json"
 METHODS = ("get", "put", "post", "delete", "patch")
 FILE_TYPES = {
     "csv": "text/csv",
@@ -228,9 +229,9 @@ def _complete(op: dict[str, Any], route: Any, method: str,
             media["example"] = entry["example"]
     if entry.get("response_example") is not None:
         ok = next((s for s in responses if s.startswith("2")), None)
-        if ok is not None:
-            for media in responses[ok].get("content", {}).values():
-                media["example"] = entry["response_example"]
+        if ok is not None and JSON in responses[ok].get("content", {}):
+            # The JSON answer's: a file the same operation can answer with is not it.
+            responses[ok]["content"][JSON]["example"] = entry["response_example"]
     for status in sorted(_errors_for(route, op, secured) | set(entry.get("errors", []))):
         responses.setdefault(str(status), _problem_response(status))
 
@@ -338,6 +339,24 @@ def _named(response: dict[str, Any]) -> bool:
     return True
 
 
+def _has_example(media: dict[str, Any], spec: dict[str, Any]) -> bool:
+    if "example" in media or "examples" in media:
+        return True
+    ref = media.get("schema", {}).get("$ref", "")
+    named = spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    return bool(ref) and "examples" in named  # a model's json_schema_extra examples
+
+
+def _has_examples(op: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """A request example where the operation takes a body, and a response example on each
+    JSON success answer (a file answer needs none)."""
+    body = op.get("requestBody", {}).get("content", {})
+    answers = [r.get("content", {}).get(JSON) for s, r in op.get("responses", {}).items()
+               if s.startswith("2")]
+    return (all(_has_example(m, spec) for m in body.values())
+            and all(_has_example(m, spec) for m in answers if m is not None))
+
+
 def gaps(spec: dict[str, Any]) -> list[str]:
     """Every operation that misses a part of the contract, named: `METHOD path: what`."""
     out = []
@@ -367,6 +386,8 @@ def gaps(spec: dict[str, Any]) -> list[str]:
         if method == "POST" and not any(p.get("name") == "Idempotency-Key"
                                         for p in op.get("parameters", [])):
             missing.append("Idempotency-Key header")
+        if not _has_examples(op, spec):
+            missing.append("example")
         if missing:
             out.append(f"{method} {path}: missing {', '.join(missing)}")
     return out

@@ -85,6 +85,7 @@ from services.disbursement.finance_files import (
 from services.disbursement.projections import DisbursementProjection
 from services.disbursement.return_codes import load_return_codes
 from services.disbursement.seal import SealKeys, seal_document, seal_verdict, sha256_hex
+from services.disbursement.values import ReturnedAccount, StoredPayee
 from shared.auth import Principal
 from shared.bankcards import account_problem, digits_of
 from shared.clock import MonthlyRhythm, RhythmSchedule, business_date, today_from
@@ -189,7 +190,7 @@ class DisbursementApplication(ServiceApplication):
                     t.c.key.in_(keys[i:i + 900]))).scalars())
         return known
 
-    def _payee(self, payee: PayeeRef | None, fallback_name: str) -> dict[str, Any] | None:
+    def _payee(self, payee: PayeeRef | None, fallback_name: str) -> StoredPayee | None:
         if payee is None:
             return None
         account = self._unseal_account(payee.account.model_dump())
@@ -524,9 +525,9 @@ class DisbursementApplication(ServiceApplication):
             out[v.key] = v
         return out
 
-    def _returned_accounts(self, township: str, month: str) -> dict[str, dict[str, Any]]:
+    def _returned_accounts(self, township: str, month: str) -> dict[str, ReturnedAccount]:
         """Accounts the bank returned in `month` as closed, blocked or wrong (any kind)."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, ReturnedAccount] = {}
         for kind in PAID_KINDS:
             rid = roster_id(township, month, kind.value)
             if not self._exists(rid):

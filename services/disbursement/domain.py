@@ -12,7 +12,7 @@ import copy
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -22,6 +22,23 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.disbursement.values import (
+    BankReturn,
+    Cause,
+    Discrepancy,
+    ExportRecord,
+    Hold,
+    HoldReason,
+    ReturnedAccount,
+    RosterChange,
+    RosterCorrection,
+    RosterState,
+    SealedAccount,
+    StepSource,
+    StoredActor,
+    StoredPayee,
+    StoredStep,
+)
 from shared.clock import (
     MonthlyRhythm,
     RhythmSchedule,
@@ -33,9 +50,6 @@ from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.errors import RuleViolation
 
-# "Who did it" as events keep it: Actor.stored(). Commands take the typed Actor; the
-# events' own methods (and the constructors, which are events) hold the plain form.
-StoredActor = dict[str, Any]
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -152,16 +166,16 @@ class Step(NamedTuple):  # a tuple, not a dataclass: built once per ledger row p
     amount: Decimal
     household_size: int
     change: str  # start, increase, decrease, suspend, resume, phase_out, terminate, payment
-    source: dict[str, Any]  # upstream event: id, type, position, occurred_at, actor
+    source: StepSource  # upstream event: id, type, position, occurred_at, by
     reasons: tuple[str, ...] = ()
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> StoredStep:
         return {"seq": self.seq, "month": self.month, "amount": str(self.amount),
                 "household_size": self.household_size, "change": self.change,
                 "source": self.source, "reasons": list(self.reasons)}
 
     @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> Step:
+    def from_wire(cls, d: StoredStep) -> Step:
         return cls(d["seq"], d["month"], Decimal(d["amount"]), d["household_size"],
                    d["change"], d["source"], tuple(d.get("reasons", ())))
 
@@ -195,14 +209,14 @@ class Payee(NamedTuple):
 
     name: str
     bank: str
-    account_sealed: dict[str, Any] | None
+    account_sealed: SealedAccount | None
     account_fp: str | None
     account_mask: str
     # shared.bankcards.account_problem of the account, or "ok"; None: recorded before the
     # check existed (drafting then checks it).
     account_check: str | None = None
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> StoredPayee:
         return {"name": self.name, "bank": self.bank, "account_sealed": self.account_sealed,
                 "account_fp": self.account_fp, "account_mask": self.account_mask,
                 "account_check": self.account_check}
@@ -226,7 +240,7 @@ class LedgerEntry(Aggregate):
     def __init__(self, key: UUID, entry_type: str, kind: str, case_id: UUID,
                  household_id: str | None, township: str, village: str, urban: bool,
                  applicant_name: str, policy_version: int | None,
-                 payee: dict[str, Any] | None, step: dict[str, Any],
+                 payee: StoredPayee | None, step: StoredStep,
                  details: dict[str, Any], actor: StoredActor) -> None:
         self.key = key
         self.entry_type = entry_type  # "entitlement", "temporary_payment" or "arrears"
@@ -243,7 +257,7 @@ class LedgerEntry(Aggregate):
         self.steps: list[Step] = [Step.from_wire(step)]
 
     def change(self, *, month: str, amount: Decimal, household_size: int, change: str,
-               source: dict[str, Any], reasons: Sequence[str], actor: Actor) -> None:
+               source: StepSource, reasons: Sequence[str], actor: Actor) -> None:
         if self.entry_type != "entitlement":
             raise RuleViolation("disbursement.not_an_entitlement",
                                 "a temporary payment has no later changes")
@@ -252,7 +266,7 @@ class LedgerEntry(Aggregate):
         self._changed(step=step.to_wire(), actor=actor.stored())
 
     @event("Changed")
-    def _changed(self, step: dict[str, Any], actor: StoredActor) -> None:
+    def _changed(self, step: StoredStep, actor: StoredActor) -> None:
         self.steps.append(Step.from_wire(step))
 
     # --- 追回: a recovery entry's money (owed back, then recovered or written off) ---------
@@ -388,18 +402,18 @@ class Change(StrEnum):
     RECOVERY = "recovery"  # 追回: paid for a month it was not due (listed, never a row)
 
 
-def _cause(step: Step) -> dict[str, Any]:
+def _cause(step: Step) -> Cause:
     return {**step.source, "change": step.change, "effective_month": step.month,
             "amount": str(step.amount), "reasons": list(step.reasons)}
 
 
 def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
-               ) -> tuple[list[RosterRow], list[dict[str, Any]]]:
+               ) -> tuple[list[RosterRow], list[RosterChange]]:
     """The roster rows of `month` and every difference from the month before, each with the
     decisions that caused it. For 临时救助 the entries are the payments due this month."""
     previous_month = add_months(month, -1)
     rows: list[RosterRow] = []
-    changes: list[dict[str, Any]] = []
+    changes: list[RosterChange] = []
     for e in entries:
         one_off = kind is AssistanceKind.LINSHI or e.one_off
         if one_off:  # only the payments due this month
@@ -465,7 +479,7 @@ class HoldResolution(StrEnum):
 
 
 def payability_holds(rows: Iterable[RosterRow], entries: dict[str, LedgerView],
-                     returned: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+                     returned: dict[str, ReturnedAccount]) -> list[Hold]:
     """The rows the bank would refuse: an account missing or malformed (a UnionPay card
     number fails its Luhn check), a holder who is not the payee, an account the bank
     returned last month as closed, blocked or wrong. `returned`: account fingerprint ->
@@ -474,7 +488,7 @@ def payability_holds(rows: Iterable[RosterRow], entries: dict[str, LedgerView],
     for r in rows:
         e = entries.get(r.key)
         payee = e.payee if e else None
-        reasons: list[dict[str, Any]] = []
+        reasons: list[HoldReason] = []
         if payee is None or not r.account_fp:
             reasons.append({"code": "no_account"})
         elif payee.account_check not in (None, "ok"):
@@ -595,14 +609,14 @@ def _same_name(a: str, b: str) -> bool:
 
 
 def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine],
-              codes: ReturnCodebook | None = None) -> list[dict[str, Any]]:
+              codes: ReturnCodebook | None = None) -> list[Discrepancy]:
     """Every discrepancy between the locked roster and what the bank paid.
 
     Rows are matched by account; where an account appears more than once (instalments), an
     equal amount is paired first. An account-less row can never have been paid: missing.
     """
     by_account: dict[str, list[RosterRow]] = defaultdict(list)
-    found: list[dict[str, Any]] = []
+    found: list[Discrepancy] = []
     for r in rows:
         if r.account_fp:
             by_account[r.account_fp].append(r)
@@ -665,20 +679,20 @@ class MonthlyRoster(Aggregate):
 
     @event("Drafted")
     def __init__(self, township: str, month: str, kind: str, cutoff: date,
-                 rows: list[list[Any]], changes: list[dict[str, Any]],
-                 actor: StoredActor, holds: list[dict[str, Any]] | None = None) -> None:
+                 rows: list[list[Any]], changes: list[RosterChange],
+                 actor: StoredActor, holds: list[Hold] | None = None) -> None:
         self.township, self.month, self.kind = township, month, kind
         self.cutoff = cutoff
         self._take_draft(rows, changes)
-        self.holds: dict[str, dict[str, Any]] = {h["key"]: h for h in holds or ()}
+        self.holds: dict[str, Hold] = {h["key"]: h for h in holds or ()}
         self.status = RosterStatus.DRAFTED
         self.digest: str | None = None
-        self.corrections: list[dict[str, Any]] = []
-        self.exports: dict[str, dict[str, Any]] = {}
-        self.bank_return: dict[str, Any] | None = None
-        self.discrepancies: dict[str, dict[str, Any]] = {}
+        self.corrections: list[RosterCorrection] = []
+        self.exports: dict[str, ExportRecord] = {}
+        self.bank_return: BankReturn | None = None
+        self.discrepancies: dict[str, Discrepancy] = {}
 
-    def _take_draft(self, rows: list[list[Any]], changes: list[dict[str, Any]]) -> None:
+    def _take_draft(self, rows: list[list[Any]], changes: list[RosterChange]) -> None:
         from_wire = RosterRow.from_wire
         self.rows: dict[str, RosterRow] = {w[0]: from_wire(w) for w in rows}
         self.changes = changes  # replaced by a redraft, never changed in place
@@ -701,8 +715,8 @@ class MonthlyRoster(Aggregate):
     def total(self) -> Decimal:
         return sum((r.amount for r in self.rows.values()), ZERO)
 
-    def redraft(self, cutoff: date, rows: list[RosterRow], changes: list[dict[str, Any]],
-                actor: Actor, holds: list[dict[str, Any]] | None = None) -> None:
+    def redraft(self, cutoff: date, rows: list[RosterRow], changes: list[RosterChange],
+                actor: Actor, holds: list[Hold] | None = None) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked",
                                 "a locked roster changes only by correction")
@@ -724,14 +738,14 @@ class MonthlyRoster(Aggregate):
                         actor=actor.stored(), holds=kept)
 
     @event("Redrafted")
-    def _redrafted(self, cutoff: date, rows: list[list[Any]], changes: list[dict[str, Any]],
-                   actor: StoredActor, holds: list[dict[str, Any]] | None = None) -> None:
+    def _redrafted(self, cutoff: date, rows: list[list[Any]], changes: list[RosterChange],
+                   actor: StoredActor, holds: list[Hold] | None = None) -> None:
         self.cutoff = cutoff
         self._take_draft(rows, changes)
         self.holds = {h["key"]: h for h in holds or ()}
 
     @property
-    def open_holds(self) -> list[dict[str, Any]]:
+    def open_holds(self) -> list[Hold]:
         return [h for h in self.holds.values() if h["resolution"] is None]
 
     def resolve_holds(self, keys: Sequence[str], resolution: HoldResolution, reason: str,
@@ -873,7 +887,7 @@ class MonthlyRoster(Aggregate):
     @event("BankReturnImported")
     def _bank_return_imported(self, township: str, month: str, kind: str, file_name: str,
                               sha256: str, lines_count: int, paid_total: Decimal,
-                              roster_total: Decimal, discrepancies: list[dict[str, Any]],
+                              roster_total: Decimal, discrepancies: list[Discrepancy],
                               imported_on: date, late: bool, actor: StoredActor) -> None:
         # A new file (the bank's corrected return) supersedes the previous one's findings.
         self.bank_return = {"file_name": file_name, "sha256": sha256, "paid_total": paid_total,
@@ -1084,7 +1098,7 @@ class MonthlyStatistics(Aggregate):
         self.late = late
 
 
-def check_rosters_ready(rosters: dict[str, dict[str, Any] | None]) -> None:
+def check_rosters_ready(rosters: Mapping[str, RosterState | None]) -> None:
     """The statistics report money paid: every kind's roster must be reconciled (an empty
     roster only locked: nothing was sent to the bank)."""
     for kind in PAID_KINDS:
@@ -1299,9 +1313,9 @@ class Upstream:
     type: str
     position: int
     occurred_at: str
-    actor: dict[str, Any] | None = None
+    actor: StoredActor | None = None
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> StepSource:
         return {"event_id": self.event_id, "type": self.type, "position": self.position,
                 "occurred_at": self.occurred_at,
                 "by": (self.actor or {}).get("user_id")}

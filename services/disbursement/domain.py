@@ -23,19 +23,30 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from services.disbursement.values import (
+    Acknowledgement,
     BankReturn,
     Cause,
     Discrepancy,
     ExportRecord,
+    FigureLine,
+    Figures,
+    Filing,
     Hold,
     HoldReason,
+    LedgerDetails,
+    PlanFigures,
+    PlanTownship,
     ReturnedAccount,
+    RhythmEntry,
     RosterChange,
     RosterCorrection,
     RosterState,
     SealedAccount,
+    SpotResult,
+    StatisticsRoster,
     StepSource,
     StoredActor,
+    StoredDocument,
     StoredPayee,
     StoredStep,
 )
@@ -241,7 +252,7 @@ class LedgerEntry(Aggregate):
                  household_id: str | None, township: str, village: str, urban: bool,
                  applicant_name: str, policy_version: int | None,
                  payee: StoredPayee | None, step: StoredStep,
-                 details: dict[str, Any], actor: StoredActor) -> None:
+                 details: LedgerDetails, actor: StoredActor) -> None:
         self.key = key
         self.entry_type = entry_type  # "entitlement", "temporary_payment" or "arrears"
         self.kind = kind
@@ -993,7 +1004,7 @@ class StatLine:
     ended: int = 0
     carried_forward: Decimal = ZERO  # failed at the bank, owed on the next roster (补发)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> FigureLine:
         return {"households": self.households, "persons": self.persons,
                 "amount": str(self.amount), "new": self.new, "ended": self.ended,
                 "paid": str(self.amount - self.carried_forward),
@@ -1013,7 +1024,7 @@ class StatInput(NamedTuple):
 def compile_statistics(rows: Iterable[StatInput],
                        new_and_ended: dict[tuple[str, bool], tuple[int, int]],
                        carried: dict[tuple[str, bool], Decimal] | None = None,
-                       ) -> dict[str, Any]:
+                       ) -> Figures:
     """《城乡低保、特困供养资金和临时救助发放统计表》 figures: households, persons and amount
     by kind and urban/rural, with new and ended households. A household paid two
     instalments counts once."""
@@ -1054,8 +1065,8 @@ class SealedDocument:
     public_key: str  # base64, names the key on the county's trust list
     algorithm: str = "ed25519"  # documents sealed before SM2 carry no algorithm
 
-    def to_wire(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    def to_wire(self) -> StoredDocument:
+        return dict(self.__dict__)  # type: ignore[return-value]
 
 
 class StatisticsStatus(StrEnum):
@@ -1071,8 +1082,8 @@ class MonthlyStatistics(Aggregate):
         return statistics_id(township, month)
 
     @event("Sealed")
-    def __init__(self, township: str, month: str, figures: dict[str, Any],
-                 rosters: list[dict[str, Any]], documents: list[dict[str, Any]],
+    def __init__(self, township: str, month: str, figures: Figures,
+                 rosters: list[StatisticsRoster], documents: list[StoredDocument],
                  contents: dict[str, str], actor: StoredActor) -> None:
         self.township, self.month = township, month
         self.figures = figures
@@ -1129,15 +1140,15 @@ class HeldRow:
     finding: str | None
 
 
-def compile_fund_plan(filings: Sequence[dict[str, Any]], held: Sequence[HeldRow],
-                      all_townships: Sequence[str]) -> dict[str, Any]:
+def compile_fund_plan(filings: Sequence[Filing], held: Sequence[HeldRow],
+                      all_townships: Sequence[str]) -> PlanFigures:
     """Totals per township and kind from the filed (sealed) statistics, less the rows held
     back for unresolved spot-check errors; townships with such errors are flagged."""
     held_by: dict[tuple[str, str], list[HeldRow]] = defaultdict(list)
     for h in held:
         held_by[(h.township, h.kind)].append(h)
     filed = {f["township"] for f in filings}
-    townships: list[dict[str, Any]] = []
+    townships: list[PlanTownship] = []
     grand: dict[str, Decimal] = {k.value: ZERO for k in PAID_KINDS}
     grand_rows = 0
     for f in sorted(filings, key=lambda f: f["township"]):
@@ -1173,7 +1184,7 @@ def compile_fund_plan(filings: Sequence[dict[str, Any]], held: Sequence[HeldRow]
     }
 
 
-def plan_document(region: str, month: str, plan: dict[str, Any]) -> bytes:
+def plan_document(region: str, month: str, plan: PlanFigures) -> bytes:
     """The issued plan as one canonical JSON document: what its hash and seal cover."""
     body = {"document": "资金发放计划", "region": region, "month": month, **plan}
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
@@ -1193,21 +1204,21 @@ class FundPlan(Aggregate):
         return fund_plan_id(region, month)
 
     @event("Compiled")
-    def __init__(self, region: str, month: str, plan: dict[str, Any],
+    def __init__(self, region: str, month: str, plan: PlanFigures,
                  actor: StoredActor) -> None:
         self.region, self.month = region, month
         self.plan = plan
         self.status = FundPlanStatus.COMPILED
         self.document: SealedDocument | None = None
-        self.acknowledgement: dict[str, Any] | None = None
+        self.acknowledgement: Acknowledgement | None = None
 
-    def recompile(self, plan: dict[str, Any], actor: Actor) -> None:
+    def recompile(self, plan: PlanFigures, actor: Actor) -> None:
         if self.status is not FundPlanStatus.COMPILED:
             raise RuleViolation("disbursement.plan_issued", "an issued plan cannot change")
         self._recompiled(plan=plan, actor=actor.stored())
 
     @event("Recompiled")
-    def _recompiled(self, plan: dict[str, Any], actor: StoredActor) -> None:
+    def _recompiled(self, plan: PlanFigures, actor: StoredActor) -> None:
         self.plan = plan
 
     def issue(self, document: SealedDocument, issued_on: date, reason: str | None,
@@ -1226,8 +1237,8 @@ class FundPlan(Aggregate):
                      actor=actor.stored())
 
     @event("Issued")
-    def _issued(self, region: str, month: str, plan: dict[str, Any],
-                document: dict[str, Any], issued_on: date, reason: str | None,
+    def _issued(self, region: str, month: str, plan: PlanFigures,
+                document: StoredDocument, issued_on: date, reason: str | None,
                 actor: StoredActor) -> None:
         self.status = FundPlanStatus.ISSUED
         self.document = SealedDocument(**document)
@@ -1287,19 +1298,19 @@ class SpotCheck(Aggregate):
 
     @event("Recorded")
     def __init__(self, upstream_id: UUID, township: str, month: str,
-                 results: list[dict[str, Any]], source: dict[str, Any],
+                 results: list[SpotResult], source: StepSource,
                  actor: StoredActor) -> None:
         self.upstream_id, self.township, self.month = upstream_id, township, month
         self.results = results
 
-    def update(self, results: list[dict[str, Any]], source: dict[str, Any],
+    def update(self, results: list[SpotResult], source: StepSource,
                actor: Actor) -> None:
         self._updated(township=self.township, month=self.month, results=results,
                       source=source, actor=actor.stored())
 
     @event("Updated")
-    def _updated(self, township: str, month: str, results: list[dict[str, Any]],
-                 source: dict[str, Any], actor: StoredActor) -> None:
+    def _updated(self, township: str, month: str, results: list[SpotResult],
+                 source: StepSource, actor: StoredActor) -> None:
         self.results = results
 
 
@@ -1340,7 +1351,7 @@ class PolicyRhythm(Aggregate):
     @event("Created")
     def __init__(self, region: str, actor: StoredActor) -> None:
         self.region = region
-        self.versions: list[dict[str, Any]] = []
+        self.versions: list[RhythmEntry] = []
 
     def record(self, policy_version: int, effective_from: date, rhythm: MonthlyRhythm,
                source_event_id: str, actor: Actor) -> bool:

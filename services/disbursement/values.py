@@ -175,3 +175,152 @@ class RosterState(TypedDict):
 
     status: str
     rows: int
+
+
+class LedgerDetails(TypedDict, total=False):
+    """What a ledger entry records besides its steps, by entry type: an entitlement's
+    declared start; a 临时救助 payment's instalment and 先行救助; a 补发/追回's month and
+    entry it corrects, its cause and a fraud's fine."""
+
+    declared_start_month: str
+    instalment: int
+    instalments: int
+    advance: bool
+    declared_month: str
+    original_month: str
+    original_key: str
+    roster_id: str
+    cause_event_id: str
+    change: str
+    cause: str
+    adjusted_late: str
+    fine_multiple: str
+    fine_amount: str
+    fine_reason: str | None
+
+
+# --- statistics, seals, the fund plan, spot checks, the rhythm --------------------------------
+
+
+class FigureLine(TypedDict):
+    """households, persons and money of one line of the 统计表 (the total has no kind)."""
+
+    kind: NotRequired[str]
+    urban: NotRequired[bool]
+    households: int
+    persons: int
+    amount: str  # on the roster
+    new: int
+    ended: int
+    paid: str  # the amount less what is carried forward (补发)
+    carried_forward: str
+
+
+class Figures(TypedDict):
+    lines: list[FigureLine]
+    total: FigureLine
+
+
+class StatisticsRoster(TypedDict):
+    kind: str
+    roster_id: str
+    rows: int
+    digest: str | None
+    status: str
+
+
+class StoredDocument(TypedDict):
+    """A sealed document (domain.SealedDocument) as events keep it."""
+
+    document_kind: str
+    name: str
+    media_type: str
+    sha256: str
+    signature: str
+    key_id: str
+    public_key: str
+    algorithm: NotRequired[str]  # absent on documents sealed before SM2: ed25519
+
+
+class DocumentRef(TypedDict):
+    """A filed document as the fund plan names it: its hash and seal."""
+
+    document_kind: str
+    sha256: str
+    signature: str
+    key_id: str
+    public_key: str
+    algorithm: str
+
+
+class Filing(TypedDict):
+    """A township's filed statistics, as the fund plan counts them."""
+
+    township: str
+    figures: Figures
+    rows: dict[str, int]  # by kind
+    late: bool
+    documents: list[DocumentRef]
+
+
+class PlanKind(TypedDict):
+    kind: str
+    rows: int
+    households: int
+    amount: str
+    held_back_rows: int
+    held_back_amount: str
+
+
+class PlanTownship(TypedDict):
+    township: str
+    flagged: bool
+    late: bool
+    kinds: list[PlanKind]
+    total: str
+    rows: int
+    statistics_documents: list[DocumentRef]
+
+
+class HeldBack(TypedDict):
+    township: str
+    kind: str
+    key: str
+    case_id: str
+    amount: str
+    spot_check_id: str
+    finding: str | None
+
+
+class PlanFigures(TypedDict):
+    townships: list[PlanTownship]
+    missing_townships: list[str]
+    held_back: list[HeldBack]
+    totals: dict[str, str]  # by kind
+    total: str
+    rows: int
+    subsidy_projects: NotRequired[dict[str, Any]]  # finance_files.SubsidyProjects, 一卡通
+
+
+class Acknowledgement(TypedDict):
+    receipt_reference: str
+    note: str | None
+    actor: StoredActor
+
+
+class SpotResult(TypedDict):
+    """One case of review's spot check (shared.contracts.review.SpotCheckResult)."""
+
+    case_id: str
+    upheld: bool
+    finding: str | None
+    corrective_action: str | None
+    resolved: bool
+
+
+class RhythmEntry(TypedDict):
+    policy_version: int
+    effective_from: date
+    cutoff_day: int
+    reconcile_by_day: int
+    file_by_day: int

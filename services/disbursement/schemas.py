@@ -473,6 +473,14 @@ class PlanFiguresOut(BaseModel):
     subsidy_projects: SubsidyProjectsOut | None = None  # absent on plans before 一卡通
 
 
+class FundPlanDocumentOut(PlanFiguresOut):
+    """The issued plan as the one canonical JSON document its hash and seal cover."""
+
+    document: str  # 资金发放计划
+    region: str
+    month: str
+
+
 class AcknowledgementOut(BaseModel):
     receipt_reference: str
     note: str | None

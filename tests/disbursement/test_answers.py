@@ -5,6 +5,7 @@ round-trips through its model unchanged: no key it does not declare, none it add
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -69,6 +70,8 @@ def test_the_statistics_seal_and_plan_answers(app: Any) -> None:
     plan = app.fund_plan(flow.BUREAU, flow.MAY)
     exactly(schemas.FundPlanOut, schemas.plan_json(plan))
     assert plan.acknowledgement is not None and plan.document is not None
+    exactly(schemas.FundPlanDocumentOut, json.loads(app.fund_plan_document(flow.BUREAU,
+                                                                           flow.MAY)))
     exactly(schemas.HouseholdListOut, app.household_list(flow.FINANCE, flow.MAY)[0])
     exactly(schemas.ExportOut, app.create_export(flow.CLERK, flow.YELIN, flow.MAY, "dibao",
                                                  "xlsx")[0])

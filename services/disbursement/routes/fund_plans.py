@@ -19,6 +19,7 @@ from services.disbursement.routes.common import (
 )
 from services.disbursement.schemas import (
     Acknowledge,
+    FundPlanDocumentOut,
     FundPlanOut,
     HouseholdListOut,
     IssuePlan,
@@ -48,7 +49,7 @@ def plan(app: App, who: PlanReader, month: str = MONTH) -> dict[str, Any]:
     return plan_json(app.fund_plan(who, month))
 
 
-@router.get(PLAN + "/document")
+@router.get(PLAN + "/document", response_model=FundPlanDocumentOut)
 def plan_document(app: App, who: PlanReader, month: str = MONTH) -> Response:
     return download(app.fund_plan_document(who, month),
                     f"资金发放计划-{app.county.code}-{month}.json", "application/json")

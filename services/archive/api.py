@@ -15,9 +15,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.archive.application import ArchiveApplication
-from services.archive.documents import sha256_of
+from services.archive.document_store import sha256_of
 from services.archive.domain import DocumentKind, PaperCopy
-from services.archive.reports import XLSX
+from services.archive.report_files import XLSX
 from services.archive.supervision import FIGURES, KINDS, AlertKind, MonthlyFiling
 from shared.auth import Principal, Role, require
 from shared.contracts.common import SERVICES

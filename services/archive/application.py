@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import select
 
-from services.archive.documents import DocumentStore, sha256_of
+from services.archive.document_store import DocumentStore, sha256_of
 from services.archive.domain import (
     SYSTEM_ACTOR,
     CaseState,

@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import select
 
-from services.archive.reports import (
+from services.archive.report_files import (
     KIND_LABELS,
     XLSX,
     Heading,

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from services.archive.documents import (
+from services.archive.document_store import (
     LocalDocumentStore,
     S3DocumentStore,
     object_key,

@@ -330,7 +330,7 @@ def test_supervision_reads_only_types_some_contract_defines() -> None:
 
 
 def test_charts_are_titled_in_chinese_with_names_not_codes() -> None:
-    from services.archive.reports import FIGURE_TITLES, figure_png
+    from services.archive.report_files import FIGURE_TITLES, figure_png
 
     assert all(not any(ch.isascii() and ch.isalpha() for ch in t)
                for t in FIGURE_TITLES.values()), FIGURE_TITLES

@@ -188,7 +188,7 @@ def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
         allowed_media_types=settings.allowed_document_types,
         investigation_prefixes=settings.investigation_event_prefixes,
         supervision=settings.supervision())
-    rt = ArchiveRuntime(settings, app, ArchiveContracts(app), [api.router(app)], reactions(app))
+    rt = ArchiveRuntime(settings, app, ArchiveContracts(app), api.routers, reactions(app))
     return rt
 
 

@@ -398,7 +398,6 @@ class FilingQueried(FilingSummary):
 class FilingRow(_Out):
     filing_id: str
     township: str
-    township_name: str
     month: str
     status: str
     version: int
@@ -414,6 +413,7 @@ class FilingRow(_Out):
     received_on: date | None
     received_by: str | None
     open_queries: int
+    township_name: str
     overdue: bool
 
 

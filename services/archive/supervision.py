@@ -25,9 +25,11 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.archive.domain import StoredActor
 from shared.clock import CHINA, RhythmSchedule, add_months, business_date, last_day, month_of
 from shared.contracts.common import AssistanceKind
 from shared.contracts.disbursement import RosterLocked, RosterReconciled, StatisticsFiled
+from shared.contracts.envelope import Actor
 from shared.contracts.intake import (
     ApplicationAccepted,
     ApplicationDeclined,
@@ -327,9 +329,17 @@ class MonthlyFiling(Aggregate):
     def create_id(township: str, month: str, **_: Any) -> UUID:
         return filing_id_for(township, month)
 
+    @classmethod
+    def compile(cls, township: str, month: str, due_on: date, due_provisional: bool,
+                activity: dict[str, Any], basis: dict[str, Any], actor: Actor
+                ) -> MonthlyFiling:
+        return cls(township=township, month=month, due_on=due_on,
+                   due_provisional=due_provisional, activity=activity, basis=basis,
+                   actor=actor.stored())
+
     @event("Compiled")
     def __init__(self, township: str, month: str, due_on: date, due_provisional: bool,
-                 activity: dict[str, Any], basis: dict[str, Any], actor: dict[str, Any]
+                 activity: dict[str, Any], basis: dict[str, Any], actor: StoredActor
                  ) -> None:
         self.township, self.month = township, month
         self.due_on, self.due_provisional = due_on, due_provisional
@@ -340,17 +350,17 @@ class MonthlyFiling(Aggregate):
         self.queries: dict[str, dict[str, Any]] = {}
 
     def recompile(self, activity: dict[str, Any], basis: dict[str, Any],
-                  actor: dict[str, Any]) -> None:
+                  actor: Actor) -> None:
         """Compile again (late entries, corrections) as long as it is not submitted."""
         if self.status is not FilingStatus.COMPILED:
             raise RuleViolation("archive.filing_submitted",
                                 "the filing is already submitted under seal; raise a query "
                                 "instead", field="month")
-        self._recompiled(activity=activity, basis=basis, actor=actor)
+        self._recompiled(activity=activity, basis=basis, actor=actor.stored())
 
     @event("Recompiled")
     def _recompiled(self, activity: dict[str, Any], basis: dict[str, Any],
-                    actor: dict[str, Any]) -> None:
+                    actor: StoredActor) -> None:
         self.activity, self.basis = activity, basis
 
     def check_submittable(self, reviewed_version: int, submitted_on: date,
@@ -371,33 +381,33 @@ class MonthlyFiling(Aggregate):
                                 "is late", field="note")
 
     def submit(self, reviewed_version: int, document: dict[str, Any], submitted_on: date,
-               note: str | None, actor: dict[str, Any]) -> None:
+               note: str | None, actor: Actor) -> None:
         self.check_submittable(reviewed_version, submitted_on, note)
         self._submitted(reviewed_version=reviewed_version, document=document,
                         submitted_on=submitted_on, late=submitted_on > self.due_on,
-                        note=note, actor=actor)
+                        note=note, actor=actor.stored())
 
     @event("Submitted")
     def _submitted(self, reviewed_version: int, document: dict[str, Any], submitted_on: date,
-                   late: bool, note: str | None, actor: dict[str, Any]) -> None:
+                   late: bool, note: str | None, actor: StoredActor) -> None:
         self.status = FilingStatus.SUBMITTED
         self.submission = {"reviewed_version": reviewed_version, "document": document,
                            "submitted_on": submitted_on, "late": late, "note": note,
                            "by": actor.get("user_id")}
 
-    def receive(self, received_on: date, actor: dict[str, Any]) -> None:
+    def receive(self, received_on: date, actor: Actor) -> None:
         if self.status is not FilingStatus.SUBMITTED:
             raise RuleViolation("archive.filing_not_submitted" if self.status
                                 is FilingStatus.COMPILED else "archive.filing_received",
                                 f"the filing is {self.status.value}", field="month")
-        self._received(received_on=received_on, actor=actor)
+        self._received(received_on=received_on, actor=actor.stored())
 
     @event("Received")
-    def _received(self, received_on: date, actor: dict[str, Any]) -> None:
+    def _received(self, received_on: date, actor: StoredActor) -> None:
         self.status = FilingStatus.RECEIVED
         self.received_on = received_on
 
-    def raise_query(self, question: str, actor: dict[str, Any]) -> UUID:
+    def raise_query(self, question: str, actor: Actor) -> UUID:
         if self.status is FilingStatus.COMPILED:
             raise RuleViolation("archive.filing_not_submitted",
                                 "a query is raised on a submitted filing", field="month")
@@ -405,14 +415,14 @@ class MonthlyFiling(Aggregate):
             raise RuleViolation("archive.reason_required", "write the question",
                                 field="question")
         query_id = query_id_for(self.id, len(self.queries) + 1)
-        self._queried(query_id=query_id, question=question, actor=actor)
+        self._queried(query_id=query_id, question=question, actor=actor.stored())
         return query_id
 
     @event("Queried")
-    def _queried(self, query_id: UUID, question: str, actor: dict[str, Any]) -> None:
+    def _queried(self, query_id: UUID, question: str, actor: StoredActor) -> None:
         self.queries[str(query_id)] = {"question": question, "answer": None}
 
-    def answer_query(self, query_id: UUID, answer: str, actor: dict[str, Any]) -> None:
+    def answer_query(self, query_id: UUID, answer: str, actor: Actor) -> None:
         q = self.queries.get(str(query_id))
         if q is None:
             raise RuleViolation("archive.no_such_query", "no such query on this filing",
@@ -422,10 +432,10 @@ class MonthlyFiling(Aggregate):
                                 field="query_id")
         if not answer.strip():
             raise RuleViolation("archive.reason_required", "write the answer", field="answer")
-        self._query_answered(query_id=query_id, answer=answer, actor=actor)
+        self._query_answered(query_id=query_id, answer=answer, actor=actor.stored())
 
     @event("QueryAnswered")
-    def _query_answered(self, query_id: UUID, answer: str, actor: dict[str, Any]) -> None:
+    def _query_answered(self, query_id: UUID, answer: str, actor: StoredActor) -> None:
         self.queries[str(query_id)]["answer"] = answer
 
 
@@ -908,24 +918,31 @@ class SupervisionAlert(Aggregate):
     def create_id(kind: str, subject: str, **_: Any) -> UUID:
         return alert_id_for(kind, subject)
 
+    @classmethod
+    def raise_(cls, kind: str, subject: str, township: str | None, month: str | None,
+               case_id: str | None, detail: dict[str, Any], actor: Actor
+               ) -> SupervisionAlert:
+        return cls(kind=kind, subject=subject, township=township, month=month,
+                   case_id=case_id, detail=detail, actor=actor.stored())
+
     @event("Raised")
     def __init__(self, kind: str, subject: str, township: str | None, month: str | None,
-                 case_id: str | None, detail: dict[str, Any], actor: dict[str, Any]) -> None:
+                 case_id: str | None, detail: dict[str, Any], actor: StoredActor) -> None:
         self.kind, self.subject, self.township = kind, subject, township
         self.month, self.case_id = month, case_id
         self.acknowledged = False
 
-    def acknowledge(self, reason: str, actor: dict[str, Any]) -> None:
+    def acknowledge(self, reason: str, actor: Actor) -> None:
         if self.acknowledged:
             raise RuleViolation("archive.alert_acknowledged", "the alert is already closed",
                                 field="alert_id")
         if not reason.strip():
             raise RuleViolation("archive.reason_required", "say what was done about it",
                                 field="reason")
-        self._acknowledged(reason=reason, actor=actor)
+        self._acknowledged(reason=reason, actor=actor.stored())
 
     @event("Acknowledged")
-    def _acknowledged(self, reason: str, actor: dict[str, Any]) -> None:
+    def _acknowledged(self, reason: str, actor: StoredActor) -> None:
         self.acknowledged = True
 
 

@@ -57,6 +57,7 @@ from services.archive.supervision import (
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.clock import start_of_day
+from shared.contracts.envelope import Actor
 from shared.errors import Forbidden, RuleViolation
 from shared.regions import County, UnknownRegion
 from shared.seals import SealKeys
@@ -68,8 +69,7 @@ if TYPE_CHECKING:  # the application owns this component
 # discipline inspectors read them); a township sees its own filing only.
 SUPERVISORS = frozenset({Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR})
 FILING_DOCUMENT_KIND = "monthly_filing_xlsx"
-SYSTEM_SCANNER = {"user_id": "archive-supervision-scan", "role": "system", "township": None,
-                  "village": None}
+SYSTEM_SCANNER = Actor(user_id="archive-supervision-scan", role="system")
 
 
 @dataclass(frozen=True)
@@ -173,11 +173,12 @@ class CountySupervision:
         except AggregateNotFoundError:
             due = self.setup.calendar.add_working_days(
                 last_day(month), self.setup.filing_due_working_days)
-            filing = MonthlyFiling(township=township, month=month, due_on=due.due,
-                                   due_provisional=due.provisional, activity=activity,
-                                   basis=basis, actor=who.actor())
+            filing = MonthlyFiling.compile(township=township, month=month, due_on=due.due,
+                                           due_provisional=due.provisional,
+                                           activity=activity, basis=basis,
+                                           actor=who.as_actor())
         else:
-            filing.recompile(activity, basis, who.actor())
+            filing.recompile(activity, basis, who.as_actor())
         self.app.save(filing)
         return filing
 
@@ -211,14 +212,14 @@ class CountySupervision:
         self.app.store.put(seal["sha256"], content, XLSX)
         filing.submit(reviewed_version, {"sha256": seal["sha256"], "media_type": XLSX,
                                          "size": len(content), "seal": seal},
-                      self.app.today(), note, who.actor())
+                      self.app.today(), note, who.as_actor())
         self.app.save(filing)
         return filing
 
     def receive_filing(self, who: Principal, township: str, month: str) -> MonthlyFiling:
         self._township(township)
         filing = self._filing(township, month)
-        filing.receive(self.app.today(), who.actor())
+        filing.receive(self.app.today(), who.as_actor())
         self.app.save(filing)
         return filing
 
@@ -226,7 +227,7 @@ class CountySupervision:
                      question: str) -> tuple[MonthlyFiling, UUID]:
         self._township(township)
         filing = self._filing(township, month)
-        query_id = filing.raise_query(question, who.actor())
+        query_id = filing.raise_query(question, who.as_actor())
         self.app.save(filing)
         return filing, query_id
 
@@ -234,7 +235,7 @@ class CountySupervision:
                             query_id: UUID, answer: str) -> MonthlyFiling:
         self._filing_scope(who, township)
         filing = self._filing(township, month)
-        filing.answer_query(query_id, answer, who.actor())
+        filing.answer_query(query_id, answer, who.as_actor())
         self.app.save(filing)
         return filing
 
@@ -408,13 +409,14 @@ class CountySupervision:
         rows = cube(population, self._working_days, months, townships)["rows"]
         findings += outlier_findings(rows, rules)
         findings += conflict_findings(records)
-        actor = who.actor() if who is not None else SYSTEM_SCANNER
+        actor = who.as_actor() if who is not None else SYSTEM_SCANNER
         raised = []
         for finding in findings:
-            alert = SupervisionAlert(kind=finding.kind.value, subject=finding.subject,
-                                     township=finding.township, month=finding.month,
-                                     case_id=finding.case_id,
-                                     detail=jsonable(finding.detail), actor=actor)
+            alert = SupervisionAlert.raise_(kind=finding.kind.value,
+                                            subject=finding.subject,
+                                            township=finding.township, month=finding.month,
+                                            case_id=finding.case_id,
+                                            detail=jsonable(finding.detail), actor=actor)
             try:
                 self.app.repository.get(alert.id)
                 continue  # raised before: an alert is raised once
@@ -443,6 +445,6 @@ class CountySupervision:
                                       reason: str) -> SupervisionAlert:
         self._supervisor(who)
         alert: SupervisionAlert = self.app.get(alert_id, "supervision alert")
-        alert.acknowledge(reason, who.actor())
+        alert.acknowledge(reason, who.as_actor())
         self.app.save(alert)
         return alert

@@ -28,6 +28,7 @@ from services.archive.supervision import (
     percentile_nearest_rank,
 )
 from shared.calendar import WorkingCalendar
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 from shared.seals import SealKeys
 from tests.archive.supervision_world import (
@@ -41,7 +42,7 @@ from tests.archive.supervision_world import (
 )
 
 CALENDAR = WorkingCalendar.load()
-ACTOR = {"user_id": "u1", "role": "township_leader", "township": YELIN, "village": None}
+ACTOR = Actor(user_id="u1", role="township_leader", township=YELIN)
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +195,9 @@ def test_reports_and_objections_are_filed_with_their_outcomes() -> None:
 def test_filing_lifecycle_seal_what_was_reviewed_then_receipt_and_queries() -> None:
     activity = compile_activity([], YELIN, "2025-03")
     basis = {"envelopes": 0, "sha256": "0" * 64}
-    f = MonthlyFiling(township=YELIN, month="2025-03", due_on=date(2025, 4, 8),
-                      due_provisional=False, activity=activity, basis=basis, actor=ACTOR)
+    f = MonthlyFiling.compile(township=YELIN, month="2025-03", due_on=date(2025, 4, 8),
+                              due_provisional=False, activity=activity, basis=basis,
+                              actor=ACTOR)
     f.recompile(activity, basis, ACTOR)
     with pytest.raises(RuleViolation) as e:
         f.submit(1, {"sha256": "x"}, date(2025, 4, 7), None, ACTOR)
@@ -309,8 +311,8 @@ def test_close_relative_without_county_visit_and_investigator_who_voted() -> Non
 
 
 def test_an_alert_closes_only_with_a_reason() -> None:
-    a = SupervisionAlert(kind="deadline_missed", subject="x", township=YELIN,
-                         month="2025-03", case_id=None, detail={}, actor=ACTOR)
+    a = SupervisionAlert.raise_(kind="deadline_missed", subject="x", township=YELIN,
+                                month="2025-03", case_id=None, detail={}, actor=ACTOR)
     with pytest.raises(RuleViolation):
         a.acknowledge("  ", ACTOR)
     a.acknowledge("约谈乡镇分管领导", ACTOR)

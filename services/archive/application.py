@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -303,7 +304,7 @@ class ArchiveApplication(ServiceApplication):
                                  "checked_out_to": p["checked_out_to"],
                                  "items": {k: sorted(v) for k, v in p["items"].items()}}
                              for c, p in file.paper.items()},
-            "consistency": file.consistency(),
+            "consistency": [asdict(c) for c in file.consistency()],
         }
 
     def completeness(self, who: Principal, case_id: str) -> dict[str, Any]:

@@ -162,6 +162,16 @@ class CaseFacts:
     household_id: str | None
 
 
+@dataclass(frozen=True)
+class Inconsistency:
+    """Where a paper copy and the scanned set disagree for one case."""
+
+    case_id: str
+    copy: str
+    paper_only: list[str]
+    scanned_only: list[str]
+
+
 def file_id_for(household_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"lingshui:household-file:{household_id}")
 
@@ -297,7 +307,7 @@ class HouseholdFile(Aggregate):
         self.paper[copy]["checked_out_to"] = None
         self.paper[copy]["location"] = location
 
-    def consistency(self) -> list[dict[str, Any]]:
+    def consistency(self) -> list[Inconsistency]:
         """Where each paper copy and the scanned set disagree, per case and copy."""
         cases = {d["case_id"] for d in self.documents}
         for paper in self.paper.values():
@@ -308,9 +318,9 @@ class HouseholdFile(Aggregate):
             for copy in PaperCopy:
                 on_paper = set(self.paper[copy.value]["items"].get(case_id, set()))
                 if on_paper != scanned:
-                    out.append({"case_id": case_id, "copy": copy.value,
-                                "paper_only": sorted(on_paper - scanned),
-                                "scanned_only": sorted(scanned - on_paper)})
+                    out.append(Inconsistency(case_id=case_id, copy=copy.value,
+                                             paper_only=sorted(on_paper - scanned),
+                                             scanned_only=sorted(scanned - on_paper)))
         return out
 
 

@@ -320,6 +320,45 @@ def query_id_for(filing_id: UUID, number: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"lingshui:filing-query:{filing_id}:{number}")
 
 
+@dataclass(frozen=True)
+class FilingBasis:
+    """What a compilation counted: the township's archived envelopes, their digest, and
+    the newest one's time (as text: the form events have always held)."""
+
+    envelopes: int
+    sha256: str
+    compiled_through: str | None = None
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"envelopes": self.envelopes, "sha256": self.sha256,
+                "compiled_through": self.compiled_through}
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> FilingBasis:
+        return cls(envelopes=int(stored["envelopes"]), sha256=str(stored["sha256"]),
+                   compiled_through=stored.get("compiled_through"))
+
+
+@dataclass(frozen=True)
+class SealedDocument:
+    """The filing's XLSX as submitted: its bytes' address in the document store and the
+    township's seal over them (the seal's wire form, shared.seals)."""
+
+    sha256: str
+    media_type: str
+    size: int
+    seal: dict[str, Any]
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "media_type": self.media_type, "size": self.size,
+                "seal": self.seal}
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> SealedDocument:
+        return cls(sha256=stored["sha256"], media_type=stored["media_type"],
+                   size=int(stored["size"]), seal=dict(stored["seal"]))
+
+
 class MonthlyFiling(Aggregate):
     """报备: one township's activity of one month, compiled from the timeline, reviewed and
     submitted by the township leader under the township's seal, received (and queried) by
@@ -331,11 +370,11 @@ class MonthlyFiling(Aggregate):
 
     @classmethod
     def compile(cls, township: str, month: str, due_on: date, due_provisional: bool,
-                activity: dict[str, Any], basis: dict[str, Any], actor: Actor
+                activity: dict[str, Any], basis: FilingBasis, actor: Actor
                 ) -> MonthlyFiling:
         return cls(township=township, month=month, due_on=due_on,
-                   due_provisional=due_provisional, activity=activity, basis=basis,
-                   actor=actor.stored())
+                   due_provisional=due_provisional, activity=activity,
+                   basis=basis.to_stored(), actor=actor.stored())
 
     @event("Compiled")
     def __init__(self, township: str, month: str, due_on: date, due_provisional: bool,
@@ -349,19 +388,27 @@ class MonthlyFiling(Aggregate):
         self.received_on: date | None = None
         self.queries: dict[str, dict[str, Any]] = {}
 
-    def recompile(self, activity: dict[str, Any], basis: dict[str, Any],
-                  actor: Actor) -> None:
+    def recompile(self, activity: dict[str, Any], basis: FilingBasis, actor: Actor) -> None:
         """Compile again (late entries, corrections) as long as it is not submitted."""
         if self.status is not FilingStatus.COMPILED:
             raise RuleViolation("archive.filing_submitted",
                                 "the filing is already submitted under seal; raise a query "
                                 "instead", field="month")
-        self._recompiled(activity=activity, basis=basis, actor=actor.stored())
+        self._recompiled(activity=activity, basis=basis.to_stored(), actor=actor.stored())
 
     @event("Recompiled")
     def _recompiled(self, activity: dict[str, Any], basis: dict[str, Any],
                     actor: StoredActor) -> None:
         self.activity, self.basis = activity, basis
+
+    @property
+    def compiled_from(self) -> FilingBasis:
+        return FilingBasis.of(self.basis)
+
+    @property
+    def sealed_document(self) -> SealedDocument | None:
+        return None if self.submission is None else SealedDocument.of(
+            self.submission["document"])
 
     def check_submittable(self, reviewed_version: int, submitted_on: date,
                           note: str | None) -> None:
@@ -380,10 +427,10 @@ class MonthlyFiling(Aggregate):
                                 f"the filing was due on {self.due_on.isoformat()}; say why it "
                                 "is late", field="note")
 
-    def submit(self, reviewed_version: int, document: dict[str, Any], submitted_on: date,
+    def submit(self, reviewed_version: int, document: SealedDocument, submitted_on: date,
                note: str | None, actor: Actor) -> None:
         self.check_submittable(reviewed_version, submitted_on, note)
-        self._submitted(reviewed_version=reviewed_version, document=document,
+        self._submitted(reviewed_version=reviewed_version, document=document.to_stored(),
                         submitted_on=submitted_on, late=submitted_on > self.due_on,
                         note=note, actor=actor.stored())
 

@@ -36,9 +36,11 @@ from services.archive.supervision import (
     AlertKind,
     AlertRules,
     Figures,
+    FilingBasis,
     MonthlyFiling,
     Population,
     Record,
+    SealedDocument,
     SupervisionAlert,
     add_months,
     basis_digest,
@@ -150,14 +152,14 @@ class CountySupervision:
             return
         who.check_jurisdiction(township)
 
-    def _compiled(self, township: str, month: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _compiled(self, township: str, month: str) -> tuple[dict[str, Any], FilingBasis]:
         with self.app.read_session() as s:
             records = self._records(s, township=township)
         activity = compile_activity(records, township, month)
-        return jsonable(activity), {"envelopes": len(records),
-                                    "sha256": basis_digest(records),
-                                    "compiled_through": max(
-                                        (r.at for r in records), default=None)}
+        newest = max((r.at for r in records), default=None)
+        return jsonable(activity), FilingBasis(
+            envelopes=len(records), sha256=basis_digest(records),
+            compiled_through=None if newest is None else str(newest))
 
     def compile_filing(self, who: Principal, township: str, month: str) -> MonthlyFiling:
         """Compile (or compile again) a township's filing of a month that has ended."""
@@ -167,7 +169,6 @@ class CountySupervision:
                                 f"{month} is not over; its filing is compiled afterwards",
                                 field="month")
         activity, basis = self._compiled(township, month)
-        basis = jsonable(basis)
         try:
             filing: MonthlyFiling = self.app.repository.get(filing_id_for(township, month))
         except AggregateNotFoundError:
@@ -187,15 +188,15 @@ class CountySupervision:
         return filing
 
     def _filing_heading(self, filing: MonthlyFiling) -> Heading:
-        b = filing.basis
+        b = filing.compiled_from
         return Heading(
             county=self.setup.county.name, township=filing.township,
             township_name=self._township(filing.township),
             title=f"社会救助审核确认情况月度报备表 {filing.month}",
             lines=(f"乡镇代码 {filing.township}  月份 {filing.month}  报备截止 "
                    f"{filing.due_on.isoformat()}",
-                   f"汇总版本 {filing.version}  依据事件 {b['envelopes']} 条  "
-                   f"sha256 {b['sha256']}"))
+                   f"汇总版本 {filing.version}  依据事件 {b.envelopes} 条  "
+                   f"sha256 {b.sha256}"))
 
     def submit_filing(self, who: Principal, township: str, month: str, reviewed_version: int,
                       note: str | None) -> MonthlyFiling:
@@ -210,8 +211,8 @@ class CountySupervision:
                                            content).to_wire()
         # Bytes first: if the event then fails to commit, an unnamed object is harmless.
         self.app.store.put(seal["sha256"], content, XLSX)
-        filing.submit(reviewed_version, {"sha256": seal["sha256"], "media_type": XLSX,
-                                         "size": len(content), "seal": seal},
+        filing.submit(reviewed_version, SealedDocument(sha256=seal["sha256"], media_type=XLSX,
+                                                       size=len(content), seal=seal),
                       self.app.today(), note, who.as_actor())
         self.app.save(filing)
         return filing
@@ -298,15 +299,15 @@ class CountySupervision:
         """The sealed XLSX as submitted; before submission, a preview of the compilation."""
         self._filing_scope(who, township)
         filing = self._filing(township, month)
-        if filing.submission is None:
+        doc = filing.sealed_document
+        if doc is None:
             return filing_xlsx(filing.activity, self._filing_heading(filing)), "preview", {}
-        doc = filing.submission["document"]
-        content = self.app.store.get(doc["sha256"])
+        content = self.app.store.get(doc.sha256)
         # An SM2 seal carries its own time; an Ed25519 one (older filings) is judged now.
-        verdict = self.setup.seals.verify(doc["seal"], subject=month, content=content,
+        verdict = self.setup.seals.verify(doc.seal, subject=month, content=content,
                                           owner=township)
         return content, "sealed", {"seal_valid": verdict.valid, "seal_reason": verdict.reason,
-                                   "sha256": doc["sha256"]}
+                                   "sha256": doc.sha256}
 
     # --- statistics and dynamic analysis ------------------------------------------------------
 

@@ -26,6 +26,7 @@ from services.archive.domain import (
     DocumentKind,
     DocumentTooLarge,
     HouseholdFile,
+    Inconsistency,
     PaperCopy,
     UnsupportedDocumentType,
     check_document,
@@ -156,8 +157,9 @@ def test_consistency_names_what_paper_and_scan_disagree_on_per_copy() -> None:
     f.file_paper_items(PaperCopy.COUNTY, facts(),
                        [DocumentKind.APPLICATION_FORM, DocumentKind.HOME_VISIT_FORM], "县档案室",
                        COUNTY)
-    assert f.consistency() == [{"case_id": "case-1", "copy": "county",
-                                "paper_only": ["home_visit_form"], "scanned_only": ["id_card"]}]
+    assert f.consistency() == [Inconsistency(case_id="case-1", copy="county",
+                                             paper_only=["home_visit_form"],
+                                             scanned_only=["id_card"])]
 
 
 def test_a_copy_is_checked_out_once_and_returned_once_with_reasons() -> None:

@@ -16,6 +16,7 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 
+from services.archive.domain import Inconsistency
 from services.archive.main import ArchiveRuntime
 from shared.contracts import Actor
 from tests.stack import build_service
@@ -54,8 +55,8 @@ def test_the_household_file_loads(archive: ArchiveRuntime) -> None:
                                    "items": {case: {"application_form", "id_card"}},
                                    "checked_out_to": None}
     assert f.paper["county"] == {"location": None, "items": {}, "checked_out_to": None}
-    assert f.consistency() == [{"case_id": case, "copy": "county", "paper_only": [],
-                                "scanned_only": ["application_form", "id_card"]}]
+    assert f.consistency() == [Inconsistency(case_id=case, copy="county", paper_only=[],
+                                             scanned_only=["application_form", "id_card"])]
     opened = next(e for _, e in archive.app.iter_domain_events()
                   if type(e).__name__ == "Opened" and e.originator_id == f.id)
     assert Actor.of(opened.actor) == Actor(user_id="clerk-yelin-1", role="township_clerk",
@@ -85,6 +86,14 @@ def test_the_monthly_filing_loads(archive: ArchiveRuntime) -> None:
     assert (sub["reviewed_version"], sub["submitted_on"], sub["late"], sub["note"],
             sub["by"]) == (2, date(2025, 4, 3), False, "按时报备", "lead-yelin")
     assert sub["document"]["seal"]["owner"] == YELIN
+    # The typed readers over the stored plain data.
+    basis = f.compiled_from
+    assert (basis.envelopes, len(basis.sha256)) == (54, 64)
+    assert basis.compiled_through is not None and basis.compiled_through.startswith("2025-")
+    doc = f.sealed_document
+    assert doc is not None and (doc.media_type, doc.seal["owner"]) == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", YELIN)
+    assert doc.sha256 == doc.seal["sha256"] and doc.size > 1000
     assert f.queries == {IDS["query"]: {"question": "确认件数与统计表不一致",
                                         "answer": "已补录两户，附说明"}}
     assert f.activity["township"] == YELIN and "applications_accepted" in f.activity["lines"]

@@ -15,10 +15,12 @@ from services.archive.supervision import (
     AlertKind,
     AlertRules,
     Figures,
+    FilingBasis,
     FilingStatus,
     MonthlyFiling,
     Population,
     Record,
+    SealedDocument,
     SupervisionAlert,
     compile_activity,
     conflict_findings,
@@ -194,21 +196,22 @@ def test_reports_and_objections_are_filed_with_their_outcomes() -> None:
 
 def test_filing_lifecycle_seal_what_was_reviewed_then_receipt_and_queries() -> None:
     activity = compile_activity([], YELIN, "2025-03")
-    basis = {"envelopes": 0, "sha256": "0" * 64}
+    basis = FilingBasis(envelopes=0, sha256="0" * 64)
+    sealed = SealedDocument(sha256="x", media_type="application/pdf", size=1, seal={})
     f = MonthlyFiling.compile(township=YELIN, month="2025-03", due_on=date(2025, 4, 8),
                               due_provisional=False, activity=activity, basis=basis,
                               actor=ACTOR)
     f.recompile(activity, basis, ACTOR)
     with pytest.raises(RuleViolation) as e:
-        f.submit(1, {"sha256": "x"}, date(2025, 4, 7), None, ACTOR)
+        f.submit(1, sealed, date(2025, 4, 7), None, ACTOR)
     assert e.value.code == "archive.filing_changed"
     with pytest.raises(RuleViolation) as e:
         f.receive(date(2025, 4, 8), ACTOR)
     assert e.value.code == "archive.filing_not_submitted"
     with pytest.raises(RuleViolation) as e:
-        f.submit(2, {"sha256": "x"}, date(2025, 4, 9), " ", ACTOR)  # a day late, no reason
+        f.submit(2, sealed, date(2025, 4, 9), " ", ACTOR)  # a day late, no reason
     assert (e.value.code, e.value.field) == ("archive.late_reason_required", "note")
-    f.submit(2, {"sha256": "x"}, date(2025, 4, 9), "迟报原因: 系统故障", ACTOR)
+    f.submit(2, sealed, date(2025, 4, 9), "迟报原因: 系统故障", ACTOR)
     assert f.status is FilingStatus.SUBMITTED and f.submission and f.submission["late"]
     with pytest.raises(RuleViolation) as e:
         f.recompile(activity, basis, ACTOR)

@@ -173,13 +173,7 @@ class ArchiveApplication(ServiceApplication):
             return  # raised when this copy first arrived
         except AggregateNotFoundError:
             pass
-        self.save(ChainAlarm.raise_for(
-            SYSTEM_ACTOR, upstream=env.source, upstream_aggregate_id=env.aggregate_id,
-            upstream_aggregate_version=env.aggregate_version, upstream_position=env.position,
-            upstream_event_id=env.event_id, upstream_type=env.type, reason=reason,
-            expected_prev_hash=expected_prev, found_prev_hash=env.prev_hash,
-            stated_hash=env.hash, computed_hash=env.computed_hash(), case_id=env.case_id,
-            township=env.township or env.data.get("township")))
+        self.save(ChainAlarm.raise_for(env, reason, expected_prev, SYSTEM_ACTOR))
 
     def _resolve(self, alarm_id: UUID, resolution: str, reason: str | None,
                  actor: Actor) -> ChainAlarm:

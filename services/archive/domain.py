@@ -352,9 +352,16 @@ class ChainAlarm(Aggregate):
         return alarm_id_for(upstream, upstream_aggregate_id, upstream_position)
 
     @classmethod
-    def raise_for(cls, actor: Actor, **link: Any) -> ChainAlarm:
-        """The alarm of one broken link (`link`: the __init__ fields but the actor)."""
-        return cls(**link, actor=actor.stored())
+    def raise_for(cls, copy: Envelope, reason: str, expected_prev_hash: str,
+                  actor: Actor) -> ChainAlarm:
+        """The alarm of a copy that did not link (or was refused): what it claimed to be."""
+        return cls(
+            upstream=copy.source, upstream_aggregate_id=copy.aggregate_id,
+            upstream_aggregate_version=copy.aggregate_version, upstream_position=copy.position,
+            upstream_event_id=copy.event_id, upstream_type=copy.type, reason=reason,
+            expected_prev_hash=expected_prev_hash, found_prev_hash=copy.prev_hash,
+            stated_hash=copy.hash, computed_hash=copy.computed_hash(), case_id=copy.case_id,
+            township=copy.township or copy.data.get("township"), actor=actor.stored())
 
     @event("Raised")
     def __init__(self, upstream: str, upstream_aggregate_id: UUID,

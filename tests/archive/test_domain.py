@@ -8,7 +8,6 @@ import io
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from uuid import uuid4
 
 import boto3
 import pytest
@@ -204,12 +203,13 @@ def test_link_verdicts_name_the_two_kinds_of_break() -> None:
 
 
 def test_an_alarm_is_closed_once_and_an_inspector_must_say_why() -> None:
-    a = ChainAlarm.raise_for(COUNTY, upstream="intake", upstream_aggregate_id=uuid4(),
-                             upstream_aggregate_version=2, upstream_position=7,
-                             upstream_event_id=uuid4(), upstream_type="x",
-                             reason="hash_mismatch", expected_prev_hash="0" * 64,
-                             found_prev_hash="0" * 64, stated_hash="1" * 64,
-                             computed_hash="2" * 64, case_id=None, township=YELIN)
+    _, _, envs = dibao_case(Streams())
+    copy = tampered(envs[1], household_size=9)
+    a = ChainAlarm.raise_for(copy, "hash_mismatch", envs[0].hash, COUNTY)
+    raised = a.collect_events()[0]
+    assert (a.upstream, a.upstream_position, a.township) == ("intake", 2, YELIN)
+    assert (raised.stated_hash, raised.computed_hash) == (copy.hash, copy.computed_hash())
+    assert raised.actor == COUNTY.stored()
     with pytest.raises(RuleViolation) as e:
         a.resolve("acknowledged", "", COUNTY)
     assert e.value.code == "archive.reason_required"

@@ -1,0 +1,441 @@
+"""Review's request and response schemas, and the views that answer with them.
+
+The policy terms' input model is built from the domain's `PolicyTerms` and the bounds
+declared beside it (policy_bounds.py); the joint review's roles are the domain's."""
+
+from __future__ import annotations
+
+from dataclasses import fields as dataclass_fields
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from services.review.domain import (
+    JOINT_REVIEW_ROLES,
+    CareMode,
+    Entitlement,
+    PolicyTerms,
+    ReviewCase,
+    SpotCheck,
+)
+from services.review.policy_bounds import NOT_SET, TERM_BOUNDS, Bounds
+from shared.contracts.intake import AssetKind, IncomeKind, WorkCapacity
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Statement = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Township = Annotated[str, StringConstraints(pattern=r"^\d{9}$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$")]
+
+MASKED = "***"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- investigation -----------------------------------------------------------------------------
+
+
+class InvestigatorIn(Body):
+    user_id: Ref | None = None
+    name: Name
+
+
+class AssignIn(Body):
+    investigators: list[InvestigatorIn] = Field(default=[], max_length=10)
+    contractor: Ref | None = None  # the contractor organisation (its tokens' "org")
+
+
+class MemberFindingIn(Body):
+    member_fingerprint: Ref
+    counted: bool | None = None  # False: found not to belong to the household
+    work_capacity: WorkCapacity | None = None
+    serious_illness: bool | None = None
+    disability_grade: int | None = Field(None, ge=1, le=4)
+    finding: Text | None = None
+
+
+class IncomeIn(Body):
+    member_fingerprint: Ref
+    kind: IncomeKind
+    amount: Money  # total over `months`
+    months: int = Field(ge=1, le=12)
+
+
+class AssetIn(Body):
+    kind: AssetKind
+    value: Money
+    exempt: bool = False
+
+
+class DocumentIn(Body):
+    document_id: Ref  # filed in archive
+    kind: Literal["photo", "form", "letter", "other"]
+    description: Text | None = None
+
+
+class FindingsIn(Body):
+    members: list[MemberFindingIn] = Field(default=[], max_length=30)
+    incomes: list[IncomeIn] | None = Field(None, max_length=100)  # None: filed figures stand
+    assets: list[AssetIn] | None = Field(None, max_length=100)
+    irregular_income: bool | None = None
+
+
+class VisitIn(FindingsIn):
+    visited_on: date
+    investigators: list[Name] = Field(max_length=10)
+    members_present: list[Name] = Field(default=[], max_length=30)
+    signed_by: list[Name] = Field(default=[], max_length=40)
+    documents: list[DocumentIn] = Field(default=[], max_length=50)
+    notes: Text = ""
+
+
+class InterviewIn(Body):
+    method: Literal["neighbour", "letter"]
+    held_on: date
+    with_whom: Name
+    summary: Statement
+
+
+class ReportIn(Body):
+    bank: Text
+    tax: Text
+    real_estate: Text
+    vehicles: Text
+    social_insurance: Text
+    business_registration: Text
+    conclusion: Statement
+
+
+# --- joint review and opinion ------------------------------------------------------------------
+
+
+PanelRole = Literal[tuple(sorted(JOINT_REVIEW_ROLES))]  # the domain's list, not a copy
+
+
+class PanelMemberIn(Body):
+    user_id: Ref
+    name: Name
+    role: PanelRole
+    present: bool
+    related_to_household: bool = False
+    recused: bool = False
+    recusal_reason: Reason | None = None
+    opinion: Literal["approve", "reject"] | None = None
+
+
+class JointReviewIn(Body):
+    held_on: date
+    members: list[PanelMemberIn] = Field(min_length=1, max_length=30)
+    outcome: Literal["approve", "reject"]
+
+
+class SelfCareIn(Body):
+    """Each activity: achieved (True) or not."""
+
+    eating: bool
+    dressing: bool
+    bed_transfer: bool
+    toileting: bool
+    indoor_walking: bool
+    bathing: bool
+
+
+class OpinionIn(Body):
+    approve: bool
+    reasons: list[Reason] = Field(default=[], max_length=20)
+    self_care: SelfCareIn | None = None  # 特困
+    care_mode: CareMode | None = None  # 特困
+    band: Annotated[str, StringConstraints(max_length=32)] | None = None  # 临时救助
+    instalments: int | None = Field(None, ge=1, le=24)  # 临时救助
+
+
+class ReasonsIn(Body):
+    reasons: list[Reason] = Field(default=[], max_length=20)
+
+
+class ConfirmIn(Body):
+    notice: Statement  # the written confirmation notice
+
+
+class ExtendIn(Body):
+    reason: Reason
+
+
+class AdvanceIn(Body):
+    band: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    instalments: int = Field(1, ge=1, le=24)
+    reason: Reason
+
+
+class NoteIn(Body):
+    note: Text = ""
+
+
+# --- entitlements ------------------------------------------------------------------------------
+
+
+class RecheckIn(Body):
+    finding: Statement
+    changed: bool = False
+
+
+class AdjustIn(FindingsIn):
+    self_care: SelfCareIn | None = None
+    care_mode: CareMode | None = None
+    reasons: list[Reason] = Field(default=[], max_length=20)
+    apply_reported: bool = False  # apply the changes reported in intake
+
+
+class PhaseOutIn(Body):
+    months: int = Field(ge=1, le=12)
+    reasons: list[Reason] = Field(default=[], max_length=20)
+
+
+# --- policy and spot checks --------------------------------------------------------------------
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _term(name: str, hint: Any, b: Bounds) -> Any:
+    """One term's input type: the domain's type within the domain's declared bounds."""
+    numeric = {k: v for k in ("ge", "gt", "le", "max_digits", "decimal_places")
+               if (v := getattr(b, k)) is not None}
+    if get_origin(hint) is dict:
+        value = Annotated[get_args(hint)[1], Field(**numeric)]
+        if b.keys:  # one value per category, all of them
+            return create_model(f"{_camel(name)}In", __base__=Body,
+                                **{k: (value, ...) for k in b.keys})
+        key = Annotated[str, StringConstraints(min_length=1, max_length=b.key_max_length)]
+        return Annotated[dict[key, value], Field(min_length=1, max_length=b.max_keys)]  # type: ignore[valid-type]
+    if b.choices:
+        return Literal[b.choices]
+    if hint is str:
+        return Annotated[str, StringConstraints(min_length=b.min_length,
+                                                max_length=b.max_length)]
+    return Annotated[hint, Field(**numeric)] if numeric else hint
+
+
+def _policy_terms_in() -> type[Body]:
+    hints = get_type_hints(PolicyTerms)
+    terms = [f.name for f in dataclass_fields(PolicyTerms)]
+    assert set(terms) == set(TERM_BOUNDS), "every policy term has its bounds (policy_bounds.py)"
+    model = create_model(
+        "PolicyTermsIn", __base__=Body,
+        __doc__="Every term of a policy version (PolicyTerms), each within its bounds.",
+        **{n: (_term(n, hints[n], TERM_BOUNDS[n]),
+               ... if TERM_BOUNDS[n].default is NOT_SET else TERM_BOUNDS[n].default)
+           for n in terms})
+    return model
+
+
+PolicyTermsIn = _policy_terms_in()
+
+class PolicyIn(Body):
+    effective_from: date
+    reason: Reason
+    terms: PolicyTermsIn
+
+
+class SpotCheckIn(Body):
+    township: Township
+    month: Month
+
+
+class SpotResultIn(Body):
+    case_id: UUID
+    upheld: bool
+    finding: Text | None = None
+    corrective_action: Text | None = None
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+class CaseView(BaseModel):
+    """A review case; the fields every reader relies on, and the rest as the case has them."""
+
+    model_config = ConfigDict(extra="allow")
+    case_id: UUID
+    version: int
+    application_id: UUID
+    kind: str = Field(examples=["dibao"])
+    township: str = Field(examples=["469028100"])
+    village: str | None = Field(None, examples=["469028100201"])
+    status: str = Field(examples=["investigating"])
+    round: int
+
+
+class CaseStep(BaseModel):
+    """A case after a command: where it stands now (some commands add their own fields)."""
+
+    model_config = ConfigDict(extra="allow")
+    case_id: UUID
+    version: int
+    status: str = Field(examples=["investigating"])
+    round: int
+
+
+class EntitlementStep(BaseModel):
+    """An entitlement after a command, with its last change."""
+
+    model_config = ConfigDict(extra="allow")
+    entitlement_id: UUID
+    version: int
+    status: str = Field(examples=["active"])
+    monthly_amount: str | None = Field(None, examples=["620.00"])
+    recheck_due: date | None = None
+    last_change: dict[str, Any] | None = None
+
+
+class PolicyPublished(BaseModel):
+    policy_version: int
+    effective_from: date
+
+
+class SpotCheckOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    spot_check_id: UUID
+    version: int
+    township: str
+    month: str = Field(examples=["2026-11"])
+    sample: list[Any]
+    results: list[Any]
+    completed: bool
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready, with money as exact strings (never floats)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def case_view(c: ReviewCase, sees_report: bool) -> dict[str, Any]:
+    """One case; the verification report masked unless `sees_report` (the writer's rule)."""
+    verification = None
+    if c.verification_requested_on is not None:
+        verification = {"requested_on": c.verification_requested_on,
+                        "reported_on": c.verification and c.verification["reported_on"],
+                        "masked": not sees_report, "report": None}
+        if c.verification is not None:
+            report = c.verification["report"]
+            verification["report"] = (report if sees_report
+                                      else {k: MASKED for k in report})
+    payee = None
+    if c.payee is not None:
+        payee = {"name": c.payee["name"], "bank": c.payee["bank"],
+                 "account": c.payee["account"]["mask"]}
+    return plain({
+        "case_id": c.id, "version": c.version, "application_id": c.application_id,
+        "kind": c.kind, "linshi_type": c.linshi_type, "township": c.township,
+        "village": c.village, "status": c.status, "round": c.round,
+        "applicant_name": c.applicant_name, "household_size": c.household_size,
+        "household_id": c.household_id, "accepted_on": c.accepted_on,
+        "investigation_due": c.investigation_due, "decision_due": c.decision_due,
+        "decision_extended": c.decision_extended,
+        "deadlines_provisional": c.deadlines_provisional,
+        "close_relative_declared": c.close_relative_declared,
+        "household": c.household, "investigators": c.investigators,
+        "contractor": c.contractor, "visits": c.visits, "interviews": c.interviews,
+        "verification": verification, "joint_review": c.joint_review,
+        "opinion": None if c.opinion is None else {
+            k: v for k, v in c.opinion.items() if k != "inputs"},
+        "rejection_due": c.rejection_due, "confirmation_due": c.confirmation_due,
+        "decided_on": c.decided_on, "decision": c.decision, "advance": c.advance,
+        "payments": c.payments, "payee": payee,
+    })
+
+
+def entitlement_view(e: Entitlement) -> dict[str, Any]:
+    return plain({
+        "entitlement_id": e.id, "version": e.version, "case_id": e.case_id, "kind": e.kind,
+        "household_id": e.household_id, "township": e.township, "village": e.village,
+        "urban": e.urban, "applicant_name": e.applicant_name,
+        "household_size": e.household_size, "monthly_amount": e.monthly_amount,
+        "breakdown": e.breakdown, "policy_version": e.policy_version,
+        "start_month": e.start_month, "status": e.status, "recheck_due": e.recheck_due,
+        "recheck_months": e.recheck_months, "rechecks": e.rechecks, "changes": e.changes,
+        "phase_out_until": e.phase_out_until, "ends_after": e.ends_after,
+        "reported_changes": e.reported_changes,
+        "recheck_requests": e.recheck_requests,
+        "pending_termination": e.pending_termination,
+    })
+
+
+def entitlement_step(e: Entitlement, **extra: Any) -> dict[str, Any]:
+    """An entitlement after a command, with its last change."""
+    last = e.changes[-1] if e.changes else None
+    return plain({"entitlement_id": e.id, "version": e.version, "status": e.status,
+                  "monthly_amount": e.monthly_amount, "recheck_due": e.recheck_due,
+                  "last_change": last, **extra})
+
+
+def spot_check_view(s: SpotCheck) -> dict[str, Any]:
+    return plain({"spot_check_id": s.id, "version": s.version, "township": s.township,
+                  "month": s.month, "seed": s.seed, "population": s.population,
+                  "percent": s.percent, "policy_version": s.policy_version,
+                  "sample": s.sample, "results": list(s.results.values()),
+                  "completed": s.completed})
+
+
+def case_step(c: ReviewCase) -> dict[str, Any]:
+    return plain({"case_id": c.id, "version": c.version, "status": c.status,
+                  "round": c.round})
+
+
+class StandardChangeItem(BaseModel):
+    entitlement_id: str
+    case_id: str
+    kind: str
+    village: str
+    current: str
+    new: str
+    effective_month: str
+
+
+class StandardChangePreview(BaseModel):
+    township: str
+    policy_version: int
+    effective_month: str
+    items: list[StandardChangeItem]
+
+
+class StandardChangeConfirmed(BaseModel):
+    township: str
+    policy_version: int
+    effective_month: str
+    changed: int
+
+
+def enum_values(data: dict[str, Any]) -> dict[str, Any]:
+    """Enum members as their plain values, as the domain stores them."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out[k] = enum_values(v)
+        elif isinstance(v, list):
+            out[k] = [enum_values(i) if isinstance(i, dict) else
+                      (i.value if isinstance(i, Enum) else i) for i in v]
+        else:
+            out[k] = v.value if isinstance(v, Enum) else v
+    return out

@@ -305,14 +305,104 @@ class PolicyPublished(BaseModel):
 
 
 class SpotCheckOut(BaseModel):
+    """A spot check: the sample drawn (reproducible from its seed) and the results."""
+
     model_config = ConfigDict(extra="allow")
     spot_check_id: UUID
     version: int
-    township: str
+    township: str = Field(examples=["469028100"])
     month: str = Field(examples=["2026-11"])
-    sample: list[Any]
-    results: list[Any]
+    seed: str | None = None
+    population: dict[str, int] | None = None  # confirmations by kind in the month
+    percent: dict[str, str] | None = None  # the policy's rate by kind
+    policy_version: int | None = None
+    sample: list[dict[str, Any]]
+    results: list[dict[str, Any]]
     completed: bool
+
+
+class OpinionRecomputed(BaseModel):
+    """A recorded opinion's amount recomputed from its inputs and policy version."""
+
+    policy_version: int = Field(examples=[2])
+    recorded: dict[str, Any]  # the breakdown as recorded
+    recomputed: dict[str, Any]  # the same computation run again now
+    identical: bool
+
+
+class DeadlineItem(BaseModel):
+    """One open time limit of a case: overdue (working days late) or due soon (left)."""
+
+    case_id: str
+    kind: str = Field(examples=["dibao"])
+    village: str | None = None
+    status: str = Field(examples=["investigating"])
+    deadline: str = Field(examples=["decision"])  # which time limit
+    due: date
+    provisional: bool  # the calendar beyond its published year is a guess
+    working_days_late: int | None = None
+    working_days_left: int | None = None
+
+
+class Deadlines(BaseModel):
+    """A township's open cases against their statutory time limits, as of a date."""
+
+    township: str = Field(examples=["469028100"])
+    as_of: date
+    due_soon_until: date
+    overdue: list[DeadlineItem]
+    due_soon: list[DeadlineItem]
+
+
+class EntitlementView(BaseModel):
+    """A confirmed entitlement: its amount and breakdown, rechecks, changes and status."""
+
+    model_config = ConfigDict(extra="allow")
+    entitlement_id: UUID
+    version: int
+    case_id: UUID
+    kind: str = Field(examples=["dibao"])
+    household_id: str | None = None
+    township: str = Field(examples=["469028100"])
+    village: str | None = None
+    urban: bool
+    applicant_name: str
+    household_size: int
+    monthly_amount: str = Field(examples=["1580"])
+    breakdown: dict[str, Any] | None = None
+    policy_version: int
+    start_month: str = Field(examples=["2026-04"])
+    status: str = Field(examples=["active"])
+    recheck_due: date | None = None
+    recheck_months: int | None = None
+    rechecks: list[dict[str, Any]]
+    changes: list[dict[str, Any]]
+    phase_out_until: str | None = None
+    ends_after: str | None = None
+    reported_changes: list[dict[str, Any]]
+    recheck_requests: list[dict[str, Any]]
+    pending_termination: dict[str, Any] | None = None
+
+
+class PolicyInForce(BaseModel):
+    """The policy version in force on a date, with every term as published."""
+
+    on: date
+    policy_version: int = Field(examples=[2])
+    terms: dict[str, Any]  # PolicyTermsIn's fields; money and rates as exact strings
+
+
+class PolicyVersion(BaseModel):
+    policy_version: int = Field(examples=[1])
+    effective_from: date
+    terms: dict[str, Any]
+    reason: str
+
+
+class PolicyVersions(BaseModel):
+    """Every published policy version, oldest first."""
+
+    versions: list[PolicyVersion]
 
 
 def plain(value: Any) -> Any:

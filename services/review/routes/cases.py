@@ -9,7 +9,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from services.review.routes import TOWNSHIP, App, Reader, Staff
-from services.review.schemas import CaseView, case_view, plain
+from services.review.schemas import (
+    CaseView,
+    Deadlines,
+    OpinionRecomputed,
+    case_view,
+    plain,
+)
 from shared.web import Offset, Page
 
 router = APIRouter(tags=["cases"])
@@ -33,12 +39,12 @@ def list_(app: App, who: Reader, township: str = Query(pattern=TOWNSHIP),
     return plain({"total": total, "limit": limit, "offset": offset, "items": items})
 
 
-@router.get("/cases/{case_id}/opinion/recompute")
+@router.get("/cases/{case_id}/opinion/recompute", response_model=OpinionRecomputed)
 def recompute(case_id: UUID, app: App, who: Staff) -> dict[str, Any]:
     return plain(app.recompute_opinion(who, case_id))
 
 
-@router.get("/deadlines")
+@router.get("/deadlines", response_model=Deadlines, response_model_exclude_unset=True)
 def deadlines(app: App, who: Staff, township: str = Query(pattern=TOWNSHIP),
               as_of: date | None = None) -> dict[str, Any]:
     return plain(app.deadlines(who, township, as_of or app.today()))

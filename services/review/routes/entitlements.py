@@ -13,6 +13,7 @@ from services.review.routes import TOWNSHIP, App, Leader, Rechecker, Staff, comm
 from services.review.schemas import (
     AdjustIn,
     EntitlementStep,
+    EntitlementView,
     RecheckIn,
     entitlement_step,
     entitlement_view,
@@ -24,7 +25,7 @@ from shared.web import Offset, Page
 router = APIRouter(tags=["entitlements"])
 
 
-@router.get("/entitlements/{entitlement_id}")
+@router.get("/entitlements/{entitlement_id}", response_model=EntitlementView)
 def entitlement(entitlement_id: UUID, app: App, who: Staff) -> dict[str, Any]:
     return entitlement_view(app.entitlement(who, entitlement_id))
 

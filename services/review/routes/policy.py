@@ -9,19 +9,25 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.review.routes import App, Bureau, Staff, command
-from services.review.schemas import PolicyIn, PolicyPublished, plain
+from services.review.schemas import (
+    PolicyIn,
+    PolicyInForce,
+    PolicyPublished,
+    PolicyVersions,
+    plain,
+)
 
 router = APIRouter(tags=["policy"])
 
 
-@router.get("/policy")
+@router.get("/policy", response_model=PolicyInForce)
 def policy(app: App, who: Staff, on: date | None = None) -> dict[str, Any]:
     day = on or app.today()
     version, terms = app.policy_on(day)
     return plain({"on": day, "policy_version": version, "terms": terms.to_dict()})
 
 
-@router.get("/policy/versions")
+@router.get("/policy/versions", response_model=PolicyVersions)
 def policy_versions(app: App, who: Staff) -> dict[str, Any]:
     return plain({"versions": app.policy_versions()})
 

@@ -20,7 +20,7 @@ def draw(body: SpotCheckIn, request: Request, app: App, who: Centre) -> Response
         app.draw_spot_check(who, body.township, body.month)), 201)
 
 
-@router.get("/spot-checks/{spot_check_id}")
+@router.get("/spot-checks/{spot_check_id}", response_model=SpotCheckOut)
 def spot_check(spot_check_id: UUID, app: App, who: Staff) -> dict[str, Any]:
     return spot_check_view(app.spot_check(who, spot_check_id))
 

@@ -32,7 +32,7 @@ from shared.auth import ROLE_LABELS, Role, roles_of
 
 # The contract's version: bump it whenever the merged spec changes shape (paths, methods,
 # parameters, schemas, status codes); tests/contract/test_openapi.py holds the snapshot to it.
-API_VERSION = "1.1.0"
+API_VERSION = "1.2.0"
 
 CATALOGUES = Path(__file__).parent / "data" / "api"
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -338,6 +338,19 @@ def _named(response: dict[str, Any]) -> bool:
     return True
 
 
+def _has_examples(op: dict[str, Any]) -> bool:
+    """A request example where the operation takes a body, and one on each JSON success
+    response (`example`/`response_example` in the catalogue)."""
+    def shown(media: dict[str, Any]) -> bool:
+        return "example" in media or "examples" in media
+
+    body = op.get("requestBody", {}).get("content", {})
+    answers = [r.get("content", {}).get("application/json")
+               for s, r in op.get("responses", {}).items() if s.startswith("2")]
+    return all(shown(m) for m in body.values()) and all(shown(m) for m in answers
+                                                        if m is not None)
+
+
 def gaps(spec: dict[str, Any]) -> list[str]:
     """Every operation that misses a part of the contract, named: `METHOD path: what`."""
     out = []
@@ -367,6 +380,8 @@ def gaps(spec: dict[str, Any]) -> list[str]:
         if method == "POST" and not any(p.get("name") == "Idempotency-Key"
                                         for p in op.get("parameters", [])):
             missing.append("Idempotency-Key header")
+        if not _has_examples(op):
+            missing.append("example")
         if missing:
             out.append(f"{method} {path}: missing {', '.join(missing)}")
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from services.review.domain import _ROUNDING, SelfCareTier
+from services.review.domain import _ROUNDING, SelfCareTier  # the domain's own lists
 from shared.contracts.common import AssistanceKind
 
 # The add-on (分类施保) categories a percentage is set for.

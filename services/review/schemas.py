@@ -218,7 +218,7 @@ def _term(name: str, hint: Any, b: Bounds) -> Any:
             return create_model(f"{_camel(name)}In", __base__=Body,
                                 **{k: (value, ...) for k in b.keys})
         key = Annotated[str, StringConstraints(min_length=1, max_length=b.key_max_length)]
-        return Annotated[dict[key, value], Field(min_length=1, max_length=b.max_keys)]  # type: ignore[valid-type]
+        return Annotated[dict[key, value], Field(min_length=1, max_length=b.max_keys)]
     if b.choices:
         return Literal[b.choices]
     if hint is str:
@@ -230,17 +230,19 @@ def _term(name: str, hint: Any, b: Bounds) -> Any:
 def _policy_terms_in() -> type[Body]:
     hints = get_type_hints(PolicyTerms)
     terms = [f.name for f in dataclass_fields(PolicyTerms)]
-    assert set(terms) == set(TERM_BOUNDS), "every policy term has its bounds (policy_bounds.py)"
-    model = create_model(
+    if set(terms) != set(TERM_BOUNDS):  # a term added to the domain without its bounds
+        raise TypeError(f"policy_bounds.py and PolicyTerms differ: "
+                        f"{sorted(set(terms) ^ set(TERM_BOUNDS))}")
+    return create_model(
         "PolicyTermsIn", __base__=Body,
         __doc__="Every term of a policy version (PolicyTerms), each within its bounds.",
         **{n: (_term(n, hints[n], TERM_BOUNDS[n]),
                ... if TERM_BOUNDS[n].default is NOT_SET else TERM_BOUNDS[n].default)
            for n in terms})
-    return model
 
 
 PolicyTermsIn = _policy_terms_in()
+
 
 class PolicyIn(Body):
     effective_from: date

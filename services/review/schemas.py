@@ -265,18 +265,62 @@ class SpotResultIn(Body):
 # --- views -------------------------------------------------------------------------------------
 
 
+class VerificationView(BaseModel):
+    """The county centre's economic verification (经济状况核对): the report masked for roles
+    that may not see it."""
+
+    requested_on: date
+    reported_on: date | None = None
+    masked: bool
+    report: dict[str, str] | None = None  # each finding, or "***" when masked
+
+
+class PayeeView(BaseModel):
+    """Who is paid: the account shown masked only."""
+
+    name: str
+    bank: str
+    account: str = Field(examples=["***************9012"])
+
+
 class CaseView(BaseModel):
-    """A review case; the fields every reader relies on, and the rest as the case has them."""
+    """A review case: the household as investigated, the investigation, the verification,
+    the joint review, the opinion, the decision, and its statutory time limits."""
 
     model_config = ConfigDict(extra="allow")
     case_id: UUID
     version: int
     application_id: UUID
     kind: str = Field(examples=["dibao"])
+    linshi_type: str | None = None  # 临时救助: emergency or expenditure
     township: str = Field(examples=["469028100"])
     village: str | None = Field(None, examples=["469028100201"])
     status: str = Field(examples=["investigating"])
-    round: int
+    round: int  # a new round after an upheld objection
+    applicant_name: str | None = None
+    household_size: int | None = None
+    household_id: str | None = None
+    accepted_on: date | None = None
+    investigation_due: date | None = None
+    decision_due: date | None = None
+    decision_extended: bool | None = None
+    deadlines_provisional: bool | None = None  # counted past the published calendar
+    close_relative_declared: bool | None = None  # 近亲属备案
+    household: dict[str, Any] | None = None  # members (ids masked), incomes, assets
+    investigators: list[dict[str, Any]] | None = None
+    contractor: str | None = None
+    visits: list[dict[str, Any]] | None = None
+    interviews: list[dict[str, Any]] | None = None
+    verification: VerificationView | None = None
+    joint_review: dict[str, Any] | None = None
+    opinion: dict[str, Any] | None = None  # approve, reasons, amount and its breakdown
+    rejection_due: date | None = None
+    confirmation_due: date | None = None
+    decided_on: date | None = None
+    decision: dict[str, Any] | None = None
+    advance: dict[str, Any] | None = None  # 先行救助
+    payments: list[dict[str, Any]] | None = None  # 临时救助 instalments
+    payee: PayeeView | None = None
 
 
 class CaseStep(BaseModel):

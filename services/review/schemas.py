@@ -333,6 +333,38 @@ class CaseStep(BaseModel):
     round: int
 
 
+class OpinionIssued(CaseStep):
+    """The case with the township's opinion (审核意见): for an approval, the amount and how
+    it was computed under the policy version in force."""
+
+    approve: bool
+    reasons: list[str]
+    amount: str | None = Field(None, examples=["1580"])  # None for a refusal
+    breakdown: dict[str, Any] | None = None
+    policy_version: int
+    issued_on: date
+    publicity_required: bool  # a refusal is not publicised
+    household_size: int
+
+
+class DeadlineExtended(CaseStep):
+    decision_due: date  # the extended time limit
+
+
+class CaseConfirmed(CaseStep):
+    """The decision; a 低保 or 特困 confirmation also starts an entitlement."""
+
+    decision: dict[str, Any]  # outcome, notice, amount, start_month, valid_until
+    entitlement_id: UUID | None = None  # None for 临时救助 and 低保边缘
+
+
+class AdvanceGranted(CaseStep):
+    """先行救助 granted and confirmed at once: its record is due later, with the payments."""
+
+    advance: dict[str, Any]  # granted_on, completion_due, completed_on
+    payments: list[dict[str, Any]]
+
+
 class EntitlementStep(BaseModel):
     """An entitlement after a command, with its last change."""
 
@@ -343,6 +375,11 @@ class EntitlementStep(BaseModel):
     monthly_amount: str | None = Field(None, examples=["620.00"])
     recheck_due: date | None = None
     last_change: dict[str, Any] | None = None
+
+
+class EntitlementAdjusted(EntitlementStep):
+    change: str = Field(examples=["decrease"])  # increase or decrease (unchanged is refused)
+    breakdown: dict[str, Any]  # the amount recomputed
 
 
 class PolicyPublished(BaseModel):

@@ -10,7 +10,9 @@ from fastapi.responses import Response
 
 from services.review.routes import App, Assigner, Leader, command
 from services.review.schemas import (
+    AdvanceGranted,
     AdvanceIn,
+    CaseConfirmed,
     CaseStep,
     ConfirmIn,
     NoteIn,
@@ -22,7 +24,7 @@ from services.review.schemas import (
 router = APIRouter(tags=["decision"])
 
 
-@router.post("/cases/{case_id}/confirm", response_model=CaseStep)
+@router.post("/cases/{case_id}/confirm", response_model=CaseConfirmed)
 def confirm(case_id: UUID, body: ConfirmIn, request: Request, app: App,
             who: Leader) -> Response:
     def run() -> dict[str, Any]:
@@ -39,7 +41,7 @@ def reject(case_id: UUID, body: ReasonsIn, request: Request, app: App,
         app.reject(who, case_id, body.reasons)))
 
 
-@router.post("/cases/{case_id}/advance", response_model=CaseStep, status_code=201)
+@router.post("/cases/{case_id}/advance", response_model=AdvanceGranted, status_code=201)
 def advance(case_id: UUID, body: AdvanceIn, request: Request, app: App,
             who: Leader) -> Response:
     def run() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from services.review.routes import TOWNSHIP, App, Leader, Rechecker, Staff, command
 from services.review.schemas import (
     AdjustIn,
+    EntitlementAdjusted,
     EntitlementStep,
     EntitlementView,
     RecheckIn,
@@ -47,7 +48,7 @@ def recheck(entitlement_id: UUID, body: RecheckIn, request: Request, app: App,
         who, entitlement_id, body.finding, body.changed)), 201)
 
 
-@router.post("/entitlements/{entitlement_id}/adjust", response_model=EntitlementStep)
+@router.post("/entitlements/{entitlement_id}/adjust", response_model=EntitlementAdjusted)
 def adjust(entitlement_id: UUID, body: AdjustIn, request: Request, app: App,
            who: Leader) -> Response:
     findings = enum_values(body.model_dump(include={"members", "incomes", "assets",

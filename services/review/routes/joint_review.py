@@ -11,9 +11,11 @@ from fastapi.responses import Response
 from services.review.routes import App, Bureau, Leader, Panel, command
 from services.review.schemas import (
     CaseStep,
+    DeadlineExtended,
     ExtendIn,
     JointReviewIn,
     OpinionIn,
+    OpinionIssued,
     ReasonsIn,
     case_step,
     plain,
@@ -30,7 +32,7 @@ def joint_review(case_id: UUID, body: JointReviewIn, request: Request, app: App,
         body.outcome)), 201)
 
 
-@router.post("/cases/{case_id}/opinion", response_model=CaseStep, status_code=201)
+@router.post("/cases/{case_id}/opinion", response_model=OpinionIssued, status_code=201)
 def opinion(case_id: UUID, body: OpinionIn, request: Request, app: App,
             who: Panel) -> Response:
     assessment = {"self_care": body.self_care.model_dump() if body.self_care else None,
@@ -52,7 +54,7 @@ def county_approval(case_id: UUID, body: ReasonsIn, request: Request, app: App,
         app.approve_at_county(who, case_id, body.reasons)))
 
 
-@router.post("/cases/{case_id}/deadline-extension", response_model=CaseStep)
+@router.post("/cases/{case_id}/deadline-extension", response_model=DeadlineExtended)
 def extend(case_id: UUID, body: ExtendIn, request: Request, app: App,
            who: Leader) -> Response:
     def run() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from shared.openapi import gaps, operations
 
 pytestmark = pytest.mark.slow
 
-EXAMPLED = ["archive", "review"]  # services whose every operation has its examples
+EXAMPLED = ["archive", "disbursement", "review"]  # services whose every operation has its examples
 
 
 @pytest.fixture(scope="module")

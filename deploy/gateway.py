@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deploy.console import mount_console
 from shared.contracts.common import SERVICES
-from shared.openapi import ASSETS, docs_page, merge
+from shared.openapi import ASSETS, GATEWAY_DOCS_TITLE, docs_page, merge
 from shared.web import InFlightLimit, problem
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -168,7 +168,7 @@ def create_gateway(settings: GatewaySettings,
 
     @app.get("/api/docs", include_in_schema=False)
     async def docs() -> Response:
-        return docs_page("Lingshui social assistance API")
+        return docs_page(GATEWAY_DOCS_TITLE)
 
     app.mount("/api/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets")
 

@@ -187,7 +187,8 @@ class Payee(NamedTuple):
     # shared.bankcards.account_problem of the account, or "ok"; None: recorded before the
     # check existed (drafting then checks it).
     account_check: str | None = None
-    # 身份证号(脱敏), as review masked it; None: recorded before review sent it.
+    # 身份证号(脱敏), as review masked it; None: review sent none (before its v2 contract,
+    # or an account holder who is not a household member).
     resident_id_mask: str | None = None
 
     def to_wire(self) -> dict[str, Any]:

@@ -1,0 +1,176 @@
+"""Events written by the release before issue 24 (tests/data/release_events/make_review.py,
+SQLite, encryption at rest on) still load with today's code, to the same state: the stored
+event form is plain data and was not changed, so nothing is upcast."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from services.review.application import ReviewApplication
+from services.review.domain import (
+    CaseStatus,
+    Entitlement,
+    EntitlementStatus,
+    PolicyTable,
+    ReviewCase,
+    SpotCheck,
+    case_id_for,
+    entitlement_id_for,
+    policy_table_id,
+    spot_check_id_for,
+)
+from services.review.main import ReviewSettings
+from shared.auth import Principal, Role
+from shared.pii import Keyring
+from shared.regions import load_county
+from tests.data.release_events.make_review import APPLICATIONS, KEY, KEYRING, OUT, YELIN
+
+LEADER = Principal(user_id="lead-yelin-1", role=Role.TOWNSHIP_LEADER, township=YELIN)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewApplication]:
+    store = tmp_path_factory.mktemp("release") / "review"
+    shutil.copytree(OUT, store)  # opening the store may migrate it: never the committed copy
+    settings = ReviewSettings(var_dir=store, keyring_file=store / KEYRING,
+                              encrypt_at_rest=True, cipher_key_file=store / KEY,
+                              seed_demo_policy=False)
+    app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
+                            keyring=Keyring.load_or_create(store / KEYRING))
+    app.today = lambda: date(2026, 9, 15)
+    yield app
+    app.close()
+
+
+def case(app: ReviewApplication, which: str) -> ReviewCase:
+    got = app.repository.get(case_id_for(APPLICATIONS[which]))
+    assert isinstance(got, ReviewCase)
+    return got
+
+
+def entitlement(app: ReviewApplication, which: str) -> Entitlement:
+    got = app.repository.get(entitlement_id_for(case_id_for(APPLICATIONS[which])))
+    assert isinstance(got, Entitlement)
+    return got
+
+
+def test_the_fixture_is_small_and_encrypted_at_rest() -> None:
+    db = OUT / "review.db"
+    assert db.stat().st_size < 300_000
+    assert "黎阿婆".encode() not in db.read_bytes()  # the events' state is ciphertext
+
+
+def test_the_policy_table_keeps_its_versions(app: ReviewApplication) -> None:
+    table = app.repository.get(policy_table_id("469028"))
+    assert isinstance(table, PolicyTable)
+    assert [(v["policy_version"], v["effective_from"]) for v in table.versions] == [
+        (1, date(2015, 1, 1)), (2, date(2024, 1, 1)), (3, date(2026, 7, 1))]
+    assert table.terms(3).dibao_standard_rural == Decimal(720)
+    assert app.policy_on(date(2026, 6, 30))[0] == 2
+
+
+def test_the_dibao_case_with_the_visit_findings(app: ReviewApplication) -> None:
+    c = case(app, "dibao")
+    assert (c.version, c.status, c.round, c.kind) == (11, CaseStatus.CONFIRMED, 1, "dibao")
+    members = c.household["members"]
+    assert [m["name"] for m in members] == ["黎阿婆", "符阿妹", "黎小明"]
+    assert members[1]["finding"] == "在县城打零工，患慢性病" and members[1]["serious_illness"]
+    assert members[0]["birth_date"] == date(1956, 3, 14)
+    assert c.household["incomes"] == [{"member_fingerprint": members[1]["fingerprint"],
+                                       "kind": "wage", "amount": Decimal(3600), "months": 6}]
+    assert c.household["irregular_income"] is True
+    assert [v["visited_on"] for v in c.visits] == [date(2026, 3, 4)]
+    assert c.verification is not None and c.verification["report"]["conclusion"] == "与申报一致"
+    assert c.joint_review is not None and c.joint_review["outcome"] == "approve"
+    assert c.opinion is not None and c.opinion["amount"] == Decimal(1578)
+    assert c.opinion["breakdown"]["addons_total"] == "227.50"
+    assert c.opinion["inputs"]["on"] == date(2026, 3, 9)
+    assert c.decision == {"outcome": "confirmed", "notice": "经审核，符合条件，予以确认",
+                          "amount": Decimal(1578), "start_month": "2026-04",
+                          "valid_until": None}
+    assert c.payee is not None and c.payee["name"] == "黎阿婆"
+    # The recorded inputs recompute to the recorded breakdown, to the fen.
+    again = app.recompute_opinion(LEADER, c.id)
+    assert again["identical"] and again["recomputed"]["monthly_amount"] == "1578"
+
+
+def test_the_tekun_case_and_its_assessment(app: ReviewApplication) -> None:
+    c = case(app, "tekun")
+    assert (c.status, c.decided_on, c.confirmation_due) == (
+        CaseStatus.CONFIRMED, date(2026, 3, 19), date(2026, 4, 8))
+    assert c.opinion is not None and c.opinion["breakdown"]["self_care_tier"] == "partial"
+    assert c.opinion["inputs"]["care_mode"] == "dispersed"
+    assert app.recompute_opinion(LEADER, c.id)["identical"]
+
+
+def test_the_temporary_assistance_cases_and_their_instalments(app: ReviewApplication) -> None:
+    advance = case(app, "emergency")
+    assert advance.advance == {"granted_on": date(2026, 3, 3),
+                               "completion_due": date(2026, 3, 17),
+                               "completed_on": date(2026, 3, 10)}
+    assert [(p["instalment"], p["amount"], p["month"], p["advance"])
+            for p in advance.payments] == [(1, Decimal(1950), "2026-03", True),
+                                           (2, Decimal(1950), "2026-04", True)]
+    county = case(app, "expenditure")
+    assert county.county_approved and county.status is CaseStatus.CONFIRMED
+    assert county.opinion is not None
+    assert county.opinion["breakdown"]["county_approval_required"] is True
+    assert [p["amount"] for p in county.payments] == [Decimal(3900)] * 3
+    assert [p["month"] for p in county.payments] == ["2026-04", "2026-05", "2026-06"]
+    assert app.recompute_opinion(LEADER, county.id)["identical"]
+
+
+def test_the_other_endings(app: ReviewApplication) -> None:
+    edge = case(app, "edge")
+    assert edge.decision is not None and edge.decision["valid_until"] == date(2027, 3, 20)
+    rejected = case(app, "rejected")
+    assert rejected.status is CaseStatus.REJECTED
+    assert rejected.decision == {"outcome": "rejected", "reasons": ["家庭人均收入高于当地低保标准"]}
+    assert case(app, "withdrawn").status is CaseStatus.WITHDRAWN
+    objection = case(app, "objection")
+    assert (objection.status, objection.round, objection.decision_extended) == (
+        CaseStatus.REINVESTIGATING, 2, True)
+    assert objection.publicity_closed_on == date(2026, 3, 17)
+
+
+def test_the_dibao_entitlement_through_dynamic_management(app: ReviewApplication) -> None:
+    e = entitlement(app, "dibao")
+    assert (e.version, e.status, e.monthly_amount, e.policy_version, e.household_size) == (
+        9, EntitlementStatus.PHASING_OUT, Decimal(820), 3, 2)
+    assert [(c["change"], c["amount"], c["effective_month"]) for c in e.changes] == [
+        ("decrease", Decimal(663), "2026-04"), ("increase", Decimal(820), "2026-07"),
+        ("suspend", Decimal(0), "2026-07"), ("resume", Decimal(820), "2026-08"),
+        ("phase_out", Decimal(820), "2026-09")]
+    assert e.changes[1]["reasons"] == ["标准调整"]
+    assert (e.ends_after, e.recheck_due, e.decided_on) == (
+        "2026-11", date(2026, 10, 16), date(2026, 3, 18))
+    # The reported change was applied: the boy who moved out is no longer counted.
+    members = e.inputs["household"]["members"]
+    assert [m["counted"] for m in members] == [True, True, False]
+    assert e.reported_changes == [] and e.recheck_requests == []
+    assert e.breakdown["members_counted"] == 2
+
+
+def test_the_tekun_entitlement_terminated_after_a_withdrawn_notice(
+        app: ReviewApplication) -> None:
+    e = entitlement(app, "tekun")
+    assert (e.status, e.monthly_amount, e.ends_after, e.pending_termination) == (
+        EntitlementStatus.TERMINATED, Decimal(1336), "2026-08", None)
+    assert [c["change"] for c in e.changes] == ["increase", "terminate"]
+    assert e.changes[1]["reasons"] == ["入住敬老院后由亲属供养"]
+
+
+def test_the_spot_check(app: ReviewApplication) -> None:
+    check = app.repository.get(spot_check_id_for(YELIN, "2026-03"))
+    assert isinstance(check, SpotCheck) and check.completed
+    assert check.population == {"tekun": 1, "linshi": 2, "dibao_edge": 1, "dibao": 1}
+    assert sorted(s["kind"] for s in check.sample) == ["dibao", "dibao_edge", "linshi", "tekun"]
+    wrong = [r for r in check.results.values() if not r["upheld"]]
+    assert [r["corrective_action"] for r in wrong] == ["重新核算并追回多发资金"] * 2
+    assert all(UUID(s["case_id"]) for s in check.sample)

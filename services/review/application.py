@@ -42,6 +42,7 @@ from services.review.projections import ReviewProjection
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.clock import MonthlyRhythm, today_from
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.contracts.intake import (
     ApplicationAccepted,
@@ -59,8 +60,7 @@ from shared.pii import Keyring
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
-SYSTEM_ACTOR = {"user_id": "system:review", "role": "county_bureau", "township": None,
-                "village": None}
+SYSTEM_ACTOR = Actor(user_id="system:review", role="county_bureau")
 
 
 def _member(m: MemberRef) -> dict[str, Any]:
@@ -125,8 +125,8 @@ class ReviewApplication(ServiceApplication):
         try:
             table = self.repository.get(policy_table_id(self.settings.region))
         except AggregateNotFoundError:
-            table = PolicyTable(region=self.settings.region, actor=who.actor())
-        number = table.publish(effective_from, checked, reason, self.today(), who.actor())
+            table = PolicyTable(region=self.settings.region, actor=who.as_actor().stored())
+        number = table.publish(effective_from, checked, reason, self.today(), who.as_actor())
         self.save(table)
         return number
 
@@ -137,7 +137,7 @@ class ReviewApplication(ServiceApplication):
             return False
         except AggregateNotFoundError:
             pass
-        table = PolicyTable(region=self.settings.region, actor=SYSTEM_ACTOR)
+        table = PolicyTable(region=self.settings.region, actor=SYSTEM_ACTOR.stored())
         for v in versions:
             # Seeding builds history, so "today" is each version's own first day.
             effective = date.fromisoformat(v["effective_from"])
@@ -173,7 +173,7 @@ class ReviewApplication(ServiceApplication):
         return False  # the rural standard is the lower one: never over-pays by default
 
     def open_case(self, accepted: ApplicationAccepted | ApplicationAcceptedV1,
-                  actor: dict[str, Any]) -> UUID:
+                  actor: Actor) -> UUID:
         if isinstance(accepted, ApplicationAccepted):
             accepted = accepted.opened(self._keyring())  # SealError if tampered
         version, terms = self.policy_on(accepted.accepted_on)
@@ -201,7 +201,7 @@ class ReviewApplication(ServiceApplication):
             close_relative_declared=accepted.close_relative_declared,
             investigation_due=investigation.due, decision_due=decision.due,
             deadlines_provisional=investigation.provisional or decision.provisional,
-            actor=actor, household=household, household_id=accepted.household_id,
+            actor=actor.stored(), household=household, household_id=accepted.household_id,
             linshi_type=accepted.linshi_type.value if accepted.linshi_type else None,
             payee=payee, policy_version=version)
         self.save(case)
@@ -266,7 +266,7 @@ class ReviewApplication(ServiceApplication):
         case = self._acting(who, case_id)
         today = self.today()
         _, terms = self.policy_on(today)
-        case.assign_investigation(investigators, contractor, terms, today, who.actor())
+        case.assign_investigation(investigators, contractor, terms, today, who.as_actor())
         self.save(case)
         return case
 
@@ -277,27 +277,27 @@ class ReviewApplication(ServiceApplication):
             raise RuleViolation("review.date_in_future", "the visit cannot be in the future",
                                 field="visited_on")
         _, terms = self.policy_on(visit["visited_on"])
-        case.record_home_visit(visit, findings, terms.min_investigators, who.actor())
+        case.record_home_visit(visit, findings, terms.min_investigators, who.as_actor())
         self.save(case)
         return case
 
     def record_interview(self, who: Principal, case_id: UUID,
                          interview: dict[str, Any]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.record_interview(interview, who.actor())
+        case.record_interview(interview, who.as_actor())
         self.save(case)
         return case
 
     def request_verification(self, who: Principal, case_id: UUID) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.request_verification(self.today(), who.actor())
+        case.request_verification(self.today(), who.as_actor())
         self.save(case)
         return case
 
     def record_verification(self, who: Principal, case_id: UUID,
                             report: dict[str, Any]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.record_verification(report, self.today(), who.actor())
+        case.record_verification(report, self.today(), who.as_actor())
         self.save(case)
         return case
 
@@ -312,7 +312,7 @@ class ReviewApplication(ServiceApplication):
             raise RuleViolation("review.date_in_future", "the meeting cannot be in the future",
                                 field="held_on")
         _, terms = self.policy_on(held_on)
-        case.hold_joint_review(held_on, members, outcome, terms, who.actor())
+        case.hold_joint_review(held_on, members, outcome, terms, who.as_actor())
         self.save(case)
         return case
 
@@ -324,7 +324,7 @@ class ReviewApplication(ServiceApplication):
         rejection_due = self.calendar.add_working_days(
             today, terms.rejection_notice_working_days).due
         case.issue_opinion(approve, reasons, assessment, version, terms, today, rejection_due,
-                           who.actor())
+                           who.as_actor())
         self.save(case)
         return case
 
@@ -341,7 +341,7 @@ class ReviewApplication(ServiceApplication):
 
     def approve_at_county(self, who: Principal, case_id: UUID, reasons: list[str]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.approve_at_county(reasons, self.today(), who.actor())
+        case.approve_at_county(reasons, self.today(), who.as_actor())
         self.save(case)
         return case
 
@@ -350,7 +350,7 @@ class ReviewApplication(ServiceApplication):
         _, terms = self.policy_on(case.accepted_on)
         due = self.calendar.add_working_days(case.accepted_on,
                                              terms.decision_extended_working_days)
-        case.extend_decision_deadline(reason, due, who.actor())
+        case.extend_decision_deadline(reason, due, who.as_actor())
         self.save(case)
         return case
 
@@ -359,13 +359,13 @@ class ReviewApplication(ServiceApplication):
     # ==========================================================================================
 
     def publicity_opened(self, case_id: UUID, notice_id: UUID, round_: int, starts_on: date,
-                         ends_on: date, actor: dict[str, Any]) -> None:
+                         ends_on: date, actor: Actor) -> None:
         case = self._case(case_id)
         if case.publicity_opened(notice_id, round_, starts_on, ends_on, actor):
             self.save(case)
 
     def publicity_closed(self, case_id: UUID, notice_id: UUID, round_: int, outcome: str,
-                         finding: str | None, closed_on: date, actor: dict[str, Any]) -> None:
+                         finding: str | None, closed_on: date, actor: Actor) -> None:
         case = self._case(case_id)
         confirmation_due = None
         if case.kind == AssistanceKind.TEKUN.value and outcome == "clean":
@@ -377,7 +377,7 @@ class ReviewApplication(ServiceApplication):
             self.save(case)
 
     def termination_notice_closed(self, case_id: UUID, outcome: str, finding: str | None,
-                                  closed_on: date, actor: dict[str, Any]) -> None:
+                                  closed_on: date, actor: Actor) -> None:
         ent = self._entitlement(entitlement_id_for(case_id))
         if ent.termination_notice_closed(outcome, finding, closed_on, actor):
             self.save(ent)
@@ -401,7 +401,7 @@ class ReviewApplication(ServiceApplication):
         if case.kind == AssistanceKind.DIBAO_EDGE.value:
             valid_until = add_months_to_date(today, opinion_terms.dibao_edge_validity_months)
         case.confirm(today, notice, recheck_months, valid_until, self.rhythm_for(today),
-                     who.actor())
+                     who.as_actor())
         entitlement = None
         if recheck_months is not None:
             assert case.decision is not None and case.opinion is not None
@@ -416,7 +416,8 @@ class ReviewApplication(ServiceApplication):
                 policy_version=case.opinion["policy_version"], start_month=start,
                 recheck_due=add_months_to_date(first_day, recheck_months),
                 recheck_months=recheck_months, payee=case.payee,
-                inputs=case.opinion["inputs"], actor=who.actor(), decided_on=today)
+                inputs=case.opinion["inputs"], actor=who.as_actor().stored(),
+                decided_on=today)
             self.save(case, entitlement)
         else:
             self.save(case)
@@ -424,7 +425,7 @@ class ReviewApplication(ServiceApplication):
 
     def reject(self, who: Principal, case_id: UUID, reasons: list[str]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.reject(self.today(), reasons, who.actor())
+        case.reject(self.today(), reasons, who.as_actor())
         self.save(case)
         return case
 
@@ -439,13 +440,13 @@ class ReviewApplication(ServiceApplication):
         version, terms = self.policy_on(today)
         due = self.calendar.add_working_days(
             today, terms.linshi_advance_completion_working_days).due
-        case.grant_advance(band, instalments, version, terms, today, due, reason, who.actor())
+        case.grant_advance(band, instalments, version, terms, today, due, reason, who.as_actor())
         self.save(case)
         return case
 
     def complete_advance_record(self, who: Principal, case_id: UUID, note: str) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.complete_advance_record(self.today(), note, who.actor())
+        case.complete_advance_record(self.today(), note, who.as_actor())
         self.save(case)
         return case
 
@@ -534,7 +535,7 @@ class ReviewApplication(ServiceApplication):
         months = (terms.recheck_months_tekun if ent.kind == AssistanceKind.TEKUN.value
                   else ent.recheck_months)
         ent.record_recheck(today, finding, changed, add_months_to_date(today, months),
-                           who.actor())
+                           who.as_actor())
         self.save(ent)
         return ent
 
@@ -583,7 +584,7 @@ class ReviewApplication(ServiceApplication):
         """The township confirms: each change an event with reason 标准调整, in one
         transaction (all or nothing)."""
         changes, month = self._standard_changes(who, township, policy_version)
-        today, actor = self.today(), who.actor()
+        today, actor = self.today(), who.as_actor()
         changed = [e for e, a, b in changes
                    if e.restandardise(a, b, policy_version, month, today, actor)]
         self.save(*changed)
@@ -613,7 +614,7 @@ class ReviewApplication(ServiceApplication):
                                 " — terminate or phase out instead", field="incomes")
         size = breakdown.get("members_counted", ent.household_size)
         change = ent.adjust(Decimal(breakdown["monthly_amount"]), size, breakdown, inputs,
-                            version, reasons, today, self.rhythm_for(today), who.actor())
+                            version, reasons, today, self.rhythm_for(today), who.as_actor())
         self.save(ent)
         return ent, change
 
@@ -623,23 +624,23 @@ class ReviewApplication(ServiceApplication):
         today = self.today()
         _, terms = self.policy_on(today)
         if change == "suspend":
-            ent.suspend(reasons, today, self.rhythm_for(today), who.actor())
+            ent.suspend(reasons, today, self.rhythm_for(today), who.as_actor())
         elif change == "resume":
-            ent.resume(reasons, today, self.rhythm_for(today), who.actor())
+            ent.resume(reasons, today, self.rhythm_for(today), who.as_actor())
         elif change == "phase_out":
             if months is None:
                 raise RuleViolation("review.phase_out_too_long", "say how many months",
                                     field="months")
-            ent.phase_out(months, reasons, today, terms, self.rhythm_for(today), who.actor())
+            ent.phase_out(months, reasons, today, terms, self.rhythm_for(today), who.as_actor())
         elif change == "terminate":
-            ent.terminate(reasons, today, self.rhythm_for(today), who.actor())
+            ent.terminate(reasons, today, self.rhythm_for(today), who.as_actor())
         else:  # pragma: no cover - the API restricts the values
             raise ValueError(change)
         self.save(ent)
         return ent
 
     def change_reported(self, reported: ChangeReported | ChangeReportedV1,
-                        actor: dict[str, Any]) -> bool:
+                        actor: Actor) -> bool:
         """A change reported in intake: kept on the entitlement for the township, whose
         recheck falls due now; the adjustment applies it (apply_reported)."""
         if isinstance(reported, ChangeReported):
@@ -664,7 +665,7 @@ class ReviewApplication(ServiceApplication):
             return True
         return False
 
-    def report_upheld(self, upheld: ReportUpheld, actor: dict[str, Any]) -> bool:
+    def report_upheld(self, upheld: ReportUpheld, actor: Actor) -> bool:
         """A public report (举报) about a household was found true in publicity: the
         entitlement it names falls due for recheck now. A report naming no benefit (a
         household left out, an undecided case) has nothing here to recheck."""
@@ -687,7 +688,7 @@ class ReviewApplication(ServiceApplication):
         return False
 
     def application_withdrawn(self, application_id: UUID, reason: str, on: date,
-                              actor: dict[str, Any]) -> None:
+                              actor: Actor) -> None:
         try:
             case = self._case(case_id_for(application_id))
         except NotFound:
@@ -731,7 +732,8 @@ class ReviewApplication(ServiceApplication):
         check = SpotCheck(township=township, month=month, seed=seed,
                           population={k: len(v) for k, v in by_kind.items()},
                           percent={k: str(terms.spot_check_percent[k]) for k in by_kind},
-                          sample=sample, policy_version=version, actor=who.actor())
+                          sample=sample, policy_version=version,
+                          actor=who.as_actor().stored())
         self.save(check)
         return check
 
@@ -746,12 +748,12 @@ class ReviewApplication(ServiceApplication):
                                  upheld: bool, finding: str | None,
                                  corrective_action: str | None) -> SpotCheck:
         check = self.spot_check(who, spot_check_id)
-        check.record_result(case_id, upheld, finding, corrective_action, who.actor())
+        check.record_result(case_id, upheld, finding, corrective_action, who.as_actor())
         self.save(check)
         return check
 
     def complete_spot_check(self, who: Principal, spot_check_id: UUID) -> SpotCheck:
         check = self.spot_check(who, spot_check_id)
-        check.complete(who.actor())
+        check.complete(who.as_actor())
         self.save(check)
         return check

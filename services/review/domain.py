@@ -25,11 +25,16 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.calendar import Deadline
 from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
 from shared.pii import age_on
 
 CENT = Decimal("0.01")
+
+# "Who did it" as an event records it (Actor.stored()): events hold plain data, so the
+# ones written before Actor was typed load as they are. Commands take the typed Actor.
+StoredActor = dict[str, Any]
 
 # Income kinds not counted (DOMAIN.md "Income not counted"); the same list as intake's
 # EXCLUDED_INCOME, kept as plain strings so the domain does not depend on a schema module.
@@ -237,12 +242,12 @@ class PolicyTable(Aggregate):
         return policy_table_id(region)
 
     @event("Created")
-    def __init__(self, region: str, actor: dict[str, Any]) -> None:
+    def __init__(self, region: str, actor: StoredActor) -> None:
         self.region = region
         self.versions: list[dict[str, Any]] = []
 
     def publish(self, effective_from: date, terms: PolicyTerms, reason: str, today: date,
-                actor: dict[str, Any]) -> int:
+                actor: Actor) -> int:
         if not reason.strip():
             raise RuleViolation("review.reason_required", "say why the policy changes",
                                 field="reason")
@@ -253,12 +258,12 @@ class PolicyTable(Aggregate):
                                 field="effective_from")
         number = len(self.versions) + 1
         self._published(policy_version=number, effective_from=effective_from,
-                        terms=terms.to_dict(), reason=reason, actor=actor)
+                        terms=terms.to_dict(), reason=reason, actor=actor.stored())
         return number
 
     @event("Published")
     def _published(self, policy_version: int, effective_from: date, terms: dict[str, Any],
-                   reason: str, actor: dict[str, Any]) -> None:
+                   reason: str, actor: StoredActor) -> None:
         self.versions.append({"policy_version": policy_version, "effective_from": effective_from,
                               "terms": terms, "reason": reason})
 
@@ -698,7 +703,7 @@ class ReviewCase(Aggregate):
     def __init__(self, application_id: UUID, kind: str, township: str, village: str,
                  accepted_on: date, household_size: int, applicant_name: str,
                  close_relative_declared: bool, investigation_due: date, decision_due: date,
-                 deadlines_provisional: bool, actor: dict[str, Any],
+                 deadlines_provisional: bool, actor: StoredActor,
                  household: dict[str, Any] | None = None, household_id: str | None = None,
                  linshi_type: str | None = None, payee: dict[str, Any] | None = None,
                  policy_version: int | None = None) -> None:
@@ -767,7 +772,7 @@ class ReviewCase(Aggregate):
     # --- 1. investigation -----------------------------------------------------------------
 
     def assign_investigation(self, investigators: list[dict[str, Any]], contractor: str | None,
-                             terms: PolicyTerms, on: date, actor: dict[str, Any]) -> None:
+                             terms: PolicyTerms, on: date, actor: Actor) -> None:
         self._open_for_investigation()
         if self.status not in (CaseStatus.OPENED, CaseStatus.INVESTIGATING,
                                CaseStatus.REINVESTIGATING) and not self.advance_record_pending:
@@ -779,18 +784,18 @@ class ReviewCase(Aggregate):
                                 f"the township team needs at least {terms.min_investigators} "
                                 "investigators, or assign a contractor", field="investigators")
         self._assigned(investigators=investigators, contractor=contractor, assigned_on=on,
-                       actor=actor)
+                       actor=actor.stored())
 
     @event("InvestigationAssigned")
     def _assigned(self, investigators: list[dict[str, Any]], contractor: str | None,
-                  assigned_on: date, actor: dict[str, Any]) -> None:
+                  assigned_on: date, actor: StoredActor) -> None:
         self.investigators = investigators
         self.contractor = contractor
         if self.status is CaseStatus.OPENED:
             self.status = CaseStatus.INVESTIGATING
 
     def record_home_visit(self, visit: dict[str, Any], findings: dict[str, Any],
-                          min_investigators: int, actor: dict[str, Any]) -> None:
+                          min_investigators: int, actor: Actor) -> None:
         """入户调查: findings, who visited, who was present and signed, documents."""
         self._open_for_investigation()
         if not self.investigators and self.contractor is None:
@@ -816,61 +821,61 @@ class ReviewCase(Aggregate):
             raise RuleViolation("review.visit_unsigned",
                                 f"investigator {unsigned[0]} did not sign", field="signed_by")
         household = apply_findings(self.household, findings)
-        self._visited(visit=visit, household=household, round=self.round, actor=actor)
+        self._visited(visit=visit, household=household, round=self.round, actor=actor.stored())
 
     @event("HomeVisitRecorded")
     def _visited(self, visit: dict[str, Any], household: dict[str, Any], round: int,
-                 actor: dict[str, Any]) -> None:
+                 actor: StoredActor) -> None:
         self.visits.append({**visit, "round": round})
         self.household = household
         self.visit_round = round
         if self.status in (CaseStatus.INVESTIGATING, CaseStatus.REINVESTIGATING):
             self.status = CaseStatus.INVESTIGATED
 
-    def record_interview(self, interview: dict[str, Any], actor: dict[str, Any]) -> None:
+    def record_interview(self, interview: dict[str, Any], actor: Actor) -> None:
         """邻里访问 and 信函索证."""
         self._open_for_investigation()
         if not self.investigators and self.contractor is None:
             raise RuleViolation("review.investigation_not_assigned",
                                 "assign the investigation before recording interviews")
-        self._interviewed(interview=interview, round=self.round, actor=actor)
+        self._interviewed(interview=interview, round=self.round, actor=actor.stored())
 
     @event("InterviewRecorded")
     def _interviewed(self, interview: dict[str, Any], round: int,
-                     actor: dict[str, Any]) -> None:
+                     actor: StoredActor) -> None:
         self.interviews.append({**interview, "round": round})
 
     # --- 2. economic-status verification --------------------------------------------------
 
-    def request_verification(self, on: date, actor: dict[str, Any]) -> None:
+    def request_verification(self, on: date, actor: Actor) -> None:
         self._open()
         if self.verification_requested_on is not None:
             raise RuleViolation("review.verification_already_requested",
                                 "economic-status verification was already requested")
-        self._verification_requested(requested_on=on, actor=actor)
+        self._verification_requested(requested_on=on, actor=actor.stored())
 
     @event("VerificationRequested")
-    def _verification_requested(self, requested_on: date, actor: dict[str, Any]) -> None:
+    def _verification_requested(self, requested_on: date, actor: StoredActor) -> None:
         self.verification_requested_on = requested_on
 
     def record_verification(self, report: dict[str, Any], on: date,
-                            actor: dict[str, Any]) -> None:
+                            actor: Actor) -> None:
         """家庭经济状况核对 report of the county centre. Sensitive: masked in reads."""
         self._open()
         if self.verification_requested_on is None:
             raise RuleViolation("review.verification_not_requested",
                                 "the township has not requested verification")
-        self._verified(report=report, reported_on=on, actor=actor)
+        self._verified(report=report, reported_on=on, actor=actor.stored())
 
     @event("VerificationReported")
     def _verified(self, report: dict[str, Any], reported_on: date,
-                  actor: dict[str, Any]) -> None:
+                  actor: StoredActor) -> None:
         self.verification = {"report": report, "reported_on": reported_on}
 
     # --- 3. joint review (联审联批) -------------------------------------------------------
 
     def hold_joint_review(self, held_on: date, members: list[dict[str, Any]], outcome: str,
-                          terms: PolicyTerms, actor: dict[str, Any]) -> None:
+                          terms: PolicyTerms, actor: Actor) -> None:
         self._open()
         if self.visit_round != self.round:
             raise RuleViolation("review.investigation_missing",
@@ -924,11 +929,11 @@ class ReviewCase(Aggregate):
             raise RuleViolation("review.joint_review_outcome",
                                 f"the members' opinions give {majority}", field="outcome")
         self._joint_review_held(held_on=held_on, members=members, outcome=outcome,
-                                round=self.round, actor=actor)
+                                round=self.round, actor=actor.stored())
 
     @event("JointReviewHeld")
     def _joint_review_held(self, held_on: date, members: list[dict[str, Any]], outcome: str,
-                           round: int, actor: dict[str, Any]) -> None:
+                           round: int, actor: StoredActor) -> None:
         self.joint_review = {"held_on": held_on, "members": members, "outcome": outcome,
                              "round": round}
         self.joint_review_round = round
@@ -949,7 +954,7 @@ class ReviewCase(Aggregate):
 
     def issue_opinion(self, approve: bool, reasons: list[str], assessment: Mapping[str, Any],
                       policy_version: int, terms: PolicyTerms, on: date,
-                      rejection_due: date, actor: dict[str, Any]) -> dict[str, Any]:
+                      rejection_due: date, actor: Actor) -> dict[str, Any]:
         self._open()
         if self.visit_round != self.round:
             raise RuleViolation("review.investigation_missing",
@@ -990,7 +995,7 @@ class ReviewCase(Aggregate):
             breakdown=breakdown, inputs=inputs, policy_version=policy_version,
             issued_on=on, publicity_required=approve, county_approval_required=needs_county,
             household_size=len(counted_members(self.household)) or self.household_size,
-            rejection_due=None if approve else rejection_due, actor=actor)
+            rejection_due=None if approve else rejection_due, actor=actor.stored())
         assert self.opinion is not None
         return self.opinion
 
@@ -1000,7 +1005,7 @@ class ReviewCase(Aggregate):
                         inputs: dict[str, Any], policy_version: int, issued_on: date,
                         publicity_required: bool, county_approval_required: bool,
                         household_size: int, rejection_due: date | None,
-                        actor: dict[str, Any]) -> None:
+                        actor: StoredActor) -> None:
         self.opinion = {"round": round, "approve": approve, "reasons": reasons,
                         "amount": amount, "breakdown": breakdown, "inputs": inputs,
                         "policy_version": policy_version, "issued_on": issued_on,
@@ -1011,50 +1016,50 @@ class ReviewCase(Aggregate):
         self.status = (CaseStatus.AWAITING_COUNTY if county_approval_required
                        else CaseStatus.OPINION_ISSUED)
 
-    def approve_at_county(self, reasons: list[str], on: date, actor: dict[str, Any]) -> None:
+    def approve_at_county(self, reasons: list[str], on: date, actor: Actor) -> None:
         """临时救助 above the township ceiling: the county bureau approves."""
         if self.status is not CaseStatus.AWAITING_COUNTY:
             raise RuleViolation("review.county_approval_not_needed",
                                 "the case is not waiting for the county bureau")
-        self._county_approved(reasons=_reasons(reasons), approved_on=on, actor=actor)
+        self._county_approved(reasons=_reasons(reasons), approved_on=on, actor=actor.stored())
 
     @event("CountyApproved")
     def _county_approved(self, reasons: list[str], approved_on: date,
-                         actor: dict[str, Any]) -> None:
+                         actor: StoredActor) -> None:
         self.county_approved = True
         self.status = CaseStatus.OPINION_ISSUED
 
     # --- 5. publicity (公示) ---------------------------------------------------------------
 
     def publicity_opened(self, notice_id: UUID, round: int, starts_on: date, ends_on: date,
-                         actor: dict[str, Any]) -> bool:
+                         actor: Actor) -> bool:
         """Returns False for a notice of an earlier round (nothing to do)."""
         if round != self.round or self.status is not CaseStatus.OPINION_ISSUED:
             return False
         self._publicity_opened(notice_id=notice_id, round=round, starts_on=starts_on,
-                               ends_on=ends_on, actor=actor)
+                               ends_on=ends_on, actor=actor.stored())
         return True
 
     @event("PublicityOpened")
     def _publicity_opened(self, notice_id: UUID, round: int, starts_on: date, ends_on: date,
-                          actor: dict[str, Any]) -> None:
+                          actor: StoredActor) -> None:
         self.status = CaseStatus.IN_PUBLICITY
 
     def publicity_closed(self, notice_id: UUID, round: int, outcome: str, finding: str | None,
                          closed_on: date, confirmation_due: date | None,
-                         actor: dict[str, Any]) -> bool:
+                         actor: Actor) -> bool:
         if round != self.round or self.status not in (CaseStatus.OPINION_ISSUED,
                                                       CaseStatus.IN_PUBLICITY):
             return False
         self._publicity_closed(notice_id=notice_id, round=round, outcome=outcome,
                                finding=finding, closed_on=closed_on,
-                               confirmation_due=confirmation_due, actor=actor)
+                               confirmation_due=confirmation_due, actor=actor.stored())
         return True
 
     @event("PublicityClosed")
     def _publicity_closed(self, notice_id: UUID, round: int, outcome: str, finding: str | None,
                           closed_on: date, confirmation_due: date | None,
-                          actor: dict[str, Any]) -> None:
+                          actor: StoredActor) -> None:
         self.publicity_closed_on = closed_on
         if outcome == "clean":
             self.status = CaseStatus.PUBLICIZED
@@ -1067,7 +1072,7 @@ class ReviewCase(Aggregate):
     # --- 6. confirmation or rejection ------------------------------------------------------
 
     def confirm(self, decided_on: date, notice: str, recheck_months: int | None,
-                valid_until: date | None, rhythm: MonthlyRhythm, actor: dict[str, Any]) -> None:
+                valid_until: date | None, rhythm: MonthlyRhythm, actor: Actor) -> None:
         self._open()
         if self.opinion is None or self.opinion["round"] != self.round:
             raise RuleViolation("review.opinion_missing", "no opinion for this round")
@@ -1082,36 +1087,37 @@ class ReviewCase(Aggregate):
                                 "confirmation waits until the notice has closed clean")
         self._confirmed(decided_on=decided_on, notice=notice.strip(),
                         amount=self.opinion["amount"], start_month=next_month(decided_on),
-                        recheck_months=recheck_months, valid_until=valid_until, actor=actor)
+                        recheck_months=recheck_months, valid_until=valid_until,
+                        actor=actor.stored())
         if self.kind == AssistanceKind.LINSHI.value:
             self._approve_payments(rhythm.first_payable_month(decided_on), False, actor)
 
-    def _approve_payments(self, first_month: str, advance: bool, actor: dict[str, Any]) -> None:
+    def _approve_payments(self, first_month: str, advance: bool, actor: Actor) -> None:
         assert self.opinion is not None and self.opinion["breakdown"] is not None
         parts = self.opinion["breakdown"]["instalments"]
         for i, amount in enumerate(parts, start=1):
             self._payment_approved(payment_id=payment_id_for(self.id, i), instalment=i,
                                    instalments=len(parts), amount=Decimal(amount),
                                    month=add_months(first_month, i - 1), advance=advance,
-                                   actor=actor)
+                                   actor=actor.stored())
 
     @event("PaymentApproved")
     def _payment_approved(self, payment_id: UUID, instalment: int, instalments: int,
                           amount: Decimal, month: str, advance: bool,
-                          actor: dict[str, Any]) -> None:
+                          actor: StoredActor) -> None:
         self.payments.append({"payment_id": payment_id, "instalment": instalment,
                               "amount": amount, "month": month, "advance": advance})
 
     @event("Confirmed")
     def _confirmed(self, decided_on: date, notice: str, amount: Decimal | None,
                    start_month: str, recheck_months: int | None, valid_until: date | None,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         self.status = CaseStatus.CONFIRMED
         self.decided_on = decided_on
         self.decision = {"outcome": "confirmed", "notice": notice, "amount": amount,
                          "start_month": start_month, "valid_until": valid_until}
 
-    def reject(self, decided_on: date, reasons: list[str], actor: dict[str, Any]) -> None:
+    def reject(self, decided_on: date, reasons: list[str], actor: Actor) -> None:
         """不予确认: the written notice with reasons, within 3 working days of the opinion."""
         self._open()
         reasons = _reasons(reasons)
@@ -1121,23 +1127,23 @@ class ReviewCase(Aggregate):
                                                            CaseStatus.AWAITING_COUNTY):
             raise RuleViolation("review.publicity_not_ended",
                                 "an approving opinion is decided after its publicity")
-        self._rejected(decided_on=decided_on, reasons=reasons, actor=actor)
+        self._rejected(decided_on=decided_on, reasons=reasons, actor=actor.stored())
 
     @event("Rejected")
-    def _rejected(self, decided_on: date, reasons: list[str], actor: dict[str, Any]) -> None:
+    def _rejected(self, decided_on: date, reasons: list[str], actor: StoredActor) -> None:
         self.status = CaseStatus.REJECTED
         self.decided_on = decided_on
         self.decision = {"outcome": "rejected", "reasons": reasons}
 
-    def withdraw(self, reason: str, on: date, actor: dict[str, Any]) -> bool:
+    def withdraw(self, reason: str, on: date, actor: Actor) -> bool:
         """The applicant withdrew in intake: close an undecided case (False if decided)."""
         if self.status in TERMINAL:
             return False
-        self._withdrawn(reason=reason, withdrawn_on=on, actor=actor)
+        self._withdrawn(reason=reason, withdrawn_on=on, actor=actor.stored())
         return True
 
     @event("Withdrawn")
-    def _withdrawn(self, reason: str, withdrawn_on: date, actor: dict[str, Any]) -> None:
+    def _withdrawn(self, reason: str, withdrawn_on: date, actor: StoredActor) -> None:
         self.status = CaseStatus.WITHDRAWN
         self.decided_on = withdrawn_on
         self.decision = {"outcome": "withdrawn", "reasons": [reason]}
@@ -1145,7 +1151,7 @@ class ReviewCase(Aggregate):
     # --- 7. time limits --------------------------------------------------------------------
 
     def extend_decision_deadline(self, reason: str, new_due: Deadline,
-                                 actor: dict[str, Any]) -> None:
+                                 actor: Actor) -> None:
         """20 → 45 working days in special cases (objection, split household, ...)."""
         self._open()
         if self.decision_extended:
@@ -1153,11 +1159,11 @@ class ReviewCase(Aggregate):
         if not reason.strip():
             raise RuleViolation("review.reason_required", "record why the limit is extended",
                                 field="reason")
-        self._extended(reason=reason.strip(), decision_due=new_due.due, actor=actor,
+        self._extended(reason=reason.strip(), decision_due=new_due.due, actor=actor.stored(),
                        provisional=new_due.provisional)
 
     @event("DecisionDeadlineExtended")
-    def _extended(self, reason: str, decision_due: date, actor: dict[str, Any],
+    def _extended(self, reason: str, decision_due: date, actor: StoredActor,
                   provisional: bool = False) -> None:
         self.decision_extended = True
         self.decision_due = decision_due
@@ -1168,7 +1174,7 @@ class ReviewCase(Aggregate):
 
     def grant_advance(self, band: str, instalments: int, policy_version: int,
                       terms: PolicyTerms, on: date, completion_due: date, reason: str,
-                      actor: dict[str, Any]) -> dict[str, Any]:
+                      actor: Actor) -> dict[str, Any]:
         """Pay first; complete the record (visit, signatures) by `completion_due`."""
         self._open()
         if self.kind != AssistanceKind.LINSHI.value or \
@@ -1190,7 +1196,7 @@ class ReviewCase(Aggregate):
             amount=Decimal(breakdown["monthly_amount"]), breakdown=breakdown, inputs=inputs,
             policy_version=policy_version, granted_on=on, completion_due=completion_due,
             reason=reason.strip(), household_size=breakdown["household_size"],
-            start_month=month_of(on), actor=actor)
+            start_month=month_of(on), actor=actor.stored())
         # Help first: paid in the current month, outside the roster cut-off.
         self._approve_payments(month_of(on), True, actor)
         return breakdown
@@ -1199,7 +1205,7 @@ class ReviewCase(Aggregate):
     def _advance_granted(self, amount: Decimal, breakdown: dict[str, Any],
                          inputs: dict[str, Any], policy_version: int, granted_on: date,
                          completion_due: date, reason: str, household_size: int,
-                         start_month: str, actor: dict[str, Any]) -> None:
+                         start_month: str, actor: StoredActor) -> None:
         self.opinion = {"round": self.round, "approve": True, "reasons": [reason],
                         "amount": amount, "breakdown": breakdown, "inputs": inputs,
                         "policy_version": policy_version, "issued_on": granted_on,
@@ -1211,7 +1217,7 @@ class ReviewCase(Aggregate):
         self.decision = {"outcome": "confirmed", "notice": reason, "amount": amount,
                          "start_month": start_month, "valid_until": None, "advance": True}
 
-    def complete_advance_record(self, on: date, note: str, actor: dict[str, Any]) -> None:
+    def complete_advance_record(self, on: date, note: str, actor: Actor) -> None:
         if self.advance is None or self.advance["completed_on"] is not None:
             raise RuleViolation("review.no_advance_pending", "no 先行救助 record to complete")
         if not self.visits:
@@ -1220,10 +1226,10 @@ class ReviewCase(Aggregate):
         if not note.strip():
             raise RuleViolation("review.reason_required",
                                 "record how the 先行救助 record was completed", field="note")
-        self._advance_completed(completed_on=on, note=note, actor=actor)
+        self._advance_completed(completed_on=on, note=note, actor=actor.stored())
 
     @event("AdvanceRecordCompleted")
-    def _advance_completed(self, completed_on: date, note: str, actor: dict[str, Any]) -> None:
+    def _advance_completed(self, completed_on: date, note: str, actor: StoredActor) -> None:
         assert self.advance is not None
         self.advance = {**self.advance, "completed_on": completed_on}
 
@@ -1275,7 +1281,7 @@ class Entitlement(Aggregate):
                  monthly_amount: Decimal, breakdown: dict[str, Any], policy_version: int,
                  start_month: str, recheck_due: date, recheck_months: int,
                  payee: dict[str, Any] | None, inputs: dict[str, Any],
-                 actor: dict[str, Any], decided_on: date | None = None) -> None:
+                 actor: StoredActor, decided_on: date | None = None) -> None:
         self.case_id = case_id
         # The confirmation's business date; None in events stored before it was recorded.
         self.decided_on = decided_on
@@ -1304,33 +1310,33 @@ class Entitlement(Aggregate):
         self.recheck_requests: list[dict[str, Any]] = []  # upheld reports (举报查实) waiting
 
     def record_reported_change(self, change: dict[str, Any], reported_on: date,
-                               actor: dict[str, Any]) -> bool:
+                               actor: Actor) -> bool:
         """A change reported in intake: kept for the township, and the recheck falls due."""
         if self.status in (EntitlementStatus.TERMINATED,):
             return False
-        self._change_reported(change=change, reported_on=reported_on, actor=actor)
+        self._change_reported(change=change, reported_on=reported_on, actor=actor.stored())
         return True
 
     @event("ChangeReported")
     def _change_reported(self, change: dict[str, Any], reported_on: date,
-                         actor: dict[str, Any]) -> None:
+                         actor: StoredActor) -> None:
         self.reported_changes.append(change)
         self.recheck_due = min(self.recheck_due, reported_on)
 
     def request_recheck(self, report_id: str, category: str, finding: str | None,
-                        upheld_on: date, actor: dict[str, Any]) -> bool:
+                        upheld_on: date, actor: Actor) -> bool:
         """A public report (举报) found true: the recheck (复查) falls due at once. Once per
         report; an ended benefit has nothing left to recheck."""
         if self.status is EntitlementStatus.TERMINATED or any(
                 r["report_id"] == report_id for r in self.recheck_requests):
             return False
         self._recheck_requested(report_id=report_id, category=category, finding=finding,
-                                upheld_on=upheld_on, actor=actor)
+                                upheld_on=upheld_on, actor=actor.stored())
         return True
 
     @event("RecheckRequested")
     def _recheck_requested(self, report_id: str, category: str, finding: str | None,
-                           upheld_on: date, actor: dict[str, Any]) -> None:
+                           upheld_on: date, actor: StoredActor) -> None:
         self.recheck_requests.append({"report_id": report_id, "category": category,
                                       "finding": finding, "upheld_on": upheld_on})
         self.recheck_due = min(self.recheck_due, upheld_on)
@@ -1347,18 +1353,18 @@ class Entitlement(Aggregate):
                                 "a termination is in publicity; wait for its outcome")
 
     def record_recheck(self, on: date, finding: str, changed: bool, next_due: date,
-                       actor: dict[str, Any]) -> None:
+                       actor: Actor) -> None:
         """复查: recorded; when circumstances changed an adjustment follows separately."""
         self._live()
         if not finding.strip():
             raise RuleViolation("review.reason_required", "record the recheck finding",
                                 field="finding")
         self._rechecked(checked_on=on, finding=finding.strip(), changed=changed,
-                        next_due=next_due, actor=actor)
+                        next_due=next_due, actor=actor.stored())
 
     @event("Rechecked")
     def _rechecked(self, checked_on: date, finding: str, changed: bool, next_due: date,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         self.rechecks.append({"checked_on": checked_on, "finding": finding, "changed": changed})
         self.recheck_due = next_due
         self.reported_changes = []  # the recheck considered them
@@ -1366,7 +1372,7 @@ class Entitlement(Aggregate):
 
     def adjust(self, amount: Decimal, household_size: int, breakdown: dict[str, Any],
                inputs: dict[str, Any], policy_version: int, reasons: list[str],
-               decided_on: date, rhythm: MonthlyRhythm, actor: dict[str, Any]) -> str:
+               decided_on: date, rhythm: MonthlyRhythm, actor: Actor) -> str:
         """Increase or decrease to a recomputed amount; a decrease needs written reasons."""
         self._live()
         if self.status is not EntitlementStatus.ACTIVE:
@@ -1386,12 +1392,12 @@ class Entitlement(Aggregate):
                       breakdown=breakdown, policy_version=policy_version,
                       reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor, inputs=inputs)
+                      until_month=None, actor=actor.stored(), inputs=inputs)
         return change
 
     def restandardise(self, amount: Decimal, breakdown: dict[str, Any], policy_version: int,
                       effective_month: str, decided_on: date,
-                      actor: dict[str, Any]) -> str | None:
+                      actor: Actor) -> str | None:
         """标准调整: the amount recomputed under a new standard, from the month it takes
         effect (never before the benefit's own first month; months already paid are
         settled by disbursement as arrears or recovery). None: nothing changes."""
@@ -1404,11 +1410,11 @@ class Entitlement(Aggregate):
                       breakdown=breakdown, policy_version=policy_version,
                       reasons=[STANDARD_CHANGE_REASON], decided_on=decided_on,
                       effective_month=max(effective_month, self.start_month),
-                      until_month=None, actor=actor)
+                      until_month=None, actor=actor.stored())
         return change
 
     def suspend(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
-                actor: dict[str, Any]) -> None:
+                actor: Actor) -> None:
         self._live()
         if self.status is not EntitlementStatus.ACTIVE:
             raise RuleViolation("review.entitlement_state",
@@ -1417,10 +1423,10 @@ class Entitlement(Aggregate):
                       breakdown=self.breakdown, policy_version=self.policy_version,
                       reasons=_reasons(reasons), decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor)
+                      until_month=None, actor=actor.stored())
 
     def resume(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
-               actor: dict[str, Any]) -> None:
+               actor: Actor) -> None:
         self._live()
         if self.status is not EntitlementStatus.SUSPENDED:
             raise RuleViolation("review.entitlement_state", "only a suspended benefit resumes")
@@ -1429,10 +1435,10 @@ class Entitlement(Aggregate):
                       policy_version=self.policy_version,
                       reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor)
+                      until_month=None, actor=actor.stored())
 
     def phase_out(self, months: int, reasons: list[str], decided_on: date, terms: PolicyTerms,
-                  rhythm: MonthlyRhythm, actor: dict[str, Any]) -> None:
+                  rhythm: MonthlyRhythm, actor: Actor) -> None:
         """渐退 after employment: the amount continues for at most N months, then ends."""
         self._live()
         if self.kind != AssistanceKind.DIBAO.value:
@@ -1449,33 +1455,34 @@ class Entitlement(Aggregate):
                       household_size=self.household_size, breakdown=self.breakdown,
                       policy_version=self.policy_version, reasons=_reasons(reasons),
                       decided_on=decided_on, effective_month=effective,
-                      until_month=add_months(effective, months - 1), actor=actor)
+                      until_month=add_months(effective, months - 1), actor=actor.stored())
 
     def terminate(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
-                  actor: dict[str, Any]) -> bool:
+                  actor: Actor) -> bool:
         """注销 with written reasons. 特困 goes to 7 days' publicity first: returns False then,
         and the termination takes effect when the notice closes clean."""
         self._live()
         reasons = _reasons(reasons)
         if self.kind == AssistanceKind.TEKUN.value:
-            self._termination_requested(reasons=reasons, requested_on=decided_on, actor=actor)
+            self._termination_requested(reasons=reasons, requested_on=decided_on,
+                                        actor=actor.stored())
             return False
         self._changed(change="terminate", amount=Decimal(0), household_size=self.household_size,
                       breakdown=self.breakdown, policy_version=self.policy_version,
                       reasons=reasons, decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor)
+                      until_month=None, actor=actor.stored())
         return True
 
     @event("TerminationNoticeRequested")
     def _termination_requested(self, reasons: list[str], requested_on: date,
-                               actor: dict[str, Any]) -> None:
+                               actor: StoredActor) -> None:
         self.pending_termination = {"reasons": reasons, "requested_on": requested_on,
                                     "status_before": self.status.value}
         self.status = EntitlementStatus.TERMINATION_PENDING
 
     def termination_notice_closed(self, outcome: str, finding: str | None, closed_on: date,
-                                  actor: dict[str, Any]) -> bool:
+                                  actor: Actor) -> bool:
         if self.status is not EntitlementStatus.TERMINATION_PENDING:
             return False
         assert self.pending_termination is not None
@@ -1486,16 +1493,16 @@ class Entitlement(Aggregate):
                           policy_version=self.policy_version,
                           reasons=self.pending_termination["reasons"], decided_on=closed_on,
                           effective_month=max(next_month(closed_on), self.start_month),
-                          until_month=None, actor=actor)
+                          until_month=None, actor=actor.stored())
         else:
             self._termination_withdrawn(
                 finding=finding or "objection upheld", closed_on=closed_on,
-                restored_status=self.pending_termination["status_before"], actor=actor)
+                restored_status=self.pending_termination["status_before"], actor=actor.stored())
         return True
 
     @event("TerminationWithdrawn")
     def _termination_withdrawn(self, finding: str, closed_on: date, restored_status: str,
-                               actor: dict[str, Any]) -> None:
+                               actor: StoredActor) -> None:
         self.status = EntitlementStatus(restored_status)
         self.pending_termination = None
 
@@ -1503,7 +1510,7 @@ class Entitlement(Aggregate):
     def _changed(self, change: str, amount: Decimal, household_size: int,
                  breakdown: dict[str, Any], policy_version: int, reasons: list[str],
                  decided_on: date, effective_month: str, until_month: str | None,
-                 actor: dict[str, Any], inputs: dict[str, Any] | None = None) -> None:
+                 actor: StoredActor, inputs: dict[str, Any] | None = None) -> None:
         if inputs is not None:
             self.inputs = inputs
             self.reported_changes = []  # the recomputation applied them
@@ -1555,7 +1562,7 @@ class SpotCheck(Aggregate):
     @event("Drawn")
     def __init__(self, township: str, month: str, seed: str, population: dict[str, int],
                  percent: dict[str, str], sample: list[dict[str, str]], policy_version: int,
-                 actor: dict[str, Any]) -> None:
+                 actor: StoredActor) -> None:
         self.township = township
         self.month = month
         self.seed = seed  # recorded so an auditor can redraw the same sample
@@ -1567,7 +1574,7 @@ class SpotCheck(Aggregate):
         self.completed = False
 
     def record_result(self, case_id: str, upheld: bool, finding: str | None,
-                      corrective_action: str | None, actor: dict[str, Any]) -> None:
+                      corrective_action: str | None, actor: Actor) -> None:
         if self.completed:
             raise RuleViolation("review.spot_check_completed", "the spot check is completed")
         if case_id not in {s["case_id"] for s in self.sample}:
@@ -1578,15 +1585,15 @@ class SpotCheck(Aggregate):
                                 "an error found needs the finding and a corrective action",
                                 field="corrective_action")
         self._result(case_id=case_id, upheld=upheld, finding=finding,
-                     corrective_action=corrective_action, actor=actor)
+                     corrective_action=corrective_action, actor=actor.stored())
 
     @event("ResultRecorded")
     def _result(self, case_id: str, upheld: bool, finding: str | None,
-                corrective_action: str | None, actor: dict[str, Any]) -> None:
+                corrective_action: str | None, actor: StoredActor) -> None:
         self.results[case_id] = {"case_id": case_id, "upheld": upheld, "finding": finding,
                                  "corrective_action": corrective_action}
 
-    def complete(self, actor: dict[str, Any]) -> None:
+    def complete(self, actor: Actor) -> None:
         if self.completed:
             raise RuleViolation("review.spot_check_completed", "the spot check is completed")
         missing = [s["case_id"] for s in self.sample if s["case_id"] not in self.results]
@@ -1594,8 +1601,8 @@ class SpotCheck(Aggregate):
             raise RuleViolation("review.spot_check_incomplete",
                                 f"{len(missing)} sampled case(s) have no result",
                                 field="results")
-        self._completed(actor=actor)
+        self._completed(actor=actor.stored())
 
     @event("Completed")
-    def _completed(self, actor: dict[str, Any]) -> None:
+    def _completed(self, actor: StoredActor) -> None:
         self.completed = True

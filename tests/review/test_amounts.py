@@ -26,11 +26,12 @@ from services.review.domain import (
     split_instalments,
 )
 from shared.clock import MonthlyRhythm
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 from tests.review.helpers import ALL_ACHIEVED, TERMS, household, terms
 
 ON = date(2025, 3, 10)
-BUREAU = {"user_id": "bureau-1", "role": "county_bureau", "township": None, "village": None}
+BUREAU = Actor(user_id="bureau-1", role="county_bureau")
 
 
 # --- 低保 补差 --------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_linshi_expenditure_type_checks_income() -> None:
 
 
 def test_recomputing_a_past_decision_with_its_policy_version_gives_the_same_number() -> None:
-    table = PolicyTable(region="469028", actor=BUREAU)
+    table = PolicyTable(region="469028", actor=BUREAU.stored())
     v1 = table.publish(date(2015, 1, 1), terms(dibao_standard_rural="280",
                                                 dibao_standard_urban="420"),
                        "2015 standards", date(2015, 1, 1), BUREAU)
@@ -227,7 +228,7 @@ def test_recomputing_a_past_decision_with_its_policy_version_gives_the_same_numb
 
 
 def test_a_policy_version_cannot_take_effect_in_the_past() -> None:
-    table = PolicyTable(region="469028", actor=BUREAU)
+    table = PolicyTable(region="469028", actor=BUREAU.stored())
     table.publish(date(2015, 1, 1), terms(), "seed", date(2025, 1, 1), BUREAU)
     with pytest.raises(RuleViolation) as e:
         table.publish(date(2024, 12, 31), terms(), "late", date(2025, 1, 1), BUREAU)

@@ -18,11 +18,11 @@ from services.review.domain import (
     SpotCheck,
     tekun_category,
 )
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 from tests.review.helpers import ALL_ACHIEVED, household, terms
 
-CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
-         "village": None}
+CLERK = Actor(user_id="clerk-1", role="township_clerk", township="469028100")
 T = terms()
 TEAM = T.min_investigators  # a home visit team of the policy's minimum size
 R15 = T.rhythm()  # the monthly rhythm of these terms: cut-off on the 15th
@@ -34,7 +34,7 @@ def new_case(kind: str = "dibao", linshi_type: str | None = None) -> ReviewCase:
                       village="469028100201", accepted_on=date(2025, 3, 3), household_size=3,
                       applicant_name="黎阿婆", close_relative_declared=False,
                       investigation_due=date(2025, 3, 6), decision_due=date(2025, 3, 31),
-                      deadlines_provisional=False, actor=CLERK, household=household(),
+                      deadlines_provisional=False, actor=CLERK.stored(), household=household(),
                       linshi_type=linshi_type, policy_version=1)
 
 
@@ -361,7 +361,7 @@ def entitlement(kind: str = "dibao") -> Entitlement:
                        village="469028100201", urban=False, applicant_name="黎阿婆",
                        household_size=3, monthly_amount=Decimal(1580), breakdown={},
                        policy_version=1, start_month="2025-04", recheck_due=date(2026, 4, 1),
-                       recheck_months=12, payee=None, inputs={}, actor=CLERK)
+                       recheck_months=12, payee=None, inputs={}, actor=CLERK.stored())
 
 
 def test_adjustments_take_effect_by_the_cut_off() -> None:
@@ -422,7 +422,7 @@ def test_a_spot_check_needs_a_result_for_every_sampled_case() -> None:
     s = SpotCheck(township="469028100", month="2025-03", seed="ab", population={"dibao": 2},
                   percent={"dibao": "10"}, sample=[{"case_id": a, "kind": "dibao"},
                                                    {"case_id": b, "kind": "dibao"}],
-                  policy_version=1, actor=CLERK)
+                  policy_version=1, actor=CLERK.stored())
     s.record_result(a, True, None, None, CLERK)
     with violation("review.corrective_action_required"):
         s.record_result(b, False, "income understated", None, CLERK)

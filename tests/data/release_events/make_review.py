@@ -13,6 +13,7 @@ that later code's events, which is not the point: keep the committed files.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from services.review.application import ReviewApplication
 from services.review.domain import case_id_for, entitlement_id_for
 from services.review.main import DEMO_POLICY_DIR, ReviewSettings
 from shared.auth import Principal, Role
+from shared.contracts import Actor
 from shared.contracts.intake import ApplicationAcceptedV1, ChangeReportedV1
 from shared.contracts.publicity import ReportUpheld
 from shared.pii import Keyring, make_resident_id, mask_resident_id
@@ -48,9 +50,8 @@ LEADER = Principal(user_id="lead-yelin-1", role=Role.TOWNSHIP_LEADER, township=Y
                    name="符海军")
 CENTRE = Principal(user_id="centre-1", role=Role.COUNTY_CENTRE)
 BUREAU = Principal(user_id="bureau-1", role=Role.COUNTY_BUREAU, name="陈国栋")
-INTAKE_CLERK = CLERK.actor()
-PUBLICITY = {"user_id": "system:publicity", "role": "system", "township": YELIN,
-             "village": None}
+INTAKE_CLERK = CLERK.as_actor()
+PUBLICITY = Actor(user_id="system:publicity", role="system", township=YELIN)
 
 PANEL = [
     {"user_id": "u-lead", "name": "吉亚光", "role": "leader"},
@@ -170,16 +171,18 @@ class Flow:
             self.app.confirm(LEADER, case_id, "经审核，符合条件，予以确认")
 
 
-def write(out: Path = OUT) -> None:
+def write(out: Path = OUT, keyring_from: Path | None = None) -> None:
+    """`keyring_from`: the release's keyring, so fingerprints come out the same."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    if keyring_from is not None:
+        shutil.copy(keyring_from, out / KEYRING)
     settings = ReviewSettings(var_dir=out, keyring_file=out / KEYRING, encrypt_at_rest=True,
                               cipher_key_file=out / KEY, seed_demo_policy=False)
     keyring = Keyring.load_or_create(out / KEYRING)
     app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
                             keyring=keyring)
-    import json
     seed = json.loads((DEMO_POLICY_DIR / f"policy_{settings.region}_demo.json")
                       .read_text(encoding="utf-8"))
     app.seed_policy(seed["versions"])

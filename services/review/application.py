@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,19 @@ from services.review.domain import (
     spot_check_id_for,
 )
 from services.review.projections import ReviewProjection
+from services.review.values import (
+    Assessment,
+    Asset,
+    Breakdown,
+    Findings,
+    Household,
+    Income,
+    Member,
+    MemberLeft,
+    ReportedChange,
+    TekunAssessment,
+    members_counted,
+)
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.clock import MonthlyRhythm, today_from
@@ -63,23 +77,23 @@ from shared.settings import ServiceSettings
 SYSTEM_ACTOR = Actor(user_id="system:review", role="county_bureau")
 
 
-def _member(m: MemberRef) -> dict[str, Any]:
+def _member(m: MemberRef) -> Member:
     # Only the mask and the keyed fingerprint of the resident ID: review never needs it.
-    return {"fingerprint": m.fingerprint, "name": m.name, "relation": m.relation,
-            "birth_date": m.birth_date, "resident_id_mask": m.resident_id.mask,
-            "disability_grade": m.disability.grade if m.disability else None,
-            "disability_kind": m.disability.kind if m.disability else None,
-            "serious_illness": m.serious_illness, "work_capacity": m.work_capacity.value,
-            "student": m.student, "counted": True}
+    return Member(fingerprint=m.fingerprint, name=m.name, relation=m.relation,
+                  birth_date=m.birth_date, resident_id_mask=m.resident_id.mask,
+                  disability_grade=m.disability.grade if m.disability else None,
+                  disability_kind=m.disability.kind if m.disability else None,
+                  serious_illness=m.serious_illness, work_capacity=m.work_capacity.value,
+                  student=m.student, counted=True)
 
 
-def _income(i: IncomeItem) -> dict[str, Any]:
-    return {"member_fingerprint": i.member_fingerprint, "kind": i.kind.value,
-            "amount": i.amount, "months": i.months}
+def _income(i: IncomeItem) -> Income:
+    return Income(member_fingerprint=i.member_fingerprint, kind=i.kind.value, amount=i.amount,
+                  months=i.months)
 
 
-def _asset(a: AssetItem) -> dict[str, Any]:
-    return {"kind": a.kind.value, "value": a.value, "exempt": a.exempt}
+def _asset(a: AssetItem) -> Asset:
+    return Asset(kind=a.kind.value, value=a.value, exempt=a.exempt)
 
 
 # Who may read an economic-status verification report; everyone else sees it masked.
@@ -182,12 +196,10 @@ class ReviewApplication(ServiceApplication):
                                                        terms.investigation_start_working_days)
         decision = self.calendar.add_working_days(accepted.accepted_on,
                                                   terms.decision_working_days[kind])
-        household = {
-            "urban": self._urban(accepted), "members": [_member(m) for m in accepted.members],
-            "incomes": [_income(i) for i in accepted.incomes],
-            "assets": [_asset(a) for a in accepted.assets],
-            "irregular_income": False,
-        }
+        household = Household(
+            urban=self._urban(accepted), members=tuple(_member(m) for m in accepted.members),
+            incomes=tuple(_income(i) for i in accepted.incomes),
+            assets=tuple(_asset(a) for a in accepted.assets), irregular_income=False)
         payee = None
         if accepted.bank_account is not None:
             # Kept sealed as received: review never needs the account number itself.
@@ -201,7 +213,8 @@ class ReviewApplication(ServiceApplication):
             close_relative_declared=accepted.close_relative_declared,
             investigation_due=investigation.due, decision_due=decision.due,
             deadlines_provisional=investigation.provisional or decision.provisional,
-            actor=actor.stored(), household=household, household_id=accepted.household_id,
+            actor=actor.stored(), household=household.to_stored(),
+            household_id=accepted.household_id,
             linshi_type=accepted.linshi_type.value if accepted.linshi_type else None,
             payee=payee, policy_version=version)
         self.save(case)
@@ -277,7 +290,8 @@ class ReviewApplication(ServiceApplication):
             raise RuleViolation("review.date_in_future", "the visit cannot be in the future",
                                 field="visited_on")
         _, terms = self.policy_on(visit["visited_on"])
-        case.record_home_visit(visit, findings, terms.min_investigators, who.as_actor())
+        case.record_home_visit(visit, Findings.of(findings), terms.min_investigators,
+                               who.as_actor())
         self.save(case)
         return case
 
@@ -323,21 +337,23 @@ class ReviewApplication(ServiceApplication):
         version, terms = self.policy_on(today)
         rejection_due = self.calendar.add_working_days(
             today, terms.rejection_notice_working_days).due
-        case.issue_opinion(approve, reasons, assessment, version, terms, today, rejection_due,
-                           who.as_actor())
+        case.issue_opinion(approve, reasons, Assessment.of(assessment), version, terms, today,
+                           rejection_due, who.as_actor())
         self.save(case)
         return case
 
     def recompute_opinion(self, who: Principal, case_id: UUID) -> dict[str, Any]:
         """The opinion's amount recomputed from its recorded inputs and policy version."""
         case = self.case(who, case_id)
-        if case.opinion is None or case.opinion["breakdown"] is None:
+        opinion = case.issued_opinion
+        if opinion is None or opinion.breakdown is None:
             raise RuleViolation("review.opinion_missing", "no computed opinion on this case")
-        terms = self._policy_table().terms(case.opinion["policy_version"])
-        again = compute(case.kind, case.opinion["inputs"], terms)
-        return {"policy_version": case.opinion["policy_version"],
-                "recorded": case.opinion["breakdown"], "recomputed": again,
-                "identical": again == case.opinion["breakdown"]}
+        terms = self._policy_table().terms(opinion.policy_version)
+        again = compute(case.kind, opinion.inputs, terms).to_stored()
+        # Compared as recorded (text to the fen), not as numbers: "1.0" is not "1.00".
+        recorded = opinion.breakdown.to_stored()
+        return {"policy_version": opinion.policy_version, "recorded": recorded,
+                "recomputed": again, "identical": again == recorded}
 
     def approve_at_county(self, who: Principal, case_id: UUID, reasons: list[str]) -> ReviewCase:
         case = self._acting(who, case_id)
@@ -391,9 +407,9 @@ class ReviewApplication(ServiceApplication):
         case = self._acting(who, case_id)
         today = self.today()
         _, now_terms = self.policy_on(today)
-        opinion = case.opinion or {}
-        opinion_terms = (self._policy_table().terms(opinion["policy_version"])
-                         if opinion.get("policy_version") else now_terms)
+        opinion = case.issued_opinion
+        opinion_terms = (self._policy_table().terms(opinion.policy_version)
+                         if opinion is not None and opinion.policy_version else now_terms)
         recheck_months = None
         valid_until = None
         if case.kind in (AssistanceKind.DIBAO.value, AssistanceKind.TEKUN.value):
@@ -404,19 +420,19 @@ class ReviewApplication(ServiceApplication):
                      who.as_actor())
         entitlement = None
         if recheck_months is not None:
-            assert case.decision is not None and case.opinion is not None
+            assert case.decision is not None and opinion is not None
+            assert opinion.breakdown is not None  # an approving opinion has its amount
             start = case.decision["start_month"]
             first_day = date.fromisoformat(f"{start}-01")
             entitlement = Entitlement(
                 case_id=case.id, kind=case.kind, household_id=case.household_id,
                 township=case.township, village=case.village,
-                urban=bool(case.household.get("urban")), applicant_name=case.applicant_name,
-                household_size=case.opinion["household_size"],
-                monthly_amount=case.opinion["amount"], breakdown=case.opinion["breakdown"],
-                policy_version=case.opinion["policy_version"], start_month=start,
-                recheck_due=add_months_to_date(first_day, recheck_months),
+                urban=case.household_on_record.urban, applicant_name=case.applicant_name,
+                household_size=opinion.household_size, monthly_amount=opinion.amount,
+                breakdown=opinion.breakdown.to_stored(), policy_version=opinion.policy_version,
+                start_month=start, recheck_due=add_months_to_date(first_day, recheck_months),
                 recheck_months=recheck_months, payee=case.payee,
-                inputs=case.opinion["inputs"], actor=who.as_actor().stored(),
+                inputs=opinion.inputs.to_stored(), actor=who.as_actor().stored(),
                 decided_on=today)
             self.save(case, entitlement)
         else:
@@ -542,7 +558,7 @@ class ReviewApplication(ServiceApplication):
     # --- 标准调整: every live 低保 and 特困 entitlement under a new standard ---------------
 
     def _standard_changes(self, who: Principal, township: str, policy_version: int,
-                          ) -> tuple[list[tuple[Entitlement, Decimal, dict[str, Any]]], str]:
+                          ) -> tuple[list[tuple[Entitlement, Decimal, Breakdown]], str]:
         who.check_jurisdiction(township)
         table = self._policy_table()
         terms = table.terms(policy_version)
@@ -560,10 +576,10 @@ class ReviewApplication(ServiceApplication):
             ent = loaded[UUID(eid)]
             if ent.policy_version >= policy_version:
                 continue  # already under this standard (or a later one)
-            breakdown = compute(ent.kind, {**ent.inputs, "on": effective_from}, terms)
-            if not breakdown["eligible"]:
+            breakdown = compute(ent.kind, ent.computation_inputs.on_day(effective_from), terms)
+            if not breakdown.eligible:
                 continue  # not ended by a standard: the recheck decides, with reasons
-            amount = Decimal(breakdown["monthly_amount"])
+            amount = breakdown.monthly_amount
             if amount != ent.monthly_amount:
                 out.append((ent, amount, breakdown))
         return out, month
@@ -598,23 +614,29 @@ class ReviewApplication(ServiceApplication):
         ent = self.entitlement(who, entitlement_id)
         today = self.today()
         version, terms = self.policy_on(today)
-        household = ent.inputs["household"]
+        before = ent.computation_inputs
+        household = before.household
         if apply_reported:
-            for change in ent.reported_changes:
-                household = apply_reported_change(household, change)
-        inputs = {**ent.inputs, "household": apply_findings(household, findings), "on": today}
-        for key in ("self_care", "care_mode"):
-            if assessment.get(key) is not None:
-                inputs[key] = assessment[key]
+            for reported in ent.pending_changes:
+                household = apply_reported_change(household, reported)
+        inputs = replace(before, household=apply_findings(household, Findings.of(findings)),
+                         on=today)
+        given = Assessment.of(assessment)
+        if before.tekun is not None:  # a 特困 benefit may be reassessed
+            inputs = replace(inputs, tekun=TekunAssessment(
+                self_care=before.tekun.self_care if given.self_care is None
+                else given.self_care,
+                care_mode=before.tekun.care_mode if given.care_mode is None
+                else given.care_mode))
         breakdown = compute(ent.kind, inputs, terms)
-        if not breakdown["eligible"]:
+        if not breakdown.eligible:
             raise RuleViolation("review.not_eligible",
                                 "no longer eligible: " + "; ".join(
-                                    breakdown["ineligible_reasons"]) +
+                                    breakdown.ineligible_reasons) +
                                 " — terminate or phase out instead", field="incomes")
-        size = breakdown.get("members_counted", ent.household_size)
-        change = ent.adjust(Decimal(breakdown["monthly_amount"]), size, breakdown, inputs,
-                            version, reasons, today, self.rhythm_for(today), who.as_actor())
+        size = members_counted(breakdown, ent.household_size)
+        change = ent.adjust(breakdown.monthly_amount, size, breakdown, inputs, version,
+                            reasons, today, self.rhythm_for(today), who.as_actor())
         self.save(ent)
         return ent, change
 
@@ -650,16 +672,15 @@ class ReviewApplication(ServiceApplication):
             ent = self._entitlement(entitlement_id_for(case_id))
         except NotFound:
             return False  # no benefit yet: the open case's investigation covers it
-        change = {
-            "change_id": str(reported.change_id), "subject": reported.subject,
-            "description": reported.description, "occurred_on": reported.occurred_on,
-            "members_left": [m.model_dump(mode="json") for m in reported.members_left],
-            "members_joined": [_member(m) for m in reported.members_joined],
-            "incomes": [_income(i) for i in reported.incomes],
-            "assets": [_asset(a) for a in reported.assets],
-            **({"already_members": reported.already_members}
-               if reported.already_members else {}),
-        }
+        change = ReportedChange(
+            change_id=str(reported.change_id), subject=reported.subject,
+            description=reported.description, occurred_on=reported.occurred_on,
+            members_left=tuple(MemberLeft.of(m.model_dump(mode="json"))
+                               for m in reported.members_left),
+            members_joined=tuple(_member(m) for m in reported.members_joined),
+            incomes=tuple(_income(i) for i in reported.incomes),
+            assets=tuple(_asset(a) for a in reported.assets),
+            already_members=tuple(reported.already_members))
         if ent.record_reported_change(change, reported.reported_on, actor):
             self.save(ent)
             return True

@@ -144,12 +144,13 @@ class ReviewContracts:
                 reasons=event.reasons,
             ), **where)
         assert isinstance(event, ReviewCase.PaymentApproved)
-        assert case.opinion is not None
+        opinion = case.issued_opinion
+        assert opinion is not None
         return Outgoing(TemporaryPaymentApproved(
             payment_id=event.payment_id, case_id=case.id, household_id=case.household_id,
             township=case.township, village=case.village,
-            urban=bool(case.household.get("urban")), applicant_name=case.applicant_name,
-            household_size=case.opinion["household_size"], amount=event.amount,
+            urban=case.household_on_record.urban, applicant_name=case.applicant_name,
+            household_size=opinion.household_size, amount=event.amount,
             month=event.month, instalment=event.instalment, instalments=event.instalments,
             advance=event.advance, payee=_payee(case.payee), decided_on=case.decided_on,
         ), **where)
@@ -184,17 +185,17 @@ class ReviewContracts:
                 opinion=m.get("opinion")) for m in event.members])
 
     def _opinion(self, case: ReviewCase) -> OpinionIssued:
-        o = case.opinion
+        o = case.issued_opinion
         assert o is not None
         return OpinionIssued(
             case_id=case.id, application_id=case.application_id,
             household_id=case.household_id, kind=case.kind, township=case.township,
-            village=case.village, round=o["round"], approve=o["approve"],
-            monthly_amount=o["amount"], reasons=o["reasons"],
-            applicant_name=case.applicant_name, household_size=o["household_size"],
-            publicity_required=o["publicity_required"],
+            village=case.village, round=o.round, approve=o.approve,
+            monthly_amount=o.amount, reasons=list(o.reasons),
+            applicant_name=case.applicant_name, household_size=o.household_size,
+            publicity_required=o.publicity_required,
             close_relative_declared=case.close_relative_declared,
-            policy_version=o["policy_version"])
+            policy_version=o.policy_version)
 
     # --- entitlements -----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar as _stdlib_calendar
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -23,6 +23,24 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.review.values import (
+    Addon,
+    Assessment,
+    Breakdown,
+    DibaoBreakdown,
+    DibaoEdgeBreakdown,
+    Findings,
+    Household,
+    LinshiAssessment,
+    LinshiBreakdown,
+    Member,
+    Opinion,
+    OpinionInputs,
+    ReportedChange,
+    Stored,
+    TekunAssessment,
+    TekunBreakdown,
+)
 from shared.calendar import Deadline
 from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of
 from shared.contracts import Actor
@@ -292,70 +310,67 @@ class PolicyTable(Aggregate):
 # ============================================================================================
 
 
-def _monthly(item: Mapping[str, Any]) -> Decimal:
-    return Decimal(item["amount"]) / int(item["months"])
+@dataclass(frozen=True)
+class _IncomeTest:
+    assessment_months: int
+    members_counted: int
+    income_over_period: Decimal
+    excluded_income_over_period: Decimal
+    household_monthly_income: Decimal
+    per_capita_income: Decimal
 
 
-def counted_members(household: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [m for m in household["members"] if m.get("counted", True)]
-
-
-def _income(household: Mapping[str, Any], terms: PolicyTerms) -> dict[str, Any]:
-    members = counted_members(household)
+def _income(household: Household, terms: PolicyTerms) -> _IncomeTest:
+    members = household.counted_members
     if not members:
         raise RuleViolation("review.no_counted_members", "no member is counted in the household",
                             field="members")
-    in_household = {m["fingerprint"] for m in members}
+    in_household = {m.fingerprint for m in members}
     counted = Decimal(0)
     excluded = Decimal(0)
-    for item in household.get("incomes", []):
-        if item["member_fingerprint"] not in in_household:
+    for item in household.incomes:
+        if item.member_fingerprint not in in_household:
             continue  # a member found not to belong to the household
-        if item["kind"] in EXCLUDED_INCOME_KINDS:
-            excluded += _monthly(item)
+        if item.kind in EXCLUDED_INCOME_KINDS:
+            excluded += item.monthly
         else:
-            counted += _monthly(item)
+            counted += item.monthly
     period = terms.assessment_months
-    per_capita = counted / len(members)
-    return {
-        "assessment_months": period,
-        "members_counted": len(members),
-        "income_over_period": str((counted * period).quantize(CENT)),
-        "excluded_income_over_period": str((excluded * period).quantize(CENT)),
-        "household_monthly_income": counted,
-        "per_capita_income": per_capita,
-    }
+    return _IncomeTest(
+        assessment_months=period, members_counted=len(members),
+        income_over_period=(counted * period).quantize(CENT),
+        excluded_income_over_period=(excluded * period).quantize(CENT),
+        household_monthly_income=counted, per_capita_income=counted / len(members))
 
 
-def assets_within_limits(household: Mapping[str, Any], terms: PolicyTerms,
+def assets_within_limits(household: Household, terms: PolicyTerms,
                          standard: Decimal, members: int) -> tuple[bool, list[str]]:
     problems: list[str] = []
-    taxable = [a for a in household.get("assets", []) if not a.get("exempt", False)]
-    financial = sum((Decimal(a["value"]) for a in taxable if a["kind"] in FINANCIAL_ASSETS),
-                    Decimal(0))
+    taxable = [a for a in household.assets if not a.exempt]
+    financial = sum((a.value for a in taxable if a.kind in FINANCIAL_ASSETS), Decimal(0))
     limit = standard * terms.financial_asset_limit_months * members
     if financial > limit:
         problems.append(f"financial assets {financial} exceed the limit {limit}")
-    if not terms.vehicle_allowed and any(a["kind"] == "vehicle" for a in taxable):
+    if not terms.vehicle_allowed and any(a.kind == "vehicle" for a in taxable):
         problems.append("a vehicle not needed to live or work")
     if not terms.extra_housing_allowed and any(
-            a["kind"] == "housing_beyond_first" for a in taxable):
+            a.kind == "housing_beyond_first" for a in taxable):
         problems.append("housing beyond the first home")
     return not problems, problems
 
 
-def addon_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> str | None:
+def addon_category(member: Member, terms: PolicyTerms, on: date) -> str | None:
     """分类施保: the one category (the highest percentage) that applies to a member."""
     cats = []
-    age = age_on(member["birth_date"], on)
+    age = age_on(member.birth_date, on)
     if age >= terms.addon_elderly_age:
         cats.append("elderly")
     if age < terms.addon_minor_age:
         cats.append("minor")
-    grade = member.get("disability_grade")
+    grade = member.disability_grade
     if grade is not None and grade <= terms.severe_disability_max_grade:
         cats.append("severe_disability")
-    if member.get("serious_illness"):
+    if member.serious_illness:
         cats.append("serious_illness")
     if not cats:
         return None
@@ -363,53 +378,47 @@ def addon_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> s
     return max(cats, key=lambda c: (terms.addon_percent[c], -cats.index(c)))
 
 
-def compute_dibao(household: Mapping[str, Any], terms: PolicyTerms, on: date) -> dict[str, Any]:
+def _standard_kind(household: Household) -> str:
+    return "urban" if household.urban else "rural"
+
+
+def compute_dibao(household: Household, terms: PolicyTerms, on: date) -> DibaoBreakdown:
     """低保 补差: (standard − per-capita income) × members + add-ons, rounded per policy.
 
     The gap is computed exactly as standard × members − household monthly income (the same
     number as the per-capita form, without an intermediate rounding); the per-capita income
     is shown to the fen.
     """
-    urban = bool(household["urban"])
-    standard = terms.standard(urban)
+    standard = terms.standard(household.urban)
     inc = _income(household, terms)
-    n = inc["members_counted"]
-    gap_total = standard * n - inc["household_monthly_income"]
+    n = inc.members_counted
+    gap_total = standard * n - inc.household_monthly_income
     addons = []
-    for m in counted_members(household):
+    for m in household.counted_members:
         cat = addon_category(m, terms, on)
         if cat is not None and terms.addon_percent[cat] > 0:
-            amount = standard * terms.addon_percent[cat] / 100
-            addons.append({"member": m["name"], "category": cat,
-                           "percent": str(terms.addon_percent[cat]), "amount": str(amount)})
-    addons_total = sum((Decimal(a["amount"]) for a in addons), Decimal(0))
+            addons.append(Addon(member=m.name, category=cat, percent=terms.addon_percent[cat],
+                                amount=standard * terms.addon_percent[cat] / 100))
+    addons_total = sum((a.amount for a in addons), Decimal(0))
     assets_ok, asset_problems = assets_within_limits(household, terms, standard, n)
-    income_ok = inc["per_capita_income"] < standard
+    income_ok = inc.per_capita_income < standard
     eligible = income_ok and assets_ok
     unrounded = gap_total + addons_total if eligible else Decimal(0)
     amount = terms.round(unrounded) if eligible else Decimal(0)
     reasons = ([] if income_ok else [
-        f"per-capita income {inc['per_capita_income'].quantize(CENT)} is not below the "
+        f"per-capita income {inc.per_capita_income.quantize(CENT)} is not below the "
         f"standard {standard}"]) + asset_problems
-    return {
-        "kind": AssistanceKind.DIBAO.value,
-        "standard_kind": "urban" if urban else "rural",
-        "standard": str(standard),
-        "assessment_months": inc["assessment_months"],
-        "income_over_period": inc["income_over_period"],
-        "excluded_income_over_period": inc["excluded_income_over_period"],
-        "members_counted": n,
-        "per_capita_income": str(inc["per_capita_income"].quantize(CENT)),
-        "gap_per_capita": str((standard - inc["per_capita_income"]).quantize(CENT)),
-        "gap_total": str(gap_total.quantize(CENT)),
-        "addons": addons,
-        "addons_total": str(addons_total.quantize(CENT)),
-        "unrounded": str(unrounded.quantize(CENT)),
-        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
-        "eligible": eligible,
-        "ineligible_reasons": reasons,
-        "monthly_amount": str(amount),
-    }
+    return DibaoBreakdown(
+        kind=AssistanceKind.DIBAO.value, standard_kind=_standard_kind(household),
+        standard=standard, assessment_months=inc.assessment_months,
+        income_over_period=inc.income_over_period,
+        excluded_income_over_period=inc.excluded_income_over_period,
+        members_counted=n, per_capita_income=inc.per_capita_income.quantize(CENT),
+        gap_per_capita=(standard - inc.per_capita_income).quantize(CENT),
+        gap_total=gap_total.quantize(CENT), addons=tuple(addons),
+        addons_total=addons_total.quantize(CENT), unrounded=unrounded.quantize(CENT),
+        rounding=f"{terms.rounding_mode} to {terms.rounding_quantum}", eligible=eligible,
+        ineligible_reasons=tuple(reasons), monthly_amount=amount)
 
 
 def self_care_tier(assessment: Mapping[str, bool]) -> tuple[SelfCareTier, int]:
@@ -426,77 +435,63 @@ def self_care_tier(assessment: Mapping[str, bool]) -> tuple[SelfCareTier, int]:
     return (SelfCareTier.PARTIAL if not_achieved <= 3 else SelfCareTier.TOTAL), not_achieved
 
 
-def compute_tekun(household: Mapping[str, Any], terms: PolicyTerms, on: date,
-                  self_care: Mapping[str, bool], care_mode: str) -> dict[str, Any]:
+def compute_tekun(household: Household, terms: PolicyTerms, on: date,
+                  self_care: Mapping[str, bool], care_mode: str | None) -> TekunBreakdown:
     """特困 support = basic living standard (multiple × 低保 standard) + care by tier."""
     tier, not_achieved = self_care_tier(self_care)
     if care_mode not in {c.value for c in CareMode}:
         raise RuleViolation("review.care_mode", "care mode is dispersed or centralized",
                             field="care_mode")
-    standard = terms.standard(bool(household["urban"]))
+    assert care_mode is not None
+    standard = terms.standard(household.urban)
     basic = standard * terms.tekun_basic_multiple
     care = terms.tekun_care_standard[tier.value]
     unrounded = basic + care
-    return {
-        "kind": AssistanceKind.TEKUN.value,
-        "standard_kind": "urban" if household["urban"] else "rural",
-        "standard": str(standard),
-        "basic_multiple": str(terms.tekun_basic_multiple),
-        "basic_living": str(basic.quantize(CENT)),
-        "activities_not_achieved": not_achieved,
-        "self_care_tier": tier.value,
-        "care_standard": str(care),
-        "care_mode": care_mode,
-        "unrounded": str(unrounded.quantize(CENT)),
-        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
-        "eligible": True,
-        "ineligible_reasons": [],
-        "monthly_amount": str(terms.round(unrounded)),
-    }
+    return TekunBreakdown(
+        kind=AssistanceKind.TEKUN.value, standard_kind=_standard_kind(household),
+        standard=standard, basic_multiple=terms.tekun_basic_multiple,
+        basic_living=basic.quantize(CENT), activities_not_achieved=not_achieved,
+        self_care_tier=tier.value, care_standard=care, care_mode=care_mode,
+        unrounded=unrounded.quantize(CENT),
+        rounding=f"{terms.rounding_mode} to {terms.rounding_quantum}", eligible=True,
+        ineligible_reasons=(), monthly_amount=terms.round(unrounded))
 
 
-def tekun_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> str | None:
+def tekun_category(member: Member, terms: PolicyTerms, on: date) -> str | None:
     """Who may be 特困: the elderly, minors (under 16, a student under 18), or the severely
     disabled; the ages are policy terms."""
-    age = age_on(member["birth_date"], on)
+    age = age_on(member.birth_date, on)
     if age >= terms.tekun_elderly_age:
         return "elderly"
-    if age < terms.tekun_minor_age or (member.get("student")
-                                       and age < terms.tekun_student_minor_age):
+    if age < terms.tekun_minor_age or (member.student and age < terms.tekun_student_minor_age):
         return "minor"
-    grade = member.get("disability_grade")
+    grade = member.disability_grade
     if grade is not None and grade <= terms.severe_disability_max_grade:
         return "severe_disability"
     return None
 
 
-def compute_dibao_edge(household: Mapping[str, Any], terms: PolicyTerms,
-                       on: date) -> dict[str, Any]:
+def compute_dibao_edge(household: Household, terms: PolicyTerms,
+                       on: date) -> DibaoEdgeBreakdown:
     """低保边缘: per-capita income below multiple × standard, assets within limits."""
-    standard = terms.standard(bool(household["urban"]))
+    standard = terms.standard(household.urban)
     inc = _income(household, terms)
     threshold = standard * terms.dibao_edge_multiple
     assets_ok, asset_problems = assets_within_limits(household, terms, standard,
-                                                     inc["members_counted"])
-    income_ok = inc["per_capita_income"] < threshold
+                                                     inc.members_counted)
+    income_ok = inc.per_capita_income < threshold
     reasons = ([] if income_ok else [
-        f"per-capita income {inc['per_capita_income'].quantize(CENT)} is not below "
+        f"per-capita income {inc.per_capita_income.quantize(CENT)} is not below "
         f"{threshold.quantize(CENT)}"]) + asset_problems
-    return {
-        "kind": AssistanceKind.DIBAO_EDGE.value,
-        "standard_kind": "urban" if household["urban"] else "rural",
-        "standard": str(standard),
-        "multiple": str(terms.dibao_edge_multiple),
-        "threshold": str(threshold.quantize(CENT)),
-        "assessment_months": inc["assessment_months"],
-        "members_counted": inc["members_counted"],
-        "per_capita_income": str(inc["per_capita_income"].quantize(CENT)),
-        "below_dibao_standard": inc["per_capita_income"] < standard,
-        "validity_months": terms.dibao_edge_validity_months,
-        "eligible": income_ok and assets_ok,
-        "ineligible_reasons": reasons,
-        "monthly_amount": "0",
-    }
+    return DibaoEdgeBreakdown(
+        kind=AssistanceKind.DIBAO_EDGE.value, standard_kind=_standard_kind(household),
+        standard=standard, multiple=terms.dibao_edge_multiple,
+        threshold=threshold.quantize(CENT), assessment_months=inc.assessment_months,
+        members_counted=inc.members_counted,
+        per_capita_income=inc.per_capita_income.quantize(CENT),
+        below_dibao_standard=inc.per_capita_income < standard,
+        validity_months=terms.dibao_edge_validity_months, eligible=income_ok and assets_ok,
+        ineligible_reasons=tuple(reasons), monthly_amount=Decimal("0"))
 
 
 def split_instalments(amount: Decimal, count: int, terms: PolicyTerms) -> list[Decimal]:
@@ -510,16 +505,17 @@ def split_instalments(amount: Decimal, count: int, terms: PolicyTerms) -> list[D
     return [*parts, amount - sum(parts, Decimal(0))]
 
 
-def compute_linshi(household: Mapping[str, Any], terms: PolicyTerms, on: date, band: str,
-                   instalments: int, linshi_type: str | None) -> dict[str, Any]:
+def compute_linshi(household: Household, terms: PolicyTerms, on: date, band: str | None,
+                   instalments: int, linshi_type: str | None) -> LinshiBreakdown:
     """临时救助: band months × standard × household size; above the township ceiling the
     county bureau approves; one approval may be paid in instalments."""
     if band not in terms.linshi_bands:
         raise RuleViolation("review.linshi_band",
                             f"band is one of {', '.join(sorted(terms.linshi_bands))}",
                             field="band")
-    standard = terms.standard(bool(household["urban"]))
-    size = len(counted_members(household))
+    assert band is not None
+    standard = terms.standard(household.urban)
+    size = len(household.counted_members)
     if size == 0:
         raise RuleViolation("review.no_counted_members", "no member is counted",
                             field="members")
@@ -530,101 +526,85 @@ def compute_linshi(household: Mapping[str, Any], terms: PolicyTerms, on: date, b
     per_capita = None
     if linshi_type == LinshiType.EXPENDITURE.value:
         # 支出型: full procedure, income in principle below the local average (setting).
-        inc = _income(household, terms)
-        per_capita = inc["per_capita_income"]
+        per_capita = _income(household, terms).per_capita_income
         if per_capita >= terms.linshi_expenditure_income_limit:
             reasons.append(f"per-capita income {per_capita.quantize(CENT)} is not below "
                            f"{terms.linshi_expenditure_income_limit}")
     parts = split_instalments(amount, instalments, terms)
-    return {
-        "kind": AssistanceKind.LINSHI.value,
-        "linshi_type": linshi_type,
-        "standard_kind": "urban" if household["urban"] else "rural",
-        "standard": str(standard),
-        "household_size": size,
-        "band": band,
-        "band_months": str(months),
-        "unrounded": str((standard * size * months).quantize(CENT)),
-        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
-        "township_ceiling": str(ceiling),
-        "ceiling_multiple": str(terms.linshi_township_ceiling_multiple),
-        "county_approval_required": amount > ceiling,
-        "instalments": [str(p) for p in parts],
-        "per_capita_income": None if per_capita is None else str(per_capita.quantize(CENT)),
-        "eligible": not reasons,
-        "ineligible_reasons": reasons,
-        "monthly_amount": str(amount),  # the one-off amount for 临时救助
-    }
+    return LinshiBreakdown(
+        kind=AssistanceKind.LINSHI.value, linshi_type=linshi_type,
+        standard_kind=_standard_kind(household), standard=standard, household_size=size,
+        band=band, band_months=months, unrounded=(standard * size * months).quantize(CENT),
+        rounding=f"{terms.rounding_mode} to {terms.rounding_quantum}",
+        township_ceiling=ceiling, ceiling_multiple=terms.linshi_township_ceiling_multiple,
+        county_approval_required=amount > ceiling, instalments=tuple(parts),
+        per_capita_income=None if per_capita is None else per_capita.quantize(CENT),
+        eligible=not reasons, ineligible_reasons=tuple(reasons), monthly_amount=amount)
 
 
-def apply_findings(household: Mapping[str, Any], findings: Mapping[str, Any]) -> dict[str, Any]:
+def apply_findings(household: Household, findings: Findings) -> Household:
     """The verified household: the filed one with the investigators' findings applied.
 
     Member findings update the members they name; verified income and asset lists replace
     the filed ones when given (None means the filed figures were confirmed).
     """
-    known = {m["fingerprint"]: i for i, m in enumerate(household["members"])}
-    members = [dict(m) for m in household["members"]]
-    for i, f in enumerate(findings.get("members") or []):
-        fp = f["member_fingerprint"]
-        if fp not in known:
+    known = {m.fingerprint: i for i, m in enumerate(household.members)}
+    members = list(household.members)
+    for i, f in enumerate(findings.members):
+        if f.member_fingerprint not in known:
             raise RuleViolation("review.unknown_member",
                                 "a finding about a member not in the application",
                                 field=f"members[{i}].member_fingerprint")
-        m = members[known[fp]]
-        for key in ("counted", "work_capacity", "serious_illness", "disability_grade"):
-            if f.get(key) is not None:
-                m[key] = f[key]
-        if f.get("finding"):
-            m["finding"] = f["finding"]
-    for i, item in enumerate(findings.get("incomes") or []):
-        if item["member_fingerprint"] not in known:
+        at = known[f.member_fingerprint]
+        found = {key: getattr(f, key) for key in ("counted", "work_capacity",
+                                                   "serious_illness", "disability_grade")
+                 if getattr(f, key) is not None}
+        if f.finding:
+            found["finding"] = f.finding
+        members[at] = replace(members[at], **found)
+    for i, item in enumerate(findings.incomes or ()):
+        if item.member_fingerprint not in known:
             raise RuleViolation("review.unknown_member", "income of a member not in the "
                                 "application", field=f"incomes[{i}].member_fingerprint")
-    out = {**household, "members": members}
-    if findings.get("incomes") is not None:
-        out["incomes"] = list(findings["incomes"])
-    if findings.get("assets") is not None:
-        out["assets"] = list(findings["assets"])
-    if findings.get("irregular_income") is not None:
-        out["irregular_income"] = bool(findings["irregular_income"])
-    return out
+    return replace(
+        household, members=tuple(members),
+        incomes=household.incomes if findings.incomes is None else findings.incomes,
+        assets=household.assets if findings.assets is None else findings.assets,
+        irregular_income=(household.irregular_income if findings.irregular_income is None
+                          else bool(findings.irregular_income)))
 
 
-def apply_reported_change(household: Mapping[str, Any],
-                          change: Mapping[str, Any]) -> dict[str, Any]:
+def apply_reported_change(household: Household, change: ReportedChange) -> Household:
     """A change reported in intake applied to a household: members who left are no longer
     counted, new members join, the named members' incomes and (when reported) the
     household's assets replace the old ones."""
-    members = [dict(m) for m in household["members"]]
-    left = {m["fingerprint"] for m in change.get("members_left", [])}
-    for m in members:
-        if m["fingerprint"] in left:
-            m["counted"] = False
-    known = {m["fingerprint"] for m in members}
-    members += [dict(m) for m in change.get("members_joined", [])
-                if m["fingerprint"] not in known]
-    out = {**household, "members": members}
-    if change.get("incomes"):
-        named = {i["member_fingerprint"] for i in change["incomes"]}
-        out["incomes"] = [i for i in household.get("incomes", [])
-                          if i["member_fingerprint"] not in named] + list(change["incomes"])
-    if change.get("subject") == "assets":
-        out["assets"] = list(change.get("assets", []))
-    return out
+    left = {m.fingerprint for m in change.members_left}
+    members = [replace(m, counted=False) if m.fingerprint in left else m
+               for m in household.members]
+    known = {m.fingerprint for m in members}
+    members += [m for m in change.members_joined if m.fingerprint not in known]
+    incomes = household.incomes
+    if change.incomes:
+        named = {i.member_fingerprint for i in change.incomes}
+        incomes = tuple(i for i in household.incomes
+                        if i.member_fingerprint not in named) + change.incomes
+    assets = change.assets if change.subject == "assets" else household.assets
+    return replace(household, members=tuple(members), incomes=incomes, assets=assets)
 
 
-def compute(kind: str, inputs: Mapping[str, Any], terms: PolicyTerms) -> dict[str, Any]:
+def compute(kind: str, inputs: OpinionInputs, terms: PolicyTerms) -> Breakdown:
     """The amount of one opinion, from the inputs it recorded: replayable."""
-    household, on = inputs["household"], inputs["on"]
+    household, on = inputs.household, inputs.on
     if kind == AssistanceKind.DIBAO.value:
         return compute_dibao(household, terms, on)
     if kind == AssistanceKind.TEKUN.value:
-        return compute_tekun(household, terms, on, inputs["self_care"], inputs["care_mode"])
+        tekun = inputs.tekun or TekunAssessment(self_care={}, care_mode=None)
+        return compute_tekun(household, terms, on, tekun.self_care, tekun.care_mode)
     if kind == AssistanceKind.DIBAO_EDGE.value:
         return compute_dibao_edge(household, terms, on)
-    return compute_linshi(household, terms, on, inputs["band"], inputs["instalments"],
-                          inputs.get("linshi_type"))
+    linshi = inputs.linshi or LinshiAssessment(band=None, instalments=1, linshi_type=None)
+    return compute_linshi(household, terms, on, linshi.band, linshi.instalments,
+                          linshi.linshi_type)
 
 
 # ============================================================================================
@@ -704,8 +684,8 @@ class ReviewCase(Aggregate):
                  accepted_on: date, household_size: int, applicant_name: str,
                  close_relative_declared: bool, investigation_due: date, decision_due: date,
                  deadlines_provisional: bool, actor: StoredActor,
-                 household: dict[str, Any] | None = None, household_id: str | None = None,
-                 linshi_type: str | None = None, payee: dict[str, Any] | None = None,
+                 household: Stored | None = None, household_id: str | None = None,
+                 linshi_type: str | None = None, payee: Stored | None = None,
                  policy_version: int | None = None) -> None:
         self.application_id = application_id
         self.kind = kind
@@ -720,8 +700,8 @@ class ReviewCase(Aggregate):
         self.deadlines_provisional = deadlines_provisional
         self.status = CaseStatus.OPENED
         # The household as filed; the home visit replaces it with the verified one.
-        self.household: dict[str, Any] = household or {"urban": False, "members": [],
-                                                       "incomes": [], "assets": []}
+        self.household: Stored = household or {"urban": False, "members": [],
+                                                "incomes": [], "assets": []}
         self.household_id = household_id
         self.linshi_type = linshi_type
         self.payee = payee
@@ -746,6 +726,18 @@ class ReviewCase(Aggregate):
         self.decision: dict[str, Any] | None = None
         self.advance: dict[str, Any] | None = None  # 先行救助
         self.payments: list[dict[str, Any]] = []  # 临时救助 instalments
+
+    # --- typed views of what the events hold ----------------------------------------------
+
+    @property
+    def household_on_record(self) -> Household:
+        """As filed; after a home visit, as the investigators found it."""
+        return Household.of(self.household)
+
+    @property
+    def issued_opinion(self) -> Opinion | None:
+        """The latest opinion (of this round or an earlier one), or the 先行救助 grant."""
+        return None if self.opinion is None else Opinion.of(self.opinion)
 
     # --- guards ---------------------------------------------------------------------------
 
@@ -794,7 +786,7 @@ class ReviewCase(Aggregate):
         if self.status is CaseStatus.OPENED:
             self.status = CaseStatus.INVESTIGATING
 
-    def record_home_visit(self, visit: dict[str, Any], findings: dict[str, Any],
+    def record_home_visit(self, visit: Mapping[str, Any], findings: Findings,
                           min_investigators: int, actor: Actor) -> None:
         """入户调查: findings, who visited, who was present and signed, documents."""
         self._open_for_investigation()
@@ -820,11 +812,12 @@ class ReviewCase(Aggregate):
         if unsigned:
             raise RuleViolation("review.visit_unsigned",
                                 f"investigator {unsigned[0]} did not sign", field="signed_by")
-        household = apply_findings(self.household, findings)
-        self._visited(visit=visit, household=household, round=self.round, actor=actor.stored())
+        household = apply_findings(self.household_on_record, findings)
+        self._visited(visit=dict(visit), household=household.to_stored(), round=self.round,
+                      actor=actor.stored())
 
     @event("HomeVisitRecorded")
-    def _visited(self, visit: dict[str, Any], household: dict[str, Any], round: int,
+    def _visited(self, visit: Stored, household: Stored, round: int,
                  actor: StoredActor) -> None:
         self.visits.append({**visit, "round": round})
         self.household = household
@@ -941,20 +934,21 @@ class ReviewCase(Aggregate):
 
     # --- 4. opinion (初审意见) ------------------------------------------------------------
 
-    def opinion_inputs(self, on: date, assessment: Mapping[str, Any]) -> dict[str, Any]:
-        inputs: dict[str, Any] = {"household": self.household, "on": on}
+    def opinion_inputs(self, on: date, assessment: Assessment) -> OpinionInputs:
+        tekun = linshi = None
         if self.kind == AssistanceKind.TEKUN.value:
-            inputs |= {"self_care": dict(assessment.get("self_care") or {}),
-                       "care_mode": assessment.get("care_mode")}
+            tekun = TekunAssessment(self_care=dict(assessment.self_care or {}),
+                                    care_mode=assessment.care_mode)
         if self.kind == AssistanceKind.LINSHI.value:
-            inputs |= {"band": assessment.get("band"),
-                       "instalments": assessment.get("instalments") or 1,
-                       "linshi_type": self.linshi_type}
-        return inputs
+            linshi = LinshiAssessment(band=assessment.band,
+                                      instalments=assessment.instalments or 1,
+                                      linshi_type=self.linshi_type)
+        return OpinionInputs(household=self.household_on_record, on=on, tekun=tekun,
+                             linshi=linshi)
 
-    def issue_opinion(self, approve: bool, reasons: list[str], assessment: Mapping[str, Any],
+    def issue_opinion(self, approve: bool, reasons: list[str], assessment: Assessment,
                       policy_version: int, terms: PolicyTerms, on: date,
-                      rejection_due: date, actor: Actor) -> dict[str, Any]:
+                      rejection_due: date, actor: Actor) -> Opinion:
         self._open()
         if self.visit_round != self.round:
             raise RuleViolation("review.investigation_missing",
@@ -968,41 +962,42 @@ class ReviewCase(Aggregate):
                                 f"the joint review decided {self.joint_review['outcome']}",
                                 field="approve")
         inputs = self.opinion_inputs(on, assessment)
-        breakdown: dict[str, Any] | None = None
+        breakdown: Breakdown | None = None
         if approve:
             if self.kind == AssistanceKind.TEKUN.value:
-                applicant = next((m for m in counted_members(self.household)
-                                  if m.get("relation") == "self"), None)
+                applicant = inputs.household.applicant
                 if applicant is None or tekun_category(applicant, terms, on) is None:
                     raise RuleViolation("review.tekun_category",
                                         "特困 support is for people 60+, under 18, or severely "
                                         "disabled", field="approve")
             breakdown = compute(self.kind, inputs, terms)
-            if not breakdown["eligible"]:
+            if not breakdown.eligible:
                 raise RuleViolation("review.not_eligible",
-                                    "; ".join(breakdown["ineligible_reasons"]), field="approve")
+                                    "; ".join(breakdown.ineligible_reasons), field="approve")
             if (self.kind in (AssistanceKind.DIBAO.value, AssistanceKind.TEKUN.value)
-                    and Decimal(breakdown["monthly_amount"]) <= 0):
+                    and breakdown.monthly_amount <= 0):
                 raise RuleViolation("review.not_eligible", "the computed amount is zero",
                                     field="approve")
             reasons = [r.strip() for r in reasons if r.strip()]
         else:
             reasons = _reasons(reasons)
-        amount = None if breakdown is None else Decimal(breakdown["monthly_amount"])
-        needs_county = bool(breakdown and breakdown.get("county_approval_required"))
+        amount = None if breakdown is None else breakdown.monthly_amount
+        needs_county = isinstance(breakdown, LinshiBreakdown) and breakdown.county_approval_required
         self._opinion_issued(
             round=self.round, approve=approve, reasons=reasons, amount=amount,
-            breakdown=breakdown, inputs=inputs, policy_version=policy_version,
-            issued_on=on, publicity_required=approve, county_approval_required=needs_county,
-            household_size=len(counted_members(self.household)) or self.household_size,
+            breakdown=None if breakdown is None else breakdown.to_stored(),
+            inputs=inputs.to_stored(), policy_version=policy_version, issued_on=on,
+            publicity_required=approve, county_approval_required=needs_county,
+            household_size=len(inputs.household.counted_members) or self.household_size,
             rejection_due=None if approve else rejection_due, actor=actor.stored())
-        assert self.opinion is not None
-        return self.opinion
+        opinion = self.issued_opinion
+        assert opinion is not None
+        return opinion
 
     @event("OpinionIssued")
     def _opinion_issued(self, round: int, approve: bool, reasons: list[str],
-                        amount: Decimal | None, breakdown: dict[str, Any] | None,
-                        inputs: dict[str, Any], policy_version: int, issued_on: date,
+                        amount: Decimal | None, breakdown: Stored | None,
+                        inputs: Stored, policy_version: int, issued_on: date,
                         publicity_required: bool, county_approval_required: bool,
                         household_size: int, rejection_due: date | None,
                         actor: StoredActor) -> None:
@@ -1074,30 +1069,32 @@ class ReviewCase(Aggregate):
     def confirm(self, decided_on: date, notice: str, recheck_months: int | None,
                 valid_until: date | None, rhythm: MonthlyRhythm, actor: Actor) -> None:
         self._open()
-        if self.opinion is None or self.opinion["round"] != self.round:
+        opinion = self.issued_opinion
+        if opinion is None or opinion.round != self.round:
             raise RuleViolation("review.opinion_missing", "no opinion for this round")
-        if not self.opinion["approve"]:
+        if not opinion.approve:
             raise RuleViolation("review.opinion_rejects", "the opinion is to reject; issue the "
                                 "rejection notice instead")
         if self.status is CaseStatus.AWAITING_COUNTY:
             raise RuleViolation("review.county_approval_missing",
                                 "above the township ceiling the county bureau approves first")
-        if self.opinion["publicity_required"] and self.status is not CaseStatus.PUBLICIZED:
+        if opinion.publicity_required and self.status is not CaseStatus.PUBLICIZED:
             raise RuleViolation("review.publicity_not_ended",
                                 "confirmation waits until the notice has closed clean")
         self._confirmed(decided_on=decided_on, notice=notice.strip(),
-                        amount=self.opinion["amount"], start_month=next_month(decided_on),
+                        amount=opinion.amount, start_month=next_month(decided_on),
                         recheck_months=recheck_months, valid_until=valid_until,
                         actor=actor.stored())
-        if self.kind == AssistanceKind.LINSHI.value:
-            self._approve_payments(rhythm.first_payable_month(decided_on), False, actor)
+        if isinstance(opinion.breakdown, LinshiBreakdown):
+            self._approve_payments(opinion.breakdown, rhythm.first_payable_month(decided_on),
+                                   False, actor)
 
-    def _approve_payments(self, first_month: str, advance: bool, actor: Actor) -> None:
-        assert self.opinion is not None and self.opinion["breakdown"] is not None
-        parts = self.opinion["breakdown"]["instalments"]
+    def _approve_payments(self, breakdown: LinshiBreakdown, first_month: str, advance: bool,
+                          actor: Actor) -> None:
+        parts = breakdown.instalments
         for i, amount in enumerate(parts, start=1):
             self._payment_approved(payment_id=payment_id_for(self.id, i), instalment=i,
-                                   instalments=len(parts), amount=Decimal(amount),
+                                   instalments=len(parts), amount=amount,
                                    month=add_months(first_month, i - 1), advance=advance,
                                    actor=actor.stored())
 
@@ -1121,10 +1118,11 @@ class ReviewCase(Aggregate):
         """不予确认: the written notice with reasons, within 3 working days of the opinion."""
         self._open()
         reasons = _reasons(reasons)
-        if self.opinion is None or self.opinion["round"] != self.round:
+        opinion = self.issued_opinion
+        if opinion is None or opinion.round != self.round:
             raise RuleViolation("review.opinion_missing", "no opinion for this round")
-        if self.opinion["approve"] and self.status not in (CaseStatus.PUBLICIZED,
-                                                           CaseStatus.AWAITING_COUNTY):
+        if opinion.approve and self.status not in (CaseStatus.PUBLICIZED,
+                                                   CaseStatus.AWAITING_COUNTY):
             raise RuleViolation("review.publicity_not_ended",
                                 "an approving opinion is decided after its publicity")
         self._rejected(decided_on=decided_on, reasons=reasons, actor=actor.stored())
@@ -1174,7 +1172,7 @@ class ReviewCase(Aggregate):
 
     def grant_advance(self, band: str, instalments: int, policy_version: int,
                       terms: PolicyTerms, on: date, completion_due: date, reason: str,
-                      actor: Actor) -> dict[str, Any]:
+                      actor: Actor) -> LinshiBreakdown:
         """Pay first; complete the record (visit, signatures) by `completion_due`."""
         self._open()
         if self.kind != AssistanceKind.LINSHI.value or \
@@ -1186,24 +1184,26 @@ class ReviewCase(Aggregate):
         if not reason.strip():
             raise RuleViolation("review.reason_required", "describe the emergency",
                                 field="reason")
-        inputs = self.opinion_inputs(on, {"band": band, "instalments": instalments})
+        inputs = self.opinion_inputs(on, Assessment(band=band, instalments=instalments))
         breakdown = compute(self.kind, inputs, terms)
-        if breakdown["county_approval_required"]:
+        assert isinstance(breakdown, LinshiBreakdown)
+        if breakdown.county_approval_required:
             raise RuleViolation("review.advance_above_ceiling",
                                 "先行救助 above the township ceiling needs the county first",
                                 field="band")
         self._advance_granted(
-            amount=Decimal(breakdown["monthly_amount"]), breakdown=breakdown, inputs=inputs,
-            policy_version=policy_version, granted_on=on, completion_due=completion_due,
-            reason=reason.strip(), household_size=breakdown["household_size"],
-            start_month=month_of(on), actor=actor.stored())
+            amount=breakdown.monthly_amount, breakdown=breakdown.to_stored(),
+            inputs=inputs.to_stored(), policy_version=policy_version, granted_on=on,
+            completion_due=completion_due, reason=reason.strip(),
+            household_size=breakdown.household_size, start_month=month_of(on),
+            actor=actor.stored())
         # Help first: paid in the current month, outside the roster cut-off.
-        self._approve_payments(month_of(on), True, actor)
+        self._approve_payments(breakdown, month_of(on), True, actor)
         return breakdown
 
     @event("AdvanceGranted")
-    def _advance_granted(self, amount: Decimal, breakdown: dict[str, Any],
-                         inputs: dict[str, Any], policy_version: int, granted_on: date,
+    def _advance_granted(self, amount: Decimal, breakdown: Stored,
+                         inputs: Stored, policy_version: int, granted_on: date,
                          completion_due: date, reason: str, household_size: int,
                          start_month: str, actor: StoredActor) -> None:
         self.opinion = {"round": self.round, "approve": True, "reasons": [reason],
@@ -1239,11 +1239,12 @@ class ReviewCase(Aggregate):
         """Yearly; half-yearly for irregular income or a member able to work; 特困 yearly."""
         if self.kind == AssistanceKind.TEKUN.value:
             return terms.recheck_months_tekun
-        if self.household.get("irregular_income"):
+        household = self.household_on_record
+        if household.irregular_income:
             return terms.recheck_months_irregular
-        for m in counted_members(self.household):
-            age = age_on(m["birth_date"], on)
-            if (m.get("work_capacity", "full") == "full"
+        for m in household.counted_members:
+            age = age_on(m.birth_date, on)
+            if (m.work_capacity == "full"
                     and terms.working_age_min <= age < terms.working_age_max):
                 return terms.recheck_months_irregular
         return terms.recheck_months_stable
@@ -1278,9 +1279,9 @@ class Entitlement(Aggregate):
     @event("Started")
     def __init__(self, case_id: UUID, kind: str, household_id: str | None, township: str,
                  village: str, urban: bool, applicant_name: str, household_size: int,
-                 monthly_amount: Decimal, breakdown: dict[str, Any], policy_version: int,
+                 monthly_amount: Decimal, breakdown: Stored, policy_version: int,
                  start_month: str, recheck_due: date, recheck_months: int,
-                 payee: dict[str, Any] | None, inputs: dict[str, Any],
+                 payee: Stored | None, inputs: Stored,
                  actor: StoredActor, decided_on: date | None = None) -> None:
         self.case_id = case_id
         # The confirmation's business date; None in events stored before it was recorded.
@@ -1309,16 +1310,29 @@ class Entitlement(Aggregate):
         self.reported_changes: list[dict[str, Any]] = []  # waiting for the township
         self.recheck_requests: list[dict[str, Any]] = []  # upheld reports (举报查实) waiting
 
-    def record_reported_change(self, change: dict[str, Any], reported_on: date,
+    # --- typed views of what the events hold ----------------------------------------------
+
+    @property
+    def computation_inputs(self) -> OpinionInputs:
+        """What the current amount was computed from."""
+        return OpinionInputs.of(self.inputs)
+
+    @property
+    def pending_changes(self) -> list[ReportedChange]:
+        """Changes reported in intake that no adjustment has applied yet."""
+        return [ReportedChange.of(c) for c in self.reported_changes]
+
+    def record_reported_change(self, change: ReportedChange, reported_on: date,
                                actor: Actor) -> bool:
         """A change reported in intake: kept for the township, and the recheck falls due."""
         if self.status in (EntitlementStatus.TERMINATED,):
             return False
-        self._change_reported(change=change, reported_on=reported_on, actor=actor.stored())
+        self._change_reported(change=change.to_stored(), reported_on=reported_on,
+                              actor=actor.stored())
         return True
 
     @event("ChangeReported")
-    def _change_reported(self, change: dict[str, Any], reported_on: date,
+    def _change_reported(self, change: Stored, reported_on: date,
                          actor: StoredActor) -> None:
         self.reported_changes.append(change)
         self.recheck_due = min(self.recheck_due, reported_on)
@@ -1370,8 +1384,8 @@ class Entitlement(Aggregate):
         self.reported_changes = []  # the recheck considered them
         self.recheck_requests = []
 
-    def adjust(self, amount: Decimal, household_size: int, breakdown: dict[str, Any],
-               inputs: dict[str, Any], policy_version: int, reasons: list[str],
+    def adjust(self, amount: Decimal, household_size: int, breakdown: Breakdown,
+               inputs: OpinionInputs, policy_version: int, reasons: list[str],
                decided_on: date, rhythm: MonthlyRhythm, actor: Actor) -> str:
         """Increase or decrease to a recomputed amount; a decrease needs written reasons."""
         self._live()
@@ -1389,13 +1403,13 @@ class Entitlement(Aggregate):
         if change == "decrease":
             reasons = _reasons(reasons)
         self._changed(change=change, amount=amount, household_size=household_size,
-                      breakdown=breakdown, policy_version=policy_version,
+                      breakdown=breakdown.to_stored(), policy_version=policy_version,
                       reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor.stored(), inputs=inputs)
+                      until_month=None, actor=actor.stored(), inputs=inputs.to_stored())
         return change
 
-    def restandardise(self, amount: Decimal, breakdown: dict[str, Any], policy_version: int,
+    def restandardise(self, amount: Decimal, breakdown: Breakdown, policy_version: int,
                       effective_month: str, decided_on: date,
                       actor: Actor) -> str | None:
         """标准调整: the amount recomputed under a new standard, from the month it takes
@@ -1407,7 +1421,7 @@ class Entitlement(Aggregate):
             return None
         change = "increase" if amount > self.monthly_amount else "decrease"
         self._changed(change=change, amount=amount, household_size=self.household_size,
-                      breakdown=breakdown, policy_version=policy_version,
+                      breakdown=breakdown.to_stored(), policy_version=policy_version,
                       reasons=[STANDARD_CHANGE_REASON], decided_on=decided_on,
                       effective_month=max(effective_month, self.start_month),
                       until_month=None, actor=actor.stored())
@@ -1508,9 +1522,9 @@ class Entitlement(Aggregate):
 
     @event("Changed")
     def _changed(self, change: str, amount: Decimal, household_size: int,
-                 breakdown: dict[str, Any], policy_version: int, reasons: list[str],
+                 breakdown: Stored, policy_version: int, reasons: list[str],
                  decided_on: date, effective_month: str, until_month: str | None,
-                 actor: StoredActor, inputs: dict[str, Any] | None = None) -> None:
+                 actor: StoredActor, inputs: Stored | None = None) -> None:
         if inputs is not None:
             self.inputs = inputs
             self.reported_changes = []  # the recomputation applied them

@@ -339,10 +339,8 @@ def write(out: Path = OUT, keyring_from: Path | None = None) -> None:
         app.termination_notice_closed(tekun, "clean", None, date(2026, 8, 13), PUBLICITY)
     app.close()
     with sqlite3.connect(out / DB) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.execute("VACUUM")
-    for extra in out.iterdir():
-        if extra.name not in (DB, KEY, KEYRING):
-            shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
 
 
 def _plain(terms: dict[str, Any]) -> dict[str, Any]:
@@ -352,5 +350,8 @@ def _plain(terms: dict[str, Any]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     write()
+    for extra in OUT.iterdir():  # what the fixture needs is the store, its key, the keyring
+        if extra.name not in (DB, KEY, KEYRING):
+            shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
     for p in sorted(OUT.iterdir()):
         print(p.name, p.stat().st_size)

@@ -331,13 +331,23 @@ class _StoredAsFields:
     """Stored as a dict of its fields in their order, converted by their declared types."""
 
     @classmethod
+    def _converters(cls, table: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        # Per class and direction, once: a standard change converts every entitlement's.
+        key = f"_converters_{id(table)}"
+        if key not in cls.__dict__:
+            setattr(cls, key, [(f.name, table.get(str(f.type), _same))
+                               for f in fields(cls)])  # type: ignore[arg-type]
+        converters: list[tuple[str, Any]] = cls.__dict__[key]
+        return converters
+
+    @classmethod
     def of(cls, stored: Mapping[str, Any]) -> Any:
-        return cls(**{f.name: _OF_STORED.get(str(f.type), _same)(stored[f.name])
-                      for f in fields(cls)})  # type: ignore[arg-type]
+        return cls(**{name: convert(stored[name])
+                      for name, convert in cls._converters(_OF_STORED)})
 
     def to_stored(self) -> Stored:
-        return {f.name: _TO_STORED.get(str(f.type), _same)(getattr(self, f.name))
-                for f in fields(self)}  # type: ignore[arg-type]
+        return {name: convert(getattr(self, name))
+                for name, convert in self._converters(_TO_STORED)}
 
 
 def _same(value: Any) -> Any:

@@ -45,12 +45,17 @@ from services.review.values import (
     Asset,
     Breakdown,
     Findings,
+    HomeVisit,
     Household,
     Income,
+    Interview,
+    Investigator,
     Member,
     MemberLeft,
+    PanelMember,
     ReportedChange,
     TekunAssessment,
+    VerificationReport,
     members_counted,
 )
 from shared.auth import Principal, Role
@@ -279,18 +284,20 @@ class ReviewApplication(ServiceApplication):
         case = self._acting(who, case_id)
         today = self.today()
         _, terms = self.policy_on(today)
-        case.assign_investigation(investigators, contractor, terms, today, who.as_actor())
+        case.assign_investigation([Investigator.of(i) for i in investigators], contractor,
+                                  terms, today, who.as_actor())
         self.save(case)
         return case
 
     def record_home_visit(self, who: Principal, case_id: UUID, visit: dict[str, Any],
                           findings: dict[str, Any]) -> ReviewCase:
         case = self._acting(who, case_id)
-        if visit["visited_on"] > self.today():
+        home_visit = HomeVisit.of(visit)
+        if home_visit.visited_on > self.today():
             raise RuleViolation("review.date_in_future", "the visit cannot be in the future",
                                 field="visited_on")
-        _, terms = self.policy_on(visit["visited_on"])
-        case.record_home_visit(visit, Findings.of(findings), terms.min_investigators,
+        _, terms = self.policy_on(home_visit.visited_on)
+        case.record_home_visit(home_visit, Findings.of(findings), terms.min_investigators,
                                who.as_actor())
         self.save(case)
         return case
@@ -298,7 +305,7 @@ class ReviewApplication(ServiceApplication):
     def record_interview(self, who: Principal, case_id: UUID,
                          interview: dict[str, Any]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.record_interview(interview, who.as_actor())
+        case.record_interview(Interview.of(interview), who.as_actor())
         self.save(case)
         return case
 
@@ -311,7 +318,7 @@ class ReviewApplication(ServiceApplication):
     def record_verification(self, who: Principal, case_id: UUID,
                             report: dict[str, Any]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.record_verification(report, self.today(), who.as_actor())
+        case.record_verification(VerificationReport.of(report), self.today(), who.as_actor())
         self.save(case)
         return case
 
@@ -326,7 +333,8 @@ class ReviewApplication(ServiceApplication):
             raise RuleViolation("review.date_in_future", "the meeting cannot be in the future",
                                 field="held_on")
         _, terms = self.policy_on(held_on)
-        case.hold_joint_review(held_on, members, outcome, terms, who.as_actor())
+        case.hold_joint_review(held_on, [PanelMember.of(m) for m in members], outcome, terms,
+                               who.as_actor())
         self.save(case)
         return case
 

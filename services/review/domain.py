@@ -30,16 +30,21 @@ from services.review.values import (
     DibaoBreakdown,
     DibaoEdgeBreakdown,
     Findings,
+    HomeVisit,
     Household,
+    Interview,
+    Investigator,
     LinshiAssessment,
     LinshiBreakdown,
     Member,
     Opinion,
     OpinionInputs,
+    PanelMember,
     ReportedChange,
     Stored,
     TekunAssessment,
     TekunBreakdown,
+    VerificationReport,
 )
 from shared.calendar import Deadline
 from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of
@@ -763,8 +768,9 @@ class ReviewCase(Aggregate):
 
     # --- 1. investigation -----------------------------------------------------------------
 
-    def assign_investigation(self, investigators: list[dict[str, Any]], contractor: str | None,
-                             terms: PolicyTerms, on: date, actor: Actor) -> None:
+    def assign_investigation(self, investigators: Sequence[Investigator],
+                             contractor: str | None, terms: PolicyTerms, on: date,
+                             actor: Actor) -> None:
         self._open_for_investigation()
         if self.status not in (CaseStatus.OPENED, CaseStatus.INVESTIGATING,
                                CaseStatus.REINVESTIGATING) and not self.advance_record_pending:
@@ -775,18 +781,19 @@ class ReviewCase(Aggregate):
             raise RuleViolation("review.investigation_team",
                                 f"the township team needs at least {terms.min_investigators} "
                                 "investigators, or assign a contractor", field="investigators")
-        self._assigned(investigators=investigators, contractor=contractor, assigned_on=on,
+        self._assigned(investigators=[i.to_stored() for i in investigators],
+                       contractor=contractor, assigned_on=on,
                        actor=actor.stored())
 
     @event("InvestigationAssigned")
-    def _assigned(self, investigators: list[dict[str, Any]], contractor: str | None,
+    def _assigned(self, investigators: list[Stored], contractor: str | None,
                   assigned_on: date, actor: StoredActor) -> None:
         self.investigators = investigators
         self.contractor = contractor
         if self.status is CaseStatus.OPENED:
             self.status = CaseStatus.INVESTIGATING
 
-    def record_home_visit(self, visit: Mapping[str, Any], findings: Findings,
+    def record_home_visit(self, visit: HomeVisit, findings: Findings,
                           min_investigators: int, actor: Actor) -> None:
         """入户调查: findings, who visited, who was present and signed, documents."""
         self._open_for_investigation()
@@ -800,20 +807,20 @@ class ReviewCase(Aggregate):
             # round (an upheld objection).
             raise RuleViolation("review.investigation_closed",
                                 f"the investigation of round {self.round} is closed")
-        if len(visit["investigators"]) < min_investigators:
+        if len(visit.investigators) < min_investigators:
             raise RuleViolation("review.investigation_team",
                                 f"a home visit is made by at least {min_investigators} "
                                 "investigators", field="investigators")
-        if not visit["signed_by"]:
+        if not visit.signed_by:
             raise RuleViolation("review.visit_unsigned",
                                 "the form is signed by the investigators and members present",
                                 field="signed_by")
-        unsigned = [n for n in visit["investigators"] if n not in visit["signed_by"]]
+        unsigned = [n for n in visit.investigators if n not in visit.signed_by]
         if unsigned:
             raise RuleViolation("review.visit_unsigned",
                                 f"investigator {unsigned[0]} did not sign", field="signed_by")
         household = apply_findings(self.household_on_record, findings)
-        self._visited(visit=dict(visit), household=household.to_stored(), round=self.round,
+        self._visited(visit=visit.to_stored(), household=household.to_stored(), round=self.round,
                       actor=actor.stored())
 
     @event("HomeVisitRecorded")
@@ -825,16 +832,17 @@ class ReviewCase(Aggregate):
         if self.status in (CaseStatus.INVESTIGATING, CaseStatus.REINVESTIGATING):
             self.status = CaseStatus.INVESTIGATED
 
-    def record_interview(self, interview: dict[str, Any], actor: Actor) -> None:
+    def record_interview(self, interview: Interview, actor: Actor) -> None:
         """邻里访问 and 信函索证."""
         self._open_for_investigation()
         if not self.investigators and self.contractor is None:
             raise RuleViolation("review.investigation_not_assigned",
                                 "assign the investigation before recording interviews")
-        self._interviewed(interview=interview, round=self.round, actor=actor.stored())
+        self._interviewed(interview=interview.to_stored(), round=self.round,
+                          actor=actor.stored())
 
     @event("InterviewRecorded")
-    def _interviewed(self, interview: dict[str, Any], round: int,
+    def _interviewed(self, interview: Stored, round: int,
                      actor: StoredActor) -> None:
         self.interviews.append({**interview, "round": round})
 
@@ -851,23 +859,23 @@ class ReviewCase(Aggregate):
     def _verification_requested(self, requested_on: date, actor: StoredActor) -> None:
         self.verification_requested_on = requested_on
 
-    def record_verification(self, report: dict[str, Any], on: date,
+    def record_verification(self, report: VerificationReport, on: date,
                             actor: Actor) -> None:
         """家庭经济状况核对 report of the county centre. Sensitive: masked in reads."""
         self._open()
         if self.verification_requested_on is None:
             raise RuleViolation("review.verification_not_requested",
                                 "the township has not requested verification")
-        self._verified(report=report, reported_on=on, actor=actor.stored())
+        self._verified(report=report.to_stored(), reported_on=on, actor=actor.stored())
 
     @event("VerificationReported")
-    def _verified(self, report: dict[str, Any], reported_on: date,
+    def _verified(self, report: Stored, reported_on: date,
                   actor: StoredActor) -> None:
         self.verification = {"report": report, "reported_on": reported_on}
 
     # --- 3. joint review (联审联批) -------------------------------------------------------
 
-    def hold_joint_review(self, held_on: date, members: list[dict[str, Any]], outcome: str,
+    def hold_joint_review(self, held_on: date, members: Sequence[PanelMember], outcome: str,
                           terms: PolicyTerms, actor: Actor) -> None:
         self._open()
         if self.visit_round != self.round:
@@ -883,26 +891,26 @@ class ReviewCase(Aggregate):
         investigator_names = {n for v in self.visits if v["round"] == self.round
                               for n in v["investigators"]}
         for i, m in enumerate(members):
-            if m["role"] not in JOINT_REVIEW_ROLES:
+            if m.role not in JOINT_REVIEW_ROLES:
                 raise RuleViolation("review.joint_review_role",
                                     f"role is one of {sorted(JOINT_REVIEW_ROLES)}",
                                     field=f"members[{i}].role")
-            must_recuse = m.get("related_to_household", False) or (
+            must_recuse = m.related_to_household or (
                 terms.investigator_must_recuse
-                and (m["user_id"] in investigator_ids or m["name"] in investigator_names))
-            if must_recuse and not m.get("recused", False):
+                and (m.user_id in investigator_ids or m.name in investigator_names))
+            if must_recuse and not m.recused:
                 raise RuleViolation("review.recusal_required",
-                                    f"{m['name']} must recuse (related to the household or "
+                                    f"{m.name} must recuse (related to the household or "
                                     "investigated the case)", field=f"members[{i}].recused")
-            if m.get("recused", False) and not (m.get("recusal_reason") or "").strip():
+            if m.recused and not (m.recusal_reason or "").strip():
                 raise RuleViolation("review.reason_required", "record why the member recused",
                                     field=f"members[{i}].recusal_reason")
-        sitting = [m for m in members if m["present"] and not m.get("recused", False)]
-        if not any(m["role"] in ("leader", "deputy") for m in sitting):
+        sitting = [m for m in members if m.sits]
+        if not any(m.role in ("leader", "deputy") for m in sitting):
             raise RuleViolation("review.joint_review_no_chair",
                                 "the group leader or the deputy must be present",
                                 field="members")
-        if not any(m["role"] == "discipline" for m in sitting):
+        if not any(m.role == "discipline" for m in sitting):
             raise RuleViolation("review.joint_review_no_discipline_member",
                                 "the discipline commission member must be present",
                                 field="members")
@@ -911,21 +919,20 @@ class ReviewCase(Aggregate):
                                 f"{len(sitting)} members sitting; the quorum is "
                                 f"{terms.joint_review_quorum}", field="members")
         for i, m in enumerate(members):
-            sits = m["present"] and not m.get("recused", False)
-            if sits and m.get("opinion") not in ("approve", "reject"):
+            if m.sits and m.opinion not in ("approve", "reject"):
                 raise RuleViolation("review.member_opinion_missing",
                                     "each sitting member gives an opinion",
                                     field=f"members[{i}].opinion")
-        approvals = sum(1 for m in sitting if m["opinion"] == "approve")
+        approvals = sum(1 for m in sitting if m.opinion == "approve")
         majority = "approve" if approvals * 2 > len(sitting) else "reject"
         if outcome != majority:
             raise RuleViolation("review.joint_review_outcome",
                                 f"the members' opinions give {majority}", field="outcome")
-        self._joint_review_held(held_on=held_on, members=members, outcome=outcome,
-                                round=self.round, actor=actor.stored())
+        self._joint_review_held(held_on=held_on, members=[m.to_stored() for m in members],
+                                outcome=outcome, round=self.round, actor=actor.stored())
 
     @event("JointReviewHeld")
-    def _joint_review_held(self, held_on: date, members: list[dict[str, Any]], outcome: str,
+    def _joint_review_held(self, held_on: date, members: list[Stored], outcome: str,
                            round: int, actor: StoredActor) -> None:
         self.joint_review = {"held_on": held_on, "members": members, "outcome": outcome,
                              "round": round}

@@ -238,6 +238,143 @@ class ReportedChange:
 
 
 # ============================================================================================
+# The investigation: who investigates, the home visit, interviews, the centre's report,
+# the joint review's members
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class Investigator:
+    name: str
+    user_id: str | None = None  # None: not a user of the system (a village cadre)
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> Investigator:
+        return cls(name=stored["name"], user_id=stored.get("user_id"))
+
+    def to_stored(self) -> Stored:
+        return {"user_id": self.user_id, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document filed in archive for the case (the signed form, a photo, a letter)."""
+
+    document_id: str
+    kind: str
+    description: str | None = None
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> Document:
+        return cls(document_id=stored["document_id"], kind=stored["kind"],
+                   description=stored.get("description"))
+
+    def to_stored(self) -> Stored:
+        return {"document_id": self.document_id, "kind": self.kind,
+                "description": self.description}
+
+
+@dataclass(frozen=True)
+class HomeVisit:
+    """入户调查: who visited, who was present and signed the form, the documents."""
+
+    visited_on: date
+    investigators: tuple[str, ...]
+    members_present: tuple[str, ...] = ()
+    signed_by: tuple[str, ...] = ()
+    documents: tuple[Document, ...] = ()
+    notes: str = ""
+    contractor: str | None = None  # the contractor organisation that visited, if any
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> HomeVisit:
+        return cls(visited_on=stored["visited_on"],
+                   investigators=tuple(stored["investigators"]),
+                   members_present=tuple(stored.get("members_present", [])),
+                   signed_by=tuple(stored.get("signed_by", [])),
+                   documents=tuple(Document.of(d) for d in stored.get("documents", [])),
+                   notes=stored.get("notes", ""), contractor=stored.get("contractor"))
+
+    def to_stored(self) -> Stored:
+        return {"visited_on": self.visited_on, "investigators": list(self.investigators),
+                "members_present": list(self.members_present),
+                "signed_by": list(self.signed_by),
+                "documents": [d.to_stored() for d in self.documents], "notes": self.notes,
+                "contractor": self.contractor}
+
+
+@dataclass(frozen=True)
+class Interview:
+    """邻里访问 (a neighbour) or 信函索证 (a letter)."""
+
+    method: str
+    held_on: date
+    with_whom: str
+    summary: str
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> Interview:
+        return cls(method=stored["method"], held_on=stored["held_on"],
+                   with_whom=stored["with_whom"], summary=stored["summary"])
+
+    def to_stored(self) -> Stored:
+        return {"method": self.method, "held_on": self.held_on, "with_whom": self.with_whom,
+                "summary": self.summary}
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """家庭经济状况核对: the county centre's findings, source by source. Sensitive."""
+
+    bank: str
+    tax: str
+    real_estate: str
+    vehicles: str
+    social_insurance: str
+    business_registration: str
+    conclusion: str
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> VerificationReport:
+        return cls(**{f.name: stored[f.name] for f in fields(cls)})
+
+    def to_stored(self) -> Stored:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class PanelMember:
+    """A member of the joint review (联审联批), with their opinion when sitting."""
+
+    user_id: str
+    name: str
+    role: str  # leader | deputy | discipline | member
+    present: bool
+    related_to_household: bool = False
+    recused: bool = False
+    recusal_reason: str | None = None
+    opinion: str | None = None  # approve | reject
+
+    @property
+    def sits(self) -> bool:
+        return self.present and not self.recused
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> PanelMember:
+        return cls(user_id=stored["user_id"], name=stored["name"], role=stored["role"],
+                   present=stored["present"],
+                   related_to_household=bool(stored.get("related_to_household", False)),
+                   recused=bool(stored.get("recused", False)),
+                   recusal_reason=stored.get("recusal_reason"), opinion=stored.get("opinion"))
+
+    def to_stored(self) -> Stored:
+        return {"user_id": self.user_id, "name": self.name, "role": self.role,
+                "present": self.present, "related_to_household": self.related_to_household,
+                "recused": self.recused, "recusal_reason": self.recusal_reason,
+                "opinion": self.opinion}
+
+
+# ============================================================================================
 # An opinion's assessment and inputs
 # ============================================================================================
 

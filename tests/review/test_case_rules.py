@@ -20,7 +20,17 @@ from services.review.domain import (
     compute,
     tekun_category,
 )
-from services.review.values import Assessment, Findings, Household, Member, OpinionInputs
+from services.review.values import (
+    Assessment,
+    Findings,
+    HomeVisit,
+    Household,
+    Investigator,
+    Member,
+    OpinionInputs,
+    PanelMember,
+    VerificationReport,
+)
 from shared.contracts import Actor
 from shared.errors import RuleViolation
 from tests.review.helpers import ALL_ACHIEVED, household, terms
@@ -41,15 +51,17 @@ def new_case(kind: str = "dibao", linshi_type: str | None = None) -> ReviewCase:
                       linshi_type=linshi_type, policy_version=1)
 
 
-VISIT = {"visited_on": date(2025, 3, 5), "investigators": ["王调查", "陈调查"],
-         "members_present": ["黎阿婆"], "signed_by": ["王调查", "陈调查", "黎阿婆"],
-         "documents": [], "notes": ""}
-REPORT = {"bank": "no accounts above 2,000", "tax": "none", "real_estate": "one home",
-          "vehicles": "none", "social_insurance": "basic pension", "business_registration": "none",
-          "conclusion": "consistent with the declaration"}
+VISIT = HomeVisit(visited_on=date(2025, 3, 5), investigators=("王调查", "陈调查"),
+                  members_present=("黎阿婆",), signed_by=("王调查", "陈调查", "黎阿婆"))
+REPORT = VerificationReport(
+    bank="no accounts above 2,000", tax="none", real_estate="one home", vehicles="none",
+    social_insurance="basic pension", business_registration="none",
+    conclusion="consistent with the declaration")
+TEAM_W, TEAM_C = Investigator(user_id="u-w", name="王调查"), Investigator(user_id="u-c",
+                                                                         name="陈调查")
 
 
-def panel(**changes: dict[str, Any]) -> list[dict[str, Any]]:
+def panel(**changes: dict[str, Any]) -> list[PanelMember]:
     base = {
         "leader": {"user_id": "u-lead", "name": "镇长", "role": "leader"},
         "deputy": {"user_id": "u-dep", "name": "副镇长", "role": "deputy"},
@@ -60,15 +72,15 @@ def panel(**changes: dict[str, Any]) -> list[dict[str, Any]]:
     }
     out = []
     for key, m in base.items():
-        out.append({"present": True, "related_to_household": False, "recused": False,
-                    "recusal_reason": None, "opinion": "approve", **m, **changes.get(key, {})})
+        out.append(PanelMember.of({
+            "present": True, "related_to_household": False, "recused": False,
+            "recusal_reason": None, "opinion": "approve", **m, **changes.get(key, {})}))
     return out
 
 
 def investigated(kind: str = "dibao", linshi_type: str | None = None) -> ReviewCase:
     case = new_case(kind, linshi_type)
-    case.assign_investigation([{"user_id": "u-w", "name": "王调查"},
-                               {"user_id": "u-c", "name": "陈调查"}], None, T, ON, CLERK)
+    case.assign_investigation([TEAM_W, TEAM_C], None, T, ON, CLERK)
     case.record_home_visit(VISIT, Findings(), TEAM, CLERK)
     case.request_verification(ON, CLERK)
     case.record_verification(REPORT, ON, CLERK)
@@ -110,7 +122,7 @@ def violation(code: str) -> Any:
 def test_a_township_team_needs_two_investigators() -> None:
     case = new_case()
     with violation("review.investigation_team"):
-        case.assign_investigation([{"user_id": "u-w", "name": "王调查"}], None, T, ON, CLERK)
+        case.assign_investigation([TEAM_W], None, T, ON, CLERK)
     case.assign_investigation([], "海南某社工服务中心", T, ON, CLERK)
     assert case.status is CaseStatus.INVESTIGATING and case.contractor == "海南某社工服务中心"
 
@@ -131,7 +143,7 @@ def test_a_home_visit_needs_an_assignment_and_signatures() -> None:
         case.record_home_visit(VISIT, Findings(), TEAM, CLERK)
     case.assign_investigation([], "org-a", T, ON, CLERK)
     with violation("review.visit_unsigned"):
-        case.record_home_visit({**VISIT, "signed_by": ["王调查", "黎阿婆"]}, Findings(), TEAM,
+        case.record_home_visit(replace(VISIT, signed_by=("王调查", "黎阿婆")), Findings(), TEAM,
                                CLERK)
 
 
@@ -140,8 +152,8 @@ def test_the_visit_team_minimum_is_the_policy_term() -> None:
     case.assign_investigation([], "org-a", T, ON, CLERK)
     with violation("review.investigation_team"):  # a county asking for three
         case.record_home_visit(VISIT, Findings(), 3, CLERK)
-    three = ["王调查", "陈调查", "李调查"]
-    case.record_home_visit({**VISIT, "investigators": three, "signed_by": [*three, "黎阿婆"]},
+    three = ("王调查", "陈调查", "李调查")
+    case.record_home_visit(replace(VISIT, investigators=three, signed_by=(*three, "黎阿婆")),
                            Findings(), 3, CLERK)
     assert len(case.visits) == 1
 

@@ -57,7 +57,7 @@ CENT = Decimal("0.01")
 
 # "Who did it" as an event records it (Actor.stored()): events hold plain data, so the
 # ones written before Actor was typed load as they are. Commands take the typed Actor.
-StoredActor = dict[str, Any]
+StoredActor = Stored
 
 # Income kinds not counted (DOMAIN.md "Income not counted"); the same list as intake's
 # EXCLUDED_INCOME, kept as plain strings so the domain does not depend on a schema module.
@@ -267,7 +267,7 @@ class PolicyTable(Aggregate):
     @event("Created")
     def __init__(self, region: str, actor: StoredActor) -> None:
         self.region = region
-        self.versions: list[dict[str, Any]] = []
+        self.versions: list[Stored] = []
 
     def publish(self, effective_from: date, terms: PolicyTerms, reason: str, today: date,
                 actor: Actor) -> int:
@@ -285,7 +285,7 @@ class PolicyTable(Aggregate):
         return number
 
     @event("Published")
-    def _published(self, policy_version: int, effective_from: date, terms: dict[str, Any],
+    def _published(self, policy_version: int, effective_from: date, terms: Stored,
                    reason: str, actor: StoredActor) -> None:
         self.versions.append({"policy_version": policy_version, "effective_from": effective_from,
                               "terms": terms, "reason": reason})
@@ -712,25 +712,25 @@ class ReviewCase(Aggregate):
         self.payee = payee
         self.deadline_policy_version = policy_version
         self.round = 1
-        self.investigators: list[dict[str, Any]] = []
+        self.investigators: list[Stored] = []
         self.contractor: str | None = None
         self.visit_round = 0
-        self.visits: list[dict[str, Any]] = []
-        self.interviews: list[dict[str, Any]] = []
+        self.visits: list[Stored] = []
+        self.interviews: list[Stored] = []
         self.verification_requested_on: date | None = None
-        self.verification: dict[str, Any] | None = None
+        self.verification: Stored | None = None
         self.joint_review_round = 0
-        self.joint_review: dict[str, Any] | None = None
-        self.opinion: dict[str, Any] | None = None
+        self.joint_review: Stored | None = None
+        self.opinion: Stored | None = None
         self.county_approved = False
         self.decision_extended = False
         self.rejection_due: date | None = None
         self.confirmation_due: date | None = None
         self.publicity_closed_on: date | None = None
         self.decided_on: date | None = None
-        self.decision: dict[str, Any] | None = None
-        self.advance: dict[str, Any] | None = None  # 先行救助
-        self.payments: list[dict[str, Any]] = []  # 临时救助 instalments
+        self.decision: Stored | None = None
+        self.advance: Stored | None = None  # 先行救助
+        self.payments: list[Stored] = []  # 临时救助 instalments
 
     # --- typed views of what the events hold ----------------------------------------------
 
@@ -1309,13 +1309,13 @@ class Entitlement(Aggregate):
         self.recheck_months = recheck_months
         self.payee = payee
         self.status = EntitlementStatus.ACTIVE
-        self.rechecks: list[dict[str, Any]] = []
-        self.changes: list[dict[str, Any]] = []
+        self.rechecks: list[Stored] = []
+        self.changes: list[Stored] = []
         self.phase_out_until: str | None = None
         self.ends_after: str | None = None
-        self.pending_termination: dict[str, Any] | None = None
-        self.reported_changes: list[dict[str, Any]] = []  # waiting for the township
-        self.recheck_requests: list[dict[str, Any]] = []  # upheld reports (举报查实) waiting
+        self.pending_termination: Stored | None = None
+        self.reported_changes: list[Stored] = []  # waiting for the township
+        self.recheck_requests: list[Stored] = []  # upheld reports (举报查实) waiting
 
     # --- typed views of what the events hold ----------------------------------------------
 

@@ -5,7 +5,7 @@ event form is plain data and was not changed, so nothing is upcast."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +28,20 @@ from services.review.domain import (
     spot_check_id_for,
 )
 from services.review.main import ReviewSettings
+from services.review.values import (
+    HomeVisit,
+    Household,
+    Interview,
+    Investigator,
+    Opinion,
+    OpinionInputs,
+    PanelMember,
+    ReportedChange,
+    VerificationReport,
+    breakdown_of,
+)
 from shared.auth import Principal, Role
+from shared.contracts import Actor
 from shared.pii import Keyring
 from shared.regions import load_county
 from tests.data.release_events.make_review import APPLICATIONS, KEY, KEYRING, OUT, YELIN, write
@@ -40,14 +53,19 @@ LEADER = Principal(user_id="lead-yelin-1", role=Role.TOWNSHIP_LEADER, township=Y
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewApplication]:
     store = tmp_path_factory.mktemp("release") / "review"
     shutil.copytree(OUT, store)  # opening the store may migrate it: never the committed copy
+    app = app_for(store)
+    yield app
+    app.close()
+
+
+def app_for(store: Path) -> ReviewApplication:
     settings = ReviewSettings(var_dir=store, keyring_file=store / KEYRING,
                               encrypt_at_rest=True, cipher_key_file=store / KEY,
                               seed_demo_policy=False)
     app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
                             keyring=Keyring.load_or_create(store / KEYRING))
     app.today = lambda: date(2026, 9, 15)
-    yield app
-    app.close()
+    return app
 
 
 def case(app: ReviewApplication, which: str) -> ReviewCase:
@@ -179,11 +197,7 @@ def test_the_spot_check(app: ReviewApplication) -> None:
 
 
 def events(store: Path) -> list[tuple[UUID, int, str, dict[str, Any]]]:
-    settings = ReviewSettings(var_dir=store, keyring_file=store / KEYRING,
-                              encrypt_at_rest=True, cipher_key_file=store / KEY,
-                              seed_demo_policy=False)
-    app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
-                            keyring=Keyring.load_or_create(store / KEYRING))
+    app = app_for(store)
     try:
         return [(e.originator_id, e.originator_version, type(e).__qualname__, vars(e))
                 for _, e in app.iter_domain_events()]
@@ -216,3 +230,37 @@ def test_todays_code_writes_the_events_the_release_wrote(tmp_path: Path) -> None
         assert comparable(topic, new) == comparable(topic, old), (topic, aid, version)
 
 
+
+
+# Each typed value reads what the release stored and writes it back unchanged.
+ROUND_TRIPS: dict[str, Callable[[Any], Any]] = {
+    "household": lambda v: Household.of(v).to_stored(),
+    "inputs": lambda v: OpinionInputs.of(v).to_stored(),
+    "breakdown": lambda v: breakdown_of(v).to_stored(),
+    "visit": lambda v: HomeVisit.of(v).to_stored(),
+    "interview": lambda v: Interview.of(v).to_stored(),
+    "report": lambda v: VerificationReport.of(v).to_stored(),
+    "change": lambda v: ReportedChange.of(v).to_stored(),
+    "members": lambda v: [PanelMember.of(m).to_stored() for m in v],
+    "investigators": lambda v: [Investigator.of(i).to_stored() for i in v],
+    "actor": lambda v: Actor.of(v).stored(),
+}
+
+
+def test_every_stored_value_reads_as_its_type_and_back(tmp_path: Path) -> None:
+    shutil.copytree(OUT, tmp_path / "release")
+    seen: set[str] = set()
+    for _, _, topic, state in events(tmp_path / "release"):
+        for name, round_trip in ROUND_TRIPS.items():
+            value = state.get(name)
+            if isinstance(value, dict | list):  # Changed's "change" is its kind, a word
+                assert round_trip(value) == value, (topic, name)
+                seen.add(name)
+    assert seen == set(ROUND_TRIPS)  # the fixture holds every kind of value
+    app = app_for(tmp_path / "release")
+    try:
+        for which in ("dibao", "tekun", "expenditure", "emergency", "edge"):
+            stored = case(app, which).opinion
+            assert stored is not None and Opinion.of(stored).to_stored() == stored
+    finally:
+        app.close()

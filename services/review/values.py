@@ -423,6 +423,7 @@ class OpinionInputs:
 
     @classmethod
     def of(cls, stored: Mapping[str, Any]) -> OpinionInputs:
+        # A kind's assessment is stored exactly when the kind has one: its keys say which.
         tekun = linshi = None
         if "self_care" in stored:
             tekun = TekunAssessment(self_care=dict(stored["self_care"] or {}),

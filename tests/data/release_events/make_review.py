@@ -25,6 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from services.review.application import ReviewApplication
+from services.review.contracts import ReviewContracts
 from services.review.domain import case_id_for, entitlement_id_for
 from services.review.main import DEMO_POLICY_DIR, ReviewSettings
 from shared.auth import Principal, Role
@@ -37,6 +38,7 @@ from shared.regions import load_county
 OUT = Path(__file__).parent / "review"
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 桃源村
 DB, KEY, KEYRING = "review.db", "review-at-rest.key", "keyring.json"
+PUBLISHED = "published.json"  # what the release's contracts made of these events
 
 # Fixed ids: the test names the aggregates it loads.
 APPLICATIONS = {name: UUID(f"0000a000-0000-4000-8000-{n:012d}") for n, name in enumerate(
@@ -343,6 +345,28 @@ def write(out: Path = OUT, keyring_from: Path | None = None) -> None:
         db.execute("VACUUM")
 
 
+def published(store: Path) -> list[dict[str, Any] | None]:
+    """What review's contracts publish for each event of a store, as JSON: the release's
+    answer is committed (published.json) for today's code to give again."""
+    settings = ReviewSettings(var_dir=store, keyring_file=store / KEYRING, encrypt_at_rest=True,
+                              cipher_key_file=store / KEY, seed_demo_policy=False)
+    keyring = Keyring.load_or_create(store / KEYRING)
+    app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
+                            keyring=keyring)
+    contracts = ReviewContracts(app, keyring)
+    out: list[dict[str, Any] | None] = []
+    try:
+        for position, event in app.iter_domain_events():
+            message = contracts(event, position)
+            out.append(None if message is None else {
+                "type": message.contract.TYPE, "version": message.contract.VERSION,
+                "data": message.contract.model_dump(mode="json"), "case_id": message.case_id,
+                "household_id": message.household_id, "township": message.township})
+    finally:
+        app.close()
+    return out
+
+
 def _plain(terms: dict[str, Any]) -> dict[str, Any]:
     return {k: ({i: str(x) for i, x in v.items()} if isinstance(v, dict)
                 else str(v) if isinstance(v, Decimal) else v) for k, v in terms.items()}
@@ -350,8 +374,10 @@ def _plain(terms: dict[str, Any]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     write()
+    (OUT / PUBLISHED).write_text(json.dumps(published(OUT), ensure_ascii=False, indent=1,
+                                            sort_keys=True) + "\n", encoding="utf-8")
     for extra in OUT.iterdir():  # what the fixture needs is the store, its key, the keyring
-        if extra.name not in (DB, KEY, KEYRING):
+        if extra.name not in (DB, KEY, KEYRING, PUBLISHED):
             shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
     for p in sorted(OUT.iterdir()):
         print(p.name, p.stat().st_size)

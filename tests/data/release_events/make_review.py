@@ -13,6 +13,7 @@ that later code's events, which is not the point: keep the committed files.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import sqlite3
@@ -340,9 +341,19 @@ def write(out: Path = OUT, keyring_from: Path | None = None) -> None:
     with f.on(date(2026, 8, 13)):
         app.termination_notice_closed(tekun, "clean", None, date(2026, 8, 13), PUBLICITY)
     app.close()
-    with sqlite3.connect(out / DB) as db:
+
+
+def compact(db_file: Path) -> None:
+    """Small pages, no free ones: the committed store stays small (the content is as
+    written)."""
+    db = sqlite3.connect(db_file)
+    try:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.execute("PRAGMA page_size=1024")
         db.execute("VACUUM")
+    finally:
+        db.close()
 
 
 def published(store: Path) -> list[dict[str, Any] | None]:
@@ -367,6 +378,12 @@ def published(store: Path) -> list[dict[str, Any] | None]:
     return out
 
 
+def write_published(messages: list[dict[str, Any] | None]) -> None:
+    lines = [json.dumps(m, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+             for m in messages]
+    (OUT / PUBLISHED).write_text("[\n" + ",\n".join(lines) + "\n]\n", encoding="utf-8")
+
+
 def _plain(terms: dict[str, Any]) -> dict[str, Any]:
     return {k: ({i: str(x) for i, x in v.items()} if isinstance(v, dict)
                 else str(v) if isinstance(v, Decimal) else v) for k, v in terms.items()}
@@ -374,8 +391,9 @@ def _plain(terms: dict[str, Any]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     write()
-    (OUT / PUBLISHED).write_text(json.dumps(published(OUT), ensure_ascii=False, indent=1,
-                                            sort_keys=True) + "\n", encoding="utf-8")
+    gc.collect()  # the application's connections, before the store is rewritten
+    compact(OUT / DB)
+    write_published(published(OUT))
     for extra in OUT.iterdir():  # what the fixture needs is the store, its key, the keyring
         if extra.name not in (DB, KEY, KEYRING, PUBLISHED):
             shutil.rmtree(extra) if extra.is_dir() else extra.unlink()

@@ -144,7 +144,7 @@ class ReviewApplication(ServiceApplication):
         try:
             table = self.repository.get(policy_table_id(self.settings.region))
         except AggregateNotFoundError:
-            table = PolicyTable(region=self.settings.region, actor=who.as_actor().stored())
+            table = PolicyTable.for_region(self.settings.region, who.as_actor())
         number = table.publish(effective_from, checked, reason, self.today(), who.as_actor())
         self.save(table)
         return number
@@ -156,7 +156,7 @@ class ReviewApplication(ServiceApplication):
             return False
         except AggregateNotFoundError:
             pass
-        table = PolicyTable(region=self.settings.region, actor=SYSTEM_ACTOR.stored())
+        table = PolicyTable.for_region(self.settings.region, SYSTEM_ACTOR)
         for v in versions:
             # Seeding builds history, so "today" is each version's own first day.
             effective = date.fromisoformat(v["effective_from"])
@@ -211,15 +211,14 @@ class ReviewApplication(ServiceApplication):
             payee = {"name": accepted.bank_account.holder_name,
                      "bank": accepted.bank_account.bank,
                      "account": accepted.bank_account.account.model_dump(mode="json")}
-        case = ReviewCase(
+        case = ReviewCase.open(
             application_id=accepted.application_id, kind=kind, township=accepted.township,
             village=accepted.village, accepted_on=accepted.accepted_on,
             household_size=len(accepted.members), applicant_name=accepted.applicant_name,
             close_relative_declared=accepted.close_relative_declared,
             investigation_due=investigation.due, decision_due=decision.due,
             deadlines_provisional=investigation.provisional or decision.provisional,
-            actor=actor.stored(), household=household.to_stored(),
-            household_id=accepted.household_id,
+            actor=actor, household=household, household_id=accepted.household_id,
             linshi_type=accepted.linshi_type.value if accepted.linshi_type else None,
             payee=payee, policy_version=version)
         self.save(case)
@@ -432,15 +431,15 @@ class ReviewApplication(ServiceApplication):
             assert opinion.breakdown is not None  # an approving opinion has its amount
             start = case.decision["start_month"]
             first_day = date.fromisoformat(f"{start}-01")
-            entitlement = Entitlement(
+            entitlement = Entitlement.start(
                 case_id=case.id, kind=case.kind, household_id=case.household_id,
                 township=case.township, village=case.village,
                 urban=case.household_on_record.urban, applicant_name=case.applicant_name,
                 household_size=opinion.household_size, monthly_amount=opinion.amount,
-                breakdown=opinion.breakdown.to_stored(), policy_version=opinion.policy_version,
+                breakdown=opinion.breakdown, policy_version=opinion.policy_version,
                 start_month=start, recheck_due=add_months_to_date(first_day, recheck_months),
                 recheck_months=recheck_months, payee=case.payee,
-                inputs=opinion.inputs.to_stored(), actor=who.as_actor().stored(),
+                inputs=opinion.inputs, actor=who.as_actor(),
                 decided_on=today)
             self.save(case, entitlement)
         else:
@@ -758,11 +757,10 @@ class ReviewApplication(ServiceApplication):
             ids = by_kind[kind]
             k = sample_size(len(ids), terms.spot_check_percent[kind])
             sample += [{"case_id": c, "kind": kind} for c in sorted(rng.sample(ids, k))]
-        check = SpotCheck(township=township, month=month, seed=seed,
-                          population={k: len(v) for k, v in by_kind.items()},
-                          percent={k: str(terms.spot_check_percent[k]) for k in by_kind},
-                          sample=sample, policy_version=version,
-                          actor=who.as_actor().stored())
+        check = SpotCheck.draw(township=township, month=month, seed=seed,
+                               population={k: len(v) for k, v in by_kind.items()},
+                               percent={k: str(terms.spot_check_percent[k]) for k in by_kind},
+                               sample=sample, policy_version=version, actor=who.as_actor())
         self.save(check)
         return check
 

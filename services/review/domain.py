@@ -56,7 +56,8 @@ from shared.pii import age_on
 CENT = Decimal("0.01")
 
 # "Who did it" as an event records it (Actor.stored()): events hold plain data, so the
-# ones written before Actor was typed load as they are. Commands take the typed Actor.
+# ones written before Actor was typed load as they are. Commands, and the typed first steps
+# (PolicyTable.for_region, ReviewCase.open, Entitlement.start, SpotCheck.draw), take Actor.
 StoredActor = Stored
 
 # Income kinds not counted (DOMAIN.md "Income not counted"); the same list as intake's
@@ -263,6 +264,10 @@ class PolicyTable(Aggregate):
     @staticmethod
     def create_id(region: str, **_: Any) -> UUID:
         return policy_table_id(region)
+
+    @classmethod
+    def for_region(cls, region: str, actor: Actor) -> PolicyTable:
+        return cls(region=region, actor=actor.stored())
 
     @event("Created")
     def __init__(self, region: str, actor: StoredActor) -> None:
@@ -683,6 +688,23 @@ class ReviewCase(Aggregate):
     @staticmethod
     def create_id(application_id: UUID, **_: Any) -> UUID:
         return case_id_for(application_id)
+
+    @classmethod
+    def open(cls, application_id: UUID, kind: str, township: str, village: str,
+             accepted_on: date, household_size: int, applicant_name: str,
+             close_relative_declared: bool, investigation_due: date, decision_due: date,
+             deadlines_provisional: bool, actor: Actor, household: Household,
+             household_id: str | None, linshi_type: str | None, payee: Stored | None,
+             policy_version: int) -> ReviewCase:
+        """An accepted application opens its case (the Opened event holds plain data)."""
+        return cls(application_id=application_id, kind=kind, township=township,
+                   village=village, accepted_on=accepted_on, household_size=household_size,
+                   applicant_name=applicant_name,
+                   close_relative_declared=close_relative_declared,
+                   investigation_due=investigation_due, decision_due=decision_due,
+                   deadlines_provisional=deadlines_provisional, actor=actor.stored(),
+                   household=household.to_stored(), household_id=household_id,
+                   linshi_type=linshi_type, payee=payee, policy_version=policy_version)
 
     @event("Opened")
     def __init__(self, application_id: UUID, kind: str, township: str, village: str,
@@ -1283,6 +1305,21 @@ class Entitlement(Aggregate):
     def create_id(case_id: UUID, **_: Any) -> UUID:
         return entitlement_id_for(case_id)
 
+    @classmethod
+    def start(cls, case_id: UUID, kind: str, household_id: str | None, township: str,
+              village: str, urban: bool, applicant_name: str, household_size: int,
+              monthly_amount: Decimal, breakdown: Breakdown, policy_version: int,
+              start_month: str, recheck_due: date, recheck_months: int, payee: Stored | None,
+              inputs: OpinionInputs, actor: Actor, decided_on: date) -> Entitlement:
+        """A confirmed 低保 or 特困 benefit begins (the Started event holds plain data)."""
+        return cls(case_id=case_id, kind=kind, household_id=household_id, township=township,
+                   village=village, urban=urban, applicant_name=applicant_name,
+                   household_size=household_size, monthly_amount=monthly_amount,
+                   breakdown=breakdown.to_stored(), policy_version=policy_version,
+                   start_month=start_month, recheck_due=recheck_due,
+                   recheck_months=recheck_months, payee=payee, inputs=inputs.to_stored(),
+                   actor=actor.stored(), decided_on=decided_on)
+
     @event("Started")
     def __init__(self, case_id: UUID, kind: str, household_id: str | None, township: str,
                  village: str, urban: bool, applicant_name: str, household_size: int,
@@ -1579,6 +1616,14 @@ class SpotCheck(Aggregate):
     @staticmethod
     def create_id(township: str, month: str, **_: Any) -> UUID:
         return spot_check_id_for(township, month)
+
+    @classmethod
+    def draw(cls, township: str, month: str, seed: str, population: dict[str, int],
+             percent: dict[str, str], sample: list[dict[str, str]], policy_version: int,
+             actor: Actor) -> SpotCheck:
+        return cls(township=township, month=month, seed=seed, population=population,
+                   percent=percent, sample=sample, policy_version=policy_version,
+                   actor=actor.stored())
 
     @event("Drawn")
     def __init__(self, township: str, month: str, seed: str, population: dict[str, int],

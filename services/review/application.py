@@ -54,6 +54,7 @@ from services.review.values import (
     MemberLeft,
     PanelMember,
     ReportedChange,
+    SampledCase,
     TekunAssessment,
     VerificationReport,
     members_counted,
@@ -752,11 +753,11 @@ class ReviewApplication(ServiceApplication):
             by_kind.setdefault(kind, []).append(case_id)
         seed = secrets.token_hex(8)
         rng = random.Random(seed)  # recorded: the draw can be repeated by an auditor
-        sample: list[dict[str, str]] = []
+        sample: list[SampledCase] = []
         for kind in sorted(by_kind):
             ids = by_kind[kind]
             k = sample_size(len(ids), terms.spot_check_percent[kind])
-            sample += [{"case_id": c, "kind": kind} for c in sorted(rng.sample(ids, k))]
+            sample += [SampledCase(case_id=c, kind=kind) for c in sorted(rng.sample(ids, k))]
         check = SpotCheck.draw(township=township, month=month, seed=seed,
                                population={k: len(v) for k, v in by_kind.items()},
                                percent={k: str(terms.spot_check_percent[k]) for k in by_kind},

@@ -41,6 +41,7 @@ from services.review.values import (
     OpinionInputs,
     PanelMember,
     ReportedChange,
+    SampledCase,
     Stored,
     TekunAssessment,
     TekunBreakdown,
@@ -1619,15 +1620,15 @@ class SpotCheck(Aggregate):
 
     @classmethod
     def draw(cls, township: str, month: str, seed: str, population: dict[str, int],
-             percent: dict[str, str], sample: list[dict[str, str]], policy_version: int,
+             percent: dict[str, str], sample: Sequence[SampledCase], policy_version: int,
              actor: Actor) -> SpotCheck:
         return cls(township=township, month=month, seed=seed, population=population,
-                   percent=percent, sample=sample, policy_version=policy_version,
-                   actor=actor.stored())
+                   percent=percent, sample=[s.to_stored() for s in sample],
+                   policy_version=policy_version, actor=actor.stored())
 
     @event("Drawn")
     def __init__(self, township: str, month: str, seed: str, population: dict[str, int],
-                 percent: dict[str, str], sample: list[dict[str, str]], policy_version: int,
+                 percent: dict[str, str], sample: list[Stored], policy_version: int,
                  actor: StoredActor) -> None:
         self.township = township
         self.month = month
@@ -1639,11 +1640,15 @@ class SpotCheck(Aggregate):
         self.results: dict[str, dict[str, Any]] = {}
         self.completed = False
 
+    @property
+    def sampled(self) -> list[SampledCase]:
+        return [SampledCase.of(s) for s in self.sample]
+
     def record_result(self, case_id: str, upheld: bool, finding: str | None,
                       corrective_action: str | None, actor: Actor) -> None:
         if self.completed:
             raise RuleViolation("review.spot_check_completed", "the spot check is completed")
-        if case_id not in {s["case_id"] for s in self.sample}:
+        if case_id not in {s.case_id for s in self.sampled}:
             raise RuleViolation("review.not_in_sample", "the case is not in this sample",
                                 field="case_id")
         if not upheld and not ((finding or "").strip() and (corrective_action or "").strip()):
@@ -1662,7 +1667,7 @@ class SpotCheck(Aggregate):
     def complete(self, actor: Actor) -> None:
         if self.completed:
             raise RuleViolation("review.spot_check_completed", "the spot check is completed")
-        missing = [s["case_id"] for s in self.sample if s["case_id"] not in self.results]
+        missing = [s.case_id for s in self.sampled if s.case_id not in self.results]
         if missing:
             raise RuleViolation("review.spot_check_incomplete",
                                 f"{len(missing)} sampled case(s) have no result",

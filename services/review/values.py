@@ -644,3 +644,21 @@ class Opinion:
                 "inputs": self.inputs.to_stored(), "policy_version": self.policy_version,
                 "issued_on": self.issued_on, "publicity_required": self.publicity_required,
                 "household_size": self.household_size}
+
+
+# ============================================================================================
+# The spot check (抽查)
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class SampledCase:
+    case_id: str
+    kind: str
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> SampledCase:
+        return cls(case_id=stored["case_id"], kind=stored["kind"])
+
+    def to_stored(self) -> Stored:
+        return {"case_id": self.case_id, "kind": self.kind}

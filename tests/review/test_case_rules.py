@@ -29,6 +29,7 @@ from services.review.values import (
     Member,
     OpinionInputs,
     PanelMember,
+    SampledCase,
     VerificationReport,
 )
 from shared.contracts import Actor
@@ -443,10 +444,10 @@ def test_a_tekun_termination_goes_through_publicity_first() -> None:
 
 def test_a_spot_check_needs_a_result_for_every_sampled_case() -> None:
     a, b = str(uuid4()), str(uuid4())
-    s = SpotCheck(township="469028100", month="2025-03", seed="ab", population={"dibao": 2},
-                  percent={"dibao": "10"}, sample=[{"case_id": a, "kind": "dibao"},
-                                                   {"case_id": b, "kind": "dibao"}],
-                  policy_version=1, actor=CLERK.stored())
+    s = SpotCheck.draw(township="469028100", month="2025-03", seed="ab",
+                       population={"dibao": 2}, percent={"dibao": "10"},
+                       sample=[SampledCase(a, "dibao"), SampledCase(b, "dibao")],
+                       policy_version=1, actor=CLERK)
     s.record_result(a, True, None, None, CLERK)
     with violation("review.corrective_action_required"):
         s.record_result(b, False, "income understated", None, CLERK)

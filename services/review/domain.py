@@ -2,7 +2,9 @@
 
 Pure: no I/O, no framework. Working-day deadlines arrive already computed (the calendar is
 data the application layer holds); policy terms arrive as values. Rules raise
-RuleViolation("review.<rule>", message, field) with stable codes.
+RuleViolation("review.<rule>", message, field) with stable codes. The shapes that cross it
+(household, findings, opinion, breakdown, ...) are the typed values of values.py; events hold
+their plain forms, as they always did.
 
 Money is Decimal throughout. Amount arithmetic is exact until the one rounding step that the
 policy names, so recomputing a past decision with the policy version it recorded gives the

@@ -6,9 +6,12 @@ them.
 
     .venv/bin/python -m tests.data.release_events.make_review
 
-tests/review/test_release_events.py loads them with the code of today. The committed files
-were written before issue 24 typed review's domain; re-running this with later code writes
-that later code's events, which is not the point: keep the committed files.
+tests/review/test_release_events.py loads them with the code of today, replays the same flow
+with it and compares the events, and compares what today's contracts publish with
+published.json. The committed files were written by the release (f1a6c7f, before issue 24
+typed review's domain), published.json by `published()` run in a checkout of that commit
+over the committed store. Re-running this with later code writes that later code's events,
+which is not the point: keep the committed files.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from shared.auth import Role
+from shared.contracts import Actor
 from shared.contracts.intake import ChangeDetails, ChangeReported
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
@@ -42,8 +43,8 @@ async def publicity_clean(review: ServiceRuntime, case_id: str, round_: int = 1,
                           closed_on: date = date(2025, 3, 18)) -> None:
     # What the reaction to publicity's NoticeClosed(subject="opinion") runs.
     review.app.publicity_closed(UUID(case_id), uuid4(), round_, "clean", None, closed_on,
-                                {"user_id": "system:publicity", "role": "township_clerk",
-                                 "township": YELIN, "village": None})
+                                Actor(user_id="system:publicity", role="township_clerk",
+                                      township=YELIN))
 
 
 # --- the whole case -----------------------------------------------------------------------

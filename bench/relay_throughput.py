@@ -51,10 +51,10 @@ if str(REPO) not in sys.path:
 import nats  # noqa: E402
 
 from deploy.local import nats_binary  # noqa: E402
-from services.intake.api import FilingContent, SubmitApplication, plain  # noqa: E402
 from services.intake.application import IntakeApplication  # noqa: E402
 from services.intake.contracts import IntakeContracts  # noqa: E402
 from services.intake.main import IntakeSettings, load_policies  # noqa: E402
+from services.intake.schemas import FilingContent, SubmitApplication, plain  # noqa: E402
 from shared.auth import Principal, Role, ensure_dev_keypair  # noqa: E402
 from shared.bus import Bus, OutboxRelay, refusal, stream_name  # noqa: E402
 from shared.contracts import Envelope, verify_chain  # noqa: E402

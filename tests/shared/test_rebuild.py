@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bench.relay_throughput import filing
-from services.intake.api import FilingContent, plain
+from services.intake.schemas import FilingContent, plain
 from shared.auth import Principal, Role, TokenIssuer
 from shared.rebuild import RebuildProgress
 from tests.stack import build_service, client, rebuild_read_models

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bench.relay_throughput import filing
-from services.intake.api import FilingContent, plain
+from services.intake.schemas import FilingContent, plain
 from shared.audit import AuditTrail
 from shared.auth import Principal, Role
 from shared.bus import Bus, OutboxRelay, stream_name

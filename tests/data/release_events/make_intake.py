@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from services.intake.api import ChangeIn, FilingContent, plain
 from services.intake.application import IntakeApplication
 from services.intake.main import SHIPPED_POLICY, IntakeSettings, load_policies
+from services.intake.schemas import ChangeIn, FilingContent, plain
 from shared.auth import Principal, Role
 from shared.contracts.common import AssistanceKind
 from shared.pii import Keyring, make_resident_id

@@ -23,6 +23,7 @@ from services.intake.domain import (
 from services.intake.projections import IntakeProjection
 from shared.auth import Principal, Role
 from shared.clock import today_from
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
@@ -77,7 +78,7 @@ class IntakeApplication(ServiceApplication):
                 kind=kind.value, linshi_type=linshi_type, township=township, village=village,
                 urban=self.county.village(village)[1].urban, filed_by=filed_by, owner=owner,
                 household_id=self._household_id(filing), filing=filing, filed_on=on,
-                policy_version=policy.version, actor=who.actor(),
+                policy_version=policy.version, actor=who.as_actor().stored(),
                 **({"already_members": flagged} if flagged else {}))
             self.save(application)
         return application.id
@@ -94,7 +95,7 @@ class IntakeApplication(ServiceApplication):
             with self.unit_of_work() as s:
                 flagged = self._refuse_duplicates(s, a.kind, filing["members"], "members",
                                                   a.id, quiet=who.role is Role.PUBLIC)
-            a.resubmit(filing, self._household_id(filing), policy.version, on, who.actor(),
+            a.resubmit(filing, self._household_id(filing), policy.version, on, who.as_actor(),
                        already_members=flagged)
         return a
 
@@ -112,24 +113,24 @@ class IntakeApplication(ServiceApplication):
                 self._refuse_duplicates(s, a.kind, a.members, "members", a.id)
             policy = self.policies.version(a.policy_version)
             a.accept(self.today(), self.missing(a), policy.may_follow(a.kind, a.linshi_type),
-                     who.actor())
+                     who.as_actor())
         return a
 
     def return_for_completion(self, who: Principal, application_id: UUID, items: list[str],
                               note: str | None) -> Application:
         with self._changing(who, application_id) as a:
             missing = self.missing(a) + [{"code": "clerk", "description": i} for i in items]
-            a.return_for_completion(missing, note, self.today(), who.actor())
+            a.return_for_completion(missing, note, self.today(), who.as_actor())
         return a
 
     def decline(self, who: Principal, application_id: UUID, reason: str) -> Application:
         with self._changing(who, application_id) as a:
-            a.decline(reason, self.today(), who.actor())
+            a.decline(reason, self.today(), who.as_actor())
         return a
 
     def withdraw(self, who: Principal, application_id: UUID, reason: str) -> Application:
         with self._changing(who, application_id, filer=True) as a:
-            a.withdraw(reason, self.today(), who.actor())
+            a.withdraw(reason, self.today(), who.as_actor())
         return a
 
     def report_change(self, who: Principal, application_id: UUID,
@@ -146,26 +147,26 @@ class IntakeApplication(ServiceApplication):
                 flagged = self._refuse_duplicates(s, a.kind, change.get("members_joined", []),
                                                   "members_joined", a.id,
                                                   quiet=who.role is Role.PUBLIC)
-            change_id = a.report_change(change, on, who.actor(), already_members=flagged)
+            change_id = a.report_change(change, on, who.as_actor(), already_members=flagged)
         return change_id
 
     # --- facts from review (reactions.py) ---------------------------------------------------
 
     def record_confirmation(self, application_id: UUID, case_id: UUID, decided_on: date,
-                            actor: dict[str, Any]) -> None:
+                            actor: Actor) -> None:
         a: Application = self.get(application_id, "application")
         one_off = self.policies.version(a.policy_version).one_off_kinds
         if a.record_confirmation(case_id, decided_on, AssistanceKind(a.kind) in one_off, actor):
             self.save(a)
 
     def record_rejection(self, application_id: UUID, case_id: UUID, decided_on: date,
-                         reasons: list[str], actor: dict[str, Any]) -> None:
+                         reasons: list[str], actor: Actor) -> None:
         a: Application = self.get(application_id, "application")
         if a.record_rejection(case_id, decided_on, reasons, actor):
             self.save(a)
 
     def record_termination(self, case_id: UUID, effective_month: str, reasons: list[str],
-                           actor: dict[str, Any]) -> None:
+                           actor: Actor) -> None:
         t = self.views.applications
         with self.unit_of_work() as s:
             row = s.execute(select(t.c.application_id).where(
@@ -198,7 +199,7 @@ class IntakeApplication(ServiceApplication):
                                     "say why the unmasked data is needed", field="reason")
             self.save(Disclosure(application_id=a.id, township=a.township, village=a.village,
                                  fields=sensitive_fields(a), reason=reason.strip(),
-                                 actor=who.actor()))
+                                 actor=who.as_actor().stored()))
         return a
 
     def disclosures(self, who: Principal, application_id: UUID) -> list[dict[str, Any]]:

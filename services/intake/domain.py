@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
 from shared.pii import InvalidResidentId, age_on, validate_resident_id
@@ -41,6 +42,10 @@ OPEN = frozenset({Status.SUBMITTED, Status.RETURNED, Status.ACCEPTED})
 WITHDRAWABLE = OPEN  # "at any time before confirmation"
 
 AGENTS = frozenset({"village_committee", "entrusted_person"})
+
+# "Who did it" as events hold it: Actor.stored(), the plain form they always had. Commands
+# take the typed Actor; the event methods and constructors (the first event) take this.
+StoredActor = dict[str, Any]
 
 
 # --- policy (data the county may change; see shared/data/policy/intake.yaml) -------------
@@ -517,7 +522,7 @@ class Application(Aggregate):
     def __init__(self, kind: str, linshi_type: str | None, township: str, village: str,
                  urban: bool, filed_by: str, owner: str | None, household_id: str,
                  filing: dict[str, Any], filed_on: date, policy_version: int,
-                 actor: dict[str, Any], already_members: list[str] | None = None) -> None:
+                 actor: StoredActor, already_members: list[str] | None = None) -> None:
         self.kind = kind
         self.linshi_type = linshi_type
         self.township = township
@@ -566,7 +571,7 @@ class Application(Aggregate):
     # --- the filer and the township --------------------------------------------------------
 
     def return_for_completion(self, missing: list[dict[str, str]], note: str | None, on: date,
-                              actor: dict[str, Any]) -> None:
+                              actor: Actor) -> None:
         self._require(Status.SUBMITTED, "intake.return_state", "returned")
         if not missing:
             raise RuleViolation("intake.return_without_items",
@@ -574,27 +579,27 @@ class Application(Aggregate):
         if not (note or "").strip():  # the one-time notice says why, in writing
             raise RuleViolation("intake.reason_required",
                                 "write the note of the one-time notice (一次性告知)", field="note")
-        self._returned(missing=missing, note=note, returned_on=on, actor=actor)
+        self._returned(missing=missing, note=note, returned_on=on, actor=actor.stored())
 
     @event("Returned")
     def _returned(self, missing: list[dict[str, str]], note: str | None, returned_on: date,
-                  actor: dict[str, Any]) -> None:
+                  actor: StoredActor) -> None:
         self.status = Status.RETURNED
         self.returns.append({"missing": missing, "note": note, "returned_on": returned_on,
                              "round": self.round})
 
     def resubmit(self, filing: dict[str, Any], household_id: str, policy_version: int,
-                 on: date, actor: dict[str, Any], already_members: list[str] | None = None,
+                 on: date, actor: Actor, already_members: list[str] | None = None,
                  ) -> None:
         self._require(Status.RETURNED, "intake.resubmit_state", "resubmitted")
         flags = {"already_members": already_members} if already_members else {}
         self._resubmitted(filing=filing, household_id=household_id,
-                          policy_version=policy_version, resubmitted_on=on, actor=actor,
+                          policy_version=policy_version, resubmitted_on=on, actor=actor.stored(),
                           **flags)
 
     @event("Resubmitted")
     def _resubmitted(self, filing: dict[str, Any], household_id: str, policy_version: int,
-                     resubmitted_on: date, actor: dict[str, Any],
+                     resubmitted_on: date, actor: StoredActor,
                      already_members: list[str] | None = None) -> None:
         self.already_members = list(already_members or [])
         self.filing = filing
@@ -605,7 +610,7 @@ class Application(Aggregate):
         self.round += 1
 
     def accept(self, on: date, missing: list[dict[str, str]], may_follow: bool,
-               actor: dict[str, Any]) -> None:
+               actor: Actor) -> None:
         """受理. `missing` is what the checklist still lacks: it must be empty unless the
         kind lets materials follow (急难型), in which case it is recorded as outstanding."""
         self._require(Status.SUBMITTED, "intake.accept_state", "accepted")
@@ -614,37 +619,37 @@ class Application(Aggregate):
                 "intake.incomplete",
                 "cannot accept while items are missing; return it for completion listing: "
                 + ", ".join(m["code"] for m in missing), field="materials")
-        self._accepted(accepted_on=on, outstanding=missing, actor=actor)
+        self._accepted(accepted_on=on, outstanding=missing, actor=actor.stored())
 
     @event("Accepted")
     def _accepted(self, accepted_on: date, outstanding: list[dict[str, str]],
-                  actor: dict[str, Any]) -> None:
+                  actor: StoredActor) -> None:
         # The working-day time limits run from this date.
         self.status = Status.ACCEPTED
         self.accepted_on = accepted_on
         self.outstanding = outstanding
 
-    def decline(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def decline(self, reason: str, on: date, actor: Actor) -> None:
         self._require({Status.SUBMITTED, Status.RETURNED}, "intake.decline_state", "declined")
-        self._declined(reason=_reason(reason), declined_on=on, actor=actor)
+        self._declined(reason=_reason(reason), declined_on=on, actor=actor.stored())
 
     @event("Declined")
-    def _declined(self, reason: str, declined_on: date, actor: dict[str, Any]) -> None:
+    def _declined(self, reason: str, declined_on: date, actor: StoredActor) -> None:
         self.status = Status.DECLINED
         self.closing_reason = reason
 
-    def withdraw(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def withdraw(self, reason: str, on: date, actor: Actor) -> None:
         self._require(WITHDRAWABLE, "intake.withdraw_state", "withdrawn")
         self._withdrawn(reason=_reason(reason), withdrawn_on=on,
-                        was_accepted=self.status is Status.ACCEPTED, actor=actor)
+                        was_accepted=self.status is Status.ACCEPTED, actor=actor.stored())
 
     @event("Withdrawn")
     def _withdrawn(self, reason: str, withdrawn_on: date, was_accepted: bool,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         self.status = Status.WITHDRAWN
         self.closing_reason = reason
 
-    def report_change(self, change: dict[str, Any], on: date, actor: dict[str, Any],
+    def report_change(self, change: dict[str, Any], on: date, actor: Actor,
                       already_members: list[str] | None = None) -> UUID:
         """动态管理: a confirmed household reports a change in members, income or assets."""
         self._require(Status.CONFIRMED, "intake.change_state", "changed")
@@ -677,13 +682,13 @@ class Application(Aggregate):
                                 field="occurred_on")
         change_id = uuid4()
         flags = {"already_members": already_members} if already_members else {}
-        self._change_reported(change_id=change_id, change=change, reported_on=on, actor=actor,
-                              **flags)
+        self._change_reported(change_id=change_id, change=change, reported_on=on,
+                              actor=actor.stored(), **flags)
         return change_id
 
     @event("ChangeReported")
     def _change_reported(self, change_id: UUID, change: dict[str, Any], reported_on: date,
-                         actor: dict[str, Any], already_members: list[str] | None = None,
+                         actor: StoredActor, already_members: list[str] | None = None,
                          ) -> None:
         """`already_members`: fields of a public report naming someone already in another
         open application or active case of the kind, flagged for the township (who then
@@ -698,17 +703,17 @@ class Application(Aggregate):
     # --- facts learned from review ----------------------------------------------------------
 
     def record_confirmation(self, case_id: UUID, decided_on: date, ends_case: bool,
-                            actor: dict[str, Any]) -> bool:
+                            actor: Actor) -> bool:
         """Review confirmed the case. `ends_case`: a one-off kind is done once confirmed."""
         if self.status is Status.CONFIRMED and self.case_id == case_id:
             return False
         self._case_confirmed(case_id=case_id, decided_on=decided_on, ends_case=ends_case,
-                             actor=actor)
+                             actor=actor.stored())
         return True
 
     @event("CaseConfirmed")
     def _case_confirmed(self, case_id: UUID, decided_on: date, ends_case: bool,
-                        actor: dict[str, Any]) -> None:
+                        actor: StoredActor) -> None:
         # Review decides; a late withdrawal does not undo its confirmation.
         self.status = Status.CONFIRMED
         self.case_id = case_id
@@ -716,31 +721,32 @@ class Application(Aggregate):
         self.case_active = not ends_case
 
     def record_rejection(self, case_id: UUID, decided_on: date, reasons: list[str],
-                         actor: dict[str, Any]) -> bool:
+                         actor: Actor) -> bool:
         if self.status is Status.REJECTED:
             return False
         self._case_rejected(case_id=case_id, decided_on=decided_on, reasons=reasons,
-                            actor=actor)
+                            actor=actor.stored())
         return True
 
     @event("CaseRejected")
     def _case_rejected(self, case_id: UUID, decided_on: date, reasons: list[str],
-                       actor: dict[str, Any]) -> None:
+                       actor: StoredActor) -> None:
         self.status = Status.REJECTED
         self.case_id = case_id
         self.decided_on = decided_on
         self.decision_reasons = reasons
 
     def record_termination(self, effective_month: str, reasons: list[str],
-                           actor: dict[str, Any]) -> bool:
+                           actor: Actor) -> bool:
         if self.status is Status.TERMINATED:
             return False
-        self._case_terminated(effective_month=effective_month, reasons=reasons, actor=actor)
+        self._case_terminated(effective_month=effective_month, reasons=reasons,
+                              actor=actor.stored())
         return True
 
     @event("CaseTerminated")
     def _case_terminated(self, effective_month: str, reasons: list[str],
-                         actor: dict[str, Any]) -> None:
+                         actor: StoredActor) -> None:
         self.status = Status.TERMINATED
         self.case_active = False
         self.decision_reasons = reasons
@@ -766,7 +772,7 @@ class Disclosure(Aggregate):
 
     @event("Recorded")
     def __init__(self, application_id: UUID, township: str, village: str, fields: list[str],
-                 reason: str, actor: dict[str, Any]) -> None:
+                 reason: str, actor: StoredActor) -> None:
         self.application_id = application_id
         self.township = township
         self.village = village

@@ -19,14 +19,16 @@ from services.intake.domain import (
     missing_items,
 )
 from services.intake.main import SHIPPED_POLICY, load_policies
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 from shared.pii import make_resident_id
 from shared.regions import load_county
 
 TODAY = date(2025, 6, 16)
 YELIN, TAOYUAN = "469028100", "469028100201"
-ACTOR = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-         "village": None}
+STORED_ACTOR = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
+                "village": None}
+ACTOR = Actor.of(STORED_ACTOR)
 BOOK = load_policies(SHIPPED_POLICY)
 POLICY = BOOK.in_force(TODAY)
 COUNTY = load_county()
@@ -79,7 +81,7 @@ def submitted(kind: str = "dibao", linshi_type: str | None = None,
     return Application(kind=kind, linshi_type=linshi_type, township=YELIN, village=TAOYUAN,
                        urban=False, filed_by="applicant", owner=None, household_id="hh-1",
                        filing=filing, filed_on=TODAY, policy_version=POLICY.version,
-                       actor=ACTOR)
+                       actor=ACTOR.stored())
 
 
 # --- places and people -----------------------------------------------------------------------
@@ -347,7 +349,7 @@ def test_return_resubmit_accept_records_the_date_limits_run_from() -> None:
     events = a.collect_events()
     assert [type(e).__name__ for e in events] == ["Submitted", "Returned", "Resubmitted",
                                                   "Accepted"]
-    assert all(e.actor == ACTOR for e in events)
+    assert all(e.actor == STORED_ACTOR for e in events)
 
 
 def test_an_emergency_is_accepted_with_materials_outstanding() -> None:

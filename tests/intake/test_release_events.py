@@ -5,6 +5,7 @@ plain data, so no upcasting is needed."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -16,10 +17,11 @@ import pytest
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Application, Disclosure, Status
-from tests.data.release_events.make_intake import open_app
+from tests.data.release_events.make_intake import flow, open_app
 
 RELEASE = Path(__file__).parents[1] / "data" / "release_events" / "intake"
 IDS = {k: UUID(v) for k, v in json.loads((RELEASE / "ids.json").read_text()).items()}
+UUIDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": "469028100",
          "village": None, "name": "王海燕"}
 
@@ -93,3 +95,28 @@ def test_the_stored_who_keeps_its_plain_form(app: IntakeApplication) -> None:
     submitted, declined = app.events.get(IDS["declined"])
     assert submitted.actor == declined.actor == CLERK
     assert declined.reason == "户籍不在本镇"
+
+
+def test_todays_code_writes_the_release_events_field_for_field(
+        app: IntakeApplication, tmp_path: Path) -> None:
+    """The same flow through today's code (same keyring, so the same fingerprints) stores
+    the same events: the stored form did not move."""
+    (tmp_path / "today").mkdir()
+    shutil.copy(RELEASE / "bus-keyring.json", tmp_path / "today")
+    today = open_app(tmp_path / "today")
+    try:
+        flow(today)
+        assert stored_events(today) == stored_events(app)
+    finally:
+        today.close()
+
+
+def stored_events(app: IntakeApplication) -> list[str]:
+    """Each event as plain data, its ids and times numbered in order of appearance."""
+    out, seen = [], {}
+    for n in app.recorder.select_notifications(start=1, limit=1000):
+        event = app.mapper.to_domain_event(n)
+        state = {k: v for k, v in vars(event).items() if k != "timestamp"}
+        text = f"{n.topic} {sorted(state.items())!r}"
+        out.append(UUIDS.sub(lambda m: seen.setdefault(m.group(), f"id{len(seen)}"), text))
+    return out

@@ -19,6 +19,7 @@ from services.intake.application import IntakeApplication
 from services.intake.main import SHIPPED_POLICY, IntakeSettings, load_policies
 from services.intake.schemas import ChangeIn, FilingContent, plain
 from shared.auth import Principal, Role
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.pii import Keyring, make_resident_id
 from shared.regions import load_county
@@ -26,7 +27,7 @@ from shared.regions import load_county
 OUT = Path(__file__).parent / "intake"
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 桃源村
 DAY = date(2026, 3, 9)
-SYSTEM = {"user_id": "system:review", "role": "system", "township": None, "village": None}
+SYSTEM = Actor(user_id="system:review", role="system")
 
 
 def settings(out: Path) -> IntakeSettings:
@@ -71,10 +72,8 @@ def filing(name: str, n: int, **more: Any) -> dict[str, Any]:
         **more}).model_dump())
 
 
-def main() -> None:
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir(parents=True)
-    app = open_app(OUT)
+def flow(app: IntakeApplication) -> dict[str, UUID]:
+    """Every aggregate kind and event type, as the services' users would cause them."""
     clerk = Principal("clerk-yelin-1", Role.TOWNSHIP_CLERK, YELIN, name="王海燕")
     public = Principal("public-13876001234", Role.PUBLIC)
     submit = dict(kind=AssistanceKind.DIBAO, linshi_type=None, township=YELIN,
@@ -110,6 +109,14 @@ def main() -> None:
     app.accept(clerk, d)
     app.record_rejection(d, UUID("7a2e4b9c-3d1f-4e8a-b2c6-9f0e1d2c3b4a"), DAY,
                          ["家庭人均收入高于当地低保标准"], SYSTEM)
+    return ids
+
+
+def main() -> None:
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    app = open_app(OUT)
+    ids = flow(app)
     app.close()
     (OUT / "ids.json").write_text(json.dumps({k: str(v) for k, v in ids.items()}, indent=1)
                                   + "\n", encoding="utf-8")

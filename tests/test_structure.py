@@ -15,7 +15,7 @@ MAX_ROUTER_LINES = 80
 # Services not yet brought to these rules (issue 24): this set may only shrink. A service
 # on it that already passes fails too (strict xfail), so it is removed when done.
 PENDING_ROUTES = {"archive", "disbursement", "review"}
-PENDING_ACTOR = {"archive", "disbursement", "publicity", "review"}
+PENDING_ACTOR = {"archive", "disbursement", "review"}
 
 
 def pending(names: set[str]) -> list[object]:

@@ -22,6 +22,7 @@ from services.publicity.domain import InvestigationMethod, ReportCategory
 from services.publicity.main import PublicitySettings
 from shared.auth import Principal, Role
 from shared.clock import CHINA, ManualClock
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,
@@ -35,8 +36,7 @@ from shared.regions import load_county
 OUT = Path(__file__).parent / "publicity"
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 桃源村
 START = datetime(2026, 3, 9, 9, 0, tzinfo=CHINA)  # a Monday
-LEADER = {"user_id": "lead-yelin", "role": "township_leader", "township": YELIN,
-          "village": None}
+LEADER = Actor(user_id="lead-yelin", role="township_leader", township=YELIN)
 CASE_A = UUID("0b6c2f4e-1a3d-4e5f-8a9b-0c1d2e3f4a5b")
 CASE_B = UUID("1c7d3a5f-2b4e-4f6a-9bac-1d2e3f4a5b6c")
 CASE_T = UUID("2d8e4b6a-3c5f-4a7b-acbd-2e3f4a5b6c7d")
@@ -58,15 +58,11 @@ def opinion(case_id: UUID, round_: int, name: str, **more: Any) -> OpinionIssued
         "applicant_name": name, "household_size": 2, "household_id": "hh-4e1d9a7c", **more})
 
 
-def main() -> None:
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir(parents=True)
-    clock = ManualClock(START)
-    app = open_app(OUT, clock)
+def flow(app: PublicityApplication, clock: ManualClock) -> dict[str, Any]:
+    """Every aggregate kind and event type, as review's events and the users cause them."""
     clerk = Principal("clerk-yelin-1", Role.TOWNSHIP_CLERK, YELIN, name="王海燕")
     reviewer = Principal("rev-yelin-1", Role.TOWNSHIP_REVIEWER, YELIN)
     inspector = Principal("jw-county-1", Role.DISCIPLINE_INSPECTOR)
-    out: dict[str, Any] = {}
 
     # Notices: case A round 1 superseded by round 2, whose objection is not upheld and
     # which then closes clean; case B's objection is upheld; a 特困 termination stays open.
@@ -137,13 +133,21 @@ def main() -> None:
 
     clock.advance(timedelta(days=6))  # a2's window has ended: the scheduler closes it
     closed = app.close_due_notices()
-    app.close()
-    out = {"notices": {"a1": str(a1), "a2": str(a2), "b": str(b), "termination": str(t)},
+    return {"notices": {"a1": str(a1), "a2": str(a2), "b": str(b), "termination": str(t)},
            "objections": {"a2": str(o_a), "b": str(o_b)}, "closed_by_scheduler":
            [str(c) for c in closed], "reports": {
                "household": {"id": str(r1.id), "receipt": s1.receipt, "code": s1.code},
                "official": {"id": str(r2.id), "receipt": s2.receipt, "code": s2.code}},
            "inquiry": {"id": str(q.id), "receipt": sq.receipt, "code": sq.code}}
+
+
+def main() -> None:
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    clock = ManualClock(START)
+    app = open_app(OUT, clock)
+    out = flow(app, clock)
+    app.close()
     (OUT / "ids.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n",
                                   encoding="utf-8")
     for f in OUT.glob("publicity.db-*"):

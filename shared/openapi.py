@@ -32,7 +32,7 @@ from shared.auth import ROLE_LABELS, Role, roles_of
 
 # The contract's version: bump it whenever the merged spec changes shape (paths, methods,
 # parameters, schemas, status codes); tests/contract/test_openapi.py holds the snapshot to it.
-API_VERSION = "1.1.0"
+API_VERSION = "1.2.0"
 
 CATALOGUES = Path(__file__).parent / "data" / "api"
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -338,6 +338,20 @@ def _named(response: dict[str, Any]) -> bool:
     return True
 
 
+def _has_examples(op: dict[str, Any]) -> bool:
+    """A request example where the operation takes a body, and a response example on each
+    application/json success response (on the media type or on an inline schema)."""
+    def shown(media: dict[str, Any]) -> bool:
+        schema = media.get("schema", {})
+        return any(k in media for k in ("example", "examples")) or any(
+            k in schema for k in ("example", "examples"))
+
+    bodies = op.get("requestBody", {}).get("content", {}).values()
+    ok = [r.get("content", {}).get("application/json")
+          for s, r in op.get("responses", {}).items() if s.startswith("2")]
+    return all(shown(m) for m in bodies) and all(shown(m) for m in ok if m is not None)
+
+
 def gaps(spec: dict[str, Any]) -> list[str]:
     """Every operation that misses a part of the contract, named: `METHOD path: what`."""
     out = []
@@ -367,6 +381,8 @@ def gaps(spec: dict[str, Any]) -> list[str]:
         if method == "POST" and not any(p.get("name") == "Idempotency-Key"
                                         for p in op.get("parameters", [])):
             missing.append("Idempotency-Key header")
+        if not _has_examples(op):
+            missing.append("example")
         if missing:
             out.append(f"{method} {path}: missing {', '.join(missing)}")
     return out

@@ -19,6 +19,14 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.intake.values import (
+    Asset,
+    Household,
+    HouseholdChange,
+    Member,
+    MissingItem,
+    Supporter,
+)
 from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
@@ -77,18 +85,18 @@ class TekunCapacity(_Policy):
     severe_disability_grades: frozenset[int]
     severe_disability_grades_by_kind: dict[str, frozenset[int]] = {}
 
-    def has_no_capacity(self, member: dict[str, Any], on: date) -> bool:
-        age = age_on(member["birth_date"], on)
+    def has_no_capacity(self, member: Member, on: date) -> bool:
+        age = age_on(member.birth_date, on)
         if age >= self.elderly_age or age < self.minor_age:
             return True
-        if member.get("student") and age < self.student_minor_age:
+        if member.student and age < self.student_minor_age:
             return True
-        disability = member.get("disability")
+        disability = member.disability
         if not disability:
             return False
-        grades = self.severe_disability_grades_by_kind.get(disability["kind"],
+        grades = self.severe_disability_grades_by_kind.get(disability.kind,
                                                            self.severe_disability_grades)
-        return disability["grade"] in grades
+        return disability.grade in grades
 
 
 class SinglePerson(_Policy):
@@ -189,7 +197,7 @@ _NAME_FIELDS = {
 _SINGLE_NAME_FIELDS = {"bank_account": ("holder_name",), "entrustment": ("agent_name",)}
 
 
-def check_names(rule: NameRule, data: dict[str, Any]) -> None:
+def _check_names(rule: NameRule, data: dict[str, Any]) -> None:
     """Apply the name rule to every personal name in a filing or change, in place (NFC)."""
     for group, keys in _NAME_FIELDS.items():
         for i, item in enumerate(data.get(group) or []):
@@ -265,8 +273,8 @@ def _person_id(value: str, on: date, field: str) -> Any:
         raise RuleViolation(f"intake.{e.rule}", e.message, field=field) from None
 
 
-def check_people(members: list[dict[str, Any]], supporters: list[dict[str, Any]],
-                 on: date) -> None:
+def _check_people(members: list[dict[str, Any]], supporters: list[dict[str, Any]],
+                  on: date) -> None:
     """ID checksum and birth dates; nobody listed twice. Normalises the ID numbers."""
     if not members:
         raise RuleViolation("intake.no_members", "name at least the applicant", field="members")
@@ -291,22 +299,22 @@ def check_people(members: list[dict[str, Any]], supporters: list[dict[str, Any]]
         seen.add(rid.number)
 
 
-def check_amounts(policy: IntakePolicy, members: list[dict[str, Any]],
-                  assets: list[dict[str, Any]], group: str = "members") -> None:
+def check_amounts(policy: IntakePolicy, members: list[Member], assets: list[Asset],
+                  group: str = "members") -> None:
     for i, m in enumerate(members):
-        for j, item in enumerate(m.get("incomes", [])):
-            check_income(policy, item, f"{group}[{i}].incomes[{j}]")
+        for j, item in enumerate(m.incomes):
+            check_income(policy, item.amount, item.months, f"{group}[{i}].incomes[{j}]")
     for k, a in enumerate(assets):
-        _check_amount(a["value"], policy.absurd_asset_value_yuan, f"assets[{k}].value")
+        _check_amount(a.value, policy.absurd_asset_value_yuan, f"assets[{k}].value")
 
 
-def check_income(policy: IntakePolicy, item: dict[str, Any], field: str) -> None:
-    if not 1 <= item["months"] <= policy.max_income_period_months:
+def check_income(policy: IntakePolicy, amount: Decimal, months: int, field: str) -> None:
+    """`amount` yuan over `months`: a plausible period, a plausible sum."""
+    if not 1 <= months <= policy.max_income_period_months:
         raise RuleViolation("intake.income_period",
                             f"the period must be 1 to {policy.max_income_period_months} months",
                             field=f"{field}.months")
-    _check_amount(item["amount"], policy.absurd_monthly_income_yuan * item["months"],
-                  f"{field}.amount")
+    _check_amount(amount, policy.absurd_monthly_income_yuan * months, f"{field}.amount")
 
 
 def _check_amount(amount: Decimal, absurd: Decimal, field: str) -> None:
@@ -319,31 +327,32 @@ def _check_amount(amount: Decimal, absurd: Decimal, field: str) -> None:
 
 
 def check_filing(county: County, policy: IntakePolicy, *, kind: str, linshi_type: str | None,
-                 township: str, village: str, filed_by: str, filing: dict[str, Any],
-                 on: date, names: NameRule | None = None) -> dict[str, Any]:
-    """Every filing rule that needs no other case. Returns the filing with IDs (and, under
-    `names`, personal names) normalised."""
-    filing = _copy(filing)
+                 township: str, village: str, filed_by: str, filing: Household,
+                 on: date, names: NameRule | None = None) -> Household:
+    """Every filing rule that needs no other case. Returns the household with IDs (and,
+    under `names`, personal names) normalised, and its materials listed once, sorted."""
+    data = filing.to_stored()  # a copy: names and ID numbers are normalised in it
     if names is not None:
-        check_names(names, filing)
+        _check_names(names, data)
     check_place(county, township, village)
     if (kind == AssistanceKind.LINSHI) != (linshi_type is not None):
         raise RuleViolation("intake.linshi_type",
                             "临时救助 names its type (emergency or expenditure); other kinds do "
                             "not", field="linshi_type")
-    if (kind == AssistanceKind.LINSHI) != (filing.get("residence_basis") is not None):
+    if (kind == AssistanceKind.LINSHI) != (filing.residence_basis is not None):
         raise RuleViolation("intake.residence_basis",
                             "临时救助 states whether the household holds 户籍 or a 居住证 in the "
                             "township; other kinds apply where their 户籍 is",
                             field="residence_basis")
-    members, supporters = filing["members"], filing.get("legal_supporters", [])
-    if supporters and kind != AssistanceKind.TEKUN:
+    if filing.legal_supporters and kind != AssistanceKind.TEKUN:
         raise RuleViolation("intake.legal_supporters_kind",
                             "legal supporters are named for 特困 only", field="legal_supporters")
-    check_people(members, supporters, on)
+    _check_people(data["members"], data["legal_supporters"], on)
+    household = Household.of(data)
+    members, supporters = household.members, household.legal_supporters
     if not policy.may_follow(kind, linshi_type):
         check_signatures(policy, kind, members, supporters, on)
-    applicant_index = next(i for i, m in enumerate(members) if m["relation"] == "self")
+    applicant_index = next(i for i, m in enumerate(members) if m.is_applicant)
     applicant = members[applicant_index]
     if kind == AssistanceKind.TEKUN and not policy.tekun_capacity.has_no_capacity(applicant, on):
         t = policy.tekun_capacity
@@ -352,20 +361,20 @@ def check_filing(county: County, policy: IntakePolicy, *, kind: str, linshi_type
             f"特困 support is for those without capacity to work: aged {t.elderly_age} or over, "
             f"under {t.minor_age} (under {t.student_minor_age} while a student), or severely "
             "disabled", field=f"members[{applicant_index}]")
-    if filing.get("single_person"):
+    if household.single_person:
         sp = policy.single_person
         if AssistanceKind(kind) not in sp.kinds:
             raise RuleViolation("intake.single_person_kind",
                                 "单人保 applies only to " + ", ".join(sorted(sp.kinds)),
                                 field="single_person")
-        disability = applicant.get("disability")
-        severe = bool(disability) and disability["grade"] in sp.severe_disability_grades
-        if not (severe or applicant.get("serious_illness")):
+        disability = applicant.disability
+        severe = disability is not None and disability.grade in sp.severe_disability_grades
+        if not (severe or applicant.serious_illness):
             raise RuleViolation("intake.single_person_eligibility",
                                 "单人保 is for a severely disabled or seriously ill applicant",
                                 field="single_person")
-    check_amounts(policy, members, filing.get("assets", []))
-    entrustment = filing.get("entrustment")
+    check_amounts(policy, members, household.assets)
+    entrustment = household.entrustment
     if filed_by in AGENTS and entrustment is None:
         raise RuleViolation("intake.entrustment_missing",
                             "a filing on the household's behalf records the entrustment (委托)",
@@ -374,25 +383,24 @@ def check_filing(county: County, policy: IntakePolicy, *, kind: str, linshi_type
         raise RuleViolation("intake.entrustment_unexpected",
                             "an applicant filing in person has no entrustment",
                             field="entrustment")
-    if entrustment is not None and entrustment["entrusted_on"] > on:
+    if entrustment is not None and entrustment.entrusted_on > on:
         raise RuleViolation("intake.entrustment_date", "the entrustment is dated in the future",
                             field="entrustment.entrusted_on")
-    if bool(filing.get("close_relative_declared")) != bool(filing.get("close_relatives")):
+    if household.close_relative_declared != bool(household.close_relatives):
         raise RuleViolation("intake.close_relative_details",
                             "a close-relative declaration names each relative, and names are "
                             "given only with the declaration", field="close_relatives")
     known = {r.code for r in policy.checklist(kind)}
-    for i, code in enumerate(filing.get("materials", [])):
+    for i, code in enumerate(household.materials):
         if code not in known:
             raise RuleViolation("intake.unknown_material",
                                 f"{code!r} is not on the {kind} checklist",
                                 field=f"materials[{i}]")
-    filing["materials"] = sorted(set(filing.get("materials", [])))
-    return filing
+    return household.model_copy(update={"materials": sorted(set(household.materials))})
 
 
-def check_signatures(policy: IntakePolicy, kind: str, members: list[dict[str, Any]],
-                     supporters: list[dict[str, Any]], on: date) -> None:
+def check_signatures(policy: IntakePolicy, kind: str, members: list[Member],
+                     supporters: list[Supporter], on: date) -> None:
     """The authorization for economic verification: every adult member signs; for 特困 the
     legal supporters sign too."""
     lacking = unsigned(policy, kind, members, supporters, on)
@@ -402,63 +410,62 @@ def check_signatures(policy: IntakePolicy, kind: str, members: list[dict[str, An
                             "signature(s); the first is named", field=lacking[0][0])
 
 
-def unsigned(policy: IntakePolicy, kind: str, members: list[dict[str, Any]],
-             supporters: list[dict[str, Any]], on: date) -> list[tuple[str, str]]:
+def unsigned(policy: IntakePolicy, kind: str, members: list[Member],
+             supporters: list[Supporter], on: date) -> list[tuple[str, str]]:
     """(field, name) of every signature the authorization still lacks."""
-    out = [(f"members[{i}].authorization_signed", m["name"]) for i, m in enumerate(members)
-           if age_on(m["birth_date"], on) >= policy.adult_age and not m["authorization_signed"]]
+    out = [(f"members[{i}].authorization_signed", m.name) for i, m in enumerate(members)
+           if age_on(m.birth_date, on) >= policy.adult_age and not m.authorization_signed]
     if kind == AssistanceKind.TEKUN:
-        out += [(f"legal_supporters[{i}].authorization_signed", s["name"])
-                for i, s in enumerate(supporters) if not s["authorization_signed"]]
+        out += [(f"legal_supporters[{i}].authorization_signed", s.name)
+                for i, s in enumerate(supporters) if not s.authorization_signed]
     return out
 
 
-def conditions(policy: IntakePolicy, filed_by: str, filing: dict[str, Any],
+def conditions(policy: IntakePolicy, filed_by: str, filing: Household,
                on: date) -> set[str]:
-    members = filing["members"]
+    """Which of the checklist's conditions (`when`) the household meets."""
+    members = filing.members
     held = {"always"}
     if filed_by in AGENTS:
         held.add("entrusted")
-    if any(m.get("incomes") for m in members):
+    if any(m.incomes for m in members):
         held.add("has_income")
-    if any(m.get("disability") for m in members):
+    if any(m.disability for m in members):
         held.add("any_disability")
-    if any(m.get("serious_illness") for m in members):
+    if any(m.serious_illness for m in members):
         held.add("any_serious_illness")
-    if any(m.get("student") and age_on(m["birth_date"], on) >= policy.adult_age
-           for m in members):
+    if any(m.student and age_on(m.birth_date, on) >= policy.adult_age for m in members):
         held.add("any_adult_student")
-    if filing.get("legal_supporters"):
+    if filing.legal_supporters:
         held.add("has_legal_supporters")
-    basis = filing.get("residence_basis")
+    basis = filing.residence_basis
     held.add("residence_permit_basis" if basis == "residence_permit" else "hukou_basis")
-    if filing.get("single_person"):
+    if filing.single_person:
         held.add("single_person")
     return held
 
 
 def missing_items(policy: IntakePolicy, kind: str, linshi_type: str | None, filed_by: str,
-                  filing: dict[str, Any], on: date) -> list[dict[str, str]]:
+                  filing: Household, on: date) -> list[MissingItem]:
     """Everything the filing still lacks against the checklist, all at once (一次性告知)."""
     held = conditions(policy, filed_by, filing, on)
-    provided = set(filing.get("materials", []))
-    out = [{"code": r.code, "description": r.name} for r in policy.checklist(kind)
+    provided = set(filing.materials)
+    out = [MissingItem(code=r.code, description=r.name) for r in policy.checklist(kind)
            if r.when in held and not r.held_by_government and r.code not in provided]
-    if AssistanceKind(kind) in policy.cash_kinds and not filing.get("bank_account"):
-        out.append({"code": "bank_account", "description": "收款银行账户 (bank account)"})
-    for field, name in unsigned(policy, kind, filing["members"],
-                                filing.get("legal_supporters", []), on):
-        out.append({"code": f"signature:{field}", "description": f"{name}: 授权书签字"})
+    if AssistanceKind(kind) in policy.cash_kinds and filing.bank_account is None:
+        out.append(MissingItem(code="bank_account", description="收款银行账户 (bank account)"))
+    for field, name in unsigned(policy, kind, filing.members, filing.legal_supporters, on):
+        out.append(MissingItem(code=f"signature:{field}", description=f"{name}: 授权书签字"))
     return out
 
 
-def check_change(policy: IntakePolicy, change: dict[str, Any], on: date,
-                 names: NameRule | None = None) -> dict[str, Any]:
+def check_change(policy: IntakePolicy, reported: HouseholdChange, on: date,
+                 names: NameRule | None = None) -> HouseholdChange:
     """A reported change names what changed; its people pass the same ID (and name) rules as
-    a filing. Returns the change with ID numbers normalised."""
-    change = _copy(change)
+    a filing. Returns the change with ID numbers (and names) normalised."""
+    change = reported.to_stored()  # a copy: names and ID numbers are normalised in it
     if names is not None:
-        check_names(names, change)
+        _check_names(names, change)
     parts = {"members": change.get("members_joined", []) + change.get("members_left", []),
              "income": change.get("incomes", []), "assets": change.get("assets", [])}
     if not parts[change["subject"]]:
@@ -486,20 +493,11 @@ def check_change(policy: IntakePolicy, change: dict[str, Any], on: date,
                     raise RuleViolation("intake.member_listed_twice",
                                         "the same person is listed twice", field=field)
                 seen.add(rid.number)
-    check_amounts(policy, change.get("members_joined", []), change.get("assets", []),
-                  group="members_joined")
-    for i, item in enumerate(change.get("incomes", [])):
-        check_income(policy, item, f"incomes[{i}]")
-    return change
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of plain data, so a rule never edits the caller's dicts."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+    checked = HouseholdChange.of(change)
+    check_amounts(policy, checked.members_joined, checked.assets, group="members_joined")
+    for i, item in enumerate(checked.incomes):
+        check_income(policy, item.amount, item.months, f"incomes[{i}]")
+    return checked
 
 
 # --- aggregates ------------------------------------------------------------------------------
@@ -545,7 +543,8 @@ class Application(Aggregate):
         self.decided_on: date | None = None
         self.decision_reasons: list[str] = []
         self.changes: list[dict[str, Any]] = []
-        self.household: list[dict[str, Any]] = list(filing["members"])
+        # The members as they stand after reported changes, in the stored form.
+        self._household: list[dict[str, Any]] = list(filing["members"])
         # A public filing naming someone already in an open application or active case of
         # the kind: accepted without saying so (no membership oracle), flagged for the
         # township, whose acceptance re-checks and refuses it (intake.already_member).
@@ -554,23 +553,34 @@ class Application(Aggregate):
     # --- reading ---------------------------------------------------------------------------
 
     @property
-    def members(self) -> list[dict[str, Any]]:
-        return list(self.filing["members"])
+    def as_filed(self) -> Household:
+        """The household as filed (or as last resubmitted)."""
+        return Household.of(self.filing)
 
     @property
-    def applicant(self) -> dict[str, Any]:
-        return next(m for m in self.filing["members"] if m["relation"] == "self")
+    def members(self) -> list[Member]:
+        """The members as filed."""
+        return [Member.of(m) for m in self.filing["members"]]
+
+    @property
+    def applicant(self) -> Member:
+        return next(m for m in self.members if m.is_applicant)
+
+    @property
+    def household(self) -> list[Member]:
+        """The members as they stand now, after reported changes."""
+        return [Member.of(m) for m in self._household]
 
     @property
     def close_relative_declared(self) -> bool:
         return bool(self.filing.get("close_relative_declared"))
 
-    def holds(self, fingerprint: str) -> bool:
-        return any(m["fingerprint"] == fingerprint for m in self.household)
+    def holds(self, fingerprint: str | None) -> bool:
+        return any(m["fingerprint"] == fingerprint for m in self._household)
 
     # --- the filer and the township --------------------------------------------------------
 
-    def return_for_completion(self, missing: list[dict[str, str]], note: str | None, on: date,
+    def return_for_completion(self, missing: list[MissingItem], note: str | None, on: date,
                               actor: Actor) -> None:
         self._require(Status.SUBMITTED, "intake.return_state", "returned")
         if not missing:
@@ -579,7 +589,8 @@ class Application(Aggregate):
         if not (note or "").strip():  # the one-time notice says why, in writing
             raise RuleViolation("intake.reason_required",
                                 "write the note of the one-time notice (一次性告知)", field="note")
-        self._returned(missing=missing, note=note, returned_on=on, actor=actor.stored())
+        self._returned(missing=[m.to_stored() for m in missing], note=note, returned_on=on,
+                       actor=actor.stored())
 
     @event("Returned")
     def _returned(self, missing: list[dict[str, str]], note: str | None, returned_on: date,
@@ -588,12 +599,12 @@ class Application(Aggregate):
         self.returns.append({"missing": missing, "note": note, "returned_on": returned_on,
                              "round": self.round})
 
-    def resubmit(self, filing: dict[str, Any], household_id: str, policy_version: int,
+    def resubmit(self, filing: Household, household_id: str, policy_version: int,
                  on: date, actor: Actor, already_members: list[str] | None = None,
                  ) -> None:
         self._require(Status.RETURNED, "intake.resubmit_state", "resubmitted")
         flags = {"already_members": already_members} if already_members else {}
-        self._resubmitted(filing=filing, household_id=household_id,
+        self._resubmitted(filing=filing.to_stored(), household_id=household_id,
                           policy_version=policy_version, resubmitted_on=on, actor=actor.stored(),
                           **flags)
 
@@ -603,13 +614,13 @@ class Application(Aggregate):
                      already_members: list[str] | None = None) -> None:
         self.already_members = list(already_members or [])
         self.filing = filing
-        self.household = list(filing["members"])
+        self._household = list(filing["members"])
         self.household_id = household_id
         self.policy_version = policy_version
         self.status = Status.SUBMITTED
         self.round += 1
 
-    def accept(self, on: date, missing: list[dict[str, str]], may_follow: bool,
+    def accept(self, on: date, missing: list[MissingItem], may_follow: bool,
                actor: Actor) -> None:
         """受理. `missing` is what the checklist still lacks: it must be empty unless the
         kind lets materials follow (急难型), in which case it is recorded as outstanding."""
@@ -618,8 +629,9 @@ class Application(Aggregate):
             raise RuleViolation(
                 "intake.incomplete",
                 "cannot accept while items are missing; return it for completion listing: "
-                + ", ".join(m["code"] for m in missing), field="materials")
-        self._accepted(accepted_on=on, outstanding=missing, actor=actor.stored())
+                + ", ".join(m.code for m in missing), field="materials")
+        self._accepted(accepted_on=on, outstanding=[m.to_stored() for m in missing],
+                       actor=actor.stored())
 
     @event("Accepted")
     def _accepted(self, accepted_on: date, outstanding: list[dict[str, str]],
@@ -649,40 +661,43 @@ class Application(Aggregate):
         self.status = Status.WITHDRAWN
         self.closing_reason = reason
 
-    def report_change(self, change: dict[str, Any], on: date, actor: Actor,
+    def report_change(self, change: HouseholdChange, on: date, actor: Actor,
                       already_members: list[str] | None = None) -> UUID:
-        """动态管理: a confirmed household reports a change in members, income or assets."""
+        """动态管理: a confirmed household reports a change in members, income or assets;
+        its people arrive fingerprinted."""
         self._require(Status.CONFIRMED, "intake.change_state", "changed")
         if not self.case_active:
             raise RuleViolation("intake.change_one_off",
                                 "a one-off case has no dynamic management to report to")
-        for i, m in enumerate(change.get("members_joined", [])):
-            if self.holds(m["fingerprint"]):
+        if any(p.fingerprint is None for p in [*change.members_joined, *change.members_left]):
+            raise ValueError("the application layer fingerprints a change's people first")
+        for i, m in enumerate(change.members_joined):
+            if self.holds(m.fingerprint):
                 raise RuleViolation("intake.member_listed_twice",
                                     "this person is already a member of the household",
                                     field=f"members_joined[{i}].resident_id")
-        for i, left in enumerate(change.get("members_left", [])):
-            if not self.holds(left["fingerprint"]):
+        for i, left in enumerate(change.members_left):
+            if not self.holds(left.fingerprint):
                 raise RuleViolation("intake.change_unknown_member",
                                     "this person is not a member of the household",
                                     field=f"members_left[{i}].resident_id")
-            if left["fingerprint"] == self.applicant["fingerprint"] and left["reason"] != "died":
+            if left.fingerprint == self.applicant.fingerprint and left.reason != "died":
                 raise RuleViolation("intake.change_applicant_left",
                                     "the applicant cannot leave the household; report a new "
                                     "application instead", field=f"members_left[{i}]")
-        known = {m["fingerprint"] for m in self.household}
-        known |= {m["fingerprint"] for m in change.get("members_joined", [])}
-        for i, item in enumerate(change.get("incomes", [])):
-            if item["member_fingerprint"] not in known:
+        known = {m["fingerprint"] for m in self._household}
+        known |= {m.fingerprint for m in change.members_joined}
+        for i, item in enumerate(change.incomes):
+            if item.member_fingerprint not in known:
                 raise RuleViolation("intake.change_unknown_member",
                                     "income of a person not in the household",
                                     field=f"incomes[{i}].resident_id")
-        if change["occurred_on"] > on:
+        if change.occurred_on > on:
             raise RuleViolation("intake.change_date", "the change is dated in the future",
                                 field="occurred_on")
         change_id = uuid4()
         flags = {"already_members": already_members} if already_members else {}
-        self._change_reported(change_id=change_id, change=change, reported_on=on,
+        self._change_reported(change_id=change_id, change=change.to_stored(), reported_on=on,
                               actor=actor.stored(), **flags)
         return change_id
 
@@ -694,8 +709,8 @@ class Application(Aggregate):
         open application or active case of the kind, flagged for the township (who then
         decides); they stay out of the membership index."""
         left = {m["fingerprint"] for m in change.get("members_left", [])}
-        self.household = [m for m in self.household if m["fingerprint"] not in left]
-        self.household += change.get("members_joined", [])
+        self._household = [m for m in self._household if m["fingerprint"] not in left]
+        self._household += change.get("members_joined", [])
         flags = {"already_members": list(already_members)} if already_members else {}
         self.changes.append({"change_id": change_id, "reported_on": reported_on, **change,
                              **flags})

@@ -405,8 +405,8 @@ def render(a: Application, unmasked: bool) -> dict[str, Any]:
         "close_relatives": f.get("close_relatives", []), "entrustment": f.get("entrustment"),
         "single_person": f.get("single_person", False),
         "residence_basis": f.get("residence_basis"),
-        "members": [person(m) for m in a.members],
-        "household": [person(m) for m in a.household],
+        "members": [person(m.to_stored()) for m in a.members],
+        "household": [person(m.to_stored()) for m in a.household],
         "legal_supporters": [person(s) for s in f.get("legal_supporters", [])],
         "assets": f.get("assets", []),
         "bank_account": {**bank, "account": show(bank["account"], mask_bank_account)}

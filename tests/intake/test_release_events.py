@@ -17,6 +17,7 @@ import pytest
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Application, Disclosure, Status
+from services.intake.values import Asset, Income
 from tests.data.release_events.make_intake import flow, open_app
 
 RELEASE = Path(__file__).parents[1] / "data" / "release_events" / "intake"
@@ -54,20 +55,24 @@ def test_the_confirmed_then_terminated_household(app: IntakeApplication) -> None
     assert [r["missing"][-1] for r in a.returns] == [
         {"code": "clerk", "description": "户口簿复印件不清晰"}]
     assert a.returns[0]["note"] == "请补交户口簿和身份证复印件"
-    applicant = a.applicant
-    assert (applicant["name"], applicant["birth_date"], applicant["phone"]) == (
+    applicant = a.applicant  # the typed values, from the stored plain form
+    assert (applicant.name, applicant.birth_date, applicant.phone) == (
         "黎阿婆", date(1956, 3, 14), "13876001234")
-    assert applicant["incomes"] == [{"kind": "pension", "amount": Decimal("1860.00"),
-                                     "months": 12}]
-    assert a.filing["assets"] == [{"kind": "deposit", "value": Decimal("3200.00"),
-                                   "exempt": False, "description": "农信社活期存款"}]
-    assert a.filing["bank_account"]["holder_name"] == "黎阿婆"
-    assert "income_proof" in a.filing["materials"]
-    assert [m["name"] for m in a.household] == ["黎阿婆", "黎小明", "黎小花"]
+    assert applicant.incomes == [Income(kind="pension", amount=Decimal("1860.00"), months=12)]
+    filed = a.as_filed
+    assert filed.assets == [Asset(kind="deposit", value=Decimal("3200.00"), exempt=False,
+                                  description="农信社活期存款")]
+    assert filed.bank_account is not None and filed.bank_account.holder_name == "黎阿婆"
+    assert "income_proof" in filed.materials
+    assert filed.to_stored() == a.filing  # and back, unchanged
+    grandchild = a.members[1]
+    assert (grandchild.relation, grandchild.student, grandchild.authorization_signed) == (
+        "grandchild", True, False)
+    assert [m.name for m in a.household] == ["黎阿婆", "黎小明", "黎小花"]
     (change,) = a.changes
     assert (change["subject"], change["occurred_on"], change["incomes"][0]["amount"]) == (
         "members", date(2026, 3, 1), Decimal("1920.00"))
-    assert change["incomes"][0]["member_fingerprint"] == applicant["fingerprint"]
+    assert change["incomes"][0]["member_fingerprint"] == applicant.fingerprint
 
 
 def test_declined_withdrawn_and_rejected(app: IntakeApplication) -> None:

@@ -18,6 +18,7 @@ from services.intake.schemas import (
     SubmitApplication,
     plain,
 )
+from services.intake.values import Household, HouseholdChange
 from shared.web import run_command
 
 router = APIRouter(tags=["applications"])
@@ -29,7 +30,7 @@ def submit(body: SubmitApplication, request: Request, app: App, who: Filer) -> R
         application_id = app.submit(
             who, kind=body.kind, linshi_type=plain(body.linshi_type),
             township=body.township, village=body.village, filed_by=body.filed_by,
-            filing=plain(body.model_dump(include=set(FilingContent.model_fields))))
+            filing=Household.of(plain(body.model_dump(include=set(FilingContent.model_fields)))))
         return Created(application_id=application_id, status=Status.SUBMITTED)
     return run_command(app, request, who, body, command)
 
@@ -38,7 +39,7 @@ def submit(body: SubmitApplication, request: Request, app: App, who: Filer) -> R
 def resubmit(application_id: UUID, body: FilingContent, request: Request, app: App,
              who: Filer) -> Response:
     def command() -> Created:
-        a = app.resubmit(who, application_id, plain(body.model_dump()))
+        a = app.resubmit(who, application_id, Household.of(plain(body.model_dump())))
         return Created(application_id=a.id, status=a.status)
     return run_command(app, request, who, body, command, status_code=200)
 
@@ -57,7 +58,8 @@ def withdraw(application_id: UUID, body: ReasonIn, request: Request, app: App,
 def report_change(application_id: UUID, body: ChangeIn, request: Request, app: App,
                   who: Filer) -> Response:
     def command() -> ChangeOut:
-        change_id = app.report_change(who, application_id, plain(body.model_dump()))
+        change_id = app.report_change(who, application_id,
+                                      HouseholdChange.of(plain(body.model_dump())))
         return ChangeOut(application_id=application_id, status=Status.CONFIRMED,
                          change_id=change_id)
     return run_command(app, request, who, body, command)

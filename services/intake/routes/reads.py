@@ -38,7 +38,7 @@ def read(application_id: UUID, app: App, who: Reader,
 def missing(application_id: UUID, app: App, who: Reader) -> dict[str, Any]:
     """What the filing still lacks against its checklist (for the 一次性告知 notice)."""
     a = app.application(who, application_id)
-    return {"application_id": str(a.id), "missing": app.missing(a)}
+    return {"application_id": str(a.id), "missing": [m.to_stored() for m in app.missing(a)]}
 
 
 @router.get("/applications/{application_id}/disclosures", response_model=DisclosuresOut)

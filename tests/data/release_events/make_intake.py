@@ -18,6 +18,7 @@ from uuid import UUID
 from services.intake.application import IntakeApplication
 from services.intake.main import SHIPPED_POLICY, IntakeSettings, load_policies
 from services.intake.schemas import ChangeIn, FilingContent, plain
+from services.intake.values import Household, HouseholdChange
 from shared.auth import Principal, Role
 from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
@@ -51,10 +52,10 @@ def person(name: str, born: date, n: int, sex: str, relation: str,
             "authorization_signed": True, "incomes": [], **more}
 
 
-def filing(name: str, n: int, **more: Any) -> dict[str, Any]:
+def filing(name: str, n: int, **more: Any) -> Household:
     """A 低保 household of 桃源村: the applicant and a grandchild at school, as the API
     hands it to the application."""
-    return plain(FilingContent.model_validate({
+    return Household.of(plain(FilingContent.model_validate({
         "members": [
             person(name, date(1956, 3, 14), n, "female", "self", phone="13876001234",
                    incomes=[{"kind": "pension", "amount": "1860.00", "months": 12}]),
@@ -69,7 +70,7 @@ def filing(name: str, n: int, **more: Any) -> dict[str, Any]:
                       "hukou_booklet", "id_cards", "income_proof"],
         "legal_supporters": [], "close_relative_declared": False, "close_relatives": [],
         "entrustment": None, "single_person": False, "residence_basis": None,
-        **more}).model_dump())
+        **more}).model_dump()))
 
 
 def flow(app: IntakeApplication) -> dict[str, UUID]:
@@ -81,21 +82,21 @@ def flow(app: IntakeApplication) -> dict[str, UUID]:
     ids: dict[str, UUID] = {}
 
     # 1. Returned for completion, resubmitted, accepted, confirmed, a change, terminated.
-    incomplete = filing("黎阿婆", 12)
-    incomplete["materials"] = ["application_form", "commitment_letter", "authorization_form"]
-    resident_id = incomplete["members"][0]["resident_id"]
+    incomplete = filing("黎阿婆", 12, materials=["application_form", "commitment_letter",
+                                                 "authorization_form"])
+    resident_id = incomplete.members[0].resident_id
     a = ids["confirmed"] = app.submit(clerk, filing=incomplete, **submit)
     app.return_for_completion(clerk, a, ["户口簿复印件不清晰"], "请补交户口簿和身份证复印件")
     app.resubmit(clerk, a, filing("黎阿婆", 12))
     app.accept(clerk, a)
     app.record_confirmation(a, UUID("5d1f0c1e-2b7a-4c3e-9a51-1f3b2c4d5e60"), DAY, SYSTEM)
-    app.report_change(clerk, a, plain(ChangeIn.model_validate({
+    app.report_change(clerk, a, HouseholdChange.of(plain(ChangeIn.model_validate({
         "subject": "members", "description": "孙女出生落户", "occurred_on": date(2026, 3, 1),
         "members_joined": [person("黎小花", date(2026, 2, 20), 40, "female", "grandchild",
                                   authorization_signed=False)],
         "members_left": [], "incomes": [
             {"resident_id": resident_id, "kind": "pension", "amount": "1920.00",
-             "months": 12}], "assets": []}).model_dump()))
+             "months": 12}], "assets": []}).model_dump())))
     app.view(clerk, a, True, "核对户口簿原件")  # a Disclosure
     app.record_termination(UUID("5d1f0c1e-2b7a-4c3e-9a51-1f3b2c4d5e60"), "2026-06",
                            ["家庭收入超过低保标准"], SYSTEM)

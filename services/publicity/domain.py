@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -140,6 +140,55 @@ class PublicContent:
         return cls(display, household_size, kind, amount, village)
 
 
+@dataclass(frozen=True)
+class ObjectionInvestigation:
+    """What the township did to test an objection: 重新调查 or 民主评议."""
+
+    method: InvestigationMethod
+    notes: str
+    on: date
+    by: str | None  # the official's user id
+
+
+@dataclass(frozen=True)
+class Objection:
+    """异议 as the notice holds it: the objector's words, contact and name (absent when
+    anonymous), how it was investigated, and its finding once given."""
+
+    objection_id: UUID
+    text: str | None
+    contact: str | None
+    objector_name: str | None
+    filed_on: date
+    status: ObjectionStatus
+    investigations: tuple[ObjectionInvestigation, ...]
+    upheld: bool | None
+    finding: str | None
+    resolved_on: date | None
+
+    @classmethod
+    def of(cls, stored: dict[str, Any]) -> Objection:
+        """From the plain form the notice's events build."""
+        return cls(
+            objection_id=UUID(stored["objection_id"]), text=stored["text"],
+            contact=stored["contact"], objector_name=stored["objector_name"],
+            filed_on=stored["filed_on"], status=ObjectionStatus(stored["status"]),
+            investigations=tuple(ObjectionInvestigation(
+                method=InvestigationMethod(i["method"]), notes=i["notes"], on=i["on"],
+                by=i["by"]) for i in stored["investigations"]),
+            upheld=stored["upheld"], finding=stored["finding"],
+            resolved_on=stored["resolved_on"])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_OBJECTION
+
+    def withheld(self) -> Objection:
+        """Without the objector's words, contact and name: for readers who may not see who
+        objected (the village assistant lives next to the household)."""
+        return replace(self, text=None, contact=None, objector_name=None)
+
+
 def notice_id_for(case_id: UUID, subject: str, round_: int) -> UUID:
     # One notice per (case, subject, round): a replayed opinion cannot post a second one.
     return uuid5(NAMESPACE_URL, f"lingshui:publicity-notice:{case_id}:{subject}:{round_}")
@@ -233,6 +282,14 @@ class Notice(Aggregate):
     @property
     def is_open(self) -> bool:
         return self.status == NoticeStatus.OPEN
+
+    @property
+    def filed_objections(self) -> list[Objection]:
+        """Every objection to this notice, in the order filed."""
+        return [Objection.of(o) for o in self.objections.values()]
+
+    def objection(self, objection_id: UUID) -> Objection:
+        return Objection.of(self._objection(objection_id))
 
     @property
     def pending_objections(self) -> list[str]:

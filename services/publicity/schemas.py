@@ -9,6 +9,7 @@ the notice's own id and dates, needed to object). Nothing else can reach them.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -536,10 +537,7 @@ OBJECTION_READERS = frozenset({Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER,
 
 def official_notice(n: Notice, who: Principal) -> OfficialNotice:
     show = who.role in OBJECTION_READERS
-    objections = [
-        {**o, "text": o["text"] if show else None, "contact": o["contact"] if show else None,
-         "objector_name": o["objector_name"] if show else None}
-        for o in n.objections.values()]
+    objections = [asdict(o if show else o.withheld()) for o in n.filed_objections]
     return OfficialNotice.model_validate({
         "notice_id": n.id, "version": n.version, "case_id": n.case_id, "subject": n.subject,
         "round": n.round, "kind": n.kind, "township": n.township, "village": n.village,
@@ -550,9 +548,9 @@ def official_notice(n: Notice, who: Principal) -> OfficialNotice:
 
 
 def objection_state(n: Notice, objection_id: UUID) -> ObjectionState:
-    o = n.objections[str(objection_id)]
-    return ObjectionState(objection_id=objection_id, status=o["status"], upheld=o["upheld"],
-                          finding=o["finding"], notice_status=n.status, outcome=n.outcome)
+    o = n.objection(objection_id)
+    return ObjectionState(objection_id=objection_id, status=o.status, upheld=o.upheld,
+                          finding=o.finding, notice_status=n.status, outcome=n.outcome)
 
 
 def code_shown_once(answer: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,12 @@ import pytest
 from services.publicity.application import PublicityApplication
 from services.publicity.domain import (
     Inquiry,
+    InvestigationMethod,
     Notice,
     NoticeStatus,
+    Objection,
+    ObjectionInvestigation,
+    ObjectionStatus,
     PolicyBulletin,
     Report,
     RosterEntry,
@@ -79,6 +83,18 @@ def test_notices_and_their_objections(app: PublicityApplication) -> None:
     assert (b.outcome, b.finding, b.household_size) == (
         "objection_upheld", "家庭拥有机动车，不符合条件", 3)
     assert b.objections[IDS["objections"]["b"]]["objector_name"] == "陈亚妹"
+    # The same objections as typed values.
+    (typed,) = a2.filed_objections
+    assert typed == Objection(
+        objection_id=UUID(IDS["objections"]["a2"]), text="该户儿子在三亚打工，收入未申报",
+        contact="13907561234", objector_name=None, filed_on=date(2026, 3, 9),
+        status=ObjectionStatus.NOT_UPHELD, investigations=(ObjectionInvestigation(
+            method=InvestigationMethod.RE_INVESTIGATION, notes="入户核实：儿子已于2025年分户",
+            on=date(2026, 3, 9), by="clerk-yelin-1"),),
+        upheld=False, finding="儿子已分户，不计入家庭收入", resolved_on=date(2026, 3, 9))
+    upheld = b.objection(UUID(IDS["objections"]["b"]))
+    assert (upheld.status, upheld.is_open, upheld.withheld().objector_name) == (
+        ObjectionStatus.UPHELD, False, None)
     t = notice(app, "termination")
     assert (t.subject, t.kind, t.approve, t.monthly_amount, t.entitlement_id) == (
         "termination", "tekun", False, Decimal("1180.00"), ENTITLEMENT_T)

@@ -29,6 +29,7 @@ from services.publicity.domain import (
     NoticeSubject,
     NoticeWindow,
     PolicyBulletin,
+    PolicyVersion,
     PublicContent,
     Report,
     ReportCategory,
@@ -670,7 +671,7 @@ class PublicityApplication(ServiceApplication):
                                 "under upcoming", field="on")
         return day
 
-    def _in_force(self, on: date | None) -> tuple[date, dict[str, Any], PolicyBulletin]:
+    def _in_force(self, on: date | None) -> tuple[date, PolicyVersion, PolicyBulletin]:
         day = self._policy_day(on)
         bulletin = self._bulletin()
         version = bulletin.in_force(day)
@@ -712,8 +713,8 @@ class PublicityApplication(ServiceApplication):
                 "checklist_source": checklist.source, "materials": items,
                 "materials_may_follow": (list(checklist.materials_may_follow)
                                          if kind is AssistanceKind.LINSHI else []),
-                "policy_version": limits["policy_version"],
-                "procedure": procedure(kind.value, limits["terms"], self.policy.window_days)}
+                "policy_version": limits.policy_version,
+                "procedure": procedure(kind.value, limits.terms, self.policy.window_days)}
 
     def township_offices(self) -> dict[str, Any]:
         """Where to apply, ask and report: each township's social-affairs service centre."""

@@ -862,16 +862,29 @@ class PolicyBulletin(Aggregate):
         self.versions.append({"policy_version": policy_version,
                               "effective_from": effective_from, "terms": terms})
 
-    def in_force(self, on: date) -> dict[str, Any] | None:
+    def in_force(self, on: date) -> PolicyVersion | None:
         """Review's own rule: the latest effective date by `on`, then the latest version."""
-        candidates = [v for v in self.versions if v["effective_from"] <= on]
+        candidates = [v for v in self._known() if v.effective_from <= on]
         if not candidates:
             return None
-        return max(candidates, key=lambda v: (v["effective_from"], v["policy_version"]))
+        return max(candidates, key=lambda v: (v.effective_from, v.policy_version))
 
-    def upcoming(self, on: date) -> list[dict[str, Any]]:
-        return sorted((v for v in self.versions if v["effective_from"] > on),
-                      key=lambda v: (v["effective_from"], v["policy_version"]))
+    def upcoming(self, on: date) -> list[PolicyVersion]:
+        return sorted((v for v in self._known() if v.effective_from > on),
+                      key=lambda v: (v.effective_from, v.policy_version))
+
+    def _known(self) -> list[PolicyVersion]:
+        return [PolicyVersion(v["policy_version"], v["effective_from"], v["terms"])
+                for v in self.versions]
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """One version of review's policy table, as review published it (policy_changed)."""
+
+    policy_version: int
+    effective_from: date
+    terms: dict[str, Any]  # review's table: publicity shows named terms, never rules on them
 
 
 STANDARD_TERMS = ("dibao_standard_urban", "dibao_standard_rural", "dibao_edge_multiple",
@@ -885,12 +898,12 @@ TIME_LIMIT_TERMS = ("investigation_start_working_days", "decision_working_days",
                     "dibao_edge_validity_months")
 
 
-def public_terms(version: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+def public_terms(version: PolicyVersion, names: tuple[str, ...]) -> dict[str, Any]:
     """A version's public face: the named terms as review published them (missing ones are
     left out, so a term review drops never shows a stale value)."""
-    terms = version["terms"]
-    return {"policy_version": version["policy_version"],
-            "effective_from": version["effective_from"],
+    terms = version.terms
+    return {"policy_version": version.policy_version,
+            "effective_from": version.effective_from,
             "illustrative": bool(terms.get("illustrative", False)),
             "label": terms.get("label"),
             "terms": {n: terms[n] for n in names if n in terms}}

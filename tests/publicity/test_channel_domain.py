@@ -230,10 +230,10 @@ def test_bulletin_shows_a_version_from_its_effective_date_not_before() -> None:
     assert b.record(1, date(2024, 1, 1), {"dibao_standard_urban": "700"}, "e1", PUBLIC)
     assert b.record(2, date(2025, 7, 1), {"dibao_standard_urban": "760"}, "e2", PUBLIC)
     assert not b.record(2, date(2025, 7, 1), {"dibao_standard_urban": "760"}, "e2", PUBLIC)
-    assert b.in_force(date(2025, 6, 30))["policy_version"] == 1  # type: ignore[index]
-    assert b.in_force(date(2025, 7, 1))["policy_version"] == 2  # type: ignore[index]
+    assert b.in_force(date(2025, 6, 30)).policy_version == 1  # type: ignore[union-attr]
+    assert b.in_force(date(2025, 7, 1)).policy_version == 2  # type: ignore[union-attr]
     assert b.in_force(date(2023, 12, 31)) is None
-    assert [v["policy_version"] for v in b.upcoming(date(2025, 6, 30))] == [2]
+    assert [v.policy_version for v in b.upcoming(date(2025, 6, 30))] == [2]
 
 
 def test_procedure_carries_the_numbers_of_the_policy_in_force() -> None:

@@ -26,6 +26,7 @@ from services.publicity.domain import (
     ObjectionInvestigation,
     ObjectionStatus,
     PolicyBulletin,
+    PolicyVersion,
     Report,
     RosterEntry,
     roster_entry_id_for,
@@ -131,7 +132,10 @@ def test_reports_inquiry_and_bulletin(app: PublicityApplication) -> None:
                    for n in app.recorder.select_notifications(start=1, limit=1000)
                    if n.topic.endswith("PolicyBulletin.Created")]
     assert isinstance(bulletin, PolicyBulletin)
-    assert bulletin.in_force(date(2026, 3, 20))["terms"]["dibao_standard_rural"] == "640"
+    in_force = bulletin.in_force(date(2026, 3, 20))
+    assert in_force == PolicyVersion(3, date(2026, 3, 9), {
+        "label": "2026年海南省城乡低保标准", "dibao_standard_urban": "720",
+        "dibao_standard_rural": "640", "decision_working_days": {"dibao": 20, "tekun": 20}})
     assert app.standards(date(2026, 3, 20))["terms"]["dibao_standard_urban"] == "720"
 
 

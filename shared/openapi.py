@@ -32,11 +32,12 @@ from shared.auth import ROLE_LABELS, Role, roles_of
 
 # The contract's version: bump it whenever the merged spec changes shape (paths, methods,
 # parameters, schemas, status codes); tests/contract/test_openapi.py holds the snapshot to it.
-API_VERSION = "1.2.0"
+API_VERSION = "1.4.0"
 
 CATALOGUES = Path(__file__).parent / "data" / "api"
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 PROBLEM = "application/problem+json"
+JSON = "application/json"
 METHODS = ("get", "put", "post", "delete", "patch")
 FILE_TYPES = {
     "csv": "text/csv",
@@ -228,9 +229,9 @@ def _complete(op: dict[str, Any], route: Any, method: str,
             media["example"] = entry["example"]
     if entry.get("response_example") is not None:
         ok = next((s for s in responses if s.startswith("2")), None)
-        if ok is not None:
-            for media in responses[ok].get("content", {}).values():
-                media["example"] = entry["response_example"]
+        if ok is not None and JSON in responses[ok].get("content", {}):
+            # The JSON answer's: a file the same operation can answer with is not it.
+            responses[ok]["content"][JSON]["example"] = entry["response_example"]
     for status in sorted(_errors_for(route, op, secured) | set(entry.get("errors", []))):
         responses.setdefault(str(status), _problem_response(status))
 
@@ -340,16 +341,16 @@ def _named(response: dict[str, Any]) -> bool:
 
 def _has_examples(op: dict[str, Any]) -> bool:
     """A request example where the operation takes a body, and a response example on each
-    application/json success response (on the media type or on an inline schema)."""
+    application/json success response: what a client developer copies first."""
     def shown(media: dict[str, Any]) -> bool:
-        schema = media.get("schema", {})
-        return any(k in media for k in ("example", "examples")) or any(
-            k in schema for k in ("example", "examples"))
+        return media.get("example") is not None or bool(media.get("examples"))
 
-    bodies = op.get("requestBody", {}).get("content", {}).values()
-    ok = [r.get("content", {}).get("application/json")
-          for s, r in op.get("responses", {}).items() if s.startswith("2")]
-    return all(shown(m) for m in bodies) and all(shown(m) for m in ok if m is not None)
+    body = op.get("requestBody", {}).get("content", {})
+    if not all(shown(m) for m in body.values()):
+        return False
+    return all(shown(r["content"]["application/json"])
+               for s, r in op.get("responses", {}).items()
+               if s.startswith("2") and "application/json" in r.get("content", {}))
 
 
 def gaps(spec: dict[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ import pytest
 
 from deploy.finance_consumer import FinanceBureauConsumer
 from deploy.verify_seal import check as offline_check
-from services.disbursement.documents import bank_file_csv
+from services.disbursement.bank_files import bank_file_csv
 from shared.auth import Role, TokenIssuer
 from shared.bus import Bus, stream_name
 from shared.contracts import Envelope, verify_chain

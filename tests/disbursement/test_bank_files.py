@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from services.disbursement.documents import (
+from services.disbursement.bank_files import (
     STATISTICS_TITLE,
     ExportRow,
     StatisticsHeading,

@@ -261,6 +261,9 @@ def forwarded_prefix(request: Request) -> str | None:
     return prefix if _PREFIX.match(prefix) else None
 
 
+GATEWAY_DOCS_TITLE = "Lingshui social assistance API"  # /api/docs, at either gateway
+
+
 def docs_page(title: str) -> HTMLResponse:
     """Swagger UI, all from this server: works on a network with no internet."""
     html = f"""<!doctype html>

@@ -22,6 +22,7 @@ from services.disbursement.bank_files import (
     KIND_LABELS,
     ExportRow,
     StatisticsHeading,
+    parse_layout,
     read_bank_return,
     roster_csv,
     roster_csv_v1,
@@ -199,7 +200,8 @@ class DisbursementApplication(ServiceApplication):
                      account_sealed=payee.account.model_dump(),
                      account_fp=self.account_fingerprint(digits),
                      account_mask=payee.account.mask,
-                     account_check=account_problem(digits) or "ok").to_wire()
+                     account_check=account_problem(digits) or "ok",
+                     resident_id_mask=payee.resident_id_mask).to_wire()
 
     def account_fingerprint(self, digits: str) -> str:
         # Keyed: matches the bank's file to the roster without keeping accounts in clear.
@@ -631,23 +633,25 @@ class DisbursementApplication(ServiceApplication):
             sealed = p.get("account_sealed") if p else None
             out.append(ExportRow(row.key, row.name, unseal(sealed) if sealed else "",
                                  row.amount, self._village_name(row.village)
-                                 if village_names else row.village, kind))
+                                 if village_names else row.village, kind,
+                                 row.resident_id_mask or ""))
         return out
 
     def _render_export(self, roster: MonthlyRoster, file_format: str,
                        generated_at: datetime, layout: str = "v1") -> bytes:
         """The file in the layout it was (or is being) exported in (bank_files.py)."""
-        v1 = layout == "v1"
+        version, encoding = parse_layout(layout)
+        v1 = version == 1
         rows = self._export_rows(roster, village_names=not v1)
         township = self.county.township(roster.township).name
         if file_format == "csv":
-            return roster_csv_v1(rows) if v1 else roster_csv(rows, layout.removeprefix("v2-"))
+            return roster_csv_v1(rows) if v1 else roster_csv(rows, encoding, version)
         if v1:
             return roster_xlsx_v1(rows, f"{self.county.name}{township} {roster.month} "
                                         f"发放花名册（{roster.kind}）", generated_at)
         label = KIND_LABELS.get(roster.kind, roster.kind)
         return roster_xlsx(rows, f"{self.county.name}{township} {roster.month} "
-                                 f"{label}资金发放花名册", generated_at)
+                                 f"{label}资金发放花名册", generated_at, version)
 
     def create_export(self, who: Principal, township: str, month: str, kind: str,
                       file_format: str, encoding: str = "utf-8",
@@ -658,7 +662,7 @@ class DisbursementApplication(ServiceApplication):
         roster = self.roster(who, township, month, kind)
         generated_at = self.now().replace(microsecond=0)
         roster.check_exportable()  # before unsealing anything
-        layout = f"v2-{encoding if file_format == 'csv' else 'utf-8'}"
+        layout = f"v3-{encoding if file_format == 'csv' else 'utf-8'}"  # EXPORT_LAYOUTS
         content = self._render_export(roster, file_format, generated_at, layout)
         export_id = str(uuid4())
         sha = sha256_hex(content)

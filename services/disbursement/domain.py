@@ -226,11 +226,14 @@ class Payee(NamedTuple):
     # shared.bankcards.account_problem of the account, or "ok"; None: recorded before the
     # check existed (drafting then checks it).
     account_check: str | None = None
+    # 身份证号(脱敏), as review masked it; None: review sent none (before its v2 contract,
+    # or an account holder who is not a household member).
+    resident_id_mask: str | None = None
 
     def to_wire(self) -> StoredPayee:
         return {"name": self.name, "bank": self.bank, "account_sealed": self.account_sealed,
                 "account_fp": self.account_fp, "account_mask": self.account_mask,
-                "account_check": self.account_check}
+                "account_check": self.account_check, "resident_id_mask": self.resident_id_mask}
 
 
 class LedgerEntry(Aggregate):
@@ -341,16 +344,21 @@ class RosterRow(NamedTuple):
     source: str  # event id of the decision in force
     account_fp: str | None
     account_mask: str
+    resident_id_mask: str | None = None  # the payee's 身份证号(脱敏), when review sent it
 
     def to_wire(self) -> list[Any]:
+        # Without a masked ID the row keeps its 12 columns: rows drafted before it existed
+        # keep their bytes, and so the digest their lock and exports recorded.
         return [self.key, self.case_id, self.household_id, self.village, self.urban,
                 self.name, self.household_size, str(self.amount), self.policy_version,
-                self.source, self.account_fp, self.account_mask]
+                self.source, self.account_fp, self.account_mask,
+                *([] if self.resident_id_mask is None else [self.resident_id_mask])]
 
     @classmethod
     def from_wire(cls, w: Sequence[Any]) -> RosterRow:
         return tuple.__new__(cls, (w[0], w[1], w[2], w[3], bool(w[4]), w[5], int(w[6]),
-                                   Decimal(w[7]), w[8], w[9], w[10], w[11]))
+                                   Decimal(w[7]), w[8], w[9], w[10], w[11],
+                                   w[12] if len(w) > 12 else None))
 
 
 class LedgerView(NamedTuple):
@@ -449,7 +457,8 @@ def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
                 e.key, e.case_id, e.household_id, e.village, e.urban,
                 payee.name if payee else e.applicant_name, now.household_size, amount,
                 e.policy_version, str(now.source.get("event_id", "")),
-                payee.account_fp if payee else None, payee.account_mask if payee else ""))
+                payee.account_fp if payee else None, payee.account_mask if payee else "",
+                payee.resident_id_mask if payee else None))
         if amount == before:
             continue
         if e.one_off and now is not None and now.change == Change.ARREARS.value:

@@ -18,6 +18,7 @@ from services.intake.values import Asset, Member
 from shared.bus import Outgoing
 from shared.contracts.envelope import event_id_for
 from shared.contracts.intake import (
+    MEMBER_ID_PURPOSE,
     ApplicationAccepted,
     ApplicationDeclined,
     ApplicationResubmitted,
@@ -145,7 +146,7 @@ class IntakeContracts:
         rid, phone = m.resident_id, m.phone
         return MemberRef(
             name=m.name, relation=m.relation, birth_date=m.birth_date,
-            resident_id=self._seal(rid, mask_resident_id(rid), "member.resident_id", context),
+            resident_id=self._seal(rid, mask_resident_id(rid), MEMBER_ID_PURPOSE, context),
             fingerprint=m.fingerprint,
             disability=Disability(**m.disability.to_stored()) if m.disability else None,
             serious_illness=m.serious_illness, work_capacity=m.work_capacity,

@@ -51,7 +51,7 @@ def test_an_undocumented_operation_is_named_with_what_it_lacks(tmp_path: Path) -
     spec = merge({"intake": app_with_routes(tmp_path).openapi()})
     missing = [g for g in gaps(spec) if g.startswith("POST /api/intake/things/")]
     assert missing == ["POST /api/intake/things/{thing_id}: missing bilingual summary "
-                       "(zh/en in shared/data/api/<service>.yaml), description"]
+                       "(zh/en in shared/data/api/<service>.yaml), description, example"]
 
 
 def test_merge_prefixes_paths_and_keeps_apart_schemas_that_differ() -> None:

@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
 from shared.auth import Principal, Role, TokenIssuer
-from tests.archive.chains import GUANGPO, T0, YELIN, Streams, dibao_case
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, reset_jetstream
+from tests.support.archive import GUANGPO, T0, YELIN, Streams, dibao_case
+from tests.support.infra import NatsServer
+from tests.support.stack import build_service, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 

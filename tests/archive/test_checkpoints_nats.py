@@ -18,10 +18,11 @@ from sqlalchemy import delete, func, select
 from shared.auth import Role, TokenIssuer
 from shared.contracts.audit import CHAIN_CHECKPOINT
 from shared.runtime import ServiceRuntime
-from tests.archive.point_in_time import assert_equivalent
-from tests.conftest import NatsServer
-from tests.intake.test_api import filing
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.intake import filing
+from tests.support.point_in_time import assert_equivalent
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 YELIN = "469028100"

@@ -36,7 +36,7 @@ from services.archive.domain import (
 from services.archive.main import DEFAULT_REQUIRED_DOCUMENTS, load_required_documents
 from shared.contracts import GENESIS_HASH
 from shared.errors import RuleViolation
-from tests.archive.chains import T0, YELIN, Streams, dibao_case, tampered
+from tests.support.archive import T0, YELIN, Streams, dibao_case, tampered
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"

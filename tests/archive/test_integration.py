@@ -20,16 +20,11 @@ from shared.auth import Role, TokenIssuer
 from shared.bus import Bus
 from shared.contracts import Envelope
 from shared.contracts.archive import ChainAlarm
-from tests.archive.chains import T0, YELIN, Streams, actor, dibao_case, tampered
-from tests.conftest import NatsServer
-from tests.signing import sealed
-from tests.stack import (
-    build_service,
-    client,
-    eventually,
-    rebuild_read_models,
-    reset_jetstream,
-)
+from tests.support.archive import T0, YELIN, Streams, actor, dibao_case, tampered
+from tests.support.infra import NatsServer
+from tests.support.signing import sealed
+from tests.support.stack import build_service, eventually, rebuild_read_models, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 

@@ -24,17 +24,12 @@ from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent
 from shared.contracts.publicity import NoticeClosed
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.archive.point_in_time import assert_equivalent
-from tests.conftest import NatsServer
 from tests.review.conftest import PANEL, REPORT, TAOYUAN, YELIN, acceptance, visit_body
-from tests.signing import sealed
-from tests.stack import (
-    build_service,
-    client,
-    eventually,
-    rebuild_read_models,
-    reset_jetstream,
-)
+from tests.support.infra import NatsServer
+from tests.support.point_in_time import assert_equivalent
+from tests.support.signing import sealed
+from tests.support.stack import build_service, eventually, rebuild_read_models, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 TODAY = date(2025, 3, 10)

@@ -19,9 +19,10 @@ from openpyxl import load_workbook
 from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
 from shared.seals import TrustList, verify_seal
-from tests.archive.supervision_world import GUANGPO, SANCAI, YELIN, World, comparable
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.stack import build_service, reset_jetstream
+from tests.support.supervision import GUANGPO, SANCAI, YELIN, World, comparable
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 

@@ -30,7 +30,7 @@ from services.archive.supervision import (
 from shared.calendar import WorkingCalendar
 from shared.errors import RuleViolation
 from shared.seals import SealKeys
-from tests.archive.supervision_world import (
+from tests.support.supervision import (
     GUANGPO,
     TOWNSHIPS,
     YELIN,

@@ -20,9 +20,10 @@ from shared.bus import Bus
 from shared.contracts import Envelope, parse_data
 from shared.contracts.archive import MonthlyFilingSubmitted
 from shared.seals import TrustList, verify_seal
-from tests.archive.supervision_world import YELIN, World, comparable
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.supervision import YELIN, World, comparable
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from deploy.local import free_port_block
-from tests.conftest import CI
-from tests.console.stack import PlayedCase, play_one_case, start_stack
+from tests.support.console import PlayedCase, play_one_case, start_stack
+from tests.support.infra import CI
 
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",

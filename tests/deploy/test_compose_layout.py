@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from shared.auth import ensure_dev_keypair
-from tests.deploy.settings_check import ROOT, interpolate, service_names
+from tests.support.settings import ROOT, interpolate, service_names
 
 UID = 10001
 CI = os.environ.get("CI") == "true"

@@ -15,9 +15,9 @@ import pytest
 from deploy.gateway import GatewaySettings, create_gateway
 from shared.auth import Role, TokenIssuer
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.intake.test_api import filing
-from tests.stack import build_service, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.intake import filing
+from tests.support.stack import build_service, reset_jetstream
 
 YELIN = "469028100"
 LIMIT = 64 * 1024

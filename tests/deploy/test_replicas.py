@@ -32,10 +32,11 @@ from shared.bus import stream_name
 from shared.contracts import verify_chain
 from shared.lease import lease_key
 from shared.pii import Keyring
-from tests.conftest import NatsServer, free_port
-from tests.deploy.settings_check import ROOT
 from tests.e2e.test_walking_skeleton import clerk, filing, stream_envelopes
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer, free_port
+from tests.support.settings import ROOT
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres, pytest.mark.slow]
 

@@ -26,9 +26,9 @@ from shared.contracts.review import (
 )
 from shared.pii import Keyring, mask_bank_account
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.signing import sealed
-from tests.stack import build_service, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.signing import sealed
+from tests.support.stack import build_service, reset_jetstream
 
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇
 GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇

@@ -24,7 +24,7 @@ from tests.disbursement.conftest import (
     token,
     upstream,
 )
-from tests.stack import client
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 PROBLEM = "application/problem+json"

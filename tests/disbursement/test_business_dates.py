@@ -26,8 +26,8 @@ from shared.contracts import parse_data
 from shared.contracts.review import EntitlementChanged, PolicyChanged
 from shared.pii import Keyring
 from tests.disbursement.conftest import TAOYUAN, YELIN, ReviewStream, application, started
-from tests.review.helpers import TERMS
-from tests.stack import build_service
+from tests.support.review import TERMS
+from tests.support.stack import build_service
 
 LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)
 

@@ -26,7 +26,7 @@ from services.disbursement.documents import (
 from services.disbursement.domain import StatInput, compile_statistics
 from services.disbursement.seal import SealKeys, seal_document, seal_verdict
 from shared.errors import RuleViolation
-from tests.documents import pdf_fonts, pdf_text, red_pixels, render_pages, require_cjk_font
+from tests.support.documents import pdf_fonts, pdf_text, red_pixels, render_pages, require_cjk_font
 
 
 def fp(account: str) -> str:

@@ -27,7 +27,6 @@ from shared.contracts import Envelope, verify_chain
 from shared.contracts.common import AssistanceKind
 from shared.runtime import ServiceRuntime
 from shared.seals import SealKeys, TrustList
-from tests.conftest import NatsServer
 from tests.disbursement.conftest import (
     YELIN,
     ReviewStream,
@@ -39,7 +38,9 @@ from tests.disbursement.conftest import (
     temporary,
     token,
 )
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 MONTH = "2026-06"

@@ -12,8 +12,8 @@ import pytest
 from services.publicity.main import PublicityRuntime
 from shared.auth import Role, TokenIssuer
 from shared.clock import ManualClock
-from tests.publicity.helpers import MONDAY, build_publicity
-from tests.stack import client
+from tests.support.publicity import MONDAY, build_publicity
+from tests.support.web import client
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from services.publicity.main import PublicityRuntime
 from shared.auth import Role
 from shared.clock import ManualClock
-from tests.publicity.helpers import (
+from tests.support.publicity import (
     DAPO,
     GUANGPO,
     MONDAY,
@@ -32,7 +32,7 @@ from tests.publicity.helpers import (
     started,
     termination,
 )
-from tests.stack import client
+from tests.support.web import client
 
 PROBLEM = "application/problem+json"
 

@@ -21,7 +21,7 @@ from services.publicity.main import DEFAULT_CHECKLIST_FILE, PublicityRuntime
 from shared.auth import Role
 from shared.clock import CHINA, ManualClock
 from shared.contracts.review import PolicyChanged
-from tests.publicity.helpers import (
+from tests.support.publicity import (
     DAPO,
     GUANGPO,
     GUANGPO_201,
@@ -33,7 +33,7 @@ from tests.publicity.helpers import (
     deliver,
     started,
 )
-from tests.stack import client
+from tests.support.web import client
 
 PROBLEM = "application/problem+json"
 TOWNSHIP_ROLES = (Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)

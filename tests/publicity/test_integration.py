@@ -22,8 +22,8 @@ from shared.bus import Bus, stream_name
 from shared.clock import ManualClock
 from shared.contracts import Envelope, parse_data, verify_chain
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
-from tests.conftest import NatsServer
-from tests.publicity.helpers import (
+from tests.support.infra import NatsServer
+from tests.support.publicity import (
     MONDAY,
     YELIN,
     ReviewStream,
@@ -32,7 +32,8 @@ from tests.publicity.helpers import (
     opinion,
     publish,
 )
-from tests.stack import client, eventually, reset_jetstream
+from tests.support.stack import eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 

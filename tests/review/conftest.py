@@ -17,7 +17,8 @@ from shared.auth import Role, TokenIssuer
 from shared.contracts.intake import ApplicationAcceptedV1
 from shared.pii import Keyring, make_resident_id, mask_resident_id
 from shared.runtime import ServiceRuntime
-from tests.stack import build_service, client
+from tests.support.stack import build_service
+from tests.support.web import client
 
 YELIN, TAOYUAN, CHENGDONG = "469028100", "469028100201", "469028100001"  # 椰林镇
 GUANGPO = "469028101"  # 光坡镇

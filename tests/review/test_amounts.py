@@ -27,7 +27,7 @@ from services.review.domain import (
 )
 from shared.clock import MonthlyRhythm
 from shared.errors import RuleViolation
-from tests.review.helpers import ALL_ACHIEVED, TERMS, household, terms
+from tests.support.review import ALL_ACHIEVED, TERMS, household, terms
 
 ON = date(2025, 3, 10)
 BUREAU = {"user_id": "bureau-1", "role": "county_bureau", "township": None, "village": None}

@@ -26,7 +26,7 @@ from tests.review.conftest import (
     to_reviewed,
     visit_body,
 )
-from tests.review.helpers import TERMS
+from tests.support.review import TERMS
 
 
 def opened(review: ServiceRuntime, keyring: Keyring, **kw: Any) -> str:

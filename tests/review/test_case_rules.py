@@ -19,7 +19,7 @@ from services.review.domain import (
     tekun_category,
 )
 from shared.errors import RuleViolation
-from tests.review.helpers import ALL_ACHIEVED, household, terms
+from tests.support.review import ALL_ACHIEVED, household, terms
 
 CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
          "village": None}

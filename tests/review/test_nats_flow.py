@@ -23,7 +23,6 @@ from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
 from shared.pii import Keyring, Sealed
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
 from tests.review.conftest import (
     PANEL,
     REPORT,
@@ -33,8 +32,10 @@ from tests.review.conftest import (
     to_reviewed,
     visit_body,
 )
-from tests.signing import sealed
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.signing import sealed
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 REGION = "469028"

@@ -20,7 +20,7 @@ from shared.auth import Principal, Role
 from shared.errors import Forbidden
 from shared.pii import Keyring
 from shared.regions import load_county
-from tests.review.helpers import TERMS, household, terms
+from tests.support.review import TERMS, household, terms
 
 YELIN, GUANGPO = "469028100", "469028101"
 BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)

@@ -24,10 +24,11 @@ from shared.contracts import GENESIS_HASH, Actor, Envelope
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from shared.signing import BusSigner
-from tests.conftest import NatsServer
 from tests.review.conftest import YELIN, acceptance
-from tests.signing import signer
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.signing import signer
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 REGION = "469028"

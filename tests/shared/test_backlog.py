@@ -14,8 +14,9 @@ import pytest
 from shared.auth import Role, TokenIssuer
 from shared.bus import Bus, OutboxRelay, TrackedConsumer
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 

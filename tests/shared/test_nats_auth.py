@@ -25,8 +25,8 @@ from shared.natsauth import (
     seed_path,
 )
 from shared.signing import BusSigner
-from tests.conftest import NatsServer
-from tests.stack import build_service, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.stack import build_service, eventually, reset_jetstream
 
 pytestmark = pytest.mark.nats
 REGION = "469028"

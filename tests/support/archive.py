@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from shared.contracts import GENESIS_HASH, Actor, Envelope, event_id_for
-from tests.signing import sealed
+from tests.support.signing import sealed
 
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇
 GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇

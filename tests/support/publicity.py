@@ -22,8 +22,8 @@ from shared.contracts.review import (
     OpinionIssued,
     TerminationNoticeRequested,
 )
-from tests.signing import sealed
-from tests.stack import service_settings
+from tests.support.signing import sealed
+from tests.support.stack import service_settings
 
 YELIN, TAOYUAN, DAPO = "469028100", "469028100201", "469028100202"  # 椰林镇 桃源村 大坡村
 GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇
@@ -106,9 +106,9 @@ def build_publicity(tmp: Path, keys_dir: Path, nats_url: str = "nats://127.0.0.1
 
 
 def deliver(rt: PublicityRuntime, env: Envelope) -> bool:
-    """The tracked consumer's own exactly-once step, without the wire (API tests)."""
+    """Through the tracked consumer as a JetStream copy goes, without the wire (API tests)."""
     consumer = TrackedConsumer(rt.app, rt.bus, "review", rt.reactions["review"])
-    return consumer._apply(env)
+    return consumer.deliver(env)
 
 
 async def publish(url: str, envelopes: list[Envelope]) -> None:

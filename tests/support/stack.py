@@ -1,5 +1,5 @@
 """Build real services in the test process: own store (SQLite file or a PostgreSQL
-database), the real nats-server, and an HTTP client on each service's ASGI app."""
+database), the real nats-server; wait for what they do (`eventually`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def service_settings(service: str, *, tmp: Path, keys_dir: Path, nats_url: str,
     module = __import__(f"services.{service}.main", fromlist=["build"])
     cls = next(v for k, v in vars(module).items()
                if k.endswith("Settings") and k != "ServiceSettings")
-    if "@" in nats_url:  # the admin URL of tests.conftest.NatsServer: connect as the service
+    if "@" in nats_url:  # the admin URL of tests.support.infra.NatsServer: connect as the service
         scheme, rest = nats_url.split("://", 1)
         nats_url = f"{scheme}://{rest.split('@', 1)[1]}"
         overrides.setdefault("nats_nkey_seed_file", seed_path(keys_dir, service))
@@ -41,6 +41,31 @@ def build_service(service: str, **kwargs: Any) -> ServiceRuntime:
     return module.build(service_settings(service, **kwargs))
 
 
+# No server listens here: a runtime built on it and not started has no bus (API tests).
+NO_NATS = "nats://127.0.0.1:1"
+
+
+class Services:
+    """The runtimes one test starts, on one store backend and one NATS, stopped in reverse
+    order at its end (the `service` and `services` fixtures)."""
+
+    def __init__(self, tmp: Path, keys_dir: Path, nats_url: str,
+                 database_url: str | None) -> None:
+        self.common = dict(tmp=tmp, keys_dir=keys_dir, nats_url=nats_url,
+                           database_url=database_url)
+        self.started: list[ServiceRuntime] = []
+
+    async def start(self, service: str, **overrides: Any) -> ServiceRuntime:
+        rt = build_service(service, **{**self.common, **overrides})
+        await rt.start()
+        self.started.append(rt)
+        return rt
+
+    async def stop(self) -> None:
+        for rt in reversed(self.started):
+            await rt.stop()
+
+
 async def rebuild_read_models(http: httpx.AsyncClient, headers: dict[str, str],
                               timeout: float = 60.0) -> dict[str, Any]:
     """POST /ops/rebuild-read-models (a background job, 202), then its GET until done."""
@@ -53,11 +78,6 @@ async def rebuild_read_models(http: httpx.AsyncClient, headers: dict[str, str],
         assert status["state"] != "failed", status
         return status if status["state"] == "done" else None
     return await eventually(finished, timeout)
-
-
-def client(rt: ServiceRuntime) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=rt.http),
-                             base_url=f"http://{rt.settings.service}")
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 10.0) -> T:

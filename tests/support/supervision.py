@@ -20,7 +20,7 @@ import chinese_calendar
 
 from services.archive.supervision import Record
 from shared.contracts import Actor, Envelope
-from tests.archive.chains import Streams
+from tests.support.archive import Streams
 
 YELIN, GUANGPO, SANCAI = "469028100", "469028101", "469028102"
 TOWNSHIPS = (YELIN, GUANGPO, SANCAI)

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from shared.auth import Role, TokenIssuer, ensure_dev_keypair
 from shared.contracts.common import SERVICES
 from shared.natsauth import ensure_nats_credentials
+from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from shared.signing import ensure_bus_keys
 from shared.telemetry import setup_telemetry
@@ -55,6 +56,12 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ensure_nats_credentials(d, "469028", SERVICES)
     signing.KEYS_DIR = d  # test doubles of upstream relays sign with these keys
     return d
+
+
+@pytest.fixture
+def keyring(keys_dir: Path) -> Keyring:
+    """The session's bus keyring: what upstream services seal personal data with."""
+    return Keyring.load_or_create(keys_dir / "bus-keyring.json")
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,10 @@ from shared.auth import Principal, Role, TokenIssuer
 from tests.support.archive import GUANGPO, T0, YELIN, Streams, dibao_case
 from tests.support.infra import NatsServer
 from tests.support.stack import build_service, reset_jetstream
-from tests.support.web import client
+from tests.support.web import assert_problem, client
 
 pytestmark = pytest.mark.nats
 
-PROBLEM = "application/problem+json"
 PDF = b"%PDF-1.7\n" + b"0" * 200
 PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 200
 
@@ -60,17 +59,6 @@ def case(archive: ArchiveRuntime) -> tuple[str, str]:
     for e in envs[:3]:  # submitted, accepted, case opened: stage "investigation"
         archive.app.archive_envelope(e)
     return application, review_case
-
-
-def assert_problem(r: httpx.Response, status: int, code: str,
-                   field: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    if field is not None:
-        assert body.get("field") == field, body
-    return body
 
 
 def stored_documents(rt: ArchiveRuntime) -> int:

@@ -24,9 +24,10 @@ from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent
 from shared.contracts.publicity import NoticeClosed
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import PANEL, REPORT, TAOYUAN, YELIN, acceptance, visit_body
 from tests.support.infra import NatsServer
+from tests.support.places import TAOYUAN, YELIN
 from tests.support.point_in_time import assert_equivalent
+from tests.support.review import PANEL, REPORT, acceptance, visit_body
 from tests.support.signing import sealed
 from tests.support.stack import build_service, eventually, rebuild_read_models, reset_jetstream
 from tests.support.web import client
@@ -56,11 +57,6 @@ class Upstream:
             data=event.model_dump(mode="json"), **where)
         self.heads[aggregate_id] = env.hash
         await self.js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
-
-
-@pytest.fixture
-def keyring(keys_dir: Path) -> Keyring:
-    return Keyring.load_or_create(keys_dir / "bus-keyring.json")
 
 
 @pytest.fixture

@@ -22,11 +22,10 @@ from shared.seals import TrustList, verify_seal
 from tests.support.infra import NatsServer
 from tests.support.stack import build_service, reset_jetstream
 from tests.support.supervision import GUANGPO, SANCAI, YELIN, World, comparable
-from tests.support.web import client
+from tests.support.web import assert_problem, client
 
 pytestmark = pytest.mark.nats
 
-PROBLEM = "application/problem+json"
 TODAY = date(2025, 4, 3)  # March is over; its filing is due on the 5th working day after
 FILING = f"/supervision/filings/{YELIN}/2025-03"
 
@@ -63,15 +62,6 @@ def as_(issuer: TokenIssuer) -> Any:
         uid = f"{role.value}-{township or 'county'}"
         return {"authorization": "Bearer " + issuer.mint(uid, role, township)}
     return headers
-
-
-def assert_problem(r: httpx.Response, status: int, code: str,
-                   field: str | None = None) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    assert r.json()["code"] == code, r.json()
-    if field is not None:
-        assert r.json().get("field") == field, r.json()
 
 
 def own_events(rt: ArchiveRuntime) -> int:

@@ -16,8 +16,13 @@ import httpx
 import pytest
 
 from shared.clock import CHINA
-from tests.console.conftest import Stack
-from tests.support.console import GUANGPO, YELIN, delete_the_archived_tail, tamper_with_a_copy
+from tests.support.console import (
+    GUANGPO,
+    YELIN,
+    Stack,
+    delete_the_archived_tail,
+    tamper_with_a_copy,
+)
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.contract.conftest import Stack
+from tests.support.launcher import Stack
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

@@ -18,6 +18,7 @@ from shared.runtime import ServiceRuntime
 from tests.support.infra import NatsServer
 from tests.support.intake import filing
 from tests.support.stack import build_service, reset_jetstream
+from tests.support.web import assert_problem
 
 YELIN = "469028100"
 LIMIT = 64 * 1024
@@ -63,14 +64,6 @@ async def gateway(intake: ServiceRuntime) -> AsyncIterator[tuple[httpx.AsyncClie
 def clerk(issuer: TokenIssuer) -> dict[str, str]:
     return {"authorization": "Bearer " + issuer.mint("clerk-yelin-1", Role.TOWNSHIP_CLERK,
                                                      YELIN)}
-
-
-def assert_problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code
-    return body
 
 
 def head(rt: ServiceRuntime) -> int | None:

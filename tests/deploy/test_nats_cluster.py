@@ -21,7 +21,7 @@ from shared.bus import stream_name
 from shared.contracts import verify_chain
 from shared.contracts.common import SERVICES
 from shared.natsauth import admin_url, ensure_nats_credentials
-from tests.e2e.test_walking_skeleton import (
+from tests.support.flow import (
     count_cases,
     review_case,
     reviewer,

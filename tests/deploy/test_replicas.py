@@ -32,7 +32,7 @@ from shared.bus import stream_name
 from shared.contracts import verify_chain
 from shared.lease import lease_key
 from shared.pii import Keyring
-from tests.e2e.test_walking_skeleton import clerk, filing, stream_envelopes
+from tests.support.flow import clerk, filing, stream_envelopes
 from tests.support.infra import NatsServer, free_port
 from tests.support.settings import ROOT
 from tests.support.stack import build_service, eventually, reset_jetstream

@@ -26,9 +26,10 @@ from shared.clock import CHINA, ManualClock
 from shared.contracts import Envelope, verify_chain
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.review.test_api import confirmed
 from tests.support.infra import NatsServer
-from tests.support.publicity import MONDAY, TAOYUAN, YELIN, build_publicity
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.publicity import MONDAY, build_publicity
+from tests.support.review import confirmed
 from tests.support.stack import build_service, eventually, reset_jetstream
 from tests.support.web import client
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shared.auth import TokenIssuer
-from tests.e2e.test_walking_skeleton import count_cases, review_case, submit_and_accept
+from tests.support.flow import count_cases, review_case, submit_and_accept
 from tests.support.infra import NatsServer
 from tests.support.stack import build_service, reset_jetstream
 

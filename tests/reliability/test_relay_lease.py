@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.eventstore import StaleRelay
-from tests.e2e.test_walking_skeleton import submit_and_accept
+from tests.support.flow import submit_and_accept
 from tests.support.stack import build_service, eventually, reset_jetstream
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]

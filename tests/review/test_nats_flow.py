@@ -23,16 +23,9 @@ from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
 from shared.pii import Keyring, Sealed
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import (
-    PANEL,
-    REPORT,
-    TAOYUAN,
-    YELIN,
-    acceptance,
-    to_reviewed,
-    visit_body,
-)
 from tests.support.infra import NatsServer
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.review import PANEL, REPORT, acceptance, to_reviewed, visit_body
 from tests.support.signing import sealed
 from tests.support.stack import build_service, eventually, reset_jetstream
 from tests.support.web import client

@@ -19,8 +19,8 @@ from shared.contracts.publicity import ReportUpheld
 from shared.errors import DomainError
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import GUANGPO, TAOYUAN, YELIN
-from tests.review.test_api import confirmed
+from tests.support.places import GUANGPO, TAOYUAN, YELIN
+from tests.support.review import confirmed
 from tests.support.signing import sealed
 
 REVIEWER = Actor(user_id="rev-yelin", role="township_reviewer", township=YELIN)

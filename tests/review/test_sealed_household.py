@@ -18,7 +18,7 @@ from shared.contracts.intake import (
 )
 from shared.pii import Keyring, SealError, mask_name
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import INTAKE_CLERK, acceptance
+from tests.support.review import INTAKE_CLERK, acceptance
 from tests.support.signing import sealed
 
 SEALED_FIELDS = set(HouseholdDetails.model_fields)

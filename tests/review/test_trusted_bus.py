@@ -24,8 +24,9 @@ from shared.contracts import GENESIS_HASH, Actor, Envelope
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from shared.signing import BusSigner
-from tests.review.conftest import YELIN, acceptance
 from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.review import acceptance
 from tests.support.signing import signer
 from tests.support.stack import build_service, eventually, reset_jetstream
 from tests.support.web import client

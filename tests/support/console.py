@@ -101,3 +101,9 @@ def delete_the_archived_tail(var: Path, application_id: str) -> int:
         db.execute("DELETE FROM archive_envelopes WHERE source = 'intake' AND position = ?",
                    (position,))
     return int(position)
+
+
+class Stack:
+    def __init__(self, gateway: str, var: Path, nats_url: str, case: PlayedCase) -> None:
+        self.gateway, self.var, self.nats_url, self.case = gateway, var, nats_url, case
+        self.console = f"{gateway}/console"

@@ -22,13 +22,13 @@ from shared.contracts.review import (
     OpinionIssued,
     TerminationNoticeRequested,
 )
+from tests.support import actors
+from tests.support.places import TAOYUAN, YELIN
 from tests.support.signing import sealed
-from tests.support.stack import service_settings
+from tests.support.stack import NO_NATS, service_settings
 
-YELIN, TAOYUAN, DAPO = "469028100", "469028100201", "469028100202"  # 椰林镇 桃源村 大坡村
-GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇
 MONDAY = datetime(2025, 3, 3, 9, 0, tzinfo=CHINA)
-LEADER = Actor(user_id="lead-yelin", role="township_leader", township=YELIN)
+LEADER = actors.LEADER.as_actor()
 
 
 @dataclass
@@ -95,7 +95,7 @@ def termination(entitlement_id: UUID, case_id: UUID, **overrides: Any
     return TerminationNoticeRequested(**body)
 
 
-def build_publicity(tmp: Path, keys_dir: Path, nats_url: str = "nats://127.0.0.1:1",
+def build_publicity(tmp: Path, keys_dir: Path, nats_url: str = NO_NATS,
                     database_url: str | None = None, clock: ManualClock | None = None,
                     **overrides: Any) -> PublicityRuntime:
     settings = service_settings("publicity", tmp=tmp, keys_dir=keys_dir, nats_url=nats_url,

@@ -20,12 +20,17 @@ def client(rt: ServiceRuntime) -> httpx.AsyncClient:
                              base_url=f"http://{rt.settings.service}")
 
 
+def user_id_of(role: Role, township: str | None = None, village: str | None = None) -> str:
+    """The user a token of `bearer` names when the test names none."""
+    return f"{role.value}-{township or 'county'}" + (f"-{village}" if village else "")
+
+
 def bearer(issuer: TokenIssuer, role: Role, township: str | None = None,
            village: str | None = None, *, user_id: str | None = None,
            org: str | None = None) -> dict[str, str]:
     """Authorization headers for a user of `role`; one user id per role and place unless
     `user_id` names another."""
-    uid = user_id or f"{role.value}-{township or 'county'}" + (f"-{village}" if village else "")
+    uid = user_id or user_id_of(role, township, village)
     return {"authorization": "Bearer " + issuer.mint(uid, role, township, village, org=org)}
 
 

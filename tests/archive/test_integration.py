@@ -5,9 +5,7 @@ read models from the streams ending identical."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -17,42 +15,26 @@ import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
-from shared.bus import Bus
 from shared.contracts import Envelope
 from shared.contracts.archive import ChainAlarm
 from tests.support.archive import T0, YELIN, Streams, actor, dibao_case, tampered
 from tests.support.infra import NatsServer
 from tests.support.signing import sealed
-from tests.support.stack import build_service, eventually, rebuild_read_models, reset_jetstream
+from tests.support.stack import (
+    ensure_streams,
+    eventually,
+    publish,
+    rebuild_read_models,
+)
 from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-async def archive(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
-                  keys_dir: Path, nats_server: NatsServer,
-                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
-    await reset_jetstream(nats_server.url)
-    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
-    bus = Bus(nats_server.url, "test-publisher", "469028")
-    await bus.connect()
-    for service in ("intake", "review", "publicity"):
-        await bus.ensure_stream(service, 3600)
-    await bus.close()
-    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=database_url)
-    await rt.start()
-    yield rt
-    await rt.stop()
-
-
-async def publish(url: str, envelopes: list[Envelope]) -> None:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    for env in envelopes:
-        await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
-    await nc.close()
+async def archive(services: Any, nats_server: NatsServer) -> ArchiveRuntime:
+    await ensure_streams(nats_server.url, "intake", "review", "publicity")
+    return await services("archive")
 
 
 def headers(issuer: TokenIssuer, role: Role, township: str | None = None) -> dict[str, str]:

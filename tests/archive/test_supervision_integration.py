@@ -5,9 +5,7 @@ its timeline), the seal verifying against the bytes the county downloads."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import nats
@@ -16,12 +14,11 @@ import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
-from shared.bus import Bus
 from shared.contracts import Envelope, parse_data
 from shared.contracts.archive import MonthlyFilingSubmitted
 from shared.seals import TrustList, verify_seal
 from tests.support.infra import NatsServer
-from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.stack import ensure_streams, eventually
 from tests.support.supervision import YELIN, World, comparable
 from tests.support.web import client
 
@@ -29,22 +26,12 @@ pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-async def archive(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
-                  keys_dir: Path, nats_server: NatsServer,
-                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
-    await reset_jetstream(nats_server.url)
-    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
-    bus = Bus(nats_server.url, "test-publisher", "469028")
-    await bus.connect()
-    for service in ("intake", "review", "publicity"):
-        await bus.ensure_stream(service, 3600)
-    await bus.close()
-    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=database_url, alert_scan_interval_s=0)
-    rt.app.today = lambda: date(2025, 4, 9)
-    await rt.start()
-    yield rt
-    await rt.stop()
+async def archive(services: Any, nats_server: NatsServer) -> ArchiveRuntime:
+    await ensure_streams(nats_server.url, "intake", "review", "publicity")
+
+    def pinned(rt: Any) -> None:
+        rt.app.today = lambda: date(2025, 4, 9)
+    return await services("archive", pinned, alert_scan_interval_s=0)
 
 
 def stored(rt: ArchiveRuntime, source: str | None = None, type_: str | None = None) -> int:

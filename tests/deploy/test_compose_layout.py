@@ -36,7 +36,8 @@ from services.disbursement.documents import bank_file_csv
 from services.disbursement.main import DisbursementSettings, build_application
 from shared.auth import Principal, Role
 from shared.pii import Keyring
-from tests.disbursement.conftest import CHINA_TZ, YELIN, china, started, upstream
+from tests.support.disbursement import CHINA_TZ, china, started, upstream
+from tests.support.places import YELIN
 
 settings = DisbursementSettings()
 app = build_application(settings)

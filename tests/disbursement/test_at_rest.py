@@ -12,7 +12,8 @@ from pathlib import Path
 from services.disbursement.main import DisbursementSettings, build_application
 from shared.auth import Principal, Role
 from shared.eventstore import AtRest
-from tests.disbursement.conftest import CHINA_TZ, YELIN, china, keyring, started, upstream
+from tests.support.disbursement import CHINA_TZ, china, keyring, started, upstream
+from tests.support.places import YELIN
 
 MONTH = "2026-06"
 CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)

@@ -25,7 +25,8 @@ from shared.clock import CHINA, ManualClock, local_date, month_of, today, today_
 from shared.contracts import parse_data
 from shared.contracts.review import EntitlementChanged, PolicyChanged
 from shared.pii import Keyring
-from tests.disbursement.conftest import TAOYUAN, YELIN, ReviewStream, application, started
+from tests.support.disbursement import ReviewStream, application, started
+from tests.support.places import TAOYUAN, YELIN
 from tests.support.review import TERMS
 from tests.support.stack import build_service
 

@@ -21,7 +21,8 @@ from services.disbursement.finance_files import (
 from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card
 from shared.errors import NotFound, RuleViolation
-from tests.disbursement.conftest import YELIN, application, china, keyring, started, upstream
+from tests.support.disbursement import application, china, keyring, started, upstream
+from tests.support.places import YELIN
 
 CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
 LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)

@@ -34,14 +34,8 @@ from hypothesis import strategies as st
 from services.disbursement.domain import HoldResolution, Resolution, Upstream
 from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card
-from tests.disbursement.conftest import (
-    YELIN,
-    application,
-    changed,
-    china,
-    keyring,
-    started,
-)
+from tests.support.disbursement import application, changed, china, keyring, started
+from tests.support.places import YELIN
 
 CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
 HOUSEHOLDS = 100

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,7 @@ from shared.contracts import Envelope, verify_chain
 from shared.contracts.common import AssistanceKind
 from shared.runtime import ServiceRuntime
 from shared.seals import SealKeys, TrustList
-from tests.disbursement.conftest import (
-    YELIN,
+from tests.support.disbursement import (
     ReviewStream,
     changed,
     china,
@@ -39,7 +37,8 @@ from tests.disbursement.conftest import (
     token,
 )
 from tests.support.infra import NatsServer
-from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.places import YELIN
+from tests.support.stack import eventually
 from tests.support.web import client
 
 pytestmark = pytest.mark.nats
@@ -47,16 +46,8 @@ MONTH = "2026-06"
 
 
 @pytest.fixture
-async def disbursement_on(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
-                          keys_dir: Path, nats_server: NatsServer,
-                          span_exporter: Any) -> AsyncIterator[ServiceRuntime]:
-    await reset_jetstream(nats_server.url)
-    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
-    rt = build_service("disbursement", tmp=tmp_path, keys_dir=keys_dir,
-                       nats_url=nats_server.url, database_url=database_url)
-    await rt.start()
-    yield rt
-    await rt.stop()
+async def disbursement_on(services: Any) -> ServiceRuntime:
+    return await services("disbursement")
 
 
 async def publish_review(url: str, envelopes: list[Envelope]) -> None:

@@ -26,7 +26,8 @@ from services.disbursement.documents import bank_file_csv
 from services.disbursement.domain import Resolution
 from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card
-from tests.disbursement.conftest import YELIN, application, china, keyring, started, upstream
+from tests.support.disbursement import application, china, keyring, started, upstream
+from tests.support.places import YELIN
 
 CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
 MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04"]

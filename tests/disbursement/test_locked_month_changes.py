@@ -15,15 +15,8 @@ import pytest
 
 from shared.auth import Principal, Role
 from shared.errors import RuleViolation
-from tests.disbursement.conftest import (
-    YELIN,
-    application,
-    changed,
-    china,
-    keyring,
-    started,
-    upstream,
-)
+from tests.support.disbursement import application, changed, china, keyring, started, upstream
+from tests.support.places import YELIN
 
 CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
 LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)

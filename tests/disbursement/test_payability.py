@@ -17,15 +17,8 @@ from services.disbursement.domain import HoldResolution, Resolution
 from shared.auth import Principal, Role
 from shared.bankcards import account_problem, unionpay_card
 from shared.errors import RuleViolation
-from tests.disbursement.conftest import (
-    YELIN,
-    application,
-    china,
-    keyring,
-    payee,
-    started,
-    upstream,
-)
+from tests.support.disbursement import application, china, keyring, payee, started, upstream
+from tests.support.places import YELIN
 
 CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
 JUNE, JULY = "2026-06", "2026-07"

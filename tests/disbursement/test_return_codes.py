@@ -17,7 +17,8 @@ from services.disbursement.domain import Resolution
 from services.disbursement.return_codes import DEFAULT_RETURN_CODES, load_return_codes
 from shared.auth import Principal, Role
 from shared.errors import RuleViolation
-from tests.disbursement.conftest import YELIN, application, china, keyring, started, upstream
+from tests.support.disbursement import application, china, keyring, started, upstream
+from tests.support.places import YELIN
 
 CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
 MONTH = "2026-06"

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import nats
-
 from services.publicity.main import PublicityRuntime, build
 from shared.bus import TrackedConsumer
 from shared.clock import CHINA, ManualClock
@@ -109,15 +107,6 @@ def deliver(rt: PublicityRuntime, env: Envelope) -> bool:
     """Through the tracked consumer as a JetStream copy goes, without the wire (API tests)."""
     consumer = TrackedConsumer(rt.app, rt.bus, "review", rt.reactions["review"])
     return consumer.deliver(env)
-
-
-async def publish(url: str, envelopes: list[Envelope]) -> None:
-    """Onto review's stream, as review's relay publishes: subject, Nats-Msg-Id."""
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    for env in envelopes:
-        await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
-    await nc.close()
 
 
 def days(n: int) -> timedelta:

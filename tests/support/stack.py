@@ -12,11 +12,14 @@ from typing import Any, TypeVar
 import httpx
 import nats
 
+from shared.bus import Bus
+from shared.contracts import Envelope
 from shared.natsauth import seed_path
 from shared.runtime import ServiceRuntime
 from shared.signing import TRUST_FILE, signing_key_path
 
 T = TypeVar("T")
+REGION = "469028"
 
 
 def service_settings(service: str, *, tmp: Path, keys_dir: Path, nats_url: str,
@@ -55,8 +58,12 @@ class Services:
                            database_url=database_url)
         self.started: list[ServiceRuntime] = []
 
-    async def start(self, service: str, **overrides: Any) -> ServiceRuntime:
+    async def start(self, service: str, prepare: Callable[[Any], None] | None = None,
+                    **overrides: Any) -> ServiceRuntime:
+        """Build `service` with these settings, `prepare(rt)` (e.g. pin its clock), start."""
         rt = build_service(service, **{**self.common, **overrides})
+        if prepare is not None:
+            prepare(rt)
         await rt.start()
         self.started.append(rt)
         return rt
@@ -89,6 +96,24 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.05)
+
+
+async def ensure_streams(url: str, *services: str) -> None:
+    """Upstream streams in place before a consumer binds, as their services would make them."""
+    bus = Bus(url, "test-publisher", REGION)
+    await bus.connect()
+    for service in services:
+        await bus.ensure_stream(service, 3600)
+    await bus.close()
+
+
+async def publish(url: str, envelopes: list[Envelope]) -> None:
+    """Onto the envelopes' streams as a relay publishes: their subject, Nats-Msg-Id."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for env in envelopes:
+        await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
+    await nc.close()
 
 
 async def reset_jetstream(url: str) -> None:

@@ -5,8 +5,6 @@ Every refusal is problem+json and stores nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,11 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
-from shared.auth import Principal, Role, TokenIssuer
-from tests.support.archive import GUANGPO, T0, YELIN, Streams, dibao_case
-from tests.support.infra import NatsServer
-from tests.support.stack import build_service, reset_jetstream
-from tests.support.web import assert_problem, client
+from shared.auth import Principal, Role
+from tests.support.archive import T0, Streams, dibao_case
+from tests.support.places import GUANGPO, YELIN
+from tests.support.web import assert_problem
 
 pytestmark = pytest.mark.nats
 
@@ -27,29 +24,13 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 200
 
 
 @pytest.fixture
-async def archive(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
-    await reset_jetstream(nats_server.url)
-    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=None, max_document_bytes=4096, max_body_bytes=16384)
-    await rt.start()
-    yield rt
-    await rt.stop()
+async def archive(service: Any) -> ArchiveRuntime:
+    return await service("archive", max_document_bytes=4096, max_body_bytes=16384)
 
 
 @pytest.fixture
-async def http(archive: ArchiveRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(archive) as c:
-        yield c
-
-
-@pytest.fixture
-def as_(issuer: TokenIssuer) -> Any:
-    def headers(role: Role, township: str | None = None, user: str | None = None,
-                village: str | None = None) -> dict[str, str]:
-        uid = user or f"{role.value}-{township or 'county'}"
-        return {"authorization": "Bearer " + issuer.mint(uid, role, township, village)}
-    return headers
+def runtime(archive: ArchiveRuntime) -> ArchiveRuntime:
+    return archive
 
 
 @pytest.fixture
@@ -174,7 +155,7 @@ async def test_opening_a_scan_is_recorded_and_shows_up_as_sensitive_access(
         http: httpx.AsyncClient, archive: ArchiveRuntime, as_: Any,
         case: tuple[str, str]) -> None:
     sha = (await upload(http, as_(Role.TOWNSHIP_CLERK, YELIN), case[0])).json()["sha256"]
-    inspector = as_(Role.DISCIPLINE_INSPECTOR, user="inspector-7")
+    inspector = as_(Role.DISCIPLINE_INSPECTOR, user_id="inspector-7")
     assert_problem(await http.get(f"/files/HH-0001/documents/{sha}", headers=inspector),
                    422, "web.validation", "reason")
     r = await http.get(f"/files/HH-0001/documents/{sha}", headers=inspector,

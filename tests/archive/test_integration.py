@@ -17,8 +17,9 @@ from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
 from shared.contracts import Envelope
 from shared.contracts.archive import ChainAlarm
-from tests.support.archive import T0, YELIN, Streams, actor, dibao_case, tampered
+from tests.support.archive import T0, Streams, actor, dibao_case, tampered
 from tests.support.infra import NatsServer
+from tests.support.places import YELIN
 from tests.support.signing import sealed
 from tests.support.stack import (
     ensure_streams,

@@ -19,23 +19,26 @@ from nats.js import JetStreamContext
 from sqlalchemy import func, select
 
 from shared.auth import Principal, Role, TokenIssuer
-from shared.bus import Bus
 from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent
 from shared.contracts.publicity import NoticeClosed
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
+from tests.support import actors
 from tests.support.infra import NatsServer
 from tests.support.places import TAOYUAN, YELIN
 from tests.support.point_in_time import assert_equivalent
 from tests.support.review import PANEL, REPORT, acceptance, visit_body
 from tests.support.signing import sealed
-from tests.support.stack import build_service, eventually, rebuild_read_models, reset_jetstream
+from tests.support.stack import (
+    ensure_streams,
+    eventually,
+    rebuild_read_models,
+)
 from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 TODAY = date(2025, 3, 10)
-CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-         "village": None}
+CLERK = actors.CLERK.actor()
 
 
 class Upstream:
@@ -60,28 +63,18 @@ class Upstream:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                   span_exporter: Any) -> AsyncIterator[tuple[ServiceRuntime, ServiceRuntime,
-                                                              JetStreamContext]]:
-    await reset_jetstream(nats_server.url)
-    bus = Bus(nats_server.url, "test-upstreams", "469028")
-    await bus.connect()
-    for upstream in ("intake", "publicity"):
-        await bus.ensure_stream(upstream, 3600)
-    await bus.close()
-    review = build_service("review", tmp=tmp_path / "review", keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None)
-    archive = build_service("archive", tmp=tmp_path / "archive", keys_dir=keys_dir,
-                            nats_url=nats_server.url, database_url=None,
+async def services(service: Any, tmp_path: Path, nats_server: NatsServer,
+                   ) -> AsyncIterator[tuple[ServiceRuntime, ServiceRuntime, JetStreamContext]]:
+    await ensure_streams(nats_server.url, "intake", "publicity")
+
+    def pinned(rt: Any) -> None:
+        rt.app.today = lambda: TODAY
+    review = await service("review", pinned, tmp=tmp_path / "review")
+    archive = await service("archive", pinned, tmp=tmp_path / "archive",
                             alert_scan_interval_s=0)
-    review.app.today = archive.app.today = lambda: TODAY  # type: ignore[method-assign]
-    await review.start()
-    await archive.start()
     nc = await nats.connect(nats_server.url)
     yield review, archive, nc.jetstream()
     await nc.close()
-    await archive.stop()
-    await review.stop()
 
 
 async def test_archive_supervises_the_real_review_facts(

@@ -30,15 +30,8 @@ from services.archive.supervision import (
 from shared.calendar import WorkingCalendar
 from shared.errors import RuleViolation
 from shared.seals import SealKeys
-from tests.support.supervision import (
-    GUANGPO,
-    TOWNSHIPS,
-    YELIN,
-    World,
-    at,
-    comparable,
-    record_of,
-)
+from tests.support.places import GUANGPO, YELIN
+from tests.support.supervision import TOWNSHIPS, World, at, comparable, record_of
 
 CALENDAR = WorkingCalendar.load()
 ACTOR = {"user_id": "u1", "role": "township_leader", "township": YELIN, "village": None}

@@ -18,8 +18,9 @@ from shared.contracts import Envelope, parse_data
 from shared.contracts.archive import MonthlyFilingSubmitted
 from shared.seals import TrustList, verify_seal
 from tests.support.infra import NatsServer
+from tests.support.places import YELIN
 from tests.support.stack import ensure_streams, eventually
-from tests.support.supervision import YELIN, World, comparable
+from tests.support.supervision import World, comparable
 from tests.support.web import client
 
 pytestmark = pytest.mark.nats

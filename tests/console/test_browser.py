@@ -16,13 +16,8 @@ import httpx
 import pytest
 
 from shared.clock import CHINA
-from tests.support.console import (
-    GUANGPO,
-    YELIN,
-    Stack,
-    delete_the_archived_tail,
-    tamper_with_a_copy,
-)
+from tests.support.console import Stack, delete_the_archived_tail, tamper_with_a_copy
+from tests.support.places import GUANGPO, YELIN
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

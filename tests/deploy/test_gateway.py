@@ -17,10 +17,10 @@ from shared.auth import Role, TokenIssuer
 from shared.runtime import ServiceRuntime
 from tests.support.infra import NatsServer
 from tests.support.intake import filing
+from tests.support.places import YELIN
 from tests.support.stack import build_service, reset_jetstream
 from tests.support.web import assert_problem
 
-YELIN = "469028100"
 LIMIT = 64 * 1024
 
 

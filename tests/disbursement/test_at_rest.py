@@ -10,13 +10,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 from services.disbursement.main import DisbursementSettings, build_application
-from shared.auth import Principal, Role
 from shared.eventstore import AtRest
+from tests.support.actors import CLERK
 from tests.support.disbursement import CHINA_TZ, china, keyring, started, upstream
 from tests.support.places import YELIN
 
 MONTH = "2026-06"
-CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
 NAMES, ACCOUNTS = ("符秀英", "王德福"), ("6222020000000072", "6222020000000080")
 
 

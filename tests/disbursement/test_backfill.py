@@ -10,13 +10,11 @@ import pytest
 
 from services.disbursement.application import DisbursementApplication
 from services.disbursement.domain import ledger_id
-from shared.auth import Principal, Role
 from shared.contracts.common import AssistanceKind
 from shared.errors import RuleViolation
+from tests.support.actors import CLERK
 from tests.support.disbursement import application, china, keyring, started, temporary, upstream
 from tests.support.places import YELIN
-
-CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
 
 
 @pytest.fixture

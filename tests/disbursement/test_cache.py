@@ -11,13 +11,12 @@ import pytest
 
 from services.disbursement.application import DisbursementApplication
 from services.disbursement.domain import RosterStatus
-from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card
+from tests.support.actors import CLERK
 from tests.support.disbursement import application, china, keyring, started, upstream
 from tests.support.places import YELIN
 
 MONTH = "2026-06"
-CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
 
 
 @pytest.fixture

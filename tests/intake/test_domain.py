@@ -22,11 +22,11 @@ from services.intake.main import SHIPPED_POLICY, load_policies
 from shared.errors import RuleViolation
 from shared.pii import make_resident_id
 from shared.regions import load_county
+from tests.support import actors
+from tests.support.places import TAOYUAN, YELIN
 
 TODAY = date(2025, 6, 16)
-YELIN, TAOYUAN = "469028100", "469028100201"
-ACTOR = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-         "village": None}
+ACTOR = actors.CLERK.actor()
 BOOK = load_policies(SHIPPED_POLICY)
 POLICY = BOOK.in_force(TODAY)
 COUNTY = load_county()

@@ -29,8 +29,8 @@ from services.publicity.domain import (
     queue_for,
 )
 from shared.errors import RuleViolation
+from tests.support.places import GUANGPO, TAOYUAN, YELIN
 
-YELIN, GUANGPO, TAOYUAN = "469028100", "469028101", "469028100201"
 PUBLIC = {"user_id": "public", "role": "public", "township": None, "village": None}
 LEADER = {"user_id": "lead-1", "role": "township_leader", "township": YELIN, "village": None}
 INSPECTOR = {"user_id": "jw-1", "role": "discipline_inspector", "township": None,

@@ -23,6 +23,7 @@ from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
 from shared.pii import Keyring, Sealed
 from shared.runtime import ServiceRuntime
+from tests.support import actors
 from tests.support.infra import NatsServer
 from tests.support.places import TAOYUAN, YELIN
 from tests.support.review import PANEL, REPORT, acceptance, to_reviewed, visit_body
@@ -87,8 +88,7 @@ async def stack(request: pytest.FixtureRequest, backend: str, tmp_path: Path, ke
     await nc.close()
 
 
-CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-         "village": None}
+CLERK = actors.CLERK.actor()
 PUBLICITY = {"user_id": "clerk-yelin-2", "role": "township_clerk", "township": YELIN,
              "village": None}
 

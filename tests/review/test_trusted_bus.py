@@ -20,10 +20,11 @@ from nats.js import JetStreamContext
 
 from shared.auth import Role
 from shared.bus import Bus, OutboxRelay, RelayHalted
-from shared.contracts import GENESIS_HASH, Actor, Envelope
+from shared.contracts import GENESIS_HASH, Envelope
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from shared.signing import BusSigner
+from tests.support import actors
 from tests.support.infra import NatsServer
 from tests.support.places import YELIN
 from tests.support.review import acceptance
@@ -32,8 +33,9 @@ from tests.support.stack import build_service, eventually, reset_jetstream
 from tests.support.web import client
 
 pytestmark = pytest.mark.nats
+
+CLERK = actors.CLERK.as_actor()
 REGION = "469028"
-CLERK = Actor(user_id="clerk-yelin-1", role="township_clerk", township=YELIN)
 
 
 def accepted_envelope(keyring: Keyring, position: int, prev: str = GENESIS_HASH,

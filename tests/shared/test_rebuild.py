@@ -15,10 +15,10 @@ from bench.relay_throughput import filing
 from services.intake.api import FilingContent, plain
 from shared.auth import Principal, Role, TokenIssuer
 from shared.rebuild import RebuildProgress
+from tests.support.places import YELIN
 from tests.support.stack import build_service, rebuild_read_models
 from tests.support.web import client
 
-YELIN = "469028100"
 CLERK = Principal(user_id="clerk-1", role=Role.TOWNSHIP_CLERK, township=YELIN)
 
 

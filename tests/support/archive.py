@@ -8,10 +8,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from shared.contracts import GENESIS_HASH, Actor, Envelope, event_id_for
+from tests.support.places import TAOYUAN, YELIN
 from tests.support.signing import sealed
 
-YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇
-GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇
 T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)  # Monday 09:00 in Lingshui
 
 

@@ -22,8 +22,8 @@ from shared.bus import stream_name
 from shared.contracts.envelope import Envelope
 from shared.natsauth import admin_url
 from shared.regions import load_county
+from tests.support.places import YELIN
 
-YELIN, GUANGPO = "469028100", "469028101"  # 椰林镇, 光坡镇
 SCAN = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 

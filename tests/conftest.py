@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,6 @@ from tests.support import signing
 from tests.support.infra import CI, NatsServer, start_own_postgres
 from tests.support.stack import Services, reset_jetstream
 from tests.support.web import bearer, client
-
-StartService = Callable[..., Awaitable[ServiceRuntime]]
 
 
 @pytest.fixture(scope="session")
@@ -114,24 +112,25 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def service(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                  span_exporter: Any) -> AsyncIterator[StartService]:
+                  span_exporter: Any) -> AsyncIterator[Services]:
     """`await service("intake", **settings)`: a started service on its own SQLite file and
-    the session's NATS (streams emptied first); stopped after the test."""
+    the session's NATS (streams emptied first); `service.build(...)` one not started. All
+    stopped after the test."""
     await reset_jetstream(nats_server.url)
     started = Services(tmp_path, keys_dir, nats_server.url, None)
-    yield started.start
+    yield started
     await started.stop()
 
 
 @pytest.fixture
 async def services(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
                    keys_dir: Path, nats_server: NatsServer, span_exporter: Any,
-                   ) -> AsyncIterator[StartService]:
+                   ) -> AsyncIterator[Services]:
     """As `service`, on each store backend in turn (SQLite, then PostgreSQL)."""
     await reset_jetstream(nats_server.url)
     database_url = (request.getfixturevalue("postgres_url") if backend == "postgres" else None)
     started = Services(tmp_path, keys_dir, nats_server.url, database_url)
-    yield started.start
+    yield started
     await started.stop()
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from services.archive.main import ArchiveRuntime
 from shared.auth import Principal, Role
 from tests.support.archive import T0, Streams, dibao_case
+from tests.support.fixtures import started_service
 from tests.support.places import GUANGPO, YELIN
 from tests.support.web import assert_problem
 
@@ -23,14 +24,7 @@ PDF = b"%PDF-1.7\n" + b"0" * 200
 PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 200
 
 
-@pytest.fixture
-async def archive(service: Any) -> ArchiveRuntime:
-    return await service("archive", max_document_bytes=4096, max_body_bytes=16384)
-
-
-@pytest.fixture
-def runtime(archive: ArchiveRuntime) -> ArchiveRuntime:
-    return archive
+archive, runtime = started_service("archive", max_document_bytes=4096, max_body_bytes=16384)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from tests.support.stack import (
     publish,
     rebuild_read_models,
 )
-from tests.support.web import client
+from tests.support.web import bearer, client
 
 pytestmark = pytest.mark.nats
 
@@ -36,10 +36,6 @@ pytestmark = pytest.mark.nats
 async def archive(services: Any, nats_server: NatsServer) -> ArchiveRuntime:
     await ensure_streams(nats_server.url, "intake", "review", "publicity")
     return await services("archive")
-
-
-def headers(issuer: TokenIssuer, role: Role, township: str | None = None) -> dict[str, str]:
-    return {"authorization": "Bearer " + issuer.mint(f"{role.value}-1", role, township)}
 
 
 def count(rt: ArchiveRuntime, source: str | None = None) -> int:
@@ -84,7 +80,7 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
     # own stream into it.
     await eventually(lambda: _async(count(archive) == len(upstream) - 2 + 2), timeout=20)
     async with client(archive) as http:
-        bureau = headers(issuer, Role.COUNTY_BUREAU)
+        bureau = bearer(issuer, Role.COUNTY_BUREAU)
         r = await http.get(f"/audit/cases/{application}/timeline", headers=bureau)
         assert r.status_code == 200, r.text
         events = r.json()["events"]
@@ -109,7 +105,7 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
         with archive.app.unit_of_work() as s:  # damage that a rebuild must repair
             s.execute(sa.delete(t).where(t.c.source == "publicity"))
         assert archive.app.snapshot_read_models() != before
-        done = await rebuild_read_models(http, headers(issuer, Role.COUNTY_CENTRE))
+        done = await rebuild_read_models(http, bearer(issuer, Role.COUNTY_CENTRE))
         assert done["result"]["stream_events"]["publicity"] == 1
         assert archive.app.snapshot_read_models() == before
         r = await http.post("/ops/rebuild-read-models", headers=bureau)
@@ -153,7 +149,7 @@ async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
     await nc.close()
 
     async with client(archive) as http:
-        bureau = headers(issuer, Role.COUNTY_BUREAU)
+        bureau = bearer(issuer, Role.COUNTY_BUREAU)
 
         async def alarmed() -> list[Any] | None:
             items = (await http.get("/audit/alarms", headers=bureau)).json()["items"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,10 +14,9 @@ import pytest
 from deploy.gateway import GatewaySettings, create_gateway
 from shared.auth import Role, TokenIssuer
 from shared.runtime import ServiceRuntime
-from tests.support.infra import NatsServer
+from tests.support.fixtures import started_service
 from tests.support.intake import filing
 from tests.support.places import YELIN
-from tests.support.stack import build_service, reset_jetstream
 from tests.support.web import assert_problem
 
 LIMIT = 64 * 1024
@@ -37,15 +35,7 @@ class ToServices(httpx.AsyncBaseTransport):
         return await self.by_port[request.url.port].handle_async_request(request)
 
 
-@pytest.fixture
-async def intake(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                 span_exporter: Any) -> AsyncIterator[ServiceRuntime]:
-    await reset_jetstream(nats_server.url)
-    rt = build_service("intake", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=None)
-    await rt.start()
-    yield rt
-    await rt.stop()
+intake, runtime = started_service("intake")
 
 
 @pytest.fixture

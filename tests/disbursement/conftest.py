@@ -1,19 +1,5 @@
-"""Fixtures of disbursement's tests: a started disbursement service."""
+"""Fixtures of disbursement's tests: a started disbursement service and its `http`."""
 
-from __future__ import annotations
+from tests.support.fixtures import started_service
 
-from typing import Any
-
-import pytest
-
-from shared.runtime import ServiceRuntime
-
-
-@pytest.fixture
-async def disbursement(service: Any) -> ServiceRuntime:
-    return await service("disbursement")
-
-
-@pytest.fixture
-def runtime(disbursement: ServiceRuntime) -> ServiceRuntime:
-    return disbursement
+disbursement, runtime = started_service("disbursement")

@@ -9,20 +9,12 @@ from typing import Any
 import pytest
 
 from shared.auth import Role, TokenIssuer, ensure_dev_keypair
-from shared.runtime import ServiceRuntime
 from tests.support.actors import CLERK
+from tests.support.fixtures import started_service
 from tests.support.places import YELIN
 
-
-@pytest.fixture
-async def intake(service: Any) -> ServiceRuntime:
-    """A started intake service on its own SQLite file; stopped after the test."""
-    return await service("intake")
-
-
-@pytest.fixture
-def runtime(intake: ServiceRuntime) -> ServiceRuntime:
-    return intake
+# A started intake service on its own SQLite file, stopped after the test; its `http`.
+intake, runtime = started_service("intake")
 
 
 @pytest.fixture

@@ -370,7 +370,7 @@ async def test_an_unmasked_view_is_allowed_to_some_roles_and_recorded(
     log = r.json()["items"]
     assert [(d["viewer_user_id"], d["viewer_role"], d["reason"]) for d in log] == [
         ("clerk-yelin-1", "township_clerk", "核对户口簿原件"),
-        ("discipline_inspector-county-", "discipline_inspector", "专项检查")]
+        ("discipline_inspector-county", "discipline_inspector", "专项检查")]
     assert log[0]["fields"] == "members.resident_id,members.phone,bank_account.account"
     r = await http.get(f"/applications/{application_id}/disclosures", headers=clerk)
     assert_problem(r, 403, "auth.role", "role")

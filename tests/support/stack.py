@@ -58,6 +58,16 @@ class Services:
                            database_url=database_url)
         self.started: list[ServiceRuntime] = []
 
+    def build(self, service: str, **overrides: Any) -> ServiceRuntime:
+        """Built, not started (a test runs its parts itself); stopped at the end all the same."""
+        rt = build_service(service, **{**self.common, **overrides})
+        self.started.append(rt)
+        return rt
+
+    async def __call__(self, service: str, prepare: Callable[[Any], None] | None = None,
+                       **overrides: Any) -> ServiceRuntime:
+        return await self.start(service, prepare, **overrides)
+
     async def start(self, service: str, prepare: Callable[[Any], None] | None = None,
                     **overrides: Any) -> ServiceRuntime:
         """Build `service` with these settings, `prepare(rt)` (e.g. pin its clock), start."""

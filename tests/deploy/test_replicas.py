@@ -1,5 +1,5 @@
 """Service replicas on one PostgreSQL store and one NATS, as Kubernetes runs them: real
-processes (`python -m tests.deploy.replica <svc>`, the service's own entry plus the relay
+processes (`python -m tests.support.replica <svc>`, the service's own entry plus the relay
 lease proposed for shared/bus.py), settings from the environment as in a pod.
 
 - Two review replicas share the durable consumer of intake's stream: under a burst of
@@ -61,7 +61,7 @@ class Replica:
         }
         self.log = tmp / f"{service}-{self.port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.deploy.replica", service], cwd=ROOT,
+            [sys.executable, "-m", "tests.support.replica", service], cwd=ROOT,
             env={**os.environ, **{p + k: v for k, v in env.items()}},
             stdout=subprocess.PIPE, stderr=self.log.open("wb"))
 

@@ -78,7 +78,7 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
 
     # Neither refused copy enters the timeline; both alarms come back through archive's
     # own stream into it.
-    await eventually(lambda: _async(count(archive) == len(upstream) - 2 + 2), timeout=20)
+    await eventually(lambda: count(archive) == len(upstream) - 2 + 2, timeout=20)
     async with client(archive) as http:
         bureau = bearer(issuer, Role.COUNTY_BUREAU)
         r = await http.get(f"/audit/cases/{application}/timeline", headers=bureau)
@@ -120,11 +120,7 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
         "closed_on": "2025-03-14"}, at=T0 + timedelta(days=11),
         who=clerk, case_id=review_case, township=YELIN)
     await publish(nats_server.url, [late])
-    await eventually(lambda: _async(count(archive, "publicity") == 2), timeout=20)
-
-
-async def _async(value: Any) -> Any:
-    return value
+    await eventually(lambda: count(archive, "publicity") == 2, timeout=20)
 
 
 async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
@@ -132,8 +128,8 @@ async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
     streams = Streams()
     application, _, envs = dibao_case(streams, household_id="HH-9")
     await publish(nats_server.url, envs)
-    await eventually(lambda: _async(count(archive, "intake") + count(archive, "review")
-                                    + count(archive, "publicity") == len(envs)), timeout=20)
+    await eventually(lambda: count(archive, "intake") + count(archive, "review")
+                                    + count(archive, "publicity") == len(envs), timeout=20)
 
     original = envs[1]
     # A copy signed with intake's own key (a forked or compromised publisher): a tampered

@@ -128,7 +128,7 @@ async def test_archive_supervises_the_real_review_facts(
         t = archive.app.views.envelopes
         with archive.app.read_session() as s:
             return len(s.execute(t.select().where(t.c.type == "case_confirmed")).all())
-    await eventually(lambda: _async(confirmed_in_archive() == 2), 30)
+    await eventually(lambda: confirmed_in_archive() == 2, 30)
 
     centre = as_(Role.COUNTY_CENTRE)
     async with client(archive) as audit:
@@ -158,7 +158,7 @@ async def test_archive_supervises_the_real_review_facts(
 
         # Issue 16: every review event of the case is on the inspector's timeline, internal
         # ones included, each with who, when, why (one field) and a Chinese label.
-        await eventually(lambda: _async(_has_event(archive, "ReviewCase.DecisionDeadlineExtended")),
+        await eventually(lambda: _has_event(archive, "ReviewCase.DecisionDeadlineExtended"),
                          20)
         timeline = (await audit.get(f"/audit/cases/{cases['voted']}/timeline",
                                     headers=centre)).json()["events"]
@@ -200,7 +200,7 @@ async def test_archive_supervises_the_real_review_facts(
             got = s.execute(select(func.max(t.c.position)).where(
                 t.c.source == "archive")).scalar_one()
         return (got or 0) >= (archive.app.recorder.max_notification_id() or 0)
-    await eventually(lambda: _async(caught_up()), 20)
+    await eventually(lambda: caught_up(), 20)
     before = archive.app.snapshot_read_models()
     async with client(archive) as audit:
         done = await rebuild_read_models(audit, centre)
@@ -274,5 +274,3 @@ def _has_event(archive: ServiceRuntime, name: str) -> bool:
                        t.c.type == "audit_record")).scalars())
 
 
-async def _async(value: bool) -> bool:
-    return value

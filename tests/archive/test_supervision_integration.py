@@ -54,7 +54,7 @@ async def test_statistics_filing_and_alerts_from_the_streams(
     js = nc.jetstream()
     for env in envelopes:
         await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
-    await eventually(lambda: _async(stored(archive) >= len(envelopes)), timeout=60)
+    await eventually(lambda: stored(archive) >= len(envelopes), timeout=60)
 
     def h(role: Role, township: str | None = None) -> dict[str, str]:
         return {"authorization": "Bearer " + issuer.mint(f"{role.value}-1", role, township)}
@@ -79,9 +79,8 @@ async def test_statistics_filing_and_alerts_from_the_streams(
         assert r.json()["raised"]
 
     # Archive's own stream carries them, and its own consumer files them in the timeline.
-    await eventually(lambda: _async(
-        stored(archive, "archive", "monthly_filing_submitted") == 1
-        and stored(archive, "archive", "supervision_alert_raised") >= 1), timeout=20)
+    await eventually(lambda: stored(archive, "archive", "monthly_filing_submitted") == 1
+        and stored(archive, "archive", "supervision_alert_raised") >= 1, timeout=20)
     sub = await js.pull_subscribe("sa.469028.archive.monthly_filing_submitted",
                                   stream="SA_469028_ARCHIVE")
     msg = (await sub.fetch(1, timeout=5))[0]
@@ -96,5 +95,3 @@ async def test_statistics_filing_and_alerts_from_the_streams(
     await nc.close()
 
 
-async def _async(value: bool) -> bool:
-    return value

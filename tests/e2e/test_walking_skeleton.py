@@ -105,15 +105,11 @@ async def test_trace_of_the_accepting_request_continues_in_review(
         return [s for s in span_exporter.get_finished_spans()
                 if s.name.startswith(prefix) and format(s.context.trace_id, "032x") == trace_id]
 
-    await eventually(lambda: _async(spans_named("review handle application_accepted")))
+    await eventually(lambda: spans_named("review handle application_accepted"))
     assert spans_named("POST /applications/")  # the HTTP request itself
     assert spans_named("intake.store.save")  # the store write
     assert spans_named("publish sa.469028.intake.application_accepted")  # the relay
     assert spans_named("review.store.save")  # and the case opened in review
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 async def test_a_different_copy_at_a_handled_position_is_dead_lettered(
@@ -139,7 +135,7 @@ async def test_a_different_copy_at_a_handled_position_is_dead_lettered(
     await nc.close()
 
     consumer = review.consumers[0]
-    await eventually(lambda: _async(consumer.dead_lettered == 2))
+    await eventually(lambda: consumer.dead_lettered == 2)
     operator = {"authorization": "Bearer " + issuer.mint("centre-1", Role.COUNTY_CENTRE)}
     letters = (await client(review).get("/ops/dead-letters", headers=operator)).json()
     assert letters[-2]["headers"]["Sa-Dead-Reason"] == "rejected: hash_mismatch"

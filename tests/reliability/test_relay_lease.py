@@ -16,10 +16,6 @@ from tests.support.stack import build_service, eventually, reset_jetstream
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 class WatchedLease:
     """A relay's lease that counts its attempts and sees it disposed, so the test waits on
     what happened instead of sleeping."""
@@ -53,23 +49,23 @@ async def test_one_active_relay_and_failover(postgres_url: str, tmp_path: Path,
         rt.relay.lease = WatchedLease(rt.relay.lease)
         leases.append(rt.relay.lease)
     try:
-        await eventually(lambda: _true(any(rt.relay.active for rt in replicas)))
+        await eventually(lambda: any(rt.relay.active for rt in replicas))
         # Every replica tries for the lease a few more times: a second holder would show.
         tried = [lease.attempts for lease in leases]
-        await eventually(lambda: _true(all(lease.attempts >= n + 3
-                                           for lease, n in zip(leases, tried, strict=True))))
+        await eventually(lambda: all(lease.attempts >= n + 3
+                                           for lease, n in zip(leases, tried, strict=True)))
         active = [rt for rt in replicas if rt.relay.active]
         assert len(active) == 1
         leader, standby = active[0], next(rt for rt in replicas if rt is not active[0])
         await submit_and_accept(standby, issuer)  # written on one replica, published by the other
-        await eventually(lambda: _true(leader.relay.published == 2))
+        await eventually(lambda: leader.relay.published == 2)
         assert standby.relay.published == 0
 
         leader.relay.stop()
-        await eventually(lambda: _true(leader.relay.lease.disposed))  # its loop ended
+        await eventually(lambda: leader.relay.lease.disposed)  # its loop ended
         leader.relay.lease.release()  # its connection died
         await submit_and_accept(standby, issuer)
-        await eventually(lambda: _true(standby.relay.published == 2))
+        await eventually(lambda: standby.relay.published == 2)
         assert standby.relay.active
     finally:
         for rt in replicas:

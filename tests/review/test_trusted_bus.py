@@ -129,7 +129,7 @@ async def test_forged_tampered_and_replayed_copies_have_no_effect(
     assert got == expected
     assert cases(review) == 0 and archived(archive) == 0
     rejected = review.consumers[0]
-    await eventually(lambda: _async(rejected.rejected == len(expected)), timeout=10)
+    await eventually(lambda: rejected.rejected == len(expected), timeout=10)
     operator = as_(Role.COUNTY_CENTRE)
     async with client(review) as http:
         letters = (await http.get("/ops/dead-letters", headers=operator)).json()
@@ -139,10 +139,10 @@ async def test_forged_tampered_and_replayed_copies_have_no_effect(
 
     # The real envelope still works; replayed under another id it has no second effect.
     await publish(js, good, msg_id=good.msg_id)
-    await eventually(lambda: _async(cases(review) == 1), timeout=15)
+    await eventually(lambda: cases(review) == 1, timeout=15)
     events = review.app.recorder.max_notification_id()
     await publish(js, good, msg_id="replayed")
-    await eventually(lambda: _async(archived(archive) == 1), timeout=10)
+    await eventually(lambda: archived(archive) == 1, timeout=10)
     await eventually(lambda: _lag_empty(rejected), timeout=10)
     assert cases(review) == 1 and review.app.recorder.max_notification_id() == events
     # Archive kept publishing: every alarm is on its own stream, and it is ready.
@@ -176,7 +176,7 @@ async def test_a_pre_empted_message_id_halts_the_relay_loudly(
 
         await review.start()
         assert review.relay is not None
-        await eventually(lambda: _async(review.relay.halted), timeout=10)  # type: ignore[union-attr]
+        await eventually(lambda: review.relay.halted, timeout=10)  # type: ignore[union-attr]
         async with client(review) as http:
             r = await http.get("/health/ready")
             assert r.status_code == 503 and "relay cannot publish" in r.json()["checks"]["relay"]
@@ -230,7 +230,4 @@ async def _lag_empty(consumer: Any) -> bool:
     lag = await consumer.lag()
     return bool(lag["pending"] == 0 and lag["unacknowledged"] == 0)
 
-
-async def _async(value: Any) -> Any:
-    return value
 

@@ -139,7 +139,7 @@ async def test_stolen_credentials_without_the_signing_key_have_no_effect(
         await bus.js.publish(forged.subject, forged.to_bytes(),
                              headers={"Nats-Msg-Id": forged.msg_id})  # NATS lets it in
         consumer = review.consumers[0]
-        await eventually(lambda: _async(consumer.rejected == 1), timeout=15)
+        await eventually(lambda: consumer.rejected == 1, timeout=15)
         assert consumer.handled == 0
         assert review.app.recorder.max_notification_id() == before
     finally:
@@ -182,5 +182,3 @@ async def test_the_finance_bureau_reads_fund_plans_and_publishes_nothing(
     assert any("fund_plan_acknowledged" in e for e in errors), errors
 
 
-async def _async(value: Any) -> Any:
-    return value

@@ -4,6 +4,7 @@ database), the real nats-server; wait for what they do (`eventually`)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -97,10 +98,14 @@ async def rebuild_read_models(http: httpx.AsyncClient, headers: dict[str, str],
     return await eventually(finished, timeout)
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 10.0) -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None] | T | None],
+                     timeout: float = 10.0) -> T:
+    """The probe's first truthy answer (a coroutine's or a plain value), polled."""
     deadline = time.monotonic() + timeout
     while True:
-        result = await probe()
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if time.monotonic() > deadline:

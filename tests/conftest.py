@@ -149,3 +149,22 @@ def as_(issuer: TokenIssuer) -> Callable[..., dict[str, str]]:
                 user_id: str | None = None, org: str | None = None) -> dict[str, str]:
         return bearer(issuer, role, township, village, user_id=user_id, org=org)
     return headers
+
+
+# --- tiers ----------------------------------------------------------------------------------
+
+# What a `fast` test may not reach (the fast tier: `make test-fast`).
+INFRASTRUCTURE = frozenset({"nats_server", "postgres_admin_url", "chromium", "browser"})
+REAL_TIER = ("nats", "postgres", "slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast tier stays fast: a `fast` test whose fixtures reach NATS, PostgreSQL or a
+    browser is a collection error, not a slow surprise."""
+    wrong = [item.nodeid for item in items
+             if item.get_closest_marker("fast")
+             and not any(item.get_closest_marker(m) for m in REAL_TIER)
+             and INFRASTRUCTURE & set(getattr(item, "fixturenames", ()))]
+    if wrong:
+        raise pytest.UsageError("marked fast but needs real infrastructure (mark it nats/"
+                                "postgres, or drop `fast`):\n" + "\n".join(wrong))

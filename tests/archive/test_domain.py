@@ -40,6 +40,8 @@ from tests.support import actors
 from tests.support.archive import T0, Streams, dibao_case, tampered
 from tests.support.places import YELIN
 
+pytestmark = pytest.mark.fast
+
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"

@@ -14,6 +14,8 @@ from shared.errors import RuleViolation
 from shared.seals import SealKeys, create_key_file, key_path, seal_statement
 from tests.support.places import YELIN
 
+pytestmark = pytest.mark.fast
+
 
 def test_archive_and_disbursement_seal_a_township_with_one_key(tmp_path: Path) -> None:
     seals = tmp_path / "seals"

@@ -33,6 +33,8 @@ from shared.seals import SealKeys
 from tests.support.places import GUANGPO, YELIN
 from tests.support.supervision import TOWNSHIPS, World, at, comparable, record_of
 
+pytestmark = pytest.mark.fast
+
 CALENDAR = WorkingCalendar.load()
 ACTOR = {"user_id": "u1", "role": "township_leader", "township": YELIN, "village": None}
 

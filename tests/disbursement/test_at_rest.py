@@ -9,11 +9,15 @@ import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
+
 from services.disbursement.main import DisbursementSettings, build_application
 from shared.eventstore import AtRest
 from tests.support.actors import CLERK
 from tests.support.disbursement import CHINA_TZ, china, keyring, started, upstream
 from tests.support.places import YELIN
+
+pytestmark = pytest.mark.fast
 
 MONTH = "2026-06"
 NAMES, ACCOUNTS = ("符秀英", "王德福"), ("6222020000000072", "6222020000000080")

@@ -16,6 +16,8 @@ from tests.support.actors import CLERK
 from tests.support.disbursement import application, china, keyring, started, temporary, upstream
 from tests.support.places import YELIN
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture
 def app(tmp_path: Path, keys_dir: Path) -> DisbursementApplication:

@@ -30,6 +30,8 @@ from tests.support.places import TAOYUAN, YELIN
 from tests.support.review import TERMS
 from tests.support.stack import build_service
 
+pytestmark = pytest.mark.fast
+
 # (instant on review's clock, what China's calendar says, the roster month with the cut-off
 # on the 15th, and the envelope's real timestamp when it differs from review's clock)
 INSTANTS = [

@@ -16,6 +16,8 @@ from tests.support.actors import CLERK
 from tests.support.disbursement import application, china, keyring, started, upstream
 from tests.support.places import YELIN
 
+pytestmark = pytest.mark.fast
+
 MONTH = "2026-06"
 
 

@@ -32,6 +32,8 @@ from services.disbursement.domain import (
 from shared.clock import MonthlyRhythm
 from shared.errors import RuleViolation
 
+pytestmark = pytest.mark.fast
+
 ACTOR = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
          "village": None}
 SRC = {"event_id": "e", "type": "entitlement_started", "position": 1,

@@ -25,6 +25,8 @@ from tests.support.actors import CLERK, LEADER
 from tests.support.disbursement import application, china, keyring, started, upstream
 from tests.support.places import YELIN
 
+pytestmark = pytest.mark.fast
+
 BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)
 FINANCE = Principal(user_id="finance", role=Role.FINANCE_BUREAU, township=None)
 MONTH = "2026-06"

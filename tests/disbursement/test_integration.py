@@ -21,7 +21,7 @@ from deploy.finance_consumer import FinanceBureauConsumer
 from deploy.verify_seal import check as offline_check
 from services.disbursement.documents import bank_file_csv
 from shared.auth import Role, TokenIssuer
-from shared.bus import Bus, stream_name
+from shared.bus import Bus
 from shared.contracts import Envelope, verify_chain
 from shared.contracts.common import AssistanceKind
 from shared.runtime import ServiceRuntime
@@ -36,6 +36,7 @@ from tests.support.disbursement import (
     temporary,
     token,
 )
+from tests.support.flow import stream_envelopes
 from tests.support.infra import NatsServer
 from tests.support.places import YELIN
 from tests.support.stack import eventually
@@ -61,16 +62,6 @@ async def publish_review(url: str, envelopes: list[Envelope]) -> None:
     await bus.js.publish(envelopes[0].subject, envelopes[0].to_bytes(),
                          headers={"Nats-Msg-Id": envelopes[0].msg_id})
     await bus.close()
-
-
-async def stream_envelopes(url: str, service: str) -> list[Envelope]:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    info = await js.stream_info(stream_name("469028", service))
-    out = [Envelope.model_validate_json((await js.get_msg(info.config.name, seq)).data)
-           for seq in range(info.state.first_seq, info.state.last_seq + 1)]
-    await nc.close()
-    return out
 
 
 async def month_end(http: httpx.AsyncClient, clerk: dict[str, str], kind: str,

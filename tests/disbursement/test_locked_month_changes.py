@@ -18,6 +18,8 @@ from tests.support.actors import CLERK, LEADER
 from tests.support.disbursement import application, changed, china, keyring, started, upstream
 from tests.support.places import YELIN
 
+pytestmark = pytest.mark.fast
+
 MONTHS = ("2026-03", "2026-04", "2026-05")
 
 

@@ -20,6 +20,8 @@ from tests.support.actors import CLERK
 from tests.support.disbursement import application, china, keyring, payee, started, upstream
 from tests.support.places import YELIN
 
+pytestmark = pytest.mark.fast
+
 JUNE, JULY = "2026-06", "2026-07"
 GOOD = unionpay_card("622202000000101")
 BAD_CARD = GOOD[:-1] + str((int(GOOD[-1]) + 1) % 10)  # one digit off: Luhn fails

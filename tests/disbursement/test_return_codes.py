@@ -20,6 +20,8 @@ from tests.support.actors import CLERK
 from tests.support.disbursement import application, china, keyring, started, upstream
 from tests.support.places import YELIN
 
+pytestmark = pytest.mark.fast
+
 MONTH = "2026-06"
 PEOPLE = [("黎阿婆", "6222020000000015", "800.00"), ("王五", "6222020000000023", "650.00"),  # Luhn
           ("符大哥", "6222020000000031", "720.00")]

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import Environment
 
@@ -17,6 +18,8 @@ from tests.support.intake import CHILD_BORN, GRANNY_BORN, filing
 from tests.support.places import YELIN
 from tests.support.stack import build_service
 from tests.support.web import client
+
+pytestmark = pytest.mark.fast
 
 
 def mode(path: Path) -> int:

@@ -25,6 +25,8 @@ from shared.regions import load_county
 from tests.support import actors
 from tests.support.places import TAOYUAN, YELIN
 
+pytestmark = pytest.mark.fast
+
 TODAY = date(2025, 6, 16)
 ACTOR = actors.CLERK.actor()
 BOOK = load_policies(SHIPPED_POLICY)

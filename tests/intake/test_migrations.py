@@ -19,6 +19,8 @@ from tests.support.intake import filing
 from tests.support.stack import build_service
 from tests.support.web import client
 
+pytestmark = pytest.mark.fast
+
 KEY = {"idempotency-key": "upgrade-1"}
 
 

@@ -31,6 +31,8 @@ from services.publicity.domain import (
 from shared.errors import RuleViolation
 from tests.support.places import GUANGPO, TAOYUAN, YELIN
 
+pytestmark = pytest.mark.fast
+
 PUBLIC = {"user_id": "public", "role": "public", "township": None, "village": None}
 LEADER = {"user_id": "lead-1", "role": "township_leader", "township": YELIN, "village": None}
 INSPECTOR = {"user_id": "jw-1", "role": "discipline_inspector", "township": None,

@@ -25,6 +25,8 @@ from services.publicity.domain import (
 )
 from shared.errors import RuleViolation
 
+pytestmark = pytest.mark.fast
+
 CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
          "village": None}
 LEADER = {"user_id": "lead-1", "role": "township_leader", "township": "469028100",

@@ -29,6 +29,8 @@ from shared.clock import MonthlyRhythm
 from shared.errors import RuleViolation
 from tests.support.review import ALL_ACHIEVED, TERMS, household, terms
 
+pytestmark = pytest.mark.fast
+
 ON = date(2025, 3, 10)
 BUREAU = {"user_id": "bureau-1", "role": "county_bureau", "township": None, "village": None}
 

@@ -21,6 +21,8 @@ from services.review.domain import (
 from shared.errors import RuleViolation
 from tests.support.review import ALL_ACHIEVED, household, terms
 
+pytestmark = pytest.mark.fast
+
 CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
          "village": None}
 T = terms()

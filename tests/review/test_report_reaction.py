@@ -23,6 +23,8 @@ from tests.support.places import GUANGPO, TAOYUAN, YELIN
 from tests.support.review import confirmed
 from tests.support.signing import sealed
 
+pytestmark = pytest.mark.fast
+
 REVIEWER = Actor(user_id="rev-yelin", role="township_reviewer", township=YELIN)
 
 

@@ -21,6 +21,8 @@ from shared.runtime import ServiceRuntime
 from tests.support.review import INTAKE_CLERK, acceptance
 from tests.support.signing import sealed
 
+pytestmark = pytest.mark.fast
+
 SEALED_FIELDS = set(HouseholdDetails.model_fields)
 
 

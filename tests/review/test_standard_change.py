@@ -24,6 +24,8 @@ from tests.support.actors import LEADER
 from tests.support.places import GUANGPO, YELIN
 from tests.support.review import TERMS, household, terms
 
+pytestmark = pytest.mark.fast
+
 BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)
 OTHER = Principal(user_id="lead-guangpo", role=Role.TOWNSHIP_LEADER, township=GUANGPO)
 ON = date(2026, 3, 1)

@@ -10,6 +10,8 @@ from services.archive.documents import S3DocumentStore
 from services.archive.reports import figure_png
 from shared.extras import MissingExtra
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture
 def uninstalled(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:

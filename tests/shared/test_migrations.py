@@ -13,6 +13,8 @@ from shared import migrations
 from shared.eventstore import KernelTables
 from tests.support.stack import build_service
 
+pytestmark = pytest.mark.fast
+
 SERVICES = ["intake", "review", "publicity", "disbursement", "archive"]
 
 

@@ -19,6 +19,8 @@ from tests.support.places import YELIN
 from tests.support.stack import build_service, rebuild_read_models
 from tests.support.web import client
 
+pytestmark = pytest.mark.fast
+
 CLERK = Principal(user_id="clerk-1", role=Role.TOWNSHIP_CLERK, township=YELIN)
 
 

@@ -31,11 +31,11 @@ from services.disbursement.domain import (
 )
 from shared.clock import MonthlyRhythm
 from shared.errors import RuleViolation
+from tests.support import actors
 
 pytestmark = pytest.mark.fast
 
-ACTOR = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
-         "village": None}
+ACTOR = actors.CLERK.actor()
 SRC = {"event_id": "e", "type": "entitlement_started", "position": 1,
        "occurred_at": "2026-05-20T10:00:00+08:00", "by": "lead"}
 

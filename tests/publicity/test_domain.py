@@ -24,11 +24,11 @@ from services.publicity.domain import (
     notice_id_for,
 )
 from shared.errors import RuleViolation
+from tests.support import actors
 
 pytestmark = pytest.mark.fast
 
-CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
-         "village": None}
+CLERK = actors.CLERK.actor()
 LEADER = {"user_id": "lead-1", "role": "township_leader", "township": "469028100",
           "village": None}
 PUBLIC = {"user_id": "public", "role": "public", "township": None, "village": None}

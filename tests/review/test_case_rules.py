@@ -19,12 +19,12 @@ from services.review.domain import (
     tekun_category,
 )
 from shared.errors import RuleViolation
+from tests.support import actors
 from tests.support.review import ALL_ACHIEVED, household, terms
 
 pytestmark = pytest.mark.fast
 
-CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
-         "village": None}
+CLERK = actors.CLERK.actor()
 T = terms()
 TEAM = T.min_investigators  # a home visit team of the policy's minimum size
 R15 = T.rhythm()  # the monthly rhythm of these terms: cut-off on the 15th

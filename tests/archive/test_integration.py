@@ -17,7 +17,7 @@ from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
 from shared.contracts import Envelope
 from shared.contracts.archive import ChainAlarm
-from tests.support.archive import T0, Streams, actor, dibao_case, tampered
+from tests.support.archive import T0, Streams, actor, dibao_case, stored, tampered
 from tests.support.infra import NatsServer
 from tests.support.places import YELIN
 from tests.support.signing import sealed
@@ -36,15 +36,6 @@ pytestmark = pytest.mark.nats
 async def archive(services: Any, nats_server: NatsServer) -> ArchiveRuntime:
     await ensure_streams(nats_server.url, "intake", "review", "publicity")
     return await services("archive")
-
-
-def count(rt: ArchiveRuntime, source: str | None = None) -> int:
-    t = rt.app.views.envelopes
-    q = sa.select(sa.func.count()).select_from(t)
-    if source:
-        q = q.where(t.c.source == source)
-    with rt.app.read_session() as s:
-        return int(s.execute(q).scalar_one())
 
 
 async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
@@ -78,7 +69,7 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
 
     # Neither refused copy enters the timeline; both alarms come back through archive's
     # own stream into it.
-    await eventually(lambda: count(archive) == len(upstream) - 2 + 2, timeout=20)
+    await eventually(lambda: stored(archive) == len(upstream) - 2 + 2, timeout=20)
     async with client(archive) as http:
         bureau = bearer(issuer, Role.COUNTY_BUREAU)
         r = await http.get(f"/audit/cases/{application}/timeline", headers=bureau)
@@ -120,7 +111,7 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
         "closed_on": "2025-03-14"}, at=T0 + timedelta(days=11),
         who=clerk, case_id=review_case, township=YELIN)
     await publish(nats_server.url, [late])
-    await eventually(lambda: count(archive, "publicity") == 2, timeout=20)
+    await eventually(lambda: stored(archive, "publicity") == 2, timeout=20)
 
 
 async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
@@ -128,8 +119,8 @@ async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
     streams = Streams()
     application, _, envs = dibao_case(streams, household_id="HH-9")
     await publish(nats_server.url, envs)
-    await eventually(lambda: count(archive, "intake") + count(archive, "review")
-                                    + count(archive, "publicity") == len(envs), timeout=20)
+    await eventually(lambda: stored(archive, "intake") + stored(archive, "review")
+                                    + stored(archive, "publicity") == len(envs), timeout=20)
 
     original = envs[1]
     # A copy signed with intake's own key (a forked or compromised publisher): a tampered

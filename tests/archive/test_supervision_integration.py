@@ -10,13 +10,13 @@ from typing import Any
 
 import nats
 import pytest
-import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
 from shared.contracts import Envelope, parse_data
 from shared.contracts.archive import MonthlyFilingSubmitted
 from shared.seals import TrustList, verify_seal
+from tests.support.archive import stored
 from tests.support.infra import NatsServer
 from tests.support.places import YELIN
 from tests.support.stack import ensure_streams, eventually
@@ -33,17 +33,6 @@ async def archive(services: Any, nats_server: NatsServer) -> ArchiveRuntime:
     def pinned(rt: Any) -> None:
         rt.app.today = lambda: date(2025, 4, 9)
     return await services("archive", pinned, alert_scan_interval_s=0)
-
-
-def stored(rt: ArchiveRuntime, source: str | None = None, type_: str | None = None) -> int:
-    t = rt.app.views.envelopes
-    q = sa.select(sa.func.count()).select_from(t)
-    if source:
-        q = q.where(t.c.source == source)
-    if type_:
-        q = q.where(t.c.type == type_)
-    with rt.app.read_session() as s:
-        return int(s.execute(q).scalar_one())
 
 
 async def test_statistics_filing_and_alerts_from_the_streams(

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import sqlalchemy as sa
+
 from shared.contracts import GENESIS_HASH, Actor, Envelope, event_id_for
 from tests.support.places import TAOYUAN, YELIN
 from tests.support.signing import sealed
@@ -102,3 +104,15 @@ def dibao_case(streams: Streams, *, township: str = YELIN, village: str = TAOYUA
             township=township),
     ]
     return str(application), str(case), out
+
+
+def stored(rt: Any, source: str | None = None, type_: str | None = None) -> int:
+    """Envelopes the archive holds (of one source, of one type)."""
+    t = rt.app.views.envelopes
+    q = sa.select(sa.func.count()).select_from(t)
+    if source:
+        q = q.where(t.c.source == source)
+    if type_:
+        q = q.where(t.c.type == type_)
+    with rt.app.read_session() as s:
+        return int(s.execute(q).scalar_one())

@@ -29,7 +29,7 @@ from tests.support.infra import NatsServer
 from tests.support.places import YELIN
 from tests.support.review import acceptance
 from tests.support.signing import signer
-from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.stack import Services, build_service, eventually, reset_jetstream
 from tests.support.web import client
 
 pytestmark = pytest.mark.nats
@@ -151,11 +151,8 @@ async def test_forged_tampered_and_replayed_copies_have_no_effect(
 
 
 async def test_a_pre_empted_message_id_halts_the_relay_loudly(
-        tmp_path: Path, keys_dir: Path, nats_server: NatsServer, span_exporter: Any,
-        as_: Any) -> None:
-    await reset_jetstream(nats_server.url)
-    review = build_service("review", tmp=tmp_path, keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None)
+        service: Services, nats_server: NatsServer, as_: Any) -> None:
+    review = service.build("review")
     bus = Bus(nats_server.url, "attacker", REGION)
     await bus.connect()
     try:
@@ -188,15 +185,12 @@ async def test_a_pre_empted_message_id_halts_the_relay_loudly(
             assert any(m["headers"]["Sa-Dead-Reason"].startswith("relay halted")
                        for m in letters)
     finally:
-        await review.stop()
         await bus.close()
 
 
 async def test_a_genuine_republish_is_a_harmless_duplicate(
-        tmp_path: Path, keys_dir: Path, nats_server: NatsServer, span_exporter: Any) -> None:
-    await reset_jetstream(nats_server.url)
-    review = build_service("review", tmp=tmp_path, keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None)
+        service: Services, nats_server: NatsServer) -> None:
+    review = service.build("review")
     bus = Bus(nats_server.url, "relay", REGION)
     await bus.connect()
     try:
@@ -217,7 +211,6 @@ async def test_a_genuine_republish_is_a_harmless_duplicate(
         info = await bus.js.stream_info("SA_469028_REVIEW")
         assert info.state.messages == restarted.published  # nothing twice
     finally:
-        review.app.close()
         await bus.close()
 
 

@@ -26,7 +26,7 @@ from shared.natsauth import (
 )
 from shared.signing import BusSigner
 from tests.support.infra import NatsServer
-from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.stack import Services, build_service, eventually, reset_jetstream
 
 pytestmark = pytest.mark.nats
 REGION = "469028"
@@ -115,11 +115,9 @@ async def test_a_service_publishes_only_on_its_own_subjects(nats_server: NatsSer
 
 
 async def test_stolen_credentials_without_the_signing_key_have_no_effect(
-        tmp_path: Path, keys_dir: Path, nats_server: NatsServer, span_exporter: Any) -> None:
+        service: Services, keys_dir: Path, nats_server: NatsServer) -> None:
     """intake's NATS seed leaked; its signing key did not."""
-    await reset_jetstream(nats_server.url)
-    review = build_service("review", tmp=tmp_path, keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None)
+    review = service.build("review")
     bus = Bus(nats_server.plain_url, "intake", REGION,
               nkey_seed_file=seed_path(keys_dir, "intake"))
     await bus.connect()
@@ -143,7 +141,6 @@ async def test_stolen_credentials_without_the_signing_key_have_no_effect(
         assert consumer.handled == 0
         assert review.app.recorder.max_notification_id() == before
     finally:
-        await review.stop()
         await bus.close()
 
 

@@ -32,11 +32,12 @@ from shared.auth import ROLE_LABELS, Role, roles_of
 
 # The contract's version: bump it whenever the merged spec changes shape (paths, methods,
 # parameters, schemas, status codes); tests/contract/test_openapi.py holds the snapshot to it.
-API_VERSION = "1.1.0"
+API_VERSION = "1.3.0"
 
 CATALOGUES = Path(__file__).parent / "data" / "api"
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 PROBLEM = "application/problem+json"
+JSON = "application/json"
 METHODS = ("get", "put", "post", "delete", "patch")
 FILE_TYPES = {
     "csv": "text/csv",
@@ -228,9 +229,9 @@ def _complete(op: dict[str, Any], route: Any, method: str,
             media["example"] = entry["example"]
     if entry.get("response_example") is not None:
         ok = next((s for s in responses if s.startswith("2")), None)
-        if ok is not None:
-            for media in responses[ok].get("content", {}).values():
-                media["example"] = entry["response_example"]
+        if ok is not None and JSON in responses[ok].get("content", {}):
+            # The JSON answer's: a file the same operation can answer with is not it.
+            responses[ok]["content"][JSON]["example"] = entry["response_example"]
     for status in sorted(_errors_for(route, op, secured) | set(entry.get("errors", []))):
         responses.setdefault(str(status), _problem_response(status))
 
@@ -258,6 +259,9 @@ _PREFIX = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 def forwarded_prefix(request: Request) -> str | None:
     prefix = request.headers.get("x-forwarded-prefix", "").rstrip("/")
     return prefix if _PREFIX.match(prefix) else None
+
+
+GATEWAY_DOCS_TITLE = "Lingshui social assistance API"  # /api/docs, at either gateway
 
 
 def docs_page(title: str) -> HTMLResponse:
@@ -338,6 +342,20 @@ def _named(response: dict[str, Any]) -> bool:
     return True
 
 
+def _has_examples(op: dict[str, Any]) -> bool:
+    """A request example where the operation takes a body, and a response example on each
+    application/json success response: what a client developer copies first."""
+    def shown(media: dict[str, Any]) -> bool:
+        return media.get("example") is not None or bool(media.get("examples"))
+
+    body = op.get("requestBody", {}).get("content", {})
+    if not all(shown(m) for m in body.values()):
+        return False
+    return all(shown(r["content"]["application/json"])
+               for s, r in op.get("responses", {}).items()
+               if s.startswith("2") and "application/json" in r.get("content", {}))
+
+
 def gaps(spec: dict[str, Any]) -> list[str]:
     """Every operation that misses a part of the contract, named: `METHOD path: what`."""
     out = []
@@ -367,6 +385,8 @@ def gaps(spec: dict[str, Any]) -> list[str]:
         if method == "POST" and not any(p.get("name") == "Idempotency-Key"
                                         for p in op.get("parameters", [])):
             missing.append("Idempotency-Key header")
+        if not _has_examples(op):
+            missing.append("example")
         if missing:
             out.append(f"{method} {path}: missing {', '.join(missing)}")
     return out

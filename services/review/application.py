@@ -44,6 +44,7 @@ from shared.calendar import WorkingCalendar
 from shared.clock import MonthlyRhythm, today_from
 from shared.contracts.common import AssistanceKind
 from shared.contracts.intake import (
+    MEMBER_ID_PURPOSE,
     ApplicationAccepted,
     ApplicationAcceptedV1,
     AssetItem,
@@ -55,7 +56,7 @@ from shared.contracts.intake import (
 from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring
+from shared.pii import Keyring, mask_resident_id
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
@@ -172,6 +173,17 @@ class ReviewApplication(ServiceApplication):
                 pass
         return False  # the rural standard is the lower one: never over-pays by default
 
+    def _holder_id_mask(self, accepted: ApplicationAcceptedV1) -> str | None:
+        """The account holder's 身份证号(脱敏) for the bank roster, masked here where the ID
+        can be unsealed, so that only the mask travels on. None: no keyring, or the holder
+        is not a member of the household."""
+        assert accepted.bank_account is not None
+        holder = accepted.bank_account.holder_name
+        member = next((m for m in accepted.members if m.name == holder), None)
+        if member is None or self.keyring is None:
+            return None
+        return mask_resident_id(self.keyring.unseal(member.resident_id, MEMBER_ID_PURPOSE))
+
     def open_case(self, accepted: ApplicationAccepted | ApplicationAcceptedV1,
                   actor: dict[str, Any]) -> UUID:
         if isinstance(accepted, ApplicationAccepted):
@@ -193,7 +205,8 @@ class ReviewApplication(ServiceApplication):
             # Kept sealed as received: review never needs the account number itself.
             payee = {"name": accepted.bank_account.holder_name,
                      "bank": accepted.bank_account.bank,
-                     "account": accepted.bank_account.account.model_dump(mode="json")}
+                     "account": accepted.bank_account.account.model_dump(mode="json"),
+                     "resident_id_mask": self._holder_id_mask(accepted)}
         case = ReviewCase(
             application_id=accepted.application_id, kind=kind, township=accepted.township,
             village=accepted.village, accepted_on=accepted.accepted_on,

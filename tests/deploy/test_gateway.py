@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -15,24 +14,12 @@ from deploy.gateway import GatewaySettings, create_gateway
 from shared.auth import Role, TokenIssuer
 from shared.runtime import ServiceRuntime
 from tests.support.fixtures import started_service
+from tests.support.gateway import ToServices
 from tests.support.intake import filing
 from tests.support.places import YELIN
 from tests.support.web import assert_problem
 
 LIMIT = 64 * 1024
-
-
-class ToServices(httpx.AsyncBaseTransport):
-    """The gateway's network: each upstream port to that service's ASGI app; counts calls."""
-
-    def __init__(self, settings: GatewaySettings, apps: dict[str, Any]) -> None:
-        self.by_port = {getattr(settings, f"{s}_port"): httpx.ASGITransport(app=a)
-                        for s, a in apps.items()}
-        self.calls = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.calls += 1
-        return await self.by_port[request.url.port].handle_async_request(request)
 
 
 intake, runtime = started_service("intake")

@@ -35,7 +35,7 @@ from tests.support import actors
 
 pytestmark = pytest.mark.fast
 
-ACTOR = actors.CLERK.actor()
+ACTOR = actors.CLERK.as_actor()
 SRC = {"event_id": "e", "type": "entitlement_started", "position": 1,
        "occurred_at": "2026-05-20T10:00:00+08:00", "by": "lead"}
 
@@ -146,7 +146,7 @@ def roster(*entries: LedgerView) -> MonthlyRoster:
     rows, changes = draft_rows(AssistanceKind.DIBAO, "2026-06", entries)
     return MonthlyRoster(township="469028100", month="2026-06", kind="dibao",
                          cutoff=date(2026, 6, 15), rows=[r.to_wire() for r in rows],
-                         changes=changes, actor=ACTOR)
+                         changes=changes, actor=ACTOR.stored())
 
 
 def test_after_locking_only_a_correction_with_reason_changes_it() -> None:

@@ -35,6 +35,7 @@ from eventsourcing.domain import Aggregate, event  # noqa: E402
 from services.review.application import ReviewApplication  # noqa: E402
 from services.review.domain import Entitlement, compute  # noqa: E402
 from services.review.main import ReviewSettings  # noqa: E402
+from services.review.values import OpinionInputs  # noqa: E402
 from shared.auth import Principal, Role  # noqa: E402
 from shared.pii import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
@@ -81,7 +82,8 @@ def main() -> None:
         for urban in (False, True):
             inputs: dict[str, Any] = {"household": household(urban=urban),
                                       "on": date(2026, 3, 1)}
-            variants.append((urban, inputs, compute("dibao", inputs, terms())))
+            variants.append((urban, inputs,
+                             compute("dibao", OpinionInputs.of(inputs), terms()).to_stored()))
         t0 = time.perf_counter()
         for i in range(0, a.entitlements, BATCH):
             batch = []

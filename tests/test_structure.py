@@ -17,7 +17,7 @@ MAX_ROUTER_LINES = 80
 # Services not yet brought to these rules (issue 24): this set may only shrink. A service
 # on it that already passes fails too (strict xfail), so it is removed when done.
 PENDING_ROUTES = {"intake", "publicity"}
-PENDING_ACTOR = {"intake", "publicity", "review"}
+PENDING_ACTOR = {"intake", "publicity"}
 
 
 def pending(names: set[str]) -> list[object]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from services.review.application import ReviewApplication
 from services.review.domain import Entitlement, compute
 from services.review.main import ReviewSettings
+from services.review.values import Household, OpinionInputs
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
 from shared.pii import Keyring
@@ -43,14 +43,14 @@ def app_on(tmp_path: Path, keys_dir: Path) -> ReviewApplication:
 
 
 def live(app: ReviewApplication, township: str, urban: bool = False) -> Entitlement:
-    inputs: dict[str, Any] = {"household": household(urban=urban), "on": ON}
+    inputs = OpinionInputs(household=Household.of(household(urban=urban)), on=ON)
     b = compute("dibao", inputs, terms())
     e = Entitlement(case_id=uuid4(), kind="dibao", household_id=None, township=township,
                     village=township + "201", urban=urban, applicant_name="黎阿婆",
-                    household_size=3, monthly_amount=Decimal(b["monthly_amount"]),
-                    breakdown=b, policy_version=1, start_month="2026-03",
+                    household_size=3, monthly_amount=b.monthly_amount,
+                    breakdown=b.to_stored(), policy_version=1, start_month="2026-03",
                     recheck_due=date(2027, 3, 1), recheck_months=12, payee=None,
-                    inputs=inputs, actor=LEADER.actor())
+                    inputs=inputs.to_stored(), actor=LEADER.as_actor().stored())
     app.save(e)
     return e
 

@@ -14,6 +14,7 @@ import httpx
 
 from services.review.domain import PolicyTerms
 from shared.auth import Role
+from shared.contracts import Actor
 from shared.contracts.intake import ApplicationAcceptedV1
 from shared.pii import Keyring, make_resident_id, mask_resident_id
 from shared.runtime import ServiceRuntime
@@ -79,7 +80,7 @@ def household(urban: bool = False, **extra: Any) -> dict[str, Any]:
              "months": 6},
             {"member_fingerprint": BOY, "kind": "scholarship", "amount": "500", "months": 12},
         ],
-        "assets": [{"kind": "deposit", "value": "8000", "exempt": False}],
+        "assets": [{"kind": "deposit", "value": Decimal(8000), "exempt": False}],
         **extra,
     }
 
@@ -134,7 +135,7 @@ def acceptance(keyring: Keyring, *, kind: str = "dibao", township: str = YELIN,
     return ApplicationAcceptedV1.model_validate(data)
 
 
-INTAKE_CLERK = CLERK.actor()
+INTAKE_CLERK = CLERK.as_actor()
 
 
 PANEL = [
@@ -195,8 +196,8 @@ async def publicity_clean(review: ServiceRuntime, case_id: str, round_: int = 1,
                           closed_on: date = date(2025, 3, 18)) -> None:
     # What the reaction to publicity's NoticeClosed(subject="opinion") runs.
     review.app.publicity_closed(UUID(case_id), uuid4(), round_, "clean", None, closed_on,
-                                {"user_id": "system:publicity", "role": "township_clerk",
-                                 "township": YELIN, "village": None})
+                                Actor(user_id="system:publicity", role="township_clerk",
+                                      township=YELIN))
 
 
 async def confirmed(http: httpx.AsyncClient, review: ServiceRuntime, keyring: Keyring,

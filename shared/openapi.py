@@ -104,10 +104,21 @@ def _load(name: str) -> dict[str, Any]:
         return yaml.safe_load(f) or {}
 
 
+def _for_service(value: Any, service: str) -> Any:
+    """The shared catalogue's `$service` placeholders, as this service says them."""
+    if isinstance(value, str):
+        return value.replace("$service", service)
+    if isinstance(value, dict):
+        return {k: _for_service(v, service) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_for_service(v, service) for v in value]
+    return value
+
+
 @cache
 def catalogue(service: str) -> dict[str, Any]:
     """The service's catalogue over the one every service shares (health, ops)."""
-    common, own = _load("common"), _load(service)
+    common, own = _for_service(_load("common"), service), _load(service)
     return {key: {**(common.get(key) or {}), **(own.get(key) or {})}
             for key in ("tags", "operations")}
 

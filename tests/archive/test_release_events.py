@@ -22,6 +22,8 @@ from services.archive.main import ArchiveRuntime
 from shared.contracts import Actor
 from tests.support.stack import build_service
 
+pytestmark = pytest.mark.fast
+
 RELEASE = Path(__file__).parents[1] / "data" / "release_events" / "archive"
 YELIN = "469028100"
 IDS: dict[str, Any] = json.loads((RELEASE / "ids.json").read_text(encoding="utf-8"))

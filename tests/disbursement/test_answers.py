@@ -18,6 +18,8 @@ from services.disbursement.domain import roster_id
 from services.disbursement.main import DisbursementSettings, build_application
 from tests.support import release_disbursement as flow
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Any:

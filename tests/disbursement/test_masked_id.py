@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from services.disbursement.domain import RosterRow, rows_digest
 from shared.contracts import Envelope, IntegrationEvent, parse_data
 from shared.contracts.review import (
@@ -20,6 +22,8 @@ from shared.contracts.review import (
 from shared.reactions import handler
 from tests.support.disbursement import ReviewStream, china, keyring, started, temporary
 from tests.support.places import YELIN
+
+pytestmark = pytest.mark.fast
 
 MASK = "469*************2X"
 

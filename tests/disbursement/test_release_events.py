@@ -40,6 +40,8 @@ from tests.support.release_disbursement import (
     uid,
 )
 
+pytestmark = pytest.mark.fast
+
 REGION = "469028"
 
 

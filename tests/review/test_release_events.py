@@ -56,6 +56,8 @@ from tests.support.release_review import (
     write,
 )
 
+pytestmark = pytest.mark.fast
+
 LEADER = Principal(user_id="lead-yelin-1", role=Role.TOWNSHIP_LEADER, township=YELIN)
 
 

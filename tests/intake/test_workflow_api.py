@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from shared.auth import Role
+from shared.contracts import Actor
 from shared.pii import make_resident_id
 from shared.runtime import ServiceRuntime
 from tests.support.intake import FULL_ID, assert_nothing_stored, filing, footprint, submitted
@@ -123,7 +124,7 @@ async def test_a_public_change_report_answers_alike_whether_or_not_the_person_is
     own = await submitted(http, me, filing(household=7))
     await accept(http, clerk, own)
     intake.app.record_confirmation(UUID(own), uuid4(), date(2025, 3, 3),
-                                   {"user_id": "leader", "role": "township_leader"})
+                                   Actor(user_id="leader", role="township_leader"))
     registered = {**filing()["members"][1], "relation": "other"}
     registered.pop("student", None)
     stranger = {**filing(household=9)["members"][1], "relation": "other"}

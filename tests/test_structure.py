@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).parents[1]
 SERVICE_NAMES = sorted(p.parent.name for p in (ROOT / "services").glob("*/main.py"))
 MAX_ROUTER_LINES = 80

@@ -24,11 +24,13 @@ from shared.contracts import Actor
 from shared.errors import RuleViolation
 from shared.pii import make_resident_id
 from shared.regions import load_county
+from tests.support import actors
+from tests.support.places import TAOYUAN, YELIN
+
+pytestmark = pytest.mark.fast
 
 TODAY = date(2025, 6, 16)
-YELIN, TAOYUAN = "469028100", "469028100201"
-STORED_ACTOR = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-                "village": None}
+STORED_ACTOR = actors.CLERK.actor()
 ACTOR = Actor.of(STORED_ACTOR)
 BOOK = load_policies(SHIPPED_POLICY)
 POLICY = BOOK.in_force(TODAY)

@@ -1,4 +1,4 @@
-"""Events written by the release before issue 24 (tests/data/release_events/make_intake.py,
+"""Events written by the release before issue 24 (tests/support/release_intake.py,
 encryption at rest on) load with today's code into the same state: the stored form stayed
 plain data, so no upcasting is needed."""
 
@@ -18,7 +18,9 @@ import pytest
 from services.intake.application import IntakeApplication
 from services.intake.domain import Application, Disclosure, Status
 from services.intake.values import Asset, Income
-from tests.data.release_events.make_intake import flow, open_app
+from tests.support.release_intake import flow, open_app
+
+pytestmark = pytest.mark.fast
 
 RELEASE = Path(__file__).parents[1] / "data" / "release_events" / "intake"
 IDS = {k: UUID(v) for k, v in json.loads((RELEASE / "ids.json").read_text()).items()}

@@ -30,8 +30,10 @@ from services.publicity.domain import (
 )
 from shared.contracts import Actor
 from shared.errors import RuleViolation
+from tests.support.places import GUANGPO, TAOYUAN, YELIN
 
-YELIN, GUANGPO, TAOYUAN = "469028100", "469028101", "469028100201"
+pytestmark = pytest.mark.fast
+
 PUBLIC = Actor(user_id="public", role="public")
 LEADER = Actor(user_id="lead-1", role="township_leader", township=YELIN)
 INSPECTOR = Actor(user_id="jw-1", role="discipline_inspector")

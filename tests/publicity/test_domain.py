@@ -25,8 +25,11 @@ from services.publicity.domain import (
 )
 from shared.contracts import Actor
 from shared.errors import RuleViolation
+from tests.support import actors
 
-CLERK = Actor(user_id="clerk-1", role="township_clerk", township="469028100")
+pytestmark = pytest.mark.fast
+
+CLERK = actors.CLERK.as_actor()
 LEADER = Actor(user_id="lead-1", role="township_leader", township="469028100")
 PUBLIC = Actor(user_id="public", role="public")
 POSTED = date(2025, 3, 3)  # a Monday

@@ -1,6 +1,6 @@
-"""Events written by the release before issue 24 (tests/data/release_events/
-make_publicity.py, encryption at rest on) load with today's code into the same state:
-notices with their objections, roster entries, reports, an inquiry, the policy bulletin."""
+"""Events written by the release before issue 24 (tests/support/release_publicity.py,
+encryption at rest on) load with today's code into the same state: notices with their
+objections, roster entries, reports, an inquiry, the policy bulletin."""
 
 from __future__ import annotations
 
@@ -32,13 +32,15 @@ from services.publicity.domain import (
     roster_entry_id_for,
 )
 from shared.clock import CHINA, ManualClock
-from tests.data.release_events.make_publicity import (
+from tests.support.release_publicity import (
     ENTITLEMENT,
     ENTITLEMENT_T,
     START,
     flow,
     open_app,
 )
+
+pytestmark = pytest.mark.fast
 
 RELEASE = Path(__file__).parents[1] / "data" / "release_events" / "publicity"
 UUIDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -20,11 +20,13 @@ from shared.auth import Principal, Role
 from shared.errors import Forbidden
 from shared.pii import Keyring
 from shared.regions import load_county
-from tests.review.helpers import TERMS, household, terms
+from tests.support.actors import LEADER
+from tests.support.places import GUANGPO, YELIN
+from tests.support.review import TERMS, household, terms
 
-YELIN, GUANGPO = "469028100", "469028101"
+pytestmark = pytest.mark.fast
+
 BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)
-LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)
 OTHER = Principal(user_id="lead-guangpo", role=Role.TOWNSHIP_LEADER, township=GUANGPO)
 ON = date(2026, 3, 1)
 

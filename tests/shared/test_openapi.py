@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import Depends
 from pydantic import BaseModel
 
 from shared.auth import Principal, Role, TokenVerifier, ensure_dev_keypair, require
 from shared.openapi import PROBLEM, gaps, merge, shape
 from shared.web import create_app
+
+pytestmark = pytest.mark.fast
 
 
 class Thing(BaseModel):

@@ -16,9 +16,12 @@ from services.intake.schemas import FilingContent, plain
 from services.intake.values import Household
 from shared.auth import Principal, Role, TokenIssuer
 from shared.rebuild import RebuildProgress
-from tests.stack import build_service, client, rebuild_read_models
+from tests.support.places import YELIN
+from tests.support.stack import build_service, rebuild_read_models
+from tests.support.web import client
 
-YELIN = "469028100"
+pytestmark = pytest.mark.fast
+
 CLERK = Principal(user_id="clerk-1", role=Role.TOWNSHIP_CLERK, township=YELIN)
 
 

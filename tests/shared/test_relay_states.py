@@ -16,11 +16,11 @@ from shared.audit import AuditTrail
 from shared.auth import Principal, Role
 from shared.bus import Bus, OutboxRelay, stream_name
 from shared.contracts import Envelope
-from tests.conftest import NatsServer
-from tests.stack import build_service, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.stack import build_service, reset_jetstream
 
 pytestmark = pytest.mark.nats
-YELIN = "469028100"
 
 
 async def test_live_relay_maps_each_event_from_the_state_it_kept(

@@ -4,7 +4,7 @@ inquiries, the policy bulletin) through a realistic flow, made with the code of 
 before issue 24's typed values. tests/publicity/test_release_events.py loads them with the
 current code. Rerun only to make a new baseline:
 
-    .venv/bin/python -m tests.data.release_events.make_publicity
+    .venv/bin/python -m tests.support.release_publicity
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from shared.contracts.review import (
 )
 from shared.regions import load_county
 
-OUT = Path(__file__).parent / "publicity"
+OUT = Path(__file__).parents[1] / "data" / "release_events" / "publicity"
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 桃源村
 START = datetime(2026, 3, 9, 9, 0, tzinfo=CHINA)  # a Monday
 LEADER = Actor(user_id="lead-yelin", role="township_leader", township=YELIN)

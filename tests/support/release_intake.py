@@ -3,7 +3,7 @@ the keyring alongside) holding every aggregate kind through a realistic flow, ma
 code of the release before issue 24's typed values. tests/intake/test_release_events.py
 loads them with the current code. Rerun only to make a new baseline:
 
-    .venv/bin/python -m tests.data.release_events.make_intake
+    .venv/bin/python -m tests.support.release_intake
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from shared.contracts.common import AssistanceKind
 from shared.pii import Keyring, make_resident_id
 from shared.regions import load_county
 
-OUT = Path(__file__).parent / "intake"
+OUT = Path(__file__).parents[1] / "data" / "release_events" / "intake"
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 桃源村
 DAY = date(2026, 3, 9)
 SYSTEM = Actor(user_id="system:review", role="system")

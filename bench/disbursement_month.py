@@ -51,7 +51,8 @@ from shared.contracts.review import (  # noqa: E402
     PayeeRef,
     TemporaryPaymentApproved,
 )
-from shared.pii import Keyring, mask_bank_account  # noqa: E402
+from shared.fieldcrypt import Keyring
+from shared.pii import mask_bank_account  # noqa: E402
 from shared.runtime import tune_gc  # noqa: E402
 
 CHINA = timezone(timedelta(hours=8))
@@ -101,7 +102,7 @@ def seed(app: Any, ring: Keyring, n: int, townships: tuple[str, ...]) -> int:
             t = townships[i % len(townships)]
             village = f"{t}{201 + i % 5:03d}"
             account = unionpay_card(f"6222{i:011d}")
-            payee = PayeeRef(name=f"户主{i}", bank="海南农信", account=ring.seal(
+            payee = PayeeRef(name=f"户主{i}", bank="海南农信", account=ring.encrypt(
                 account, mask_bank_account(account), "payee.account"))
             if i % 20 == 0:
                 items.append((TemporaryPaymentApproved(

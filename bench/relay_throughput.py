@@ -59,7 +59,8 @@ from services.intake.values import Household  # noqa: E402
 from shared.auth import Principal, Role, ensure_dev_keypair  # noqa: E402
 from shared.bus import Bus, OutboxRelay, refusal, stream_name  # noqa: E402
 from shared.contracts import Envelope, verify_chain  # noqa: E402
-from shared.pii import Keyring, make_resident_id  # noqa: E402
+from shared.fieldcrypt import Keyring  # noqa: E402
+from shared.pii import make_resident_id  # noqa: E402
 from shared.regions import load_county  # noqa: E402
 from shared.signing import bus_keys  # noqa: E402
 from shared.telemetry import setup_telemetry  # noqa: E402

@@ -42,9 +42,9 @@ import httpx
 from shared.auth import Role, TokenIssuer, ensure_dev_keypair
 from shared.clock import CHINA
 from shared.contracts.common import SERVICES
+from shared.fieldcrypt import Keyring
 from shared.files import write_private
 from shared.natsauth import ensure_nats_credentials, seed_path
-from shared.pii import Keyring
 from shared.regions import load_county
 from shared.signing import ensure_bus_keys
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from shared.auth import ensure_dev_keypair
 from shared.contracts.common import SERVICES
+from shared.fieldcrypt import Keyring
 from shared.openapi import GATEWAY_DOCS_TITLE, docs_page, merge
-from shared.pii import Keyring
 from shared.signing import TRUST_FILE, ensure_bus_keys, signing_key_path
 
 SNAPSHOT = Path(__file__).parents[1] / "docs" / "openapi.json"

@@ -1,56 +1,32 @@
-"""Personal-data helpers: resident ID numbers, display masks, sealed fields.
+"""Personal-data helpers: resident ID numbers and display masks.
 
-Three concerns that every service shares:
+Two concerns that every service shares (the field encryption of sensitive values is
+shared/fieldcrypt.py):
 
 * **Resident ID numbers** (居民身份证号码, GB 11643-1999): parse and validate, and
   generate valid synthetic numbers for tests and demo data.
 * **Masks**: what a role without clearance, or the public notice board (公示),
   may see of a name, ID number, bank account or phone number.
-* **Sealing**: field-level AES-256-GCM encryption for sensitive values on the
-  event bus.  A sealed value carries its key id and a mask, so a consumer
-  without the key still has something to display, and a keyed hash lets
-  services de-duplicate people by ID number without storing the plaintext.
 
-Everything except `Keyring`'s file I/O and randomness is a pure function.
+Everything here is a pure function.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
-import json
-import os
 import re
-import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Literal
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hmac as crypto_hmac
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict, Field
-
-from shared.files import write_private
 
 __all__ = [
     "COMPOUND_SURNAMES",
     "EARLIEST_BIRTH_DATE",
     "InvalidResidentId",
-    "Keyring",
-    "KeyringError",
     "NameMaskRule",
     "ResidentId",
-    "SealError",
-    "Sealed",
     "Sex",
     "age_on",
     "check_character",
-    "keyed_hash",
     "make_resident_id",
     "mask_bank_account",
     "mask_name",
@@ -272,213 +248,3 @@ def mask_phone(phone: str) -> str:
 # Sealing (field-level encryption on the bus) and keyed hashes
 # ---------------------------------------------------------------------------
 
-_B64URL = r"^[A-Za-z0-9_-]+$"
-_KID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # no "|": it separates kid and purpose in the AD
-_KEY_BYTES = 32  # AES-256
-_NONCE_BYTES = 12  # 96-bit GCM nonce
-
-
-class SealError(Exception):
-    """A sealed value cannot be opened: unknown key id, tampered, or wrong purpose."""
-
-
-class KeyringError(ValueError):
-    """A keyring file or constructor argument is malformed."""
-
-
-class Sealed(BaseModel):
-    """An encrypted field as it travels on the bus.
-
-    `mask` is what a consumer without the key displays.  It is *not*
-    authenticated: trust it only for display, never for decisions.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kid: str = Field(min_length=1)
-    nonce: str = Field(pattern=_B64URL)  # base64url, unpadded
-    ciphertext: str = Field(pattern=_B64URL)  # base64url, unpadded; includes the GCM tag
-    mask: str
-
-
-def _b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def keyed_hash(value: str, key: bytes) -> str:
-    """HMAC-SHA256 of the UTF-8 value, hex; equal inputs match only under the same key."""
-    if not key:
-        raise ValueError("keyed_hash needs a non-empty key")
-    mac = crypto_hmac.HMAC(key, hashes.SHA256())
-    mac.update(value.encode("utf-8"))
-    return mac.finalize().hex()
-
-
-def _check_kid(kid: str) -> None:
-    if not isinstance(kid, str) or not _KID.fullmatch(kid):
-        raise KeyringError("kid must be 1-64 characters from A-Z a-z 0-9 . _ : -")
-
-
-class Keyring:
-    """AES-256-GCM sealing keys by key id, plus a separate HMAC key for fingerprints.
-
-    Rotation adds a key and makes it current; old keys stay so older events can
-    still be unsealed.  The hash key never rotates: fingerprints stored in read
-    models must stay comparable.  `repr` shows key ids only, never key material.
-    """
-
-    def __init__(self, keys: Mapping[str, bytes], current: str, hash_key: bytes) -> None:
-        if not keys:
-            raise KeyringError("keyring needs at least one key")
-        for kid, key in keys.items():
-            _check_kid(kid)
-            if not isinstance(key, bytes) or len(key) != _KEY_BYTES:
-                raise KeyringError(f"key {kid!r} must be {_KEY_BYTES} bytes")
-        if not isinstance(current, str) or current not in keys:
-            raise KeyringError("current kid is not in the keyring")
-        if not isinstance(hash_key, bytes) or len(hash_key) != _KEY_BYTES:
-            raise KeyringError(f"hash_key must be {_KEY_BYTES} bytes")
-        self._keys = dict(keys)
-        self._current = current
-        self._hash_key = hash_key
-
-    def __repr__(self) -> str:
-        return f"Keyring(current={self._current!r}, kids={sorted(self._keys)!r})"
-
-    @property
-    def current_kid(self) -> str:
-        return self._current
-
-    @property
-    def kids(self) -> frozenset[str]:
-        return frozenset(self._keys)
-
-    # -- construction and files ------------------------------------------------
-
-    @classmethod
-    def generate(cls, kid: str) -> Keyring:
-        return cls(
-            {kid: AESGCM.generate_key(bit_length=256)},
-            current=kid,
-            hash_key=secrets.token_bytes(_KEY_BYTES),
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Keyring:
-        try:
-            data = json.loads(text)
-            keys = {kid: base64.b64decode(k, validate=True) for kid, k in data["keys"].items()}
-            current = data["current"]
-            hash_key = base64.b64decode(data["hash_key"], validate=True)
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
-            # Don't chain: the exception text could quote key material.
-            raise KeyringError(f"malformed keyring ({type(exc).__name__})") from None
-        return cls(keys, current=current, hash_key=hash_key)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "current": self._current,
-                "keys": {kid: base64.b64encode(k).decode("ascii") for kid, k in self._keys.items()},
-                "hash_key": base64.b64encode(self._hash_key).decode("ascii"),
-            },
-            indent=2,
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Keyring:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
-
-    def to_file(self, path: str | os.PathLike[str]) -> None:
-        """Write (or atomically replace) the keyring file with mode 0o600."""
-        _write_private(Path(path), self.to_json(), replace=True)
-
-    @classmethod
-    def load_or_create(cls, path: str | os.PathLike[str], kid: str = "local-1") -> Keyring:
-        """The local embedded default: load the file, or create it (and its directory).
-
-        Creation never overwrites: if another process wins the race, its
-        keyring is loaded instead, so nobody seals with a key that gets lost.
-        """
-        path = Path(path)
-        if not path.exists():
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):  # lost the race: load the winner's
-                _write_private(path, cls.generate(kid).to_json(), replace=False)
-        return cls.from_file(path)
-
-    # -- keys --------------------------------------------------------------------
-
-    def rotate(self, new_kid: str) -> None:
-        """Add a fresh key under `new_kid` and seal with it from now on."""
-        _check_kid(new_kid)
-        if new_kid in self._keys:
-            raise KeyringError(f"kid {new_kid!r} already exists")
-        self._keys[new_kid] = AESGCM.generate_key(bit_length=256)
-        self._current = new_kid
-
-    # -- sealing -----------------------------------------------------------------
-
-    def seal(self, value: str, mask: str, purpose: str, nonce_context: str | None = None) -> Sealed:
-        """Encrypt `value` for one field/purpose (e.g. "applicant.resident_id").
-
-        The associated data binds kid and purpose, so a sealed value copied into
-        another field, or relabelled with another kid, fails to unseal.
-
-        `nonce_context` (e.g. the event id) makes the result deterministic: the outbox
-        relay must produce byte-identical envelopes when it republishes after a crash,
-        or the hash chain would fork. The nonce is an HMAC of (purpose, context, value),
-        so one nonce never encrypts two different plaintexts under one key.
-        """
-        if not purpose:
-            raise ValueError("purpose must not be empty")
-        if value and mask == value:
-            raise ValueError("mask equals the plaintext; pass a masked display value")
-        kid = self._current
-        if nonce_context is None:
-            nonce = os.urandom(_NONCE_BYTES)
-        else:
-            seed = f"{purpose}|{nonce_context}|{value}"
-            nonce = bytes.fromhex(keyed_hash(seed, self._keys[kid]))[:_NONCE_BYTES]
-        ct = AESGCM(self._keys[kid]).encrypt(nonce, value.encode("utf-8"), _aad(kid, purpose))
-        return Sealed(
-            kid=kid, nonce=_b64url_encode(nonce), ciphertext=_b64url_encode(ct), mask=mask
-        )
-
-    def unseal(self, sealed: Sealed, purpose: str) -> str:
-        key = self._keys.get(sealed.kid)
-        if key is None:
-            raise SealError("unknown key id")
-        try:
-            nonce = _b64url_decode(sealed.nonce)
-            ct = _b64url_decode(sealed.ciphertext)
-        except (ValueError, binascii.Error):
-            raise SealError("sealed value is not valid base64url") from None
-        if len(nonce) != _NONCE_BYTES:
-            raise SealError("nonce has the wrong length")
-        try:
-            plain = AESGCM(key).decrypt(nonce, ct, _aad(sealed.kid, purpose))
-        except InvalidTag:
-            raise SealError("sealed value is tampered or belongs to another purpose") from None
-        return plain.decode("utf-8")
-
-    # -- fingerprints ------------------------------------------------------------
-
-    def fingerprint(self, value: str) -> str:
-        """Keyed hash of a resident ID number for de-duplication (…x and …X match)."""
-        return keyed_hash(value.strip().upper(), self._hash_key)
-
-
-def _aad(kid: str, purpose: str) -> bytes:
-    return f"{kid}|{purpose}".encode()
-
-
-def _write_private(path: Path, text: str, *, replace: bool) -> None:
-    """0600 and atomic (shared.files); FileExistsError if not replacing and it exists."""
-    if not write_private(path, text, replace=replace):
-        raise FileExistsError(path)

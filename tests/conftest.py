@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from shared.auth import Role, TokenIssuer, ensure_dev_keypair
 from shared.contracts.common import SERVICES
+from shared.fieldcrypt import Keyring
 from shared.natsauth import ensure_nats_credentials
-from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from shared.signing import ensure_bus_keys
 from shared.telemetry import setup_telemetry

@@ -102,7 +102,7 @@ from shared.contracts.review import (
 )
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring, Sealed, SealError
+from shared.fieldcrypt import DecryptionError, EncryptedField, Keyring
 from shared.reactions import actor_of, system_actor
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
@@ -209,12 +209,12 @@ class DisbursementApplication(ServiceApplication):
 
     def _unseal_account(self, sealed: dict[str, Any]) -> str:
         # Our own stored copy of a value validated on arrival: no second validation per row.
-        value = cast(Sealed, _SealedAccount(sealed["kid"], sealed["nonce"],
+        value = cast(EncryptedField, _SealedAccount(sealed["kid"], sealed["nonce"],
                                             sealed["ciphertext"]))
         for purpose in self.rules.payee_account_purposes:
             try:
-                return self.keyring.unseal(value, purpose)
-            except SealError:
+                return self.keyring.decrypt(value, purpose)
+            except DecryptionError:
                 continue
         raise RuleViolation("disbursement.account_unreadable",
                             "the payee's bank account cannot be unsealed with this keyring",

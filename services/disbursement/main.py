@@ -18,7 +18,7 @@ from services.disbursement.finance_files import (
 from services.disbursement.reactions import reactions
 from services.disbursement.return_codes import DEFAULT_RETURN_CODES, load_return_codes
 from services.disbursement.seal import SealKeys
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.seals import owner_names

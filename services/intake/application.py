@@ -28,7 +28,7 @@ from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.regions import County
 from shared.settings import ServiceSettings
 

@@ -41,7 +41,8 @@ from shared.contracts.intake import (
     SupporterRef,
 )
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring, mask_bank_account, mask_name, mask_phone, mask_resident_id
+from shared.fieldcrypt import Keyring
+from shared.pii import mask_bank_account, mask_name, mask_phone, mask_resident_id
 
 
 class IntakeContracts:
@@ -156,7 +157,7 @@ class IntakeContracts:
         )
 
     def _seal(self, value: str, mask: str, purpose: str, context: str) -> Any:
-        return self.keyring.seal(value, mask, purpose, nonce_context=context)
+        return self.keyring.encrypt(value, mask, purpose, nonce_context=context)
 
 
 def _incomes(members: list[Member]) -> list[IncomeItem]:

@@ -13,7 +13,7 @@ from services.intake.contracts import IntakeContracts
 from services.intake.domain import PolicyBook
 from services.intake.reactions import reactions
 from shared.auth import Role
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings

@@ -77,7 +77,8 @@ from shared.contracts.intake import (
 from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring, mask_resident_id
+from shared.fieldcrypt import Keyring
+from shared.pii import mask_resident_id
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
@@ -202,12 +203,12 @@ class ReviewApplication(ServiceApplication):
         member = next((m for m in accepted.members if m.name == holder), None)
         if member is None or self.keyring is None:
             return None
-        return mask_resident_id(self.keyring.unseal(member.resident_id, MEMBER_ID_PURPOSE))
+        return mask_resident_id(self.keyring.decrypt(member.resident_id, MEMBER_ID_PURPOSE))
 
     def open_case(self, accepted: ApplicationAccepted | ApplicationAcceptedV1,
                   actor: Actor) -> UUID:
         if isinstance(accepted, ApplicationAccepted):
-            accepted = accepted.opened(self._keyring())  # SealError if tampered
+            accepted = accepted.opened(self._keyring())  # DecryptionError if tampered
         version, terms = self.policy_on(accepted.accepted_on)
         kind = accepted.kind.value
         investigation = self.calendar.add_working_days(accepted.accepted_on,
@@ -687,7 +688,7 @@ class ReviewApplication(ServiceApplication):
         """A change reported in intake: kept on the entitlement for the township, whose
         recheck falls due now; the adjustment applies it (apply_reported)."""
         if isinstance(reported, ChangeReported):
-            reported = reported.opened(self._keyring())  # SealError if tampered
+            reported = reported.opened(self._keyring())  # DecryptionError if tampered
         case_id = reported.case_id or case_id_for(reported.application_id)
         try:
             ent = self._entitlement(entitlement_id_for(case_id))

@@ -42,7 +42,7 @@ from shared.contracts.review import (
     VerificationReported,
 )
 from shared.eventstore import ServiceApplication
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 
 VERIFICATION_PURPOSE = "review.verification_report"
 VERIFICATION_MASK = "[economic-status verification report]"
@@ -116,7 +116,7 @@ class ReviewContracts:
             return Outgoing(VerificationReported(
                 case_id=case.id, application_id=case.application_id, township=case.township,
                 reported_on=event.reported_on,
-                report=self.keyring.seal(plain, VERIFICATION_MASK, VERIFICATION_PURPOSE,
+                report=self.keyring.encrypt(plain, VERIFICATION_MASK, VERIFICATION_PURPOSE,
                                          nonce_context=context),
             ), **where)
         if isinstance(event, ReviewCase.OpinionIssued):

@@ -12,7 +12,7 @@ from services.review import api
 from services.review.application import ReviewApplication
 from services.review.contracts import ReviewContracts
 from services.review.reactions import reactions
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.regions import load_county
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.contracts.registry import IntegrationEvent, contract
-from shared.pii import Keyring, Sealed
+from shared.fieldcrypt import EncryptedField, Keyring
 
 
 class _Part(BaseModel):
@@ -72,13 +72,13 @@ class MemberRef(_Part):
     name: str
     relation: str
     birth_date: date
-    resident_id: Sealed
+    resident_id: EncryptedField
     fingerprint: str
     disability: Disability | None = None
     serious_illness: bool = False
     work_capacity: WorkCapacity = WorkCapacity.FULL
     student: bool = False
-    phone: Sealed | None = None
+    phone: EncryptedField | None = None
 
 
 class IncomeItem(_Part):
@@ -97,7 +97,7 @@ class AssetItem(_Part):
 class BankAccountRef(_Part):
     bank: str
     holder_name: str
-    account: Sealed
+    account: EncryptedField
 
 
 class SupporterRef(_Part):
@@ -105,7 +105,7 @@ class SupporterRef(_Part):
 
     name: str
     relation: str
-    resident_id: Sealed
+    resident_id: EncryptedField
     fingerprint: str
 
 
@@ -223,7 +223,7 @@ class ApplicationAccepted(IntegrationEvent):
     village: str
     accepted_on: date
     household_size: int
-    household: Sealed
+    household: EncryptedField
     close_relative_declared: bool
     household_id: str | None = None
     linshi_type: LinshiType | None = None
@@ -239,15 +239,16 @@ class ApplicationAccepted(IntegrationEvent):
     @classmethod
     def sealing(cls, details: HouseholdDetails, keyring: Keyring, mask: str, nonce_context: str,
                 **clear: object) -> ApplicationAccepted:
-        blob = keyring.seal(details.model_dump_json(), mask, HOUSEHOLD_PURPOSE,
+        blob = keyring.encrypt(details.model_dump_json(), mask, HOUSEHOLD_PURPOSE,
                             nonce_context=nonce_context)
         return cls.model_validate({**clear, "household": blob,
                                    "household_size": len(details.members)})
 
     def details(self, keyring: Keyring) -> HouseholdDetails:
-        """Raises shared.pii.SealError without the key (or if the blob was tampered)."""
+        """Raises shared.fieldcrypt.DecryptionError without the key (or if the blob was
+        tampered)."""
         return HouseholdDetails.model_validate_json(
-            keyring.unseal(self.household, HOUSEHOLD_PURPOSE))
+            keyring.decrypt(self.household, HOUSEHOLD_PURPOSE))
 
     def opened(self, keyring: Keyring) -> ApplicationAcceptedV1:
         """The v1 shape, unsealed: what a consumer holding the key works with."""
@@ -377,18 +378,18 @@ class ChangeReported(IntegrationEvent):
     reported_on: date
     occurred_on: date
     subject: Literal["members", "income", "assets"]
-    details: Sealed
+    details: EncryptedField
 
     @classmethod
     def sealing(cls, details: ChangeDetails, keyring: Keyring, nonce_context: str,
                 **clear: object) -> ChangeReported:
-        blob = keyring.seal(details.model_dump_json(), "", CHANGE_PURPOSE,
+        blob = keyring.encrypt(details.model_dump_json(), "", CHANGE_PURPOSE,
                             nonce_context=nonce_context)
         return cls.model_validate({**clear, "details": blob})
 
     def opened(self, keyring: Keyring) -> ChangeReportedV1:
-        """The v1 shape, unsealed (shared.pii.SealError without the key)."""
-        details = ChangeDetails.model_validate_json(keyring.unseal(self.details,
+        """The v1 shape, unsealed (shared.fieldcrypt.DecryptionError without the key)."""
+        details = ChangeDetails.model_validate_json(keyring.decrypt(self.details,
                                                                    CHANGE_PURPOSE))
         return ChangeReportedV1.model_validate(
             {**self.model_dump(exclude={"details"}), **details.model_dump()})

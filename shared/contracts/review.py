@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.contracts.common import AssistanceKind
 from shared.contracts.registry import IntegrationEvent, contract
-from shared.pii import Sealed
+from shared.fieldcrypt import EncryptedField
 
 
 @contract
@@ -175,7 +175,7 @@ class PayeeRefV1(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
     bank: str
-    account: Sealed
+    account: EncryptedField
 
 
 class PayeeRef(PayeeRefV1):
@@ -263,7 +263,7 @@ class VerificationReported(IntegrationEvent):
     application_id: UUID
     township: str
     reported_on: date
-    report: Sealed
+    report: EncryptedField
 
 
 @contract

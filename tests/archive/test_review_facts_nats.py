@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from shared.auth import Principal, Role, TokenIssuer
 from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent
 from shared.contracts.publicity import NoticeClosed
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.runtime import ServiceRuntime
 from tests.support import actors
 from tests.support.infra import NatsServer

@@ -35,7 +35,7 @@ from datetime import date, datetime
 from services.disbursement.bank_files import bank_file_csv
 from services.disbursement.main import DisbursementSettings, build_application
 from shared.auth import Principal, Role
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from tests.support.disbursement import CHINA_TZ, china, started, upstream
 from tests.support.places import YELIN
 

@@ -30,8 +30,8 @@ from eventsourcing.cryptography import AESCipher
 from shared.auth import TokenIssuer
 from shared.bus import stream_name
 from shared.contracts import verify_chain
+from shared.fieldcrypt import Keyring
 from shared.lease import lease_key
-from shared.pii import Keyring
 from tests.support.flow import clerk, filing, stream_envelopes
 from tests.support.infra import NatsServer, free_port
 from tests.support.settings import ROOT

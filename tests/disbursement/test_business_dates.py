@@ -23,7 +23,7 @@ from services.review.domain import Entitlement
 from shared.clock import CHINA, ManualClock, local_date, month_of, today, today_from
 from shared.contracts import parse_data
 from shared.contracts.review import EntitlementChanged, PolicyChanged
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from tests.support.actors import LEADER
 from tests.support.disbursement import ReviewStream, application, started
 from tests.support.places import TAOYUAN, YELIN

@@ -25,7 +25,8 @@ from shared.contracts import (
 from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.intake import ApplicationAccepted, ChangeReported
 from shared.contracts.review import CaseConfirmed, EntitlementChanged
-from shared.pii import Keyring, make_resident_id
+from shared.fieldcrypt import Keyring
+from shared.pii import make_resident_id
 from tests.support.intake import CHILD_BORN, GRANNY_BORN, filing
 from tests.support.places import TAOYUAN, YELIN
 from tests.support.signing import sealed
@@ -106,14 +107,14 @@ async def test_acceptance_reaches_review_with_the_case_as_filed(
     accepted = sealed_accepted.opened(keyring)
     granny = accepted.members[0]
     assert granny.name == "黎阿婆" and granny.birth_date == GRANNY_BORN
-    assert keyring.unseal(granny.resident_id, "member.resident_id") == (
+    assert keyring.decrypt(granny.resident_id, "member.resident_id") == (
         body["members"][0]["resident_id"])
     assert granny.fingerprint == keyring.fingerprint(body["members"][0]["resident_id"])
     assert granny.phone is not None and granny.phone.mask == "138****5678"
     assert accepted.members[1].disability is not None
     assert accepted.members[1].disability.grade == 2
     assert accepted.bank_account is not None
-    assert keyring.unseal(accepted.bank_account.account, "bank_account.account") == (
+    assert keyring.decrypt(accepted.bank_account.account, "bank_account.account") == (
         "6228480402564890018")
     assert accepted.household_id == envelopes[1].household_id
     assert accepted.household_id and accepted.household_id.startswith("hh-")

@@ -24,7 +24,7 @@ from shared.auth import Role, TokenIssuer
 from shared.bus import stream_name
 from shared.clock import CHINA, ManualClock
 from shared.contracts import Envelope, verify_chain
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.runtime import ServiceRuntime
 from tests.support.infra import NatsServer
 from tests.support.places import TAOYUAN, YELIN

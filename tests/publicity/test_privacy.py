@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from services.publicity.main import PublicityRuntime
 from shared.contracts.review import PayeeRef
-from shared.pii import Keyring, make_resident_id, mask_bank_account, mask_name, mask_phone
+from shared.fieldcrypt import Keyring
+from shared.pii import make_resident_id, mask_bank_account, mask_name, mask_phone
 from shared.regions import load_county
 from tests.support.publicity import (
     ReviewStream,
@@ -108,7 +109,7 @@ def test_no_sensitive_value_reaches_a_public_response(
         stream.envelope(started(
             ent, case_id=case_id, monthly_amount=h["amount"],
             breakdown={"resident_id": rid, "income": leaks[3], "phone": phone},
-            payee=PayeeRef(name=name, bank="海南农信", account=KEYRING.seal(
+            payee=PayeeRef(name=name, bank="海南农信", account=KEYRING.encrypt(
                 account, mask_bank_account(account), "payee.account")),
             **place), ent, household_id=rid),
         stream.envelope(termination(ent, case_id, reasons=leaks, **place), ent),

@@ -13,7 +13,7 @@ import pytest
 
 from shared.auth import Role
 from shared.contracts.intake import ChangeDetails, ChangeReported
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.runtime import ServiceRuntime
 from tests.support.places import GUANGPO, YELIN
 from tests.support.review import (

@@ -16,7 +16,7 @@ from shared.auth import Principal, Role
 from shared.bus import OutboxRelay
 from shared.contracts import Envelope, parse_data, verify_chain
 from shared.contracts.review import HomeVisitRecorded, InvestigationAssigned, JointReviewHeld
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.runtime import ServiceRuntime
 from tests.support.places import YELIN
 from tests.support.review import PANEL, REPORT, opened, visit_body

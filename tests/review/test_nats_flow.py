@@ -22,7 +22,8 @@ from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, ve
 from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.intake import MEMBER_ID_PURPOSE
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
-from shared.pii import Keyring, Sealed, mask_resident_id
+from shared.fieldcrypt import EncryptedField, Keyring
+from shared.pii import mask_resident_id
 from shared.runtime import ServiceRuntime
 from tests.support import actors
 from tests.support.infra import NatsServer
@@ -178,10 +179,10 @@ async def test_acceptance_to_entitlement_over_nats(
     assert started.household_id == "hh-li-001" and started.township == YELIN
     # The bank account travels sealed end to end: only a key holder reads it.
     payee = started.data["payee"]
-    assert keyring.unseal(Sealed.model_validate(payee["account"]), "bank_account") == \
+    assert keyring.decrypt(EncryptedField.model_validate(payee["account"]), "bank_account") == \
         "6228480123456789012"
     # The holder's ID only masked, by review, from the ID it unsealed (for the bank roster).
-    ids = [keyring.unseal(m.resident_id, MEMBER_ID_PURPOSE) for m in accepted.members]
+    ids = [keyring.decrypt(m.resident_id, MEMBER_ID_PURPOSE) for m in accepted.members]
     assert payee["resident_id_mask"] == mask_resident_id(ids[0])  # 黎阿婆 holds the account
     assert started.version == 2
 
@@ -190,7 +191,7 @@ async def test_acceptance_to_entitlement_over_nats(
     report = next(e for e in everything if e.type == "verification_reported")
     raw = report.to_bytes().decode()
     assert "8,000 in total" not in raw and "consistent with the declaration" not in raw
-    opened = json.loads(keyring.unseal(Sealed.model_validate(report.data["report"]),
+    opened = json.loads(keyring.decrypt(EncryptedField.model_validate(report.data["report"]),
                                        "review.verification_report"))
     assert opened == REPORT
     # Every event left review (issue 16); the report's words are in none of them, and no

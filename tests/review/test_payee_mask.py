@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from shared.contracts.intake import MEMBER_ID_PURPOSE, ApplicationAcceptedV1
-from shared.pii import Keyring, mask_resident_id
+from shared.fieldcrypt import Keyring
+from shared.pii import mask_resident_id
 from shared.runtime import ServiceRuntime
 from tests.support.review import INTAKE_CLERK, acceptance
 
@@ -22,7 +23,7 @@ def holder_mask(review: ServiceRuntime, accepted: ApplicationAcceptedV1) -> str 
 def test_the_payee_carries_the_holders_masked_id(review: ServiceRuntime,
                                                   keyring: Keyring) -> None:
     accepted = acceptance(keyring)
-    granny = keyring.unseal(accepted.members[0].resident_id, MEMBER_ID_PURPOSE)
+    granny = keyring.decrypt(accepted.members[0].resident_id, MEMBER_ID_PURPOSE)
     assert holder_mask(review, accepted) == mask_resident_id(granny) != granny
     stored = [e for _, e in review.app.iter_domain_events()]
     assert stored and not [e for e in stored if granny in repr(vars(e))]

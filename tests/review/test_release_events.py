@@ -43,7 +43,7 @@ from services.review.values import (
 )
 from shared.auth import Principal, Role
 from shared.contracts import Actor
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.regions import load_county
 from tests.support.release_review import (
     APPLICATIONS,

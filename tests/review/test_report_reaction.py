@@ -17,7 +17,7 @@ from shared.bus import TrackedConsumer
 from shared.contracts import GENESIS_HASH, Actor, Envelope
 from shared.contracts.publicity import ReportUpheld
 from shared.errors import DomainError
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.runtime import ServiceRuntime
 from tests.support.places import GUANGPO, TAOYUAN, YELIN
 from tests.support.review import confirmed

@@ -16,7 +16,8 @@ from shared.contracts.intake import (
     ApplicationAcceptedV1,
     HouseholdDetails,
 )
-from shared.pii import Keyring, SealError, mask_name
+from shared.fieldcrypt import DecryptionError, Keyring
+from shared.pii import mask_name
 from shared.runtime import ServiceRuntime
 from tests.support.review import INTAKE_CLERK, acceptance
 from tests.support.signing import sealed
@@ -75,9 +76,9 @@ def test_a_tampered_or_foreign_household_opens_nothing(
     blob = sealed.household
     flipped = blob.model_copy(update={"ciphertext": ("A" if blob.ciphertext[0] != "A" else "B")
                                       + blob.ciphertext[1:]})
-    with pytest.raises(SealError):
+    with pytest.raises(DecryptionError):
         review.app.open_case(sealed.model_copy(update={"household": flipped}), INTAKE_CLERK)
     foreign = sealed_copy(acceptance(keyring), Keyring.generate(keyring.current_kid))
-    with pytest.raises(SealError):
+    with pytest.raises(DecryptionError):
         review.app.open_case(foreign, INTAKE_CLERK)
     assert review.app.recorder.max_notification_id() == before

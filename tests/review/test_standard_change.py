@@ -18,7 +18,7 @@ from services.review.main import ReviewSettings
 from services.review.values import Household, OpinionInputs
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.regions import load_county
 from tests.support.actors import LEADER
 from tests.support.places import GUANGPO, YELIN

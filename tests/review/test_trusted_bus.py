@@ -21,7 +21,7 @@ from nats.js import JetStreamContext
 from shared.auth import Role
 from shared.bus import Bus, OutboxRelay, RelayHalted
 from shared.contracts import GENESIS_HASH, Envelope
-from shared.pii import Keyring
+from shared.fieldcrypt import Keyring
 from shared.runtime import ServiceRuntime
 from shared.signing import BusSigner
 from tests.support import actors

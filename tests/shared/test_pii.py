@@ -1,4 +1,5 @@
-"""Tests for shared.pii: resident IDs, masks, sealing and fingerprints."""
+"""Tests for shared.pii and shared.fieldcrypt: resident IDs, masks, field encryption and
+fingerprints."""
 
 from __future__ import annotations
 
@@ -11,17 +12,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from shared.fieldcrypt import DecryptionError, EncryptedField, Keyring, KeyringError, keyed_hash
 from shared.pii import (
     COMPOUND_SURNAMES,
     InvalidResidentId,
-    Keyring,
-    KeyringError,
     ResidentId,
-    Sealed,
-    SealError,
     age_on,
     check_character,
-    keyed_hash,
     make_resident_id,
     mask_bank_account,
     mask_name,
@@ -389,18 +386,19 @@ def _flip(b64: str, index: int = 0) -> str:
 def test_seal_round_trip(value: str, purpose: str) -> None:
     ring = Keyring.generate("k1")
     mask = "*" * (len(value) + 1)  # never equal to the value
-    sealed = ring.seal(value, mask, purpose)
+    sealed = ring.encrypt(value, mask, purpose)
     assert sealed.kid == "k1"
     assert sealed.mask == mask
-    assert ring.unseal(sealed, purpose) == value
+    assert ring.decrypt(sealed, purpose) == value
     # Through JSON, as on the bus.
-    assert ring.unseal(Sealed.model_validate_json(sealed.model_dump_json()), purpose) == value
+    travelled = EncryptedField.model_validate_json(sealed.model_dump_json())
+    assert ring.decrypt(travelled, purpose) == value
 
 
 @given(resident_ids())
 def test_sealed_json_never_contains_the_plaintext(number: str) -> None:
     ring = Keyring.generate("k1")
-    sealed = ring.seal(number, mask_resident_id(number), PURPOSE)
+    sealed = ring.encrypt(number, mask_resident_id(number), PURPOSE)
     text = sealed.model_dump_json()
     assert number not in text
     assert number[:17] not in text
@@ -408,8 +406,8 @@ def test_sealed_json_never_contains_the_plaintext(number: str) -> None:
 
 
 def test_each_seal_uses_a_fresh_nonce(keyring: Keyring) -> None:
-    a = keyring.seal("13812345678", "138****5678", "applicant.phone")
-    b = keyring.seal("13812345678", "138****5678", "applicant.phone")
+    a = keyring.encrypt("13812345678", "138****5678", "applicant.phone")
+    b = keyring.encrypt("13812345678", "138****5678", "applicant.phone")
     assert a.nonce != b.nonce
     assert a.ciphertext != b.ciphertext
 
@@ -417,59 +415,59 @@ def test_each_seal_uses_a_fresh_nonce(keyring: Keyring) -> None:
 @given(st.data())
 def test_tampered_ciphertext_raises(data: st.DataObject) -> None:
     ring = Keyring.generate("k1")
-    sealed = ring.seal("46902819900101002X", "469*************2X", PURPOSE)
+    sealed = ring.encrypt("46902819900101002X", "469*************2X", PURPOSE)
     # Flip a character that carries whole bits (base64url's last char may be partly padding).
     index = data.draw(st.integers(0, len(sealed.ciphertext) - 2))
     tampered = sealed.model_copy(update={"ciphertext": _flip(sealed.ciphertext, index)})
-    with pytest.raises(SealError):
-        ring.unseal(tampered, PURPOSE)
+    with pytest.raises(DecryptionError):
+        ring.decrypt(tampered, PURPOSE)
 
 
 def test_tampered_nonce_raises(keyring: Keyring) -> None:
-    sealed = keyring.seal("46902819900101002X", "469*************2X", PURPOSE)
-    with pytest.raises(SealError):
-        keyring.unseal(sealed.model_copy(update={"nonce": _flip(sealed.nonce)}), PURPOSE)
-    with pytest.raises(SealError):  # wrong length
-        keyring.unseal(sealed.model_copy(update={"nonce": sealed.nonce[:8]}), PURPOSE)
+    sealed = keyring.encrypt("46902819900101002X", "469*************2X", PURPOSE)
+    with pytest.raises(DecryptionError):
+        keyring.decrypt(sealed.model_copy(update={"nonce": _flip(sealed.nonce)}), PURPOSE)
+    with pytest.raises(DecryptionError):  # wrong length
+        keyring.decrypt(sealed.model_copy(update={"nonce": sealed.nonce[:8]}), PURPOSE)
 
 
 def test_truncated_ciphertext_raises(keyring: Keyring) -> None:
-    sealed = keyring.seal("x", "*", PURPOSE)
+    sealed = keyring.encrypt("x", "*", PURPOSE)
     for cut in ("", "A", "AAAAA", sealed.ciphertext[:-4]):
-        with pytest.raises(SealError):
-            keyring.unseal(sealed.model_copy(update={"ciphertext": cut}), PURPOSE)
+        with pytest.raises(DecryptionError):
+            keyring.decrypt(sealed.model_copy(update={"ciphertext": cut}), PURPOSE)
 
 
 def test_wrong_purpose_raises(keyring: Keyring) -> None:
-    sealed = keyring.seal("46902819900101002X", "469*************2X", "applicant.resident_id")
-    with pytest.raises(SealError):
-        keyring.unseal(sealed, "household_member.resident_id")
+    sealed = keyring.encrypt("46902819900101002X", "469*************2X", "applicant.resident_id")
+    with pytest.raises(DecryptionError):
+        keyring.decrypt(sealed, "household_member.resident_id")
 
 
 def test_unknown_kid_raises(keyring: Keyring) -> None:
-    sealed = keyring.seal("46902819900101002X", "469*************2X", PURPOSE)
-    with pytest.raises(SealError, match="unknown key id"):
-        keyring.unseal(sealed.model_copy(update={"kid": "k9"}), PURPOSE)
-    with pytest.raises(SealError):
-        Keyring.generate("k1").unseal(sealed, PURPOSE)  # same kid, different key
+    sealed = keyring.encrypt("46902819900101002X", "469*************2X", PURPOSE)
+    with pytest.raises(DecryptionError, match="unknown key id"):
+        keyring.decrypt(sealed.model_copy(update={"kid": "k9"}), PURPOSE)
+    with pytest.raises(DecryptionError):
+        Keyring.generate("k1").decrypt(sealed, PURPOSE)  # same kid, different key
 
 
 def test_relabelled_kid_raises(keyring: Keyring) -> None:
-    old = keyring.seal("secret", "******", PURPOSE)
+    old = keyring.encrypt("secret", "******", PURPOSE)
     keyring.rotate("k2")
-    with pytest.raises(SealError):
-        keyring.unseal(old.model_copy(update={"kid": "k2"}), PURPOSE)
+    with pytest.raises(DecryptionError):
+        keyring.decrypt(old.model_copy(update={"kid": "k2"}), PURPOSE)
 
 
 def test_rotation_keeps_old_seals_readable(keyring: Keyring) -> None:
-    old = keyring.seal("王五", "王*", "applicant.name")
+    old = keyring.encrypt("王五", "王*", "applicant.name")
     keyring.rotate("k2")
-    new = keyring.seal("张三丰", "张**", "applicant.name")
+    new = keyring.encrypt("张三丰", "张**", "applicant.name")
     assert (old.kid, new.kid) == ("k1", "k2")
     assert keyring.current_kid == "k2"
     assert keyring.kids == {"k1", "k2"}
-    assert keyring.unseal(old, "applicant.name") == "王五"
-    assert keyring.unseal(new, "applicant.name") == "张三丰"
+    assert keyring.decrypt(old, "applicant.name") == "王五"
+    assert keyring.decrypt(new, "applicant.name") == "张三丰"
     with pytest.raises(KeyringError):
         keyring.rotate("k1")
 
@@ -482,21 +480,21 @@ def test_rotation_keeps_fingerprints(keyring: Keyring) -> None:
 
 def test_seal_rejects_mask_equal_to_plaintext_and_empty_purpose(keyring: Keyring) -> None:
     with pytest.raises(ValueError, match="mask"):
-        keyring.seal("13812345678", "13812345678", "applicant.phone")
+        keyring.encrypt("13812345678", "13812345678", "applicant.phone")
     with pytest.raises(ValueError, match="purpose"):
-        keyring.seal("13812345678", "138****5678", "")
+        keyring.encrypt("13812345678", "138****5678", "")
 
 
 def test_sealed_model_is_frozen_and_strict() -> None:
-    sealed = Keyring.generate("k1").seal("v", "*", PURPOSE)
+    sealed = Keyring.generate("k1").encrypt("v", "*", PURPOSE)
     with pytest.raises(ValidationError):
         sealed.mask = "v"  # type: ignore[misc]
     with pytest.raises(ValidationError):
-        Sealed.model_validate({**sealed.model_dump(), "plaintext": "v"})
+        EncryptedField.model_validate({**sealed.model_dump(), "plaintext": "v"})
     with pytest.raises(ValidationError):
-        Sealed.model_validate({**sealed.model_dump(), "nonce": "not base64!"})
+        EncryptedField.model_validate({**sealed.model_dump(), "nonce": "not base64!"})
     with pytest.raises(ValidationError):
-        Sealed.model_validate({**sealed.model_dump(), "kid": ""})
+        EncryptedField.model_validate({**sealed.model_dump(), "kid": ""})
 
 
 def test_keyring_repr_shows_no_key_material(keyring: Keyring) -> None:
@@ -517,7 +515,7 @@ def test_bad_kids_are_rejected(kid: str) -> None:
 
 def test_file_round_trip_with_private_mode(tmp_path, keyring: Keyring) -> None:
     path = tmp_path / "bus-keyring.json"
-    sealed = keyring.seal("46902819900101002X", "469*************2X", PURPOSE)
+    sealed = keyring.encrypt("46902819900101002X", "469*************2X", PURPOSE)
     keyring.rotate("k2")
     keyring.to_file(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -529,7 +527,7 @@ def test_file_round_trip_with_private_mode(tmp_path, keyring: Keyring) -> None:
 
     loaded = Keyring.from_file(path)
     assert loaded.current_kid == "k2"
-    assert loaded.unseal(sealed, PURPOSE) == "46902819900101002X"
+    assert loaded.decrypt(sealed, PURPOSE) == "46902819900101002X"
     assert loaded.fingerprint("11010519491231002X") == keyring.fingerprint("11010519491231002X")
     assert [p.name for p in tmp_path.iterdir()] == ["bus-keyring.json"]  # no temp files left
 
@@ -548,11 +546,11 @@ def test_load_or_create_creates_then_loads(tmp_path) -> None:
     first = Keyring.load_or_create(path)
     assert path.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    sealed = first.seal("王五", "王*", "applicant.name")
+    sealed = first.encrypt("王五", "王*", "applicant.name")
 
     second = Keyring.load_or_create(path)
     assert second.current_kid == first.current_kid
-    assert second.unseal(sealed, "applicant.name") == "王五"
+    assert second.decrypt(sealed, "applicant.name") == "王五"
     assert second.fingerprint("11010519491231002X") == first.fingerprint("11010519491231002X")
 
 
@@ -614,9 +612,9 @@ def test_fingerprint_separates_people(a: str, b: str) -> None:
 
 def test_seal_with_nonce_context_is_deterministic_and_still_unseals() -> None:
     ring = Keyring.generate("k1")
-    a = ring.seal("11010519491231002X", "110***********002X", "member.resident_id", "evt-1")
-    b = ring.seal("11010519491231002X", "110***********002X", "member.resident_id", "evt-1")
-    c = ring.seal("11010519491231002X", "110***********002X", "member.resident_id", "evt-2")
+    a = ring.encrypt("11010519491231002X", "110***********002X", "member.resident_id", "evt-1")
+    b = ring.encrypt("11010519491231002X", "110***********002X", "member.resident_id", "evt-1")
+    c = ring.encrypt("11010519491231002X", "110***********002X", "member.resident_id", "evt-2")
     assert a == b
     assert a.nonce != c.nonce
-    assert ring.unseal(a, "member.resident_id") == "11010519491231002X"
+    assert ring.decrypt(a, "member.resident_id") == "11010519491231002X"

@@ -21,7 +21,8 @@ from shared.contracts.review import (
     SpotCheckResult,
     TemporaryPaymentApproved,
 )
-from shared.pii import Keyring, mask_bank_account
+from shared.fieldcrypt import Keyring
+from shared.pii import mask_bank_account
 from tests.support.actors import LEADER
 from tests.support.places import GUANGPO_201, TAOYUAN, YELIN
 from tests.support.signing import sealed
@@ -38,7 +39,7 @@ def keyring(keys_dir: Path) -> Keyring:
 
 def payee(ring: Keyring, name: str, account: str,
           resident_id_mask: str | None = None) -> PayeeRef:
-    return PayeeRef(name=name, bank="海南农信", account=ring.seal(
+    return PayeeRef(name=name, bank="海南农信", account=ring.encrypt(
         account, mask_bank_account(account), ACCOUNT_PURPOSE),
         resident_id_mask=resident_id_mask)
 

@@ -22,7 +22,8 @@ from services.intake.values import Household, HouseholdChange
 from shared.auth import Principal, Role
 from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
-from shared.pii import Keyring, make_resident_id
+from shared.fieldcrypt import Keyring
+from shared.pii import make_resident_id
 from shared.regions import load_county
 
 OUT = Path(__file__).parents[1] / "data" / "release_events" / "intake"

@@ -36,7 +36,8 @@ from shared.auth import Principal, Role
 from shared.contracts import Actor
 from shared.contracts.intake import ApplicationAcceptedV1, ChangeReportedV1
 from shared.contracts.publicity import ReportUpheld
-from shared.pii import Keyring, make_resident_id, mask_resident_id
+from shared.fieldcrypt import Keyring
+from shared.pii import make_resident_id, mask_resident_id
 from shared.regions import load_county
 
 OUT = Path(__file__).parents[1] / "data" / "release_events" / "review"
@@ -82,7 +83,8 @@ def people(keyring: Keyring, applicant_born: date) -> list[dict[str, Any]]:
     ]):
         rid = make_resident_id("469028", born, seq + 10, sex)
         out.append({"name": name, "relation": relation, "birth_date": born,
-                    "resident_id": keyring.seal(rid, mask_resident_id(rid), "member.resident_id"),
+                    "resident_id": keyring.encrypt(rid, mask_resident_id(rid),
+                                                   "member.resident_id"),
                     "fingerprint": keyring.fingerprint(rid), **extra})
     return out
 
@@ -104,7 +106,7 @@ def accepted(keyring: Keyring, which: str, kind: str, on: date, linshi_type: str
         ],
         "assets": [{"kind": "deposit", "value": Decimal(8000)}],
         "bank_account": {"bank": "海南农信", "holder_name": "黎阿婆",
-                         "account": keyring.seal("6228480123456789012", "***************9012",
+                         "account": keyring.encrypt("6228480123456789012", "***************9012",
                                                  "bank_account")},
     })
 

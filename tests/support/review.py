@@ -16,7 +16,8 @@ from services.review.domain import PolicyTerms
 from shared.auth import Role
 from shared.contracts import Actor
 from shared.contracts.intake import ApplicationAcceptedV1
-from shared.pii import Keyring, make_resident_id, mask_resident_id
+from shared.fieldcrypt import Keyring
+from shared.pii import make_resident_id, mask_resident_id
 from shared.runtime import ServiceRuntime
 from tests.support.actors import CLERK
 from tests.support.places import TAOYUAN, YELIN
@@ -101,7 +102,8 @@ def people(keyring: Keyring) -> list[dict[str, Any]]:
     ]):
         rid = make_resident_id("469028", born, seq + 10, sex)
         out.append({"name": name, "relation": relation, "birth_date": born,
-                    "resident_id": keyring.seal(rid, mask_resident_id(rid), "member.resident_id"),
+                    "resident_id": keyring.encrypt(rid, mask_resident_id(rid),
+                                                   "member.resident_id"),
                     "fingerprint": keyring.fingerprint(rid), **extra})
     return out
 
@@ -128,7 +130,7 @@ def acceptance(keyring: Keyring, *, kind: str = "dibao", township: str = YELIN,
         ],
         "assets": [{"kind": "deposit", "value": Decimal(8000)}],
         "bank_account": {"bank": "海南农信", "holder_name": "黎阿婆",
-                         "account": keyring.seal("6228480123456789012", "***************9012",
+                         "account": keyring.encrypt("6228480123456789012", "***************9012",
                                                  "bank_account")},
     }
     data.update(extra)

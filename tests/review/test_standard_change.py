@@ -12,6 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import select
 
 from services.review.application import ReviewApplication
 from services.review.domain import Entitlement, compute
@@ -85,3 +86,39 @@ def test_a_new_standard_is_listed_confirmed_and_recorded_once(tmp_path: Path,
         assert after.monthly_amount == Decimal(by_id[str(e.id)]["new"])
     assert app.entitlement(OTHER, theirs.id).policy_version == 1
     assert app.confirm_standard_change(LEADER, YELIN, 2)["changed"] == 0  # once
+
+
+def entitlement_rows(app: ReviewApplication) -> list[dict[str, Any]]:
+    t = app.views.entitlements
+    with app.read_session() as s:
+        return [dict(r._mapping) for r in s.execute(select(t).order_by(t.c.entitlement_id))]
+
+
+def test_one_save_of_many_events_leaves_the_rows_one_event_at_a_time_would(
+        tmp_path: Path, keys_dir: Path) -> None:
+    """The projection batches a save's updates (one executemany per run of like updates):
+    the rows must end as a replay, one event at a time, leaves them."""
+    app = app_on(tmp_path, keys_dir)
+    app.publish_policy(BUREAU, date(2026, 2, 1), TERMS, "首版")
+    app.publish_policy(BUREAU, date(2026, 5, 1),
+                       {**TERMS, "dibao_standard_rural": "720", "dibao_standard_urban": "760"},
+                       "县政府提高低保标准")
+    ents = [live(app, YELIN, urban=bool(i % 2)) for i in range(4)]
+    app.today = lambda: date(2026, 5, 3)
+    changes, _ = app._standard_changes(LEADER, YELIN, 2)
+    for e, amount, breakdown in changes:
+        assert e.restandardise(amount, breakdown, 2, "2026-05", app.today(), LEADER.actor())
+    today, rhythm = app.today(), app.rhythm_for(app.today())
+    first, second = (next(e for e, _, _ in changes if e.id == x.id) for x in ents[:2])
+    first.suspend(["外出务工核实中"], today, rhythm, LEADER.actor())  # same row, same column:
+    first.resume(["核实无误"], today, rhythm, LEADER.actor())  # the later one must win
+    second.record_recheck(today, "无变化", False, date(2027, 5, 1), LEADER.actor())
+    app.save(*(e for e, _, _ in changes))
+
+    saved = entitlement_rows(app)
+    by_id = {r["entitlement_id"]: r for r in saved}
+    assert by_id[str(first.id)]["status"] == "active"
+    assert by_id[str(second.id)]["recheck_due"] == date(2027, 5, 1)
+    assert {r["monthly_amount"] for r in saved} == {str(e.monthly_amount) for e, _, _ in changes}
+    app.rebuild_projections()
+    assert entitlement_rows(app) == saved

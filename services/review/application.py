@@ -54,7 +54,7 @@ from shared.contracts.intake import (
 )
 from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
-from shared.eventstore import ServiceApplication
+from shared.eventstore import ServiceApplication, cycle_collection_paused
 from shared.pii import Keyring
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
@@ -582,11 +582,12 @@ class ReviewApplication(ServiceApplication):
                                 policy_version: int) -> dict[str, Any]:
         """The township confirms: each change an event with reason 标准调整, in one
         transaction (all or nothing)."""
-        changes, month = self._standard_changes(who, township, policy_version)
-        today, actor = self.today(), who.actor()
-        changed = [e for e, a, b in changes
-                   if e.restandardise(a, b, policy_version, month, today, actor)]
-        self.save(*changed)
+        with cycle_collection_paused():  # a township's thousands of entitlements at once
+            changes, month = self._standard_changes(who, township, policy_version)
+            today, actor = self.today(), who.actor()
+            changed = [e for e, a, b in changes
+                       if e.restandardise(a, b, policy_version, month, today, actor)]
+            self.save(*changed)
         return {"township": township, "policy_version": policy_version,
                 "effective_month": month, "changed": len(changed)}
 

@@ -156,6 +156,17 @@ class ReasonsIn(Body):
     reasons: list[Reason] = Field(default=[], max_length=20)
 
 
+class EndForCauseIn(Body):
+    """注销 for a death or a fraud, from the first month not due (backdated: disbursement
+    recovers the months paid since); fraud may carry the fine, 1-3x [S1 Art. 68]."""
+
+    cause: Literal["death", "fraud"]
+    first_month_not_due: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    reasons: list[Reason] = Field(default=[], max_length=20)
+    fine_multiple: Decimal | None = Field(None, ge=1, le=3, decimal_places=2)
+    fine_reason: Reason | None = None
+
+
 class ConfirmIn(Body):
     notice: Statement  # the written confirmation notice
 
@@ -748,6 +759,16 @@ def router(app: ReviewApplication) -> APIRouter:
                                  who: Principal = Depends(leader)) -> Response:
         return command(request, who, None, lambda: app.confirm_standard_change(
             who, township, policy_version))
+
+    # --- issue 18: 注销 for a death or a fraud (a separate block; moved with the routes) ----
+
+    @r.post("/entitlements/{entitlement_id}/end-for-cause", tags=["entitlements"],
+            response_model=EntitlementStep)
+    def end_for_cause(entitlement_id: UUID, body: EndForCauseIn, request: Request,
+                      who: Principal = Depends(leader)) -> Response:
+        return command(request, who, body, lambda: _ent(app.end_for_cause(
+            who, entitlement_id, body.cause, body.first_month_not_due, body.reasons,
+            body.fine_multiple, body.fine_reason)))
 
     return r
 

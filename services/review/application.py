@@ -639,6 +639,20 @@ class ReviewApplication(ServiceApplication):
         self.save(ent)
         return ent
 
+    def end_for_cause(self, who: Principal, entitlement_id: UUID, cause: str,
+                      first_month_not_due: str, reasons: list[str],
+                      fine_multiple: Decimal | None = None,
+                      fine_reason: str | None = None) -> Entitlement:
+        """注销 for a death or a fraud, backdated to the first month not due; the
+        EntitlementChanged it emits states the cause (and fraud's fine), so disbursement
+        recovers the months paid since and records the fine."""
+        ent = self.entitlement(who, entitlement_id)
+        today = self.today()
+        ent.end_for_cause(cause, first_month_not_due, reasons, today, self.rhythm_for(today),
+                          who.actor(), fine_multiple=fine_multiple, fine_reason=fine_reason)
+        self.save(ent)
+        return ent
+
     def change_reported(self, reported: ChangeReported | ChangeReportedV1,
                         actor: dict[str, Any]) -> bool:
         """A change reported in intake: kept on the entitlement for the township, whose

@@ -39,7 +39,7 @@ from uuid import uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.disbursement.documents import bank_file_csv  # noqa: E402
+from services.disbursement.bank_files import bank_file_csv  # noqa: E402
 from services.disbursement.domain import Resolution, Upstream  # noqa: E402
 from services.disbursement.main import DisbursementSettings, build_application  # noqa: E402
 from shared.auth import Principal, Role  # noqa: E402

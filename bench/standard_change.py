@@ -39,6 +39,7 @@ from eventsourcing.domain import Aggregate, event  # noqa: E402
 from services.review.application import ReviewApplication  # noqa: E402
 from services.review.domain import Entitlement, compute  # noqa: E402
 from services.review.main import ReviewSettings  # noqa: E402
+from services.review.values import OpinionInputs  # noqa: E402
 from shared.auth import Principal, Role  # noqa: E402
 from shared.pii import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
@@ -99,7 +100,8 @@ def main() -> None:
         for urban in (False, True):
             inputs: dict[str, Any] = {"household": household(urban=urban),
                                       "on": date(2026, 3, 1)}
-            variants.append((urban, inputs, compute("dibao", inputs, terms())))
+            variants.append((urban, inputs,
+                             compute("dibao", OpinionInputs.of(inputs), terms()).to_stored()))
         with Timer() as setup:
             for i in range(0, a.entitlements, BATCH):
                 batch = []

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -16,12 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from opentelemetry.trace import SpanKind
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deploy.console import mount_console
 from shared.contracts.common import SERVICES
-from shared.openapi import ASSETS, docs_page, merge
+from shared.openapi import ASSETS, GATEWAY_DOCS_TITLE, docs_page, merge
+from shared.telemetry import current_headers, setup_telemetry, span
 from shared.web import InFlightLimit, problem
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -49,6 +51,10 @@ class GatewaySettings(BaseSettings):
     # Browser origins allowed to call the API (frontends on their own host), e.g.
     # GATEWAY_CORS_ORIGINS='["https://lingshui.example.gov.cn"]'. Empty: no cross-origin calls.
     cors_origins: list[str] = []
+    # Its spans (the server span, and the hop to the service whose server span is its child)
+    # go where the services' go: GATEWAY_TELEMETRY_EXPORTER=otlp, GATEWAY_OTLP_ENDPOINT.
+    telemetry_exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str | None = None
 
     def upstream(self, service: str) -> str:
         return f"http://{self.upstream_host}:{getattr(self, f'{service}_port')}"
@@ -168,7 +174,7 @@ def create_gateway(settings: GatewaySettings,
 
     @app.get("/api/docs", include_in_schema=False)
     async def docs() -> Response:
-        return docs_page("Lingshui social assistance API")
+        return docs_page(GATEWAY_DOCS_TITLE)
 
     app.mount("/api/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets")
 
@@ -193,10 +199,18 @@ def create_gateway(settings: GatewaySettings,
         prior = request.headers.get("x-forwarded-for")
         headers["x-forwarded-for"] = f"{prior}, {client_ip}" if prior else client_ip
         headers["x-forwarded-prefix"] = f"/api/{service}"  # the docs' server URL
+        # One trace: the forwarded request carries the gateway's own span (a client span in
+        # the gateway's server span) as `traceparent`, so the service's server span is its
+        # child; the client's traceparent, if any, is the gateway's parent, not the service's.
+        for name in ("traceparent", "tracestate"):
+            headers.pop(name, None)
         try:
-            upstream = await client.request(
-                request.method, f"{settings.upstream(service)}/{forwardable(path)}",
-                params=request.query_params, content=body, headers=headers)
+            with span(f"forward {service}", kind=SpanKind.CLIENT, service=service) as hop:
+                headers.update(current_headers())
+                upstream = await client.request(
+                    request.method, f"{settings.upstream(service)}/{forwardable(path)}",
+                    params=request.query_params, content=body, headers=headers)
+                hop.set_attribute("http.response.status_code", upstream.status_code)
         except httpx.InvalidURL:
             return problem(400, "gateway.invalid_url", "the request URL cannot be forwarded",
                            request, field="path")
@@ -214,6 +228,7 @@ def create_gateway(settings: GatewaySettings,
 
 def main() -> None:
     settings = GatewaySettings()
+    setup_telemetry("gateway", settings.telemetry_exporter, settings.otlp_endpoint)
     uvicorn.run(create_gateway(settings), host=settings.http_host, port=settings.http_port,
                 log_level="warning")
 

@@ -32,11 +32,12 @@ from shared.auth import ROLE_LABELS, Role, roles_of
 
 # The contract's version: bump it whenever the merged spec changes shape (paths, methods,
 # parameters, schemas, status codes); tests/contract/test_openapi.py holds the snapshot to it.
-API_VERSION = "1.2.0"
+API_VERSION = "1.4.0"
 
 CATALOGUES = Path(__file__).parent / "data" / "api"
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 PROBLEM = "application/problem+json"
+JSON = "application/json"
 METHODS = ("get", "put", "post", "delete", "patch")
 FILE_TYPES = {
     "csv": "text/csv",
@@ -103,10 +104,21 @@ def _load(name: str) -> dict[str, Any]:
         return yaml.safe_load(f) or {}
 
 
+def _for_service(value: Any, service: str) -> Any:
+    """The shared catalogue's `$service` placeholders, as this service says them."""
+    if isinstance(value, str):
+        return value.replace("$service", service)
+    if isinstance(value, dict):
+        return {k: _for_service(v, service) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_for_service(v, service) for v in value]
+    return value
+
+
 @cache
 def catalogue(service: str) -> dict[str, Any]:
     """The service's catalogue over the one every service shares (health, ops)."""
-    common, own = _load("common"), _load(service)
+    common, own = _for_service(_load("common"), service), _load(service)
     return {key: {**(common.get(key) or {}), **(own.get(key) or {})}
             for key in ("tags", "operations")}
 
@@ -228,9 +240,9 @@ def _complete(op: dict[str, Any], route: Any, method: str,
             media["example"] = entry["example"]
     if entry.get("response_example") is not None:
         ok = next((s for s in responses if s.startswith("2")), None)
-        if ok is not None:
-            for media in responses[ok].get("content", {}).values():
-                media["example"] = entry["response_example"]
+        if ok is not None and JSON in responses[ok].get("content", {}):
+            # The JSON answer's: a file the same operation can answer with is not it.
+            responses[ok]["content"][JSON]["example"] = entry["response_example"]
     for status in sorted(_errors_for(route, op, secured) | set(entry.get("errors", []))):
         responses.setdefault(str(status), _problem_response(status))
 
@@ -258,6 +270,9 @@ _PREFIX = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
 def forwarded_prefix(request: Request) -> str | None:
     prefix = request.headers.get("x-forwarded-prefix", "").rstrip("/")
     return prefix if _PREFIX.match(prefix) else None
+
+
+GATEWAY_DOCS_TITLE = "Lingshui social assistance API"  # /api/docs, at either gateway
 
 
 def docs_page(title: str) -> HTMLResponse:
@@ -338,6 +353,20 @@ def _named(response: dict[str, Any]) -> bool:
     return True
 
 
+def _has_examples(op: dict[str, Any]) -> bool:
+    """A request example where the operation takes a body, and a response example on each
+    application/json success response: what a client developer copies first."""
+    def shown(media: dict[str, Any]) -> bool:
+        return media.get("example") is not None or bool(media.get("examples"))
+
+    body = op.get("requestBody", {}).get("content", {})
+    if not all(shown(m) for m in body.values()):
+        return False
+    return all(shown(r["content"]["application/json"])
+               for s, r in op.get("responses", {}).items()
+               if s.startswith("2") and "application/json" in r.get("content", {}))
+
+
 def gaps(spec: dict[str, Any]) -> list[str]:
     """Every operation that misses a part of the contract, named: `METHOD path: what`."""
     out = []
@@ -367,6 +396,8 @@ def gaps(spec: dict[str, Any]) -> list[str]:
         if method == "POST" and not any(p.get("name") == "Idempotency-Key"
                                         for p in op.get("parameters", [])):
             missing.append("Idempotency-Key header")
+        if not _has_examples(op):
+            missing.append("example")
         if missing:
             out.append(f"{method} {path}: missing {', '.join(missing)}")
     return out

@@ -26,7 +26,7 @@ from shared.regions import load_county
 from shared.settings import ServiceSettings
 from shared.signing import bus_keys
 from shared.telemetry import setup_telemetry
-from shared.web import Backlog, create_app
+from shared.web import Backlog, DeadLetter, create_app
 
 log = logging.getLogger(__name__)
 # Who runs the system (the county civil-affairs service centre runs its IT). A dead letter is
@@ -73,6 +73,7 @@ class ServiceRuntime:
         for r in routers:
             self.http.include_router(r)
         self.http.add_api_route("/ops/dead-letters", self._dead_letters, methods=["GET"],
+                                response_model=list[DeadLetter],
                                 tags=["ops"], dependencies=[Depends(require(*OPERATORS))])
         self.http.add_api_route("/ops/backlog", self._backlog, methods=["GET"],
                                 response_model=Backlog,

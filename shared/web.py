@@ -73,6 +73,15 @@ class Backlog(BaseModel):
     consumers: dict[str, dict[str, Any]]
 
 
+class DeadLetter(BaseModel):
+    """An integration event a consumer gave up on, as the dead-letter stream holds it."""
+
+    seq: int = Field(examples=[7])
+    subject: str = Field(examples=["sa.469028.deadletter.archive.review"])
+    headers: dict[str, str]
+    data: str  # the message as received (UTF-8, undecodable bytes replaced)
+
+
 class Liveness(BaseModel):
     status: str = Field(examples=["alive"])
     service: str = Field(examples=["intake"])

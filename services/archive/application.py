@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -15,7 +16,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import select
 
-from services.archive.documents import DocumentStore, sha256_of
+from services.archive.document_store import DocumentStore, sha256_of
 from services.archive.domain import (
     SYSTEM_ACTOR,
     CaseState,
@@ -39,7 +40,7 @@ from services.archive.supervision_app import CountySupervision, SupervisionSetup
 from shared.auth import Principal, Role
 from shared.clock import today_from
 from shared.contracts.audit import CHAIN_CHECKPOINT, ChainCheckpointed
-from shared.contracts.envelope import GENESIS_HASH, Envelope, verify_chain
+from shared.contracts.envelope import GENESIS_HASH, Actor, Envelope, verify_chain
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
 from shared.settings import ServiceSettings
@@ -172,16 +173,10 @@ class ArchiveApplication(ServiceApplication):
             return  # raised when this copy first arrived
         except AggregateNotFoundError:
             pass
-        self.save(ChainAlarm(
-            upstream=env.source, upstream_aggregate_id=env.aggregate_id,
-            upstream_aggregate_version=env.aggregate_version, upstream_position=env.position,
-            upstream_event_id=env.event_id, upstream_type=env.type, reason=reason,
-            expected_prev_hash=expected_prev, found_prev_hash=env.prev_hash,
-            stated_hash=env.hash, computed_hash=env.computed_hash(), case_id=env.case_id,
-            township=env.township or env.data.get("township"), actor=SYSTEM_ACTOR))
+        self.save(ChainAlarm.raise_for(env, reason, expected_prev, SYSTEM_ACTOR))
 
     def _resolve(self, alarm_id: UUID, resolution: str, reason: str | None,
-                 actor: dict[str, Any]) -> ChainAlarm:
+                 actor: Actor) -> ChainAlarm:
         alarm: ChainAlarm = self.get(alarm_id, "chain alarm")
         alarm.resolve(resolution, reason, actor)
         self.save(alarm)
@@ -190,7 +185,7 @@ class ArchiveApplication(ServiceApplication):
     def acknowledge_alarm(self, who: Principal, alarm_id: UUID, reason: str) -> ChainAlarm:
         alarm: ChainAlarm = self.get(alarm_id, "chain alarm")
         self._audit_scope(who, alarm.township)
-        return self._resolve(alarm_id, "acknowledged", reason, who.actor())
+        return self._resolve(alarm_id, "acknowledged", reason, who.as_actor())
 
     # === household files =====================================================================
 
@@ -221,8 +216,8 @@ class ArchiveApplication(ServiceApplication):
             raise RuleViolation("archive.case_household_mismatch",
                                 f"case {case_id} belongs to another household",
                                 field="case_id")
-        file = self._file(household_id) or HouseholdFile(
-            household_id=household_id, township=state.township or "", actor=who.actor())
+        file = self._file(household_id) or HouseholdFile.open(
+            household_id, state.township or "", who.as_actor())
         return file, key, state
 
     def file_document(self, who: Principal, household_id: str, case_id: str,
@@ -232,7 +227,7 @@ class ArchiveApplication(ServiceApplication):
         file, key, state = self._file_for_case(who, household_id, case_id)
         digest = sha256_of(content)
         file.file_document(state.facts(key), document_kind, digest, len(content), media,
-                           self.required, who.actor())
+                           self.required, who.as_actor())
         # Bytes first: if the event then fails to commit, an unnamed object is harmless.
         self.store.put(digest, content, media)
         self.save(file)
@@ -244,7 +239,7 @@ class ArchiveApplication(ServiceApplication):
                          location: str) -> HouseholdFile:
         self._custodian(who, copy)
         file, key, state = self._file_for_case(who, household_id, case_id)
-        file.file_paper_items(copy, state.facts(key), document_kinds, location, who.actor())
+        file.file_paper_items(copy, state.facts(key), document_kinds, location, who.as_actor())
         self.save(file)
         return file
 
@@ -252,7 +247,7 @@ class ArchiveApplication(ServiceApplication):
                   reason: str) -> HouseholdFile:
         file = self._existing_file(who, household_id)
         self._custodian(who, copy)
-        file.check_out(copy, borrower, reason, who.actor())
+        file.check_out(copy, borrower, reason, who.as_actor())
         self.save(file)
         return file
 
@@ -260,7 +255,7 @@ class ArchiveApplication(ServiceApplication):
                     location: str) -> HouseholdFile:
         file = self._existing_file(who, household_id)
         self._custodian(who, copy)
-        file.return_copy(copy, location, who.actor())
+        file.return_copy(copy, location, who.as_actor())
         self.save(file)
         return file
 
@@ -303,7 +298,7 @@ class ArchiveApplication(ServiceApplication):
                                  "checked_out_to": p["checked_out_to"],
                                  "items": {k: sorted(v) for k, v in p["items"].items()}}
                              for c, p in file.paper.items()},
-            "consistency": file.consistency(),
+            "consistency": [asdict(c) for c in file.consistency()],
         }
 
     def completeness(self, who: Principal, case_id: str) -> dict[str, Any]:
@@ -321,7 +316,7 @@ class ArchiveApplication(ServiceApplication):
     def open_document(self, who: Principal, household_id: str, sha256: str,
                       reason: str) -> tuple[bytes, str]:
         file = self._existing_file(who, household_id)
-        file.view_document(sha256, reason, who.actor())
+        file.view_document(sha256, reason, who.as_actor())
         media = next(d["media_type"] for d in file.documents if d["sha256"] == sha256)
         content = self.store.get(sha256)
         self.save(file)  # recorded before the bytes leave

@@ -21,7 +21,7 @@ from shared.clock import CHINA, local_date
 from shared.contracts.archive import DocumentFiled
 from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.common import AssistanceKind
-from shared.contracts.envelope import GENESIS_HASH, Envelope
+from shared.contracts.envelope import GENESIS_HASH, Actor, Envelope
 from shared.contracts.intake import ApplicationAccepted, ApplicationSubmitted
 from shared.contracts.publicity import NoticeClosed, NoticeOpened, ObjectionFiled, ObjectionResolved
 from shared.contracts.review import (
@@ -35,6 +35,10 @@ from shared.contracts.review import (
     TerminationNoticeRequested,
 )
 from shared.errors import DomainError, RuleViolation
+
+# "Who did it" as a domain event keeps it: Actor.stored(), plain data, so events written
+# before the typed Actor load as they are. Methods take the Actor; only events hold this.
+StoredActor = dict[str, Any]
 
 # --- documents ------------------------------------------------------------------------------
 
@@ -158,6 +162,16 @@ class CaseFacts:
     household_id: str | None
 
 
+@dataclass(frozen=True)
+class Inconsistency:
+    """Where a paper copy and the scanned set disagree for one case."""
+
+    case_id: str
+    copy: str
+    paper_only: list[str]
+    scanned_only: list[str]
+
+
 def file_id_for(household_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"lingshui:household-file:{household_id}")
 
@@ -170,8 +184,12 @@ class HouseholdFile(Aggregate):
     def create_id(household_id: str, **_: Any) -> UUID:
         return file_id_for(household_id)
 
+    @classmethod
+    def open(cls, household_id: str, township: str, actor: Actor) -> HouseholdFile:
+        return cls(household_id=household_id, township=township, actor=actor.stored())
+
     @event("Opened")
-    def __init__(self, household_id: str, township: str, actor: dict[str, Any]) -> None:
+    def __init__(self, household_id: str, township: str, actor: StoredActor) -> None:
         self.household_id = household_id
         self.township = township
         self.documents: list[dict[str, Any]] = []
@@ -187,7 +205,7 @@ class HouseholdFile(Aggregate):
 
     def file_document(self, case: CaseFacts, document_kind: DocumentKind, sha256: str,
                       size: int, media_type: str, required: RequiredDocuments,
-                      actor: dict[str, Any]) -> None:
+                      actor: Actor) -> None:
         self._same_township(case)
         if any(d["sha256"] == sha256 and d["case_id"] == case.case_id
                and d["document_kind"] == document_kind.value for d in self.documents):
@@ -196,26 +214,26 @@ class HouseholdFile(Aggregate):
                                 field="file")
         self._document_filed(case_id=case.case_id, assistance_kind=case.kind,
                              document_kind=document_kind.value, sha256=sha256, size=size,
-                             media_type=media_type, stage=case.stage, actor=actor)
+                             media_type=media_type, stage=case.stage, actor=actor.stored())
         if case.stage is not None and (case.case_id, case.stage) not in self.completed \
                 and not required.missing(case.kind, case.stage, self.scanned_kinds(case.case_id)):
             self._file_completed(case_id=case.case_id, assistance_kind=case.kind,
-                                 stage=case.stage, actor=actor)
+                                 stage=case.stage, actor=actor.stored())
 
     @event("DocumentFiled")
     def _document_filed(self, case_id: str, assistance_kind: str | None, document_kind: str,
                         sha256: str, size: int, media_type: str, stage: str | None,
-                        actor: dict[str, Any]) -> None:
+                        actor: StoredActor) -> None:
         self.case_kinds[case_id] = assistance_kind
         self.documents.append({"case_id": case_id, "document_kind": document_kind,
                                "sha256": sha256, "size": size, "media_type": media_type})
 
     @event("FileCompleted")
     def _file_completed(self, case_id: str, assistance_kind: str | None, stage: str,
-                        actor: dict[str, Any]) -> None:
+                        actor: StoredActor) -> None:
         self.completed.append((case_id, stage))
 
-    def view_document(self, sha256: str, reason: str, actor: dict[str, Any]) -> None:
+    def view_document(self, sha256: str, reason: str, actor: Actor) -> None:
         """Opening a scan (ID cards, income proofs) is itself audited: who, when, why."""
         filed = [d for d in self.documents if d["sha256"] == sha256]
         if not filed:
@@ -226,11 +244,11 @@ class HouseholdFile(Aggregate):
                                 field="reason")
         self._document_viewed(sha256=sha256, case_id=filed[0]["case_id"],
                               document_kind=filed[0]["document_kind"], reason=reason,
-                              actor=actor)
+                              actor=actor.stored())
 
     @event("DocumentViewed")
     def _document_viewed(self, sha256: str, case_id: str, document_kind: str, reason: str,
-                         actor: dict[str, Any]) -> None:
+                         actor: StoredActor) -> None:
         pass
 
     def _same_township(self, case: CaseFacts) -> None:
@@ -244,7 +262,7 @@ class HouseholdFile(Aggregate):
 
     def file_paper_items(self, copy: PaperCopy, case: CaseFacts,
                          document_kinds: list[DocumentKind], location: str,
-                         actor: dict[str, Any]) -> None:
+                         actor: Actor) -> None:
         self._same_township(case)
         if self.paper[copy.value]["checked_out_to"] is not None:
             raise RuleViolation("archive.copy_checked_out",
@@ -252,17 +270,17 @@ class HouseholdFile(Aggregate):
                                 field="copy")
         self._paper_items_filed(copy=copy.value, case_id=case.case_id,
                                 document_kinds=sorted({d.value for d in document_kinds}),
-                                location=location, actor=actor)
+                                location=location, actor=actor.stored())
 
     @event("PaperItemsFiled")
     def _paper_items_filed(self, copy: str, case_id: str, document_kinds: list[str],
-                           location: str, actor: dict[str, Any]) -> None:
+                           location: str, actor: StoredActor) -> None:
         paper = self.paper[copy]
         paper["location"] = location
         paper["items"].setdefault(case_id, set()).update(document_kinds)
 
     def check_out(self, copy: PaperCopy, borrower: str, reason: str,
-                  actor: dict[str, Any]) -> None:
+                  actor: Actor) -> None:
         paper = self.paper[copy.value]
         if not paper["items"]:
             raise RuleViolation("archive.copy_not_filed",
@@ -271,25 +289,25 @@ class HouseholdFile(Aggregate):
             raise RuleViolation("archive.copy_already_checked_out",
                                 f"the {copy.value} copy is already with "
                                 f"{paper['checked_out_to']}", field="copy")
-        self._checked_out(copy=copy.value, borrower=borrower, reason=reason, actor=actor)
+        self._checked_out(copy=copy.value, borrower=borrower, reason=reason, actor=actor.stored())
 
     @event("CheckedOut")
     def _checked_out(self, copy: str, borrower: str, reason: str,
-                     actor: dict[str, Any]) -> None:
+                     actor: StoredActor) -> None:
         self.paper[copy]["checked_out_to"] = borrower
 
-    def return_copy(self, copy: PaperCopy, location: str, actor: dict[str, Any]) -> None:
+    def return_copy(self, copy: PaperCopy, location: str, actor: Actor) -> None:
         if self.paper[copy.value]["checked_out_to"] is None:
             raise RuleViolation("archive.copy_not_checked_out",
                                 f"the {copy.value} copy is not checked out", field="copy")
-        self._returned(copy=copy.value, location=location, actor=actor)
+        self._returned(copy=copy.value, location=location, actor=actor.stored())
 
     @event("Returned")
-    def _returned(self, copy: str, location: str, actor: dict[str, Any]) -> None:
+    def _returned(self, copy: str, location: str, actor: StoredActor) -> None:
         self.paper[copy]["checked_out_to"] = None
         self.paper[copy]["location"] = location
 
-    def consistency(self) -> list[dict[str, Any]]:
+    def consistency(self) -> list[Inconsistency]:
         """Where each paper copy and the scanned set disagree, per case and copy."""
         cases = {d["case_id"] for d in self.documents}
         for paper in self.paper.values():
@@ -300,16 +318,15 @@ class HouseholdFile(Aggregate):
             for copy in PaperCopy:
                 on_paper = set(self.paper[copy.value]["items"].get(case_id, set()))
                 if on_paper != scanned:
-                    out.append({"case_id": case_id, "copy": copy.value,
-                                "paper_only": sorted(on_paper - scanned),
-                                "scanned_only": sorted(scanned - on_paper)})
+                    out.append(Inconsistency(case_id=case_id, copy=copy.value,
+                                             paper_only=sorted(on_paper - scanned),
+                                             scanned_only=sorted(scanned - on_paper)))
         return out
 
 
 # --- the hash chain on arrival ----------------------------------------------------------------
 
-SYSTEM_ACTOR = {"user_id": "archive-chain-verifier", "role": "system", "township": None,
-                "village": None}
+SYSTEM_ACTOR = Actor(user_id="archive-chain-verifier", role="system")
 
 
 def link_verdict(envelope: Envelope, predecessor_hash: str | None) -> str | None:
@@ -334,30 +351,42 @@ class ChainAlarm(Aggregate):
                   **_: Any) -> UUID:
         return alarm_id_for(upstream, upstream_aggregate_id, upstream_position)
 
+    @classmethod
+    def raise_for(cls, copy: Envelope, reason: str, expected_prev_hash: str,
+                  actor: Actor) -> ChainAlarm:
+        """The alarm of a copy that did not link (or was refused): what it claimed to be."""
+        return cls(
+            upstream=copy.source, upstream_aggregate_id=copy.aggregate_id,
+            upstream_aggregate_version=copy.aggregate_version, upstream_position=copy.position,
+            upstream_event_id=copy.event_id, upstream_type=copy.type, reason=reason,
+            expected_prev_hash=expected_prev_hash, found_prev_hash=copy.prev_hash,
+            stated_hash=copy.hash, computed_hash=copy.computed_hash(), case_id=copy.case_id,
+            township=copy.township or copy.data.get("township"), actor=actor.stored())
+
     @event("Raised")
     def __init__(self, upstream: str, upstream_aggregate_id: UUID,
                  upstream_aggregate_version: int, upstream_position: int,
                  upstream_event_id: UUID, upstream_type: str, reason: str,
                  expected_prev_hash: str, found_prev_hash: str, stated_hash: str,
                  computed_hash: str, case_id: str | None, township: str | None,
-                 actor: dict[str, Any]) -> None:
+                 actor: StoredActor) -> None:
         self.upstream = upstream
         self.upstream_position = upstream_position
         self.reason = reason
         self.township = township
         self.resolution: str | None = None
 
-    def resolve(self, resolution: str, reason: str | None, actor: dict[str, Any]) -> None:
+    def resolve(self, resolution: str, reason: str | None, actor: Actor) -> None:
         if self.resolution is not None:
             raise RuleViolation("archive.alarm_resolved",
                                 f"this alarm was already resolved ({self.resolution})")
         if resolution == "acknowledged" and not (reason or "").strip():
             raise RuleViolation("archive.reason_required",
                                 "say why the alarm is closed", field="reason")
-        self._resolved(resolution=resolution, reason=reason, actor=actor)
+        self._resolved(resolution=resolution, reason=reason, actor=actor.stored())
 
     @event("Resolved")
-    def _resolved(self, resolution: str, reason: str | None, actor: dict[str, Any]) -> None:
+    def _resolved(self, resolution: str, reason: str | None, actor: StoredActor) -> None:
         self.resolution = resolution
 
 

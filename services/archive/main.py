@@ -17,7 +17,7 @@ from pydantic_settings import SettingsConfigDict
 from services.archive import api
 from services.archive.application import ArchiveApplication
 from services.archive.contracts import ArchiveContracts
-from services.archive.documents import DocumentStore, LocalDocumentStore, S3DocumentStore
+from services.archive.document_store import DocumentStore, LocalDocumentStore, S3DocumentStore
 from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocuments
 from services.archive.reactions import reactions
 from services.archive.supervision import AlertRules
@@ -188,7 +188,7 @@ def build(settings: ArchiveSettings | None = None) -> ArchiveRuntime:
         allowed_media_types=settings.allowed_document_types,
         investigation_prefixes=settings.investigation_event_prefixes,
         supervision=settings.supervision())
-    rt = ArchiveRuntime(settings, app, ArchiveContracts(app), [api.router(app)], reactions(app))
+    rt = ArchiveRuntime(settings, app, ArchiveContracts(app), api.routers, reactions(app))
     return rt
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from services.archive.domain import ChainAlarm, HouseholdFile
+from services.archive.domain import ChainAlarm, HouseholdFile, StoredActor
 from services.archive.supervision import MonthlyFiling, SupervisionAlert, jsonable, totals_of
 from shared.contracts.archive import is_sensitive_access
 from shared.contracts.audit import AUDIT_RECORD, CHAIN_CHECKPOINT, ChainCheckpointed
@@ -37,8 +37,9 @@ from shared.contracts.envelope import Envelope
 from shared.eventstore import POSITION, AwareDateTime, EncryptedText, Projection
 
 
-def _who(actor: dict[str, Any] | None) -> tuple[str | None, str | None]:
-    return (actor or {}).get("user_id"), (actor or {}).get("role")
+def _who(stored: StoredActor | None) -> tuple[str | None, str | None]:
+    """The user id and role an event's stored actor names (older events may lack it)."""
+    return (stored or {}).get("user_id"), (stored or {}).get("role")
 
 
 class ArchiveProjection(Projection):

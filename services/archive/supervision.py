@@ -25,9 +25,11 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.archive.domain import StoredActor
 from shared.clock import CHINA, RhythmSchedule, add_months, business_date, last_day, month_of
 from shared.contracts.common import AssistanceKind
 from shared.contracts.disbursement import RosterLocked, RosterReconciled, StatisticsFiled
+from shared.contracts.envelope import Actor
 from shared.contracts.intake import (
     ApplicationAccepted,
     ApplicationDeclined,
@@ -318,6 +320,45 @@ def query_id_for(filing_id: UUID, number: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"lingshui:filing-query:{filing_id}:{number}")
 
 
+@dataclass(frozen=True)
+class FilingBasis:
+    """What a compilation counted: the township's archived envelopes, their digest, and
+    the newest one's time (as text: the form events have always held)."""
+
+    envelopes: int
+    sha256: str
+    compiled_through: str | None = None
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"envelopes": self.envelopes, "sha256": self.sha256,
+                "compiled_through": self.compiled_through}
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> FilingBasis:
+        return cls(envelopes=int(stored["envelopes"]), sha256=str(stored["sha256"]),
+                   compiled_through=stored.get("compiled_through"))
+
+
+@dataclass(frozen=True)
+class SealedDocument:
+    """The filing's XLSX as submitted: its bytes' address in the document store and the
+    township's seal over them (the seal's wire form, shared.seals)."""
+
+    sha256: str
+    media_type: str
+    size: int
+    seal: dict[str, Any]
+
+    def to_stored(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "media_type": self.media_type, "size": self.size,
+                "seal": self.seal}
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> SealedDocument:
+        return cls(sha256=stored["sha256"], media_type=stored["media_type"],
+                   size=int(stored["size"]), seal=dict(stored["seal"]))
+
+
 class MonthlyFiling(Aggregate):
     """报备: one township's activity of one month, compiled from the timeline, reviewed and
     submitted by the township leader under the township's seal, received (and queried) by
@@ -327,9 +368,17 @@ class MonthlyFiling(Aggregate):
     def create_id(township: str, month: str, **_: Any) -> UUID:
         return filing_id_for(township, month)
 
+    @classmethod
+    def compile(cls, township: str, month: str, due_on: date, due_provisional: bool,
+                activity: dict[str, Any], basis: FilingBasis, actor: Actor
+                ) -> MonthlyFiling:
+        return cls(township=township, month=month, due_on=due_on,
+                   due_provisional=due_provisional, activity=activity,
+                   basis=basis.to_stored(), actor=actor.stored())
+
     @event("Compiled")
     def __init__(self, township: str, month: str, due_on: date, due_provisional: bool,
-                 activity: dict[str, Any], basis: dict[str, Any], actor: dict[str, Any]
+                 activity: dict[str, Any], basis: dict[str, Any], actor: StoredActor
                  ) -> None:
         self.township, self.month = township, month
         self.due_on, self.due_provisional = due_on, due_provisional
@@ -339,19 +388,27 @@ class MonthlyFiling(Aggregate):
         self.received_on: date | None = None
         self.queries: dict[str, dict[str, Any]] = {}
 
-    def recompile(self, activity: dict[str, Any], basis: dict[str, Any],
-                  actor: dict[str, Any]) -> None:
+    def recompile(self, activity: dict[str, Any], basis: FilingBasis, actor: Actor) -> None:
         """Compile again (late entries, corrections) as long as it is not submitted."""
         if self.status is not FilingStatus.COMPILED:
             raise RuleViolation("archive.filing_submitted",
                                 "the filing is already submitted under seal; raise a query "
                                 "instead", field="month")
-        self._recompiled(activity=activity, basis=basis, actor=actor)
+        self._recompiled(activity=activity, basis=basis.to_stored(), actor=actor.stored())
 
     @event("Recompiled")
     def _recompiled(self, activity: dict[str, Any], basis: dict[str, Any],
-                    actor: dict[str, Any]) -> None:
+                    actor: StoredActor) -> None:
         self.activity, self.basis = activity, basis
+
+    @property
+    def compiled_from(self) -> FilingBasis:
+        return FilingBasis.of(self.basis)
+
+    @property
+    def sealed_document(self) -> SealedDocument | None:
+        return None if self.submission is None else SealedDocument.of(
+            self.submission["document"])
 
     def check_submittable(self, reviewed_version: int, submitted_on: date,
                           note: str | None) -> None:
@@ -370,34 +427,34 @@ class MonthlyFiling(Aggregate):
                                 f"the filing was due on {self.due_on.isoformat()}; say why it "
                                 "is late", field="note")
 
-    def submit(self, reviewed_version: int, document: dict[str, Any], submitted_on: date,
-               note: str | None, actor: dict[str, Any]) -> None:
+    def submit(self, reviewed_version: int, document: SealedDocument, submitted_on: date,
+               note: str | None, actor: Actor) -> None:
         self.check_submittable(reviewed_version, submitted_on, note)
-        self._submitted(reviewed_version=reviewed_version, document=document,
+        self._submitted(reviewed_version=reviewed_version, document=document.to_stored(),
                         submitted_on=submitted_on, late=submitted_on > self.due_on,
-                        note=note, actor=actor)
+                        note=note, actor=actor.stored())
 
     @event("Submitted")
     def _submitted(self, reviewed_version: int, document: dict[str, Any], submitted_on: date,
-                   late: bool, note: str | None, actor: dict[str, Any]) -> None:
+                   late: bool, note: str | None, actor: StoredActor) -> None:
         self.status = FilingStatus.SUBMITTED
         self.submission = {"reviewed_version": reviewed_version, "document": document,
                            "submitted_on": submitted_on, "late": late, "note": note,
                            "by": actor.get("user_id")}
 
-    def receive(self, received_on: date, actor: dict[str, Any]) -> None:
+    def receive(self, received_on: date, actor: Actor) -> None:
         if self.status is not FilingStatus.SUBMITTED:
             raise RuleViolation("archive.filing_not_submitted" if self.status
                                 is FilingStatus.COMPILED else "archive.filing_received",
                                 f"the filing is {self.status.value}", field="month")
-        self._received(received_on=received_on, actor=actor)
+        self._received(received_on=received_on, actor=actor.stored())
 
     @event("Received")
-    def _received(self, received_on: date, actor: dict[str, Any]) -> None:
+    def _received(self, received_on: date, actor: StoredActor) -> None:
         self.status = FilingStatus.RECEIVED
         self.received_on = received_on
 
-    def raise_query(self, question: str, actor: dict[str, Any]) -> UUID:
+    def raise_query(self, question: str, actor: Actor) -> UUID:
         if self.status is FilingStatus.COMPILED:
             raise RuleViolation("archive.filing_not_submitted",
                                 "a query is raised on a submitted filing", field="month")
@@ -405,14 +462,14 @@ class MonthlyFiling(Aggregate):
             raise RuleViolation("archive.reason_required", "write the question",
                                 field="question")
         query_id = query_id_for(self.id, len(self.queries) + 1)
-        self._queried(query_id=query_id, question=question, actor=actor)
+        self._queried(query_id=query_id, question=question, actor=actor.stored())
         return query_id
 
     @event("Queried")
-    def _queried(self, query_id: UUID, question: str, actor: dict[str, Any]) -> None:
+    def _queried(self, query_id: UUID, question: str, actor: StoredActor) -> None:
         self.queries[str(query_id)] = {"question": question, "answer": None}
 
-    def answer_query(self, query_id: UUID, answer: str, actor: dict[str, Any]) -> None:
+    def answer_query(self, query_id: UUID, answer: str, actor: Actor) -> None:
         q = self.queries.get(str(query_id))
         if q is None:
             raise RuleViolation("archive.no_such_query", "no such query on this filing",
@@ -422,10 +479,10 @@ class MonthlyFiling(Aggregate):
                                 field="query_id")
         if not answer.strip():
             raise RuleViolation("archive.reason_required", "write the answer", field="answer")
-        self._query_answered(query_id=query_id, answer=answer, actor=actor)
+        self._query_answered(query_id=query_id, answer=answer, actor=actor.stored())
 
     @event("QueryAnswered")
-    def _query_answered(self, query_id: UUID, answer: str, actor: dict[str, Any]) -> None:
+    def _query_answered(self, query_id: UUID, answer: str, actor: StoredActor) -> None:
         self.queries[str(query_id)]["answer"] = answer
 
 
@@ -908,24 +965,31 @@ class SupervisionAlert(Aggregate):
     def create_id(kind: str, subject: str, **_: Any) -> UUID:
         return alert_id_for(kind, subject)
 
+    @classmethod
+    def raise_(cls, kind: str, subject: str, township: str | None, month: str | None,
+               case_id: str | None, detail: dict[str, Any], actor: Actor
+               ) -> SupervisionAlert:
+        return cls(kind=kind, subject=subject, township=township, month=month,
+                   case_id=case_id, detail=detail, actor=actor.stored())
+
     @event("Raised")
     def __init__(self, kind: str, subject: str, township: str | None, month: str | None,
-                 case_id: str | None, detail: dict[str, Any], actor: dict[str, Any]) -> None:
+                 case_id: str | None, detail: dict[str, Any], actor: StoredActor) -> None:
         self.kind, self.subject, self.township = kind, subject, township
         self.month, self.case_id = month, case_id
         self.acknowledged = False
 
-    def acknowledge(self, reason: str, actor: dict[str, Any]) -> None:
+    def acknowledge(self, reason: str, actor: Actor) -> None:
         if self.acknowledged:
             raise RuleViolation("archive.alert_acknowledged", "the alert is already closed",
                                 field="alert_id")
         if not reason.strip():
             raise RuleViolation("archive.reason_required", "say what was done about it",
                                 field="reason")
-        self._acknowledged(reason=reason, actor=actor)
+        self._acknowledged(reason=reason, actor=actor.stored())
 
     @event("Acknowledged")
-    def _acknowledged(self, reason: str, actor: dict[str, Any]) -> None:
+    def _acknowledged(self, reason: str, actor: StoredActor) -> None:
         self.acknowledged = True
 
 

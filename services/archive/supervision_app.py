@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import select
 
-from services.archive.reports import (
+from services.archive.report_files import (
     KIND_LABELS,
     XLSX,
     Heading,
@@ -36,9 +36,11 @@ from services.archive.supervision import (
     AlertKind,
     AlertRules,
     Figures,
+    FilingBasis,
     MonthlyFiling,
     Population,
     Record,
+    SealedDocument,
     SupervisionAlert,
     add_months,
     basis_digest,
@@ -57,6 +59,7 @@ from services.archive.supervision import (
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.clock import start_of_day
+from shared.contracts.envelope import Actor
 from shared.errors import Forbidden, RuleViolation
 from shared.regions import County, UnknownRegion
 from shared.seals import SealKeys
@@ -68,8 +71,7 @@ if TYPE_CHECKING:  # the application owns this component
 # discipline inspectors read them); a township sees its own filing only.
 SUPERVISORS = frozenset({Role.COUNTY_CENTRE, Role.COUNTY_BUREAU, Role.DISCIPLINE_INSPECTOR})
 FILING_DOCUMENT_KIND = "monthly_filing_xlsx"
-SYSTEM_SCANNER = {"user_id": "archive-supervision-scan", "role": "system", "township": None,
-                  "village": None}
+SYSTEM_SCANNER = Actor(user_id="archive-supervision-scan", role="system")
 
 
 @dataclass(frozen=True)
@@ -150,14 +152,14 @@ class CountySupervision:
             return
         who.check_jurisdiction(township)
 
-    def _compiled(self, township: str, month: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _compiled(self, township: str, month: str) -> tuple[dict[str, Any], FilingBasis]:
         with self.app.read_session() as s:
             records = self._records(s, township=township)
         activity = compile_activity(records, township, month)
-        return jsonable(activity), {"envelopes": len(records),
-                                    "sha256": basis_digest(records),
-                                    "compiled_through": max(
-                                        (r.at for r in records), default=None)}
+        newest = max((r.at for r in records), default=None)
+        return jsonable(activity), FilingBasis(
+            envelopes=len(records), sha256=basis_digest(records),
+            compiled_through=None if newest is None else str(newest))
 
     def compile_filing(self, who: Principal, township: str, month: str) -> MonthlyFiling:
         """Compile (or compile again) a township's filing of a month that has ended."""
@@ -167,17 +169,17 @@ class CountySupervision:
                                 f"{month} is not over; its filing is compiled afterwards",
                                 field="month")
         activity, basis = self._compiled(township, month)
-        basis = jsonable(basis)
         try:
             filing: MonthlyFiling = self.app.repository.get(filing_id_for(township, month))
         except AggregateNotFoundError:
             due = self.setup.calendar.add_working_days(
                 last_day(month), self.setup.filing_due_working_days)
-            filing = MonthlyFiling(township=township, month=month, due_on=due.due,
-                                   due_provisional=due.provisional, activity=activity,
-                                   basis=basis, actor=who.actor())
+            filing = MonthlyFiling.compile(township=township, month=month, due_on=due.due,
+                                           due_provisional=due.provisional,
+                                           activity=activity, basis=basis,
+                                           actor=who.as_actor())
         else:
-            filing.recompile(activity, basis, who.actor())
+            filing.recompile(activity, basis, who.as_actor())
         self.app.save(filing)
         return filing
 
@@ -186,15 +188,15 @@ class CountySupervision:
         return filing
 
     def _filing_heading(self, filing: MonthlyFiling) -> Heading:
-        b = filing.basis
+        b = filing.compiled_from
         return Heading(
             county=self.setup.county.name, township=filing.township,
             township_name=self._township(filing.township),
             title=f"社会救助审核确认情况月度报备表 {filing.month}",
             lines=(f"乡镇代码 {filing.township}  月份 {filing.month}  报备截止 "
                    f"{filing.due_on.isoformat()}",
-                   f"汇总版本 {filing.version}  依据事件 {b['envelopes']} 条  "
-                   f"sha256 {b['sha256']}"))
+                   f"汇总版本 {filing.version}  依据事件 {b.envelopes} 条  "
+                   f"sha256 {b.sha256}"))
 
     def submit_filing(self, who: Principal, township: str, month: str, reviewed_version: int,
                       note: str | None) -> MonthlyFiling:
@@ -209,16 +211,16 @@ class CountySupervision:
                                            content).to_wire()
         # Bytes first: if the event then fails to commit, an unnamed object is harmless.
         self.app.store.put(seal["sha256"], content, XLSX)
-        filing.submit(reviewed_version, {"sha256": seal["sha256"], "media_type": XLSX,
-                                         "size": len(content), "seal": seal},
-                      self.app.today(), note, who.actor())
+        filing.submit(reviewed_version, SealedDocument(sha256=seal["sha256"], media_type=XLSX,
+                                                       size=len(content), seal=seal),
+                      self.app.today(), note, who.as_actor())
         self.app.save(filing)
         return filing
 
     def receive_filing(self, who: Principal, township: str, month: str) -> MonthlyFiling:
         self._township(township)
         filing = self._filing(township, month)
-        filing.receive(self.app.today(), who.actor())
+        filing.receive(self.app.today(), who.as_actor())
         self.app.save(filing)
         return filing
 
@@ -226,7 +228,7 @@ class CountySupervision:
                      question: str) -> tuple[MonthlyFiling, UUID]:
         self._township(township)
         filing = self._filing(township, month)
-        query_id = filing.raise_query(question, who.actor())
+        query_id = filing.raise_query(question, who.as_actor())
         self.app.save(filing)
         return filing, query_id
 
@@ -234,7 +236,7 @@ class CountySupervision:
                             query_id: UUID, answer: str) -> MonthlyFiling:
         self._filing_scope(who, township)
         filing = self._filing(township, month)
-        filing.answer_query(query_id, answer, who.actor())
+        filing.answer_query(query_id, answer, who.as_actor())
         self.app.save(filing)
         return filing
 
@@ -297,15 +299,15 @@ class CountySupervision:
         """The sealed XLSX as submitted; before submission, a preview of the compilation."""
         self._filing_scope(who, township)
         filing = self._filing(township, month)
-        if filing.submission is None:
+        doc = filing.sealed_document
+        if doc is None:
             return filing_xlsx(filing.activity, self._filing_heading(filing)), "preview", {}
-        doc = filing.submission["document"]
-        content = self.app.store.get(doc["sha256"])
+        content = self.app.store.get(doc.sha256)
         # An SM2 seal carries its own time; an Ed25519 one (older filings) is judged now.
-        verdict = self.setup.seals.verify(doc["seal"], subject=month, content=content,
+        verdict = self.setup.seals.verify(doc.seal, subject=month, content=content,
                                           owner=township)
         return content, "sealed", {"seal_valid": verdict.valid, "seal_reason": verdict.reason,
-                                   "sha256": doc["sha256"]}
+                                   "sha256": doc.sha256}
 
     # --- statistics and dynamic analysis ------------------------------------------------------
 
@@ -408,13 +410,14 @@ class CountySupervision:
         rows = cube(population, self._working_days, months, townships)["rows"]
         findings += outlier_findings(rows, rules)
         findings += conflict_findings(records)
-        actor = who.actor() if who is not None else SYSTEM_SCANNER
+        actor = who.as_actor() if who is not None else SYSTEM_SCANNER
         raised = []
         for finding in findings:
-            alert = SupervisionAlert(kind=finding.kind.value, subject=finding.subject,
-                                     township=finding.township, month=finding.month,
-                                     case_id=finding.case_id,
-                                     detail=jsonable(finding.detail), actor=actor)
+            alert = SupervisionAlert.raise_(kind=finding.kind.value,
+                                            subject=finding.subject,
+                                            township=finding.township, month=finding.month,
+                                            case_id=finding.case_id,
+                                            detail=jsonable(finding.detail), actor=actor)
             try:
                 self.app.repository.get(alert.id)
                 continue  # raised before: an alert is raised once
@@ -443,6 +446,6 @@ class CountySupervision:
                                       reason: str) -> SupervisionAlert:
         self._supervisor(who)
         alert: SupervisionAlert = self.app.get(alert_id, "supervision alert")
-        alert.acknowledge(reason, who.actor())
+        alert.acknowledge(reason, who.as_actor())
         self.app.save(alert)
         return alert

@@ -19,10 +19,11 @@ from eventsourcing.utils import Environment
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from services.disbursement.documents import (
+from services.disbursement.bank_files import (
     KIND_LABELS,
     ExportRow,
     StatisticsHeading,
+    parse_layout,
     read_bank_return,
     roster_csv,
     roster_csv_v1,
@@ -87,10 +88,11 @@ from services.disbursement.finance_files import (
 from services.disbursement.projections import DisbursementProjection
 from services.disbursement.return_codes import load_return_codes
 from services.disbursement.seal import SealKeys, seal_document, seal_verdict, sha256_hex
+from services.disbursement.values import ReturnedAccount, StoredPayee
 from shared.auth import Principal
 from shared.bankcards import account_problem, digits_of
 from shared.clock import MonthlyRhythm, RhythmSchedule, business_date, today_from
-from shared.contracts import Envelope
+from shared.contracts import Actor, Envelope
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,
@@ -103,7 +105,7 @@ from shared.contracts.review import (
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
 from shared.pii import Keyring, Sealed, SealError
-from shared.reactions import actor_of
+from shared.reactions import actor_of, system_actor
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
@@ -191,7 +193,7 @@ class DisbursementApplication(ServiceApplication):
                     t.c.key.in_(keys[i:i + 900]))).scalars())
         return known
 
-    def _payee(self, payee: PayeeRef | None, fallback_name: str) -> dict[str, Any] | None:
+    def _payee(self, payee: PayeeRef | None, fallback_name: str) -> StoredPayee | None:
         if payee is None:
             return None
         account = self._unseal_account(payee.account.model_dump())
@@ -200,7 +202,8 @@ class DisbursementApplication(ServiceApplication):
                      account_sealed=payee.account.model_dump(),
                      account_fp=self.account_fingerprint(digits),
                      account_mask=payee.account.mask,
-                     account_check=account_problem(digits) or "ok").to_wire()
+                     account_check=account_problem(digits) or "ok",
+                     resident_id_mask=payee.resident_id_mask).to_wire()
 
     def account_fingerprint(self, digits: str) -> str:
         # Keyed: matches the bank's file to the roster without keeping accounts in clear.
@@ -241,7 +244,7 @@ class DisbursementApplication(ServiceApplication):
                               else PolicyRhythm(region=self.settings.region, actor=actor))
         rhythm = MonthlyRhythm.from_terms(changed.table)
         if not book.record(changed.version, changed.effective_from, rhythm,
-                           upstream.event_id, actor):
+                           upstream.event_id, caused_by(upstream)):
             return False
         self.save(book)
         return True
@@ -340,7 +343,7 @@ class DisbursementApplication(ServiceApplication):
                                             self._decided_on(e.decided_on, upstream))
         entry.change(month=month, amount=e.monthly_amount, household_size=e.household_size,
                      change=e.change, source=upstream.to_wire(), reasons=e.reasons,
-                     actor=upstream.actor or {})
+                     actor=caused_by(upstream))
         self.save(entry, *self._locked_month_adjustments(entry, e, month, upstream))
 
     def _paid_months(self, entry: LedgerEntry, first: str, month: str) -> dict[str, Decimal]:
@@ -418,13 +421,13 @@ class DisbursementApplication(ServiceApplication):
     def record_recovered(self, who: Principal, key: UUID, amount: Decimal,
                          reason: str) -> LedgerEntry:
         entry = self._recovery(who, key)
-        entry.recover(amount, reason, self.today(), who.actor())
+        entry.recover(amount, reason, self.today(), who.as_actor())
         self.save(entry)
         return entry
 
     def write_off_recovery(self, who: Principal, key: UUID, reason: str) -> LedgerEntry:
         entry = self._recovery(who, key)
-        entry.write_off(reason, self.today(), who.actor())
+        entry.write_off(reason, self.today(), who.as_actor())
         self.save(entry)
         return entry
 
@@ -448,7 +451,7 @@ class DisbursementApplication(ServiceApplication):
         sid = spot_check_id(e.spot_check_id)
         if self._exists(sid):
             check: SpotCheck = self.get(sid)
-            check.update(results, upstream.to_wire(), upstream.actor or {})
+            check.update(results, upstream.to_wire(), caused_by(upstream))
         else:
             check = SpotCheck(upstream_id=e.spot_check_id, township=e.township, month=e.month,
                               results=results, source=upstream.to_wire(),
@@ -504,7 +507,7 @@ class DisbursementApplication(ServiceApplication):
         rid = roster_id(township, month, k.value)
         if self._exists(rid):
             roster: MonthlyRoster = self.get(rid)
-            roster.redraft(cutoff, rows, changes, who.actor(), holds)
+            roster.redraft(cutoff, rows, changes, who.as_actor(), holds)
         else:
             roster = MonthlyRoster(township=township, month=month, kind=k.value,
                                    cutoff=cutoff, rows=[r.to_wire() for r in rows],
@@ -526,9 +529,9 @@ class DisbursementApplication(ServiceApplication):
             out[v.key] = v
         return out
 
-    def _returned_accounts(self, township: str, month: str) -> dict[str, dict[str, Any]]:
+    def _returned_accounts(self, township: str, month: str) -> dict[str, ReturnedAccount]:
         """Accounts the bank returned in `month` as closed, blocked or wrong (any kind)."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, ReturnedAccount] = {}
         for kind in PAID_KINDS:
             rid = roster_id(township, month, kind.value)
             if not self._exists(rid):
@@ -552,7 +555,7 @@ class DisbursementApplication(ServiceApplication):
         """Release held rows (paid as drafted) or exclude them (owed on the next roster,
         as 补发), each with the clerk's reason, in one transaction."""
         roster = self.roster(who, township, month, kind)
-        excluded = roster.resolve_holds(keys, resolution, reason, who.actor())
+        excluded = roster.resolve_holds(keys, resolution, reason, who.as_actor())
         owed = self._owed_later(roster, [(r, r.amount) for r in excluded], reason, who,
                                 "held_over")
         self.save(roster, *owed)
@@ -567,14 +570,14 @@ class DisbursementApplication(ServiceApplication):
     def lock_roster(self, who: Principal, township: str, month: str,
                     kind: str) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
-        roster.lock(self.today(), who.actor())
+        roster.lock(self.today(), who.as_actor())
         self.save(roster)
         return roster
 
     def correct_roster(self, who: Principal, township: str, month: str, kind: str, key: str,
                        amount: Decimal, reason: str) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
-        roster.correct(key, amount, reason, who.actor())
+        roster.correct(key, amount, reason, who.as_actor())
         self.save(roster)
         return roster
 
@@ -632,23 +635,25 @@ class DisbursementApplication(ServiceApplication):
             sealed = p.get("account_sealed") if p else None
             out.append(ExportRow(row.key, row.name, unseal(sealed) if sealed else "",
                                  row.amount, self._village_name(row.village)
-                                 if village_names else row.village, kind))
+                                 if village_names else row.village, kind,
+                                 row.resident_id_mask or ""))
         return out
 
     def _render_export(self, roster: MonthlyRoster, file_format: str,
                        generated_at: datetime, layout: str = "v1") -> bytes:
-        """The file in the layout it was (or is being) exported in (documents.py)."""
-        v1 = layout == "v1"
+        """The file in the layout it was (or is being) exported in (bank_files.py)."""
+        version, encoding = parse_layout(layout)
+        v1 = version == 1
         rows = self._export_rows(roster, village_names=not v1)
         township = self.county.township(roster.township).name
         if file_format == "csv":
-            return roster_csv_v1(rows) if v1 else roster_csv(rows, layout.removeprefix("v2-"))
+            return roster_csv_v1(rows) if v1 else roster_csv(rows, encoding, version)
         if v1:
             return roster_xlsx_v1(rows, f"{self.county.name}{township} {roster.month} "
                                         f"发放花名册（{roster.kind}）", generated_at)
         label = KIND_LABELS.get(roster.kind, roster.kind)
         return roster_xlsx(rows, f"{self.county.name}{township} {roster.month} "
-                                 f"{label}资金发放花名册", generated_at)
+                                 f"{label}资金发放花名册", generated_at, version)
 
     def create_export(self, who: Principal, township: str, month: str, kind: str,
                       file_format: str, encoding: str = "utf-8",
@@ -659,11 +664,11 @@ class DisbursementApplication(ServiceApplication):
         roster = self.roster(who, township, month, kind)
         generated_at = self.now().replace(microsecond=0)
         roster.check_exportable()  # before unsealing anything
-        layout = f"v2-{encoding if file_format == 'csv' else 'utf-8'}"
+        layout = f"v3-{encoding if file_format == 'csv' else 'utf-8'}"  # EXPORT_LAYOUTS
         content = self._render_export(roster, file_format, generated_at, layout)
         export_id = str(uuid4())
         sha = sha256_hex(content)
-        roster.record_export(export_id, file_format, sha, generated_at, who.actor(), layout)
+        roster.record_export(export_id, file_format, sha, generated_at, who.as_actor(), layout)
         self.save(roster)
         return {"export_id": export_id, "format": file_format, "sha256": sha,
                 "rows": len(roster.rows), "total": str(roster.total)}, content
@@ -713,7 +718,7 @@ class DisbursementApplication(ServiceApplication):
         roster.import_bank_return(file_name=file_name, sha256=sha256_hex(content),
                                   lines=mapped, imported_on=today,
                                   due_on=self.rhythms().of_month(month).reconcile_by(month),
-                                  actor=who.actor(), codes=codes)
+                                  actor=who.as_actor(), codes=codes)
         self.save(roster)
         return roster
 
@@ -721,7 +726,7 @@ class DisbursementApplication(ServiceApplication):
                               discrepancy_ids: list[str], resolution: Resolution,
                               reason: str) -> MonthlyRoster:
         roster = self.roster(who, township, month, kind)
-        roster.resolve(discrepancy_ids, resolution, reason, self.today(), who.actor())
+        roster.resolve(discrepancy_ids, resolution, reason, self.today(), who.as_actor())
         arrears = []
         if resolution is Resolution.CARRIED_FORWARD:
             arrears = self._owed_later(roster, carried_amounts(roster, discrepancy_ids),
@@ -847,7 +852,7 @@ class DisbursementApplication(ServiceApplication):
 
     def file_statistics(self, who: Principal, township: str, month: str) -> MonthlyStatistics:
         stats = self.statistics(who, township, month)
-        stats.file(self.today(), self.rhythms().of_month(month).file_by(month), who.actor())
+        stats.file(self.today(), self.rhythms().of_month(month).file_by(month), who.as_actor())
         self.save(stats)
         return stats
 
@@ -914,7 +919,7 @@ class DisbursementApplication(ServiceApplication):
         pid = fund_plan_id(self.county.code, month)
         if self._exists(pid):
             existing: FundPlan = self.get(pid)
-            existing.recompile(plan, who.actor())
+            existing.recompile(plan, who.as_actor())
         else:
             existing = FundPlan(region=self.county.code, month=month, plan=plan,
                                 actor=who.actor())
@@ -931,7 +936,7 @@ class DisbursementApplication(ServiceApplication):
         doc = seal_document(self.seals, plan.region, month, "fund_plan_json",
                             f"资金发放计划-{plan.region}-{month}.json", "application/json",
                             content)
-        plan.issue(doc, self.today(), reason, who.actor())
+        plan.issue(doc, self.today(), reason, who.as_actor())
         self.save(plan)
         return plan
 
@@ -974,7 +979,7 @@ class DisbursementApplication(ServiceApplication):
         content = household_list_csv(month, projects, lines)
         total = sum((ln.amount for ln in lines), Decimal("0.00"))
         sha = sha256_hex(content)
-        plan.record_household_list(sha, len(lines), total, projects.version, who.actor())
+        plan.record_household_list(sha, len(lines), total, projects.version, who.as_actor())
         self.save(plan)
         return {"sha256": sha, "rows": len(lines), "total": str(total),
                 "projects_version": projects.version}, content
@@ -982,7 +987,7 @@ class DisbursementApplication(ServiceApplication):
     def acknowledge_fund_plan(self, who: Principal, month: str, receipt_reference: str,
                               note: str | None) -> FundPlan:
         plan = self.fund_plan(who, month)
-        plan.acknowledge(receipt_reference, note, who.actor())
+        plan.acknowledge(receipt_reference, note, who.as_actor())
         self.save(plan)
         return plan
 
@@ -1006,6 +1011,11 @@ class DisbursementApplication(ServiceApplication):
                           "corrections": roster.corrections})
         return {"township": township, "month": month, "previous_month": add_months(month, -1),
                 "kinds": kinds}
+
+
+def caused_by(upstream: Upstream) -> Actor:
+    """Who caused review's event: its actor, else review's system actor."""
+    return Actor.of(upstream.actor or system_actor("review"))
 
 
 def upstream_of(env: Envelope) -> Upstream:

@@ -12,7 +12,7 @@ import copy
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -22,6 +22,34 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.disbursement.values import (
+    Acknowledgement,
+    BankReturn,
+    Cause,
+    Discrepancy,
+    ExportRecord,
+    FigureLine,
+    Figures,
+    Filing,
+    Hold,
+    HoldReason,
+    LedgerDetails,
+    PlanFigures,
+    PlanTownship,
+    ReturnedAccount,
+    RhythmEntry,
+    RosterChange,
+    RosterCorrection,
+    RosterState,
+    SealedAccount,
+    SpotResult,
+    StatisticsRoster,
+    StepSource,
+    StoredActor,
+    StoredDocument,
+    StoredPayee,
+    StoredStep,
+)
 from shared.clock import (
     MonthlyRhythm,
     RhythmSchedule,
@@ -29,12 +57,23 @@ from shared.clock import (
     add_months,
     month_parts,
 )
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.errors import RuleViolation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-PAID_KINDS = (AssistanceKind.DIBAO, AssistanceKind.TEKUN, AssistanceKind.LINSHI)
+
+
+class PaidKind(StrEnum):
+    """The kinds paid in cash, each with its roster (低保边缘 is a recognition only)."""
+
+    DIBAO = AssistanceKind.DIBAO.value
+    TEKUN = AssistanceKind.TEKUN.value
+    LINSHI = AssistanceKind.LINSHI.value
+
+
+PAID_KINDS = tuple(AssistanceKind(k) for k in PaidKind)
 MONTHLY_KINDS = (AssistanceKind.DIBAO, AssistanceKind.TEKUN)
 
 
@@ -138,16 +177,16 @@ class Step(NamedTuple):  # a tuple, not a dataclass: built once per ledger row p
     amount: Decimal
     household_size: int
     change: str  # start, increase, decrease, suspend, resume, phase_out, terminate, payment
-    source: dict[str, Any]  # upstream event: id, type, position, occurred_at, actor
+    source: StepSource  # upstream event: id, type, position, occurred_at, by
     reasons: tuple[str, ...] = ()
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> StoredStep:
         return {"seq": self.seq, "month": self.month, "amount": str(self.amount),
                 "household_size": self.household_size, "change": self.change,
                 "source": self.source, "reasons": list(self.reasons)}
 
     @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> Step:
+    def from_wire(cls, d: StoredStep) -> Step:
         return cls(d["seq"], d["month"], Decimal(d["amount"]), d["household_size"],
                    d["change"], d["source"], tuple(d.get("reasons", ())))
 
@@ -181,17 +220,20 @@ class Payee(NamedTuple):
 
     name: str
     bank: str
-    account_sealed: dict[str, Any] | None
+    account_sealed: SealedAccount | None
     account_fp: str | None
     account_mask: str
     # shared.bankcards.account_problem of the account, or "ok"; None: recorded before the
     # check existed (drafting then checks it).
     account_check: str | None = None
+    # 身份证号(脱敏), as review masked it; None: review sent none (before its v2 contract,
+    # or an account holder who is not a household member).
+    resident_id_mask: str | None = None
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> StoredPayee:
         return {"name": self.name, "bank": self.bank, "account_sealed": self.account_sealed,
                 "account_fp": self.account_fp, "account_mask": self.account_mask,
-                "account_check": self.account_check}
+                "account_check": self.account_check, "resident_id_mask": self.resident_id_mask}
 
 
 class LedgerEntry(Aggregate):
@@ -212,8 +254,8 @@ class LedgerEntry(Aggregate):
     def __init__(self, key: UUID, entry_type: str, kind: str, case_id: UUID,
                  household_id: str | None, township: str, village: str, urban: bool,
                  applicant_name: str, policy_version: int | None,
-                 payee: dict[str, Any] | None, step: dict[str, Any],
-                 details: dict[str, Any], actor: dict[str, Any]) -> None:
+                 payee: StoredPayee | None, step: StoredStep,
+                 details: LedgerDetails, actor: StoredActor) -> None:
         self.key = key
         self.entry_type = entry_type  # "entitlement", "temporary_payment" or "arrears"
         self.kind = kind
@@ -229,16 +271,16 @@ class LedgerEntry(Aggregate):
         self.steps: list[Step] = [Step.from_wire(step)]
 
     def change(self, *, month: str, amount: Decimal, household_size: int, change: str,
-               source: dict[str, Any], reasons: Sequence[str], actor: dict[str, Any]) -> None:
+               source: StepSource, reasons: Sequence[str], actor: Actor) -> None:
         if self.entry_type != "entitlement":
             raise RuleViolation("disbursement.not_an_entitlement",
                                 "a temporary payment has no later changes")
         step = Step(len(self.steps) + 1, month, amount, household_size, change, source,
                     tuple(reasons))
-        self._changed(step=step.to_wire(), actor=actor)
+        self._changed(step=step.to_wire(), actor=actor.stored())
 
     @event("Changed")
-    def _changed(self, step: dict[str, Any], actor: dict[str, Any]) -> None:
+    def _changed(self, step: StoredStep, actor: StoredActor) -> None:
         self.steps.append(Step.from_wire(step))
 
     # --- 追回: a recovery entry's money (owed back, then recovered or written off) ---------
@@ -256,30 +298,30 @@ class LedgerEntry(Aggregate):
             raise RuleViolation("disbursement.recovery_settled",
                                 "nothing is outstanding on this recovery")
 
-    def recover(self, amount: Decimal, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def recover(self, amount: Decimal, reason: str, on: date, actor: Actor) -> None:
         self._require_recovery()
         check_reason(reason)
         if amount <= 0 or amount > self.recovery_outstanding:
             raise RuleViolation("disbursement.recovery_amount",
                                 f"recover more than 0 and at most "
                                 f"{self.recovery_outstanding}", field="amount")
-        self._recovered(amount=amount, reason=reason, recovered_on=on, actor=actor)
+        self._recovered(amount=amount, reason=reason, recovered_on=on, actor=actor.stored())
 
     @event("Recovered")
     def _recovered(self, amount: Decimal, reason: str, recovered_on: date,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         self.recovered = getattr(self, "recovered", ZERO) + amount
 
-    def write_off(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def write_off(self, reason: str, on: date, actor: Actor) -> None:
         """核销: the rest is not recovered, by a person's decision with its reason."""
         self._require_recovery()
         check_reason(reason)
         self._written_off(amount=self.recovery_outstanding, reason=reason, written_off_on=on,
-                          actor=actor)
+                          actor=actor.stored())
 
     @event("WrittenOff")
     def _written_off(self, amount: Decimal, reason: str, written_off_on: date,
-                     actor: dict[str, Any]) -> None:
+                     actor: StoredActor) -> None:
         self.written_off = getattr(self, "written_off", ZERO) + amount
 
 
@@ -302,16 +344,21 @@ class RosterRow(NamedTuple):
     source: str  # event id of the decision in force
     account_fp: str | None
     account_mask: str
+    resident_id_mask: str | None = None  # the payee's 身份证号(脱敏), when review sent it
 
     def to_wire(self) -> list[Any]:
+        # Without a masked ID the row keeps its 12 columns: rows drafted before it existed
+        # keep their bytes, and so the digest their lock and exports recorded.
         return [self.key, self.case_id, self.household_id, self.village, self.urban,
                 self.name, self.household_size, str(self.amount), self.policy_version,
-                self.source, self.account_fp, self.account_mask]
+                self.source, self.account_fp, self.account_mask,
+                *([] if self.resident_id_mask is None else [self.resident_id_mask])]
 
     @classmethod
     def from_wire(cls, w: Sequence[Any]) -> RosterRow:
         return tuple.__new__(cls, (w[0], w[1], w[2], w[3], bool(w[4]), w[5], int(w[6]),
-                                   Decimal(w[7]), w[8], w[9], w[10], w[11]))
+                                   Decimal(w[7]), w[8], w[9], w[10], w[11],
+                                   w[12] if len(w) > 12 else None))
 
 
 class LedgerView(NamedTuple):
@@ -374,18 +421,18 @@ class Change(StrEnum):
     RECOVERY = "recovery"  # 追回: paid for a month it was not due (listed, never a row)
 
 
-def _cause(step: Step) -> dict[str, Any]:
+def _cause(step: Step) -> Cause:
     return {**step.source, "change": step.change, "effective_month": step.month,
             "amount": str(step.amount), "reasons": list(step.reasons)}
 
 
 def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
-               ) -> tuple[list[RosterRow], list[dict[str, Any]]]:
+               ) -> tuple[list[RosterRow], list[RosterChange]]:
     """The roster rows of `month` and every difference from the month before, each with the
     decisions that caused it. For 临时救助 the entries are the payments due this month."""
     previous_month = add_months(month, -1)
     rows: list[RosterRow] = []
-    changes: list[dict[str, Any]] = []
+    changes: list[RosterChange] = []
     for e in entries:
         one_off = kind is AssistanceKind.LINSHI or e.one_off
         if one_off:  # only the payments due this month
@@ -410,7 +457,8 @@ def draft_rows(kind: AssistanceKind, month: str, entries: Iterable[LedgerView],
                 e.key, e.case_id, e.household_id, e.village, e.urban,
                 payee.name if payee else e.applicant_name, now.household_size, amount,
                 e.policy_version, str(now.source.get("event_id", "")),
-                payee.account_fp if payee else None, payee.account_mask if payee else ""))
+                payee.account_fp if payee else None, payee.account_mask if payee else "",
+                payee.resident_id_mask if payee else None))
         if amount == before:
             continue
         if e.one_off and now is not None and now.change == Change.ARREARS.value:
@@ -451,7 +499,7 @@ class HoldResolution(StrEnum):
 
 
 def payability_holds(rows: Iterable[RosterRow], entries: dict[str, LedgerView],
-                     returned: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+                     returned: dict[str, ReturnedAccount]) -> list[Hold]:
     """The rows the bank would refuse: an account missing or malformed (a UnionPay card
     number fails its Luhn check), a holder who is not the payee, an account the bank
     returned last month as closed, blocked or wrong. `returned`: account fingerprint ->
@@ -460,7 +508,7 @@ def payability_holds(rows: Iterable[RosterRow], entries: dict[str, LedgerView],
     for r in rows:
         e = entries.get(r.key)
         payee = e.payee if e else None
-        reasons: list[dict[str, Any]] = []
+        reasons: list[HoldReason] = []
         if payee is None or not r.account_fp:
             reasons.append({"code": "no_account"})
         elif payee.account_check not in (None, "ok"):
@@ -581,14 +629,14 @@ def _same_name(a: str, b: str) -> bool:
 
 
 def reconcile(rows: Sequence[RosterRow], lines: Sequence[BankLine],
-              codes: ReturnCodebook | None = None) -> list[dict[str, Any]]:
+              codes: ReturnCodebook | None = None) -> list[Discrepancy]:
     """Every discrepancy between the locked roster and what the bank paid.
 
     Rows are matched by account; where an account appears more than once (instalments), an
     equal amount is paired first. An account-less row can never have been paid: missing.
     """
     by_account: dict[str, list[RosterRow]] = defaultdict(list)
-    found: list[dict[str, Any]] = []
+    found: list[Discrepancy] = []
     for r in rows:
         if r.account_fp:
             by_account[r.account_fp].append(r)
@@ -651,20 +699,20 @@ class MonthlyRoster(Aggregate):
 
     @event("Drafted")
     def __init__(self, township: str, month: str, kind: str, cutoff: date,
-                 rows: list[list[Any]], changes: list[dict[str, Any]],
-                 actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
+                 rows: list[list[Any]], changes: list[RosterChange],
+                 actor: StoredActor, holds: list[Hold] | None = None) -> None:
         self.township, self.month, self.kind = township, month, kind
         self.cutoff = cutoff
         self._take_draft(rows, changes)
-        self.holds: dict[str, dict[str, Any]] = {h["key"]: h for h in holds or ()}
+        self.holds: dict[str, Hold] = {h["key"]: h for h in holds or ()}
         self.status = RosterStatus.DRAFTED
         self.digest: str | None = None
-        self.corrections: list[dict[str, Any]] = []
-        self.exports: dict[str, dict[str, Any]] = {}
-        self.bank_return: dict[str, Any] | None = None
-        self.discrepancies: dict[str, dict[str, Any]] = {}
+        self.corrections: list[RosterCorrection] = []
+        self.exports: dict[str, ExportRecord] = {}
+        self.bank_return: BankReturn | None = None
+        self.discrepancies: dict[str, Discrepancy] = {}
 
-    def _take_draft(self, rows: list[list[Any]], changes: list[dict[str, Any]]) -> None:
+    def _take_draft(self, rows: list[list[Any]], changes: list[RosterChange]) -> None:
         from_wire = RosterRow.from_wire
         self.rows: dict[str, RosterRow] = {w[0]: from_wire(w) for w in rows}
         self.changes = changes  # replaced by a redraft, never changed in place
@@ -687,8 +735,8 @@ class MonthlyRoster(Aggregate):
     def total(self) -> Decimal:
         return sum((r.amount for r in self.rows.values()), ZERO)
 
-    def redraft(self, cutoff: date, rows: list[RosterRow], changes: list[dict[str, Any]],
-                actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
+    def redraft(self, cutoff: date, rows: list[RosterRow], changes: list[RosterChange],
+                actor: Actor, holds: list[Hold] | None = None) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked",
                                 "a locked roster changes only by correction")
@@ -707,21 +755,21 @@ class MonthlyRoster(Aggregate):
                 h = before
             kept.append(h)
         self._redrafted(cutoff=cutoff, rows=[r.to_wire() for r in rows], changes=changes,
-                        actor=actor, holds=kept)
+                        actor=actor.stored(), holds=kept)
 
     @event("Redrafted")
-    def _redrafted(self, cutoff: date, rows: list[list[Any]], changes: list[dict[str, Any]],
-                   actor: dict[str, Any], holds: list[dict[str, Any]] | None = None) -> None:
+    def _redrafted(self, cutoff: date, rows: list[list[Any]], changes: list[RosterChange],
+                   actor: StoredActor, holds: list[Hold] | None = None) -> None:
         self.cutoff = cutoff
         self._take_draft(rows, changes)
         self.holds = {h["key"]: h for h in holds or ()}
 
     @property
-    def open_holds(self) -> list[dict[str, Any]]:
+    def open_holds(self) -> list[Hold]:
         return [h for h in self.holds.values() if h["resolution"] is None]
 
     def resolve_holds(self, keys: Sequence[str], resolution: HoldResolution, reason: str,
-                      actor: dict[str, Any]) -> list[RosterRow]:
+                      actor: Actor) -> list[RosterRow]:
         """A clerk's decision on held rows, with its reason; returns the rows excluded
         (owed on the next roster)."""
         if self.status is not RosterStatus.DRAFTED:
@@ -742,19 +790,19 @@ class MonthlyRoster(Aggregate):
         excluded = [self.rows[k] for k in keys] if resolution is HoldResolution.EXCLUDED else []
         self._holds_resolved(township=self.township, month=self.month, kind=self.kind,
                              keys=list(keys), resolution=resolution.value, reason=reason,
-                             actor=actor)
+                             actor=actor.stored())
         return excluded
 
     @event("HoldsResolved")
     def _holds_resolved(self, township: str, month: str, kind: str, keys: list[str],
-                        resolution: str, reason: str, actor: dict[str, Any]) -> None:
+                        resolution: str, reason: str, actor: StoredActor) -> None:
         for k in keys:
             self.holds[k] = {**self.holds[k], "resolution": resolution, "reason": reason,
                              "resolved_by": actor.get("user_id")}
             if resolution == HoldResolution.EXCLUDED.value:
                 self.rows.pop(k, None)
 
-    def lock(self, locked_on: date, actor: dict[str, Any]) -> None:
+    def lock(self, locked_on: date, actor: Actor) -> None:
         if self.status is not RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_locked", "the roster is already locked")
         if held := self.open_holds:
@@ -765,15 +813,16 @@ class MonthlyRoster(Aggregate):
                 "reason, before the lock", field="holds")
         self._locked(township=self.township, month=self.month, kind=self.kind,
                      rows_count=len(self.rows), total=self.total,
-                     digest=rows_digest(self.rows.values()), actor=actor, locked_on=locked_on)
+                     digest=rows_digest(self.rows.values()), actor=actor.stored(),
+                     locked_on=locked_on)
 
     @event("Locked")
     def _locked(self, township: str, month: str, kind: str, rows_count: int, total: Decimal,
-                digest: str, actor: dict[str, Any], locked_on: date | None = None) -> None:
+                digest: str, actor: StoredActor, locked_on: date | None = None) -> None:
         self.status = RosterStatus.LOCKED
         self.digest = digest
 
-    def correct(self, key: str, amount: Decimal, reason: str, actor: dict[str, Any]) -> None:
+    def correct(self, key: str, amount: Decimal, reason: str, actor: Actor) -> None:
         """更正: change one row's amount after locking (0 removes the payment)."""
         if self.status is RosterStatus.DRAFTED:
             raise RuleViolation("disbursement.roster_not_locked",
@@ -794,12 +843,12 @@ class MonthlyRoster(Aggregate):
                 r.key != key or amount > 0]
         self._corrected(township=self.township, month=self.month, kind=self.kind, key=key,
                         case_id=row.case_id, previous=row.amount, amount=amount, reason=reason,
-                        digest=rows_digest(rows), actor=actor)
+                        digest=rows_digest(rows), actor=actor.stored())
 
     @event("Corrected")
     def _corrected(self, township: str, month: str, kind: str, key: str, case_id: str,
                    previous: Decimal, amount: Decimal, reason: str, digest: str,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         if amount > 0:
             self.rows[key] = self.rows[key]._replace(amount=amount)
         else:
@@ -817,7 +866,7 @@ class MonthlyRoster(Aggregate):
         self._require_locked("exporting it")
 
     def record_export(self, export_id: str, file_format: str, sha256: str,
-                      generated_at: datetime, actor: dict[str, Any],
+                      generated_at: datetime, actor: Actor,
                       layout: str = "v1") -> None:
         """The audited disclosure of bank accounts: who exported what, with its hash."""
         self._require_locked("exporting it")
@@ -825,14 +874,14 @@ class MonthlyRoster(Aggregate):
                        export_id=export_id, file_format=file_format, sha256=sha256,
                        generated_at=generated_at, rows_count=len(self.rows),
                        total=self.total, digest=self.digest, roster_version=self.version,
-                       actor=actor, layout=layout)
+                       actor=actor.stored(), layout=layout)
 
     @event("Exported")
     def _exported(self, township: str, month: str, kind: str, export_id: str,
                   file_format: str, sha256: str, generated_at: datetime, rows_count: int,
                   total: Decimal, digest: str, roster_version: int,
-                  actor: dict[str, Any], layout: str = "v1") -> None:
-        # layout: the file layout (documents.EXPORT_LAYOUTS); stored exports are "v1".
+                  actor: StoredActor, layout: str = "v1") -> None:
+        # layout: the file layout (bank_files.EXPORT_LAYOUTS); stored exports are "v1".
         self.exports[export_id] = {"format": file_format, "layout": layout,
                                    "sha256": sha256,
                                    "generated_at": generated_at,
@@ -840,7 +889,7 @@ class MonthlyRoster(Aggregate):
                                    "user_id": actor.get("user_id")}
 
     def import_bank_return(self, *, file_name: str, sha256: str, lines: Sequence[BankLine],
-                           imported_on: date, due_on: date, actor: dict[str, Any],
+                           imported_on: date, due_on: date, actor: Actor,
                            codes: ReturnCodebook | None = None) -> None:
         self._require_locked("reconciling it")
         if self.status is RosterStatus.RECONCILED:
@@ -851,22 +900,22 @@ class MonthlyRoster(Aggregate):
             township=self.township, month=self.month, kind=self.kind, file_name=file_name,
             sha256=sha256, lines_count=len(lines), paid_total=paid, roster_total=self.total,
             discrepancies=found, imported_on=imported_on, late=imported_on > due_on,
-            actor=actor)
+            actor=actor.stored())
         if not found:
             self._mark_reconciled(imported_on, actor)
 
     @event("BankReturnImported")
     def _bank_return_imported(self, township: str, month: str, kind: str, file_name: str,
                               sha256: str, lines_count: int, paid_total: Decimal,
-                              roster_total: Decimal, discrepancies: list[dict[str, Any]],
-                              imported_on: date, late: bool, actor: dict[str, Any]) -> None:
+                              roster_total: Decimal, discrepancies: list[Discrepancy],
+                              imported_on: date, late: bool, actor: StoredActor) -> None:
         # A new file (the bank's corrected return) supersedes the previous one's findings.
         self.bank_return = {"file_name": file_name, "sha256": sha256, "paid_total": paid_total,
                             "imported_on": imported_on, "late": late}
         self.discrepancies = {d["id"]: {**d, "resolution": None} for d in discrepancies}
 
     def resolve(self, discrepancy_ids: Sequence[str], resolution: Resolution, reason: str,
-                resolved_on: date, actor: dict[str, Any]) -> None:
+                resolved_on: date, actor: Actor) -> None:
         """Record a person's resolution of one or more discrepancies (e.g. all failed
         payments carried forward), with the reason; reconciled when none is left open."""
         if self.status is RosterStatus.RECONCILED:
@@ -891,31 +940,32 @@ class MonthlyRoster(Aggregate):
                     field="resolution")
         check_reason(reason)
         self._discrepancies_resolved(discrepancy_ids=list(discrepancy_ids),
-                                     resolution=resolution.value, reason=reason, actor=actor)
+                                     resolution=resolution.value, reason=reason,
+                                     actor=actor.stored())
         if all(x["resolution"] for x in self.discrepancies.values()):
             self._mark_reconciled(resolved_on, actor)
 
     @event("DiscrepanciesResolved")
     def _discrepancies_resolved(self, discrepancy_ids: list[str], resolution: str,
-                                reason: str, actor: dict[str, Any]) -> None:
+                                reason: str, actor: StoredActor) -> None:
         for i in discrepancy_ids:
             self.discrepancies[i] = {**self.discrepancies[i], "resolution": resolution,
                                      "reason": reason, "resolved_by": actor.get("user_id")}
 
-    def _mark_reconciled(self, on: date, actor: dict[str, Any]) -> None:
+    def _mark_reconciled(self, on: date, actor: Actor) -> None:
         assert self.bank_return is not None
         self._reconciled(
             township=self.township, month=self.month, kind=self.kind, rows_count=len(self.rows),
             total=self.total, paid_total=self.bank_return["paid_total"],
             bank_file_sha256=self.bank_return["sha256"],
             discrepancies=len(self.discrepancies), digest=self.digest,
-            late=self.bank_return["late"], actor=actor, reconciled_on=on)
+            late=self.bank_return["late"], actor=actor.stored(), reconciled_on=on)
 
     @event("Reconciled")
     def _reconciled(self, township: str, month: str, kind: str, rows_count: int,
                     total: Decimal, paid_total: Decimal, bank_file_sha256: str,
                     discrepancies: int, digest: str, late: bool,
-                    actor: dict[str, Any], reconciled_on: date | None = None) -> None:
+                    actor: StoredActor, reconciled_on: date | None = None) -> None:
         self.status = RosterStatus.RECONCILED
 
 
@@ -966,7 +1016,7 @@ class StatLine:
     arrears: Decimal = ZERO  # of the amount: rows paying an earlier month (补发)
     recovered: Decimal = ZERO  # 追回: money paid back since the last statistics
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> FigureLine:
         return {"households": self.households, "persons": self.persons,
                 "amount": str(self.amount), "new": self.new, "ended": self.ended,
                 "paid": str(self.amount - self.carried_forward),
@@ -991,7 +1041,7 @@ Money = dict[tuple[str, bool], Decimal]
 def compile_statistics(rows: Iterable[StatInput],
                        new_and_ended: dict[tuple[str, bool], tuple[int, int]],
                        carried: Money | None = None, failed: Money | None = None,
-                       recovered: Money | None = None) -> dict[str, Any]:
+                       recovered: Money | None = None) -> Figures:
     """《城乡低保、特困供养资金和临时救助发放统计表》 figures: households, persons and amount
     by kind and urban/rural, with new and ended households; of the money, what the bank
     failed, what was carried to the next roster, what paid earlier months (补发), and what
@@ -1042,8 +1092,8 @@ class SealedDocument:
     public_key: str  # base64, names the key on the county's trust list
     algorithm: str = "ed25519"  # documents sealed before SM2 carry no algorithm
 
-    def to_wire(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    def to_wire(self) -> StoredDocument:
+        return dict(self.__dict__)  # type: ignore[return-value]
 
 
 class StatisticsStatus(StrEnum):
@@ -1059,9 +1109,9 @@ class MonthlyStatistics(Aggregate):
         return statistics_id(township, month)
 
     @event("Sealed")
-    def __init__(self, township: str, month: str, figures: dict[str, Any],
-                 rosters: list[dict[str, Any]], documents: list[dict[str, Any]],
-                 contents: dict[str, str], actor: dict[str, Any]) -> None:
+    def __init__(self, township: str, month: str, figures: Figures,
+                 rosters: list[StatisticsRoster], documents: list[StoredDocument],
+                 contents: dict[str, str], actor: StoredActor) -> None:
         self.township, self.month = township, month
         self.figures = figures
         self.rosters = rosters
@@ -1071,22 +1121,22 @@ class MonthlyStatistics(Aggregate):
         self.filed_on: date | None = None
         self.late = False
 
-    def file(self, filed_on: date, due_on: date, actor: dict[str, Any]) -> None:
+    def file(self, filed_on: date, due_on: date, actor: Actor) -> None:
         """报备 with the county; after the due day it is still accepted, marked late."""
         if self.status is StatisticsStatus.FILED:
             raise RuleViolation("disbursement.already_filed", "the statistics are already filed")
         self._filed(township=self.township, month=self.month, filed_on=filed_on, due_on=due_on,
-                    late=filed_on > due_on, actor=actor)
+                    late=filed_on > due_on, actor=actor.stored())
 
     @event("Filed")
     def _filed(self, township: str, month: str, filed_on: date, due_on: date, late: bool,
-               actor: dict[str, Any]) -> None:
+               actor: StoredActor) -> None:
         self.status = StatisticsStatus.FILED
         self.filed_on = filed_on
         self.late = late
 
 
-def check_rosters_ready(rosters: dict[str, dict[str, Any] | None]) -> None:
+def check_rosters_ready(rosters: Mapping[str, RosterState | None]) -> None:
     """The statistics report money paid: every kind's roster must be reconciled (an empty
     roster only locked: nothing was sent to the bank)."""
     for kind in PAID_KINDS:
@@ -1117,8 +1167,8 @@ class HeldRow:
     finding: str | None
 
 
-def compile_fund_plan(filings: Sequence[dict[str, Any]], held: Sequence[HeldRow],
-                      all_townships: Sequence[str]) -> dict[str, Any]:
+def compile_fund_plan(filings: Sequence[Filing], held: Sequence[HeldRow],
+                      all_townships: Sequence[str]) -> PlanFigures:
     """Totals per township and kind from the filed (sealed) statistics: what the bank paid
     (arrears rows included, carried-forward failures not), less what was recovered (追回
     comes back to the fund) and the rows held back for unresolved spot-check errors;
@@ -1127,7 +1177,7 @@ def compile_fund_plan(filings: Sequence[dict[str, Any]], held: Sequence[HeldRow]
     for h in held:
         held_by[(h.township, h.kind)].append(h)
     filed = {f["township"] for f in filings}
-    townships: list[dict[str, Any]] = []
+    townships: list[PlanTownship] = []
     grand: dict[str, Decimal] = {k.value: ZERO for k in PAID_KINDS}
     grand_rows = 0
     for f in sorted(filings, key=lambda f: f["township"]):
@@ -1166,7 +1216,7 @@ def compile_fund_plan(filings: Sequence[dict[str, Any]], held: Sequence[HeldRow]
     }
 
 
-def plan_document(region: str, month: str, plan: dict[str, Any]) -> bytes:
+def plan_document(region: str, month: str, plan: PlanFigures) -> bytes:
     """The issued plan as one canonical JSON document: what its hash and seal cover."""
     body = {"document": "资金发放计划", "region": region, "month": month, **plan}
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
@@ -1186,25 +1236,25 @@ class FundPlan(Aggregate):
         return fund_plan_id(region, month)
 
     @event("Compiled")
-    def __init__(self, region: str, month: str, plan: dict[str, Any],
-                 actor: dict[str, Any]) -> None:
+    def __init__(self, region: str, month: str, plan: PlanFigures,
+                 actor: StoredActor) -> None:
         self.region, self.month = region, month
         self.plan = plan
         self.status = FundPlanStatus.COMPILED
         self.document: SealedDocument | None = None
-        self.acknowledgement: dict[str, Any] | None = None
+        self.acknowledgement: Acknowledgement | None = None
 
-    def recompile(self, plan: dict[str, Any], actor: dict[str, Any]) -> None:
+    def recompile(self, plan: PlanFigures, actor: Actor) -> None:
         if self.status is not FundPlanStatus.COMPILED:
             raise RuleViolation("disbursement.plan_issued", "an issued plan cannot change")
-        self._recompiled(plan=plan, actor=actor)
+        self._recompiled(plan=plan, actor=actor.stored())
 
     @event("Recompiled")
-    def _recompiled(self, plan: dict[str, Any], actor: dict[str, Any]) -> None:
+    def _recompiled(self, plan: PlanFigures, actor: StoredActor) -> None:
         self.plan = plan
 
     def issue(self, document: SealedDocument, issued_on: date, reason: str | None,
-              actor: dict[str, Any]) -> None:
+              actor: Actor) -> None:
         if self.status is not FundPlanStatus.COMPILED:
             raise RuleViolation("disbursement.plan_issued", "the plan is already issued")
         if not self.plan["townships"]:
@@ -1216,18 +1266,18 @@ class FundPlan(Aggregate):
                 + "; give the reason for issuing without them", field="reason")
         self._issued(region=self.region, month=self.month, plan=self.plan,
                      document=document.to_wire(), issued_on=issued_on, reason=reason,
-                     actor=actor)
+                     actor=actor.stored())
 
     @event("Issued")
-    def _issued(self, region: str, month: str, plan: dict[str, Any],
-                document: dict[str, Any], issued_on: date, reason: str | None,
-                actor: dict[str, Any]) -> None:
+    def _issued(self, region: str, month: str, plan: PlanFigures,
+                document: StoredDocument, issued_on: date, reason: str | None,
+                actor: StoredActor) -> None:
         self.status = FundPlanStatus.ISSUED
         self.document = SealedDocument(**document)
         self.issued_on = issued_on
 
     def record_household_list(self, sha256: str, rows: int, total: Decimal,
-                              projects_version: int | None, actor: dict[str, Any]) -> None:
+                              projects_version: int | None, actor: Actor) -> None:
         """分户清单 handed to the finance bureau: an audited disclosure of accounts, whose
         total must be the plan's."""
         if self.status is FundPlanStatus.COMPILED:
@@ -1238,18 +1288,18 @@ class FundPlan(Aggregate):
                                 f"{self.plan['total']}", field="month")
         self._household_list_exported(region=self.region, month=self.month, sha256=sha256,
                                       rows_count=rows, total=total,
-                                      projects_version=projects_version, actor=actor)
+                                      projects_version=projects_version, actor=actor.stored())
 
     @event("HouseholdListExported")
     def _household_list_exported(self, region: str, month: str, sha256: str, rows_count: int,
                                  total: Decimal, projects_version: int | None,
-                                 actor: dict[str, Any]) -> None:
+                                 actor: StoredActor) -> None:
         self.household_lists = [*getattr(self, "household_lists", []),
                                 {"sha256": sha256, "rows": rows_count, "total": str(total),
                                  "by": actor.get("user_id")}]
 
     def acknowledge(self, receipt_reference: str, note: str | None,
-                    actor: dict[str, Any]) -> None:
+                    actor: Actor) -> None:
         if self.status is FundPlanStatus.COMPILED:
             raise RuleViolation("disbursement.plan_not_issued", "the plan is not issued yet")
         if self.status is FundPlanStatus.ACKNOWLEDGED:
@@ -1257,11 +1307,11 @@ class FundPlan(Aggregate):
         assert self.document is not None
         self._acknowledged(region=self.region, month=self.month,
                            document_sha256=self.document.sha256,
-                           receipt_reference=receipt_reference, note=note, actor=actor)
+                           receipt_reference=receipt_reference, note=note, actor=actor.stored())
 
     @event("Acknowledged")
     def _acknowledged(self, region: str, month: str, document_sha256: str,
-                      receipt_reference: str, note: str | None, actor: dict[str, Any]) -> None:
+                      receipt_reference: str, note: str | None, actor: StoredActor) -> None:
         self.status = FundPlanStatus.ACKNOWLEDGED
         self.acknowledgement = {"receipt_reference": receipt_reference, "note": note,
                                 "actor": actor}
@@ -1280,19 +1330,19 @@ class SpotCheck(Aggregate):
 
     @event("Recorded")
     def __init__(self, upstream_id: UUID, township: str, month: str,
-                 results: list[dict[str, Any]], source: dict[str, Any],
-                 actor: dict[str, Any]) -> None:
+                 results: list[SpotResult], source: StepSource,
+                 actor: StoredActor) -> None:
         self.upstream_id, self.township, self.month = upstream_id, township, month
         self.results = results
 
-    def update(self, results: list[dict[str, Any]], source: dict[str, Any],
-               actor: dict[str, Any]) -> None:
+    def update(self, results: list[SpotResult], source: StepSource,
+               actor: Actor) -> None:
         self._updated(township=self.township, month=self.month, results=results,
-                      source=source, actor=actor)
+                      source=source, actor=actor.stored())
 
     @event("Updated")
-    def _updated(self, township: str, month: str, results: list[dict[str, Any]],
-                 source: dict[str, Any], actor: dict[str, Any]) -> None:
+    def _updated(self, township: str, month: str, results: list[SpotResult],
+                 source: StepSource, actor: StoredActor) -> None:
         self.results = results
 
 
@@ -1306,9 +1356,9 @@ class Upstream:
     type: str
     position: int
     occurred_at: str
-    actor: dict[str, Any] | None = None
+    actor: StoredActor | None = None
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> StepSource:
         return {"event_id": self.event_id, "type": self.type, "position": self.position,
                 "occurred_at": self.occurred_at,
                 "by": (self.actor or {}).get("user_id")}
@@ -1331,25 +1381,25 @@ class PolicyRhythm(Aggregate):
         return policy_rhythm_id(region)
 
     @event("Created")
-    def __init__(self, region: str, actor: dict[str, Any]) -> None:
+    def __init__(self, region: str, actor: StoredActor) -> None:
         self.region = region
-        self.versions: list[dict[str, Any]] = []
+        self.versions: list[RhythmEntry] = []
 
     def record(self, policy_version: int, effective_from: date, rhythm: MonthlyRhythm,
-               source_event_id: str, actor: dict[str, Any]) -> bool:
+               source_event_id: str, actor: Actor) -> bool:
         """False when this version is already known (a replay of review's stream)."""
         if any(v["policy_version"] == policy_version for v in self.versions):
             return False
         self._recorded(policy_version=policy_version, effective_from=effective_from,
                        cutoff_day=rhythm.cutoff_day, reconcile_by_day=rhythm.reconcile_by_day,
                        file_by_day=rhythm.file_by_day, source_event_id=source_event_id,
-                       actor=actor)
+                       actor=actor.stored())
         return True
 
     @event("VersionRecorded")
     def _recorded(self, policy_version: int, effective_from: date, cutoff_day: int,
                   reconcile_by_day: int, file_by_day: int, source_event_id: str,
-                  actor: dict[str, Any]) -> None:
+                  actor: StoredActor) -> None:
         self.versions.append({"policy_version": policy_version,
                               "effective_from": effective_from, "cutoff_day": cutoff_day,
                               "reconcile_by_day": reconcile_by_day,

@@ -77,4 +77,4 @@ def build_application(settings: DisbursementSettings) -> DisbursementApplication
 def build(settings: DisbursementSettings | None = None) -> ServiceRuntime:
     settings = settings or DisbursementSettings()
     app = build_application(settings)
-    return ServiceRuntime(settings, app, to_integration, [api.router(app)], reactions(app))
+    return ServiceRuntime(settings, app, to_integration, api.routers, reactions(app))

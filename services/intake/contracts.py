@@ -17,6 +17,7 @@ from services.intake.domain import Application, Disclosure
 from shared.bus import Outgoing
 from shared.contracts.envelope import event_id_for
 from shared.contracts.intake import (
+    MEMBER_ID_PURPOSE,
     ApplicationAccepted,
     ApplicationDeclined,
     ApplicationResubmitted,
@@ -146,7 +147,7 @@ class IntakeContracts:
         rid, phone = m["resident_id"], m.get("phone")
         return MemberRef(
             name=m["name"], relation=m["relation"], birth_date=m["birth_date"],
-            resident_id=self._seal(rid, mask_resident_id(rid), "member.resident_id", context),
+            resident_id=self._seal(rid, mask_resident_id(rid), MEMBER_ID_PURPOSE, context),
             fingerprint=m["fingerprint"],
             disability=Disability(**m["disability"]) if m.get("disability") else None,
             serious_illness=m.get("serious_illness", False),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -39,11 +40,32 @@ from services.review.domain import (
     spot_check_id_for,
 )
 from services.review.projections import ReviewProjection
+from services.review.values import (
+    Assessment,
+    Asset,
+    Breakdown,
+    Findings,
+    HomeVisit,
+    Household,
+    Income,
+    Interview,
+    Investigator,
+    Member,
+    MemberLeft,
+    PanelMember,
+    ReportedChange,
+    SampledCase,
+    TekunAssessment,
+    VerificationReport,
+    members_counted,
+)
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.clock import MonthlyRhythm, today_from
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.contracts.intake import (
+    MEMBER_ID_PURPOSE,
     ApplicationAccepted,
     ApplicationAcceptedV1,
     AssetItem,
@@ -55,31 +77,30 @@ from shared.contracts.intake import (
 from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication, cycle_collection_paused
-from shared.pii import Keyring
+from shared.pii import Keyring, mask_resident_id
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
 
-SYSTEM_ACTOR = {"user_id": "system:review", "role": "county_bureau", "township": None,
-                "village": None}
+SYSTEM_ACTOR = Actor(user_id="system:review", role="county_bureau")
 
 
-def _member(m: MemberRef) -> dict[str, Any]:
+def _member(m: MemberRef) -> Member:
     # Only the mask and the keyed fingerprint of the resident ID: review never needs it.
-    return {"fingerprint": m.fingerprint, "name": m.name, "relation": m.relation,
-            "birth_date": m.birth_date, "resident_id_mask": m.resident_id.mask,
-            "disability_grade": m.disability.grade if m.disability else None,
-            "disability_kind": m.disability.kind if m.disability else None,
-            "serious_illness": m.serious_illness, "work_capacity": m.work_capacity.value,
-            "student": m.student, "counted": True}
+    return Member(fingerprint=m.fingerprint, name=m.name, relation=m.relation,
+                  birth_date=m.birth_date, resident_id_mask=m.resident_id.mask,
+                  disability_grade=m.disability.grade if m.disability else None,
+                  disability_kind=m.disability.kind if m.disability else None,
+                  serious_illness=m.serious_illness, work_capacity=m.work_capacity.value,
+                  student=m.student, counted=True)
 
 
-def _income(i: IncomeItem) -> dict[str, Any]:
-    return {"member_fingerprint": i.member_fingerprint, "kind": i.kind.value,
-            "amount": i.amount, "months": i.months}
+def _income(i: IncomeItem) -> Income:
+    return Income(member_fingerprint=i.member_fingerprint, kind=i.kind.value, amount=i.amount,
+                  months=i.months)
 
 
-def _asset(a: AssetItem) -> dict[str, Any]:
-    return {"kind": a.kind.value, "value": a.value, "exempt": a.exempt}
+def _asset(a: AssetItem) -> Asset:
+    return Asset(kind=a.kind.value, value=a.value, exempt=a.exempt)
 
 
 # Who may read an economic-status verification report; everyone else sees it masked.
@@ -125,8 +146,8 @@ class ReviewApplication(ServiceApplication):
         try:
             table = self.repository.get(policy_table_id(self.settings.region))
         except AggregateNotFoundError:
-            table = PolicyTable(region=self.settings.region, actor=who.actor())
-        number = table.publish(effective_from, checked, reason, self.today(), who.actor())
+            table = PolicyTable.for_region(self.settings.region, who.as_actor())
+        number = table.publish(effective_from, checked, reason, self.today(), who.as_actor())
         self.save(table)
         return number
 
@@ -137,7 +158,7 @@ class ReviewApplication(ServiceApplication):
             return False
         except AggregateNotFoundError:
             pass
-        table = PolicyTable(region=self.settings.region, actor=SYSTEM_ACTOR)
+        table = PolicyTable.for_region(self.settings.region, SYSTEM_ACTOR)
         for v in versions:
             # Seeding builds history, so "today" is each version's own first day.
             effective = date.fromisoformat(v["effective_from"])
@@ -172,8 +193,19 @@ class ReviewApplication(ServiceApplication):
                 pass
         return False  # the rural standard is the lower one: never over-pays by default
 
+    def _holder_id_mask(self, accepted: ApplicationAcceptedV1) -> str | None:
+        """The account holder's 身份证号(脱敏) for the bank roster, masked here where the ID
+        can be unsealed, so that only the mask travels on. None: no keyring, or the holder
+        is not a member of the household."""
+        assert accepted.bank_account is not None
+        holder = accepted.bank_account.holder_name
+        member = next((m for m in accepted.members if m.name == holder), None)
+        if member is None or self.keyring is None:
+            return None
+        return mask_resident_id(self.keyring.unseal(member.resident_id, MEMBER_ID_PURPOSE))
+
     def open_case(self, accepted: ApplicationAccepted | ApplicationAcceptedV1,
-                  actor: dict[str, Any]) -> UUID:
+                  actor: Actor) -> UUID:
         if isinstance(accepted, ApplicationAccepted):
             accepted = accepted.opened(self._keyring())  # SealError if tampered
         version, terms = self.policy_on(accepted.accepted_on)
@@ -182,19 +214,18 @@ class ReviewApplication(ServiceApplication):
                                                        terms.investigation_start_working_days)
         decision = self.calendar.add_working_days(accepted.accepted_on,
                                                   terms.decision_working_days[kind])
-        household = {
-            "urban": self._urban(accepted), "members": [_member(m) for m in accepted.members],
-            "incomes": [_income(i) for i in accepted.incomes],
-            "assets": [_asset(a) for a in accepted.assets],
-            "irregular_income": False,
-        }
+        household = Household(
+            urban=self._urban(accepted), members=tuple(_member(m) for m in accepted.members),
+            incomes=tuple(_income(i) for i in accepted.incomes),
+            assets=tuple(_asset(a) for a in accepted.assets), irregular_income=False)
         payee = None
         if accepted.bank_account is not None:
             # Kept sealed as received: review never needs the account number itself.
             payee = {"name": accepted.bank_account.holder_name,
                      "bank": accepted.bank_account.bank,
-                     "account": accepted.bank_account.account.model_dump(mode="json")}
-        case = ReviewCase(
+                     "account": accepted.bank_account.account.model_dump(mode="json"),
+                     "resident_id_mask": self._holder_id_mask(accepted)}
+        case = ReviewCase.open(
             application_id=accepted.application_id, kind=kind, township=accepted.township,
             village=accepted.village, accepted_on=accepted.accepted_on,
             household_size=len(accepted.members), applicant_name=accepted.applicant_name,
@@ -266,38 +297,41 @@ class ReviewApplication(ServiceApplication):
         case = self._acting(who, case_id)
         today = self.today()
         _, terms = self.policy_on(today)
-        case.assign_investigation(investigators, contractor, terms, today, who.actor())
+        case.assign_investigation([Investigator.of(i) for i in investigators], contractor,
+                                  terms, today, who.as_actor())
         self.save(case)
         return case
 
     def record_home_visit(self, who: Principal, case_id: UUID, visit: dict[str, Any],
                           findings: dict[str, Any]) -> ReviewCase:
         case = self._acting(who, case_id)
-        if visit["visited_on"] > self.today():
+        home_visit = HomeVisit.of(visit)
+        if home_visit.visited_on > self.today():
             raise RuleViolation("review.date_in_future", "the visit cannot be in the future",
                                 field="visited_on")
-        _, terms = self.policy_on(visit["visited_on"])
-        case.record_home_visit(visit, findings, terms.min_investigators, who.actor())
+        _, terms = self.policy_on(home_visit.visited_on)
+        case.record_home_visit(home_visit, Findings.of(findings), terms.min_investigators,
+                               who.as_actor())
         self.save(case)
         return case
 
     def record_interview(self, who: Principal, case_id: UUID,
                          interview: dict[str, Any]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.record_interview(interview, who.actor())
+        case.record_interview(Interview.of(interview), who.as_actor())
         self.save(case)
         return case
 
     def request_verification(self, who: Principal, case_id: UUID) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.request_verification(self.today(), who.actor())
+        case.request_verification(self.today(), who.as_actor())
         self.save(case)
         return case
 
     def record_verification(self, who: Principal, case_id: UUID,
                             report: dict[str, Any]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.record_verification(report, self.today(), who.actor())
+        case.record_verification(VerificationReport.of(report), self.today(), who.as_actor())
         self.save(case)
         return case
 
@@ -312,7 +346,8 @@ class ReviewApplication(ServiceApplication):
             raise RuleViolation("review.date_in_future", "the meeting cannot be in the future",
                                 field="held_on")
         _, terms = self.policy_on(held_on)
-        case.hold_joint_review(held_on, members, outcome, terms, who.actor())
+        case.hold_joint_review(held_on, [PanelMember.of(m) for m in members], outcome, terms,
+                               who.as_actor())
         self.save(case)
         return case
 
@@ -323,25 +358,27 @@ class ReviewApplication(ServiceApplication):
         version, terms = self.policy_on(today)
         rejection_due = self.calendar.add_working_days(
             today, terms.rejection_notice_working_days).due
-        case.issue_opinion(approve, reasons, assessment, version, terms, today, rejection_due,
-                           who.actor())
+        case.issue_opinion(approve, reasons, Assessment.of(assessment), version, terms, today,
+                           rejection_due, who.as_actor())
         self.save(case)
         return case
 
     def recompute_opinion(self, who: Principal, case_id: UUID) -> dict[str, Any]:
         """The opinion's amount recomputed from its recorded inputs and policy version."""
         case = self.case(who, case_id)
-        if case.opinion is None or case.opinion["breakdown"] is None:
+        opinion = case.issued_opinion
+        if opinion is None or opinion.breakdown is None:
             raise RuleViolation("review.opinion_missing", "no computed opinion on this case")
-        terms = self._policy_table().terms(case.opinion["policy_version"])
-        again = compute(case.kind, case.opinion["inputs"], terms)
-        return {"policy_version": case.opinion["policy_version"],
-                "recorded": case.opinion["breakdown"], "recomputed": again,
-                "identical": again == case.opinion["breakdown"]}
+        terms = self._policy_table().terms(opinion.policy_version)
+        again = compute(case.kind, opinion.inputs, terms).to_stored()
+        # Compared as recorded (text to the fen), not as numbers: "1.0" is not "1.00".
+        recorded = opinion.breakdown.to_stored()
+        return {"policy_version": opinion.policy_version, "recorded": recorded,
+                "recomputed": again, "identical": again == recorded}
 
     def approve_at_county(self, who: Principal, case_id: UUID, reasons: list[str]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.approve_at_county(reasons, self.today(), who.actor())
+        case.approve_at_county(reasons, self.today(), who.as_actor())
         self.save(case)
         return case
 
@@ -350,7 +387,7 @@ class ReviewApplication(ServiceApplication):
         _, terms = self.policy_on(case.accepted_on)
         due = self.calendar.add_working_days(case.accepted_on,
                                              terms.decision_extended_working_days)
-        case.extend_decision_deadline(reason, due, who.actor())
+        case.extend_decision_deadline(reason, due, who.as_actor())
         self.save(case)
         return case
 
@@ -359,13 +396,13 @@ class ReviewApplication(ServiceApplication):
     # ==========================================================================================
 
     def publicity_opened(self, case_id: UUID, notice_id: UUID, round_: int, starts_on: date,
-                         ends_on: date, actor: dict[str, Any]) -> None:
+                         ends_on: date, actor: Actor) -> None:
         case = self._case(case_id)
         if case.publicity_opened(notice_id, round_, starts_on, ends_on, actor):
             self.save(case)
 
     def publicity_closed(self, case_id: UUID, notice_id: UUID, round_: int, outcome: str,
-                         finding: str | None, closed_on: date, actor: dict[str, Any]) -> None:
+                         finding: str | None, closed_on: date, actor: Actor) -> None:
         case = self._case(case_id)
         confirmation_due = None
         if case.kind == AssistanceKind.TEKUN.value and outcome == "clean":
@@ -377,7 +414,7 @@ class ReviewApplication(ServiceApplication):
             self.save(case)
 
     def termination_notice_closed(self, case_id: UUID, outcome: str, finding: str | None,
-                                  closed_on: date, actor: dict[str, Any]) -> None:
+                                  closed_on: date, actor: Actor) -> None:
         ent = self._entitlement(entitlement_id_for(case_id))
         if ent.termination_notice_closed(outcome, finding, closed_on, actor):
             self.save(ent)
@@ -391,9 +428,9 @@ class ReviewApplication(ServiceApplication):
         case = self._acting(who, case_id)
         today = self.today()
         _, now_terms = self.policy_on(today)
-        opinion = case.opinion or {}
-        opinion_terms = (self._policy_table().terms(opinion["policy_version"])
-                         if opinion.get("policy_version") else now_terms)
+        opinion = case.issued_opinion
+        opinion_terms = (self._policy_table().terms(opinion.policy_version)
+                         if opinion is not None and opinion.policy_version else now_terms)
         recheck_months = None
         valid_until = None
         if case.kind in (AssistanceKind.DIBAO.value, AssistanceKind.TEKUN.value):
@@ -401,22 +438,23 @@ class ReviewApplication(ServiceApplication):
         if case.kind == AssistanceKind.DIBAO_EDGE.value:
             valid_until = add_months_to_date(today, opinion_terms.dibao_edge_validity_months)
         case.confirm(today, notice, recheck_months, valid_until, self.rhythm_for(today),
-                     who.actor())
+                     who.as_actor())
         entitlement = None
         if recheck_months is not None:
-            assert case.decision is not None and case.opinion is not None
+            assert case.decision is not None and opinion is not None
+            assert opinion.breakdown is not None  # an approving opinion has its amount
             start = case.decision["start_month"]
             first_day = date.fromisoformat(f"{start}-01")
-            entitlement = Entitlement(
+            entitlement = Entitlement.start(
                 case_id=case.id, kind=case.kind, household_id=case.household_id,
                 township=case.township, village=case.village,
-                urban=bool(case.household.get("urban")), applicant_name=case.applicant_name,
-                household_size=case.opinion["household_size"],
-                monthly_amount=case.opinion["amount"], breakdown=case.opinion["breakdown"],
-                policy_version=case.opinion["policy_version"], start_month=start,
-                recheck_due=add_months_to_date(first_day, recheck_months),
+                urban=case.household_on_record.urban, applicant_name=case.applicant_name,
+                household_size=opinion.household_size, monthly_amount=opinion.amount,
+                breakdown=opinion.breakdown, policy_version=opinion.policy_version,
+                start_month=start, recheck_due=add_months_to_date(first_day, recheck_months),
                 recheck_months=recheck_months, payee=case.payee,
-                inputs=case.opinion["inputs"], actor=who.actor(), decided_on=today)
+                inputs=opinion.inputs, actor=who.as_actor(),
+                decided_on=today)
             self.save(case, entitlement)
         else:
             self.save(case)
@@ -424,7 +462,7 @@ class ReviewApplication(ServiceApplication):
 
     def reject(self, who: Principal, case_id: UUID, reasons: list[str]) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.reject(self.today(), reasons, who.actor())
+        case.reject(self.today(), reasons, who.as_actor())
         self.save(case)
         return case
 
@@ -439,13 +477,13 @@ class ReviewApplication(ServiceApplication):
         version, terms = self.policy_on(today)
         due = self.calendar.add_working_days(
             today, terms.linshi_advance_completion_working_days).due
-        case.grant_advance(band, instalments, version, terms, today, due, reason, who.actor())
+        case.grant_advance(band, instalments, version, terms, today, due, reason, who.as_actor())
         self.save(case)
         return case
 
     def complete_advance_record(self, who: Principal, case_id: UUID, note: str) -> ReviewCase:
         case = self._acting(who, case_id)
-        case.complete_advance_record(self.today(), note, who.actor())
+        case.complete_advance_record(self.today(), note, who.as_actor())
         self.save(case)
         return case
 
@@ -534,14 +572,14 @@ class ReviewApplication(ServiceApplication):
         months = (terms.recheck_months_tekun if ent.kind == AssistanceKind.TEKUN.value
                   else ent.recheck_months)
         ent.record_recheck(today, finding, changed, add_months_to_date(today, months),
-                           who.actor())
+                           who.as_actor())
         self.save(ent)
         return ent
 
     # --- 标准调整: every live 低保 and 特困 entitlement under a new standard ---------------
 
     def _standard_changes(self, who: Principal, township: str, policy_version: int,
-                          ) -> tuple[list[tuple[Entitlement, Decimal, dict[str, Any]]], str]:
+                          ) -> tuple[list[tuple[Entitlement, Decimal, Breakdown]], str]:
         who.check_jurisdiction(township)
         table = self._policy_table()
         terms = table.terms(policy_version)
@@ -559,10 +597,10 @@ class ReviewApplication(ServiceApplication):
             ent = loaded[UUID(eid)]
             if ent.policy_version >= policy_version:
                 continue  # already under this standard (or a later one)
-            breakdown = compute(ent.kind, {**ent.inputs, "on": effective_from}, terms)
-            if not breakdown["eligible"]:
+            breakdown = compute(ent.kind, ent.computation_inputs.on_day(effective_from), terms)
+            if not breakdown.eligible:
                 continue  # not ended by a standard: the recheck decides, with reasons
-            amount = Decimal(breakdown["monthly_amount"])
+            amount = breakdown.monthly_amount
             if amount != ent.monthly_amount:
                 out.append((ent, amount, breakdown))
         return out, month
@@ -584,7 +622,7 @@ class ReviewApplication(ServiceApplication):
         transaction (all or nothing)."""
         with cycle_collection_paused():  # a township's thousands of entitlements at once
             changes, month = self._standard_changes(who, township, policy_version)
-            today, actor = self.today(), who.actor()
+            today, actor = self.today(), who.as_actor()
             changed = [e for e, a, b in changes
                        if e.restandardise(a, b, policy_version, month, today, actor)]
             self.save(*changed)
@@ -598,23 +636,29 @@ class ReviewApplication(ServiceApplication):
         ent = self.entitlement(who, entitlement_id)
         today = self.today()
         version, terms = self.policy_on(today)
-        household = ent.inputs["household"]
+        before = ent.computation_inputs
+        household = before.household
         if apply_reported:
-            for change in ent.reported_changes:
-                household = apply_reported_change(household, change)
-        inputs = {**ent.inputs, "household": apply_findings(household, findings), "on": today}
-        for key in ("self_care", "care_mode"):
-            if assessment.get(key) is not None:
-                inputs[key] = assessment[key]
+            for reported in ent.pending_changes:
+                household = apply_reported_change(household, reported)
+        inputs = replace(before, household=apply_findings(household, Findings.of(findings)),
+                         on=today)
+        given = Assessment.of(assessment)
+        if before.tekun is not None:  # a 特困 benefit may be reassessed
+            inputs = replace(inputs, tekun=TekunAssessment(
+                self_care=before.tekun.self_care if given.self_care is None
+                else given.self_care,
+                care_mode=before.tekun.care_mode if given.care_mode is None
+                else given.care_mode))
         breakdown = compute(ent.kind, inputs, terms)
-        if not breakdown["eligible"]:
+        if not breakdown.eligible:
             raise RuleViolation("review.not_eligible",
                                 "no longer eligible: " + "; ".join(
-                                    breakdown["ineligible_reasons"]) +
+                                    breakdown.ineligible_reasons) +
                                 " — terminate or phase out instead", field="incomes")
-        size = breakdown.get("members_counted", ent.household_size)
-        change = ent.adjust(Decimal(breakdown["monthly_amount"]), size, breakdown, inputs,
-                            version, reasons, today, self.rhythm_for(today), who.actor())
+        size = members_counted(breakdown, ent.household_size)
+        change = ent.adjust(breakdown.monthly_amount, size, breakdown, inputs, version,
+                            reasons, today, self.rhythm_for(today), who.as_actor())
         self.save(ent)
         return ent, change
 
@@ -624,16 +668,16 @@ class ReviewApplication(ServiceApplication):
         today = self.today()
         _, terms = self.policy_on(today)
         if change == "suspend":
-            ent.suspend(reasons, today, self.rhythm_for(today), who.actor())
+            ent.suspend(reasons, today, self.rhythm_for(today), who.as_actor())
         elif change == "resume":
-            ent.resume(reasons, today, self.rhythm_for(today), who.actor())
+            ent.resume(reasons, today, self.rhythm_for(today), who.as_actor())
         elif change == "phase_out":
             if months is None:
                 raise RuleViolation("review.phase_out_too_long", "say how many months",
                                     field="months")
-            ent.phase_out(months, reasons, today, terms, self.rhythm_for(today), who.actor())
+            ent.phase_out(months, reasons, today, terms, self.rhythm_for(today), who.as_actor())
         elif change == "terminate":
-            ent.terminate(reasons, today, self.rhythm_for(today), who.actor())
+            ent.terminate(reasons, today, self.rhythm_for(today), who.as_actor())
         else:  # pragma: no cover - the API restricts the values
             raise ValueError(change)
         self.save(ent)
@@ -649,12 +693,12 @@ class ReviewApplication(ServiceApplication):
         ent = self.entitlement(who, entitlement_id)
         today = self.today()
         ent.end_for_cause(cause, first_month_not_due, reasons, today, self.rhythm_for(today),
-                          who.actor(), fine_multiple=fine_multiple, fine_reason=fine_reason)
+                          who.as_actor(), fine_multiple=fine_multiple, fine_reason=fine_reason)
         self.save(ent)
         return ent
 
     def change_reported(self, reported: ChangeReported | ChangeReportedV1,
-                        actor: dict[str, Any]) -> bool:
+                        actor: Actor) -> bool:
         """A change reported in intake: kept on the entitlement for the township, whose
         recheck falls due now; the adjustment applies it (apply_reported)."""
         if isinstance(reported, ChangeReported):
@@ -664,22 +708,21 @@ class ReviewApplication(ServiceApplication):
             ent = self._entitlement(entitlement_id_for(case_id))
         except NotFound:
             return False  # no benefit yet: the open case's investigation covers it
-        change = {
-            "change_id": str(reported.change_id), "subject": reported.subject,
-            "description": reported.description, "occurred_on": reported.occurred_on,
-            "members_left": [m.model_dump(mode="json") for m in reported.members_left],
-            "members_joined": [_member(m) for m in reported.members_joined],
-            "incomes": [_income(i) for i in reported.incomes],
-            "assets": [_asset(a) for a in reported.assets],
-            **({"already_members": reported.already_members}
-               if reported.already_members else {}),
-        }
+        change = ReportedChange(
+            change_id=str(reported.change_id), subject=reported.subject,
+            description=reported.description, occurred_on=reported.occurred_on,
+            members_left=tuple(MemberLeft.of(m.model_dump(mode="json"))
+                               for m in reported.members_left),
+            members_joined=tuple(_member(m) for m in reported.members_joined),
+            incomes=tuple(_income(i) for i in reported.incomes),
+            assets=tuple(_asset(a) for a in reported.assets),
+            already_members=tuple(reported.already_members))
         if ent.record_reported_change(change, reported.reported_on, actor):
             self.save(ent)
             return True
         return False
 
-    def report_upheld(self, upheld: ReportUpheld, actor: dict[str, Any]) -> bool:
+    def report_upheld(self, upheld: ReportUpheld, actor: Actor) -> bool:
         """A public report (举报) about a household was found true in publicity: the
         entitlement it names falls due for recheck now. A report naming no benefit (a
         household left out, an undecided case) has nothing here to recheck."""
@@ -702,7 +745,7 @@ class ReviewApplication(ServiceApplication):
         return False
 
     def application_withdrawn(self, application_id: UUID, reason: str, on: date,
-                              actor: dict[str, Any]) -> None:
+                              actor: Actor) -> None:
         try:
             case = self._case(case_id_for(application_id))
         except NotFound:
@@ -738,15 +781,15 @@ class ReviewApplication(ServiceApplication):
             by_kind.setdefault(kind, []).append(case_id)
         seed = secrets.token_hex(8)
         rng = random.Random(seed)  # recorded: the draw can be repeated by an auditor
-        sample: list[dict[str, str]] = []
+        sample: list[SampledCase] = []
         for kind in sorted(by_kind):
             ids = by_kind[kind]
             k = sample_size(len(ids), terms.spot_check_percent[kind])
-            sample += [{"case_id": c, "kind": kind} for c in sorted(rng.sample(ids, k))]
-        check = SpotCheck(township=township, month=month, seed=seed,
-                          population={k: len(v) for k, v in by_kind.items()},
-                          percent={k: str(terms.spot_check_percent[k]) for k in by_kind},
-                          sample=sample, policy_version=version, actor=who.actor())
+            sample += [SampledCase(case_id=c, kind=kind) for c in sorted(rng.sample(ids, k))]
+        check = SpotCheck.draw(township=township, month=month, seed=seed,
+                               population={k: len(v) for k, v in by_kind.items()},
+                               percent={k: str(terms.spot_check_percent[k]) for k in by_kind},
+                               sample=sample, policy_version=version, actor=who.as_actor())
         self.save(check)
         return check
 
@@ -761,12 +804,12 @@ class ReviewApplication(ServiceApplication):
                                  upheld: bool, finding: str | None,
                                  corrective_action: str | None) -> SpotCheck:
         check = self.spot_check(who, spot_check_id)
-        check.record_result(case_id, upheld, finding, corrective_action, who.actor())
+        check.record_result(case_id, upheld, finding, corrective_action, who.as_actor())
         self.save(check)
         return check
 
     def complete_spot_check(self, who: Principal, spot_check_id: UUID) -> SpotCheck:
         check = self.spot_check(who, spot_check_id)
-        check.complete(who.actor())
+        check.complete(who.as_actor())
         self.save(check)
         return check

@@ -10,6 +10,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from services.review import values
 from services.review.domain import (
     Entitlement,
     PolicyTable,
@@ -154,12 +155,13 @@ class ReviewContracts:
                 reasons=event.reasons,
             ), **where)
         assert isinstance(event, ReviewCase.PaymentApproved)
-        assert case.opinion is not None
+        opinion = case.issued_opinion
+        assert opinion is not None
         return Outgoing(TemporaryPaymentApproved(
             payment_id=event.payment_id, case_id=case.id, household_id=case.household_id,
             township=case.township, village=case.village,
-            urban=bool(case.household.get("urban")), applicant_name=case.applicant_name,
-            household_size=case.opinion["household_size"], amount=event.amount,
+            urban=case.household_on_record.urban, applicant_name=case.applicant_name,
+            household_size=opinion.household_size, amount=event.amount,
             month=event.month, instalment=event.instalment, instalments=event.instalments,
             advance=event.advance, payee=_payee(case.payee), decided_on=case.decided_on,
         ), **where)
@@ -171,40 +173,40 @@ class ReviewContracts:
         about = {"case_id": case.id, "application_id": case.application_id,
                  "kind": case.kind, "township": case.township, "village": case.village}
         if isinstance(event, ReviewCase.InvestigationAssigned):
+            team = [values.Investigator.of(i) for i in event.investigators]
             return InvestigationAssigned(
                 **about, round=case.round, assigned_on=event.assigned_on,
-                investigators=[Investigator(user_id=i.get("user_id"), name=i["name"])
-                               for i in event.investigators],
+                investigators=[Investigator(user_id=i.user_id, name=i.name) for i in team],
                 contractor=event.contractor)
         if isinstance(event, ReviewCase.HomeVisitRecorded):
-            visit = event.visit
+            visit = values.HomeVisit.of(event.visit)
             county = (event.actor or {}).get("role") in COUNTY_VISITORS
             return HomeVisitRecorded(
-                **about, round=event.round, visited_on=visit["visited_on"],
-                investigators=list(visit["investigators"]),
-                visiting_body="county" if county else "township",
-                contractor=visit.get("contractor"),
-                document_ids=[d["document_id"] for d in visit.get("documents", [])])
+                **about, round=event.round, visited_on=visit.visited_on,
+                investigators=list(visit.investigators),
+                visiting_body="county" if county else "township", contractor=visit.contractor,
+                document_ids=[d.document_id for d in visit.documents])
+        panel = [values.PanelMember.of(m) for m in event.members]
         return JointReviewHeld(
             **about, round=event.round, held_on=event.held_on, outcome=event.outcome,
             members=[JointReviewMember(
-                user_id=m["user_id"], name=m["name"], role=m["role"], present=m["present"],
-                recused=bool(m.get("recused", False)), recusal_reason=m.get("recusal_reason"),
-                related_to_household=bool(m.get("related_to_household", False)),
-                opinion=m.get("opinion")) for m in event.members])
+                user_id=m.user_id, name=m.name, role=m.role, present=m.present,
+                recused=m.recused, recusal_reason=m.recusal_reason,
+                related_to_household=m.related_to_household, opinion=m.opinion)
+                for m in panel])
 
     def _opinion(self, case: ReviewCase) -> OpinionIssued:
-        o = case.opinion
+        o = case.issued_opinion
         assert o is not None
         return OpinionIssued(
             case_id=case.id, application_id=case.application_id,
             household_id=case.household_id, kind=case.kind, township=case.township,
-            village=case.village, round=o["round"], approve=o["approve"],
-            monthly_amount=o["amount"], reasons=o["reasons"],
-            applicant_name=case.applicant_name, household_size=o["household_size"],
-            publicity_required=o["publicity_required"],
+            village=case.village, round=o.round, approve=o.approve,
+            monthly_amount=o.amount, reasons=list(o.reasons),
+            applicant_name=case.applicant_name, household_size=o.household_size,
+            publicity_required=o.publicity_required,
             close_relative_declared=case.close_relative_declared,
-            policy_version=o["policy_version"])
+            policy_version=o.policy_version)
 
     # --- entitlements -----------------------------------------------------------------------
 
@@ -220,12 +222,13 @@ class ReviewContracts:
                 recheck_due=event.recheck_due, decided_on=getattr(event, "decided_on", None),
             ), case_id=str(event.case_id), household_id=event.household_id,
                 township=event.township)
-        if not isinstance(event, Entitlement.Changed | Entitlement.TerminationNoticeRequested):
+        notice = Entitlement.TerminationNoticeRequested | Entitlement.TerminationForCauseRequested
+        if not isinstance(event, Entitlement.Changed | Entitlement.EndedForCause | notice):
             return None
         ent: Entitlement = self._at(event)
         where = {"case_id": str(ent.case_id), "household_id": ent.household_id,
                  "township": ent.township}
-        if isinstance(event, Entitlement.TerminationNoticeRequested):
+        if isinstance(event, notice):
             return Outgoing(TerminationNoticeRequested(
                 entitlement_id=ent.id, case_id=ent.case_id, kind=ent.kind,
                 township=ent.township, village=ent.village,

@@ -2,7 +2,9 @@
 
 Pure: no I/O, no framework. Working-day deadlines arrive already computed (the calendar is
 data the application layer holds); policy terms arrive as values. Rules raise
-RuleViolation("review.<rule>", message, field) with stable codes.
+RuleViolation("review.<rule>", message, field) with stable codes. The shapes that cross it
+(household, findings, opinion, breakdown, ...) are the typed values of values.py; events hold
+their plain forms, as they always did.
 
 Money is Decimal throughout. Amount arithmetic is exact until the one rounding step that the
 policy names, so recomputing a past decision with the policy version it recorded gives the
@@ -14,7 +16,7 @@ from __future__ import annotations
 import calendar as _stdlib_calendar
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -23,13 +25,43 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from services.review.values import (
+    Addon,
+    Assessment,
+    Breakdown,
+    DibaoBreakdown,
+    DibaoEdgeBreakdown,
+    Findings,
+    HomeVisit,
+    Household,
+    Interview,
+    Investigator,
+    LinshiAssessment,
+    LinshiBreakdown,
+    Member,
+    Opinion,
+    OpinionInputs,
+    PanelMember,
+    ReportedChange,
+    SampledCase,
+    Stored,
+    TekunAssessment,
+    TekunBreakdown,
+    VerificationReport,
+)
 from shared.calendar import Deadline
 from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of, month_parts
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
 from shared.pii import age_on
 
 CENT = Decimal("0.01")
+
+# "Who did it" as an event records it (Actor.stored()): events hold plain data, so the
+# ones written before Actor was typed load as they are. Commands, and the typed first steps
+# (PolicyTable.for_region, ReviewCase.open, Entitlement.start, SpotCheck.draw), take Actor.
+StoredActor = Stored
 
 # Income kinds not counted (DOMAIN.md "Income not counted"); the same list as intake's
 # EXCLUDED_INCOME, kept as plain strings so the domain does not depend on a schema module.
@@ -236,13 +268,17 @@ class PolicyTable(Aggregate):
     def create_id(region: str, **_: Any) -> UUID:
         return policy_table_id(region)
 
+    @classmethod
+    def for_region(cls, region: str, actor: Actor) -> PolicyTable:
+        return cls(region=region, actor=actor.stored())
+
     @event("Created")
-    def __init__(self, region: str, actor: dict[str, Any]) -> None:
+    def __init__(self, region: str, actor: StoredActor) -> None:
         self.region = region
-        self.versions: list[dict[str, Any]] = []
+        self.versions: list[Stored] = []
 
     def publish(self, effective_from: date, terms: PolicyTerms, reason: str, today: date,
-                actor: dict[str, Any]) -> int:
+                actor: Actor) -> int:
         if not reason.strip():
             raise RuleViolation("review.reason_required", "say why the policy changes",
                                 field="reason")
@@ -253,12 +289,12 @@ class PolicyTable(Aggregate):
                                 field="effective_from")
         number = len(self.versions) + 1
         self._published(policy_version=number, effective_from=effective_from,
-                        terms=terms.to_dict(), reason=reason, actor=actor)
+                        terms=terms.to_dict(), reason=reason, actor=actor.stored())
         return number
 
     @event("Published")
-    def _published(self, policy_version: int, effective_from: date, terms: dict[str, Any],
-                   reason: str, actor: dict[str, Any]) -> None:
+    def _published(self, policy_version: int, effective_from: date, terms: Stored,
+                   reason: str, actor: StoredActor) -> None:
         self.versions.append({"policy_version": policy_version, "effective_from": effective_from,
                               "terms": terms, "reason": reason})
 
@@ -287,70 +323,67 @@ class PolicyTable(Aggregate):
 # ============================================================================================
 
 
-def _monthly(item: Mapping[str, Any]) -> Decimal:
-    return Decimal(item["amount"]) / int(item["months"])
+@dataclass(frozen=True)
+class _IncomeTest:
+    assessment_months: int
+    members_counted: int
+    income_over_period: Decimal
+    excluded_income_over_period: Decimal
+    household_monthly_income: Decimal
+    per_capita_income: Decimal
 
 
-def counted_members(household: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [m for m in household["members"] if m.get("counted", True)]
-
-
-def _income(household: Mapping[str, Any], terms: PolicyTerms) -> dict[str, Any]:
-    members = counted_members(household)
+def _income(household: Household, terms: PolicyTerms) -> _IncomeTest:
+    members = household.counted_members
     if not members:
         raise RuleViolation("review.no_counted_members", "no member is counted in the household",
                             field="members")
-    in_household = {m["fingerprint"] for m in members}
+    in_household = {m.fingerprint for m in members}
     counted = Decimal(0)
     excluded = Decimal(0)
-    for item in household.get("incomes", []):
-        if item["member_fingerprint"] not in in_household:
+    for item in household.incomes:
+        if item.member_fingerprint not in in_household:
             continue  # a member found not to belong to the household
-        if item["kind"] in EXCLUDED_INCOME_KINDS:
-            excluded += _monthly(item)
+        if item.kind in EXCLUDED_INCOME_KINDS:
+            excluded += item.monthly
         else:
-            counted += _monthly(item)
+            counted += item.monthly
     period = terms.assessment_months
-    per_capita = counted / len(members)
-    return {
-        "assessment_months": period,
-        "members_counted": len(members),
-        "income_over_period": str((counted * period).quantize(CENT)),
-        "excluded_income_over_period": str((excluded * period).quantize(CENT)),
-        "household_monthly_income": counted,
-        "per_capita_income": per_capita,
-    }
+    return _IncomeTest(
+        assessment_months=period, members_counted=len(members),
+        income_over_period=(counted * period).quantize(CENT),
+        excluded_income_over_period=(excluded * period).quantize(CENT),
+        household_monthly_income=counted, per_capita_income=counted / len(members))
 
 
-def assets_within_limits(household: Mapping[str, Any], terms: PolicyTerms,
+def assets_within_limits(household: Household, terms: PolicyTerms,
                          standard: Decimal, members: int) -> tuple[bool, list[str]]:
     problems: list[str] = []
-    taxable = [a for a in household.get("assets", []) if not a.get("exempt", False)]
-    financial = sum((Decimal(a["value"]) for a in taxable if a["kind"] in FINANCIAL_ASSETS),
-                    Decimal(0))
+    taxable = [a for a in household.assets if not a.exempt]
+    financial = sum((a.value for a in taxable if a.kind in FINANCIAL_ASSETS), Decimal(0))
     limit = standard * terms.financial_asset_limit_months * members
     if financial > limit:
         problems.append(f"financial assets {financial} exceed the limit {limit}")
-    if not terms.vehicle_allowed and any(a["kind"] == "vehicle" for a in taxable):
+    if not terms.vehicle_allowed and any(a.kind == "vehicle" for a in taxable):
         problems.append("a vehicle not needed to live or work")
     if not terms.extra_housing_allowed and any(
-            a["kind"] == "housing_beyond_first" for a in taxable):
+            a.kind == "housing_beyond_first" for a in taxable):
         problems.append("housing beyond the first home")
     return not problems, problems
 
 
-def addon_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> str | None:
+def addon_category(member: Member, terms: PolicyTerms, on: date) -> str | None:
     """分类施保: the one category (the highest percentage) that applies to a member."""
     cats = []
-    age = age_on(member["birth_date"], on)
+    age = age_on(member.birth_date, on)
     if age >= terms.addon_elderly_age:
         cats.append("elderly")
     if age < terms.addon_minor_age:
         cats.append("minor")
-    grade = member.get("disability_grade")
+    grade = member.disability_grade
     if grade is not None and grade <= terms.severe_disability_max_grade:
         cats.append("severe_disability")
-    if member.get("serious_illness"):
+    if member.serious_illness:
         cats.append("serious_illness")
     if not cats:
         return None
@@ -358,53 +391,47 @@ def addon_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> s
     return max(cats, key=lambda c: (terms.addon_percent[c], -cats.index(c)))
 
 
-def compute_dibao(household: Mapping[str, Any], terms: PolicyTerms, on: date) -> dict[str, Any]:
+def _standard_kind(household: Household) -> str:
+    return "urban" if household.urban else "rural"
+
+
+def compute_dibao(household: Household, terms: PolicyTerms, on: date) -> DibaoBreakdown:
     """低保 补差: (standard − per-capita income) × members + add-ons, rounded per policy.
 
     The gap is computed exactly as standard × members − household monthly income (the same
     number as the per-capita form, without an intermediate rounding); the per-capita income
     is shown to the fen.
     """
-    urban = bool(household["urban"])
-    standard = terms.standard(urban)
+    standard = terms.standard(household.urban)
     inc = _income(household, terms)
-    n = inc["members_counted"]
-    gap_total = standard * n - inc["household_monthly_income"]
+    n = inc.members_counted
+    gap_total = standard * n - inc.household_monthly_income
     addons = []
-    for m in counted_members(household):
+    for m in household.counted_members:
         cat = addon_category(m, terms, on)
         if cat is not None and terms.addon_percent[cat] > 0:
-            amount = standard * terms.addon_percent[cat] / 100
-            addons.append({"member": m["name"], "category": cat,
-                           "percent": str(terms.addon_percent[cat]), "amount": str(amount)})
-    addons_total = sum((Decimal(a["amount"]) for a in addons), Decimal(0))
+            addons.append(Addon(member=m.name, category=cat, percent=terms.addon_percent[cat],
+                                amount=standard * terms.addon_percent[cat] / 100))
+    addons_total = sum((a.amount for a in addons), Decimal(0))
     assets_ok, asset_problems = assets_within_limits(household, terms, standard, n)
-    income_ok = inc["per_capita_income"] < standard
+    income_ok = inc.per_capita_income < standard
     eligible = income_ok and assets_ok
     unrounded = gap_total + addons_total if eligible else Decimal(0)
     amount = terms.round(unrounded) if eligible else Decimal(0)
     reasons = ([] if income_ok else [
-        f"per-capita income {inc['per_capita_income'].quantize(CENT)} is not below the "
+        f"per-capita income {inc.per_capita_income.quantize(CENT)} is not below the "
         f"standard {standard}"]) + asset_problems
-    return {
-        "kind": AssistanceKind.DIBAO.value,
-        "standard_kind": "urban" if urban else "rural",
-        "standard": str(standard),
-        "assessment_months": inc["assessment_months"],
-        "income_over_period": inc["income_over_period"],
-        "excluded_income_over_period": inc["excluded_income_over_period"],
-        "members_counted": n,
-        "per_capita_income": str(inc["per_capita_income"].quantize(CENT)),
-        "gap_per_capita": str((standard - inc["per_capita_income"]).quantize(CENT)),
-        "gap_total": str(gap_total.quantize(CENT)),
-        "addons": addons,
-        "addons_total": str(addons_total.quantize(CENT)),
-        "unrounded": str(unrounded.quantize(CENT)),
-        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
-        "eligible": eligible,
-        "ineligible_reasons": reasons,
-        "monthly_amount": str(amount),
-    }
+    return DibaoBreakdown(
+        kind=AssistanceKind.DIBAO.value, standard_kind=_standard_kind(household),
+        standard=standard, assessment_months=inc.assessment_months,
+        income_over_period=inc.income_over_period,
+        excluded_income_over_period=inc.excluded_income_over_period,
+        members_counted=n, per_capita_income=inc.per_capita_income.quantize(CENT),
+        gap_per_capita=(standard - inc.per_capita_income).quantize(CENT),
+        gap_total=gap_total.quantize(CENT), addons=tuple(addons),
+        addons_total=addons_total.quantize(CENT), unrounded=unrounded.quantize(CENT),
+        rounding=f"{terms.rounding_mode} to {terms.rounding_quantum}", eligible=eligible,
+        ineligible_reasons=tuple(reasons), monthly_amount=amount)
 
 
 def self_care_tier(assessment: Mapping[str, bool]) -> tuple[SelfCareTier, int]:
@@ -421,77 +448,63 @@ def self_care_tier(assessment: Mapping[str, bool]) -> tuple[SelfCareTier, int]:
     return (SelfCareTier.PARTIAL if not_achieved <= 3 else SelfCareTier.TOTAL), not_achieved
 
 
-def compute_tekun(household: Mapping[str, Any], terms: PolicyTerms, on: date,
-                  self_care: Mapping[str, bool], care_mode: str) -> dict[str, Any]:
+def compute_tekun(household: Household, terms: PolicyTerms, on: date,
+                  self_care: Mapping[str, bool], care_mode: str | None) -> TekunBreakdown:
     """特困 support = basic living standard (multiple × 低保 standard) + care by tier."""
     tier, not_achieved = self_care_tier(self_care)
     if care_mode not in {c.value for c in CareMode}:
         raise RuleViolation("review.care_mode", "care mode is dispersed or centralized",
                             field="care_mode")
-    standard = terms.standard(bool(household["urban"]))
+    assert care_mode is not None
+    standard = terms.standard(household.urban)
     basic = standard * terms.tekun_basic_multiple
     care = terms.tekun_care_standard[tier.value]
     unrounded = basic + care
-    return {
-        "kind": AssistanceKind.TEKUN.value,
-        "standard_kind": "urban" if household["urban"] else "rural",
-        "standard": str(standard),
-        "basic_multiple": str(terms.tekun_basic_multiple),
-        "basic_living": str(basic.quantize(CENT)),
-        "activities_not_achieved": not_achieved,
-        "self_care_tier": tier.value,
-        "care_standard": str(care),
-        "care_mode": care_mode,
-        "unrounded": str(unrounded.quantize(CENT)),
-        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
-        "eligible": True,
-        "ineligible_reasons": [],
-        "monthly_amount": str(terms.round(unrounded)),
-    }
+    return TekunBreakdown(
+        kind=AssistanceKind.TEKUN.value, standard_kind=_standard_kind(household),
+        standard=standard, basic_multiple=terms.tekun_basic_multiple,
+        basic_living=basic.quantize(CENT), activities_not_achieved=not_achieved,
+        self_care_tier=tier.value, care_standard=care, care_mode=care_mode,
+        unrounded=unrounded.quantize(CENT),
+        rounding=f"{terms.rounding_mode} to {terms.rounding_quantum}", eligible=True,
+        ineligible_reasons=(), monthly_amount=terms.round(unrounded))
 
 
-def tekun_category(member: Mapping[str, Any], terms: PolicyTerms, on: date) -> str | None:
+def tekun_category(member: Member, terms: PolicyTerms, on: date) -> str | None:
     """Who may be 特困: the elderly, minors (under 16, a student under 18), or the severely
     disabled; the ages are policy terms."""
-    age = age_on(member["birth_date"], on)
+    age = age_on(member.birth_date, on)
     if age >= terms.tekun_elderly_age:
         return "elderly"
-    if age < terms.tekun_minor_age or (member.get("student")
-                                       and age < terms.tekun_student_minor_age):
+    if age < terms.tekun_minor_age or (member.student and age < terms.tekun_student_minor_age):
         return "minor"
-    grade = member.get("disability_grade")
+    grade = member.disability_grade
     if grade is not None and grade <= terms.severe_disability_max_grade:
         return "severe_disability"
     return None
 
 
-def compute_dibao_edge(household: Mapping[str, Any], terms: PolicyTerms,
-                       on: date) -> dict[str, Any]:
+def compute_dibao_edge(household: Household, terms: PolicyTerms,
+                       on: date) -> DibaoEdgeBreakdown:
     """低保边缘: per-capita income below multiple × standard, assets within limits."""
-    standard = terms.standard(bool(household["urban"]))
+    standard = terms.standard(household.urban)
     inc = _income(household, terms)
     threshold = standard * terms.dibao_edge_multiple
     assets_ok, asset_problems = assets_within_limits(household, terms, standard,
-                                                     inc["members_counted"])
-    income_ok = inc["per_capita_income"] < threshold
+                                                     inc.members_counted)
+    income_ok = inc.per_capita_income < threshold
     reasons = ([] if income_ok else [
-        f"per-capita income {inc['per_capita_income'].quantize(CENT)} is not below "
+        f"per-capita income {inc.per_capita_income.quantize(CENT)} is not below "
         f"{threshold.quantize(CENT)}"]) + asset_problems
-    return {
-        "kind": AssistanceKind.DIBAO_EDGE.value,
-        "standard_kind": "urban" if household["urban"] else "rural",
-        "standard": str(standard),
-        "multiple": str(terms.dibao_edge_multiple),
-        "threshold": str(threshold.quantize(CENT)),
-        "assessment_months": inc["assessment_months"],
-        "members_counted": inc["members_counted"],
-        "per_capita_income": str(inc["per_capita_income"].quantize(CENT)),
-        "below_dibao_standard": inc["per_capita_income"] < standard,
-        "validity_months": terms.dibao_edge_validity_months,
-        "eligible": income_ok and assets_ok,
-        "ineligible_reasons": reasons,
-        "monthly_amount": "0",
-    }
+    return DibaoEdgeBreakdown(
+        kind=AssistanceKind.DIBAO_EDGE.value, standard_kind=_standard_kind(household),
+        standard=standard, multiple=terms.dibao_edge_multiple,
+        threshold=threshold.quantize(CENT), assessment_months=inc.assessment_months,
+        members_counted=inc.members_counted,
+        per_capita_income=inc.per_capita_income.quantize(CENT),
+        below_dibao_standard=inc.per_capita_income < standard,
+        validity_months=terms.dibao_edge_validity_months, eligible=income_ok and assets_ok,
+        ineligible_reasons=tuple(reasons), monthly_amount=Decimal("0"))
 
 
 def split_instalments(amount: Decimal, count: int, terms: PolicyTerms) -> list[Decimal]:
@@ -505,16 +518,17 @@ def split_instalments(amount: Decimal, count: int, terms: PolicyTerms) -> list[D
     return [*parts, amount - sum(parts, Decimal(0))]
 
 
-def compute_linshi(household: Mapping[str, Any], terms: PolicyTerms, on: date, band: str,
-                   instalments: int, linshi_type: str | None) -> dict[str, Any]:
+def compute_linshi(household: Household, terms: PolicyTerms, on: date, band: str | None,
+                   instalments: int, linshi_type: str | None) -> LinshiBreakdown:
     """临时救助: band months × standard × household size; above the township ceiling the
     county bureau approves; one approval may be paid in instalments."""
     if band not in terms.linshi_bands:
         raise RuleViolation("review.linshi_band",
                             f"band is one of {', '.join(sorted(terms.linshi_bands))}",
                             field="band")
-    standard = terms.standard(bool(household["urban"]))
-    size = len(counted_members(household))
+    assert band is not None
+    standard = terms.standard(household.urban)
+    size = len(household.counted_members)
     if size == 0:
         raise RuleViolation("review.no_counted_members", "no member is counted",
                             field="members")
@@ -525,101 +539,85 @@ def compute_linshi(household: Mapping[str, Any], terms: PolicyTerms, on: date, b
     per_capita = None
     if linshi_type == LinshiType.EXPENDITURE.value:
         # 支出型: full procedure, income in principle below the local average (setting).
-        inc = _income(household, terms)
-        per_capita = inc["per_capita_income"]
+        per_capita = _income(household, terms).per_capita_income
         if per_capita >= terms.linshi_expenditure_income_limit:
             reasons.append(f"per-capita income {per_capita.quantize(CENT)} is not below "
                            f"{terms.linshi_expenditure_income_limit}")
     parts = split_instalments(amount, instalments, terms)
-    return {
-        "kind": AssistanceKind.LINSHI.value,
-        "linshi_type": linshi_type,
-        "standard_kind": "urban" if household["urban"] else "rural",
-        "standard": str(standard),
-        "household_size": size,
-        "band": band,
-        "band_months": str(months),
-        "unrounded": str((standard * size * months).quantize(CENT)),
-        "rounding": f"{terms.rounding_mode} to {terms.rounding_quantum}",
-        "township_ceiling": str(ceiling),
-        "ceiling_multiple": str(terms.linshi_township_ceiling_multiple),
-        "county_approval_required": amount > ceiling,
-        "instalments": [str(p) for p in parts],
-        "per_capita_income": None if per_capita is None else str(per_capita.quantize(CENT)),
-        "eligible": not reasons,
-        "ineligible_reasons": reasons,
-        "monthly_amount": str(amount),  # the one-off amount for 临时救助
-    }
+    return LinshiBreakdown(
+        kind=AssistanceKind.LINSHI.value, linshi_type=linshi_type,
+        standard_kind=_standard_kind(household), standard=standard, household_size=size,
+        band=band, band_months=months, unrounded=(standard * size * months).quantize(CENT),
+        rounding=f"{terms.rounding_mode} to {terms.rounding_quantum}",
+        township_ceiling=ceiling, ceiling_multiple=terms.linshi_township_ceiling_multiple,
+        county_approval_required=amount > ceiling, instalments=tuple(parts),
+        per_capita_income=None if per_capita is None else per_capita.quantize(CENT),
+        eligible=not reasons, ineligible_reasons=tuple(reasons), monthly_amount=amount)
 
 
-def apply_findings(household: Mapping[str, Any], findings: Mapping[str, Any]) -> dict[str, Any]:
+def apply_findings(household: Household, findings: Findings) -> Household:
     """The verified household: the filed one with the investigators' findings applied.
 
     Member findings update the members they name; verified income and asset lists replace
     the filed ones when given (None means the filed figures were confirmed).
     """
-    known = {m["fingerprint"]: i for i, m in enumerate(household["members"])}
-    members = [dict(m) for m in household["members"]]
-    for i, f in enumerate(findings.get("members") or []):
-        fp = f["member_fingerprint"]
-        if fp not in known:
+    known = {m.fingerprint: i for i, m in enumerate(household.members)}
+    members = list(household.members)
+    for i, f in enumerate(findings.members):
+        if f.member_fingerprint not in known:
             raise RuleViolation("review.unknown_member",
                                 "a finding about a member not in the application",
                                 field=f"members[{i}].member_fingerprint")
-        m = members[known[fp]]
-        for key in ("counted", "work_capacity", "serious_illness", "disability_grade"):
-            if f.get(key) is not None:
-                m[key] = f[key]
-        if f.get("finding"):
-            m["finding"] = f["finding"]
-    for i, item in enumerate(findings.get("incomes") or []):
-        if item["member_fingerprint"] not in known:
+        at = known[f.member_fingerprint]
+        found = {key: getattr(f, key) for key in ("counted", "work_capacity",
+                                                   "serious_illness", "disability_grade")
+                 if getattr(f, key) is not None}
+        if f.finding:
+            found["finding"] = f.finding
+        members[at] = replace(members[at], **found)
+    for i, item in enumerate(findings.incomes or ()):
+        if item.member_fingerprint not in known:
             raise RuleViolation("review.unknown_member", "income of a member not in the "
                                 "application", field=f"incomes[{i}].member_fingerprint")
-    out = {**household, "members": members}
-    if findings.get("incomes") is not None:
-        out["incomes"] = list(findings["incomes"])
-    if findings.get("assets") is not None:
-        out["assets"] = list(findings["assets"])
-    if findings.get("irregular_income") is not None:
-        out["irregular_income"] = bool(findings["irregular_income"])
-    return out
+    return replace(
+        household, members=tuple(members),
+        incomes=household.incomes if findings.incomes is None else findings.incomes,
+        assets=household.assets if findings.assets is None else findings.assets,
+        irregular_income=(household.irregular_income if findings.irregular_income is None
+                          else bool(findings.irregular_income)))
 
 
-def apply_reported_change(household: Mapping[str, Any],
-                          change: Mapping[str, Any]) -> dict[str, Any]:
+def apply_reported_change(household: Household, change: ReportedChange) -> Household:
     """A change reported in intake applied to a household: members who left are no longer
     counted, new members join, the named members' incomes and (when reported) the
     household's assets replace the old ones."""
-    members = [dict(m) for m in household["members"]]
-    left = {m["fingerprint"] for m in change.get("members_left", [])}
-    for m in members:
-        if m["fingerprint"] in left:
-            m["counted"] = False
-    known = {m["fingerprint"] for m in members}
-    members += [dict(m) for m in change.get("members_joined", [])
-                if m["fingerprint"] not in known]
-    out = {**household, "members": members}
-    if change.get("incomes"):
-        named = {i["member_fingerprint"] for i in change["incomes"]}
-        out["incomes"] = [i for i in household.get("incomes", [])
-                          if i["member_fingerprint"] not in named] + list(change["incomes"])
-    if change.get("subject") == "assets":
-        out["assets"] = list(change.get("assets", []))
-    return out
+    left = {m.fingerprint for m in change.members_left}
+    members = [replace(m, counted=False) if m.fingerprint in left else m
+               for m in household.members]
+    known = {m.fingerprint for m in members}
+    members += [m for m in change.members_joined if m.fingerprint not in known]
+    incomes = household.incomes
+    if change.incomes:
+        named = {i.member_fingerprint for i in change.incomes}
+        incomes = tuple(i for i in household.incomes
+                        if i.member_fingerprint not in named) + change.incomes
+    assets = change.assets if change.subject == "assets" else household.assets
+    return replace(household, members=tuple(members), incomes=incomes, assets=assets)
 
 
-def compute(kind: str, inputs: Mapping[str, Any], terms: PolicyTerms) -> dict[str, Any]:
+def compute(kind: str, inputs: OpinionInputs, terms: PolicyTerms) -> Breakdown:
     """The amount of one opinion, from the inputs it recorded: replayable."""
-    household, on = inputs["household"], inputs["on"]
+    household, on = inputs.household, inputs.on
     if kind == AssistanceKind.DIBAO.value:
         return compute_dibao(household, terms, on)
     if kind == AssistanceKind.TEKUN.value:
-        return compute_tekun(household, terms, on, inputs["self_care"], inputs["care_mode"])
+        tekun = inputs.tekun or TekunAssessment(self_care={}, care_mode=None)
+        return compute_tekun(household, terms, on, tekun.self_care, tekun.care_mode)
     if kind == AssistanceKind.DIBAO_EDGE.value:
         return compute_dibao_edge(household, terms, on)
-    return compute_linshi(household, terms, on, inputs["band"], inputs["instalments"],
-                          inputs.get("linshi_type"))
+    linshi = inputs.linshi or LinshiAssessment(band=None, instalments=1, linshi_type=None)
+    return compute_linshi(household, terms, on, linshi.band, linshi.instalments,
+                          linshi.linshi_type)
 
 
 # ============================================================================================
@@ -694,13 +692,30 @@ class ReviewCase(Aggregate):
     def create_id(application_id: UUID, **_: Any) -> UUID:
         return case_id_for(application_id)
 
+    @classmethod
+    def open(cls, application_id: UUID, kind: str, township: str, village: str,
+             accepted_on: date, household_size: int, applicant_name: str,
+             close_relative_declared: bool, investigation_due: date, decision_due: date,
+             deadlines_provisional: bool, actor: Actor, household: Household,
+             household_id: str | None, linshi_type: str | None, payee: Stored | None,
+             policy_version: int) -> ReviewCase:
+        """An accepted application opens its case (the Opened event holds plain data)."""
+        return cls(application_id=application_id, kind=kind, township=township,
+                   village=village, accepted_on=accepted_on, household_size=household_size,
+                   applicant_name=applicant_name,
+                   close_relative_declared=close_relative_declared,
+                   investigation_due=investigation_due, decision_due=decision_due,
+                   deadlines_provisional=deadlines_provisional, actor=actor.stored(),
+                   household=household.to_stored(), household_id=household_id,
+                   linshi_type=linshi_type, payee=payee, policy_version=policy_version)
+
     @event("Opened")
     def __init__(self, application_id: UUID, kind: str, township: str, village: str,
                  accepted_on: date, household_size: int, applicant_name: str,
                  close_relative_declared: bool, investigation_due: date, decision_due: date,
-                 deadlines_provisional: bool, actor: dict[str, Any],
-                 household: dict[str, Any] | None = None, household_id: str | None = None,
-                 linshi_type: str | None = None, payee: dict[str, Any] | None = None,
+                 deadlines_provisional: bool, actor: StoredActor,
+                 household: Stored | None = None, household_id: str | None = None,
+                 linshi_type: str | None = None, payee: Stored | None = None,
                  policy_version: int | None = None) -> None:
         self.application_id = application_id
         self.kind = kind
@@ -715,32 +730,44 @@ class ReviewCase(Aggregate):
         self.deadlines_provisional = deadlines_provisional
         self.status = CaseStatus.OPENED
         # The household as filed; the home visit replaces it with the verified one.
-        self.household: dict[str, Any] = household or {"urban": False, "members": [],
-                                                       "incomes": [], "assets": []}
+        self.household: Stored = household or {"urban": False, "members": [],
+                                                "incomes": [], "assets": []}
         self.household_id = household_id
         self.linshi_type = linshi_type
         self.payee = payee
         self.deadline_policy_version = policy_version
         self.round = 1
-        self.investigators: list[dict[str, Any]] = []
+        self.investigators: list[Stored] = []
         self.contractor: str | None = None
         self.visit_round = 0
-        self.visits: list[dict[str, Any]] = []
-        self.interviews: list[dict[str, Any]] = []
+        self.visits: list[Stored] = []
+        self.interviews: list[Stored] = []
         self.verification_requested_on: date | None = None
-        self.verification: dict[str, Any] | None = None
+        self.verification: Stored | None = None
         self.joint_review_round = 0
-        self.joint_review: dict[str, Any] | None = None
-        self.opinion: dict[str, Any] | None = None
+        self.joint_review: Stored | None = None
+        self.opinion: Stored | None = None
         self.county_approved = False
         self.decision_extended = False
         self.rejection_due: date | None = None
         self.confirmation_due: date | None = None
         self.publicity_closed_on: date | None = None
         self.decided_on: date | None = None
-        self.decision: dict[str, Any] | None = None
-        self.advance: dict[str, Any] | None = None  # 先行救助
-        self.payments: list[dict[str, Any]] = []  # 临时救助 instalments
+        self.decision: Stored | None = None
+        self.advance: Stored | None = None  # 先行救助
+        self.payments: list[Stored] = []  # 临时救助 instalments
+
+    # --- typed views of what the events hold ----------------------------------------------
+
+    @property
+    def household_on_record(self) -> Household:
+        """As filed; after a home visit, as the investigators found it."""
+        return Household.of(self.household)
+
+    @property
+    def issued_opinion(self) -> Opinion | None:
+        """The latest opinion (of this round or an earlier one), or the 先行救助 grant."""
+        return None if self.opinion is None else Opinion.of(self.opinion)
 
     # --- guards ---------------------------------------------------------------------------
 
@@ -766,8 +793,9 @@ class ReviewCase(Aggregate):
 
     # --- 1. investigation -----------------------------------------------------------------
 
-    def assign_investigation(self, investigators: list[dict[str, Any]], contractor: str | None,
-                             terms: PolicyTerms, on: date, actor: dict[str, Any]) -> None:
+    def assign_investigation(self, investigators: Sequence[Investigator],
+                             contractor: str | None, terms: PolicyTerms, on: date,
+                             actor: Actor) -> None:
         self._open_for_investigation()
         if self.status not in (CaseStatus.OPENED, CaseStatus.INVESTIGATING,
                                CaseStatus.REINVESTIGATING) and not self.advance_record_pending:
@@ -778,19 +806,20 @@ class ReviewCase(Aggregate):
             raise RuleViolation("review.investigation_team",
                                 f"the township team needs at least {terms.min_investigators} "
                                 "investigators, or assign a contractor", field="investigators")
-        self._assigned(investigators=investigators, contractor=contractor, assigned_on=on,
-                       actor=actor)
+        self._assigned(investigators=[i.to_stored() for i in investigators],
+                       contractor=contractor, assigned_on=on,
+                       actor=actor.stored())
 
     @event("InvestigationAssigned")
-    def _assigned(self, investigators: list[dict[str, Any]], contractor: str | None,
-                  assigned_on: date, actor: dict[str, Any]) -> None:
+    def _assigned(self, investigators: list[Stored], contractor: str | None,
+                  assigned_on: date, actor: StoredActor) -> None:
         self.investigators = investigators
         self.contractor = contractor
         if self.status is CaseStatus.OPENED:
             self.status = CaseStatus.INVESTIGATING
 
-    def record_home_visit(self, visit: dict[str, Any], findings: dict[str, Any],
-                          min_investigators: int, actor: dict[str, Any]) -> None:
+    def record_home_visit(self, visit: HomeVisit, findings: Findings,
+                          min_investigators: int, actor: Actor) -> None:
         """入户调查: findings, who visited, who was present and signed, documents."""
         self._open_for_investigation()
         if not self.investigators and self.contractor is None:
@@ -803,74 +832,76 @@ class ReviewCase(Aggregate):
             # round (an upheld objection).
             raise RuleViolation("review.investigation_closed",
                                 f"the investigation of round {self.round} is closed")
-        if len(visit["investigators"]) < min_investigators:
+        if len(visit.investigators) < min_investigators:
             raise RuleViolation("review.investigation_team",
                                 f"a home visit is made by at least {min_investigators} "
                                 "investigators", field="investigators")
-        if not visit["signed_by"]:
+        if not visit.signed_by:
             raise RuleViolation("review.visit_unsigned",
                                 "the form is signed by the investigators and members present",
                                 field="signed_by")
-        unsigned = [n for n in visit["investigators"] if n not in visit["signed_by"]]
+        unsigned = [n for n in visit.investigators if n not in visit.signed_by]
         if unsigned:
             raise RuleViolation("review.visit_unsigned",
                                 f"investigator {unsigned[0]} did not sign", field="signed_by")
-        household = apply_findings(self.household, findings)
-        self._visited(visit=visit, household=household, round=self.round, actor=actor)
+        household = apply_findings(self.household_on_record, findings)
+        self._visited(visit=visit.to_stored(), household=household.to_stored(), round=self.round,
+                      actor=actor.stored())
 
     @event("HomeVisitRecorded")
-    def _visited(self, visit: dict[str, Any], household: dict[str, Any], round: int,
-                 actor: dict[str, Any]) -> None:
+    def _visited(self, visit: Stored, household: Stored, round: int,
+                 actor: StoredActor) -> None:
         self.visits.append({**visit, "round": round})
         self.household = household
         self.visit_round = round
         if self.status in (CaseStatus.INVESTIGATING, CaseStatus.REINVESTIGATING):
             self.status = CaseStatus.INVESTIGATED
 
-    def record_interview(self, interview: dict[str, Any], actor: dict[str, Any]) -> None:
+    def record_interview(self, interview: Interview, actor: Actor) -> None:
         """邻里访问 and 信函索证."""
         self._open_for_investigation()
         if not self.investigators and self.contractor is None:
             raise RuleViolation("review.investigation_not_assigned",
                                 "assign the investigation before recording interviews")
-        self._interviewed(interview=interview, round=self.round, actor=actor)
+        self._interviewed(interview=interview.to_stored(), round=self.round,
+                          actor=actor.stored())
 
     @event("InterviewRecorded")
-    def _interviewed(self, interview: dict[str, Any], round: int,
-                     actor: dict[str, Any]) -> None:
+    def _interviewed(self, interview: Stored, round: int,
+                     actor: StoredActor) -> None:
         self.interviews.append({**interview, "round": round})
 
     # --- 2. economic-status verification --------------------------------------------------
 
-    def request_verification(self, on: date, actor: dict[str, Any]) -> None:
+    def request_verification(self, on: date, actor: Actor) -> None:
         self._open()
         if self.verification_requested_on is not None:
             raise RuleViolation("review.verification_already_requested",
                                 "economic-status verification was already requested")
-        self._verification_requested(requested_on=on, actor=actor)
+        self._verification_requested(requested_on=on, actor=actor.stored())
 
     @event("VerificationRequested")
-    def _verification_requested(self, requested_on: date, actor: dict[str, Any]) -> None:
+    def _verification_requested(self, requested_on: date, actor: StoredActor) -> None:
         self.verification_requested_on = requested_on
 
-    def record_verification(self, report: dict[str, Any], on: date,
-                            actor: dict[str, Any]) -> None:
+    def record_verification(self, report: VerificationReport, on: date,
+                            actor: Actor) -> None:
         """家庭经济状况核对 report of the county centre. Sensitive: masked in reads."""
         self._open()
         if self.verification_requested_on is None:
             raise RuleViolation("review.verification_not_requested",
                                 "the township has not requested verification")
-        self._verified(report=report, reported_on=on, actor=actor)
+        self._verified(report=report.to_stored(), reported_on=on, actor=actor.stored())
 
     @event("VerificationReported")
-    def _verified(self, report: dict[str, Any], reported_on: date,
-                  actor: dict[str, Any]) -> None:
+    def _verified(self, report: Stored, reported_on: date,
+                  actor: StoredActor) -> None:
         self.verification = {"report": report, "reported_on": reported_on}
 
     # --- 3. joint review (联审联批) -------------------------------------------------------
 
-    def hold_joint_review(self, held_on: date, members: list[dict[str, Any]], outcome: str,
-                          terms: PolicyTerms, actor: dict[str, Any]) -> None:
+    def hold_joint_review(self, held_on: date, members: Sequence[PanelMember], outcome: str,
+                          terms: PolicyTerms, actor: Actor) -> None:
         self._open()
         if self.visit_round != self.round:
             raise RuleViolation("review.investigation_missing",
@@ -885,26 +916,26 @@ class ReviewCase(Aggregate):
         investigator_names = {n for v in self.visits if v["round"] == self.round
                               for n in v["investigators"]}
         for i, m in enumerate(members):
-            if m["role"] not in JOINT_REVIEW_ROLES:
+            if m.role not in JOINT_REVIEW_ROLES:
                 raise RuleViolation("review.joint_review_role",
                                     f"role is one of {sorted(JOINT_REVIEW_ROLES)}",
                                     field=f"members[{i}].role")
-            must_recuse = m.get("related_to_household", False) or (
+            must_recuse = m.related_to_household or (
                 terms.investigator_must_recuse
-                and (m["user_id"] in investigator_ids or m["name"] in investigator_names))
-            if must_recuse and not m.get("recused", False):
+                and (m.user_id in investigator_ids or m.name in investigator_names))
+            if must_recuse and not m.recused:
                 raise RuleViolation("review.recusal_required",
-                                    f"{m['name']} must recuse (related to the household or "
+                                    f"{m.name} must recuse (related to the household or "
                                     "investigated the case)", field=f"members[{i}].recused")
-            if m.get("recused", False) and not (m.get("recusal_reason") or "").strip():
+            if m.recused and not (m.recusal_reason or "").strip():
                 raise RuleViolation("review.reason_required", "record why the member recused",
                                     field=f"members[{i}].recusal_reason")
-        sitting = [m for m in members if m["present"] and not m.get("recused", False)]
-        if not any(m["role"] in ("leader", "deputy") for m in sitting):
+        sitting = [m for m in members if m.sits]
+        if not any(m.role in ("leader", "deputy") for m in sitting):
             raise RuleViolation("review.joint_review_no_chair",
                                 "the group leader or the deputy must be present",
                                 field="members")
-        if not any(m["role"] == "discipline" for m in sitting):
+        if not any(m.role == "discipline" for m in sitting):
             raise RuleViolation("review.joint_review_no_discipline_member",
                                 "the discipline commission member must be present",
                                 field="members")
@@ -913,22 +944,21 @@ class ReviewCase(Aggregate):
                                 f"{len(sitting)} members sitting; the quorum is "
                                 f"{terms.joint_review_quorum}", field="members")
         for i, m in enumerate(members):
-            sits = m["present"] and not m.get("recused", False)
-            if sits and m.get("opinion") not in ("approve", "reject"):
+            if m.sits and m.opinion not in ("approve", "reject"):
                 raise RuleViolation("review.member_opinion_missing",
                                     "each sitting member gives an opinion",
                                     field=f"members[{i}].opinion")
-        approvals = sum(1 for m in sitting if m["opinion"] == "approve")
+        approvals = sum(1 for m in sitting if m.opinion == "approve")
         majority = "approve" if approvals * 2 > len(sitting) else "reject"
         if outcome != majority:
             raise RuleViolation("review.joint_review_outcome",
                                 f"the members' opinions give {majority}", field="outcome")
-        self._joint_review_held(held_on=held_on, members=members, outcome=outcome,
-                                round=self.round, actor=actor)
+        self._joint_review_held(held_on=held_on, members=[m.to_stored() for m in members],
+                                outcome=outcome, round=self.round, actor=actor.stored())
 
     @event("JointReviewHeld")
-    def _joint_review_held(self, held_on: date, members: list[dict[str, Any]], outcome: str,
-                           round: int, actor: dict[str, Any]) -> None:
+    def _joint_review_held(self, held_on: date, members: list[Stored], outcome: str,
+                           round: int, actor: StoredActor) -> None:
         self.joint_review = {"held_on": held_on, "members": members, "outcome": outcome,
                              "round": round}
         self.joint_review_round = round
@@ -936,20 +966,21 @@ class ReviewCase(Aggregate):
 
     # --- 4. opinion (初审意见) ------------------------------------------------------------
 
-    def opinion_inputs(self, on: date, assessment: Mapping[str, Any]) -> dict[str, Any]:
-        inputs: dict[str, Any] = {"household": self.household, "on": on}
+    def opinion_inputs(self, on: date, assessment: Assessment) -> OpinionInputs:
+        tekun = linshi = None
         if self.kind == AssistanceKind.TEKUN.value:
-            inputs |= {"self_care": dict(assessment.get("self_care") or {}),
-                       "care_mode": assessment.get("care_mode")}
+            tekun = TekunAssessment(self_care=dict(assessment.self_care or {}),
+                                    care_mode=assessment.care_mode)
         if self.kind == AssistanceKind.LINSHI.value:
-            inputs |= {"band": assessment.get("band"),
-                       "instalments": assessment.get("instalments") or 1,
-                       "linshi_type": self.linshi_type}
-        return inputs
+            linshi = LinshiAssessment(band=assessment.band,
+                                      instalments=assessment.instalments or 1,
+                                      linshi_type=self.linshi_type)
+        return OpinionInputs(household=self.household_on_record, on=on, tekun=tekun,
+                             linshi=linshi)
 
-    def issue_opinion(self, approve: bool, reasons: list[str], assessment: Mapping[str, Any],
+    def issue_opinion(self, approve: bool, reasons: list[str], assessment: Assessment,
                       policy_version: int, terms: PolicyTerms, on: date,
-                      rejection_due: date, actor: dict[str, Any]) -> dict[str, Any]:
+                      rejection_due: date, actor: Actor) -> Opinion:
         self._open()
         if self.visit_round != self.round:
             raise RuleViolation("review.investigation_missing",
@@ -963,44 +994,45 @@ class ReviewCase(Aggregate):
                                 f"the joint review decided {self.joint_review['outcome']}",
                                 field="approve")
         inputs = self.opinion_inputs(on, assessment)
-        breakdown: dict[str, Any] | None = None
+        breakdown: Breakdown | None = None
         if approve:
             if self.kind == AssistanceKind.TEKUN.value:
-                applicant = next((m for m in counted_members(self.household)
-                                  if m.get("relation") == "self"), None)
+                applicant = inputs.household.applicant
                 if applicant is None or tekun_category(applicant, terms, on) is None:
                     raise RuleViolation("review.tekun_category",
                                         "特困 support is for people 60+, under 18, or severely "
                                         "disabled", field="approve")
             breakdown = compute(self.kind, inputs, terms)
-            if not breakdown["eligible"]:
+            if not breakdown.eligible:
                 raise RuleViolation("review.not_eligible",
-                                    "; ".join(breakdown["ineligible_reasons"]), field="approve")
+                                    "; ".join(breakdown.ineligible_reasons), field="approve")
             if (self.kind in (AssistanceKind.DIBAO.value, AssistanceKind.TEKUN.value)
-                    and Decimal(breakdown["monthly_amount"]) <= 0):
+                    and breakdown.monthly_amount <= 0):
                 raise RuleViolation("review.not_eligible", "the computed amount is zero",
                                     field="approve")
             reasons = [r.strip() for r in reasons if r.strip()]
         else:
             reasons = _reasons(reasons)
-        amount = None if breakdown is None else Decimal(breakdown["monthly_amount"])
-        needs_county = bool(breakdown and breakdown.get("county_approval_required"))
+        amount = None if breakdown is None else breakdown.monthly_amount
+        needs_county = isinstance(breakdown, LinshiBreakdown) and breakdown.county_approval_required
         self._opinion_issued(
             round=self.round, approve=approve, reasons=reasons, amount=amount,
-            breakdown=breakdown, inputs=inputs, policy_version=policy_version,
-            issued_on=on, publicity_required=approve, county_approval_required=needs_county,
-            household_size=len(counted_members(self.household)) or self.household_size,
-            rejection_due=None if approve else rejection_due, actor=actor)
-        assert self.opinion is not None
-        return self.opinion
+            breakdown=None if breakdown is None else breakdown.to_stored(),
+            inputs=inputs.to_stored(), policy_version=policy_version, issued_on=on,
+            publicity_required=approve, county_approval_required=needs_county,
+            household_size=len(inputs.household.counted_members) or self.household_size,
+            rejection_due=None if approve else rejection_due, actor=actor.stored())
+        opinion = self.issued_opinion
+        assert opinion is not None
+        return opinion
 
     @event("OpinionIssued")
     def _opinion_issued(self, round: int, approve: bool, reasons: list[str],
-                        amount: Decimal | None, breakdown: dict[str, Any] | None,
-                        inputs: dict[str, Any], policy_version: int, issued_on: date,
+                        amount: Decimal | None, breakdown: Stored | None,
+                        inputs: Stored, policy_version: int, issued_on: date,
                         publicity_required: bool, county_approval_required: bool,
                         household_size: int, rejection_due: date | None,
-                        actor: dict[str, Any]) -> None:
+                        actor: StoredActor) -> None:
         self.opinion = {"round": round, "approve": approve, "reasons": reasons,
                         "amount": amount, "breakdown": breakdown, "inputs": inputs,
                         "policy_version": policy_version, "issued_on": issued_on,
@@ -1011,50 +1043,50 @@ class ReviewCase(Aggregate):
         self.status = (CaseStatus.AWAITING_COUNTY if county_approval_required
                        else CaseStatus.OPINION_ISSUED)
 
-    def approve_at_county(self, reasons: list[str], on: date, actor: dict[str, Any]) -> None:
+    def approve_at_county(self, reasons: list[str], on: date, actor: Actor) -> None:
         """临时救助 above the township ceiling: the county bureau approves."""
         if self.status is not CaseStatus.AWAITING_COUNTY:
             raise RuleViolation("review.county_approval_not_needed",
                                 "the case is not waiting for the county bureau")
-        self._county_approved(reasons=_reasons(reasons), approved_on=on, actor=actor)
+        self._county_approved(reasons=_reasons(reasons), approved_on=on, actor=actor.stored())
 
     @event("CountyApproved")
     def _county_approved(self, reasons: list[str], approved_on: date,
-                         actor: dict[str, Any]) -> None:
+                         actor: StoredActor) -> None:
         self.county_approved = True
         self.status = CaseStatus.OPINION_ISSUED
 
     # --- 5. publicity (公示) ---------------------------------------------------------------
 
     def publicity_opened(self, notice_id: UUID, round: int, starts_on: date, ends_on: date,
-                         actor: dict[str, Any]) -> bool:
+                         actor: Actor) -> bool:
         """Returns False for a notice of an earlier round (nothing to do)."""
         if round != self.round or self.status is not CaseStatus.OPINION_ISSUED:
             return False
         self._publicity_opened(notice_id=notice_id, round=round, starts_on=starts_on,
-                               ends_on=ends_on, actor=actor)
+                               ends_on=ends_on, actor=actor.stored())
         return True
 
     @event("PublicityOpened")
     def _publicity_opened(self, notice_id: UUID, round: int, starts_on: date, ends_on: date,
-                          actor: dict[str, Any]) -> None:
+                          actor: StoredActor) -> None:
         self.status = CaseStatus.IN_PUBLICITY
 
     def publicity_closed(self, notice_id: UUID, round: int, outcome: str, finding: str | None,
                          closed_on: date, confirmation_due: date | None,
-                         actor: dict[str, Any]) -> bool:
+                         actor: Actor) -> bool:
         if round != self.round or self.status not in (CaseStatus.OPINION_ISSUED,
                                                       CaseStatus.IN_PUBLICITY):
             return False
         self._publicity_closed(notice_id=notice_id, round=round, outcome=outcome,
                                finding=finding, closed_on=closed_on,
-                               confirmation_due=confirmation_due, actor=actor)
+                               confirmation_due=confirmation_due, actor=actor.stored())
         return True
 
     @event("PublicityClosed")
     def _publicity_closed(self, notice_id: UUID, round: int, outcome: str, finding: str | None,
                           closed_on: date, confirmation_due: date | None,
-                          actor: dict[str, Any]) -> None:
+                          actor: StoredActor) -> None:
         self.publicity_closed_on = closed_on
         if outcome == "clean":
             self.status = CaseStatus.PUBLICIZED
@@ -1067,77 +1099,81 @@ class ReviewCase(Aggregate):
     # --- 6. confirmation or rejection ------------------------------------------------------
 
     def confirm(self, decided_on: date, notice: str, recheck_months: int | None,
-                valid_until: date | None, rhythm: MonthlyRhythm, actor: dict[str, Any]) -> None:
+                valid_until: date | None, rhythm: MonthlyRhythm, actor: Actor) -> None:
         self._open()
-        if self.opinion is None or self.opinion["round"] != self.round:
+        opinion = self.issued_opinion
+        if opinion is None or opinion.round != self.round:
             raise RuleViolation("review.opinion_missing", "no opinion for this round")
-        if not self.opinion["approve"]:
+        if not opinion.approve:
             raise RuleViolation("review.opinion_rejects", "the opinion is to reject; issue the "
                                 "rejection notice instead")
         if self.status is CaseStatus.AWAITING_COUNTY:
             raise RuleViolation("review.county_approval_missing",
                                 "above the township ceiling the county bureau approves first")
-        if self.opinion["publicity_required"] and self.status is not CaseStatus.PUBLICIZED:
+        if opinion.publicity_required and self.status is not CaseStatus.PUBLICIZED:
             raise RuleViolation("review.publicity_not_ended",
                                 "confirmation waits until the notice has closed clean")
         self._confirmed(decided_on=decided_on, notice=notice.strip(),
-                        amount=self.opinion["amount"], start_month=next_month(decided_on),
-                        recheck_months=recheck_months, valid_until=valid_until, actor=actor)
-        if self.kind == AssistanceKind.LINSHI.value:
-            self._approve_payments(rhythm.first_payable_month(decided_on), False, actor)
+                        amount=opinion.amount, start_month=next_month(decided_on),
+                        recheck_months=recheck_months, valid_until=valid_until,
+                        actor=actor.stored())
+        if isinstance(opinion.breakdown, LinshiBreakdown):
+            self._approve_payments(opinion.breakdown, rhythm.first_payable_month(decided_on),
+                                   False, actor)
 
-    def _approve_payments(self, first_month: str, advance: bool, actor: dict[str, Any]) -> None:
-        assert self.opinion is not None and self.opinion["breakdown"] is not None
-        parts = self.opinion["breakdown"]["instalments"]
+    def _approve_payments(self, breakdown: LinshiBreakdown, first_month: str, advance: bool,
+                          actor: Actor) -> None:
+        parts = breakdown.instalments
         for i, amount in enumerate(parts, start=1):
             self._payment_approved(payment_id=payment_id_for(self.id, i), instalment=i,
-                                   instalments=len(parts), amount=Decimal(amount),
+                                   instalments=len(parts), amount=amount,
                                    month=add_months(first_month, i - 1), advance=advance,
-                                   actor=actor)
+                                   actor=actor.stored())
 
     @event("PaymentApproved")
     def _payment_approved(self, payment_id: UUID, instalment: int, instalments: int,
                           amount: Decimal, month: str, advance: bool,
-                          actor: dict[str, Any]) -> None:
+                          actor: StoredActor) -> None:
         self.payments.append({"payment_id": payment_id, "instalment": instalment,
                               "amount": amount, "month": month, "advance": advance})
 
     @event("Confirmed")
     def _confirmed(self, decided_on: date, notice: str, amount: Decimal | None,
                    start_month: str, recheck_months: int | None, valid_until: date | None,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         self.status = CaseStatus.CONFIRMED
         self.decided_on = decided_on
         self.decision = {"outcome": "confirmed", "notice": notice, "amount": amount,
                          "start_month": start_month, "valid_until": valid_until}
 
-    def reject(self, decided_on: date, reasons: list[str], actor: dict[str, Any]) -> None:
+    def reject(self, decided_on: date, reasons: list[str], actor: Actor) -> None:
         """不予确认: the written notice with reasons, within 3 working days of the opinion."""
         self._open()
         reasons = _reasons(reasons)
-        if self.opinion is None or self.opinion["round"] != self.round:
+        opinion = self.issued_opinion
+        if opinion is None or opinion.round != self.round:
             raise RuleViolation("review.opinion_missing", "no opinion for this round")
-        if self.opinion["approve"] and self.status not in (CaseStatus.PUBLICIZED,
-                                                           CaseStatus.AWAITING_COUNTY):
+        if opinion.approve and self.status not in (CaseStatus.PUBLICIZED,
+                                                   CaseStatus.AWAITING_COUNTY):
             raise RuleViolation("review.publicity_not_ended",
                                 "an approving opinion is decided after its publicity")
-        self._rejected(decided_on=decided_on, reasons=reasons, actor=actor)
+        self._rejected(decided_on=decided_on, reasons=reasons, actor=actor.stored())
 
     @event("Rejected")
-    def _rejected(self, decided_on: date, reasons: list[str], actor: dict[str, Any]) -> None:
+    def _rejected(self, decided_on: date, reasons: list[str], actor: StoredActor) -> None:
         self.status = CaseStatus.REJECTED
         self.decided_on = decided_on
         self.decision = {"outcome": "rejected", "reasons": reasons}
 
-    def withdraw(self, reason: str, on: date, actor: dict[str, Any]) -> bool:
+    def withdraw(self, reason: str, on: date, actor: Actor) -> bool:
         """The applicant withdrew in intake: close an undecided case (False if decided)."""
         if self.status in TERMINAL:
             return False
-        self._withdrawn(reason=reason, withdrawn_on=on, actor=actor)
+        self._withdrawn(reason=reason, withdrawn_on=on, actor=actor.stored())
         return True
 
     @event("Withdrawn")
-    def _withdrawn(self, reason: str, withdrawn_on: date, actor: dict[str, Any]) -> None:
+    def _withdrawn(self, reason: str, withdrawn_on: date, actor: StoredActor) -> None:
         self.status = CaseStatus.WITHDRAWN
         self.decided_on = withdrawn_on
         self.decision = {"outcome": "withdrawn", "reasons": [reason]}
@@ -1145,7 +1181,7 @@ class ReviewCase(Aggregate):
     # --- 7. time limits --------------------------------------------------------------------
 
     def extend_decision_deadline(self, reason: str, new_due: Deadline,
-                                 actor: dict[str, Any]) -> None:
+                                 actor: Actor) -> None:
         """20 → 45 working days in special cases (objection, split household, ...)."""
         self._open()
         if self.decision_extended:
@@ -1153,11 +1189,11 @@ class ReviewCase(Aggregate):
         if not reason.strip():
             raise RuleViolation("review.reason_required", "record why the limit is extended",
                                 field="reason")
-        self._extended(reason=reason.strip(), decision_due=new_due.due, actor=actor,
+        self._extended(reason=reason.strip(), decision_due=new_due.due, actor=actor.stored(),
                        provisional=new_due.provisional)
 
     @event("DecisionDeadlineExtended")
-    def _extended(self, reason: str, decision_due: date, actor: dict[str, Any],
+    def _extended(self, reason: str, decision_due: date, actor: StoredActor,
                   provisional: bool = False) -> None:
         self.decision_extended = True
         self.decision_due = decision_due
@@ -1168,7 +1204,7 @@ class ReviewCase(Aggregate):
 
     def grant_advance(self, band: str, instalments: int, policy_version: int,
                       terms: PolicyTerms, on: date, completion_due: date, reason: str,
-                      actor: dict[str, Any]) -> dict[str, Any]:
+                      actor: Actor) -> LinshiBreakdown:
         """Pay first; complete the record (visit, signatures) by `completion_due`."""
         self._open()
         if self.kind != AssistanceKind.LINSHI.value or \
@@ -1180,26 +1216,28 @@ class ReviewCase(Aggregate):
         if not reason.strip():
             raise RuleViolation("review.reason_required", "describe the emergency",
                                 field="reason")
-        inputs = self.opinion_inputs(on, {"band": band, "instalments": instalments})
+        inputs = self.opinion_inputs(on, Assessment(band=band, instalments=instalments))
         breakdown = compute(self.kind, inputs, terms)
-        if breakdown["county_approval_required"]:
+        assert isinstance(breakdown, LinshiBreakdown)
+        if breakdown.county_approval_required:
             raise RuleViolation("review.advance_above_ceiling",
                                 "先行救助 above the township ceiling needs the county first",
                                 field="band")
         self._advance_granted(
-            amount=Decimal(breakdown["monthly_amount"]), breakdown=breakdown, inputs=inputs,
-            policy_version=policy_version, granted_on=on, completion_due=completion_due,
-            reason=reason.strip(), household_size=breakdown["household_size"],
-            start_month=month_of(on), actor=actor)
+            amount=breakdown.monthly_amount, breakdown=breakdown.to_stored(),
+            inputs=inputs.to_stored(), policy_version=policy_version, granted_on=on,
+            completion_due=completion_due, reason=reason.strip(),
+            household_size=breakdown.household_size, start_month=month_of(on),
+            actor=actor.stored())
         # Help first: paid in the current month, outside the roster cut-off.
-        self._approve_payments(month_of(on), True, actor)
+        self._approve_payments(breakdown, month_of(on), True, actor)
         return breakdown
 
     @event("AdvanceGranted")
-    def _advance_granted(self, amount: Decimal, breakdown: dict[str, Any],
-                         inputs: dict[str, Any], policy_version: int, granted_on: date,
+    def _advance_granted(self, amount: Decimal, breakdown: Stored,
+                         inputs: Stored, policy_version: int, granted_on: date,
                          completion_due: date, reason: str, household_size: int,
-                         start_month: str, actor: dict[str, Any]) -> None:
+                         start_month: str, actor: StoredActor) -> None:
         self.opinion = {"round": self.round, "approve": True, "reasons": [reason],
                         "amount": amount, "breakdown": breakdown, "inputs": inputs,
                         "policy_version": policy_version, "issued_on": granted_on,
@@ -1211,7 +1249,7 @@ class ReviewCase(Aggregate):
         self.decision = {"outcome": "confirmed", "notice": reason, "amount": amount,
                          "start_month": start_month, "valid_until": None, "advance": True}
 
-    def complete_advance_record(self, on: date, note: str, actor: dict[str, Any]) -> None:
+    def complete_advance_record(self, on: date, note: str, actor: Actor) -> None:
         if self.advance is None or self.advance["completed_on"] is not None:
             raise RuleViolation("review.no_advance_pending", "no 先行救助 record to complete")
         if not self.visits:
@@ -1220,10 +1258,10 @@ class ReviewCase(Aggregate):
         if not note.strip():
             raise RuleViolation("review.reason_required",
                                 "record how the 先行救助 record was completed", field="note")
-        self._advance_completed(completed_on=on, note=note, actor=actor)
+        self._advance_completed(completed_on=on, note=note, actor=actor.stored())
 
     @event("AdvanceRecordCompleted")
-    def _advance_completed(self, completed_on: date, note: str, actor: dict[str, Any]) -> None:
+    def _advance_completed(self, completed_on: date, note: str, actor: StoredActor) -> None:
         assert self.advance is not None
         self.advance = {**self.advance, "completed_on": completed_on}
 
@@ -1233,11 +1271,12 @@ class ReviewCase(Aggregate):
         """Yearly; half-yearly for irregular income or a member able to work; 特困 yearly."""
         if self.kind == AssistanceKind.TEKUN.value:
             return terms.recheck_months_tekun
-        if self.household.get("irregular_income"):
+        household = self.household_on_record
+        if household.irregular_income:
             return terms.recheck_months_irregular
-        for m in counted_members(self.household):
-            age = age_on(m["birth_date"], on)
-            if (m.get("work_capacity", "full") == "full"
+        for m in household.counted_members:
+            age = age_on(m.birth_date, on)
+            if (m.work_capacity == "full"
                     and terms.working_age_min <= age < terms.working_age_max):
                 return terms.recheck_months_irregular
         return terms.recheck_months_stable
@@ -1272,13 +1311,28 @@ class Entitlement(Aggregate):
     def create_id(case_id: UUID, **_: Any) -> UUID:
         return entitlement_id_for(case_id)
 
+    @classmethod
+    def start(cls, case_id: UUID, kind: str, household_id: str | None, township: str,
+              village: str, urban: bool, applicant_name: str, household_size: int,
+              monthly_amount: Decimal, breakdown: Breakdown, policy_version: int,
+              start_month: str, recheck_due: date, recheck_months: int, payee: Stored | None,
+              inputs: OpinionInputs, actor: Actor, decided_on: date) -> Entitlement:
+        """A confirmed 低保 or 特困 benefit begins (the Started event holds plain data)."""
+        return cls(case_id=case_id, kind=kind, household_id=household_id, township=township,
+                   village=village, urban=urban, applicant_name=applicant_name,
+                   household_size=household_size, monthly_amount=monthly_amount,
+                   breakdown=breakdown.to_stored(), policy_version=policy_version,
+                   start_month=start_month, recheck_due=recheck_due,
+                   recheck_months=recheck_months, payee=payee, inputs=inputs.to_stored(),
+                   actor=actor.stored(), decided_on=decided_on)
+
     @event("Started")
     def __init__(self, case_id: UUID, kind: str, household_id: str | None, township: str,
                  village: str, urban: bool, applicant_name: str, household_size: int,
-                 monthly_amount: Decimal, breakdown: dict[str, Any], policy_version: int,
+                 monthly_amount: Decimal, breakdown: Stored, policy_version: int,
                  start_month: str, recheck_due: date, recheck_months: int,
-                 payee: dict[str, Any] | None, inputs: dict[str, Any],
-                 actor: dict[str, Any], decided_on: date | None = None) -> None:
+                 payee: Stored | None, inputs: Stored,
+                 actor: StoredActor, decided_on: date | None = None) -> None:
         self.case_id = case_id
         # The confirmation's business date; None in events stored before it was recorded.
         self.decided_on = decided_on
@@ -1298,42 +1352,55 @@ class Entitlement(Aggregate):
         self.recheck_months = recheck_months
         self.payee = payee
         self.status = EntitlementStatus.ACTIVE
-        self.rechecks: list[dict[str, Any]] = []
-        self.changes: list[dict[str, Any]] = []
+        self.rechecks: list[Stored] = []
+        self.changes: list[Stored] = []
         self.phase_out_until: str | None = None
         self.ends_after: str | None = None
-        self.pending_termination: dict[str, Any] | None = None
-        self.reported_changes: list[dict[str, Any]] = []  # waiting for the township
-        self.recheck_requests: list[dict[str, Any]] = []  # upheld reports (举报查实) waiting
+        self.pending_termination: Stored | None = None
+        self.reported_changes: list[Stored] = []  # waiting for the township
+        self.recheck_requests: list[Stored] = []  # upheld reports (举报查实) waiting
 
-    def record_reported_change(self, change: dict[str, Any], reported_on: date,
-                               actor: dict[str, Any]) -> bool:
+    # --- typed views of what the events hold ----------------------------------------------
+
+    @property
+    def computation_inputs(self) -> OpinionInputs:
+        """What the current amount was computed from."""
+        return OpinionInputs.of(self.inputs)
+
+    @property
+    def pending_changes(self) -> list[ReportedChange]:
+        """Changes reported in intake that no adjustment has applied yet."""
+        return [ReportedChange.of(c) for c in self.reported_changes]
+
+    def record_reported_change(self, change: ReportedChange, reported_on: date,
+                               actor: Actor) -> bool:
         """A change reported in intake: kept for the township, and the recheck falls due."""
         if self.status in (EntitlementStatus.TERMINATED,):
             return False
-        self._change_reported(change=change, reported_on=reported_on, actor=actor)
+        self._change_reported(change=change.to_stored(), reported_on=reported_on,
+                              actor=actor.stored())
         return True
 
     @event("ChangeReported")
-    def _change_reported(self, change: dict[str, Any], reported_on: date,
-                         actor: dict[str, Any]) -> None:
+    def _change_reported(self, change: Stored, reported_on: date,
+                         actor: StoredActor) -> None:
         self.reported_changes.append(change)
         self.recheck_due = min(self.recheck_due, reported_on)
 
     def request_recheck(self, report_id: str, category: str, finding: str | None,
-                        upheld_on: date, actor: dict[str, Any]) -> bool:
+                        upheld_on: date, actor: Actor) -> bool:
         """A public report (举报) found true: the recheck (复查) falls due at once. Once per
         report; an ended benefit has nothing left to recheck."""
         if self.status is EntitlementStatus.TERMINATED or any(
                 r["report_id"] == report_id for r in self.recheck_requests):
             return False
         self._recheck_requested(report_id=report_id, category=category, finding=finding,
-                                upheld_on=upheld_on, actor=actor)
+                                upheld_on=upheld_on, actor=actor.stored())
         return True
 
     @event("RecheckRequested")
     def _recheck_requested(self, report_id: str, category: str, finding: str | None,
-                           upheld_on: date, actor: dict[str, Any]) -> None:
+                           upheld_on: date, actor: StoredActor) -> None:
         self.recheck_requests.append({"report_id": report_id, "category": category,
                                       "finding": finding, "upheld_on": upheld_on})
         self.recheck_due = min(self.recheck_due, upheld_on)
@@ -1350,26 +1417,26 @@ class Entitlement(Aggregate):
                                 "a termination is in publicity; wait for its outcome")
 
     def record_recheck(self, on: date, finding: str, changed: bool, next_due: date,
-                       actor: dict[str, Any]) -> None:
+                       actor: Actor) -> None:
         """复查: recorded; when circumstances changed an adjustment follows separately."""
         self._live()
         if not finding.strip():
             raise RuleViolation("review.reason_required", "record the recheck finding",
                                 field="finding")
         self._rechecked(checked_on=on, finding=finding.strip(), changed=changed,
-                        next_due=next_due, actor=actor)
+                        next_due=next_due, actor=actor.stored())
 
     @event("Rechecked")
     def _rechecked(self, checked_on: date, finding: str, changed: bool, next_due: date,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         self.rechecks.append({"checked_on": checked_on, "finding": finding, "changed": changed})
         self.recheck_due = next_due
         self.reported_changes = []  # the recheck considered them
         self.recheck_requests = []
 
-    def adjust(self, amount: Decimal, household_size: int, breakdown: dict[str, Any],
-               inputs: dict[str, Any], policy_version: int, reasons: list[str],
-               decided_on: date, rhythm: MonthlyRhythm, actor: dict[str, Any]) -> str:
+    def adjust(self, amount: Decimal, household_size: int, breakdown: Breakdown,
+               inputs: OpinionInputs, policy_version: int, reasons: list[str],
+               decided_on: date, rhythm: MonthlyRhythm, actor: Actor) -> str:
         """Increase or decrease to a recomputed amount; a decrease needs written reasons."""
         self._live()
         if self.status is not EntitlementStatus.ACTIVE:
@@ -1386,15 +1453,15 @@ class Entitlement(Aggregate):
         if change == "decrease":
             reasons = _reasons(reasons)
         self._changed(change=change, amount=amount, household_size=household_size,
-                      breakdown=breakdown, policy_version=policy_version,
+                      breakdown=breakdown.to_stored(), policy_version=policy_version,
                       reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor, inputs=inputs)
+                      until_month=None, actor=actor.stored(), inputs=inputs.to_stored())
         return change
 
-    def restandardise(self, amount: Decimal, breakdown: dict[str, Any], policy_version: int,
+    def restandardise(self, amount: Decimal, breakdown: Breakdown, policy_version: int,
                       effective_month: str, decided_on: date,
-                      actor: dict[str, Any]) -> str | None:
+                      actor: Actor) -> str | None:
         """标准调整: the amount recomputed under a new standard, from the month it takes
         effect (never before the benefit's own first month; months already paid are
         settled by disbursement as arrears or recovery). None: nothing changes."""
@@ -1404,14 +1471,14 @@ class Entitlement(Aggregate):
             return None
         change = "increase" if amount > self.monthly_amount else "decrease"
         self._changed(change=change, amount=amount, household_size=self.household_size,
-                      breakdown=breakdown, policy_version=policy_version,
+                      breakdown=breakdown.to_stored(), policy_version=policy_version,
                       reasons=[STANDARD_CHANGE_REASON], decided_on=decided_on,
                       effective_month=max(effective_month, self.start_month),
-                      until_month=None, actor=actor)
+                      until_month=None, actor=actor.stored())
         return change
 
     def suspend(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
-                actor: dict[str, Any]) -> None:
+                actor: Actor) -> None:
         self._live()
         if self.status is not EntitlementStatus.ACTIVE:
             raise RuleViolation("review.entitlement_state",
@@ -1420,10 +1487,10 @@ class Entitlement(Aggregate):
                       breakdown=self.breakdown, policy_version=self.policy_version,
                       reasons=_reasons(reasons), decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor)
+                      until_month=None, actor=actor.stored())
 
     def resume(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
-               actor: dict[str, Any]) -> None:
+               actor: Actor) -> None:
         self._live()
         if self.status is not EntitlementStatus.SUSPENDED:
             raise RuleViolation("review.entitlement_state", "only a suspended benefit resumes")
@@ -1432,10 +1499,10 @@ class Entitlement(Aggregate):
                       policy_version=self.policy_version,
                       reasons=[r.strip() for r in reasons if r.strip()], decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor)
+                      until_month=None, actor=actor.stored())
 
     def phase_out(self, months: int, reasons: list[str], decided_on: date, terms: PolicyTerms,
-                  rhythm: MonthlyRhythm, actor: dict[str, Any]) -> None:
+                  rhythm: MonthlyRhythm, actor: Actor) -> None:
         """渐退 after employment: the amount continues for at most N months, then ends."""
         self._live()
         if self.kind != AssistanceKind.DIBAO.value:
@@ -1452,26 +1519,27 @@ class Entitlement(Aggregate):
                       household_size=self.household_size, breakdown=self.breakdown,
                       policy_version=self.policy_version, reasons=_reasons(reasons),
                       decided_on=decided_on, effective_month=effective,
-                      until_month=add_months(effective, months - 1), actor=actor)
+                      until_month=add_months(effective, months - 1), actor=actor.stored())
 
     def terminate(self, reasons: list[str], decided_on: date, rhythm: MonthlyRhythm,
-                  actor: dict[str, Any]) -> bool:
+                  actor: Actor) -> bool:
         """注销 with written reasons. 特困 goes to 7 days' publicity first: returns False then,
         and the termination takes effect when the notice closes clean."""
         self._live()
         reasons = _reasons(reasons)
         if self.kind == AssistanceKind.TEKUN.value:
-            self._termination_requested(reasons=reasons, requested_on=decided_on, actor=actor)
+            self._termination_requested(reasons=reasons, requested_on=decided_on,
+                                        actor=actor.stored())
             return False
         self._changed(change="terminate", amount=Decimal(0), household_size=self.household_size,
                       breakdown=self.breakdown, policy_version=self.policy_version,
                       reasons=reasons, decided_on=decided_on,
                       effective_month=self._effective(decided_on, rhythm),
-                      until_month=None, actor=actor)
+                      until_month=None, actor=actor.stored())
         return True
 
     def end_for_cause(self, cause: str, first_month_not_due: str, reasons: list[str],
-                      decided_on: date, rhythm: MonthlyRhythm, actor: dict[str, Any],
+                      decided_on: date, rhythm: MonthlyRhythm, actor: Actor,
                       fine_multiple: Decimal | None = None,
                       fine_reason: str | None = None) -> bool:
         """A death or a fraud ends the benefit from the first month not due, backdated if
@@ -1492,7 +1560,7 @@ class Entitlement(Aggregate):
             raise RuleViolation("review.cause_month",
                                 f"the first month not due is at the latest {latest}, the "
                                 "month this decision takes effect", field="first_month_not_due")
-        ending: dict[str, Any] = {"cause": cause, "first_month_not_due": first_month_not_due}
+        ending: Stored = {"cause": cause, "first_month_not_due": first_month_not_due}
         if fine_multiple is not None or fine_reason is not None:
             if cause != "fraud":
                 raise RuleViolation("review.fine", "a fine is imposed only for fraud",
@@ -1504,27 +1572,37 @@ class Entitlement(Aggregate):
             ending.update(fine_multiple=str(fine_multiple),
                           fine_reason=_reasons([fine_reason or ""], "fine_reason")[0])
         if self.kind == AssistanceKind.TEKUN.value:
-            self._termination_requested(reasons=reasons, requested_on=decided_on, actor=actor,
-                                        cause=ending)
+            self._termination_for_cause_requested(reasons=reasons, requested_on=decided_on,
+                                                  actor=actor.stored(), cause=ending)
             return False
-        self._changed(change="terminate", amount=Decimal(0), household_size=self.household_size,
-                      breakdown=self.breakdown, policy_version=self.policy_version,
-                      reasons=reasons, decided_on=decided_on,
-                      effective_month=max(first_month_not_due, self.start_month),
-                      until_month=None, actor=actor, cause=ending)
+        self._ended_for_cause(
+            change="terminate", amount=Decimal(0), household_size=self.household_size,
+            breakdown=self.breakdown, policy_version=self.policy_version, reasons=reasons,
+            decided_on=decided_on, effective_month=max(first_month_not_due, self.start_month),
+            until_month=None, actor=actor.stored(), cause=ending)
         return True
 
     @event("TerminationNoticeRequested")
     def _termination_requested(self, reasons: list[str], requested_on: date,
-                               actor: dict[str, Any], cause: dict[str, Any] | None = None,
-                               ) -> None:
+                               actor: StoredActor) -> None:
+        self._pending_termination(reasons, requested_on, None)
+
+    @event("TerminationForCauseRequested")
+    def _termination_for_cause_requested(self, reasons: list[str], requested_on: date,
+                                         actor: StoredActor, cause: Stored) -> None:
+        """TerminationNoticeRequested with its cause (its own event: the stored form of
+        the other stays the earlier releases')."""
+        self._pending_termination(reasons, requested_on, cause)
+
+    def _pending_termination(self, reasons: list[str], requested_on: date,
+                             cause: Stored | None) -> None:
         self.pending_termination = {"reasons": reasons, "requested_on": requested_on,
                                     "status_before": self.status.value,
                                     **({"cause": cause} if cause else {})}
         self.status = EntitlementStatus.TERMINATION_PENDING
 
     def termination_notice_closed(self, outcome: str, finding: str | None, closed_on: date,
-                                  actor: dict[str, Any]) -> bool:
+                                  actor: Actor) -> bool:
         if self.status is not EntitlementStatus.TERMINATION_PENDING:
             return False
         assert self.pending_termination is not None
@@ -1533,30 +1611,50 @@ class Entitlement(Aggregate):
             # from the first month not due.
             ending = self.pending_termination.get("cause")
             effective = ending["first_month_not_due"] if ending else next_month(closed_on)
-            self._changed(change="terminate", amount=Decimal(0),
-                          household_size=self.household_size, breakdown=self.breakdown,
-                          policy_version=self.policy_version,
-                          reasons=self.pending_termination["reasons"], decided_on=closed_on,
-                          effective_month=max(effective, self.start_month),
-                          until_month=None, actor=actor, cause=ending)
+            change: dict[str, Any] = dict(
+                change="terminate", amount=Decimal(0), household_size=self.household_size,
+                breakdown=self.breakdown, policy_version=self.policy_version,
+                reasons=self.pending_termination["reasons"], decided_on=closed_on,
+                effective_month=max(effective, self.start_month), until_month=None,
+                actor=actor.stored())
+            if ending:
+                self._ended_for_cause(**change, cause=ending)
+            else:
+                self._changed(**change)
         else:
             self._termination_withdrawn(
                 finding=finding or "objection upheld", closed_on=closed_on,
-                restored_status=self.pending_termination["status_before"], actor=actor)
+                restored_status=self.pending_termination["status_before"], actor=actor.stored())
         return True
 
     @event("TerminationWithdrawn")
     def _termination_withdrawn(self, finding: str, closed_on: date, restored_status: str,
-                               actor: dict[str, Any]) -> None:
+                               actor: StoredActor) -> None:
         self.status = EntitlementStatus(restored_status)
         self.pending_termination = None
 
     @event("Changed")
     def _changed(self, change: str, amount: Decimal, household_size: int,
-                 breakdown: dict[str, Any], policy_version: int, reasons: list[str],
+                 breakdown: Stored, policy_version: int, reasons: list[str],
                  decided_on: date, effective_month: str, until_month: str | None,
-                 actor: dict[str, Any], inputs: dict[str, Any] | None = None,
-                 cause: dict[str, Any] | None = None) -> None:
+                 actor: StoredActor, inputs: Stored | None = None) -> None:
+        self._apply_change(change, amount, household_size, breakdown, policy_version, reasons,
+                           decided_on, effective_month, until_month, inputs)
+
+    @event("EndedForCause")
+    def _ended_for_cause(self, change: str, amount: Decimal, household_size: int,
+                         breakdown: Stored, policy_version: int, reasons: list[str],
+                         decided_on: date, effective_month: str, until_month: str | None,
+                         actor: StoredActor, cause: Stored) -> None:
+        """A Changed (terminate) with its cause: its own event, so that every other Changed
+        keeps the stored form earlier releases wrote."""
+        self._apply_change(change, amount, household_size, breakdown, policy_version, reasons,
+                           decided_on, effective_month, until_month, None, cause)
+
+    def _apply_change(self, change: str, amount: Decimal, household_size: int,
+                      breakdown: Stored, policy_version: int, reasons: list[str],
+                      decided_on: date, effective_month: str, until_month: str | None,
+                      inputs: Stored | None, cause: Stored | None = None) -> None:
         if inputs is not None:
             self.inputs = inputs
             self.reported_changes = []  # the recomputation applied them
@@ -1605,10 +1703,18 @@ class SpotCheck(Aggregate):
     def create_id(township: str, month: str, **_: Any) -> UUID:
         return spot_check_id_for(township, month)
 
+    @classmethod
+    def draw(cls, township: str, month: str, seed: str, population: dict[str, int],
+             percent: dict[str, str], sample: Sequence[SampledCase], policy_version: int,
+             actor: Actor) -> SpotCheck:
+        return cls(township=township, month=month, seed=seed, population=population,
+                   percent=percent, sample=[s.to_stored() for s in sample],
+                   policy_version=policy_version, actor=actor.stored())
+
     @event("Drawn")
     def __init__(self, township: str, month: str, seed: str, population: dict[str, int],
-                 percent: dict[str, str], sample: list[dict[str, str]], policy_version: int,
-                 actor: dict[str, Any]) -> None:
+                 percent: dict[str, str], sample: list[Stored], policy_version: int,
+                 actor: StoredActor) -> None:
         self.township = township
         self.month = month
         self.seed = seed  # recorded so an auditor can redraw the same sample
@@ -1619,11 +1725,15 @@ class SpotCheck(Aggregate):
         self.results: dict[str, dict[str, Any]] = {}
         self.completed = False
 
+    @property
+    def sampled(self) -> list[SampledCase]:
+        return [SampledCase.of(s) for s in self.sample]
+
     def record_result(self, case_id: str, upheld: bool, finding: str | None,
-                      corrective_action: str | None, actor: dict[str, Any]) -> None:
+                      corrective_action: str | None, actor: Actor) -> None:
         if self.completed:
             raise RuleViolation("review.spot_check_completed", "the spot check is completed")
-        if case_id not in {s["case_id"] for s in self.sample}:
+        if case_id not in {s.case_id for s in self.sampled}:
             raise RuleViolation("review.not_in_sample", "the case is not in this sample",
                                 field="case_id")
         if not upheld and not ((finding or "").strip() and (corrective_action or "").strip()):
@@ -1631,24 +1741,24 @@ class SpotCheck(Aggregate):
                                 "an error found needs the finding and a corrective action",
                                 field="corrective_action")
         self._result(case_id=case_id, upheld=upheld, finding=finding,
-                     corrective_action=corrective_action, actor=actor)
+                     corrective_action=corrective_action, actor=actor.stored())
 
     @event("ResultRecorded")
     def _result(self, case_id: str, upheld: bool, finding: str | None,
-                corrective_action: str | None, actor: dict[str, Any]) -> None:
+                corrective_action: str | None, actor: StoredActor) -> None:
         self.results[case_id] = {"case_id": case_id, "upheld": upheld, "finding": finding,
                                  "corrective_action": corrective_action}
 
-    def complete(self, actor: dict[str, Any]) -> None:
+    def complete(self, actor: Actor) -> None:
         if self.completed:
             raise RuleViolation("review.spot_check_completed", "the spot check is completed")
-        missing = [s["case_id"] for s in self.sample if s["case_id"] not in self.results]
+        missing = [s.case_id for s in self.sampled if s.case_id not in self.results]
         if missing:
             raise RuleViolation("review.spot_check_incomplete",
                                 f"{len(missing)} sampled case(s) have no result",
                                 field="results")
-        self._completed(actor=actor)
+        self._completed(actor=actor.stored())
 
     @event("Completed")
-    def _completed(self, actor: dict[str, Any]) -> None:
+    def _completed(self, actor: StoredActor) -> None:
         self.completed = True

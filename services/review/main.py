@@ -43,5 +43,5 @@ def build(settings: ReviewSettings | None = None) -> ServiceRuntime:
         seed = settings.policy_seed_file or DEMO_POLICY_DIR / f"policy_{settings.region}_demo.json"
         if seed.exists():
             app.seed_policy(json.loads(seed.read_text(encoding="utf-8"))["versions"])
-    return ServiceRuntime(settings, app, ReviewContracts(app, keyring), [api.router(app)],
+    return ServiceRuntime(settings, app, ReviewContracts(app, keyring), api.routers,
                           reactions(app))

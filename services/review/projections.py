@@ -144,11 +144,12 @@ class ReviewProjection(Projection):
             return None
         if isinstance(event, Entitlement.Rechecked):
             return {"recheck_due": event.next_due}
-        if isinstance(event, Entitlement.TerminationNoticeRequested):
+        if isinstance(event, Entitlement.TerminationNoticeRequested
+                        | Entitlement.TerminationForCauseRequested):
             return {"status": "termination_pending"}
         if isinstance(event, Entitlement.TerminationWithdrawn):
             return {"status": event.restored_status}
-        if isinstance(event, Entitlement.Changed):
+        if isinstance(event, Entitlement.Changed | Entitlement.EndedForCause):
             return {
                 "increase": {"monthly_amount": str(event.amount),
                              "household_size": event.household_size},

@@ -191,6 +191,7 @@ class ApplicationAcceptedV1(IntegrationEvent):
 
 
 HOUSEHOLD_PURPOSE = "intake.household"
+MEMBER_ID_PURPOSE = "member.resident_id"  # a member's sealed resident ID (MemberRef)
 
 
 class HouseholdDetails(_Part):

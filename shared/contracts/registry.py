@@ -16,6 +16,11 @@ class IntegrationEvent(BaseModel):
     TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1
 
+    def upcast(self) -> IntegrationEvent:
+        """This event as its contract's current version, which consumers handle. A version
+        that the next one only extends overrides this; any other is its own current form."""
+        return self
+
 
 _REGISTRY: dict[tuple[str, str, int], type[IntegrationEvent]] = {}
 # A contract every service publishes (the audit record) registers under this source.
@@ -39,7 +44,7 @@ def parse_data(envelope: Envelope) -> IntegrationEvent:
         raise LookupError(
             f"no contract for {envelope.source}.{envelope.type} v{envelope.version}"
         ) from None
-    return model.model_validate(envelope.data)
+    return model.model_validate(envelope.data).upcast()
 
 
 def registered() -> dict[tuple[str, str, int], type[IntegrationEvent]]:

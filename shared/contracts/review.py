@@ -169,15 +169,26 @@ class CaseRejected(IntegrationEvent):
     reasons: list[str]
 
 
-class PayeeRef(BaseModel):
+class PayeeRefV1(BaseModel):
+    """The payee as v1 of entitlement_started and temporary_payment_approved carries it."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
     bank: str
     account: Sealed
 
 
+class PayeeRef(PayeeRefV1):
+    # 身份证号(脱敏) of the account holder, for the bank roster: masked by review, which can
+    # unseal the ID, so the clear ID never travels. None: published before v2, or the
+    # holder is not a member of the household.
+    resident_id_mask: str | None = None
+
+
 @contract
-class EntitlementStarted(IntegrationEvent):
+class EntitlementStartedV1(IntegrationEvent):
+    """v1: the payee without its masked ID. Stored envelopes still parse, as v2."""
+
     SOURCE = "review"
     TYPE = "entitlement_started"
     entitlement_id: UUID
@@ -193,12 +204,26 @@ class EntitlementStarted(IntegrationEvent):
     breakdown: dict[str, Any]
     start_month: str  # "YYYY-MM": the month after the decision
     policy_version: int
-    payee: PayeeRef | None = None
+    payee: PayeeRefV1 | None = None
     recheck_due: date | None = None
     valid_until: date | None = None  # 低保边缘 recognition validity
     # The business date of the decision (China's calendar), which the roster month follows.
     # Optional: envelopes published before it carry none (see `business_date`).
     decided_on: date | None = None
+
+    def upcast(self) -> IntegrationEvent:
+        return EntitlementStarted.model_validate(self.model_dump())
+
+
+@contract
+class EntitlementStarted(EntitlementStartedV1):
+    """v2: v1, with the payee's masked resident ID (`PayeeRef.resident_id_mask`)."""
+
+    VERSION = 2
+    payee: PayeeRef | None = None
+
+    def upcast(self) -> IntegrationEvent:
+        return self
 
 
 @contract
@@ -259,8 +284,9 @@ class TerminationNoticeRequested(IntegrationEvent):
 
 
 @contract
-class TemporaryPaymentApproved(IntegrationEvent):
-    """临时救助 payment (or one instalment of it), incl. 急难型 先行救助."""
+class TemporaryPaymentApprovedV1(IntegrationEvent):
+    """临时救助 payment (or one instalment of it), incl. 急难型 先行救助. v1: the payee
+    without its masked ID; stored envelopes still parse, as v2."""
 
     SOURCE = "review"
     TYPE = "temporary_payment_approved"
@@ -277,8 +303,22 @@ class TemporaryPaymentApproved(IntegrationEvent):
     instalment: int = 1
     instalments: int = 1
     advance: bool = False  # 先行救助
-    payee: PayeeRef | None = None
+    payee: PayeeRefV1 | None = None
     decided_on: date | None = None  # the approval's business date (confirmation or 先行救助)
+
+    def upcast(self) -> IntegrationEvent:
+        return TemporaryPaymentApproved.model_validate(self.model_dump())
+
+
+@contract
+class TemporaryPaymentApproved(TemporaryPaymentApprovedV1):
+    """v2: v1, with the payee's masked resident ID (`PayeeRef.resident_id_mask`)."""
+
+    VERSION = 2
+    payee: PayeeRef | None = None
+
+    def upcast(self) -> IntegrationEvent:
+        return self
 
 
 class SpotCheckResult(BaseModel):

@@ -8,13 +8,12 @@ import io
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from uuid import uuid4
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from services.archive.documents import (
+from services.archive.document_store import (
     LocalDocumentStore,
     S3DocumentStore,
     object_key,
@@ -26,6 +25,7 @@ from services.archive.domain import (
     DocumentKind,
     DocumentTooLarge,
     HouseholdFile,
+    Inconsistency,
     PaperCopy,
     UnsupportedDocumentType,
     check_document,
@@ -34,7 +34,7 @@ from services.archive.domain import (
     link_verdict,
 )
 from services.archive.main import DEFAULT_REQUIRED_DOCUMENTS, load_required_documents
-from shared.contracts import GENESIS_HASH
+from shared.contracts import GENESIS_HASH, Actor
 from shared.errors import RuleViolation
 from tests.archive.chains import T0, YELIN, Streams, dibao_case, tampered
 
@@ -43,9 +43,8 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
 TYPES = ("application/pdf", "image/jpeg", "image/png")
 REQUIRED = load_required_documents(DEFAULT_REQUIRED_DOCUMENTS)
-CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-         "village": None}
-COUNTY = {"user_id": "bureau-1", "role": "county_bureau", "township": None, "village": None}
+CLERK = Actor(user_id="clerk-yelin-1", role="township_clerk", township=YELIN)
+COUNTY = Actor(user_id="bureau-1", role="county_bureau")
 
 
 # --- upload limits -------------------------------------------------------------------------
@@ -117,7 +116,7 @@ def facts(stage: str = "application", township: str = YELIN, kind: str = "linshi
 
 
 def file_with(*kinds: DocumentKind, case: CaseFacts | None = None) -> HouseholdFile:
-    f = HouseholdFile(household_id="HH-1", township=YELIN, actor=CLERK)
+    f = HouseholdFile.open("HH-1", YELIN, CLERK)
     for i, k in enumerate(kinds):
         f.file_document(case or facts(), k, f"{i:064x}", 100, "application/pdf", REQUIRED,
                         CLERK)
@@ -157,8 +156,9 @@ def test_consistency_names_what_paper_and_scan_disagree_on_per_copy() -> None:
     f.file_paper_items(PaperCopy.COUNTY, facts(),
                        [DocumentKind.APPLICATION_FORM, DocumentKind.HOME_VISIT_FORM], "县档案室",
                        COUNTY)
-    assert f.consistency() == [{"case_id": "case-1", "copy": "county",
-                                "paper_only": ["home_visit_form"], "scanned_only": ["id_card"]}]
+    assert f.consistency() == [Inconsistency(case_id="case-1", copy="county",
+                                             paper_only=["home_visit_form"],
+                                             scanned_only=["id_card"])]
 
 
 def test_a_copy_is_checked_out_once_and_returned_once_with_reasons() -> None:
@@ -177,7 +177,7 @@ def test_a_copy_is_checked_out_once_and_returned_once_with_reasons() -> None:
         f.return_copy(PaperCopy.TOWNSHIP, "柜3", CLERK)
     assert e.value.code == "archive.copy_not_checked_out"
     out = [e for e in f.collect_events() if type(e).__name__ == "CheckedOut"]
-    assert out[0].reason == "spot check" and out[0].actor == CLERK
+    assert out[0].reason == "spot check" and out[0].actor == CLERK.stored()
 
 
 def test_opening_a_scan_needs_a_reason_and_is_recorded() -> None:
@@ -187,7 +187,7 @@ def test_opening_a_scan_needs_a_reason_and_is_recorded() -> None:
     f.view_document(f"{0:064x}", "discipline case 2025-07", COUNTY)
     viewed = f.collect_events()[-1]
     assert (type(viewed).__name__, viewed.reason, viewed.actor) == (
-        "DocumentViewed", "discipline case 2025-07", COUNTY)
+        "DocumentViewed", "discipline case 2025-07", COUNTY.stored())
 
 
 # --- chain verdicts and alarms --------------------------------------------------------------
@@ -203,12 +203,13 @@ def test_link_verdicts_name_the_two_kinds_of_break() -> None:
 
 
 def test_an_alarm_is_closed_once_and_an_inspector_must_say_why() -> None:
-    a = ChainAlarm(upstream="intake", upstream_aggregate_id=uuid4(),
-                   upstream_aggregate_version=2, upstream_position=7,
-                   upstream_event_id=uuid4(), upstream_type="x", reason="hash_mismatch",
-                   expected_prev_hash="0" * 64, found_prev_hash="0" * 64,
-                   stated_hash="1" * 64, computed_hash="2" * 64, case_id=None,
-                   township=YELIN, actor=COUNTY)
+    _, _, envs = dibao_case(Streams())
+    copy = tampered(envs[1], household_size=9)
+    a = ChainAlarm.raise_for(copy, "hash_mismatch", envs[0].hash, COUNTY)
+    raised = a.collect_events()[0]
+    assert (a.upstream, a.upstream_position, a.township) == ("intake", 2, YELIN)
+    assert (raised.stated_hash, raised.computed_hash) == (copy.hash, copy.computed_hash())
+    assert raised.actor == COUNTY.stored()
     with pytest.raises(RuleViolation) as e:
         a.resolve("acknowledged", "", COUNTY)
     assert e.value.code == "archive.reason_required"

@@ -15,10 +15,12 @@ from services.archive.supervision import (
     AlertKind,
     AlertRules,
     Figures,
+    FilingBasis,
     FilingStatus,
     MonthlyFiling,
     Population,
     Record,
+    SealedDocument,
     SupervisionAlert,
     compile_activity,
     conflict_findings,
@@ -28,6 +30,7 @@ from services.archive.supervision import (
     percentile_nearest_rank,
 )
 from shared.calendar import WorkingCalendar
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 from shared.seals import SealKeys
 from tests.archive.supervision_world import (
@@ -41,7 +44,7 @@ from tests.archive.supervision_world import (
 )
 
 CALENDAR = WorkingCalendar.load()
-ACTOR = {"user_id": "u1", "role": "township_leader", "township": YELIN, "village": None}
+ACTOR = Actor(user_id="u1", role="township_leader", township=YELIN)
 
 
 @pytest.fixture(scope="module")
@@ -193,20 +196,22 @@ def test_reports_and_objections_are_filed_with_their_outcomes() -> None:
 
 def test_filing_lifecycle_seal_what_was_reviewed_then_receipt_and_queries() -> None:
     activity = compile_activity([], YELIN, "2025-03")
-    basis = {"envelopes": 0, "sha256": "0" * 64}
-    f = MonthlyFiling(township=YELIN, month="2025-03", due_on=date(2025, 4, 8),
-                      due_provisional=False, activity=activity, basis=basis, actor=ACTOR)
+    basis = FilingBasis(envelopes=0, sha256="0" * 64)
+    sealed = SealedDocument(sha256="x", media_type="application/pdf", size=1, seal={})
+    f = MonthlyFiling.compile(township=YELIN, month="2025-03", due_on=date(2025, 4, 8),
+                              due_provisional=False, activity=activity, basis=basis,
+                              actor=ACTOR)
     f.recompile(activity, basis, ACTOR)
     with pytest.raises(RuleViolation) as e:
-        f.submit(1, {"sha256": "x"}, date(2025, 4, 7), None, ACTOR)
+        f.submit(1, sealed, date(2025, 4, 7), None, ACTOR)
     assert e.value.code == "archive.filing_changed"
     with pytest.raises(RuleViolation) as e:
         f.receive(date(2025, 4, 8), ACTOR)
     assert e.value.code == "archive.filing_not_submitted"
     with pytest.raises(RuleViolation) as e:
-        f.submit(2, {"sha256": "x"}, date(2025, 4, 9), " ", ACTOR)  # a day late, no reason
+        f.submit(2, sealed, date(2025, 4, 9), " ", ACTOR)  # a day late, no reason
     assert (e.value.code, e.value.field) == ("archive.late_reason_required", "note")
-    f.submit(2, {"sha256": "x"}, date(2025, 4, 9), "迟报原因: 系统故障", ACTOR)
+    f.submit(2, sealed, date(2025, 4, 9), "迟报原因: 系统故障", ACTOR)
     assert f.status is FilingStatus.SUBMITTED and f.submission and f.submission["late"]
     with pytest.raises(RuleViolation) as e:
         f.recompile(activity, basis, ACTOR)
@@ -309,8 +314,8 @@ def test_close_relative_without_county_visit_and_investigator_who_voted() -> Non
 
 
 def test_an_alert_closes_only_with_a_reason() -> None:
-    a = SupervisionAlert(kind="deadline_missed", subject="x", township=YELIN,
-                         month="2025-03", case_id=None, detail={}, actor=ACTOR)
+    a = SupervisionAlert.raise_(kind="deadline_missed", subject="x", township=YELIN,
+                                month="2025-03", case_id=None, detail={}, actor=ACTOR)
     with pytest.raises(RuleViolation):
         a.acknowledge("  ", ACTOR)
     a.acknowledge("约谈乡镇分管领导", ACTOR)
@@ -330,7 +335,7 @@ def test_supervision_reads_only_types_some_contract_defines() -> None:
 
 
 def test_charts_are_titled_in_chinese_with_names_not_codes() -> None:
-    from services.archive.reports import FIGURE_TITLES, figure_png
+    from services.archive.report_files import FIGURE_TITLES, figure_png
 
     assert all(not any(ch.isascii() and ch.isalpha() for ch in t)
                for t in FIGURE_TITLES.values()), FIGURE_TITLES

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 SEAL_A_MONTH = r'''
 import csv, io, sys
 from datetime import date, datetime
-from services.disbursement.documents import bank_file_csv
+from services.disbursement.bank_files import bank_file_csv
 from services.disbursement.main import DisbursementSettings, build_application
 from shared.auth import Principal, Role
 from shared.pii import Keyring

@@ -43,10 +43,16 @@ class Kustomization:
             docs += [d for d in yaml.safe_load_all((K8S / resource).read_text()) if d]
         for gen in k.get("configMapGenerator", []):
             data = dict(item.split("=", 1) for item in gen.get("literals", []))
+            binary: dict[str, bytes] = {}  # not UTF-8: kustomize puts it in binaryData
             for f in gen.get("files", []):
                 key, _, path = f.rpartition("=") if "=" in f else (Path(f).name, "", f)
-                data[key or Path(path).name] = (K8S / path).read_text()
-            docs.append({"kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data})
+                raw = (K8S / path).read_bytes()
+                try:
+                    data[key or Path(path).name] = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    binary[key or Path(path).name] = raw
+            docs.append({"kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data,
+                         **({"binaryData": binary} if binary else {})})
         for gen in k.get("secretGenerator", []):
             keys = {f.split("=", 1)[0] for f in gen.get("files", [])}
             docs.append({"kind": "Secret", "metadata": {"name": gen["name"]},
@@ -82,7 +88,8 @@ class Kustomization:
     def keys(self, kind: str, name: str) -> set[str]:
         obj = self.named(kind, name)
         assert obj is not None, f"{kind} {name} is referenced but not defined"
-        return set(obj.get("data") or {}) | set(obj.get("stringData") or {})
+        return (set(obj.get("data") or {}) | set(obj.get("stringData") or {})
+                | set(obj.get("binaryData") or {}))
 
 
 @pytest.fixture(scope="module")

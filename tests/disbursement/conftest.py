@@ -42,9 +42,11 @@ def keyring(keys_dir: Path) -> Keyring:
     return Keyring.load_or_create(keys_dir / "bus-keyring.json")
 
 
-def payee(ring: Keyring, name: str, account: str) -> PayeeRef:
+def payee(ring: Keyring, name: str, account: str,
+          resident_id_mask: str | None = None) -> PayeeRef:
     return PayeeRef(name=name, bank="海南农信", account=ring.seal(
-        account, mask_bank_account(account), ACCOUNT_PURPOSE))
+        account, mask_bank_account(account), ACCOUNT_PURPOSE),
+        resident_id_mask=resident_id_mask)
 
 
 def china(day: date, hour: int = 10) -> datetime:
@@ -62,13 +64,14 @@ def started(ring: Keyring, *, amount: str, start_month: str, name: str = "黎阿
             account: str = "6222021234567894", kind: AssistanceKind = AssistanceKind.DIBAO,
             township: str = YELIN, village: str = TAOYUAN, urban: bool = False,
             household_size: int = 2, entitlement_id: UUID | None = None,
-            case_id: UUID | None = None, with_payee: bool = True) -> EntitlementStarted:
+            case_id: UUID | None = None, with_payee: bool = True,
+            resident_id_mask: str | None = None) -> EntitlementStarted:
     return EntitlementStarted(
         entitlement_id=entitlement_id or uuid4(), case_id=case_id or uuid4(),
         household_id=f"hh-{name}", kind=kind, township=township, village=village, urban=urban,
         applicant_name=name, household_size=household_size, monthly_amount=Decimal(amount),
         breakdown={}, start_month=start_month, policy_version=3,
-        payee=payee(ring, name, account) if with_payee else None)
+        payee=payee(ring, name, account, resident_id_mask) if with_payee else None)
 
 
 def changed(e: EntitlementStarted, *, change: str, amount: str, effective_month: str,
@@ -84,13 +87,14 @@ def changed(e: EntitlementStarted, *, change: str, amount: str, effective_month:
 def temporary(ring: Keyring, *, amount: str, month: str, name: str = "符大哥",
               account: str = "6222029876543214", township: str = YELIN,
               instalment: int = 1, instalments: int = 1, advance: bool = False,
-              case_id: UUID | None = None) -> TemporaryPaymentApproved:
+              case_id: UUID | None = None,
+              resident_id_mask: str | None = None) -> TemporaryPaymentApproved:
     return TemporaryPaymentApproved(
         payment_id=uuid4(), case_id=case_id or uuid4(), household_id=f"hh-{name}",
         township=township, village=TAOYUAN if township == YELIN else GUANGPO_201, urban=True,
         applicant_name=name, household_size=3, amount=Decimal(amount), month=month,
         instalment=instalment, instalments=instalments, advance=advance,
-        payee=payee(ring, name, account))
+        payee=payee(ring, name, account, resident_id_mask))
 
 
 def spot_check(township: str, month: str, *results: tuple[UUID, bool, bool],

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.disbursement.documents import bank_file_csv
+from services.disbursement.bank_files import bank_file_csv
 from shared.auth import Principal, Role, TokenIssuer
 from shared.runtime import ServiceRuntime
 from tests.disbursement.conftest import (

@@ -41,7 +41,7 @@ def app(tmp_path: Path, keys_dir: Path) -> DisbursementApplication:
 def test_the_cache_is_on_and_hands_out_copies(app: DisbursementApplication) -> None:
     assert app.repository.cache is not None
     first = app.roster(CLERK, YELIN, MONTH, "dibao")
-    first.lock(date(2026, 6, 16), CLERK.actor())  # changed, never saved
+    first.lock(date(2026, 6, 16), CLERK.as_actor())  # changed, never saved
     again = app.roster(CLERK, YELIN, MONTH, "dibao")
     assert again is not first and again.status is RosterStatus.DRAFTED
     assert again.rows == first.rows and len(again.rows) == 2

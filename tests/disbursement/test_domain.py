@@ -30,10 +30,10 @@ from services.disbursement.domain import (
     rows_digest,
 )
 from shared.clock import MonthlyRhythm
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 
-ACTOR = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
-         "village": None}
+ACTOR = Actor(user_id="clerk-1", role="township_clerk", township="469028100")
 SRC = {"event_id": "e", "type": "entitlement_started", "position": 1,
        "occurred_at": "2026-05-20T10:00:00+08:00", "by": "lead"}
 
@@ -144,7 +144,7 @@ def roster(*entries: LedgerView) -> MonthlyRoster:
     rows, changes = draft_rows(AssistanceKind.DIBAO, "2026-06", entries)
     return MonthlyRoster(township="469028100", month="2026-06", kind="dibao",
                          cutoff=date(2026, 6, 15), rows=[r.to_wire() for r in rows],
-                         changes=changes, actor=ACTOR)
+                         changes=changes, actor=ACTOR.stored())
 
 
 def test_after_locking_only_a_correction_with_reason_changes_it() -> None:

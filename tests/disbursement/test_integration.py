@@ -8,6 +8,7 @@ Review's envelopes are published onto review's stream exactly as its relay does 
 from __future__ import annotations
 
 import base64
+import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -20,7 +21,7 @@ import pytest
 
 from deploy.finance_consumer import FinanceBureauConsumer
 from deploy.verify_seal import check as offline_check
-from services.disbursement.documents import bank_file_csv
+from services.disbursement.bank_files import bank_file_csv
 from shared.auth import Role, TokenIssuer
 from shared.bus import Bus, stream_name
 from shared.contracts import Envelope, verify_chain
@@ -82,16 +83,21 @@ async def stream_envelopes(url: str, service: str) -> list[Envelope]:
 
 
 async def month_end(http: httpx.AsyncClient, clerk: dict[str, str], kind: str,
-                    fail_name: str | None = None) -> dict[str, Any]:
-    """Draft, lock, export for the bank, and reconcile against what the bank paid."""
+                    fail_name: str | None = None,
+                    exported_rows: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """Draft, lock, export for the bank (its rows into `exported_rows`), and reconcile
+    against what the bank paid."""
     base = f"/rosters/{YELIN}/{MONTH}/{kind}"
     assert (await http.post(f"{base}/draft", headers=clerk)).status_code == 201
     assert (await http.post(f"{base}/lock", headers=clerk)).status_code == 200
     meta = (await http.post(f"{base}/exports", json={"format": "csv"}, headers=clerk)).json()
     exported = (await http.get(f"{base}/exports/{meta['export_id']}", headers=clerk)).content
-    lines = [row.split(",") for row in exported.decode("utf-8-sig").splitlines()[1:]]
-    returned = bank_file_csv([(x[3], x[2], x[4], "failed" if x[2] == fail_name else "paid",
-                               f"BANK-{x[0]}") for x in lines])
+    lines = list(csv.DictReader(io.StringIO(exported.decode("utf-8-sig"))))
+    if exported_rows is not None:
+        exported_rows.extend(lines)
+    returned = bank_file_csv([(x["账号"], x["户名"], x["金额(元)"],
+                               "failed" if x["户名"] == fail_name else "paid",
+                               f"BANK-{x['序号']}") for x in lines])
     r = await http.post(f"{base}/bank-return", headers=clerk,
                         files={"file": ("return.csv", io.BytesIO(returned), "text/csv")})
     assert r.status_code == 201, r.text
@@ -110,7 +116,7 @@ async def test_confirmation_to_acknowledged_fund_plan(
     rt = disbursement_on
     ring = keyring(keys_dir)
     granny = started(ring, amount="560.00", start_month=MONTH, name="黎阿婆",
-                     account="6222021111111113")
+                     account="6222021111111113", resident_id_mask="469*************2X")
     uncle = started(ring, amount="1200.00", start_month="2026-04", name="王五",
                     account="6222022222222229", kind=AssistanceKind.TEKUN, urban=True,
                     household_size=1)
@@ -144,8 +150,12 @@ async def test_confirmation_to_acknowledged_fund_plan(
     clerk, leader = token(issuer, Role.TOWNSHIP_CLERK), token(issuer, Role.TOWNSHIP_LEADER)
     bureau = token(issuer, Role.COUNTY_BUREAU, None)
     async with client(rt) as http:
-        dibao = await month_end(http, clerk, "dibao", fail_name="陈六")
+        rows: list[dict[str, str]] = []
+        dibao = await month_end(http, clerk, "dibao", fail_name="陈六", exported_rows=rows)
         assert (dibao["rows"], dibao["total"]) == (2, "1080.00")  # 560 + 520 (increase)
+        # The masked ID review sent; empty for a payee recorded without one.
+        assert {x["户名"]: x["身份证号(脱敏)"] for x in rows} == {
+            "黎阿婆": "469*************2X", "陈六": ""}
         await month_end(http, clerk, "tekun")
         linshi = await month_end(http, clerk, "linshi")
         assert linshi["total"] == "1500.00"

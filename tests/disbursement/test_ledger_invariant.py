@@ -22,7 +22,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.disbursement.documents import bank_file_csv
+from services.disbursement.bank_files import bank_file_csv
 from services.disbursement.domain import Resolution
 from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card

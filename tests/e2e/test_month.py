@@ -8,6 +8,8 @@ from the policy terms that review serves at GET /policy.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from deploy.demo.__main__ import EmbeddedStack, stack_env
 from deploy.demo.households import Household, Person, generate
@@ -33,6 +36,7 @@ from deploy.demo.scenario import (
 from deploy.local import AUDIENCE, ISSUER, free_port_block
 from deploy.verify_seal import main as verify_seal_main
 from shared.auth import Role, TokenIssuer
+from shared.pii import mask_resident_id
 from shared.regions import load_county
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
@@ -217,6 +221,28 @@ def read_figures(gw: Gateway, tokens: Tokens, case_ids: set[str]) -> dict[str, A
             "rejected": rejected, "public": public}
 
 
+def roster_ids_are_masked(outputs: list[Path], households: list[Household]) -> None:
+    """Each roster row names its payee (the applicant) with their masked resident ID, as
+    review masked it on the way from intake; no file holds a member's ID in clear."""
+    masked = {(h.applicant.name, mask_resident_id(h.applicant.resident_id))
+              for h in households}
+    clear = {p.resident_id for h in households for p in h.members}
+    paid = 0
+    for path in outputs:
+        if path.name.startswith("roster-") and path.suffix == ".csv":
+            rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))
+            assert {(r["户名"], r["身份证号(脱敏)"]) for r in rows} <= masked, path
+            paid += len(rows)
+            text = path.read_bytes().decode("utf-8-sig")
+        elif path.name.startswith("roster-") and path.suffix == ".xlsx":
+            sheet = load_workbook(path, read_only=True).worksheets[0]
+            text = "\n".join(str(v) for row in sheet.iter_rows(values_only=True) for v in row)
+        else:
+            continue
+        assert not [i for i in clear if i in text], path
+    assert paid > 0
+
+
 def test_a_month_in_two_townships(tmp_path: Path) -> None:
     port_base = free_port_block(7)  # gateway and five services, then NATS
     nats_port = port_base + 6
@@ -330,6 +356,7 @@ def test_a_month_in_two_townships(tmp_path: Path) -> None:
                     assert {f"statistics-{t}-{month}.{fmt}",
                             f"statistics-{t}-{month}.{fmt}.ses"} <= names
         assert "trust-list.json" in names and any(n.startswith("chart-") for n in names)
+        roster_ids_are_masked(out.outputs, households)
         folder = out.outputs[0].parent
         pdf = folder / f"statistics-{TOWNSHIPS[0]}-{months[0]}.pdf"
         assert verify_seal_main([str(pdf), f"{pdf}.ses", "--trust-list",

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from shared.auth import Role, TokenIssuer
+from shared.contracts import Actor
 from shared.contracts.intake import ApplicationAcceptedV1
 from shared.pii import Keyring, make_resident_id, mask_resident_id
 from shared.runtime import ServiceRuntime
@@ -69,8 +70,7 @@ def acceptance(keyring: Keyring, *, kind: str = "dibao", township: str = YELIN,
     return ApplicationAcceptedV1.model_validate(data)
 
 
-INTAKE_CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-                "village": None}
+INTAKE_CLERK = Actor(user_id="clerk-yelin-1", role="township_clerk", township=YELIN)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from services.review.domain import PolicyTerms
@@ -67,7 +68,7 @@ def household(urban: bool = False, **extra: Any) -> dict[str, Any]:
              "months": 6},
             {"member_fingerprint": BOY, "kind": "scholarship", "amount": "500", "months": 12},
         ],
-        "assets": [{"kind": "deposit", "value": "8000", "exempt": False}],
+        "assets": [{"kind": "deposit", "value": Decimal(8000), "exempt": False}],
         **extra,
     }
 

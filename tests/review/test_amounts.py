@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from services.review.domain import (
     PolicyTable,
+    PolicyTerms,
     compute,
     compute_dibao,
     compute_dibao_edge,
@@ -25,19 +27,45 @@ from services.review.domain import (
     self_care_tier,
     split_instalments,
 )
+from services.review.values import Household, OpinionInputs
 from shared.clock import MonthlyRhythm
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 from tests.review.helpers import ALL_ACHIEVED, TERMS, household, terms
 
 ON = date(2025, 3, 10)
-BUREAU = {"user_id": "bureau-1", "role": "county_bureau", "township": None, "village": None}
+BUREAU = Actor(user_id="bureau-1", role="county_bureau")
+
+
+# The computations take the typed household and give the typed breakdown; the worked numbers
+# below read the breakdown as a decision records it (its stored form, amounts as text).
+def dibao(h: dict[str, Any], t: PolicyTerms, on: date) -> dict[str, Any]:
+    return compute_dibao(Household.of(h), t, on).to_stored()
+
+
+def tekun(h: dict[str, Any], t: PolicyTerms, on: date, self_care: dict[str, bool],
+          care_mode: str) -> dict[str, Any]:
+    return compute_tekun(Household.of(h), t, on, self_care, care_mode).to_stored()
+
+
+def dibao_edge(h: dict[str, Any], t: PolicyTerms, on: date) -> dict[str, Any]:
+    return compute_dibao_edge(Household.of(h), t, on).to_stored()
+
+
+def linshi(h: dict[str, Any], t: PolicyTerms, on: date, band: str, instalments: int,
+           linshi_type: str | None) -> dict[str, Any]:
+    return compute_linshi(Household.of(h), t, on, band, instalments, linshi_type).to_stored()
+
+
+def recompute(kind: str, inputs: dict[str, Any], t: PolicyTerms) -> dict[str, Any]:
+    return compute(kind, OpinionInputs.of(inputs), t).to_stored()
 
 
 # --- 低保 补差 --------------------------------------------------------------------------------
 
 
 def test_dibao_gap_times_members_plus_addons_rural() -> None:
-    b = compute_dibao(household(), terms(), ON)
+    b = dibao(household(), terms(), ON)
     # Counted income: wages 3,000 / 6 months = 500 a month; pension and scholarship excluded.
     assert b["income_over_period"] == "3000.00"
     assert b["excluded_income_over_period"] == "1330.00"  # 1,080 + 500/12×6
@@ -53,7 +81,7 @@ def test_dibao_gap_times_members_plus_addons_rural() -> None:
 
 
 def test_dibao_urban_standard() -> None:
-    b = compute_dibao(household(urban=True), terms(), ON)
+    b = dibao(household(urban=True), terms(), ON)
     assert b["standard_kind"] == "urban"
     assert b["monthly_amount"] == "1740"  # 700 × 3 − 500 + 70 + 70
 
@@ -64,7 +92,7 @@ def test_dibao_urban_standard() -> None:
 def test_dibao_rounding_follows_policy(quantum: str, mode: str, expected: str) -> None:
     h = household()
     h["incomes"][0]["amount"] = "3001"  # 500.1666… a month
-    b = compute_dibao(h, terms(rounding_quantum=quantum, rounding_mode=mode), ON)
+    b = dibao(h, terms(rounding_quantum=quantum, rounding_mode=mode), ON)
     assert b["unrounded"] == "1579.83"  # 1,950 − 500.1666… + 130
     assert b["monthly_amount"] == expected
 
@@ -72,7 +100,7 @@ def test_dibao_rounding_follows_policy(quantum: str, mode: str, expected: str) -
 def test_only_the_highest_addon_applies_per_member() -> None:
     h = household()
     h["members"][0]["disability_grade"] = 1  # severe disability 20% beats elderly 10%
-    b = compute_dibao(h, terms(), ON)
+    b = dibao(h, terms(), ON)
     assert [a["category"] for a in b["addons"]] == ["severe_disability", "minor"]
     assert b["monthly_amount"] == "1645"  # 1,450 + 130 + 65
 
@@ -80,7 +108,7 @@ def test_only_the_highest_addon_applies_per_member() -> None:
 def test_a_member_found_not_to_live_in_the_household_is_not_counted() -> None:
     h = household()
     h["members"][1]["counted"] = False  # her wages go with her
-    b = compute_dibao(h, terms(), ON)
+    b = dibao(h, terms(), ON)
     assert b["members_counted"] == 2 and b["per_capita_income"] == "0.00"
     assert b["monthly_amount"] == "1430"  # 650 × 2 + 65 + 65
 
@@ -88,7 +116,7 @@ def test_a_member_found_not_to_live_in_the_household_is_not_counted() -> None:
 def test_income_at_or_above_the_standard_is_not_eligible() -> None:
     h = household()
     h["incomes"][0]["amount"] = "11700"  # 1,950 a month = 650 per capita
-    b = compute_dibao(h, terms(), ON)
+    b = dibao(h, terms(), ON)
     assert b["eligible"] is False and b["monthly_amount"] == "0"
     assert "not below the standard 650" in b["ineligible_reasons"][0]
 
@@ -98,12 +126,12 @@ def test_assets_over_the_limits_are_not_eligible() -> None:
     h["assets"] = [{"kind": "deposit", "value": "46801", "exempt": False},  # 650×24×3 = 46,800
                    {"kind": "vehicle", "value": "30000", "exempt": False},
                    {"kind": "vehicle", "value": "5000", "exempt": True}]  # a work tricycle
-    b = compute_dibao(h, terms(), ON)
+    b = dibao(h, terms(), ON)
     assert b["eligible"] is False
     assert len(b["ineligible_reasons"]) == 2
     h["assets"] = [{"kind": "deposit", "value": "46800", "exempt": False},
                    {"kind": "vehicle", "value": "5000", "exempt": True}]
-    assert compute_dibao(h, terms(), ON)["eligible"] is True
+    assert dibao(h, terms(), ON)["eligible"] is True
 
 
 @given(st.integers(min_value=0, max_value=20000), st.integers(min_value=0, max_value=20000))
@@ -111,7 +139,7 @@ def test_more_income_never_means_more_dibao(a: int, b: int) -> None:
     def amount(wages: int) -> Decimal:
         h = household()
         h["incomes"][0]["amount"] = str(wages)
-        return Decimal(compute_dibao(h, terms(), ON)["monthly_amount"])
+        return Decimal(dibao(h, terms(), ON)["monthly_amount"])
     low, high = sorted((a, b))
     assert amount(low) >= amount(high) >= 0
 
@@ -129,13 +157,13 @@ def test_tekun_tiers(not_achieved: int, tier: str, amount: str) -> None:
     for activity in list(assessment)[:not_achieved]:
         assessment[activity] = False
     assert self_care_tier(assessment)[0].value == tier
-    b = compute_tekun(household(), terms(), ON, assessment, "dispersed")
+    b = tekun(household(), terms(), ON, assessment, "dispersed")
     assert b["basic_living"] == "845.00" and b["self_care_tier"] == tier
     assert b["monthly_amount"] == amount and b["care_mode"] == "dispersed"
 
 
 def test_tekun_urban_and_centralized() -> None:
-    b = compute_tekun(household(urban=True), terms(), ON,
+    b = tekun(household(urban=True), terms(), ON,
                       {**ALL_ACHIEVED, "eating": False, "dressing": False, "bathing": False,
                        "toileting": False}, "centralized")
     assert b["monthly_amount"] == "1910"  # 700 × 1.3 + 1,000
@@ -146,7 +174,7 @@ def test_tekun_assessment_must_cover_six_activities() -> None:
         self_care_tier({"eating": True})
     assert e.value.code == "review.self_care_incomplete"
     with pytest.raises(RuleViolation) as e:
-        compute_tekun(household(), terms(), ON, ALL_ACHIEVED, "at_home")
+        tekun(household(), terms(), ON, ALL_ACHIEVED, "at_home")
     assert e.value.code == "review.care_mode"
 
 
@@ -156,19 +184,19 @@ def test_tekun_assessment_must_cover_six_activities() -> None:
 def test_dibao_edge_below_one_and_a_half_standards() -> None:
     h = household()
     h["incomes"][0]["amount"] = "12000"  # 2,000 a month: 666.67 per capita
-    b = compute_dibao_edge(h, terms(), ON)
+    b = dibao_edge(h, terms(), ON)
     assert b["threshold"] == "975.00" and b["per_capita_income"] == "666.67"
     assert b["eligible"] is True and b["below_dibao_standard"] is False
     assert b["validity_months"] == 12
     h["incomes"][0]["amount"] = "17550"  # 2,925 a month: exactly 975 per capita
-    assert compute_dibao_edge(h, terms(), ON)["eligible"] is False
+    assert dibao_edge(h, terms(), ON)["eligible"] is False
 
 
 # --- 临时救助 ---------------------------------------------------------------------------------
 
 
 def test_linshi_band_within_the_township_ceiling() -> None:
-    b = compute_linshi(household(), terms(), ON, "serious", 1, "emergency")
+    b = linshi(household(), terms(), ON, "serious", 1, "emergency")
     assert b["monthly_amount"] == "3900"  # 650 × 3 persons × 2 months
     assert b["township_ceiling"] == "5850"  # 650 × 3 × 3
     assert b["county_approval_required"] is False
@@ -176,17 +204,17 @@ def test_linshi_band_within_the_township_ceiling() -> None:
 
 
 def test_linshi_above_the_ceiling_goes_to_the_county() -> None:
-    b = compute_linshi(household(), terms(), ON, "major", 1, "emergency")
+    b = linshi(household(), terms(), ON, "major", 1, "emergency")
     assert b["monthly_amount"] == "11700" and b["county_approval_required"] is True
     # At the ceiling exactly is still the township's.
-    b = compute_linshi(household(), terms(), ON, "severe", 1, "emergency")
+    b = linshi(household(), terms(), ON, "severe", 1, "emergency")
     assert b["monthly_amount"] == "5850" and b["county_approval_required"] is False
 
 
 def test_linshi_instalments_put_the_remainder_last() -> None:
     h = household()
     h["members"][2]["counted"] = False
-    b = compute_linshi(h, terms(), ON, "general", 3, "emergency")
+    b = linshi(h, terms(), ON, "general", 3, "emergency")
     assert b["monthly_amount"] == "1300"  # 650 × 2 × 1
     assert b["instalments"] == ["433", "433", "434"]
     assert split_instalments(Decimal("1000.00"), 6, terms(rounding_quantum="0.01")) == [
@@ -199,35 +227,35 @@ def test_linshi_instalments_put_the_remainder_last() -> None:
 def test_linshi_expenditure_type_checks_income() -> None:
     h = household()
     h["incomes"][0]["amount"] = "45000"  # 7,500 a month: 2,500 per capita, not below
-    b = compute_linshi(h, terms(), ON, "general", 1, "expenditure")
+    b = linshi(h, terms(), ON, "general", 1, "expenditure")
     assert b["eligible"] is False
-    assert compute_linshi(h, terms(), ON, "general", 1, "emergency")["eligible"] is True
+    assert linshi(h, terms(), ON, "general", 1, "emergency")["eligible"] is True
 
 
 # --- policy versions and recomputation ----------------------------------------------------
 
 
 def test_recomputing_a_past_decision_with_its_policy_version_gives_the_same_number() -> None:
-    table = PolicyTable(region="469028", actor=BUREAU)
+    table = PolicyTable(region="469028", actor=BUREAU.stored())
     v1 = table.publish(date(2015, 1, 1), terms(dibao_standard_rural="280",
                                                 dibao_standard_urban="420"),
                        "2015 standards", date(2015, 1, 1), BUREAU)
     version, in_force = table.in_force(date(2020, 6, 1))
     assert version == v1 == 1
     inputs = {"household": household(), "on": date(2020, 6, 1)}
-    first = compute("dibao", inputs, in_force)
+    first = recompute("dibao", inputs, in_force)
     assert first["monthly_amount"] == "396"  # 280 × 3 − 500 + 28 + 28
 
     v2 = table.publish(date(2024, 1, 1), terms(), "new standards", date(2023, 12, 1), BUREAU)
     assert table.in_force(date(2024, 1, 1))[0] == v2 == 2
     assert table.in_force(date(2023, 12, 31))[0] == 1
-    again = compute("dibao", inputs, table.terms(version))
+    again = recompute("dibao", inputs, table.terms(version))
     assert again == first
-    assert compute("dibao", inputs, table.terms(2))["monthly_amount"] == "1580"
+    assert recompute("dibao", inputs, table.terms(2))["monthly_amount"] == "1580"
 
 
 def test_a_policy_version_cannot_take_effect_in_the_past() -> None:
-    table = PolicyTable(region="469028", actor=BUREAU)
+    table = PolicyTable(region="469028", actor=BUREAU.stored())
     table.publish(date(2015, 1, 1), terms(), "seed", date(2025, 1, 1), BUREAU)
     with pytest.raises(RuleViolation) as e:
         table.publish(date(2024, 12, 31), terms(), "late", date(2025, 1, 1), BUREAU)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from shared.auth import Role
+from shared.contracts import Actor
 from shared.contracts.intake import ChangeDetails, ChangeReported
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
@@ -42,8 +43,8 @@ async def publicity_clean(review: ServiceRuntime, case_id: str, round_: int = 1,
                           closed_on: date = date(2025, 3, 18)) -> None:
     # What the reaction to publicity's NoticeClosed(subject="opinion") runs.
     review.app.publicity_closed(UUID(case_id), uuid4(), round_, "clean", None, closed_on,
-                                {"user_id": "system:publicity", "role": "township_clerk",
-                                 "township": YELIN, "village": None})
+                                Actor(user_id="system:publicity", role="township_clerk",
+                                      township=YELIN))
 
 
 # --- the whole case -----------------------------------------------------------------------
@@ -400,6 +401,54 @@ async def test_the_county_bureau_publishes_policy_versions(
     assert later["policy_version"] == 3 and later["terms"]["dibao_standard_rural"] == "700"
     assert (await http.get("/policy", params={"on": "2016-05-01"}, headers=clerk)).json()[
         "terms"]["dibao_standard_rural"] == "280"  # the 2015 historical standard
+
+
+@pytest.mark.parametrize(("change", "field", "rule"), [
+    ({"addon_elderly_age": 130}, "terms.addon_elderly_age", "less_than_equal"),
+    ({"recheck_months_stable": 0}, "terms.recheck_months_stable", "greater_than_equal"),
+    ({"tekun_care_standard": {"self_caring": "100", "partial": "-1", "total": "1000"}},
+     "terms.tekun_care_standard.partial", "greater_than_equal"),
+    ({"decision_working_days": {"dibao": 20, "dibao_edge": 20, "tekun": 15}},
+     "terms.decision_working_days.linshi", "missing"),
+    ({"linshi_bands": {}}, "terms.linshi_bands", "too_short"),
+    ({"rounding_mode": "banker"}, "terms.rounding_mode", "literal_error"),
+])
+async def test_policy_terms_are_refused_outside_the_domains_bounds(
+        http: httpx.AsyncClient, review: ServiceRuntime, as_: Any, change: dict[str, Any],
+        field: str, rule: str) -> None:
+    """PolicyTermsIn is the domain's PolicyTerms within policy_bounds.py's ranges: a term
+    out of range is a 422 naming it and the rule, and nothing is published."""
+    before = position(review)
+    r = await http.post("/policy", headers=as_(Role.COUNTY_BUREAU), json={
+        "effective_from": "2025-07-01", "reason": "县民政局2025年第3号文",
+        "terms": {**TERMS, **change}})
+    assert assert_problem(r, 422, "web.validation", field)["errors"][0]["rule"] == rule
+    assert position(review) == before
+
+
+def test_the_policy_input_holds_exactly_the_domains_terms() -> None:
+    from dataclasses import fields
+
+    from services.review.domain import PolicyTerms
+    from services.review.schemas import PolicyTermsIn
+
+    assert list(PolicyTermsIn.model_fields) == [f.name for f in fields(PolicyTerms)]
+    # A term a publication may omit takes the value declared beside the domain.
+    omitted = PolicyTermsIn.model_validate(TERMS)
+    assert (omitted.tekun_elderly_age, omitted.tekun_minor_age,
+            omitted.tekun_student_minor_age, omitted.reconcile_by_day) == (60, 16, 18, 20)
+
+
+async def test_a_joint_review_role_is_one_of_the_domains(
+        http: httpx.AsyncClient, review: ServiceRuntime, keyring: Keyring, as_: Any) -> None:
+    case_id = opened(review, keyring)
+    members = [{**PANEL[0], "role": "chair"}, *PANEL[1:]]
+    r = await http.post(f"/cases/{case_id}/joint-review", headers=as_(Role.TOWNSHIP_REVIEWER),
+                        json={"held_on": "2025-03-07", "outcome": "approve",
+                              "members": members})
+    problem = assert_problem(r, 422, "web.validation", "members[0].role")
+    assert problem["errors"][0]["rule"] == "literal_error"
+    assert "'deputy', 'discipline', 'leader' or 'member'" in problem["errors"][0]["message"]
 
 
 async def test_a_past_opinion_recomputes_to_the_same_number_after_a_policy_change(

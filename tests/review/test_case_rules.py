@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,13 +17,26 @@ from services.review.domain import (
     PolicyTerms,
     ReviewCase,
     SpotCheck,
+    compute,
     tekun_category,
 )
+from services.review.values import (
+    Assessment,
+    Findings,
+    HomeVisit,
+    Household,
+    Investigator,
+    Member,
+    OpinionInputs,
+    PanelMember,
+    SampledCase,
+    VerificationReport,
+)
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 from tests.review.helpers import ALL_ACHIEVED, household, terms
 
-CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
-         "village": None}
+CLERK = Actor(user_id="clerk-1", role="township_clerk", township="469028100")
 T = terms()
 TEAM = T.min_investigators  # a home visit team of the policy's minimum size
 R15 = T.rhythm()  # the monthly rhythm of these terms: cut-off on the 15th
@@ -34,19 +48,21 @@ def new_case(kind: str = "dibao", linshi_type: str | None = None) -> ReviewCase:
                       village="469028100201", accepted_on=date(2025, 3, 3), household_size=3,
                       applicant_name="黎阿婆", close_relative_declared=False,
                       investigation_due=date(2025, 3, 6), decision_due=date(2025, 3, 31),
-                      deadlines_provisional=False, actor=CLERK, household=household(),
+                      deadlines_provisional=False, actor=CLERK.stored(), household=household(),
                       linshi_type=linshi_type, policy_version=1)
 
 
-VISIT = {"visited_on": date(2025, 3, 5), "investigators": ["王调查", "陈调查"],
-         "members_present": ["黎阿婆"], "signed_by": ["王调查", "陈调查", "黎阿婆"],
-         "documents": [], "notes": ""}
-REPORT = {"bank": "no accounts above 2,000", "tax": "none", "real_estate": "one home",
-          "vehicles": "none", "social_insurance": "basic pension", "business_registration": "none",
-          "conclusion": "consistent with the declaration"}
+VISIT = HomeVisit(visited_on=date(2025, 3, 5), investigators=("王调查", "陈调查"),
+                  members_present=("黎阿婆",), signed_by=("王调查", "陈调查", "黎阿婆"))
+REPORT = VerificationReport(
+    bank="no accounts above 2,000", tax="none", real_estate="one home", vehicles="none",
+    social_insurance="basic pension", business_registration="none",
+    conclusion="consistent with the declaration")
+TEAM_W, TEAM_C = Investigator(user_id="u-w", name="王调查"), Investigator(user_id="u-c",
+                                                                         name="陈调查")
 
 
-def panel(**changes: dict[str, Any]) -> list[dict[str, Any]]:
+def panel(**changes: dict[str, Any]) -> list[PanelMember]:
     base = {
         "leader": {"user_id": "u-lead", "name": "镇长", "role": "leader"},
         "deputy": {"user_id": "u-dep", "name": "副镇长", "role": "deputy"},
@@ -57,16 +73,16 @@ def panel(**changes: dict[str, Any]) -> list[dict[str, Any]]:
     }
     out = []
     for key, m in base.items():
-        out.append({"present": True, "related_to_household": False, "recused": False,
-                    "recusal_reason": None, "opinion": "approve", **m, **changes.get(key, {})})
+        out.append(PanelMember.of({
+            "present": True, "related_to_household": False, "recused": False,
+            "recusal_reason": None, "opinion": "approve", **m, **changes.get(key, {})}))
     return out
 
 
 def investigated(kind: str = "dibao", linshi_type: str | None = None) -> ReviewCase:
     case = new_case(kind, linshi_type)
-    case.assign_investigation([{"user_id": "u-w", "name": "王调查"},
-                               {"user_id": "u-c", "name": "陈调查"}], None, T, ON, CLERK)
-    case.record_home_visit(VISIT, {"members": [], "incomes": None, "assets": None}, TEAM, CLERK)
+    case.assign_investigation([TEAM_W, TEAM_C], None, T, ON, CLERK)
+    case.record_home_visit(VISIT, Findings(), TEAM, CLERK)
     case.request_verification(ON, CLERK)
     case.record_verification(REPORT, ON, CLERK)
     return case
@@ -82,8 +98,10 @@ def reviewed(kind: str = "dibao", outcome: str = "approve") -> ReviewCase:
 
 
 def opinion(case: ReviewCase, approve: bool = True, **assessment: Any) -> dict[str, Any]:
+    """The opinion as the case records it."""
     return case.issue_opinion(approve, [] if approve else ["income above the standard"],
-                              assessment, 1, T, ON, date(2025, 3, 13), CLERK)
+                              Assessment.of(assessment), 1, T, ON, date(2025, 3, 13),
+                              CLERK).to_stored()
 
 
 def violation(code: str) -> Any:
@@ -105,7 +123,7 @@ def violation(code: str) -> Any:
 def test_a_township_team_needs_two_investigators() -> None:
     case = new_case()
     with violation("review.investigation_team"):
-        case.assign_investigation([{"user_id": "u-w", "name": "王调查"}], None, T, ON, CLERK)
+        case.assign_investigation([TEAM_W], None, T, ON, CLERK)
     case.assign_investigation([], "海南某社工服务中心", T, ON, CLERK)
     assert case.status is CaseStatus.INVESTIGATING and case.contractor == "海南某社工服务中心"
 
@@ -123,32 +141,33 @@ def test_a_contractor_acts_only_on_its_own_cases() -> None:
 def test_a_home_visit_needs_an_assignment_and_signatures() -> None:
     case = new_case()
     with violation("review.investigation_not_assigned"):
-        case.record_home_visit(VISIT, {}, TEAM, CLERK)
+        case.record_home_visit(VISIT, Findings(), TEAM, CLERK)
     case.assign_investigation([], "org-a", T, ON, CLERK)
     with violation("review.visit_unsigned"):
-        case.record_home_visit({**VISIT, "signed_by": ["王调查", "黎阿婆"]}, {}, TEAM, CLERK)
+        case.record_home_visit(replace(VISIT, signed_by=("王调查", "黎阿婆")), Findings(), TEAM,
+                               CLERK)
 
 
 def test_the_visit_team_minimum_is_the_policy_term() -> None:
     case = new_case()
     case.assign_investigation([], "org-a", T, ON, CLERK)
     with violation("review.investigation_team"):  # a county asking for three
-        case.record_home_visit(VISIT, {}, 3, CLERK)
-    three = ["王调查", "陈调查", "李调查"]
-    case.record_home_visit({**VISIT, "investigators": three, "signed_by": [*three, "黎阿婆"]},
-                           {}, 3, CLERK)
+        case.record_home_visit(VISIT, Findings(), 3, CLERK)
+    three = ("王调查", "陈调查", "李调查")
+    case.record_home_visit(replace(VISIT, investigators=three, signed_by=(*three, "黎阿婆")),
+                           Findings(), 3, CLERK)
     assert len(case.visits) == 1
 
 
 def test_tekun_ages_are_policy_terms() -> None:
-    sixty_two = {"birth_date": date(1963, 1, 1)}
-    seventeen = {"birth_date": date(2008, 1, 1)}
-    fifteen = {"birth_date": date(2010, 1, 1)}
+    sixty_two, seventeen, fifteen = (
+        Member(fingerprint="fp", name="黎阿公", relation="self", birth_date=date(y, 1, 1))
+        for y in (1963, 2008, 2010))
     rules = terms(tekun_elderly_age=60, tekun_minor_age=16, tekun_student_minor_age=18)
     assert tekun_category(sixty_two, rules, ON) == "elderly"
     assert tekun_category(fifteen, rules, ON) == "minor"
     assert tekun_category(seventeen, rules, ON) is None  # 16 or older, not a student
-    assert tekun_category({**seventeen, "student": True}, rules, ON) == "minor"
+    assert tekun_category(replace(seventeen, student=True), rules, ON) == "minor"
     later = terms(tekun_elderly_age=65, tekun_minor_age=14, tekun_student_minor_age=18)
     assert tekun_category(sixty_two, later, ON) is None
     assert tekun_category(fifteen, later, ON) is None
@@ -165,16 +184,17 @@ def test_tekun_ages_are_policy_terms() -> None:
 def test_the_visit_replaces_the_filed_figures_with_the_verified_ones() -> None:
     case = new_case()
     case.assign_investigation([], "org-a", T, ON, CLERK)
-    case.record_home_visit(VISIT, {
+    case.record_home_visit(VISIT, Findings.of({
         "members": [{"member_fingerprint": "fp-mother", "counted": False,
                      "finding": "works in Sanya, lives there"}],
-        "incomes": [], "assets": None, "irregular_income": True}, TEAM, CLERK)
+        "incomes": [], "assets": None, "irregular_income": True}), TEAM, CLERK)
     assert case.household["members"][1]["counted"] is False
     assert case.household["incomes"] == [] and case.household["irregular_income"] is True
     assert case.household["assets"] == household()["assets"]
     with violation("review.unknown_member"):
-        case.record_home_visit(VISIT, {"members": [{"member_fingerprint": "fp-stranger"}]},
-                               TEAM, CLERK)
+        case.record_home_visit(
+            VISIT, Findings.of({"members": [{"member_fingerprint": "fp-stranger"}]}), TEAM,
+            CLERK)
 
 
 # --- joint review ----------------------------------------------------------------------------
@@ -189,7 +209,7 @@ def test_an_opinion_without_an_investigation_is_refused() -> None:
 def test_a_joint_review_needs_the_verification_report() -> None:
     case = new_case()
     case.assign_investigation([], "org-a", T, ON, CLERK)
-    case.record_home_visit(VISIT, {}, TEAM, CLERK)
+    case.record_home_visit(VISIT, Findings(), TEAM, CLERK)
     with violation("review.verification_missing"):
         case.hold_joint_review(ON, panel(), "approve", T, CLERK)
 
@@ -257,7 +277,7 @@ def test_an_opinion_must_agree_with_the_joint_review() -> None:
     with violation("review.opinion_contradicts_joint_review"):
         opinion(case, approve=True)
     with violation("review.reason_required"):
-        case.issue_opinion(False, [" "], {}, 1, T, ON, date(2025, 3, 13), CLERK)
+        case.issue_opinion(False, [" "], Assessment(), 1, T, ON, date(2025, 3, 13), CLERK)
     o = opinion(case, approve=False)
     assert o["publicity_required"] is False and case.rejection_due == date(2025, 3, 13)
 
@@ -290,7 +310,7 @@ def test_an_upheld_objection_opens_a_new_round() -> None:
     assert not case.publicity_closed(notice, 1, "clean", None, date(2025, 3, 19), None, CLERK)
     with violation("review.investigation_missing"):
         case.hold_joint_review(ON, panel(), "approve", T, CLERK)
-    case.record_home_visit(VISIT, {}, TEAM, CLERK)
+    case.record_home_visit(VISIT, Findings(), TEAM, CLERK)
     case.hold_joint_review(ON, panel(), "approve", T, CLERK)
     assert opinion(case)["round"] == 2
 
@@ -334,19 +354,20 @@ def test_linshi_above_the_ceiling_waits_for_the_county() -> None:
 
 def test_emergency_help_first_then_complete_the_record() -> None:
     case = new_case("linshi", "emergency")
-    b = case.grant_advance("serious", 1, 1, T, ON, date(2025, 3, 24), "house fire", CLERK)
+    b = case.grant_advance("serious", 1, 1, T, ON, date(2025, 3, 24), "house fire",
+                           CLERK).to_stored()
     assert b["monthly_amount"] == "3900" and case.status is CaseStatus.CONFIRMED
     assert case.payments[0]["advance"] is True and case.payments[0]["month"] == "2025-03"
     with violation("review.investigation_missing"):
         case.complete_advance_record(ON, "", CLERK)
     case.assign_investigation([], "org-a", T, ON, CLERK)
-    case.record_home_visit(VISIT, {}, TEAM, CLERK)
+    case.record_home_visit(VISIT, Findings(), TEAM, CLERK)
     with violation("review.reason_required"):
         case.complete_advance_record(ON, " ", CLERK)
     case.complete_advance_record(date(2025, 3, 20), "signed form filed", CLERK)
     assert case.advance is not None and case.advance["completed_on"] == date(2025, 3, 20)
     with violation("review.case_closed"):  # now the case is closed for investigation too
-        case.record_home_visit(VISIT, {}, TEAM, CLERK)
+        case.record_home_visit(VISIT, Findings(), TEAM, CLERK)
     with violation("review.advance_above_ceiling"):
         new_case("linshi", "emergency").grant_advance("major", 1, 1, T, ON, ON, "fire", CLERK)
     with violation("review.advance_not_allowed"):
@@ -355,26 +376,30 @@ def test_emergency_help_first_then_complete_the_record() -> None:
 
 # --- entitlement ---------------------------------------------------------------------------
 
+INPUTS = OpinionInputs(household=Household.of(household()), on=ON)
+BREAKDOWN = compute("dibao", INPUTS, T)  # 1,580 a month
+
 
 def entitlement(kind: str = "dibao") -> Entitlement:
     return Entitlement(case_id=uuid4(), kind=kind, household_id="hh-1", township="469028100",
                        village="469028100201", urban=False, applicant_name="黎阿婆",
                        household_size=3, monthly_amount=Decimal(1580), breakdown={},
                        policy_version=1, start_month="2025-04", recheck_due=date(2026, 4, 1),
-                       recheck_months=12, payee=None, inputs={}, actor=CLERK)
+                       recheck_months=12, payee=None, inputs={}, actor=CLERK.stored())
 
 
 def test_adjustments_take_effect_by_the_cut_off() -> None:
     e = entitlement()
-    assert e.adjust(Decimal(1700), 3, {}, {}, 1, [], date(2025, 6, 15), R15, CLERK) == "increase"
+    assert e.adjust(Decimal(1700), 3, BREAKDOWN, INPUTS, 1, [], date(2025, 6, 15), R15,
+                    CLERK) == "increase"
     assert e.changes[-1]["effective_month"] == "2025-06"
     with violation("review.reason_required"):  # a decrease needs written reasons
-        e.adjust(Decimal(1200), 3, {}, {}, 1, [], date(2025, 6, 16), R15, CLERK)
-    e.adjust(Decimal(1200), 3, {}, {}, 1, ["wages rose"], date(2025, 6, 16), R15, CLERK)
+        e.adjust(Decimal(1200), 3, BREAKDOWN, INPUTS, 1, [], date(2025, 6, 16), R15, CLERK)
+    e.adjust(Decimal(1200), 3, BREAKDOWN, INPUTS, 1, ["wages rose"], date(2025, 6, 16), R15, CLERK)
     assert e.changes[-1]["effective_month"] == "2025-07" and e.monthly_amount == Decimal(1200)
     # Decided before the benefit even started: effective from its first month.
     f = entitlement()
-    f.adjust(Decimal(1600), 3, {}, {}, 1, [], date(2025, 3, 20), R15, CLERK)
+    f.adjust(Decimal(1600), 3, BREAKDOWN, INPUTS, 1, [], date(2025, 3, 20), R15, CLERK)
     assert f.changes[-1]["effective_month"] == "2025-04"
 
 
@@ -383,7 +408,7 @@ def test_suspend_resume_phase_out_terminate() -> None:
     e.suspend(["not reachable for the recheck"], date(2025, 5, 2), R15, CLERK)
     assert e.status is EntitlementStatus.SUSPENDED
     with violation("review.entitlement_state"):
-        e.adjust(Decimal(1), 3, {}, {}, 1, ["x"], date(2025, 5, 2), R15, CLERK)
+        e.adjust(Decimal(1), 3, BREAKDOWN, INPUTS, 1, ["x"], date(2025, 5, 2), R15, CLERK)
     e.resume([], date(2025, 6, 2), R15, CLERK)
     assert e.status is EntitlementStatus.ACTIVE and e.changes[-1]["amount"] == Decimal(1580)
     with violation("review.phase_out_too_long"):
@@ -419,10 +444,10 @@ def test_a_tekun_termination_goes_through_publicity_first() -> None:
 
 def test_a_spot_check_needs_a_result_for_every_sampled_case() -> None:
     a, b = str(uuid4()), str(uuid4())
-    s = SpotCheck(township="469028100", month="2025-03", seed="ab", population={"dibao": 2},
-                  percent={"dibao": "10"}, sample=[{"case_id": a, "kind": "dibao"},
-                                                   {"case_id": b, "kind": "dibao"}],
-                  policy_version=1, actor=CLERK)
+    s = SpotCheck.draw(township="469028100", month="2025-03", seed="ab",
+                       population={"dibao": 2}, percent={"dibao": "10"},
+                       sample=[SampledCase(a, "dibao"), SampledCase(b, "dibao")],
+                       policy_version=1, actor=CLERK)
     s.record_result(a, True, None, None, CLERK)
     with violation("review.corrective_action_required"):
         s.record_result(b, False, "income understated", None, CLERK)

@@ -102,7 +102,7 @@ def test_tekun_goes_to_publicity_and_ends_from_the_first_month_not_due(
     ended = app.end_for_cause(LEADER, tekun.id, "death", "2026-05", ["供养对象于4月去世"])
     assert ended.status.value == "termination_pending"
     app.termination_notice_closed(tekun.case_id, "clean", None, date(2026, 6, 18),
-                                  LEADER.actor())
+                                  LEADER.as_actor())
     assert app.entitlement(LEADER, tekun.id).ends_after == "2026-04"
     [changed] = [c for c in published(app, keys_dir) if c.entitlement_id == tekun.id]
     assert (changed.cause, changed.effective_month) == ("death", "2026-05")
@@ -115,7 +115,7 @@ def _started(e: Entitlement) -> dict[str, Any]:
                 household_size=e.household_size, monthly_amount=e.monthly_amount,
                 breakdown=e.breakdown, policy_version=1, start_month=e.start_month,
                 recheck_due=e.recheck_due, recheck_months=12, payee=None, inputs=e.inputs,
-                actor=LEADER.actor())
+                actor=LEADER.as_actor().stored())
 
 
 async def test_over_http_bad_input_is_a_problem_naming_its_field(

@@ -20,8 +20,9 @@ from shared.auth import Role
 from shared.bus import Bus, stream_name
 from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, verify_chain
 from shared.contracts.audit import AUDIT_RECORD
+from shared.contracts.intake import MEMBER_ID_PURPOSE
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
-from shared.pii import Keyring, Sealed
+from shared.pii import Keyring, Sealed, mask_resident_id
 from shared.runtime import ServiceRuntime
 from tests.conftest import NatsServer
 from tests.review.conftest import (
@@ -185,6 +186,10 @@ async def test_acceptance_to_entitlement_over_nats(
     payee = started.data["payee"]
     assert keyring.unseal(Sealed.model_validate(payee["account"]), "bank_account") == \
         "6228480123456789012"
+    # The holder's ID only masked, by review, from the ID it unsealed (for the bank roster).
+    ids = [keyring.unseal(m.resident_id, MEMBER_ID_PURPOSE) for m in accepted.members]
+    assert payee["resident_id_mask"] == mask_resident_id(ids[0])  # 黎阿婆 holds the account
+    assert started.version == 2
 
     everything = await published(js, "review")
     assert verify_chain(everything).ok
@@ -194,8 +199,10 @@ async def test_acceptance_to_entitlement_over_nats(
     opened = json.loads(keyring.unseal(Sealed.model_validate(report.data["report"]),
                                        "review.verification_report"))
     assert opened == REPORT
-    # Every event left review (issue 16); the report's words are in none of them.
+    # Every event left review (issue 16); the report's words are in none of them, and no
+    # member's resident ID in clear (the full number: a part can occur in a hash or a seal).
     assert all("8,000 in total" not in e.to_bytes().decode() for e in everything)
+    assert not [i for e in everything for i in ids if i in e.to_bytes().decode()]
     assert all(e.audit is not None and e.audit.label for e in everything)
     requested = next(e for e in everything if e.audit
                      and e.audit.event == "ReviewCase.VerificationRequested")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from services.review.application import ReviewApplication
 from services.review.domain import Entitlement, compute
 from services.review.main import ReviewSettings
+from services.review.values import Household, OpinionInputs
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
 from shared.pii import Keyring
@@ -42,14 +43,14 @@ def app_on(tmp_path: Path, keys_dir: Path) -> ReviewApplication:
 
 
 def live(app: ReviewApplication, township: str, urban: bool = False) -> Entitlement:
-    inputs: dict[str, Any] = {"household": household(urban=urban), "on": ON}
+    inputs = OpinionInputs(household=Household.of(household(urban=urban)), on=ON)
     b = compute("dibao", inputs, terms())
     e = Entitlement(case_id=uuid4(), kind="dibao", household_id=None, township=township,
                     village=township + "201", urban=urban, applicant_name="黎阿婆",
-                    household_size=3, monthly_amount=Decimal(b["monthly_amount"]),
-                    breakdown=b, policy_version=1, start_month="2026-03",
+                    household_size=3, monthly_amount=b.monthly_amount,
+                    breakdown=b.to_stored(), policy_version=1, start_month="2026-03",
                     recheck_due=date(2027, 3, 1), recheck_months=12, payee=None,
-                    inputs=inputs, actor=LEADER.actor())
+                    inputs=inputs.to_stored(), actor=LEADER.as_actor().stored())
     app.save(e)
     return e
 
@@ -107,12 +108,12 @@ def test_one_save_of_many_events_leaves_the_rows_one_event_at_a_time_would(
     app.today = lambda: date(2026, 5, 3)
     changes, _ = app._standard_changes(LEADER, YELIN, 2)
     for e, amount, breakdown in changes:
-        assert e.restandardise(amount, breakdown, 2, "2026-05", app.today(), LEADER.actor())
+        assert e.restandardise(amount, breakdown, 2, "2026-05", app.today(), LEADER.as_actor())
     today, rhythm = app.today(), app.rhythm_for(app.today())
     first, second = (next(e for e, _, _ in changes if e.id == x.id) for x in ents[:2])
-    first.suspend(["外出务工核实中"], today, rhythm, LEADER.actor())  # same row, same column:
-    first.resume(["核实无误"], today, rhythm, LEADER.actor())  # the later one must win
-    second.record_recheck(today, "无变化", False, date(2027, 5, 1), LEADER.actor())
+    first.suspend(["外出务工核实中"], today, rhythm, LEADER.as_actor())  # same row, same column:
+    first.resume(["核实无误"], today, rhythm, LEADER.as_actor())  # the later one must win
+    second.record_recheck(today, "无变化", False, date(2027, 5, 1), LEADER.as_actor())
     app.save(*(e for e, _, _ in changes))
 
     saved = entitlement_rows(app)

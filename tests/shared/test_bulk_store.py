@@ -5,9 +5,7 @@ library's IntegrityError with nothing of that save committed. SQLite and Postgre
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -16,6 +14,7 @@ from eventsourcing.persistence import IntegrityError
 from services.review.application import ReviewApplication
 from services.review.domain import Entitlement, compute
 from services.review.main import ReviewSettings
+from services.review.values import Household, OpinionInputs
 from shared.auth import Principal, Role
 from shared.regions import load_county
 from tests.review.helpers import household, terms
@@ -31,14 +30,14 @@ def review_app(tmp_path: Path, url: str | None) -> ReviewApplication:
 
 
 def entitlement(n: int) -> Entitlement:
-    inputs: dict[str, Any] = {"household": household(), "on": date(2026, 3, 1)}
+    inputs = OpinionInputs(household=Household.of(household()), on=date(2026, 3, 1))
     b = compute("dibao", inputs, terms())
     return Entitlement(case_id=uuid4(), kind="dibao", household_id=None, township=YELIN,
                        village=YELIN + "201", urban=False, applicant_name=f"户主{n}",
-                       household_size=3, monthly_amount=Decimal(b["monthly_amount"]),
-                       breakdown=b, policy_version=1, start_month="2026-03",
+                       household_size=3, monthly_amount=b.monthly_amount,
+                       breakdown=b.to_stored(), policy_version=1, start_month="2026-03",
                        recheck_due=date(2027, 3, 1), recheck_months=12, payee=None,
-                       inputs=inputs, actor=LEADER.actor())
+                       inputs=inputs.to_stored(), actor=LEADER.as_actor().stored())
 
 
 def test_a_save_of_many_keeps_order_and_a_conflict_commits_nothing(
@@ -57,9 +56,9 @@ def test_a_save_of_many_keeps_order_and_a_conflict_commits_nothing(
     assert set(app.get_many([e.id for e in ents])) == {e.id for e in ents}
 
     stale = app.get(ents[0].id)  # a second writer's copy, loaded before the change
-    ents[0].record_recheck(date(2026, 4, 1), "无变化", False, date(2027, 4, 1), LEADER.actor())
+    ents[0].record_recheck(date(2026, 4, 1), "无变化", False, date(2027, 4, 1), LEADER.as_actor())
     app.save(ents[0])
-    stale.record_recheck(date(2026, 4, 2), "无变化", False, date(2027, 4, 2), LEADER.actor())
+    stale.record_recheck(date(2026, 4, 2), "无变化", False, date(2027, 4, 2), LEADER.as_actor())
     late = entitlement(300)
     with pytest.raises(IntegrityError):
         app.save(late, stale)

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from services.archive.documents import S3DocumentStore
-from services.archive.reports import figure_png
+from services.archive.document_store import S3DocumentStore
+from services.archive.report_files import figure_png
 from shared.extras import MissingExtra
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from services.disbursement.documents import (
+from services.disbursement.bank_files import (
     STATISTICS_TITLE,
     ExportRow,
     StatisticsHeading,
     bank_file_csv,
+    parse_layout,
     read_bank_return,
     roster_csv,
     roster_csv_v1,
@@ -26,6 +27,7 @@ from services.disbursement.documents import (
 from services.disbursement.domain import StatInput, compile_statistics
 from services.disbursement.seal import SealKeys, seal_document, seal_verdict
 from shared.errors import RuleViolation
+from shared.pii import mask_resident_id
 from tests.documents import pdf_fonts, pdf_text, red_pixels, render_pages, require_cjk_font
 
 
@@ -108,40 +110,72 @@ def test_not_a_file_at_all() -> None:
     assert "UTF-8" in malformed(bytes(range(128, 256)) * 3).message
 
 
+GRANNY_ID, BROTHER_ID = "46902819560314092X", "469028198807150031"
 ROSTER = [ExportRow("k1", "黎阿婆", "6222021234567890123", Decimal("560.00"), "椰林村",
-                    "dibao"),
+                    "dibao", mask_resident_id(GRANNY_ID)),
           ExportRow("k2", "符大哥", "6222029876543210", Decimal("300.50"), "城东社区",
-                    "dibao")]
+                    "dibao", mask_resident_id(BROTHER_ID))]
+HEADER = "序号,参考号,户名,账号,金额(元),村(居),类别,身份证号(脱敏)"
 
 
 def test_export_files_carry_the_accounts_as_text_and_are_reproducible() -> None:
     csv_text = roster_csv(ROSTER).decode("utf-8-sig")
-    assert csv_text.splitlines()[0] == "序号,参考号,户名,账号,金额(元),村(居),类别"
+    assert csv_text.splitlines()[0] == HEADER
     # The tab keeps Excel from reading 19 digits as a number (6.22202E+18, digits lost).
-    assert csv_text.splitlines()[1] == "1,k1,黎阿婆,\t6222021234567890123,560.00,椰林村,城乡低保"
+    assert csv_text.splitlines()[1] == \
+        "1,k1,黎阿婆,\t6222021234567890123,560.00,椰林村,城乡低保,469*************2X"
     when = datetime(2026, 6, 16, 9, 30)
     first = roster_xlsx(ROSTER, "椰林镇 2026-06 城乡低保资金发放花名册", when)
     assert first == roster_xlsx(ROSTER, "椰林镇 2026-06 城乡低保资金发放花名册", when)  # same hash
     ws = load_workbook(io.BytesIO(first)).active
+    assert [c.value for c in ws[2]] == HEADER.split(",")
     assert ws.cell(3, 4).value == "6222021234567890123" and ws.cell(3, 4).data_type == "s"
     assert ws.cell(3, 4).number_format == "@"  # a text cell in Excel too
     assert ws.cell(3, 5).data_type == "n" and ws.cell(3, 5).number_format == "0.00"
     assert ws.cell(3, 6).value == "椰林村" and ws.cell(3, 7).value == "城乡低保"
+    assert ws.cell(3, 8).value == "469*************2X" and ws.cell(4, 8).value == \
+        "469*************31"
     totals = [c.value for c in ws[5]]
     assert totals[:2] == ["合计", "共 2 笔"] and Decimal(str(totals[4])) == Decimal("860.50")
     assert ws.max_row == 5
     # A bank's import of the CSV reads the accounts back whole.
     lines = read_bank_return("r.csv", roster_csv(ROSTER).replace(
-        "序号,参考号,户名,账号,金额(元),村(居),类别".encode(),
-        "序号,参考号,户名,账号,金额,村(居),状态".encode()).replace(
+        HEADER.encode(), "序号,参考号,户名,账号,金额,村(居),状态,身份证号".encode()).replace(
         "城乡低保".encode(), "成功".encode()), fp, max_lines=10)
     assert [x.account_fp for x in lines] == ["fp:6222021234567890123", "fp:6222029876543210"]
+
+
+def test_the_roster_files_show_the_masked_id_never_the_id() -> None:
+    when = datetime(2026, 6, 16, 9, 30)
+    files = {"csv": roster_csv(ROSTER).decode("utf-8-sig"),
+             "gbk": roster_csv(ROSTER, "gbk").decode("gbk"),
+             "xlsx": "\n".join(str(c.value) for row in load_workbook(io.BytesIO(roster_xlsx(
+                 ROSTER, "花名册", when))).active.iter_rows() for c in row)}
+    for name, text in files.items():
+        assert "469*************2X" in text and "469*************31" in text, name
+        assert GRANNY_ID not in text and BROTHER_ID not in text, name
+        assert GRANNY_ID[3:16] not in text, name  # not even the birth date and sequence
+
+
+def test_exports_of_the_second_layout_regenerate_without_the_id_column() -> None:
+    csv_text = roster_csv(ROSTER, version=2).decode("utf-8-sig")
+    assert csv_text.splitlines()[:2] == [
+        "序号,参考号,户名,账号,金额(元),村(居),类别",
+        "1,k1,黎阿婆,\t6222021234567890123,560.00,椰林村,城乡低保"]
+    ws = load_workbook(io.BytesIO(roster_xlsx(ROSTER, "花名册", datetime(2026, 6, 16),
+                                              version=2))).active
+    assert [c.value for c in ws[2]] == ["序号", "参考号", "户名", "账号", "金额(元)", "村(居)",
+                                        "类别"]
+    assert ws.cell(3, 4).number_format == "@" and Decimal(str(ws.cell(5, 5).value)) == \
+        Decimal("860.50")
+    assert parse_layout("v2-gbk") == (2, "gbk") and parse_layout("v1") == (1, "utf-8")
 
 
 def test_the_csv_in_gbk_for_banks_that_need_it() -> None:
     gbk = roster_csv(ROSTER, "gbk")
     assert not gbk.startswith(b"\xef\xbb\xbf")  # no UTF-8 BOM
     assert "黎阿婆" in gbk.decode("gbk") and "城乡低保" in gbk.decode("gbk")
+    assert gbk.decode("gbk").splitlines()[0] == HEADER
     with pytest.raises(RuleViolation) as e:  # a name GBK cannot write: refused, named
         roster_csv([ROSTER[0]._replace(name="黎𠀀")], "gbk")
     assert (e.value.code, e.value.field) == ("disbursement.export_encoding", "encoding")

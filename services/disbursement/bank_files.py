@@ -46,29 +46,42 @@ class ExportRow(NamedTuple):
     amount: Decimal
     village: str
     kind: str
+    resident_id_mask: str = ""  # 身份证号(脱敏); the clear ID is never in a file
 
 
-def _export_cells(rows: Iterable[ExportRow]) -> Iterable[list[Any]]:
+def _export_cells(rows: Iterable[ExportRow], masked_id: bool = False) -> Iterable[list[Any]]:
+    """[序号, 参考号, 户名, 账号, 金额, 村(居), 类别(, 身份证号(脱敏))]."""
     for i, r in enumerate(rows, start=1):
         yield [i, r.reference, r.name, r.account, r.amount, r.village,
-               KIND_LABELS.get(r.kind, r.kind)]
+               KIND_LABELS.get(r.kind, r.kind), *([r.resident_id_mask] if masked_id else [])]
 
 
 # Layouts of the bank roster. An export is regenerated (and checked against its audited
-# hash) in the layout it was made in: "v1" for exports recorded before layouts existed.
-EXPORT_LAYOUTS = ("v2-utf-8", "v2-gbk")
+# hash) in the layout it was made in: "v1" for exports recorded before layouts existed,
+# "v2" before the masked ID column. v3 appends that column, so that a bank's import
+# template that reads the account and amount by position still finds them.
+EXPORT_LAYOUTS = ("v3-utf-8", "v3-gbk")
 EXPORT_HEADER_V2 = ("序号", "参考号", "户名", "账号", "金额(元)", "村(居)", "类别")
+EXPORT_HEADER_V3 = (*EXPORT_HEADER_V2, "身份证号(脱敏)")
 ENCODINGS = {"utf-8": "utf-8-sig", "gbk": "gbk"}  # the BOM tells Excel the file is UTF-8
 
 
-def roster_csv(rows: Iterable[ExportRow], encoding: str = "utf-8") -> bytes:
+def parse_layout(layout: str) -> tuple[int, str]:
+    """"v3-gbk" → (3, "gbk"); "v1" (no encoding recorded) → (1, "utf-8")."""
+    version, _, encoding = layout.partition("-")
+    return int(version.removeprefix("v")), encoding or "utf-8"
+
+
+def roster_csv(rows: Iterable[ExportRow], encoding: str = "utf-8", version: int = 3) -> bytes:
     """The bank's CSV: UTF-8 with BOM, or GBK for banks' tools that expect it. The account
     is written after a tab, so that Excel keeps a 19-digit number as text (not 6.22E+18
-    with its last digits zeroed); bank parsers strip the whitespace (so does ours)."""
+    with its last digits zeroed); bank parsers strip the whitespace (so does ours).
+    `version` 2: the layout before the masked ID column (its exports regenerate)."""
+    masked_id = version >= 3
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(EXPORT_HEADER_V2)
-    for c in _export_cells(rows):
+    w.writerow(EXPORT_HEADER_V3 if masked_id else EXPORT_HEADER_V2)
+    for c in _export_cells(rows, masked_id):
         w.writerow([c[0], c[1], c[2], "\t" + c[3], str(c[4]), *c[5:]])
     text = buf.getvalue()
     try:
@@ -111,18 +124,23 @@ def _deterministic(workbook: Workbook, when: datetime) -> bytes:
     return out.getvalue()
 
 
-def roster_xlsx(rows: Iterable[ExportRow], title: str, when: datetime) -> bytes:
+def roster_xlsx(rows: Iterable[ExportRow], title: str, when: datetime,
+                version: int = 3) -> bytes:
     """花名册 as clerks and banks read it: a title, the header, one row per payment with the
     account a text cell (format "@": Excel never turns it into a rounded number), the
-    amount a number to the fen, and a 合计 row with the count and the total."""
+    amount a number to the fen, the masked resident ID, and a 合计 row with the count and
+    the total. `version` 2: the layout before the masked ID column (its exports
+    regenerate)."""
+    masked_id = version >= 3
+    widths = (6, 40, 12, 24, 12, 16, 10, *((22,) if masked_id else ()))
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("发放花名册")
-    for col, width in zip("ABCDEFG", (6, 40, 12, 24, 12, 16, 10), strict=True):
+    for col, width in zip("ABCDEFGH", widths, strict=False):
         ws.column_dimensions[col].width = width
     ws.append([title])
-    ws.append(list(EXPORT_HEADER_V2))
+    ws.append(list(EXPORT_HEADER_V3 if masked_id else EXPORT_HEADER_V2))
     count, total = 0, Decimal("0.00")
-    for cells in _export_cells(rows):
+    for cells in _export_cells(rows, masked_id):
         account = WriteOnlyCell(ws, value=cells[3])
         account.number_format = "@"
         amount = WriteOnlyCell(ws, value=cells[4])
@@ -131,7 +149,7 @@ def roster_xlsx(rows: Iterable[ExportRow], title: str, when: datetime) -> bytes:
         count, total = count + 1, total + cells[4]
     sum_cell = WriteOnlyCell(ws, value=total)
     sum_cell.number_format = "0.00"
-    ws.append(["合计", f"共 {count} 笔", "", "", sum_cell, "", ""])
+    ws.append(["合计", f"共 {count} 笔", "", "", sum_cell, "", "", *([""] if masked_id else [])])
     return _deterministic(wb, when)
 
 

@@ -1,0 +1,2 @@
+"""Disbursement's routes, one module per business area; services.disbursement.api lists
+them."""

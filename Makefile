@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The hashed lock (requirements/lock.sh): CI and `make test` install exactly these versions.
 LOCK   := requirements/dev.txt
 
-.PHONY: up test demo lint lock bench clean
+.PHONY: up test test-fast demo lint lock bench clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The fast tier: domain and application layer on SQLite, no NATS, PostgreSQL, browser or
+# subprocess (the `fast` marker), in seconds; `make test` still runs everything.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "fast and not nats and not postgres and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

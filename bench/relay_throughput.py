@@ -51,10 +51,11 @@ if str(REPO) not in sys.path:
 import nats  # noqa: E402
 
 from deploy.local import nats_binary  # noqa: E402
-from services.intake.api import FilingContent, SubmitApplication, plain  # noqa: E402
 from services.intake.application import IntakeApplication  # noqa: E402
 from services.intake.contracts import IntakeContracts  # noqa: E402
 from services.intake.main import IntakeSettings, load_policies  # noqa: E402
+from services.intake.schemas import FilingContent, SubmitApplication, plain  # noqa: E402
+from services.intake.values import Household  # noqa: E402
 from shared.auth import Principal, Role, ensure_dev_keypair  # noqa: E402
 from shared.bus import Bus, OutboxRelay, refusal, stream_name  # noqa: E402
 from shared.contracts import Envelope, verify_chain  # noqa: E402
@@ -145,7 +146,7 @@ def write_events(app: IntakeApplication, n: int) -> float:
     t0 = time.perf_counter()
     ids = [app.submit(clerk, kind=b.kind, linshi_type=plain(b.linshi_type),
                       township=b.township, village=b.village, filed_by=b.filed_by,
-                      filing=plain(b.model_dump(include=set(FilingContent.model_fields))))
+                      filing=Household.of(plain(b.model_dump(include=set(FilingContent.model_fields)))))
            for b in bodies]
     for application_id in ids[:accepts]:
         app.accept(clerk, application_id)

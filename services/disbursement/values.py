@@ -10,9 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NotRequired, TypedDict
 
-# "Who did it" as events keep it: Actor.stored(). Commands take the typed Actor; the
-# events' own methods (and the constructors, which are events) hold this plain form.
-StoredActor = dict[str, Any]
+from shared.contracts import StoredActor
+
 # An account sealed under the county's keyring (shared.pii: kid, nonce, ciphertext, mask).
 SealedAccount = dict[str, Any]
 

@@ -21,8 +21,10 @@ from services.intake.domain import (
     missing_items,
 )
 from services.intake.projections import IntakeProjection
+from services.intake.values import Household, HouseholdChange, Member, MissingItem
 from shared.auth import Principal, Role
 from shared.clock import today_from
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication
@@ -52,7 +54,7 @@ class IntakeApplication(ServiceApplication):
     # --- filing ----------------------------------------------------------------------------
 
     def submit(self, who: Principal, *, kind: AssistanceKind, linshi_type: str | None,
-               township: str, village: str, filed_by: str, filing: dict[str, Any]) -> UUID:
+               township: str, village: str, filed_by: str, filing: Household) -> UUID:
         owner = None
         if who.role is Role.PUBLIC:
             # An online application: the filer owns it and may follow it, in any township.
@@ -68,104 +70,103 @@ class IntakeApplication(ServiceApplication):
         filing = check_filing(self.county, policy, kind=kind.value, linshi_type=linshi_type,
                               township=township, village=village, filed_by=filed_by,
                               filing=filing, on=on, names=self.policies.name_rule(on))
-        self._fingerprint(filing)
+        filing = filing.fingerprinted(self.keyring.fingerprint)
         with self.unit_of_work() as s:
             # The public learns nothing about strangers: a duplicate is the township's to see.
-            flagged = self._refuse_duplicates(s, kind.value, filing["members"], "members",
-                                              quiet=who.role is Role.PUBLIC)
+            flagged = self._refuse_duplicates(s, kind.value, _fingerprints(filing.members),
+                                              "members", quiet=who.role is Role.PUBLIC)
             application = Application(
                 kind=kind.value, linshi_type=linshi_type, township=township, village=village,
                 urban=self.county.village(village)[1].urban, filed_by=filed_by, owner=owner,
-                household_id=self._household_id(filing), filing=filing, filed_on=on,
-                policy_version=policy.version, actor=who.actor(),
+                household_id=self._household_id(filing), filing=filing.to_stored(), filed_on=on,
+                policy_version=policy.version, actor=who.as_actor().stored(),
                 **({"already_members": flagged} if flagged else {}))
             self.save(application)
         return application.id
 
     def resubmit(self, who: Principal, application_id: UUID,
-                 filing: dict[str, Any]) -> Application:
+                 filing: Household) -> Application:
         with self._changing(who, application_id, filer=True) as a:
             on = self.today()
             policy = self.policies.in_force(on)
             filing = check_filing(self.county, policy, kind=a.kind, linshi_type=a.linshi_type,
                                   township=a.township, village=a.village, filed_by=a.filed_by,
                                   filing=filing, on=on, names=self.policies.name_rule(on))
-            self._fingerprint(filing)
+            filing = filing.fingerprinted(self.keyring.fingerprint)
             with self.unit_of_work() as s:
-                flagged = self._refuse_duplicates(s, a.kind, filing["members"], "members",
-                                                  a.id, quiet=who.role is Role.PUBLIC)
-            a.resubmit(filing, self._household_id(filing), policy.version, on, who.actor(),
+                flagged = self._refuse_duplicates(s, a.kind, _fingerprints(filing.members),
+                                                  "members", a.id, quiet=who.role is Role.PUBLIC)
+            a.resubmit(filing, self._household_id(filing), policy.version, on, who.as_actor(),
                        already_members=flagged)
         return a
 
     # --- the township's decisions on acceptance ---------------------------------------------
 
-    def missing(self, a: Application) -> list[dict[str, str]]:
+    def missing(self, a: Application) -> list[MissingItem]:
         """What the filing lacks against the checklist it was filed under."""
         return missing_items(self.policies.version(a.policy_version), a.kind, a.linshi_type,
-                             a.filed_by, a.filing, self.today())
+                             a.filed_by, a.as_filed, self.today())
 
     def accept(self, who: Principal, application_id: UUID) -> Application:
         with self._changing(who, application_id) as a:
             # A duplicate a public filing was not told about is refused here, to the township.
             with self.read_session() as s:
-                self._refuse_duplicates(s, a.kind, a.members, "members", a.id)
+                self._refuse_duplicates(s, a.kind, _fingerprints(a.members), "members", a.id)
             policy = self.policies.version(a.policy_version)
             a.accept(self.today(), self.missing(a), policy.may_follow(a.kind, a.linshi_type),
-                     who.actor())
+                     who.as_actor())
         return a
 
     def return_for_completion(self, who: Principal, application_id: UUID, items: list[str],
                               note: str | None) -> Application:
         with self._changing(who, application_id) as a:
-            missing = self.missing(a) + [{"code": "clerk", "description": i} for i in items]
-            a.return_for_completion(missing, note, self.today(), who.actor())
+            missing = self.missing(a) + [MissingItem(code="clerk", description=i) for i in items]
+            a.return_for_completion(missing, note, self.today(), who.as_actor())
         return a
 
     def decline(self, who: Principal, application_id: UUID, reason: str) -> Application:
         with self._changing(who, application_id) as a:
-            a.decline(reason, self.today(), who.actor())
+            a.decline(reason, self.today(), who.as_actor())
         return a
 
     def withdraw(self, who: Principal, application_id: UUID, reason: str) -> Application:
         with self._changing(who, application_id, filer=True) as a:
-            a.withdraw(reason, self.today(), who.actor())
+            a.withdraw(reason, self.today(), who.as_actor())
         return a
 
     def report_change(self, who: Principal, application_id: UUID,
-                      change: dict[str, Any]) -> UUID:
+                      change: HouseholdChange) -> UUID:
         with self._changing(who, application_id, filer=True) as a:
             on = self.today()
             change = check_change(self.policies.in_force(on), change, on,
                                   names=self.policies.name_rule(on))
-            self._fingerprint(change, groups=("members_joined", "members_left"))
-            for item in change.get("incomes", []):
-                item["member_fingerprint"] = self.keyring.fingerprint(item.pop("resident_id"))
+            change = change.fingerprinted(self.keyring.fingerprint)
             with self.unit_of_work() as s:
                 # As for a filing: the public learns nothing; the township sees the flag.
-                flagged = self._refuse_duplicates(s, a.kind, change.get("members_joined", []),
+                flagged = self._refuse_duplicates(s, a.kind,
+                                                  _fingerprints(change.members_joined),
                                                   "members_joined", a.id,
                                                   quiet=who.role is Role.PUBLIC)
-            change_id = a.report_change(change, on, who.actor(), already_members=flagged)
+            change_id = a.report_change(change, on, who.as_actor(), already_members=flagged)
         return change_id
 
     # --- facts from review (reactions.py) ---------------------------------------------------
 
     def record_confirmation(self, application_id: UUID, case_id: UUID, decided_on: date,
-                            actor: dict[str, Any]) -> None:
+                            actor: Actor) -> None:
         a: Application = self.get(application_id, "application")
         one_off = self.policies.version(a.policy_version).one_off_kinds
         if a.record_confirmation(case_id, decided_on, AssistanceKind(a.kind) in one_off, actor):
             self.save(a)
 
     def record_rejection(self, application_id: UUID, case_id: UUID, decided_on: date,
-                         reasons: list[str], actor: dict[str, Any]) -> None:
+                         reasons: list[str], actor: Actor) -> None:
         a: Application = self.get(application_id, "application")
         if a.record_rejection(case_id, decided_on, reasons, actor):
             self.save(a)
 
     def record_termination(self, case_id: UUID, effective_month: str, reasons: list[str],
-                           actor: dict[str, Any]) -> None:
+                           actor: Actor) -> None:
         t = self.views.applications
         with self.unit_of_work() as s:
             row = s.execute(select(t.c.application_id).where(
@@ -198,7 +199,7 @@ class IntakeApplication(ServiceApplication):
                                     "say why the unmasked data is needed", field="reason")
             self.save(Disclosure(application_id=a.id, township=a.township, village=a.village,
                                  fields=sensitive_fields(a), reason=reason.strip(),
-                                 actor=who.actor()))
+                                 actor=who.as_actor().stored()))
         return a
 
     def disclosures(self, who: Principal, application_id: UUID) -> list[dict[str, Any]]:
@@ -263,35 +264,27 @@ class IntakeApplication(ServiceApplication):
             return
         who.check_jurisdiction(a.township, a.village)
 
-    def _fingerprint(self, data: dict[str, Any],
-                     groups: tuple[str, ...] = ("members", "legal_supporters")) -> None:
-        # Keyed hashes, so de-duplication never compares or stores plaintext ID numbers.
-        for group in groups:
-            for person in data.get(group, []):
-                person["fingerprint"] = self.keyring.fingerprint(person["resident_id"])
+    @staticmethod
+    def _household_id(filing: Household) -> str:
+        return f"hh-{_fingerprints([filing.applicant])[0][:32]}"
 
-    def _household_id(self, filing: dict[str, Any]) -> str:
-        applicant = next(m for m in filing["members"] if m["relation"] == "self")
-        return f"hh-{applicant['fingerprint'][:32]}"
-
-    def _refuse_duplicates(self, s: Session, kind: str, people: list[dict[str, Any]],
+    def _refuse_duplicates(self, s: Session, kind: str, people: list[str],
                            group: str, own: UUID | None = None,
                            quiet: bool = False) -> list[str]:
-        """No person in two open applications or active cases of the same kind. `quiet`
-        (a public filer): the fields naming such a person are returned, not refused."""
+        """No person (by fingerprint, in the order listed under `group`) in two open
+        applications or active cases of the same kind. `quiet` (a public filer): the
+        fields naming such a person are returned, not refused."""
         if not people:
             return []
         t = self.views.memberships
-        q = select(t.c.fingerprint).where(
-            t.c.kind == kind, t.c.fingerprint.in_([p["fingerprint"] for p in people]))
+        q = select(t.c.fingerprint).where(t.c.kind == kind, t.c.fingerprint.in_(people))
         if own is not None:
             q = q.where(t.c.application_id != str(own))
         taken = set(s.execute(q).scalars())
         if quiet:
-            return [f"{group}[{i}].resident_id" for i, p in enumerate(people)
-                    if p["fingerprint"] in taken]
+            return [f"{group}[{i}].resident_id" for i, p in enumerate(people) if p in taken]
         for i, p in enumerate(people):
-            if p["fingerprint"] in taken:
+            if p in taken:
                 raise RuleViolation(
                     "intake.already_member",
                     "this person is already a member of another open application or active "
@@ -302,10 +295,19 @@ class IntakeApplication(ServiceApplication):
 def sensitive_fields(a: Application) -> list[str]:
     """Which kinds of sensitive value an unmasked view of `a` reveals."""
     fields = ["members.resident_id"]
-    if any(m.get("phone") for m in a.household):
+    if any(m.phone for m in a.household):
         fields.append("members.phone")
-    if a.filing.get("legal_supporters"):
+    filed = a.as_filed
+    if filed.legal_supporters:
         fields.append("legal_supporters.resident_id")
-    if a.filing.get("bank_account"):
+    if filed.bank_account is not None:
         fields.append("bank_account.account")
     return fields
+
+
+def _fingerprints(people: list[Member]) -> list[str]:
+    # Keyed hashes, so de-duplication never compares or stores plaintext ID numbers.
+    found = [p.fingerprint for p in people]
+    if None in found:
+        raise ValueError("fingerprint the household before comparing it")
+    return [f for f in found if f is not None]

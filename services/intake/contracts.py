@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.intake.domain import Application, Disclosure
+from services.intake.values import Asset, Member
 from shared.bus import Outgoing
 from shared.contracts.envelope import event_id_for
 from shared.contracts.intake import (
@@ -94,17 +95,17 @@ class IntakeContracts:
                                         case_id=a.case_id)
         if isinstance(event, Application.ChangeReported):
             change = event.change
+            joined = [Member.of(m) for m in change.get("members_joined", [])]
             details = ChangeDetails(
                 description=change["description"],
-                members_joined=[self._member(m, context)
-                                for m in change.get("members_joined", [])],
+                members_joined=[self._member(m, context) for m in joined],
                 members_left=[MemberLeft(fingerprint=m["fingerprint"], reason=m["reason"])
                               for m in change.get("members_left", [])],
                 incomes=[IncomeItem(member_fingerprint=i["member_fingerprint"], kind=i["kind"],
                                     amount=i["amount"], months=i["months"])
                          for i in change.get("incomes", [])]
-                + _incomes(change.get("members_joined", [])),
-                assets=[_asset(x) for x in change.get("assets", [])],
+                + _incomes(joined),
+                assets=[_asset(Asset.of(x)) for x in change.get("assets", [])],
                 already_members=list(getattr(event, "already_members", None) or []))
             return ChangeReported.sealing(
                 details, self.keyring, context, **where, change_id=event.change_id,
@@ -114,44 +115,42 @@ class IntakeContracts:
 
     def _accepted(self, event: Any, a: Application, context: str,
                   where: dict[str, Any]) -> ApplicationAccepted:
-        f = a.filing
-        bank = f.get("bank_account")
-        entrustment = f.get("entrustment")
+        f = a.as_filed
+        bank, entrustment = f.bank_account, f.entrustment
         details = HouseholdDetails(
-            applicant_name=a.applicant["name"],
-            members=[self._member(m, context) for m in a.members],
-            incomes=_incomes(a.members), assets=[_asset(x) for x in f.get("assets", [])],
+            applicant_name=a.applicant.name,
+            members=[self._member(m, context) for m in f.members],
+            incomes=_incomes(f.members), assets=[_asset(x) for x in f.assets],
             bank_account=BankAccountRef(
-                bank=bank["bank"], holder_name=bank["holder_name"],
-                account=self._seal(bank["account"], mask_bank_account(bank["account"]),
+                bank=bank.bank, holder_name=bank.holder_name,
+                account=self._seal(bank.account, mask_bank_account(bank.account),
                                    "bank_account.account", context)) if bank else None,
-            entrustment=EntrustmentRef(**entrustment) if entrustment else None,
+            entrustment=EntrustmentRef(**entrustment.to_stored()) if entrustment else None,
             legal_supporters=[SupporterRef(
-                name=s["name"], relation=s["relation"], fingerprint=s["fingerprint"],
-                resident_id=self._seal(s["resident_id"], mask_resident_id(s["resident_id"]),
+                name=s.name, relation=s.relation, fingerprint=s.fingerprint,
+                resident_id=self._seal(s.resident_id, mask_resident_id(s.resident_id),
                                        "legal_supporter.resident_id", context))
-                for s in f.get("legal_supporters", [])],
-            close_relatives=[CloseRelativeRef(**c) for c in f.get("close_relatives", [])])
+                for s in f.legal_supporters],
+            close_relatives=[CloseRelativeRef(**c.to_stored()) for c in f.close_relatives])
         return ApplicationAccepted.sealing(
-            details, self.keyring, mask_name(a.applicant["name"]), context,
+            details, self.keyring, mask_name(a.applicant.name), context,
             **where, accepted_on=event.accepted_on,
             close_relative_declared=a.close_relative_declared,
             household_id=a.household_id, linshi_type=a.linshi_type, urban=a.urban,
-            single_person=bool(f.get("single_person")), filed_on=a.filed_on,
-            filed_by=a.filed_by, residence_basis=f.get("residence_basis"),
-            materials=f.get("materials", []),
+            single_person=f.single_person, filed_on=a.filed_on,
+            filed_by=a.filed_by, residence_basis=f.residence_basis, materials=f.materials,
             materials_outstanding=[MissingItem(**m) for m in event.outstanding],
             policy_version=a.policy_version)
 
-    def _member(self, m: dict[str, Any], context: str) -> MemberRef:
-        rid, phone = m["resident_id"], m.get("phone")
+    def _member(self, m: Member, context: str) -> MemberRef:
+        rid, phone = m.resident_id, m.phone
         return MemberRef(
-            name=m["name"], relation=m["relation"], birth_date=m["birth_date"],
+            name=m.name, relation=m.relation, birth_date=m.birth_date,
             resident_id=self._seal(rid, mask_resident_id(rid), MEMBER_ID_PURPOSE, context),
-            fingerprint=m["fingerprint"],
-            disability=Disability(**m["disability"]) if m.get("disability") else None,
-            serious_illness=m.get("serious_illness", False),
-            work_capacity=m.get("work_capacity", "full"), student=m.get("student", False),
+            fingerprint=m.fingerprint,
+            disability=Disability(**m.disability.to_stored()) if m.disability else None,
+            serious_illness=m.serious_illness, work_capacity=m.work_capacity,
+            student=m.student,
             phone=self._seal(phone, mask_phone(phone), "member.phone", context)
             if phone else None,
         )
@@ -160,10 +159,10 @@ class IntakeContracts:
         return self.keyring.seal(value, mask, purpose, nonce_context=context)
 
 
-def _incomes(members: list[dict[str, Any]]) -> list[IncomeItem]:
-    return [IncomeItem(member_fingerprint=m["fingerprint"], kind=i["kind"], amount=i["amount"],
-                       months=i["months"]) for m in members for i in m.get("incomes", [])]
+def _incomes(members: list[Member]) -> list[IncomeItem]:
+    return [IncomeItem(member_fingerprint=m.fingerprint, kind=i.kind, amount=i.amount,
+                       months=i.months) for m in members for i in m.incomes]
 
 
-def _asset(x: dict[str, Any]) -> AssetItem:
-    return AssetItem(kind=x["kind"], value=x["value"], exempt=x.get("exempt", False))
+def _asset(x: Asset) -> AssetItem:
+    return AssetItem(kind=x.kind, value=x.value, exempt=x.exempt)

@@ -19,6 +19,15 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.intake.values import (
+    Asset,
+    Household,
+    HouseholdChange,
+    Member,
+    MissingItem,
+    Supporter,
+)
+from shared.contracts import Actor, StoredActor
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
 from shared.pii import InvalidResidentId, age_on, validate_resident_id
@@ -41,6 +50,7 @@ OPEN = frozenset({Status.SUBMITTED, Status.RETURNED, Status.ACCEPTED})
 WITHDRAWABLE = OPEN  # "at any time before confirmation"
 
 AGENTS = frozenset({"village_committee", "entrusted_person"})
+
 
 
 # --- policy (data the county may change; see shared/data/policy/intake.yaml) -------------
@@ -72,18 +82,18 @@ class TekunCapacity(_Policy):
     severe_disability_grades: frozenset[int]
     severe_disability_grades_by_kind: dict[str, frozenset[int]] = {}
 
-    def has_no_capacity(self, member: dict[str, Any], on: date) -> bool:
-        age = age_on(member["birth_date"], on)
+    def has_no_capacity(self, member: Member, on: date) -> bool:
+        age = age_on(member.birth_date, on)
         if age >= self.elderly_age or age < self.minor_age:
             return True
-        if member.get("student") and age < self.student_minor_age:
+        if member.student and age < self.student_minor_age:
             return True
-        disability = member.get("disability")
+        disability = member.disability
         if not disability:
             return False
-        grades = self.severe_disability_grades_by_kind.get(disability["kind"],
+        grades = self.severe_disability_grades_by_kind.get(disability.kind,
                                                            self.severe_disability_grades)
-        return disability["grade"] in grades
+        return disability.grade in grades
 
 
 class SinglePerson(_Policy):
@@ -184,7 +194,7 @@ _NAME_FIELDS = {
 _SINGLE_NAME_FIELDS = {"bank_account": ("holder_name",), "entrustment": ("agent_name",)}
 
 
-def check_names(rule: NameRule, data: dict[str, Any]) -> None:
+def _check_names(rule: NameRule, data: dict[str, Any]) -> None:
     """Apply the name rule to every personal name in a filing or change, in place (NFC)."""
     for group, keys in _NAME_FIELDS.items():
         for i, item in enumerate(data.get(group) or []):
@@ -260,8 +270,8 @@ def _person_id(value: str, on: date, field: str) -> Any:
         raise RuleViolation(f"intake.{e.rule}", e.message, field=field) from None
 
 
-def check_people(members: list[dict[str, Any]], supporters: list[dict[str, Any]],
-                 on: date) -> None:
+def _check_people(members: list[dict[str, Any]], supporters: list[dict[str, Any]],
+                  on: date) -> None:
     """ID checksum and birth dates; nobody listed twice. Normalises the ID numbers."""
     if not members:
         raise RuleViolation("intake.no_members", "name at least the applicant", field="members")
@@ -286,22 +296,22 @@ def check_people(members: list[dict[str, Any]], supporters: list[dict[str, Any]]
         seen.add(rid.number)
 
 
-def check_amounts(policy: IntakePolicy, members: list[dict[str, Any]],
-                  assets: list[dict[str, Any]], group: str = "members") -> None:
+def check_amounts(policy: IntakePolicy, members: list[Member], assets: list[Asset],
+                  group: str = "members") -> None:
     for i, m in enumerate(members):
-        for j, item in enumerate(m.get("incomes", [])):
-            check_income(policy, item, f"{group}[{i}].incomes[{j}]")
+        for j, item in enumerate(m.incomes):
+            check_income(policy, item.amount, item.months, f"{group}[{i}].incomes[{j}]")
     for k, a in enumerate(assets):
-        _check_amount(a["value"], policy.absurd_asset_value_yuan, f"assets[{k}].value")
+        _check_amount(a.value, policy.absurd_asset_value_yuan, f"assets[{k}].value")
 
 
-def check_income(policy: IntakePolicy, item: dict[str, Any], field: str) -> None:
-    if not 1 <= item["months"] <= policy.max_income_period_months:
+def check_income(policy: IntakePolicy, amount: Decimal, months: int, field: str) -> None:
+    """`amount` yuan over `months`: a plausible period, a plausible sum."""
+    if not 1 <= months <= policy.max_income_period_months:
         raise RuleViolation("intake.income_period",
                             f"the period must be 1 to {policy.max_income_period_months} months",
                             field=f"{field}.months")
-    _check_amount(item["amount"], policy.absurd_monthly_income_yuan * item["months"],
-                  f"{field}.amount")
+    _check_amount(amount, policy.absurd_monthly_income_yuan * months, f"{field}.amount")
 
 
 def _check_amount(amount: Decimal, absurd: Decimal, field: str) -> None:
@@ -314,31 +324,32 @@ def _check_amount(amount: Decimal, absurd: Decimal, field: str) -> None:
 
 
 def check_filing(county: County, policy: IntakePolicy, *, kind: str, linshi_type: str | None,
-                 township: str, village: str, filed_by: str, filing: dict[str, Any],
-                 on: date, names: NameRule | None = None) -> dict[str, Any]:
-    """Every filing rule that needs no other case. Returns the filing with IDs (and, under
-    `names`, personal names) normalised."""
-    filing = _copy(filing)
+                 township: str, village: str, filed_by: str, filing: Household,
+                 on: date, names: NameRule | None = None) -> Household:
+    """Every filing rule that needs no other case. Returns the household with IDs (and,
+    under `names`, personal names) normalised, and its materials listed once, sorted."""
+    data = filing.to_stored()  # a copy: names and ID numbers are normalised in it
     if names is not None:
-        check_names(names, filing)
+        _check_names(names, data)
     check_place(county, township, village)
     if (kind == AssistanceKind.LINSHI) != (linshi_type is not None):
         raise RuleViolation("intake.linshi_type",
                             "临时救助 names its type (emergency or expenditure); other kinds do "
                             "not", field="linshi_type")
-    if (kind == AssistanceKind.LINSHI) != (filing.get("residence_basis") is not None):
+    if (kind == AssistanceKind.LINSHI) != (filing.residence_basis is not None):
         raise RuleViolation("intake.residence_basis",
                             "临时救助 states whether the household holds 户籍 or a 居住证 in the "
                             "township; other kinds apply where their 户籍 is",
                             field="residence_basis")
-    members, supporters = filing["members"], filing.get("legal_supporters", [])
-    if supporters and kind != AssistanceKind.TEKUN:
+    if filing.legal_supporters and kind != AssistanceKind.TEKUN:
         raise RuleViolation("intake.legal_supporters_kind",
                             "legal supporters are named for 特困 only", field="legal_supporters")
-    check_people(members, supporters, on)
+    _check_people(data["members"], data["legal_supporters"], on)
+    household = Household.of(data)
+    members, supporters = household.members, household.legal_supporters
     if not policy.may_follow(kind, linshi_type):
         check_signatures(policy, kind, members, supporters, on)
-    applicant_index = next(i for i, m in enumerate(members) if m["relation"] == "self")
+    applicant_index = next(i for i, m in enumerate(members) if m.is_applicant)
     applicant = members[applicant_index]
     if kind == AssistanceKind.TEKUN and not policy.tekun_capacity.has_no_capacity(applicant, on):
         t = policy.tekun_capacity
@@ -347,20 +358,20 @@ def check_filing(county: County, policy: IntakePolicy, *, kind: str, linshi_type
             f"特困 support is for those without capacity to work: aged {t.elderly_age} or over, "
             f"under {t.minor_age} (under {t.student_minor_age} while a student), or severely "
             "disabled", field=f"members[{applicant_index}]")
-    if filing.get("single_person"):
+    if household.single_person:
         sp = policy.single_person
         if AssistanceKind(kind) not in sp.kinds:
             raise RuleViolation("intake.single_person_kind",
                                 "单人保 applies only to " + ", ".join(sorted(sp.kinds)),
                                 field="single_person")
-        disability = applicant.get("disability")
-        severe = bool(disability) and disability["grade"] in sp.severe_disability_grades
-        if not (severe or applicant.get("serious_illness")):
+        disability = applicant.disability
+        severe = disability is not None and disability.grade in sp.severe_disability_grades
+        if not (severe or applicant.serious_illness):
             raise RuleViolation("intake.single_person_eligibility",
                                 "单人保 is for a severely disabled or seriously ill applicant",
                                 field="single_person")
-    check_amounts(policy, members, filing.get("assets", []))
-    entrustment = filing.get("entrustment")
+    check_amounts(policy, members, household.assets)
+    entrustment = household.entrustment
     if filed_by in AGENTS and entrustment is None:
         raise RuleViolation("intake.entrustment_missing",
                             "a filing on the household's behalf records the entrustment (委托)",
@@ -369,25 +380,24 @@ def check_filing(county: County, policy: IntakePolicy, *, kind: str, linshi_type
         raise RuleViolation("intake.entrustment_unexpected",
                             "an applicant filing in person has no entrustment",
                             field="entrustment")
-    if entrustment is not None and entrustment["entrusted_on"] > on:
+    if entrustment is not None and entrustment.entrusted_on > on:
         raise RuleViolation("intake.entrustment_date", "the entrustment is dated in the future",
                             field="entrustment.entrusted_on")
-    if bool(filing.get("close_relative_declared")) != bool(filing.get("close_relatives")):
+    if household.close_relative_declared != bool(household.close_relatives):
         raise RuleViolation("intake.close_relative_details",
                             "a close-relative declaration names each relative, and names are "
                             "given only with the declaration", field="close_relatives")
     known = {r.code for r in policy.checklist(kind)}
-    for i, code in enumerate(filing.get("materials", [])):
+    for i, code in enumerate(household.materials):
         if code not in known:
             raise RuleViolation("intake.unknown_material",
                                 f"{code!r} is not on the {kind} checklist",
                                 field=f"materials[{i}]")
-    filing["materials"] = sorted(set(filing.get("materials", [])))
-    return filing
+    return household.model_copy(update={"materials": sorted(set(household.materials))})
 
 
-def check_signatures(policy: IntakePolicy, kind: str, members: list[dict[str, Any]],
-                     supporters: list[dict[str, Any]], on: date) -> None:
+def check_signatures(policy: IntakePolicy, kind: str, members: list[Member],
+                     supporters: list[Supporter], on: date) -> None:
     """The authorization for economic verification: every adult member signs; for 特困 the
     legal supporters sign too."""
     lacking = unsigned(policy, kind, members, supporters, on)
@@ -397,63 +407,62 @@ def check_signatures(policy: IntakePolicy, kind: str, members: list[dict[str, An
                             "signature(s); the first is named", field=lacking[0][0])
 
 
-def unsigned(policy: IntakePolicy, kind: str, members: list[dict[str, Any]],
-             supporters: list[dict[str, Any]], on: date) -> list[tuple[str, str]]:
+def unsigned(policy: IntakePolicy, kind: str, members: list[Member],
+             supporters: list[Supporter], on: date) -> list[tuple[str, str]]:
     """(field, name) of every signature the authorization still lacks."""
-    out = [(f"members[{i}].authorization_signed", m["name"]) for i, m in enumerate(members)
-           if age_on(m["birth_date"], on) >= policy.adult_age and not m["authorization_signed"]]
+    out = [(f"members[{i}].authorization_signed", m.name) for i, m in enumerate(members)
+           if age_on(m.birth_date, on) >= policy.adult_age and not m.authorization_signed]
     if kind == AssistanceKind.TEKUN:
-        out += [(f"legal_supporters[{i}].authorization_signed", s["name"])
-                for i, s in enumerate(supporters) if not s["authorization_signed"]]
+        out += [(f"legal_supporters[{i}].authorization_signed", s.name)
+                for i, s in enumerate(supporters) if not s.authorization_signed]
     return out
 
 
-def conditions(policy: IntakePolicy, filed_by: str, filing: dict[str, Any],
+def conditions(policy: IntakePolicy, filed_by: str, filing: Household,
                on: date) -> set[str]:
-    members = filing["members"]
+    """Which of the checklist's conditions (`when`) the household meets."""
+    members = filing.members
     held = {"always"}
     if filed_by in AGENTS:
         held.add("entrusted")
-    if any(m.get("incomes") for m in members):
+    if any(m.incomes for m in members):
         held.add("has_income")
-    if any(m.get("disability") for m in members):
+    if any(m.disability for m in members):
         held.add("any_disability")
-    if any(m.get("serious_illness") for m in members):
+    if any(m.serious_illness for m in members):
         held.add("any_serious_illness")
-    if any(m.get("student") and age_on(m["birth_date"], on) >= policy.adult_age
-           for m in members):
+    if any(m.student and age_on(m.birth_date, on) >= policy.adult_age for m in members):
         held.add("any_adult_student")
-    if filing.get("legal_supporters"):
+    if filing.legal_supporters:
         held.add("has_legal_supporters")
-    basis = filing.get("residence_basis")
+    basis = filing.residence_basis
     held.add("residence_permit_basis" if basis == "residence_permit" else "hukou_basis")
-    if filing.get("single_person"):
+    if filing.single_person:
         held.add("single_person")
     return held
 
 
 def missing_items(policy: IntakePolicy, kind: str, linshi_type: str | None, filed_by: str,
-                  filing: dict[str, Any], on: date) -> list[dict[str, str]]:
+                  filing: Household, on: date) -> list[MissingItem]:
     """Everything the filing still lacks against the checklist, all at once (一次性告知)."""
     held = conditions(policy, filed_by, filing, on)
-    provided = set(filing.get("materials", []))
-    out = [{"code": r.code, "description": r.name} for r in policy.checklist(kind)
+    provided = set(filing.materials)
+    out = [MissingItem(code=r.code, description=r.name) for r in policy.checklist(kind)
            if r.when in held and not r.held_by_government and r.code not in provided]
-    if AssistanceKind(kind) in policy.cash_kinds and not filing.get("bank_account"):
-        out.append({"code": "bank_account", "description": "收款银行账户 (bank account)"})
-    for field, name in unsigned(policy, kind, filing["members"],
-                                filing.get("legal_supporters", []), on):
-        out.append({"code": f"signature:{field}", "description": f"{name}: 授权书签字"})
+    if AssistanceKind(kind) in policy.cash_kinds and filing.bank_account is None:
+        out.append(MissingItem(code="bank_account", description="收款银行账户 (bank account)"))
+    for field, name in unsigned(policy, kind, filing.members, filing.legal_supporters, on):
+        out.append(MissingItem(code=f"signature:{field}", description=f"{name}: 授权书签字"))
     return out
 
 
-def check_change(policy: IntakePolicy, change: dict[str, Any], on: date,
-                 names: NameRule | None = None) -> dict[str, Any]:
+def check_change(policy: IntakePolicy, reported: HouseholdChange, on: date,
+                 names: NameRule | None = None) -> HouseholdChange:
     """A reported change names what changed; its people pass the same ID (and name) rules as
-    a filing. Returns the change with ID numbers normalised."""
-    change = _copy(change)
+    a filing. Returns the change with ID numbers (and names) normalised."""
+    change = reported.to_stored()  # a copy: names and ID numbers are normalised in it
     if names is not None:
-        check_names(names, change)
+        _check_names(names, change)
     parts = {"members": change.get("members_joined", []) + change.get("members_left", []),
              "income": change.get("incomes", []), "assets": change.get("assets", [])}
     if not parts[change["subject"]]:
@@ -481,20 +490,11 @@ def check_change(policy: IntakePolicy, change: dict[str, Any], on: date,
                     raise RuleViolation("intake.member_listed_twice",
                                         "the same person is listed twice", field=field)
                 seen.add(rid.number)
-    check_amounts(policy, change.get("members_joined", []), change.get("assets", []),
-                  group="members_joined")
-    for i, item in enumerate(change.get("incomes", [])):
-        check_income(policy, item, f"incomes[{i}]")
-    return change
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of plain data, so a rule never edits the caller's dicts."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+    checked = HouseholdChange.of(change)
+    check_amounts(policy, checked.members_joined, checked.assets, group="members_joined")
+    for i, item in enumerate(checked.incomes):
+        check_income(policy, item.amount, item.months, f"incomes[{i}]")
+    return checked
 
 
 # --- aggregates ------------------------------------------------------------------------------
@@ -517,7 +517,7 @@ class Application(Aggregate):
     def __init__(self, kind: str, linshi_type: str | None, township: str, village: str,
                  urban: bool, filed_by: str, owner: str | None, household_id: str,
                  filing: dict[str, Any], filed_on: date, policy_version: int,
-                 actor: dict[str, Any], already_members: list[str] | None = None) -> None:
+                 actor: StoredActor, already_members: list[str] | None = None) -> None:
         self.kind = kind
         self.linshi_type = linshi_type
         self.township = township
@@ -540,7 +540,8 @@ class Application(Aggregate):
         self.decided_on: date | None = None
         self.decision_reasons: list[str] = []
         self.changes: list[dict[str, Any]] = []
-        self.household: list[dict[str, Any]] = list(filing["members"])
+        # The members as they stand after reported changes, in the stored form.
+        self._household: list[dict[str, Any]] = list(filing["members"])
         # A public filing naming someone already in an open application or active case of
         # the kind: accepted without saying so (no membership oracle), flagged for the
         # township, whose acceptance re-checks and refuses it (intake.already_member).
@@ -549,24 +550,35 @@ class Application(Aggregate):
     # --- reading ---------------------------------------------------------------------------
 
     @property
-    def members(self) -> list[dict[str, Any]]:
-        return list(self.filing["members"])
+    def as_filed(self) -> Household:
+        """The household as filed (or as last resubmitted)."""
+        return Household.of(self.filing)
 
     @property
-    def applicant(self) -> dict[str, Any]:
-        return next(m for m in self.filing["members"] if m["relation"] == "self")
+    def members(self) -> list[Member]:
+        """The members as filed."""
+        return [Member.of(m) for m in self.filing["members"]]
+
+    @property
+    def applicant(self) -> Member:
+        return next(m for m in self.members if m.is_applicant)
+
+    @property
+    def household(self) -> list[Member]:
+        """The members as they stand now, after reported changes."""
+        return [Member.of(m) for m in self._household]
 
     @property
     def close_relative_declared(self) -> bool:
         return bool(self.filing.get("close_relative_declared"))
 
-    def holds(self, fingerprint: str) -> bool:
-        return any(m["fingerprint"] == fingerprint for m in self.household)
+    def holds(self, fingerprint: str | None) -> bool:
+        return any(m["fingerprint"] == fingerprint for m in self._household)
 
     # --- the filer and the township --------------------------------------------------------
 
-    def return_for_completion(self, missing: list[dict[str, str]], note: str | None, on: date,
-                              actor: dict[str, Any]) -> None:
+    def return_for_completion(self, missing: list[MissingItem], note: str | None, on: date,
+                              actor: Actor) -> None:
         self._require(Status.SUBMITTED, "intake.return_state", "returned")
         if not missing:
             raise RuleViolation("intake.return_without_items",
@@ -574,38 +586,39 @@ class Application(Aggregate):
         if not (note or "").strip():  # the one-time notice says why, in writing
             raise RuleViolation("intake.reason_required",
                                 "write the note of the one-time notice (一次性告知)", field="note")
-        self._returned(missing=missing, note=note, returned_on=on, actor=actor)
+        self._returned(missing=[m.to_stored() for m in missing], note=note, returned_on=on,
+                       actor=actor.stored())
 
     @event("Returned")
     def _returned(self, missing: list[dict[str, str]], note: str | None, returned_on: date,
-                  actor: dict[str, Any]) -> None:
+                  actor: StoredActor) -> None:
         self.status = Status.RETURNED
         self.returns.append({"missing": missing, "note": note, "returned_on": returned_on,
                              "round": self.round})
 
-    def resubmit(self, filing: dict[str, Any], household_id: str, policy_version: int,
-                 on: date, actor: dict[str, Any], already_members: list[str] | None = None,
+    def resubmit(self, filing: Household, household_id: str, policy_version: int,
+                 on: date, actor: Actor, already_members: list[str] | None = None,
                  ) -> None:
         self._require(Status.RETURNED, "intake.resubmit_state", "resubmitted")
         flags = {"already_members": already_members} if already_members else {}
-        self._resubmitted(filing=filing, household_id=household_id,
-                          policy_version=policy_version, resubmitted_on=on, actor=actor,
+        self._resubmitted(filing=filing.to_stored(), household_id=household_id,
+                          policy_version=policy_version, resubmitted_on=on, actor=actor.stored(),
                           **flags)
 
     @event("Resubmitted")
     def _resubmitted(self, filing: dict[str, Any], household_id: str, policy_version: int,
-                     resubmitted_on: date, actor: dict[str, Any],
+                     resubmitted_on: date, actor: StoredActor,
                      already_members: list[str] | None = None) -> None:
         self.already_members = list(already_members or [])
         self.filing = filing
-        self.household = list(filing["members"])
+        self._household = list(filing["members"])
         self.household_id = household_id
         self.policy_version = policy_version
         self.status = Status.SUBMITTED
         self.round += 1
 
-    def accept(self, on: date, missing: list[dict[str, str]], may_follow: bool,
-               actor: dict[str, Any]) -> None:
+    def accept(self, on: date, missing: list[MissingItem], may_follow: bool,
+               actor: Actor) -> None:
         """受理. `missing` is what the checklist still lacks: it must be empty unless the
         kind lets materials follow (急难型), in which case it is recorded as outstanding."""
         self._require(Status.SUBMITTED, "intake.accept_state", "accepted")
@@ -613,84 +626,88 @@ class Application(Aggregate):
             raise RuleViolation(
                 "intake.incomplete",
                 "cannot accept while items are missing; return it for completion listing: "
-                + ", ".join(m["code"] for m in missing), field="materials")
-        self._accepted(accepted_on=on, outstanding=missing, actor=actor)
+                + ", ".join(m.code for m in missing), field="materials")
+        self._accepted(accepted_on=on, outstanding=[m.to_stored() for m in missing],
+                       actor=actor.stored())
 
     @event("Accepted")
     def _accepted(self, accepted_on: date, outstanding: list[dict[str, str]],
-                  actor: dict[str, Any]) -> None:
+                  actor: StoredActor) -> None:
         # The working-day time limits run from this date.
         self.status = Status.ACCEPTED
         self.accepted_on = accepted_on
         self.outstanding = outstanding
 
-    def decline(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def decline(self, reason: str, on: date, actor: Actor) -> None:
         self._require({Status.SUBMITTED, Status.RETURNED}, "intake.decline_state", "declined")
-        self._declined(reason=_reason(reason), declined_on=on, actor=actor)
+        self._declined(reason=_reason(reason), declined_on=on, actor=actor.stored())
 
     @event("Declined")
-    def _declined(self, reason: str, declined_on: date, actor: dict[str, Any]) -> None:
+    def _declined(self, reason: str, declined_on: date, actor: StoredActor) -> None:
         self.status = Status.DECLINED
         self.closing_reason = reason
 
-    def withdraw(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def withdraw(self, reason: str, on: date, actor: Actor) -> None:
         self._require(WITHDRAWABLE, "intake.withdraw_state", "withdrawn")
         self._withdrawn(reason=_reason(reason), withdrawn_on=on,
-                        was_accepted=self.status is Status.ACCEPTED, actor=actor)
+                        was_accepted=self.status is Status.ACCEPTED, actor=actor.stored())
 
     @event("Withdrawn")
     def _withdrawn(self, reason: str, withdrawn_on: date, was_accepted: bool,
-                   actor: dict[str, Any]) -> None:
+                   actor: StoredActor) -> None:
         self.status = Status.WITHDRAWN
         self.closing_reason = reason
 
-    def report_change(self, change: dict[str, Any], on: date, actor: dict[str, Any],
+    def report_change(self, change: HouseholdChange, on: date, actor: Actor,
                       already_members: list[str] | None = None) -> UUID:
-        """动态管理: a confirmed household reports a change in members, income or assets."""
+        """动态管理: a confirmed household reports a change in members, income or assets;
+        its people arrive fingerprinted."""
         self._require(Status.CONFIRMED, "intake.change_state", "changed")
         if not self.case_active:
             raise RuleViolation("intake.change_one_off",
                                 "a one-off case has no dynamic management to report to")
-        for i, m in enumerate(change.get("members_joined", [])):
-            if self.holds(m["fingerprint"]):
+        if any(p.fingerprint is None for p in [*change.members_joined, *change.members_left]):
+            raise ValueError("the application layer fingerprints a change's people first")
+        for i, m in enumerate(change.members_joined):
+            if self.holds(m.fingerprint):
                 raise RuleViolation("intake.member_listed_twice",
                                     "this person is already a member of the household",
                                     field=f"members_joined[{i}].resident_id")
-        for i, left in enumerate(change.get("members_left", [])):
-            if not self.holds(left["fingerprint"]):
+        for i, left in enumerate(change.members_left):
+            if not self.holds(left.fingerprint):
                 raise RuleViolation("intake.change_unknown_member",
                                     "this person is not a member of the household",
                                     field=f"members_left[{i}].resident_id")
-            if left["fingerprint"] == self.applicant["fingerprint"] and left["reason"] != "died":
+            if left.fingerprint == self.applicant.fingerprint and left.reason != "died":
                 raise RuleViolation("intake.change_applicant_left",
                                     "the applicant cannot leave the household; report a new "
                                     "application instead", field=f"members_left[{i}]")
-        known = {m["fingerprint"] for m in self.household}
-        known |= {m["fingerprint"] for m in change.get("members_joined", [])}
-        for i, item in enumerate(change.get("incomes", [])):
-            if item["member_fingerprint"] not in known:
+        known = {m["fingerprint"] for m in self._household}
+        known |= {m.fingerprint for m in change.members_joined}
+        for i, item in enumerate(change.incomes):
+            if item.member_fingerprint not in known:
                 raise RuleViolation("intake.change_unknown_member",
                                     "income of a person not in the household",
                                     field=f"incomes[{i}].resident_id")
-        if change["occurred_on"] > on:
+        if change.occurred_on > on:
             raise RuleViolation("intake.change_date", "the change is dated in the future",
                                 field="occurred_on")
         change_id = uuid4()
         flags = {"already_members": already_members} if already_members else {}
-        self._change_reported(change_id=change_id, change=change, reported_on=on, actor=actor,
-                              **flags)
+        self._change_reported(change_id=change_id, change=change.to_stored(), reported_on=on,
+                              actor=actor.stored(), **flags)
         return change_id
 
     @event("ChangeReported")
     def _change_reported(self, change_id: UUID, change: dict[str, Any], reported_on: date,
-                         actor: dict[str, Any], already_members: list[str] | None = None,
+                         actor: StoredActor, already_members: list[str] | None = None,
                          ) -> None:
         """`already_members`: fields of a public report naming someone already in another
         open application or active case of the kind, flagged for the township (who then
         decides); they stay out of the membership index."""
         left = {m["fingerprint"] for m in change.get("members_left", [])}
-        self.household = [m for m in self.household if m["fingerprint"] not in left]
-        self.household += change.get("members_joined", [])
+        self._household = [m for m in self._household if m["fingerprint"] not in left]
+        self._household += change.get("members_joined", [])
         flags = {"already_members": list(already_members)} if already_members else {}
         self.changes.append({"change_id": change_id, "reported_on": reported_on, **change,
                              **flags})
@@ -698,17 +715,17 @@ class Application(Aggregate):
     # --- facts learned from review ----------------------------------------------------------
 
     def record_confirmation(self, case_id: UUID, decided_on: date, ends_case: bool,
-                            actor: dict[str, Any]) -> bool:
+                            actor: Actor) -> bool:
         """Review confirmed the case. `ends_case`: a one-off kind is done once confirmed."""
         if self.status is Status.CONFIRMED and self.case_id == case_id:
             return False
         self._case_confirmed(case_id=case_id, decided_on=decided_on, ends_case=ends_case,
-                             actor=actor)
+                             actor=actor.stored())
         return True
 
     @event("CaseConfirmed")
     def _case_confirmed(self, case_id: UUID, decided_on: date, ends_case: bool,
-                        actor: dict[str, Any]) -> None:
+                        actor: StoredActor) -> None:
         # Review decides; a late withdrawal does not undo its confirmation.
         self.status = Status.CONFIRMED
         self.case_id = case_id
@@ -716,31 +733,32 @@ class Application(Aggregate):
         self.case_active = not ends_case
 
     def record_rejection(self, case_id: UUID, decided_on: date, reasons: list[str],
-                         actor: dict[str, Any]) -> bool:
+                         actor: Actor) -> bool:
         if self.status is Status.REJECTED:
             return False
         self._case_rejected(case_id=case_id, decided_on=decided_on, reasons=reasons,
-                            actor=actor)
+                            actor=actor.stored())
         return True
 
     @event("CaseRejected")
     def _case_rejected(self, case_id: UUID, decided_on: date, reasons: list[str],
-                       actor: dict[str, Any]) -> None:
+                       actor: StoredActor) -> None:
         self.status = Status.REJECTED
         self.case_id = case_id
         self.decided_on = decided_on
         self.decision_reasons = reasons
 
     def record_termination(self, effective_month: str, reasons: list[str],
-                           actor: dict[str, Any]) -> bool:
+                           actor: Actor) -> bool:
         if self.status is Status.TERMINATED:
             return False
-        self._case_terminated(effective_month=effective_month, reasons=reasons, actor=actor)
+        self._case_terminated(effective_month=effective_month, reasons=reasons,
+                              actor=actor.stored())
         return True
 
     @event("CaseTerminated")
     def _case_terminated(self, effective_month: str, reasons: list[str],
-                         actor: dict[str, Any]) -> None:
+                         actor: StoredActor) -> None:
         self.status = Status.TERMINATED
         self.case_active = False
         self.decision_reasons = reasons
@@ -766,7 +784,7 @@ class Disclosure(Aggregate):
 
     @event("Recorded")
     def __init__(self, application_id: UUID, township: str, village: str, fields: list[str],
-                 reason: str, actor: dict[str, Any]) -> None:
+                 reason: str, actor: StoredActor) -> None:
         self.application_id = application_id
         self.township = township
         self.village = village

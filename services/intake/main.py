@@ -44,5 +44,5 @@ def build(settings: IntakeSettings | None = None) -> ServiceRuntime:
     app = IntakeApplication(settings, load_county(settings.region),
                             load_policies(settings.policy_file), keyring,
                             unmask_roles=settings.unmask_roles)
-    return ServiceRuntime(settings, app, IntakeContracts(app, keyring), [api.router(app)],
+    return ServiceRuntime(settings, app, IntakeContracts(app, keyring), api.routers,
                           reactions(app))

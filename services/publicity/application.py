@@ -29,6 +29,7 @@ from services.publicity.domain import (
     NoticeSubject,
     NoticeWindow,
     PolicyBulletin,
+    PolicyVersion,
     PublicContent,
     Report,
     ReportCategory,
@@ -52,6 +53,7 @@ from services.publicity.projections import PublicityProjection
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.clock import Clock, month_of, today
+from shared.contracts import Actor
 from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,
@@ -68,8 +70,7 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 # Objectors are not identified to the township: the event records only that the public filed.
-PUBLIC_ACTOR: dict[str, Any] = {"user_id": "public", "role": "public", "township": None,
-                                "village": None}
+PUBLIC_ACTOR = Actor(user_id="public", role="public")
 
 OfficialView = Literal["open", "closing_soon", "pending_objections", "closed", "all"]
 
@@ -136,7 +137,7 @@ class PublicityApplication(ServiceApplication):
 
     # --- reactions to review --------------------------------------------------------------
 
-    def open_opinion_notice(self, opinion: OpinionIssued, actor: dict[str, Any],
+    def open_opinion_notice(self, opinion: OpinionIssued, actor: Actor,
                             source_event_id: str) -> UUID | None:
         """Post a review opinion in the household's village, unless it needs no publicity
         (急难型 先行救助) or this round is already posted."""
@@ -153,7 +154,7 @@ class PublicityApplication(ServiceApplication):
             approve=opinion.approve, source_event_id=source_event_id, actor=actor)
 
     def open_termination_notice(self, request: TerminationNoticeRequested,
-                                actor: dict[str, Any], source_event_id: str) -> UUID | None:
+                                actor: Actor, source_event_id: str) -> UUID | None:
         """特困 termination: 7 days' publicity before it takes effect. The amount shown is
         the one being stopped, from the roster (when the roster knows the benefit)."""
         entry = self._roster_entry(request.entitlement_id)
@@ -174,7 +175,7 @@ class PublicityApplication(ServiceApplication):
     def _post(self, *, case_id: UUID, subject: NoticeSubject, round_: int, kind: str,
               township: str, village: str, household_id: str | None,
               entitlement_id: UUID | None, content: PublicContent, approve: bool,
-              source_event_id: str, actor: dict[str, Any]) -> UUID | None:
+              source_event_id: str, actor: Actor) -> UUID | None:
         t = self.views.notices
         with self.read_session() as s:
             earlier = s.execute(select(t.c.notice_id, t.c.round, t.c.status).where(
@@ -199,7 +200,7 @@ class PublicityApplication(ServiceApplication):
         self.save(notice, *replaced)
         return notice.id
 
-    def list_entitlement(self, started: EntitlementStarted, actor: dict[str, Any],
+    def list_entitlement(self, started: EntitlementStarted, actor: Actor,
                          source_event_id: str) -> UUID | None:
         entry_id = roster_entry_id_for(started.entitlement_id)
         if self._roster_entry(started.entitlement_id) is not None:
@@ -215,7 +216,7 @@ class PublicityApplication(ServiceApplication):
         self.save(entry)
         return entry.id
 
-    def change_entitlement(self, changed: EntitlementChanged, actor: dict[str, Any],
+    def change_entitlement(self, changed: EntitlementChanged, actor: Actor,
                            source_event_id: str) -> None:
         entry = self._roster_entry(changed.entitlement_id)
         if entry is None:
@@ -252,7 +253,7 @@ class PublicityApplication(ServiceApplication):
         notice = self._notice(notice_id)
         who.check_jurisdiction(notice.township)
         notice.record_investigation(objection_id, method=method, notes=notes, on=self.today(),
-                                    actor=who.actor())
+                                    actor=who.as_actor())
         self.save(notice)
         return notice
 
@@ -261,7 +262,7 @@ class PublicityApplication(ServiceApplication):
         notice = self._notice(notice_id)
         who.check_jurisdiction(notice.township)
         notice.resolve_objection(objection_id, upheld=upheld, finding=finding, on=self.today(),
-                                 actor=who.actor())
+                                 actor=who.as_actor())
         self.save(notice)
         return notice
 
@@ -536,14 +537,14 @@ class PublicityApplication(ServiceApplication):
 
     def escalate_report(self, who: Principal, report_id: UUID, reason: str) -> Report:
         report = self.report(who, report_id)  # whoever may read a household report
-        report.escalate(reason, self.today(), who.actor())
+        report.escalate(reason, self.today(), who.as_actor())
         self.save(report)
         return report
 
     def record_report_investigation(self, who: Principal, report_id: UUID,
                                     notes: str) -> Report:
         report = self._acting_on(who, report_id, may_investigate_report)
-        report.record_investigation(notes, self.today(), who.actor())
+        report.record_investigation(notes, self.today(), who.as_actor())
         self.save(report)
         return report
 
@@ -553,7 +554,7 @@ class PublicityApplication(ServiceApplication):
         report = self._acting_on(who, report_id, may_decide_report)
         report.record_finding(upheld=upheld, finding=finding, reply=reply,
                               request_recheck=request_recheck, on=self.today(),
-                              actor=who.actor())
+                              actor=who.as_actor())
         self.save(report)
         return report
 
@@ -599,7 +600,7 @@ class PublicityApplication(ServiceApplication):
     def answer_inquiry(self, who: Principal, inquiry_id: UUID, answer: str,
                        publish: bool) -> Inquiry:
         inquiry = self.inquiry(who, inquiry_id)
-        inquiry.give_answer(answer, publish=publish, on=self.today(), actor=who.actor())
+        inquiry.give_answer(answer, publish=publish, on=self.today(), actor=who.as_actor())
         self.save(inquiry)
         return inquiry
 
@@ -641,13 +642,13 @@ class PublicityApplication(ServiceApplication):
 
     # --- policy information ------------------------------------------------------------------
 
-    def record_policy(self, changed: PolicyChanged, actor: dict[str, Any],
+    def record_policy(self, changed: PolicyChanged, actor: Actor,
                       source_event_id: str) -> bool:
         """Review published a policy version: keep it to show from its effective date."""
         try:
             bulletin: PolicyBulletin = self.get(policy_bulletin_id(self.settings.region))
         except NotFound:
-            bulletin = PolicyBulletin(region=self.settings.region, actor=actor)
+            bulletin = PolicyBulletin(region=self.settings.region, actor=actor.stored())
         if not bulletin.record(changed.version, changed.effective_from, changed.table,
                                source_event_id, actor):
             return False
@@ -670,7 +671,7 @@ class PublicityApplication(ServiceApplication):
                                 "under upcoming", field="on")
         return day
 
-    def _in_force(self, on: date | None) -> tuple[date, dict[str, Any], PolicyBulletin]:
+    def _in_force(self, on: date | None) -> tuple[date, PolicyVersion, PolicyBulletin]:
         day = self._policy_day(on)
         bulletin = self._bulletin()
         version = bulletin.in_force(day)
@@ -712,8 +713,8 @@ class PublicityApplication(ServiceApplication):
                 "checklist_source": checklist.source, "materials": items,
                 "materials_may_follow": (list(checklist.materials_may_follow)
                                          if kind is AssistanceKind.LINSHI else []),
-                "policy_version": limits["policy_version"],
-                "procedure": procedure(kind.value, limits["terms"], self.policy.window_days)}
+                "policy_version": limits.policy_version,
+                "procedure": procedure(kind.value, limits.terms, self.policy.window_days)}
 
     def township_offices(self) -> dict[str, Any]:
         """Where to apply, ask and report: each township's social-affairs service centre."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -21,6 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.contracts import Actor, StoredActor
 from shared.errors import RuleViolation
 from shared.pii import mask_name
 
@@ -31,8 +32,8 @@ FINDING_MAX = 2000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 # The scheduler closes windows on the system's behalf: the audit still names a "who".
-SYSTEM_ACTOR: dict[str, Any] = {"user_id": "system:publicity-scheduler", "role": "system",
-                                "township": None, "village": None}
+SYSTEM_ACTOR = Actor(user_id="system:publicity-scheduler", role="system")
+
 
 
 class NoticeSubject(StrEnum):
@@ -136,6 +137,55 @@ class PublicContent:
         return cls(display, household_size, kind, amount, village)
 
 
+@dataclass(frozen=True)
+class ObjectionInvestigation:
+    """What the township did to test an objection: 重新调查 or 民主评议."""
+
+    method: InvestigationMethod
+    notes: str
+    on: date
+    by: str | None  # the official's user id
+
+
+@dataclass(frozen=True)
+class Objection:
+    """异议 as the notice holds it: the objector's words, contact and name (absent when
+    anonymous), how it was investigated, and its finding once given."""
+
+    objection_id: UUID
+    text: str | None
+    contact: str | None
+    objector_name: str | None
+    filed_on: date
+    status: ObjectionStatus
+    investigations: tuple[ObjectionInvestigation, ...]
+    upheld: bool | None
+    finding: str | None
+    resolved_on: date | None
+
+    @classmethod
+    def of(cls, stored: dict[str, Any]) -> Objection:
+        """From the plain form the notice's events build."""
+        return cls(
+            objection_id=UUID(stored["objection_id"]), text=stored["text"],
+            contact=stored["contact"], objector_name=stored["objector_name"],
+            filed_on=stored["filed_on"], status=ObjectionStatus(stored["status"]),
+            investigations=tuple(ObjectionInvestigation(
+                method=InvestigationMethod(i["method"]), notes=i["notes"], on=i["on"],
+                by=i["by"]) for i in stored["investigations"]),
+            upheld=stored["upheld"], finding=stored["finding"],
+            resolved_on=stored["resolved_on"])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_OBJECTION
+
+    def withheld(self) -> Objection:
+        """Without the objector's words, contact and name: for readers who may not see who
+        objected (the village assistant lives next to the household)."""
+        return replace(self, text=None, contact=None, objector_name=None)
+
+
 def notice_id_for(case_id: UUID, subject: str, round_: int) -> UUID:
     # One notice per (case, subject, round): a replayed opinion cannot post a second one.
     return uuid5(NAMESPACE_URL, f"lingshui:publicity-notice:{case_id}:{subject}:{round_}")
@@ -183,7 +233,7 @@ class Notice(Aggregate):
                  village: str, household_id: str | None, entitlement_id: UUID | None,
                  starts_on: date, ends_on: date, display_name: str, name_rule: str,
                  household_size: int, monthly_amount: Decimal | None, approve: bool,
-                 opened_from: str, actor: dict[str, Any]) -> None:
+                 opened_from: str, actor: StoredActor) -> None:
         self.case_id = case_id
         self.subject = subject
         self.round = round_
@@ -211,7 +261,7 @@ class Notice(Aggregate):
              township: str, village: str, household_id: str | None,
              entitlement_id: UUID | None, window: NoticeWindow, content: PublicContent,
              name_rule: str, approve: bool, opened_from: str,
-             actor: dict[str, Any]) -> Notice:
+             actor: Actor) -> Notice:
         if round_ < 1:
             raise RuleViolation("publicity.round", "rounds start at 1", field="round")
         return cls(case_id=case_id, subject=subject.value, round_=round_, kind=kind,
@@ -220,7 +270,7 @@ class Notice(Aggregate):
                    ends_on=window.ends_on, display_name=content.display_name,
                    name_rule=name_rule, household_size=content.household_size,
                    monthly_amount=content.monthly_amount, approve=approve,
-                   opened_from=opened_from, actor=actor)
+                   opened_from=opened_from, actor=actor.stored())
 
     @property
     def window(self) -> NoticeWindow:
@@ -231,13 +281,21 @@ class Notice(Aggregate):
         return self.status == NoticeStatus.OPEN
 
     @property
+    def filed_objections(self) -> list[Objection]:
+        """Every objection to this notice, in the order filed."""
+        return [Objection.of(o) for o in self.objections.values()]
+
+    def objection(self, objection_id: UUID) -> Objection:
+        return Objection.of(self._objection(objection_id))
+
+    @property
     def pending_objections(self) -> list[str]:
         return [oid for oid, o in self.objections.items() if o["status"] in OPEN_OBJECTION]
 
     # -- objections --
 
     def file_objection(self, objection_id: UUID, *, text: str, contact: str | None,
-                       objector_name: str | None, on: date, actor: dict[str, Any]) -> None:
+                       objector_name: str | None, on: date, actor: Actor) -> None:
         """Anyone may object while the notice is posted, named or anonymous."""
         if not self.is_open:
             raise RuleViolation("publicity.notice_closed",
@@ -252,12 +310,12 @@ class Notice(Aggregate):
             objection_id=str(objection_id), text=body,
             contact=_text(contact, "contact", CONTACT_MAX, required=False),
             objector_name=_text(objector_name, "name", OBJECTOR_NAME_MAX, required=False),
-            filed_on=on, actor=actor)
+            filed_on=on, actor=actor.stored())
 
     @event("ObjectionFiled")
     def _objection_filed(self, objection_id: str, text: str, contact: str | None,
                          objector_name: str | None, filed_on: date,
-                         actor: dict[str, Any]) -> None:
+                         actor: StoredActor) -> None:
         self.objections[objection_id] = {
             "objection_id": objection_id, "text": text, "contact": contact,
             "objector_name": objector_name, "filed_on": filed_on,
@@ -274,7 +332,7 @@ class Notice(Aggregate):
         return found
 
     def record_investigation(self, objection_id: UUID, *, method: InvestigationMethod,
-                             notes: str, on: date, actor: dict[str, Any]) -> None:
+                             notes: str, on: date, actor: Actor) -> None:
         """重新调查 or 民主评议: what the township did to test the objection."""
         o = self._objection(objection_id)
         if o["status"] not in OPEN_OBJECTION:
@@ -282,18 +340,18 @@ class Notice(Aggregate):
                                 "this objection already has a finding", field="objection_id")
         self._investigation_recorded(
             objection_id=str(objection_id), method=method.value,
-            notes=_text(notes, "notes", FINDING_MAX, required=True), on=on, actor=actor)
+            notes=_text(notes, "notes", FINDING_MAX, required=True), on=on, actor=actor.stored())
 
     @event("InvestigationRecorded")
     def _investigation_recorded(self, objection_id: str, method: str, notes: str, on: date,
-                                actor: dict[str, Any]) -> None:
+                                actor: StoredActor) -> None:
         o = self.objections[objection_id]
         o["status"] = ObjectionStatus.UNDER_INVESTIGATION.value
         o["investigations"].append({"method": method, "notes": notes, "on": on,
                                     "by": actor.get("user_id")})
 
     def resolve_objection(self, objection_id: UUID, *, upheld: bool, finding: str, on: date,
-                          actor: dict[str, Any]) -> None:
+                          actor: Actor) -> None:
         """The township's finding, with reasons. Upheld closes the notice: review re-investigates.
 
         An objection left over on a notice that already closed may still get its finding
@@ -305,26 +363,27 @@ class Notice(Aggregate):
                                 "this objection already has a finding", field="objection_id")
         reasons = _text(finding, "finding", FINDING_MAX, required=True)
         self._objection_resolved(objection_id=str(objection_id), upheld=upheld,
-                                 finding=reasons, on=on, actor=actor)
+                                 finding=reasons, on=on, actor=actor.stored())
         if not self.is_open:
             return
         if upheld:
             self._closed(outcome=Outcome.OBJECTION_UPHELD.value, finding=reasons,
-                         closed_on=on, actor=actor)
+                         closed_on=on, actor=actor.stored())
         elif self.window.has_ended_by(on) and not self.pending_objections:
             # The window ran out while this was open: its finding is what closes it.
-            self._closed(outcome=Outcome.CLEAN.value, finding=None, closed_on=on, actor=actor)
+            self._closed(outcome=Outcome.CLEAN.value, finding=None, closed_on=on,
+                         actor=actor.stored())
 
     @event("ObjectionResolved")
     def _objection_resolved(self, objection_id: str, upheld: bool, finding: str, on: date,
-                            actor: dict[str, Any]) -> None:
+                            actor: StoredActor) -> None:
         o = self.objections[objection_id]
         o["status"] = (ObjectionStatus.UPHELD if upheld else ObjectionStatus.NOT_UPHELD).value
         o["upheld"], o["finding"], o["resolved_on"] = upheld, finding, on
 
     # -- closing --
 
-    def close_if_due(self, today: date, actor: dict[str, Any] = SYSTEM_ACTOR) -> bool:
+    def close_if_due(self, today: date, actor: Actor = SYSTEM_ACTOR) -> bool:
         """Close clean once the window has ended with no objection awaiting a finding.
 
         The close date is the day after the window, not the day the scheduler ran, so a
@@ -334,22 +393,22 @@ class Notice(Aggregate):
         if not self.is_open or not self.window.has_ended_by(today) or self.pending_objections:
             return False
         self._closed(outcome=Outcome.CLEAN.value, finding=None,
-                     closed_on=self.window.ended_on, actor=actor)
+                     closed_on=self.window.ended_on, actor=actor.stored())
         return True
 
     @event("Closed")
     def _closed(self, outcome: str, finding: str | None, closed_on: date,
-                actor: dict[str, Any]) -> None:
+                actor: StoredActor) -> None:
         self.status = NoticeStatus.CLOSED
         self.outcome, self.finding, self.closed_on = outcome, finding, closed_on
 
-    def supersede(self, by_notice: UUID, actor: dict[str, Any]) -> None:
+    def supersede(self, by_notice: UUID, actor: Actor) -> None:
         if not self.is_open:
             return
-        self._superseded(by_notice=by_notice, actor=actor)
+        self._superseded(by_notice=by_notice, actor=actor.stored())
 
     @event("Superseded")
-    def _superseded(self, by_notice: UUID, actor: dict[str, Any]) -> None:
+    def _superseded(self, by_notice: UUID, actor: StoredActor) -> None:
         self.status = NoticeStatus.SUPERSEDED
 
 
@@ -378,7 +437,7 @@ class RosterEntry(Aggregate):
     def __init__(self, entitlement_id: UUID, case_id: UUID, kind: str, township: str,
                  village: str, display_name: str, name_rule: str, household_size: int,
                  monthly_amount: Decimal, start_month: str, source_event_id: str,
-                 actor: dict[str, Any]) -> None:
+                 actor: StoredActor) -> None:
         self.entitlement_id = entitlement_id
         self.case_id = case_id
         self.kind = kind
@@ -395,7 +454,7 @@ class RosterEntry(Aggregate):
     @classmethod
     def list_(cls, *, entitlement_id: UUID, case_id: UUID, township: str,
               content: PublicContent, name_rule: str, start_month: str, source_event_id: str,
-              actor: dict[str, Any]) -> RosterEntry:
+              actor: Actor) -> RosterEntry:
         if content.monthly_amount is None:
             raise RuleViolation("publicity.amount", "a listed benefit has a monthly amount",
                                 field="monthly_amount")
@@ -405,10 +464,10 @@ class RosterEntry(Aggregate):
                    household_size=content.household_size,
                    monthly_amount=content.monthly_amount,
                    start_month=check_month(start_month, "start_month"),
-                   source_event_id=source_event_id, actor=actor)
+                   source_event_id=source_event_id, actor=actor.stored())
 
     def change(self, change: RosterChange, *, monthly_amount: Decimal, household_size: int,
-               effective_month: str, source_event_id: str, actor: dict[str, Any]) -> None:
+               effective_month: str, source_event_id: str, actor: Actor) -> None:
         if self.terminated:
             raise RuleViolation("publicity.roster_terminated",
                                 "this benefit was terminated; a new one starts a new entry",
@@ -425,11 +484,11 @@ class RosterEntry(Aggregate):
                       monthly_amount=monthly_amount.quantize(Decimal("0.01")),
                       household_size=household_size,
                       effective_month=check_month(effective_month, "effective_month"),
-                      source_event_id=source_event_id, actor=actor)
+                      source_event_id=source_event_id, actor=actor.stored())
 
     @event("Changed")
     def _changed(self, change: str, listed: bool, monthly_amount: Decimal, household_size: int,
-                 effective_month: str, source_event_id: str, actor: dict[str, Any]) -> None:
+                 effective_month: str, source_event_id: str, actor: StoredActor) -> None:
         self.listed = listed
         self.monthly_amount = monthly_amount
         self.household_size = household_size
@@ -587,7 +646,7 @@ class Report(Aggregate):
                  reference: str | None, case_id: UUID | None, entitlement_id: UUID | None,
                  household_id: str | None, text: str, contact: str | None,
                  reporter_name: str | None, code_salt: str, code_digest: str, filed_on: date,
-                 actor: dict[str, Any]) -> None:
+                 actor: StoredActor) -> None:
         self.receipt = receipt
         self.category = category
         self.queue = queue
@@ -615,7 +674,7 @@ class Report(Aggregate):
     @classmethod
     def file(cls, *, category: ReportCategory, subject: ReportSubject, text: str,
              contact: str | None, reporter_name: str | None, secret: Secret, on: date,
-             actor: dict[str, Any]) -> Report:
+             actor: Actor) -> Report:
         return cls(receipt=secret.receipt, category=category.value,
                    queue=queue_for(category).value, township=subject.township,
                    village=subject.village, reference=subject.reference,
@@ -625,7 +684,8 @@ class Report(Aggregate):
                    contact=_text(contact, "contact", CONTACT_MAX, required=False),
                    reporter_name=_text(reporter_name, "name", REPORTER_NAME_MAX,
                                        required=False),
-                   code_salt=secret.salt, code_digest=secret.digest, filed_on=on, actor=actor)
+                   code_salt=secret.salt, code_digest=secret.digest, filed_on=on,
+                   actor=actor.stored())
 
     @property
     def about_official(self) -> bool:
@@ -639,7 +699,7 @@ class Report(Aggregate):
             raise RuleViolation("publicity.report_concluded", "this report has its finding",
                                 field="report_id")
 
-    def escalate(self, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def escalate(self, reason: str, on: date, actor: Actor) -> None:
         """A household report that turns out to accuse an official goes to the inspector.
         Nothing sends a report the other way: the accused must never receive it."""
         self._open()
@@ -649,27 +709,27 @@ class Report(Aggregate):
                                 field="report_id")
         self._routed(queue=ReportQueue.DISCIPLINE.value,
                      reason=_text(reason, "reason", REASON_MAX, required=True), on=on,
-                     actor=actor)
+                     actor=actor.stored())
 
     @event("Routed")
-    def _routed(self, queue: str, reason: str, on: date, actor: dict[str, Any]) -> None:
+    def _routed(self, queue: str, reason: str, on: date, actor: StoredActor) -> None:
         self.routes.append({"from": self.queue, "to": queue, "reason": reason, "on": on,
                             "by": actor.get("user_id")})
         self.queue = queue
 
-    def record_investigation(self, notes: str, on: date, actor: dict[str, Any]) -> None:
+    def record_investigation(self, notes: str, on: date, actor: Actor) -> None:
         """调查核实: what was done to test the report."""
         self._open()
         self._investigation_recorded(
-            notes=_text(notes, "notes", FINDING_MAX, required=True), on=on, actor=actor)
+            notes=_text(notes, "notes", FINDING_MAX, required=True), on=on, actor=actor.stored())
 
     @event("InvestigationRecorded")
-    def _investigation_recorded(self, notes: str, on: date, actor: dict[str, Any]) -> None:
+    def _investigation_recorded(self, notes: str, on: date, actor: StoredActor) -> None:
         self.status = ReportStatus.UNDER_INVESTIGATION
         self.investigations.append({"notes": notes, "on": on, "by": actor.get("user_id")})
 
     def record_finding(self, *, upheld: bool, finding: str, reply: str | None,
-                       request_recheck: bool, on: date, actor: dict[str, Any]) -> None:
+                       request_recheck: bool, on: date, actor: Actor) -> None:
         """The finding, with reasons, and a reply for the reporter that holds nobody
         else's data. An upheld household report asks review to recheck the household; an
         upheld report about an official does so only when the inspector asks."""
@@ -681,23 +741,23 @@ class Report(Aggregate):
         reasons = _text(finding, "finding", FINDING_MAX, required=True)
         self._finding_recorded(
             upheld=upheld, finding=reasons,
-            reply=_text(reply, "reply", REPLY_MAX, required=False), on=on, actor=actor)
+            reply=_text(reply, "reply", REPLY_MAX, required=False), on=on, actor=actor.stored())
         household = not self.about_official
         if upheld and (household or request_recheck):
             if self.about_official and self.case_id is None and self.entitlement_id is None:
                 raise RuleViolation("publicity.nothing_to_recheck",
                                     "the report names no case or roster entry to recheck",
                                     field="request_recheck")
-            self._recheck_requested(on=on, actor=actor)
+            self._recheck_requested(on=on, actor=actor.stored())
 
     @event("FindingRecorded")
     def _finding_recorded(self, upheld: bool, finding: str, reply: str | None, on: date,
-                          actor: dict[str, Any]) -> None:
+                          actor: StoredActor) -> None:
         self.status = ReportStatus.CONCLUDED
         self.upheld, self.finding, self.reply, self.concluded_on = upheld, finding, reply, on
 
     @event("RecheckRequested")
-    def _recheck_requested(self, on: date, actor: dict[str, Any]) -> None:
+    def _recheck_requested(self, on: date, actor: StoredActor) -> None:
         self.recheck_requested = True
 
 
@@ -710,7 +770,7 @@ class Inquiry(Aggregate):
     def __init__(self, receipt: str, township: str, village: str | None, topic: str | None,
                  question: str, contact: str | None, publish_consent: bool, code_salt: str,
                  code_digest: str, asked_on: date, due_on: date, due_provisional: bool,
-                 actor: dict[str, Any]) -> None:
+                 actor: StoredActor) -> None:
         self.receipt = receipt
         self.township = township
         self.village = village
@@ -731,7 +791,7 @@ class Inquiry(Aggregate):
     @classmethod
     def ask(cls, *, township: str, village: str | None, topic: str | None, question: str,
             contact: str | None, publish_consent: bool, secret: Secret, on: date,
-            due_on: date, due_provisional: bool, actor: dict[str, Any]) -> Inquiry:
+            due_on: date, due_provisional: bool, actor: Actor) -> Inquiry:
         if due_on <= on:
             raise RuleViolation("publicity.inquiry_due", "the response limit is at least a "
                                 "working day", field="inquiry_response_working_days")
@@ -740,7 +800,7 @@ class Inquiry(Aggregate):
                    contact=_text(contact, "contact", CONTACT_MAX, required=False),
                    publish_consent=publish_consent, code_salt=secret.salt,
                    code_digest=secret.digest, asked_on=on, due_on=due_on,
-                   due_provisional=due_provisional, actor=actor)
+                   due_provisional=due_provisional, actor=actor.stored())
 
     def code_matches(self, code: str) -> bool:
         return check_code(code, self.code_salt, self.code_digest)
@@ -749,17 +809,17 @@ class Inquiry(Aggregate):
         return self.status == InquiryStatus.OPEN and day > self.due_on
 
     def give_answer(self, answer: str, *, publish: bool, on: date,
-                    actor: dict[str, Any]) -> None:
+                    actor: Actor) -> None:
         if self.status == InquiryStatus.ANSWERED:
             raise RuleViolation("publicity.inquiry_answered", "this inquiry has its answer",
                                 field="inquiry_id")
         self._answered(answer=_text(answer, "answer", ANSWER_MAX, required=True),
                        published=self.publish_consent and publish, answered_on=on,
-                       late=on > self.due_on, actor=actor)
+                       late=on > self.due_on, actor=actor.stored())
 
     @event("Answered")
     def _answered(self, answer: str, published: bool, answered_on: date, late: bool,
-                  actor: dict[str, Any]) -> None:
+                  actor: StoredActor) -> None:
         self.status = InquiryStatus.ANSWERED
         self.answer, self.published, self.answered_on = answer, published, answered_on
 
@@ -780,35 +840,48 @@ class PolicyBulletin(Aggregate):
         return policy_bulletin_id(region)
 
     @event("Created")
-    def __init__(self, region: str, actor: dict[str, Any]) -> None:
+    def __init__(self, region: str, actor: StoredActor) -> None:
         self.region = region
         self.versions: list[dict[str, Any]] = []
 
     def record(self, policy_version: int, effective_from: date, terms: dict[str, Any],
-               source_event_id: str, actor: dict[str, Any]) -> bool:
+               source_event_id: str, actor: Actor) -> bool:
         """False when this version is already known (a replay of review's stream)."""
         if any(v["policy_version"] == policy_version for v in self.versions):
             return False
         self._recorded(policy_version=policy_version, effective_from=effective_from,
-                       terms=terms, source_event_id=source_event_id, actor=actor)
+                       terms=terms, source_event_id=source_event_id, actor=actor.stored())
         return True
 
     @event("VersionRecorded")
     def _recorded(self, policy_version: int, effective_from: date, terms: dict[str, Any],
-                  source_event_id: str, actor: dict[str, Any]) -> None:
+                  source_event_id: str, actor: StoredActor) -> None:
         self.versions.append({"policy_version": policy_version,
                               "effective_from": effective_from, "terms": terms})
 
-    def in_force(self, on: date) -> dict[str, Any] | None:
+    def in_force(self, on: date) -> PolicyVersion | None:
         """Review's own rule: the latest effective date by `on`, then the latest version."""
-        candidates = [v for v in self.versions if v["effective_from"] <= on]
+        candidates = [v for v in self._known() if v.effective_from <= on]
         if not candidates:
             return None
-        return max(candidates, key=lambda v: (v["effective_from"], v["policy_version"]))
+        return max(candidates, key=lambda v: (v.effective_from, v.policy_version))
 
-    def upcoming(self, on: date) -> list[dict[str, Any]]:
-        return sorted((v for v in self.versions if v["effective_from"] > on),
-                      key=lambda v: (v["effective_from"], v["policy_version"]))
+    def upcoming(self, on: date) -> list[PolicyVersion]:
+        return sorted((v for v in self._known() if v.effective_from > on),
+                      key=lambda v: (v.effective_from, v.policy_version))
+
+    def _known(self) -> list[PolicyVersion]:
+        return [PolicyVersion(v["policy_version"], v["effective_from"], v["terms"])
+                for v in self.versions]
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """One version of review's policy table, as review published it (policy_changed)."""
+
+    policy_version: int
+    effective_from: date
+    terms: dict[str, Any]  # review's table: publicity shows named terms, never rules on them
 
 
 STANDARD_TERMS = ("dibao_standard_urban", "dibao_standard_rural", "dibao_edge_multiple",
@@ -822,12 +895,12 @@ TIME_LIMIT_TERMS = ("investigation_start_working_days", "decision_working_days",
                     "dibao_edge_validity_months")
 
 
-def public_terms(version: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+def public_terms(version: PolicyVersion, names: tuple[str, ...]) -> dict[str, Any]:
     """A version's public face: the named terms as review published them (missing ones are
     left out, so a term review drops never shows a stale value)."""
-    terms = version["terms"]
-    return {"policy_version": version["policy_version"],
-            "effective_from": version["effective_from"],
+    terms = version.terms
+    return {"policy_version": version.policy_version,
+            "effective_from": version.effective_from,
             "illustrative": bool(terms.get("illustrative", False)),
             "label": terms.get("label"),
             "terms": {n: terms[n] for n in names if n in terms}}

@@ -16,7 +16,7 @@ from pydantic_settings import SettingsConfigDict
 from services.publicity import api
 from services.publicity.application import Checklists, PublicityApplication, PublicityPolicy
 from services.publicity.contracts import PublicityContracts
-from services.publicity.ratelimit import RateLimited, TokenBucket
+from services.publicity.ratelimit import PublicLimits, RateLimited, TokenBucket, parse_networks
 from services.publicity.reactions import reactions
 from services.publicity.scheduler import NoticeScheduler
 from shared.clock import Clock
@@ -73,7 +73,7 @@ class PublicitySettings(ServiceSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:
-        api.parse_networks(value)  # a typo fails at start, not silently trusts nobody
+        parse_networks(value)  # a typo fails at start, not silently trusts nobody
         return value
     # Public bodies are a few kilobytes of text; refuse anything larger before parsing.
     max_body_bytes: int = 65_536
@@ -130,14 +130,11 @@ def build(settings: PublicitySettings | None = None, clock: Clock | None = None)
                          settings.rate_limit_max_clients)
     lookups = TokenBucket(settings.public_lookup_burst, settings.public_lookups_per_minute,
                           settings.rate_limit_max_clients)
-    proxies = api.parse_networks(settings.trusted_proxies)
-    rt = PublicityRuntime(
-        settings, app, to_integration=PublicityContracts(app),
-        routers=[api.public_router(app, reads, writes, settings.trusted_proxy_hops, proxies),
-                 api.channel_public_router(app, reads, writes, lookups,
-                                           settings.trusted_proxy_hops, proxies),
-                 api.official_router(app), api.channel_official_router(app)],
-        reactions=reactions(app))
+    rt = PublicityRuntime(settings, app, to_integration=PublicityContracts(app),
+                          routers=api.routers, reactions=reactions(app))
+    rt.http.state.public_limits = PublicLimits(  # charged by services/publicity/routes
+        reads, writes, lookups, settings.trusted_proxy_hops,
+        parse_networks(settings.trusted_proxies))
 
     @rt.http.exception_handler(RateLimited)
     async def rate_limited(request: Request, e: RateLimited) -> JSONResponse:

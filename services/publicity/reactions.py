@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.publicity.application import PublicityApplication
 from shared.bus import Handler
+from shared.contracts import Actor
 from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
@@ -18,10 +19,10 @@ from shared.reactions import reacting_to
 
 def reactions(app: PublicityApplication) -> dict[str, dict[str, Handler]]:
     return {"review": reacting_to("review", {
-        OpinionIssued: lambda e, r: app.open_opinion_notice(e, r.actor, r.event_id),
+        OpinionIssued: lambda e, r: app.open_opinion_notice(e, Actor.of(r.actor), r.event_id),
         TerminationNoticeRequested:
-            lambda e, r: app.open_termination_notice(e, r.actor, r.event_id),
-        EntitlementStarted: lambda e, r: app.list_entitlement(e, r.actor, r.event_id),
-        EntitlementChanged: lambda e, r: app.change_entitlement(e, r.actor, r.event_id),
-        PolicyChanged: lambda e, r: app.record_policy(e, r.actor, r.event_id),
+            lambda e, r: app.open_termination_notice(e, Actor.of(r.actor), r.event_id),
+        EntitlementStarted: lambda e, r: app.list_entitlement(e, Actor.of(r.actor), r.event_id),
+        EntitlementChanged: lambda e, r: app.change_entitlement(e, Actor.of(r.actor), r.event_id),
+        PolicyChanged: lambda e, r: app.record_policy(e, Actor.of(r.actor), r.event_id),
     })}

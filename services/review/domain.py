@@ -51,17 +51,13 @@ from services.review.values import (
 )
 from shared.calendar import Deadline
 from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of, month_parts
-from shared.contracts import Actor
+from shared.contracts import Actor, StoredActor
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
 from shared.pii import age_on
 
 CENT = Decimal("0.01")
 
-# "Who did it" as an event records it (Actor.stored()): events hold plain data, so the
-# ones written before Actor was typed load as they are. Commands, and the typed first steps
-# (PolicyTable.for_region, ReviewCase.open, Entitlement.start, SpotCheck.draw), take Actor.
-StoredActor = Stored
 
 # Income kinds not counted (DOMAIN.md "Income not counted"); the same list as intake's
 # EXCLUDED_INCOME, kept as plain strings so the domain does not depend on a schema module.

@@ -9,6 +9,7 @@ from shared.contracts.envelope import (
     BrokenLink,
     ChainVerification,
     Envelope,
+    StoredActor,
     event_id_for,
     subject_for,
     verify_chain,
@@ -17,5 +18,6 @@ from shared.contracts.registry import IntegrationEvent, contract, parse_data, re
 
 __all__ = [
     "GENESIS_HASH", "Actor", "BrokenLink", "ChainVerification", "Envelope", "IntegrationEvent",
-    "contract", "event_id_for", "parse_data", "registered", "subject_for", "verify_chain",
+    "StoredActor", "contract", "event_id_for", "parse_data", "registered", "subject_for",
+    "verify_chain",
 ]

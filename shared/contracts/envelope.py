@@ -59,6 +59,11 @@ class Actor(BaseModel):
 
 ENVELOPE_ACTOR_FIELDS = ("user_id", "role", "township", "village")
 
+# "Who did it" as a domain event holds it: Actor.stored(), plain data, so events written
+# before the typed Actor load as they are. Commands take the Actor; only the methods that
+# apply an event (and the constructors, which are the first event) take this form.
+StoredActor = dict[str, Any]
+
 
 def subject_for(region: str, source: str, type_: str) -> str:
     return f"sa.{region}.{source}.{type_}"

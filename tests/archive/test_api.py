@@ -5,8 +5,6 @@ Every refusal is problem+json and stores nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,42 +12,19 @@ import pytest
 import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
-from shared.auth import Principal, Role, TokenIssuer
-from tests.archive.chains import GUANGPO, T0, YELIN, Streams, dibao_case
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, reset_jetstream
+from shared.auth import Principal, Role
+from tests.support.archive import T0, Streams, dibao_case
+from tests.support.fixtures import started_service
+from tests.support.places import GUANGPO, YELIN
+from tests.support.web import assert_problem
 
 pytestmark = pytest.mark.nats
 
-PROBLEM = "application/problem+json"
 PDF = b"%PDF-1.7\n" + b"0" * 200
 PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 200
 
 
-@pytest.fixture
-async def archive(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
-    await reset_jetstream(nats_server.url)
-    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=None, max_document_bytes=4096, max_body_bytes=16384)
-    await rt.start()
-    yield rt
-    await rt.stop()
-
-
-@pytest.fixture
-async def http(archive: ArchiveRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(archive) as c:
-        yield c
-
-
-@pytest.fixture
-def as_(issuer: TokenIssuer) -> Any:
-    def headers(role: Role, township: str | None = None, user: str | None = None,
-                village: str | None = None) -> dict[str, str]:
-        uid = user or f"{role.value}-{township or 'county'}"
-        return {"authorization": "Bearer " + issuer.mint(uid, role, township, village)}
-    return headers
+archive, runtime = started_service("archive", max_document_bytes=4096, max_body_bytes=16384)
 
 
 @pytest.fixture
@@ -59,17 +34,6 @@ def case(archive: ArchiveRuntime) -> tuple[str, str]:
     for e in envs[:3]:  # submitted, accepted, case opened: stage "investigation"
         archive.app.archive_envelope(e)
     return application, review_case
-
-
-def assert_problem(r: httpx.Response, status: int, code: str,
-                   field: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    if field is not None:
-        assert body.get("field") == field, body
-    return body
 
 
 def stored_documents(rt: ArchiveRuntime) -> int:
@@ -185,7 +149,7 @@ async def test_opening_a_scan_is_recorded_and_shows_up_as_sensitive_access(
         http: httpx.AsyncClient, archive: ArchiveRuntime, as_: Any,
         case: tuple[str, str]) -> None:
     sha = (await upload(http, as_(Role.TOWNSHIP_CLERK, YELIN), case[0])).json()["sha256"]
-    inspector = as_(Role.DISCIPLINE_INSPECTOR, user="inspector-7")
+    inspector = as_(Role.DISCIPLINE_INSPECTOR, user_id="inspector-7")
     assert_problem(await http.get(f"/files/HH-0001/documents/{sha}", headers=inspector),
                    422, "web.validation", "reason")
     r = await http.get(f"/files/HH-0001/documents/{sha}", headers=inspector,

@@ -8,10 +8,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from shared.auth import Principal, Role
 from shared.eventstore import AtRest
-from tests.archive.chains import Streams, dibao_case
-from tests.stack import build_service
+from tests.support.archive import Streams, dibao_case
+from tests.support.stack import build_service
+
+pytestmark = pytest.mark.fast
 
 
 def test_stored_envelopes_are_encrypted_and_still_verify(tmp_path: Path,

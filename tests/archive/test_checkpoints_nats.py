@@ -8,7 +8,6 @@ archive's copy, and an aggregate deleted whole."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +17,21 @@ from sqlalchemy import delete, func, select
 from shared.auth import Role, TokenIssuer
 from shared.contracts.audit import CHAIN_CHECKPOINT
 from shared.runtime import ServiceRuntime
-from tests.archive.point_in_time import assert_equivalent
-from tests.conftest import NatsServer
-from tests.intake.test_api import filing
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.intake import filing
+from tests.support.places import YELIN
+from tests.support.point_in_time import assert_equivalent
+from tests.support.stack import eventually
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
-YELIN = "469028100"
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                span_exporter: Any) -> AsyncIterator[tuple[ServiceRuntime, ServiceRuntime]]:
-    await reset_jetstream(nats_server.url)
-    intake = build_service("intake", tmp=tmp_path / "intake", keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None, checkpoint_every=3,
+async def stack(service: Any, tmp_path: Path) -> tuple[ServiceRuntime, ServiceRuntime]:
+    intake = await service("intake", tmp=tmp_path / "intake", checkpoint_every=3,
                            checkpoint_idle_s=0.5)
-    archive = build_service("archive", tmp=tmp_path / "archive", keys_dir=keys_dir,
-                            nats_url=nats_server.url, database_url=None,
-                            alert_scan_interval_s=0)
-    await intake.start()
-    await archive.start()
-    yield intake, archive
-    await archive.stop()
-    await intake.stop()
+    archive = await service("archive", tmp=tmp_path / "archive", alert_scan_interval_s=0)
+    return intake, archive
 
 
 async def test_verify_names_a_deleted_tail_and_a_deleted_aggregate(

@@ -36,14 +36,18 @@ from services.archive.domain import (
 from services.archive.main import DEFAULT_REQUIRED_DOCUMENTS, load_required_documents
 from shared.contracts import GENESIS_HASH, Actor
 from shared.errors import RuleViolation
-from tests.archive.chains import T0, YELIN, Streams, dibao_case, tampered
+from tests.support import actors
+from tests.support.archive import T0, Streams, dibao_case, tampered
+from tests.support.places import YELIN
+
+pytestmark = pytest.mark.fast
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
 TYPES = ("application/pdf", "image/jpeg", "image/png")
 REQUIRED = load_required_documents(DEFAULT_REQUIRED_DOCUMENTS)
-CLERK = Actor(user_id="clerk-yelin-1", role="township_clerk", township=YELIN)
+CLERK = actors.CLERK.as_actor()
 COUNTY = Actor(user_id="bureau-1", role="county_bureau")
 
 

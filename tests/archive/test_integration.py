@@ -5,9 +5,7 @@ read models from the streams ending identical."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -17,60 +15,27 @@ import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
-from shared.bus import Bus
 from shared.contracts import Envelope
 from shared.contracts.archive import ChainAlarm
-from tests.archive.chains import T0, YELIN, Streams, actor, dibao_case, tampered
-from tests.conftest import NatsServer
-from tests.signing import sealed
-from tests.stack import (
-    build_service,
-    client,
+from tests.support.archive import T0, Streams, actor, dibao_case, stored, tampered
+from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.signing import sealed
+from tests.support.stack import (
+    ensure_streams,
     eventually,
+    publish,
     rebuild_read_models,
-    reset_jetstream,
 )
+from tests.support.web import bearer, client
 
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-async def archive(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
-                  keys_dir: Path, nats_server: NatsServer,
-                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
-    await reset_jetstream(nats_server.url)
-    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
-    bus = Bus(nats_server.url, "test-publisher", "469028")
-    await bus.connect()
-    for service in ("intake", "review", "publicity"):
-        await bus.ensure_stream(service, 3600)
-    await bus.close()
-    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=database_url)
-    await rt.start()
-    yield rt
-    await rt.stop()
-
-
-async def publish(url: str, envelopes: list[Envelope]) -> None:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    for env in envelopes:
-        await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
-    await nc.close()
-
-
-def headers(issuer: TokenIssuer, role: Role, township: str | None = None) -> dict[str, str]:
-    return {"authorization": "Bearer " + issuer.mint(f"{role.value}-1", role, township)}
-
-
-def count(rt: ArchiveRuntime, source: str | None = None) -> int:
-    t = rt.app.views.envelopes
-    q = sa.select(sa.func.count()).select_from(t)
-    if source:
-        q = q.where(t.c.source == source)
-    with rt.app.read_session() as s:
-        return int(s.execute(q).scalar_one())
+async def archive(services: Any, nats_server: NatsServer) -> ArchiveRuntime:
+    await ensure_streams(nats_server.url, "intake", "review", "publicity")
+    return await services("archive")
 
 
 async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
@@ -104,9 +69,9 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
 
     # Neither refused copy enters the timeline; both alarms come back through archive's
     # own stream into it.
-    await eventually(lambda: _async(count(archive) == len(upstream) - 2 + 2), timeout=20)
+    await eventually(lambda: stored(archive) == len(upstream) - 2 + 2, timeout=20)
     async with client(archive) as http:
-        bureau = headers(issuer, Role.COUNTY_BUREAU)
+        bureau = bearer(issuer, Role.COUNTY_BUREAU)
         r = await http.get(f"/audit/cases/{application}/timeline", headers=bureau)
         assert r.status_code == 200, r.text
         events = r.json()["events"]
@@ -131,7 +96,7 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
         with archive.app.unit_of_work() as s:  # damage that a rebuild must repair
             s.execute(sa.delete(t).where(t.c.source == "publicity"))
         assert archive.app.snapshot_read_models() != before
-        done = await rebuild_read_models(http, headers(issuer, Role.COUNTY_CENTRE))
+        done = await rebuild_read_models(http, bearer(issuer, Role.COUNTY_CENTRE))
         assert done["result"]["stream_events"]["publicity"] == 1
         assert archive.app.snapshot_read_models() == before
         r = await http.post("/ops/rebuild-read-models", headers=bureau)
@@ -146,11 +111,7 @@ async def test_timeline_across_three_services_alarms_and_an_identical_rebuild(
         "closed_on": "2025-03-14"}, at=T0 + timedelta(days=11),
         who=clerk, case_id=review_case, township=YELIN)
     await publish(nats_server.url, [late])
-    await eventually(lambda: _async(count(archive, "publicity") == 2), timeout=20)
-
-
-async def _async(value: Any) -> Any:
-    return value
+    await eventually(lambda: stored(archive, "publicity") == 2, timeout=20)
 
 
 async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
@@ -158,8 +119,8 @@ async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
     streams = Streams()
     application, _, envs = dibao_case(streams, household_id="HH-9")
     await publish(nats_server.url, envs)
-    await eventually(lambda: _async(count(archive, "intake") + count(archive, "review")
-                                    + count(archive, "publicity") == len(envs)), timeout=20)
+    await eventually(lambda: stored(archive, "intake") + stored(archive, "review")
+                                    + stored(archive, "publicity") == len(envs), timeout=20)
 
     original = envs[1]
     # A copy signed with intake's own key (a forked or compromised publisher): a tampered
@@ -175,7 +136,7 @@ async def test_a_different_copy_at_an_archived_position_raises_an_alarm(
     await nc.close()
 
     async with client(archive) as http:
-        bureau = headers(issuer, Role.COUNTY_BUREAU)
+        bureau = bearer(issuer, Role.COUNTY_BUREAU)
 
         async def alarmed() -> list[Any] | None:
             items = (await http.get("/audit/alarms", headers=bureau)).json()["items"]

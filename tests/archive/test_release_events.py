@@ -1,7 +1,8 @@
 """Events written by the release before issue 24's typed values still load: every
 aggregate kind of archive, from tests/data/release_events/archive (written by
-make_archive.py with that release's code, encrypted at rest), read with the current code
-into the same state, and the read models rebuilt from them serve the same file."""
+tests/support/release_archive.py with that release's code, encrypted at rest), read with
+the current code into the same state, and the read models rebuilt from them serve the same
+file."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ import sqlalchemy as sa
 from services.archive.domain import Inconsistency
 from services.archive.main import ArchiveRuntime
 from shared.contracts import Actor
-from tests.stack import build_service
+from tests.support.stack import build_service
+
+pytestmark = pytest.mark.fast
 
 RELEASE = Path(__file__).parents[1] / "data" / "release_events" / "archive"
 YELIN = "469028100"

@@ -19,27 +19,26 @@ from nats.js import JetStreamContext
 from sqlalchemy import func, select
 
 from shared.auth import Principal, Role, TokenIssuer
-from shared.bus import Bus
 from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent
 from shared.contracts.publicity import NoticeClosed
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.archive.point_in_time import assert_equivalent
-from tests.conftest import NatsServer
-from tests.review.conftest import PANEL, REPORT, TAOYUAN, YELIN, acceptance, visit_body
-from tests.signing import sealed
-from tests.stack import (
-    build_service,
-    client,
+from tests.support import actors
+from tests.support.infra import NatsServer
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.point_in_time import assert_equivalent
+from tests.support.review import PANEL, REPORT, acceptance, visit_body
+from tests.support.signing import sealed
+from tests.support.stack import (
+    ensure_streams,
     eventually,
     rebuild_read_models,
-    reset_jetstream,
 )
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 TODAY = date(2025, 3, 10)
-CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-         "village": None}
+CLERK = actors.CLERK.actor()
 
 
 class Upstream:
@@ -64,33 +63,18 @@ class Upstream:
 
 
 @pytest.fixture
-def keyring(keys_dir: Path) -> Keyring:
-    return Keyring.load_or_create(keys_dir / "bus-keyring.json")
+async def services(service: Any, tmp_path: Path, nats_server: NatsServer,
+                   ) -> AsyncIterator[tuple[ServiceRuntime, ServiceRuntime, JetStreamContext]]:
+    await ensure_streams(nats_server.url, "intake", "publicity")
 
-
-@pytest.fixture
-async def services(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                   span_exporter: Any) -> AsyncIterator[tuple[ServiceRuntime, ServiceRuntime,
-                                                              JetStreamContext]]:
-    await reset_jetstream(nats_server.url)
-    bus = Bus(nats_server.url, "test-upstreams", "469028")
-    await bus.connect()
-    for upstream in ("intake", "publicity"):
-        await bus.ensure_stream(upstream, 3600)
-    await bus.close()
-    review = build_service("review", tmp=tmp_path / "review", keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None)
-    archive = build_service("archive", tmp=tmp_path / "archive", keys_dir=keys_dir,
-                            nats_url=nats_server.url, database_url=None,
+    def pinned(rt: Any) -> None:
+        rt.app.today = lambda: TODAY
+    review = await service("review", pinned, tmp=tmp_path / "review")
+    archive = await service("archive", pinned, tmp=tmp_path / "archive",
                             alert_scan_interval_s=0)
-    review.app.today = archive.app.today = lambda: TODAY  # type: ignore[method-assign]
-    await review.start()
-    await archive.start()
     nc = await nats.connect(nats_server.url)
     yield review, archive, nc.jetstream()
     await nc.close()
-    await archive.stop()
-    await review.stop()
 
 
 async def test_archive_supervises_the_real_review_facts(
@@ -144,7 +128,7 @@ async def test_archive_supervises_the_real_review_facts(
         t = archive.app.views.envelopes
         with archive.app.read_session() as s:
             return len(s.execute(t.select().where(t.c.type == "case_confirmed")).all())
-    await eventually(lambda: _async(confirmed_in_archive() == 2), 30)
+    await eventually(lambda: confirmed_in_archive() == 2, 30)
 
     centre = as_(Role.COUNTY_CENTRE)
     async with client(archive) as audit:
@@ -174,7 +158,7 @@ async def test_archive_supervises_the_real_review_facts(
 
         # Issue 16: every review event of the case is on the inspector's timeline, internal
         # ones included, each with who, when, why (one field) and a Chinese label.
-        await eventually(lambda: _async(_has_event(archive, "ReviewCase.DecisionDeadlineExtended")),
+        await eventually(lambda: _has_event(archive, "ReviewCase.DecisionDeadlineExtended"),
                          20)
         timeline = (await audit.get(f"/audit/cases/{cases['voted']}/timeline",
                                     headers=centre)).json()["events"]
@@ -216,7 +200,7 @@ async def test_archive_supervises_the_real_review_facts(
             got = s.execute(select(func.max(t.c.position)).where(
                 t.c.source == "archive")).scalar_one()
         return (got or 0) >= (archive.app.recorder.max_notification_id() or 0)
-    await eventually(lambda: _async(caught_up()), 20)
+    await eventually(lambda: caught_up(), 20)
     before = archive.app.snapshot_read_models()
     async with client(archive) as audit:
         done = await rebuild_read_models(audit, centre)
@@ -290,5 +274,3 @@ def _has_event(archive: ServiceRuntime, name: str) -> bool:
                        t.c.type == "audit_record")).scalars())
 
 
-async def _async(value: bool) -> bool:
-    return value

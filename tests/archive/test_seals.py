@@ -12,8 +12,9 @@ import pytest
 from services.disbursement.seal import seal_document, seal_verdict
 from shared.errors import RuleViolation
 from shared.seals import SealKeys, create_key_file, key_path, seal_statement
+from tests.support.places import YELIN
 
-YELIN = "469028100"
+pytestmark = pytest.mark.fast
 
 
 def test_archive_and_disbursement_seal_a_township_with_one_key(tmp_path: Path) -> None:

@@ -6,10 +6,8 @@ problem+json and changes nothing."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,15 +15,14 @@ import pytest
 from openpyxl import load_workbook
 
 from services.archive.main import ArchiveRuntime
-from shared.auth import Role, TokenIssuer
+from shared.auth import Role
 from shared.seals import TrustList, verify_seal
-from tests.archive.supervision_world import GUANGPO, SANCAI, YELIN, World, comparable
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, reset_jetstream
+from tests.support.places import GUANGPO, SANCAI, YELIN
+from tests.support.supervision import World, comparable
+from tests.support.web import assert_problem
 
 pytestmark = pytest.mark.nats
 
-PROBLEM = "application/problem+json"
 TODAY = date(2025, 4, 3)  # March is over; its filing is due on the 5th working day after
 FILING = f"/supervision/filings/{YELIN}/2025-03"
 
@@ -36,41 +33,18 @@ def world() -> World:
 
 
 @pytest.fixture
-async def archive(tmp_path: Path, keys_dir: Path, nats_server: NatsServer, world: World,
-                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
-    await reset_jetstream(nats_server.url)
-    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=None, alert_scan_interval_s=0)
-    rt.app.today = lambda: TODAY
-    with rt.app.unit_of_work():
-        for env in world.envelopes():
-            assert rt.app.archive_envelope(env) == "linked"
-    await rt.start()
-    yield rt
-    await rt.stop()
+async def archive(service: Any, world: World) -> ArchiveRuntime:
+    def with_the_world(rt: Any) -> None:
+        rt.app.today = lambda: TODAY
+        with rt.app.unit_of_work():
+            for env in world.envelopes():
+                assert rt.app.archive_envelope(env) == "linked"
+    return await service("archive", with_the_world, alert_scan_interval_s=0)
 
 
 @pytest.fixture
-async def http(archive: ArchiveRuntime) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(archive) as c:
-        yield c
-
-
-@pytest.fixture
-def as_(issuer: TokenIssuer) -> Any:
-    def headers(role: Role, township: str | None = None) -> dict[str, str]:
-        uid = f"{role.value}-{township or 'county'}"
-        return {"authorization": "Bearer " + issuer.mint(uid, role, township)}
-    return headers
-
-
-def assert_problem(r: httpx.Response, status: int, code: str,
-                   field: str | None = None) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    assert r.json()["code"] == code, r.json()
-    if field is not None:
-        assert r.json().get("field") == field, r.json()
+def runtime(archive: ArchiveRuntime) -> ArchiveRuntime:
+    return archive
 
 
 def own_events(rt: ArchiveRuntime) -> int:

@@ -33,15 +33,10 @@ from shared.calendar import WorkingCalendar
 from shared.contracts import Actor
 from shared.errors import RuleViolation
 from shared.seals import SealKeys
-from tests.archive.supervision_world import (
-    GUANGPO,
-    TOWNSHIPS,
-    YELIN,
-    World,
-    at,
-    comparable,
-    record_of,
-)
+from tests.support.places import GUANGPO, YELIN
+from tests.support.supervision import TOWNSHIPS, World, at, comparable, record_of
+
+pytestmark = pytest.mark.fast
 
 CALENDAR = WorkingCalendar.load()
 ACTOR = Actor(user_id="u1", role="township_leader", township=YELIN)

@@ -5,56 +5,34 @@ its timeline), the seal verifying against the bytes the county downloads."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
-import sqlalchemy as sa
 
 from services.archive.main import ArchiveRuntime
 from shared.auth import Role, TokenIssuer
-from shared.bus import Bus
 from shared.contracts import Envelope, parse_data
 from shared.contracts.archive import MonthlyFilingSubmitted
 from shared.seals import TrustList, verify_seal
-from tests.archive.supervision_world import YELIN, World, comparable
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.archive import stored
+from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.stack import ensure_streams, eventually
+from tests.support.supervision import World, comparable
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-async def archive(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
-                  keys_dir: Path, nats_server: NatsServer,
-                  span_exporter: Any) -> AsyncIterator[ArchiveRuntime]:
-    await reset_jetstream(nats_server.url)
-    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
-    bus = Bus(nats_server.url, "test-publisher", "469028")
-    await bus.connect()
-    for service in ("intake", "review", "publicity"):
-        await bus.ensure_stream(service, 3600)
-    await bus.close()
-    rt = build_service("archive", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=database_url, alert_scan_interval_s=0)
-    rt.app.today = lambda: date(2025, 4, 9)
-    await rt.start()
-    yield rt
-    await rt.stop()
+async def archive(services: Any, nats_server: NatsServer) -> ArchiveRuntime:
+    await ensure_streams(nats_server.url, "intake", "review", "publicity")
 
-
-def stored(rt: ArchiveRuntime, source: str | None = None, type_: str | None = None) -> int:
-    t = rt.app.views.envelopes
-    q = sa.select(sa.func.count()).select_from(t)
-    if source:
-        q = q.where(t.c.source == source)
-    if type_:
-        q = q.where(t.c.type == type_)
-    with rt.app.read_session() as s:
-        return int(s.execute(q).scalar_one())
+    def pinned(rt: Any) -> None:
+        rt.app.today = lambda: date(2025, 4, 9)
+    return await services("archive", pinned, alert_scan_interval_s=0)
 
 
 async def test_statistics_filing_and_alerts_from_the_streams(
@@ -65,7 +43,7 @@ async def test_statistics_filing_and_alerts_from_the_streams(
     js = nc.jetstream()
     for env in envelopes:
         await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
-    await eventually(lambda: _async(stored(archive) >= len(envelopes)), timeout=60)
+    await eventually(lambda: stored(archive) >= len(envelopes), timeout=60)
 
     def h(role: Role, township: str | None = None) -> dict[str, str]:
         return {"authorization": "Bearer " + issuer.mint(f"{role.value}-1", role, township)}
@@ -90,9 +68,8 @@ async def test_statistics_filing_and_alerts_from_the_streams(
         assert r.json()["raised"]
 
     # Archive's own stream carries them, and its own consumer files them in the timeline.
-    await eventually(lambda: _async(
-        stored(archive, "archive", "monthly_filing_submitted") == 1
-        and stored(archive, "archive", "supervision_alert_raised") >= 1), timeout=20)
+    await eventually(lambda: stored(archive, "archive", "monthly_filing_submitted") == 1
+        and stored(archive, "archive", "supervision_alert_raised") >= 1, timeout=20)
     sub = await js.pull_subscribe("sa.469028.archive.monthly_filing_submitted",
                                   stream="SA_469028_ARCHIVE")
     msg = (await sub.fetch(1, timeout=5))[0]
@@ -107,5 +84,3 @@ async def test_statistics_filing_and_alerts_from_the_streams(
     await nc.close()
 
 
-async def _async(value: bool) -> bool:
-    return value

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from deploy.local import free_port_block
-from tests.conftest import CI
-from tests.console.stack import PlayedCase, play_one_case, start_stack
+from tests.support.console import Stack, play_one_case, start_stack
+from tests.support.infra import CI
 
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -45,12 +45,6 @@ def browser(chromium: str) -> Iterator[Any]:
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-class Stack:
-    def __init__(self, gateway: str, var: Path, nats_url: str, case: PlayedCase) -> None:
-        self.gateway, self.var, self.nats_url, self.case = gateway, var, nats_url, case
-        self.console = f"{gateway}/console"
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from shared.clock import CHINA
-from tests.console.conftest import Stack
-from tests.console.stack import GUANGPO, YELIN, delete_the_archived_tail, tamper_with_a_copy
+from tests.support.console import Stack, delete_the_archived_tail, tamper_with_a_copy
+from tests.support.places import GUANGPO, YELIN
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from deploy.console.charts import bar_chart
+
+pytestmark = pytest.mark.fast
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from deploy.openapi import SNAPSHOT, merged_spec
 from shared.contracts.common import SERVICES
 from shared.openapi import API_VERSION, FILE_TYPES, PROBLEM, gaps, operations, shape
-from tests.contract.conftest import FRONTEND, Stack
+from tests.support.launcher import FRONTEND, Stack
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

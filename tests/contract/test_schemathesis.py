@@ -23,11 +23,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.contract.conftest import Stack
+from tests.support.launcher import Stack
+from tests.support.places import YELIN
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
-YELIN = "469028100"
 # Examples per operation and mode: 142 operations × (positive + negative) stay within a
 # few minutes on a loaded two-core CI machine. SCHEMATHESIS_EXAMPLES raises it locally.
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "3"))

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from deploy.asyncapi_finance import render
+
+pytestmark = pytest.mark.fast
 
 DOC = Path(__file__).parents[2] / "docs" / "asyncapi-finance.yaml"
 

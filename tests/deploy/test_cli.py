@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from deploy.cli import cli
 from shared.natsauth import seed_path
 from shared.signing import TRUST_FILE, signing_key_path
-from tests.conftest import NatsServer
-from tests.stack import reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.stack import reset_jetstream
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.settings_check import (
+from tests.support.settings import (
     ROOT,
     SEALING_SERVICES,
     assert_production_safe,

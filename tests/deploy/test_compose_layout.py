@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from shared.auth import ensure_dev_keypair
-from tests.deploy.settings_check import ROOT, interpolate, service_names
+from tests.support.settings import ROOT, interpolate, service_names
 
 UID = 10001
 CI = os.environ.get("CI") == "true"
@@ -36,7 +36,8 @@ from services.disbursement.bank_files import bank_file_csv
 from services.disbursement.main import DisbursementSettings, build_application
 from shared.auth import Principal, Role
 from shared.pii import Keyring
-from tests.disbursement.conftest import CHINA_TZ, YELIN, china, started, upstream
+from tests.support.disbursement import CHINA_TZ, china, started, upstream
+from tests.support.places import YELIN
 
 settings = DisbursementSettings()
 app = build_application(settings)

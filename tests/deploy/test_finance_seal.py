@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared.contracts.disbursement import Seal as SealContract
 from shared.seals import SealKeys, key_id_of, seal_statement, verify_seal
 
+pytestmark = pytest.mark.fast
+
 COUNTY = "469028"
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -15,36 +13,16 @@ import pytest
 from deploy.gateway import GatewaySettings, create_gateway
 from shared.auth import Role, TokenIssuer
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.intake.test_api import filing
-from tests.stack import build_service, reset_jetstream
+from tests.support.fixtures import started_service
+from tests.support.gateway import ToServices
+from tests.support.intake import filing
+from tests.support.places import YELIN
+from tests.support.web import assert_problem
 
-YELIN = "469028100"
 LIMIT = 64 * 1024
 
 
-class ToServices(httpx.AsyncBaseTransport):
-    """The gateway's network: each upstream port to that service's ASGI app; counts calls."""
-
-    def __init__(self, settings: GatewaySettings, apps: dict[str, Any]) -> None:
-        self.by_port = {getattr(settings, f"{s}_port"): httpx.ASGITransport(app=a)
-                        for s, a in apps.items()}
-        self.calls = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.calls += 1
-        return await self.by_port[request.url.port].handle_async_request(request)
-
-
-@pytest.fixture
-async def intake(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                 span_exporter: Any) -> AsyncIterator[ServiceRuntime]:
-    await reset_jetstream(nats_server.url)
-    rt = build_service("intake", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=None)
-    await rt.start()
-    yield rt
-    await rt.stop()
+intake, runtime = started_service("intake")
 
 
 @pytest.fixture
@@ -63,14 +41,6 @@ async def gateway(intake: ServiceRuntime) -> AsyncIterator[tuple[httpx.AsyncClie
 def clerk(issuer: TokenIssuer) -> dict[str, str]:
     return {"authorization": "Bearer " + issuer.mint("clerk-yelin-1", Role.TOWNSHIP_CLERK,
                                                      YELIN)}
-
-
-def assert_problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code
-    return body
 
 
 def head(rt: ServiceRuntime) -> int | None:

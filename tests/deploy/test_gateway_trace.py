@@ -15,8 +15,8 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from deploy.gateway import GatewaySettings, create_gateway
-from tests.deploy.test_gateway import ToServices
-from tests.stack import build_service
+from tests.support.gateway import ToServices
+from tests.support.stack import build_service
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"

@@ -21,16 +21,17 @@ from shared.bus import stream_name
 from shared.contracts import verify_chain
 from shared.contracts.common import SERVICES
 from shared.natsauth import admin_url, ensure_nats_credentials
-from tests.conftest import free_port, wait_for_port
-from tests.deploy.settings_check import ROOT
-from tests.e2e.test_walking_skeleton import (
+from tests.support.flow import (
     count_cases,
     review_case,
     reviewer,
     stream_envelopes,
     submit_and_accept,
 )
-from tests.stack import build_service, client, eventually
+from tests.support.infra import free_port, wait_for_port
+from tests.support.settings import ROOT
+from tests.support.stack import build_service, eventually
+from tests.support.web import client
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

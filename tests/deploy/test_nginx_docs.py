@@ -29,8 +29,8 @@ import yaml
 from deploy.openapi import NGINX_DOCS, SNAPSHOT, nginx_docs_page
 from shared.contracts.common import SERVICES
 from shared.openapi import ASSETS
-from tests.deploy.settings_check import ROOT
-from tests.stack import build_service
+from tests.support.settings import ROOT
+from tests.support.stack import build_service
 
 CONF = ROOT / "deploy/compose/nginx.conf"
 MOUNT = "/etc/nginx/api-docs"

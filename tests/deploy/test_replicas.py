@@ -1,5 +1,5 @@
 """Service replicas on one PostgreSQL store and one NATS, as Kubernetes runs them: real
-processes (`python -m tests.deploy.replica <svc>`, the service's own entry plus the relay
+processes (`python -m tests.support.replica <svc>`, the service's own entry plus the relay
 lease proposed for shared/bus.py), settings from the environment as in a pod.
 
 - Two review replicas share the durable consumer of intake's stream: under a burst of
@@ -32,10 +32,11 @@ from shared.bus import stream_name
 from shared.contracts import verify_chain
 from shared.lease import lease_key
 from shared.pii import Keyring
-from tests.conftest import NatsServer, free_port
-from tests.deploy.settings_check import ROOT
-from tests.e2e.test_walking_skeleton import clerk, filing, stream_envelopes
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.flow import clerk, filing, stream_envelopes
+from tests.support.infra import NatsServer, free_port
+from tests.support.settings import ROOT
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres, pytest.mark.slow]
 
@@ -60,7 +61,7 @@ class Replica:
         }
         self.log = tmp / f"{service}-{self.port}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.deploy.replica", service], cwd=ROOT,
+            [sys.executable, "-m", "tests.support.replica", service], cwd=ROOT,
             env={**os.environ, **{p + k: v for k, v in env.items()}},
             stdout=subprocess.PIPE, stderr=self.log.open("wb"))
 

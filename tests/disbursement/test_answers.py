@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from services.disbursement import schemas
 from services.disbursement.domain import roster_id
 from services.disbursement.main import DisbursementSettings, build_application
-from tests.data.release_events import make_disbursement as flow
+from tests.support import release_disbursement as flow
+
+pytestmark = pytest.mark.fast
 
 
 @pytest.fixture(scope="module")

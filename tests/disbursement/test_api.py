@@ -14,20 +14,11 @@ import pytest
 from services.disbursement.bank_files import bank_file_csv
 from shared.auth import Principal, Role, TokenIssuer
 from shared.runtime import ServiceRuntime
-from tests.disbursement.conftest import (
-    GUANGPO,
-    YELIN,
-    changed,
-    china,
-    keyring,
-    started,
-    token,
-    upstream,
-)
-from tests.stack import client
+from tests.support.disbursement import changed, china, keyring, started, token, upstream
+from tests.support.places import GUANGPO, YELIN
+from tests.support.web import PROBLEM, assert_problem
 
 pytestmark = pytest.mark.nats
-PROBLEM = "application/problem+json"
 JUNE = f"/rosters/{YELIN}/2026-06"
 
 
@@ -49,20 +40,6 @@ def seed(rt: ServiceRuntime, keys_dir: Path) -> dict[str, Any]:
     return {"a": a, "b": b}
 
 
-@pytest.fixture
-async def http(disbursement: ServiceRuntime) -> Any:
-    async with client(disbursement) as c:
-        yield c
-
-
-def problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
-    assert body["code"] == code, body
-    return body
-
-
 async def test_clerk_drafts_and_locks_with_amounts_and_cutoff(
         disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer,
         keys_dir: Path) -> None:
@@ -81,7 +58,7 @@ async def test_clerk_drafts_and_locks_with_amounts_and_cutoff(
     r = await http.post(f"{JUNE}/dibao/lock", headers=clerk)
     assert r.status_code == 200 and r.json()["status"] == "locked"
     r = await http.post("/rosters/469028100/2026-07/dibao/draft", headers=clerk)
-    problem(r, 422, "disbursement.before_cutoff")
+    assert_problem(r, 422, "disbursement.before_cutoff")
 
 
 async def test_only_the_clerk_of_the_township_locks(
@@ -90,14 +67,14 @@ async def test_only_the_clerk_of_the_township_locks(
     seed(disbursement, keys_dir)
     assert (await http.post(f"{JUNE}/dibao/draft",
                             headers=token(issuer, Role.TOWNSHIP_CLERK))).status_code == 201
-    problem(await http.post(f"{JUNE}/dibao/lock", headers=token(issuer, Role.TOWNSHIP_LEADER)),
-            403, "auth.role")
-    problem(await http.post(f"{JUNE}/dibao/lock",
+    assert_problem(await http.post(f"{JUNE}/dibao/lock",
+                                   headers=token(issuer, Role.TOWNSHIP_LEADER)), 403, "auth.role")
+    assert_problem(await http.post(f"{JUNE}/dibao/lock",
                             headers=token(issuer, Role.TOWNSHIP_CLERK, GUANGPO)),
             403, "auth.jurisdiction")
-    problem(await http.post(f"{JUNE}/dibao/lock", headers=token(issuer, Role.COUNTY_BUREAU,
+    assert_problem(await http.post(f"{JUNE}/dibao/lock", headers=token(issuer, Role.COUNTY_BUREAU,
                                                                 None)), 403, "auth.role")
-    problem(await http.post(f"{JUNE}/dibao/lock"), 401, "auth.missing_token")
+    assert_problem(await http.post(f"{JUNE}/dibao/lock"), 401, "auth.missing_token")
     r = await http.get(f"{JUNE}/dibao", headers=token(issuer, Role.DISCIPLINE_INSPECTOR, None))
     assert r.json()["status"] == "drafted"  # nothing changed
 
@@ -116,23 +93,23 @@ async def test_bad_input_is_refused_naming_the_field(
                         ({"key": key, "amount": "1.001", "reason": "x"}, "amount"),
                         ({"key": key, "amount": "10"}, "reason"),
                         ({"key": key, "amount": "10", "reason": "x", "extra": 1}, "extra")]:
-        b = problem(await http.post(f"{JUNE}/dibao/corrections", json=body, headers=clerk),
+        b = assert_problem(await http.post(f"{JUNE}/dibao/corrections", json=body, headers=clerk),
                     422, "web.validation")
         assert b["field"] == field, b
-    problem(await http.post(f"{JUNE}/dibao/corrections", headers=clerk,
+    assert_problem(await http.post(f"{JUNE}/dibao/corrections", headers=clerk,
                             json={"key": "nope", "amount": "1", "reason": "x"}),
             422, "disbursement.row_unknown")
-    problem(await http.post("/rosters/469028100/2026-06/dibao_edge/draft", headers=clerk),
+    assert_problem(await http.post("/rosters/469028100/2026-06/dibao_edge/draft", headers=clerk),
             422, "web.validation")
-    problem(await http.post("/rosters/469028100/2026-13/dibao/draft", headers=clerk),
+    assert_problem(await http.post("/rosters/469028100/2026-13/dibao/draft", headers=clerk),
             422, "web.validation")
-    problem(await http.post("/rosters/469028999/2026-06/dibao/draft",
+    assert_problem(await http.post("/rosters/469028999/2026-06/dibao/draft",
                             headers=token(issuer, Role.TOWNSHIP_CLERK, "469028999")),
             401, "auth.unknown_township")  # the clerk's own token names no township here
     # A malformed bank file: row and column named, nothing recorded.
     bad = ("account,name,amount,status,reference\r\n"
            "6222021111111111,黎阿婆,five,paid,B1\r\n").encode()
-    b = problem(await http.post(f"{JUNE}/dibao/bank-return", headers=clerk,
+    b = assert_problem(await http.post(f"{JUNE}/dibao/bank-return", headers=clerk,
                                 files={"file": ("ret.csv", io.BytesIO(bad), "text/csv")}),
                 422, "disbursement.bank_file_malformed")
     assert b["field"] == "file.row[2].amount" and "row 2, column amount" in b["detail"]
@@ -152,7 +129,7 @@ async def test_export_is_audited_and_only_its_maker_downloads_it(
     seed(disbursement, keys_dir)
     clerk = token(issuer, Role.TOWNSHIP_CLERK)
     await http.post(f"{JUNE}/dibao/draft", headers=clerk)
-    problem(await http.post(f"{JUNE}/dibao/exports", json={"format": "csv"}, headers=clerk),
+    assert_problem(await http.post(f"{JUNE}/dibao/exports", json={"format": "csv"}, headers=clerk),
             422, "disbursement.roster_not_locked")
     await http.post(f"{JUNE}/dibao/lock", headers=clerk)
     for fmt in ("xlsx", "csv"):
@@ -162,7 +139,7 @@ async def test_export_is_audited_and_only_its_maker_downloads_it(
         # No account in the answer (nor the idempotency store); a bare "6222" could be
         # part of the hex hash.
         assert "6222021111111113" not in r.text and "6222022222222229" not in r.text
-        problem(await http.get(f"{JUNE}/dibao/exports/{meta['export_id']}",
+        assert_problem(await http.get(f"{JUNE}/dibao/exports/{meta['export_id']}",
                                headers=token(issuer, Role.TOWNSHIP_CLERK, user="other-clerk")),
                 403, "disbursement.export_owner")
         f = await http.get(f"{JUNE}/dibao/exports/{meta['export_id']}", headers=clerk)
@@ -239,16 +216,16 @@ async def test_only_the_finance_bureau_acknowledges(
         disbursement: ServiceRuntime, http: httpx.AsyncClient, issuer: TokenIssuer) -> None:
     body = {"receipt_reference": "CZ-1"}
     for role in (Role.COUNTY_BUREAU, Role.COUNTY_CENTRE, Role.DISCIPLINE_INSPECTOR):
-        problem(await http.post("/fund-plans/2026-06/acknowledge", json=body,
+        assert_problem(await http.post("/fund-plans/2026-06/acknowledge", json=body,
                                 headers=token(issuer, role, None)), 403, "auth.role")
-    problem(await http.post("/fund-plans/2026-06/acknowledge", json=body,
+    assert_problem(await http.post("/fund-plans/2026-06/acknowledge", json=body,
                             headers=token(issuer, Role.FINANCE_BUREAU, None)),
             404, "disbursement.not_found")
-    problem(await http.post("/fund-plans/2026-06/compile",
+    assert_problem(await http.post("/fund-plans/2026-06/compile",
                             headers=token(issuer, Role.FINANCE_BUREAU, None)), 403, "auth.role")
-    problem(await http.post("/statistics/469028100/2026-06/seal",
+    assert_problem(await http.post("/statistics/469028100/2026-06/seal",
                             headers=token(issuer, Role.TOWNSHIP_CLERK)), 403, "auth.role")
-    problem(await http.post("/statistics/469028100/2026-06/seal",
+    assert_problem(await http.post("/statistics/469028100/2026-06/seal",
                             headers=token(issuer, Role.TOWNSHIP_LEADER)),
             422, "disbursement.rosters_not_ready")
 
@@ -263,13 +240,13 @@ async def test_held_rows_over_http_block_the_lock_until_resolved(
     disbursement.app.today = lambda: date(2026, 6, 16)
     clerk = token(issuer, Role.TOWNSHIP_CLERK)
     assert (await http.post(f"{JUNE}/dibao/draft", headers=clerk)).status_code == 201
-    body = problem(await http.post(f"{JUNE}/dibao/lock", headers=clerk), 422,
+    body = assert_problem(await http.post(f"{JUNE}/dibao/lock", headers=clerk), 422,
                    "disbursement.holds_open")
     assert body["field"] == "holds"
     held = (await http.get(f"{JUNE}/dibao/holds", headers=clerk)).json()
     assert held["open"] == 1 and held["items"][0]["reasons"][0]["code"] == "card_luhn"
     key = held["items"][0]["key"]
-    problem(await http.post(f"{JUNE}/dibao/holds/resolve", headers=token(
+    assert_problem(await http.post(f"{JUNE}/dibao/holds/resolve", headers=token(
         issuer, Role.TOWNSHIP_CLERK, GUANGPO), json={"keys": [key], "resolution": "excluded",
                                                        "reason": "账号错误"}),
             403, "auth.jurisdiction")

@@ -9,13 +9,17 @@ import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
+
 from services.disbursement.main import DisbursementSettings, build_application
-from shared.auth import Principal, Role
 from shared.eventstore import AtRest
-from tests.disbursement.conftest import CHINA_TZ, YELIN, china, keyring, started, upstream
+from tests.support.actors import CLERK
+from tests.support.disbursement import CHINA_TZ, china, keyring, started, upstream
+from tests.support.places import YELIN
+
+pytestmark = pytest.mark.fast
 
 MONTH = "2026-06"
-CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
 NAMES, ACCOUNTS = ("符秀英", "王德福"), ("6222020000000072", "6222020000000080")
 
 

@@ -10,20 +10,13 @@ import pytest
 
 from services.disbursement.application import DisbursementApplication
 from services.disbursement.domain import ledger_id
-from shared.auth import Principal, Role
 from shared.contracts.common import AssistanceKind
 from shared.errors import RuleViolation
-from tests.disbursement.conftest import (
-    YELIN,
-    application,
-    china,
-    keyring,
-    started,
-    temporary,
-    upstream,
-)
+from tests.support.actors import CLERK
+from tests.support.disbursement import application, china, keyring, started, temporary, upstream
+from tests.support.places import YELIN
 
-CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
+pytestmark = pytest.mark.fast
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from services.disbursement.domain import StatInput, compile_statistics
 from services.disbursement.seal import SealKeys, seal_document, seal_verdict
 from shared.errors import RuleViolation
 from shared.pii import mask_resident_id
-from tests.documents import pdf_fonts, pdf_text, red_pixels, render_pages, require_cjk_font
+from tests.support.documents import pdf_fonts, pdf_text, red_pixels, render_pages, require_cjk_font
 
 
 def fp(account: str) -> str:

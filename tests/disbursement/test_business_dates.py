@@ -20,16 +20,17 @@ from services.archive.supervision import Population, Record, rhythms
 from services.disbursement.application import upstream_of
 from services.review.contracts import ReviewContracts
 from services.review.domain import Entitlement
-from shared.auth import Principal, Role
 from shared.clock import CHINA, ManualClock, local_date, month_of, today, today_from
 from shared.contracts import parse_data
 from shared.contracts.review import EntitlementChanged, PolicyChanged
 from shared.pii import Keyring
-from tests.disbursement.conftest import TAOYUAN, YELIN, ReviewStream, application, started
-from tests.review.helpers import TERMS
-from tests.stack import build_service
+from tests.support.actors import LEADER
+from tests.support.disbursement import ReviewStream, application, started
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.review import TERMS
+from tests.support.stack import build_service
 
-LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)
+pytestmark = pytest.mark.fast
 
 # (instant on review's clock, what China's calendar says, the roster month with the cut-off
 # on the 15th, and the envelope's real timestamp when it differs from review's clock)

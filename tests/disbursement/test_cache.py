@@ -11,19 +11,14 @@ import pytest
 
 from services.disbursement.application import DisbursementApplication
 from services.disbursement.domain import RosterStatus
-from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card
-from tests.disbursement.conftest import (
-    YELIN,
-    application,
-    china,
-    keyring,
-    started,
-    upstream,
-)
+from tests.support.actors import CLERK
+from tests.support.disbursement import application, china, keyring, started, upstream
+from tests.support.places import YELIN
+
+pytestmark = pytest.mark.fast
 
 MONTH = "2026-06"
-CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN)
 
 
 @pytest.fixture

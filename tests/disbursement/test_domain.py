@@ -30,10 +30,12 @@ from services.disbursement.domain import (
     rows_digest,
 )
 from shared.clock import MonthlyRhythm
-from shared.contracts import Actor
 from shared.errors import RuleViolation
+from tests.support import actors
 
-ACTOR = Actor(user_id="clerk-1", role="township_clerk", township="469028100")
+pytestmark = pytest.mark.fast
+
+ACTOR = actors.CLERK.as_actor()
 SRC = {"event_id": "e", "type": "entitlement_started", "position": 1,
        "occurred_at": "2026-05-20T10:00:00+08:00", "by": "lead"}
 

@@ -21,10 +21,12 @@ from services.disbursement.finance_files import (
 from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card
 from shared.errors import NotFound, RuleViolation
-from tests.disbursement.conftest import YELIN, application, china, keyring, started, upstream
+from tests.support.actors import CLERK, LEADER
+from tests.support.disbursement import application, china, keyring, started, upstream
+from tests.support.places import YELIN
 
-CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
-LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)
+pytestmark = pytest.mark.fast
+
 BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)
 FINANCE = Principal(user_id="finance", role=Role.FINANCE_BUREAU, township=None)
 MONTH = "2026-06"

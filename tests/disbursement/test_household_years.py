@@ -32,19 +32,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.disbursement.domain import HoldResolution, Resolution, Upstream
-from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card
-from tests.disbursement.conftest import (
-    YELIN,
-    application,
-    changed,
-    china,
-    keyring,
-    started,
-)
+from tests.support.actors import BUREAU, CLERK
+from tests.support.disbursement import application, changed, china, keyring, started
+from tests.support.places import YELIN
 
-CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
-BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)
 HOUSEHOLDS = 100
 EXAMPLES = 10  # x 100 households x 12 months: 1,000 household-years
 MONTHS = [f"2026-{m:02d}" for m in range(1, 13)]

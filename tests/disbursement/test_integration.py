@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,12 @@ from deploy.finance_consumer import FinanceBureauConsumer
 from deploy.verify_seal import check as offline_check
 from services.disbursement.bank_files import bank_file_csv
 from shared.auth import Role, TokenIssuer
-from shared.bus import Bus, stream_name
+from shared.bus import Bus
 from shared.contracts import Envelope, verify_chain
 from shared.contracts.common import AssistanceKind
 from shared.runtime import ServiceRuntime
 from shared.seals import SealKeys, TrustList
-from tests.conftest import NatsServer
-from tests.disbursement.conftest import (
-    YELIN,
+from tests.support.disbursement import (
     ReviewStream,
     changed,
     china,
@@ -40,23 +37,19 @@ from tests.disbursement.conftest import (
     temporary,
     token,
 )
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.flow import stream_envelopes
+from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.stack import eventually
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 MONTH = "2026-06"
 
 
 @pytest.fixture
-async def disbursement_on(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
-                          keys_dir: Path, nats_server: NatsServer,
-                          span_exporter: Any) -> AsyncIterator[ServiceRuntime]:
-    await reset_jetstream(nats_server.url)
-    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
-    rt = build_service("disbursement", tmp=tmp_path, keys_dir=keys_dir,
-                       nats_url=nats_server.url, database_url=database_url)
-    await rt.start()
-    yield rt
-    await rt.stop()
+async def disbursement_on(services: Any) -> ServiceRuntime:
+    return await services("disbursement")
 
 
 async def publish_review(url: str, envelopes: list[Envelope]) -> None:
@@ -70,16 +63,6 @@ async def publish_review(url: str, envelopes: list[Envelope]) -> None:
     await bus.js.publish(envelopes[0].subject, envelopes[0].to_bytes(),
                          headers={"Nats-Msg-Id": envelopes[0].msg_id})
     await bus.close()
-
-
-async def stream_envelopes(url: str, service: str) -> list[Envelope]:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    info = await js.stream_info(stream_name("469028", service))
-    out = [Envelope.model_validate_json((await js.get_msg(info.config.name, seq)).data)
-           for seq in range(info.state.first_seq, info.state.last_seq + 1)]
-    await nc.close()
-    return out
 
 
 async def month_end(http: httpx.AsyncClient, clerk: dict[str, str], kind: str,

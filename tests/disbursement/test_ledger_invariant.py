@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 
 from services.disbursement.bank_files import bank_file_csv
 from services.disbursement.domain import Resolution
-from shared.auth import Principal, Role
 from shared.bankcards import unionpay_card
-from tests.disbursement.conftest import YELIN, application, china, keyring, started, upstream
+from tests.support.actors import CLERK
+from tests.support.disbursement import application, china, keyring, started, upstream
+from tests.support.places import YELIN
 
-CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
 MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04"]
 NAMES = ["黎阿婆", "王五", "符大哥", "陈阿妹"]
 

@@ -13,20 +13,13 @@ from uuid import UUID
 
 import pytest
 
-from shared.auth import Principal, Role
 from shared.errors import RuleViolation
-from tests.disbursement.conftest import (
-    YELIN,
-    application,
-    changed,
-    china,
-    keyring,
-    started,
-    upstream,
-)
+from tests.support.actors import CLERK, LEADER
+from tests.support.disbursement import application, changed, china, keyring, started, upstream
+from tests.support.places import YELIN
 
-CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
-LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)
+pytestmark = pytest.mark.fast
+
 MONTHS = ("2026-03", "2026-04", "2026-05")
 
 

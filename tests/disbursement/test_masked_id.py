@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from services.disbursement.domain import RosterRow, rows_digest
 from shared.contracts import Envelope, IntegrationEvent, parse_data
 from shared.contracts.review import (
@@ -18,7 +20,10 @@ from shared.contracts.review import (
     TemporaryPaymentApprovedV1,
 )
 from shared.reactions import handler
-from tests.disbursement.conftest import YELIN, ReviewStream, china, keyring, started, temporary
+from tests.support.disbursement import ReviewStream, china, keyring, started, temporary
+from tests.support.places import YELIN
+
+pytestmark = pytest.mark.fast
 
 MASK = "469*************2X"
 

@@ -14,20 +14,14 @@ from typing import Any
 import pytest
 
 from services.disbursement.domain import HoldResolution, Resolution
-from shared.auth import Principal, Role
 from shared.bankcards import account_problem, unionpay_card
 from shared.errors import RuleViolation
-from tests.disbursement.conftest import (
-    YELIN,
-    application,
-    china,
-    keyring,
-    payee,
-    started,
-    upstream,
-)
+from tests.support.actors import CLERK
+from tests.support.disbursement import application, china, keyring, payee, started, upstream
+from tests.support.places import YELIN
 
-CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
+pytestmark = pytest.mark.fast
+
 JUNE, JULY = "2026-06", "2026-07"
 GOOD = unionpay_card("622202000000101")
 BAD_CARD = GOOD[:-1] + str((int(GOOD[-1]) + 1) % 10)  # one digit off: Luhn fails

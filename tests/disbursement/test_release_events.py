@@ -1,7 +1,8 @@
 """Events written by the release before the domain's typed values (issue 24) still load:
-every aggregate of tests/data/release_events/disbursement (made by make_disbursement.py
-with that release's code, encrypted at rest) is rebuilt by today's code to the state the
-flow left it in. The stored event form is plain data, so no upcaster is involved."""
+every aggregate of tests/data/release_events/disbursement (made by
+tests/support/release_disbursement.py with that release's code, encrypted at rest) is
+rebuilt by today's code to the state the flow left it in. The stored event form is plain
+data, so no upcaster is involved."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from services.disbursement.domain import (
     statistics_id,
 )
 from services.disbursement.main import DisbursementSettings, build_application
-from tests.data.release_events.make_disbursement import (
+from tests.support.places import YELIN
+from tests.support.release_disbursement import (
     FU,
     LI,
     MAY,
@@ -37,7 +39,8 @@ from tests.data.release_events.make_disbursement import (
     WANG,
     uid,
 )
-from tests.disbursement.conftest import YELIN
+
+pytestmark = pytest.mark.fast
 
 REGION = "469028"
 

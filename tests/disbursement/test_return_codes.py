@@ -15,11 +15,13 @@ import yaml
 
 from services.disbursement.domain import Resolution
 from services.disbursement.return_codes import DEFAULT_RETURN_CODES, load_return_codes
-from shared.auth import Principal, Role
 from shared.errors import RuleViolation
-from tests.disbursement.conftest import YELIN, application, china, keyring, started, upstream
+from tests.support.actors import CLERK
+from tests.support.disbursement import application, china, keyring, started, upstream
+from tests.support.places import YELIN
 
-CLERK = Principal(user_id="clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
+pytestmark = pytest.mark.fast
+
 MONTH = "2026-06"
 PEOPLE = [("黎阿婆", "6222020000000015", "800.00"), ("王五", "6222020000000023", "650.00"),  # Luhn
           ("符大哥", "6222020000000031", "720.00")]

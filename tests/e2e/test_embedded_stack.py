@@ -4,9 +4,6 @@ Ctrl-C and a second start that resumes the same data."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,26 +11,11 @@ import httpx
 import pytest
 
 from deploy.local import free_port_block
-from tests.e2e.test_walking_skeleton import YELIN, filing
+from tests.support.flow import filing
+from tests.support.launcher import launch, stop
+from tests.support.places import YELIN
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
-
-
-def launch(var: Path, port_base: int, nats_port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deploy.local", "--var", str(var), "--port-base", str(port_base),
-         "--nats-port", str(nats_port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # the first line says it is up, or the process ends
-        if "is up in" in line:
-            return proc
-    raise AssertionError(f"launcher ended: {proc.wait()}")
-
-
-def stop(proc: subprocess.Popen[str]) -> int:
-    proc.send_signal(signal.SIGINT)
-    return proc.wait(30)
 
 
 def test_up_serves_the_flow_through_the_gateway_and_resumes(tmp_path: Path) -> None:

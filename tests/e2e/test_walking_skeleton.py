@@ -3,8 +3,7 @@ an application accepted in intake opens a review case in review, exactly once.""
 
 from __future__ import annotations
 
-import itertools
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import nats
@@ -13,84 +12,13 @@ import pytest
 from shared.auth import Role, TokenIssuer
 from shared.bus import OutboxRelay, stream_name
 from shared.contracts import Envelope, verify_chain
-from shared.pii import make_resident_id
-from tests.signing import sealed
-from tests.stack import client, eventually
+from tests.support.flow import count_cases, review_case, stream_envelopes, submit_and_accept
+from tests.support.places import YELIN
+from tests.support.signing import sealed
+from tests.support.stack import eventually
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
-
-YELIN, TAOYUAN = "469028100", "469028100201"
-
-
-_households = itertools.count()
-
-
-def filing() -> dict[str, Any]:
-    """A complete 低保 filing of a household no other call names (intake de-duplicates)."""
-    n = next(_households)
-    born, child_born = date(1956, 3, 14) + timedelta(days=n // 90), date(2012, 9, 1)
-    return {
-        "kind": "dibao", "township": YELIN, "village": TAOYUAN, "filed_by": "applicant",
-        "members": [
-            {"name": "黎阿婆", "relation": "self", "birth_date": born.isoformat(),
-             "resident_id": make_resident_id("469028", born, n % 90, "female"),
-             "work_capacity": "none", "authorization_signed": True},
-            {"name": "黎小明", "relation": "grandchild", "birth_date": child_born.isoformat(),
-             "resident_id": make_resident_id("469028", child_born, n % 90, "male"),
-             "work_capacity": "none", "student": True},
-        ],
-        "materials": ["application_form", "commitment_letter", "authorization_form",
-                      "hukou_booklet", "id_cards"],
-        "bank_account": {"bank": "海南农信", "holder_name": "黎阿婆",
-                         "account": "6228480402564890018"},
-    }
-
-
-def clerk(issuer: TokenIssuer) -> dict[str, str]:
-    return {"authorization": "Bearer " + issuer.mint("clerk-yelin-1", Role.TOWNSHIP_CLERK, YELIN)}
-
-
-def reviewer(issuer: TokenIssuer) -> dict[str, str]:
-    return {"authorization": "Bearer " + issuer.mint("lead-yelin", Role.TOWNSHIP_LEADER, YELIN)}
-
-
-async def submit_and_accept(intake: Any, issuer: TokenIssuer,
-                            headers: dict[str, str] | None = None) -> str:
-    async with client(intake) as http:
-        r = await http.post("/applications", json=filing(), headers=clerk(issuer))
-        assert r.status_code == 201, r.text
-        application_id = r.json()["application_id"]
-        r = await http.post(f"/applications/{application_id}/accept",
-                            headers={**clerk(issuer), **(headers or {})})
-        assert r.status_code == 200, r.text
-    return str(application_id)
-
-
-async def review_case(review: Any, issuer: TokenIssuer, application_id: str) -> dict[str, Any]:
-    async with client(review) as http:
-        async def found() -> dict[str, Any] | None:
-            r = await http.get(f"/cases/by-application/{application_id}",
-                               headers=reviewer(issuer))
-            return r.json() if r.status_code == 200 else None
-        return await eventually(found)
-
-
-async def count_cases(review: Any, issuer: TokenIssuer) -> int:
-    async with client(review) as http:
-        r = await http.get("/cases", params={"township": YELIN}, headers=reviewer(issuer))
-        assert r.status_code == 200, r.text
-        return int(r.json()["total"])
-
-
-async def stream_envelopes(url: str, service: str) -> list[Envelope]:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    info = await js.stream_info(stream_name("469028", service))
-    out = [Envelope.model_validate_json((await js.get_msg(info.config.name, seq)).data)
-           for seq in range(info.state.first_seq, info.state.last_seq + 1)]
-    await nc.close()
-    return out
-
 
 async def test_acceptance_opens_a_review_case(services: Any, issuer: TokenIssuer) -> None:
     intake, review = await services("intake"), await services("review")
@@ -177,15 +105,11 @@ async def test_trace_of_the_accepting_request_continues_in_review(
         return [s for s in span_exporter.get_finished_spans()
                 if s.name.startswith(prefix) and format(s.context.trace_id, "032x") == trace_id]
 
-    await eventually(lambda: _async(spans_named("review handle application_accepted")))
+    await eventually(lambda: spans_named("review handle application_accepted"))
     assert spans_named("POST /applications/")  # the HTTP request itself
     assert spans_named("intake.store.save")  # the store write
     assert spans_named("publish sa.469028.intake.application_accepted")  # the relay
     assert spans_named("review.store.save")  # and the case opened in review
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 async def test_a_different_copy_at_a_handled_position_is_dead_lettered(
@@ -211,7 +135,7 @@ async def test_a_different_copy_at_a_handled_position_is_dead_lettered(
     await nc.close()
 
     consumer = review.consumers[0]
-    await eventually(lambda: _async(consumer.dead_lettered == 2))
+    await eventually(lambda: consumer.dead_lettered == 2)
     operator = {"authorization": "Bearer " + issuer.mint("centre-1", Role.COUNTY_CENTRE)}
     letters = (await client(review).get("/ops/dead-letters", headers=operator)).json()
     assert letters[-2]["headers"]["Sa-Dead-Reason"] == "rejected: hash_mismatch"

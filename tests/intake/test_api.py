@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from datetime import date
@@ -19,43 +18,21 @@ import sqlalchemy as sa
 from shared.auth import Role, TokenIssuer
 from shared.pii import make_resident_id
 from shared.runtime import ServiceRuntime
+from tests.support.intake import (
+    CHILD_ID,
+    FULL_ID,
+    GRANNY_BORN,
+    GRANNY_ID,
+    assert_nothing_stored,
+    filing,
+    footprint,
+    submitted,
+)
+from tests.support.places import DAPO, GUANGPO, GUANGPO_201, TAOYUAN, YELIN
+from tests.support.web import assert_problem
 
 pytestmark = pytest.mark.nats
 
-YELIN, TAOYUAN, YELIN_202 = "469028100", "469028100201", "469028100202"  # 椰林镇
-GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇
-PROBLEM = "application/problem+json"
-# A whole ID number, not 18 digits inside a hex fingerprint (a random key makes those
-# appear in about one run in three hundred).
-FULL_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-
-GRANNY_BORN, CHILD_BORN = date(1956, 3, 14), date(2012, 9, 1)
-GRANNY_ID = make_resident_id("469028", GRANNY_BORN, 12, "female")
-CHILD_ID = make_resident_id("469028", CHILD_BORN, 3, "male")
-
-
-DIBAO_MATERIALS = ["application_form", "commitment_letter", "authorization_form",
-                   "hukou_booklet", "id_cards"]
-
-
-def filing(name: str = "黎阿婆", household: int = 0, **overrides: Any) -> dict[str, Any]:
-    """A complete 低保 filing; `household` > 0 names other people (no de-duplication clash)."""
-    granny_id = make_resident_id("469028", GRANNY_BORN, 12 + household, "female")
-    child_id = make_resident_id("469028", CHILD_BORN, 3 + household, "male")
-    body = {
-        "kind": "dibao", "township": YELIN, "village": TAOYUAN, "filed_by": "applicant",
-        "members": [
-            {"name": name, "relation": "self", "birth_date": GRANNY_BORN.isoformat(),
-             "resident_id": granny_id, "work_capacity": "none", "authorization_signed": True},
-            {"name": "黎小明", "relation": "grandchild", "birth_date": CHILD_BORN.isoformat(),
-             "resident_id": child_id, "work_capacity": "none", "student": True},
-        ],
-        "materials": DIBAO_MATERIALS,
-        "bank_account": {"bank": "海南农信", "holder_name": name,
-                         "account": "6228480402564890018"},
-    }
-    body.update(overrides)
-    return body
 
 
 def bad_checksum(resident_id: str) -> str:
@@ -66,47 +43,13 @@ def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-# --- helpers --------------------------------------------------------------------------------
-
-
-def assert_problem(r: httpx.Response, status: int, code: str,
-                   field: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers["content-type"]
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    assert body.get("field") == field, body
-    return body
-
-
-async def footprint(http: httpx.AsyncClient, rt: ServiceRuntime,
-                    clerk: dict[str, str]) -> tuple[int, int | None]:
-    """(applications listed for 椰林镇, highest event notification id)."""
-    r = await http.get("/applications", params={"township": YELIN}, headers=clerk)
-    assert r.status_code == 200, r.text
-    return int(r.json()["total"]), rt.app.recorder.max_notification_id()
-
-
-async def assert_nothing_stored(http: httpx.AsyncClient, rt: ServiceRuntime,
-                                clerk: dict[str, str]) -> None:
-    assert await footprint(http, rt, clerk) == (0, None)
-
-
-async def submitted(http: httpx.AsyncClient, headers: dict[str, str],
-                    body: dict[str, Any] | None = None) -> str:
-    r = await http.post("/applications", json=body or filing(), headers=headers)
-    assert r.status_code == 201, r.text
-    return str(r.json()["application_id"])
-
-
 # --- authentication -------------------------------------------------------------------------
 
 
 async def test_no_token_is_401(http: httpx.AsyncClient, intake: ServiceRuntime,
                                clerk: dict[str, str]) -> None:
     r = await http.post("/applications", json=filing())
-    assert_problem(r, 401, "auth.missing_token")
+    assert_problem(r, 401, "auth.missing_token", field=None)
     await assert_nothing_stored(http, intake, clerk)
 
 
@@ -114,7 +57,7 @@ async def test_a_non_bearer_scheme_is_401(http: httpx.AsyncClient, intake: Servi
                                           clerk: dict[str, str]) -> None:
     token = clerk["authorization"].removeprefix("Bearer ")
     r = await http.post("/applications", json=filing(), headers={"authorization": f"Basic {token}"})
-    assert_problem(r, 401, "auth.missing_token")
+    assert_problem(r, 401, "auth.missing_token", field=None)
     await assert_nothing_stored(http, intake, clerk)
 
 
@@ -122,7 +65,7 @@ async def test_a_garbage_token_is_401(http: httpx.AsyncClient, intake: ServiceRu
                                       clerk: dict[str, str]) -> None:
     r = await http.post("/applications", json=filing(),
                         headers={"authorization": "Bearer not-a-jwt"})
-    assert_problem(r, 401, "auth.invalid_token")
+    assert_problem(r, 401, "auth.invalid_token", field=None)
     await assert_nothing_stored(http, intake, clerk)
 
 
@@ -133,7 +76,7 @@ async def test_a_token_signed_by_another_key_is_401(http: httpx.AsyncClient,
     forged = forger.mint("clerk-yelin-1", Role.TOWNSHIP_CLERK, YELIN)
     r = await http.post("/applications", json=filing(),
                         headers={"authorization": f"Bearer {forged}"})
-    assert_problem(r, 401, "auth.invalid_token")
+    assert_problem(r, 401, "auth.invalid_token", field=None)
     await assert_nothing_stored(http, intake, clerk)
 
 
@@ -146,7 +89,7 @@ async def test_an_alg_none_token_is_401(http: httpx.AsyncClient, intake: Service
              + b64url(json.dumps(claims).encode()) + ".")
     r = await http.post("/applications", json=filing(),
                         headers={"authorization": f"Bearer {token}"})
-    assert_problem(r, 401, "auth.invalid_token")
+    assert_problem(r, 401, "auth.invalid_token", field=None)
     await assert_nothing_stored(http, intake, clerk)
 
 
@@ -175,9 +118,9 @@ async def test_a_hostile_token_header_is_401_on_writes_and_reads(
         name: str) -> None:
     hostile = {"authorization": f"Bearer {HOSTILE_TOKENS[name]}"}
     r = await http.post("/applications", json=filing(), headers=hostile)
-    assert_problem(r, 401, "auth.invalid_token")
+    assert_problem(r, 401, "auth.invalid_token", field=None)
     r = await http.get("/applications", params={"township": YELIN}, headers=hostile)
-    assert_problem(r, 401, "auth.invalid_token")
+    assert_problem(r, 401, "auth.invalid_token", field=None)
     await assert_nothing_stored(http, intake, clerk)
 
 
@@ -198,7 +141,7 @@ async def test_a_genuine_token_for_a_township_outside_the_county_is_401(
 
 async def test_reads_need_a_token_too(http: httpx.AsyncClient) -> None:
     r = await http.get("/applications", params={"township": YELIN})
-    assert_problem(r, 401, "auth.missing_token")
+    assert_problem(r, 401, "auth.missing_token", field=None)
 
 
 # --- roles and jurisdiction -----------------------------------------------------------------
@@ -218,7 +161,7 @@ async def test_a_village_assistant_may_not_submit_for_another_village(
         http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
         as_: Any) -> None:
     r = await http.post("/applications", json=filing(),
-                        headers=as_(Role.VILLAGE_ASSISTANT, YELIN, YELIN_202))
+                        headers=as_(Role.VILLAGE_ASSISTANT, YELIN, DAPO))
     assert_problem(r, 403, "auth.jurisdiction", "township")
     await assert_nothing_stored(http, intake, clerk)
 
@@ -255,14 +198,14 @@ async def test_a_village_assistant_may_not_read_another_villages_application(
         http: httpx.AsyncClient, clerk: dict[str, str], as_: Any) -> None:
     application_id = await submitted(http, clerk)
     r = await http.get(f"/applications/{application_id}",
-                       headers=as_(Role.VILLAGE_ASSISTANT, YELIN, YELIN_202))
+                       headers=as_(Role.VILLAGE_ASSISTANT, YELIN, DAPO))
     assert_problem(r, 403, "auth.jurisdiction", "township")
 
 
 async def test_a_village_assistant_lists_only_their_own_village(
         http: httpx.AsyncClient, clerk: dict[str, str], as_: Any) -> None:
     await submitted(http, clerk)
-    other = as_(Role.VILLAGE_ASSISTANT, YELIN, YELIN_202)
+    other = as_(Role.VILLAGE_ASSISTANT, YELIN, DAPO)
     r = await http.get("/applications", params={"township": YELIN}, headers=other)
     assert r.status_code == 200 and r.json()["total"] == 0
     own = as_(Role.VILLAGE_ASSISTANT, YELIN, TAOYUAN)
@@ -345,7 +288,7 @@ async def test_an_unknown_township_is_refused(
                         json=filing(township=nowhere, village=nowhere + "201"),
                         headers=as_(Role.TOWNSHIP_CLERK, nowhere))
     # The clerk's own token names the unknown township: refused before the body is read.
-    assert_problem(r, 401, "auth.unknown_township")
+    assert_problem(r, 401, "auth.unknown_township", field=None)
     await assert_nothing_stored(http, intake, clerk)
 
 
@@ -387,7 +330,7 @@ async def test_a_body_over_the_limit_is_413(
     limit = intake.settings.max_body_bytes
     r = await http.post("/applications", json=filing(name="黎" * limit), headers=clerk)
     assert int(r.request.headers["content-length"]) > limit
-    assert_problem(r, 413, "web.body_too_large")
+    assert_problem(r, 413, "web.body_too_large", field=None)
     assert len(r.content) < 1000  # the refusal does not echo the body
     await assert_nothing_stored(http, intake, clerk)
 
@@ -404,7 +347,7 @@ async def test_a_chunked_body_over_the_limit_is_413(
     r = await http.post("/applications", content=chunks(),
                         headers={**clerk, "content-type": "application/json"})
     assert "content-length" not in r.request.headers
-    assert_problem(r, 413, "web.body_too_large")
+    assert_problem(r, 413, "web.body_too_large", field=None)
 
 
 async def test_a_65_character_name_is_too_long(
@@ -425,7 +368,7 @@ async def test_malformed_json_is_400(
         http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str]) -> None:
     r = await http.post("/applications", content=b'{"kind": "dibao", "township": ',
                         headers={**clerk, "content-type": "application/json"})
-    problem = assert_problem(r, 400, "web.malformed_json")
+    problem = assert_problem(r, 400, "web.malformed_json", field=None)
     assert problem["errors"][0]["rule"] == "json_invalid"
     await assert_nothing_stored(http, intake, clerk)
 
@@ -469,7 +412,7 @@ async def test_an_application_is_accepted_once(
     before = await footprint(http, intake, clerk)
 
     r = await http.post(f"/applications/{application_id}/accept", headers=clerk)
-    assert_problem(r, 422, "intake.accept_state")
+    assert_problem(r, 422, "intake.accept_state", field=None)
     assert await footprint(http, intake, clerk) == before
 
 
@@ -477,9 +420,9 @@ async def test_an_unknown_application_is_404(http: httpx.AsyncClient,
                                              clerk: dict[str, str]) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     r = await http.get(f"/applications/{missing}", headers=clerk)
-    assert_problem(r, 404, "intake.not_found")
+    assert_problem(r, 404, "intake.not_found", field=None)
     r = await http.post(f"/applications/{missing}/accept", headers=clerk)
-    assert_problem(r, 404, "intake.not_found")
+    assert_problem(r, 404, "intake.not_found", field=None)
 
 
 # --- idempotency ----------------------------------------------------------------------------

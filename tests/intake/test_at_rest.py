@@ -8,13 +8,18 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import Environment
 
 from shared.eventstore import AtRest
 from shared.files import ensure_private_file
-from tests.intake.test_api import CHILD_BORN, GRANNY_BORN, YELIN, filing
-from tests.stack import build_service, client
+from tests.support.intake import CHILD_BORN, GRANNY_BORN, filing
+from tests.support.places import YELIN
+from tests.support.stack import build_service
+from tests.support.web import client
+
+pytestmark = pytest.mark.fast
 
 
 def mode(path: Path) -> int:

@@ -19,14 +19,19 @@ from services.intake.domain import (
     missing_items,
 )
 from services.intake.main import SHIPPED_POLICY, load_policies
+from services.intake.values import Household, HouseholdChange, MissingItem
+from shared.contracts import Actor
 from shared.errors import RuleViolation
 from shared.pii import make_resident_id
 from shared.regions import load_county
+from tests.support import actors
+from tests.support.places import TAOYUAN, YELIN
+
+pytestmark = pytest.mark.fast
 
 TODAY = date(2025, 6, 16)
-YELIN, TAOYUAN = "469028100", "469028100201"
-ACTOR = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-         "village": None}
+STORED_ACTOR = actors.CLERK.actor()
+ACTOR = Actor.of(STORED_ACTOR)
 BOOK = load_policies(SHIPPED_POLICY)
 POLICY = BOOK.in_force(TODAY)
 COUNTY = load_county()
@@ -56,8 +61,10 @@ def household(**extra: Any) -> dict[str, Any]:
 def check(filing: dict[str, Any], kind: str = "dibao", linshi_type: str | None = None,
           filed_by: str = "applicant", township: str = YELIN,
           village: str = TAOYUAN, on: date = TODAY) -> dict[str, Any]:
+    """The filing rules on a household given as the API hands it over; the stored form back."""
     return check_filing(COUNTY, POLICY, kind=kind, linshi_type=linshi_type, township=township,
-                        village=village, filed_by=filed_by, filing=filing, on=on)
+                        village=village, filed_by=filed_by, filing=Household.of(filing),
+                        on=on).to_stored()
 
 
 def refused(code: str, field: str | None, filing: dict[str, Any], **kw: Any) -> RuleViolation:
@@ -79,7 +86,7 @@ def submitted(kind: str = "dibao", linshi_type: str | None = None,
     return Application(kind=kind, linshi_type=linshi_type, township=YELIN, village=TAOYUAN,
                        urban=False, filed_by="applicant", owner=None, household_id="hh-1",
                        filing=filing, filed_on=TODAY, policy_version=POLICY.version,
-                       actor=ACTOR)
+                       actor=ACTOR.stored())
 
 
 # --- places and people -----------------------------------------------------------------------
@@ -176,8 +183,8 @@ def test_an_emergency_may_sign_later_and_the_gap_is_listed() -> None:
     filing = household(residence_basis="hukou", materials=[])
     filing["members"][0]["authorization_signed"] = False
     checked = check(filing, kind="linshi", linshi_type="emergency")
-    codes = [m["code"] for m in missing_items(POLICY, "linshi", "emergency", "applicant",
-                                              checked, TODAY)]
+    codes = [m.code for m in missing_items(POLICY, "linshi", "emergency", "applicant",
+                                              Household.of(checked), TODAY)]
     assert "signature:members[0].authorization_signed" in codes
     refused("intake.authorization_missing", "members[0].authorization_signed", filing,
             kind="linshi", linshi_type="expenditure")
@@ -298,17 +305,19 @@ def test_missing_items_lists_everything_at_once() -> None:
                    "entrusted_on": date(2025, 6, 1)}
     filing["entrustment"] = entrustment
     checked = check(filing, filed_by="village_committee")
-    missing = missing_items(POLICY, "dibao", None, "village_committee", checked, TODAY)
-    assert [m["code"] for m in missing] == [
+    missing = missing_items(POLICY, "dibao", None, "village_committee", Household.of(checked),
+                            TODAY)
+    assert [m.code for m in missing] == [
         "commitment_letter", "authorization_form", "hukou_booklet", "id_cards", "income_proof",
         # the disability certificate is read from government systems: never asked for
         "illness_diagnosis", "entrustment_letter", "bank_account"]
-    assert missing[0]["description"] == "家庭经济状况真实性承诺书"
+    assert missing[0].description == "家庭经济状况真实性承诺书"
 
 
 def test_recognition_needs_no_bank_account() -> None:
     checked = check(household(), kind="dibao_edge")
-    assert missing_items(POLICY, "dibao_edge", None, "applicant", checked, TODAY) == []
+    assert missing_items(POLICY, "dibao_edge", None, "applicant", Household.of(checked),
+                         TODAY) == []
 
 
 # --- the Application's life -----------------------------------------------------------------
@@ -320,8 +329,8 @@ def bank() -> dict[str, str]:
 
 def test_return_resubmit_accept_records_the_date_limits_run_from() -> None:
     a = submitted()
-    missing = missing_items(POLICY, a.kind, None, a.filed_by, a.filing, TODAY)
-    assert [m["code"] for m in missing] == ["bank_account"]
+    missing = missing_items(POLICY, a.kind, None, a.filed_by, a.as_filed, TODAY)
+    assert [m.code for m in missing] == ["bank_account"]
     with pytest.raises(RuleViolation) as e:
         a.accept(TODAY, missing, False, ACTOR)
     assert e.value.code == "intake.incomplete" and "bank_account" in e.value.message
@@ -332,14 +341,14 @@ def test_return_resubmit_accept_records_the_date_limits_run_from() -> None:
         a.return_for_completion(missing, "  ", TODAY, ACTOR)
     assert (e.value.code, e.value.field) == ("intake.reason_required", "note")
 
-    a.return_for_completion(missing + [{"code": "clerk", "description": "收入证明不清"}],
+    a.return_for_completion(missing + [MissingItem(code="clerk", description="收入证明不清")],
                             "请补正", TODAY, ACTOR)
     assert a.status is Status.RETURNED and len(a.returns[0]["missing"]) == 2
     with pytest.raises(RuleViolation) as e:
         a.accept(TODAY, [], False, ACTOR)
     assert e.value.code == "intake.accept_state"
 
-    a.resubmit(fingerprinted(check(household(bank_account=bank()))), "hh-1", 1,
+    a.resubmit(Household.of(fingerprinted(check(household(bank_account=bank())))), "hh-1", 1,
                date(2025, 6, 18), ACTOR)
     assert (a.status, a.round) == (Status.SUBMITTED, 2)
     a.accept(date(2025, 6, 19), [], False, ACTOR)
@@ -347,14 +356,14 @@ def test_return_resubmit_accept_records_the_date_limits_run_from() -> None:
     events = a.collect_events()
     assert [type(e).__name__ for e in events] == ["Submitted", "Returned", "Resubmitted",
                                                   "Accepted"]
-    assert all(e.actor == ACTOR for e in events)
+    assert all(e.actor == STORED_ACTOR for e in events)
 
 
 def test_an_emergency_is_accepted_with_materials_outstanding() -> None:
     a = submitted("linshi", "emergency", household(residence_basis="hukou", materials=[]))
-    missing = missing_items(POLICY, "linshi", "emergency", "applicant", a.filing, TODAY)
+    missing = missing_items(POLICY, "linshi", "emergency", "applicant", a.as_filed, TODAY)
     a.accept(TODAY, missing, POLICY.may_follow("linshi", "emergency"), ACTOR)
-    assert a.status is Status.ACCEPTED and a.outstanding == missing
+    assert a.status is Status.ACCEPTED and a.outstanding == [m.to_stored() for m in missing]
 
 
 def test_decline_needs_a_reason_and_only_before_acceptance() -> None:
@@ -395,9 +404,10 @@ def confirmed(ends_case: bool = False) -> Application:
 
 
 def test_changes_are_reported_only_for_an_active_case() -> None:
-    change = {"subject": "income", "description": "孙子开始打工", "occurred_on": TODAY,
-              "incomes": [{"member_fingerprint": "x", "kind": "wage",
-                           "amount": Decimal("1800"), "months": 1}]}
+    change = HouseholdChange.of({
+        "subject": "income", "description": "孙子开始打工", "occurred_on": TODAY,
+        "incomes": [{"member_fingerprint": "x", "kind": "wage", "amount": Decimal("1800"),
+                     "months": 1}]})
     with pytest.raises(RuleViolation) as e:
         submitted().report_change(change, TODAY, ACTOR)
     assert e.value.code == "intake.change_state"
@@ -417,36 +427,38 @@ def test_members_join_and_leave_the_household() -> None:
                      authorization_signed=False)
     raw = {"subject": "members", "description": "孙子外出就业，新生儿入户", "occurred_on": TODAY,
            "members_joined": [newborn],
-           "members_left": [{"resident_id": grandchild["resident_id"], "reason": "moved_out"}]}
-    change = check_change(POLICY, raw, TODAY)
+           "members_left": [{"resident_id": grandchild.resident_id, "reason": "moved_out"}]}
+    change = check_change(POLICY, HouseholdChange.of(raw), TODAY).to_stored()
     change["members_joined"][0]["fingerprint"] = "fp-new"
-    change["members_left"][0]["fingerprint"] = grandchild["fingerprint"]
-    a.report_change(change, TODAY, ACTOR)
-    assert [m["fingerprint"] for m in a.household] == [a.applicant["fingerprint"], "fp-new"]
+    change["members_left"][0]["fingerprint"] = grandchild.fingerprint
+    a.report_change(HouseholdChange.of(change), TODAY, ACTOR)
+    assert [m.fingerprint for m in a.household] == [a.applicant.fingerprint, "fp-new"]
     assert len(a.members) == 2  # the filing itself stays as filed
 
     again = copy.deepcopy(change)
     again["members_left"] = []
     with pytest.raises(RuleViolation) as e:
-        a.report_change(again, TODAY, ACTOR)
+        a.report_change(HouseholdChange.of(again), TODAY, ACTOR)
     assert e.value.code == "intake.member_listed_twice"
     leave = {"subject": "members", "description": "x", "occurred_on": TODAY,
-             "members_left": [{"fingerprint": a.applicant["fingerprint"], "reason": "moved_out"}]}
+             "members_left": [{"fingerprint": a.applicant.fingerprint, "reason": "moved_out"}]}
     with pytest.raises(RuleViolation) as e:
-        a.report_change(leave, TODAY, ACTOR)
+        a.report_change(HouseholdChange.of(leave), TODAY, ACTOR)
     assert e.value.code == "intake.change_applicant_left"
 
 
 def test_a_change_lists_what_changed_and_its_people_pass_the_id_rules() -> None:
     with pytest.raises(RuleViolation) as e:
-        check_change(POLICY, {"subject": "assets", "description": "卖车", "occurred_on": TODAY,
-                              "assets": []}, TODAY)
+        check_change(POLICY, HouseholdChange.of({
+            "subject": "assets", "description": "卖车", "occurred_on": TODAY, "assets": []}),
+            TODAY)
     assert (e.value.code, e.value.field) == ("intake.change_empty", "assets")
     joined = person(date(2025, 5, 1), 50, "male", relation="child")
     joined["birth_date"] = date(2025, 5, 2)
     with pytest.raises(RuleViolation) as e:
-        check_change(POLICY, {"subject": "members", "description": "x", "occurred_on": TODAY,
-                              "members_joined": [joined]}, TODAY)
+        check_change(POLICY, HouseholdChange.of({
+            "subject": "members", "description": "x", "occurred_on": TODAY,
+            "members_joined": [joined]}), TODAY)
     assert (e.value.code, e.value.field) == ("intake.birth_date_mismatch",
                                              "members_joined[0].birth_date")
 

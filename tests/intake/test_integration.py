@@ -26,9 +26,11 @@ from shared.contracts.audit import AUDIT_RECORD
 from shared.contracts.intake import ApplicationAccepted, ChangeReported
 from shared.contracts.review import CaseConfirmed, EntitlementChanged
 from shared.pii import Keyring, make_resident_id
-from tests.intake.test_api import CHILD_BORN, GRANNY_BORN, TAOYUAN, YELIN, filing
-from tests.signing import sealed
-from tests.stack import client, eventually
+from tests.support.intake import CHILD_BORN, GRANNY_BORN, filing
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.signing import sealed
+from tests.support.stack import eventually
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 

@@ -15,8 +15,11 @@ from sqlalchemy import select, text
 
 from shared import migrations
 from shared.eventstore import ServiceApplication
-from tests.intake.test_api import filing
-from tests.stack import build_service, client
+from tests.support.intake import filing
+from tests.support.stack import build_service
+from tests.support.web import client
+
+pytestmark = pytest.mark.fast
 
 KEY = {"idempotency-key": "upgrade-1"}
 

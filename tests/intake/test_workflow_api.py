@@ -12,20 +12,12 @@ import httpx
 import pytest
 
 from shared.auth import Role
+from shared.contracts import Actor
 from shared.pii import make_resident_id
 from shared.runtime import ServiceRuntime
-from tests.intake.test_api import (
-    FULL_ID,
-    GUANGPO,
-    TAOYUAN,
-    YELIN,
-    YELIN_202,
-    assert_nothing_stored,
-    assert_problem,
-    filing,
-    footprint,
-    submitted,
-)
+from tests.support.intake import FULL_ID, assert_nothing_stored, filing, footprint, submitted
+from tests.support.places import DAPO, GUANGPO, TAOYUAN, YELIN
+from tests.support.web import assert_problem
 
 pytestmark = pytest.mark.nats
 
@@ -132,7 +124,7 @@ async def test_a_public_change_report_answers_alike_whether_or_not_the_person_is
     own = await submitted(http, me, filing(household=7))
     await accept(http, clerk, own)
     intake.app.record_confirmation(UUID(own), uuid4(), date(2025, 3, 3),
-                                   {"user_id": "leader", "role": "township_leader"})
+                                   Actor(user_id="leader", role="township_leader"))
     registered = {**filing()["members"][1], "relation": "other"}
     registered.pop("student", None)
     stranger = {**filing(household=9)["members"][1], "relation": "other"}
@@ -322,14 +314,14 @@ async def test_decline_and_withdraw_need_reasons_and_respect_jurisdiction(
                         headers=as_(Role.TOWNSHIP_CLERK, GUANGPO))
     assert_problem(r, 403, "auth.jurisdiction", "township")
     r = await http.post(f"/applications/{application_id}/withdraw", json={"reason": "不需要"},
-                        headers=as_(Role.VILLAGE_ASSISTANT, YELIN, YELIN_202))
+                        headers=as_(Role.VILLAGE_ASSISTANT, YELIN, DAPO))
     assert_problem(r, 403, "auth.jurisdiction", "township")
     assert await footprint(http, intake, clerk) == before
 
     await accept(http, clerk, application_id)
     r = await http.post(f"/applications/{application_id}/decline", json={"reason": "迟了"},
                         headers=clerk)
-    assert_problem(r, 422, "intake.decline_state")
+    assert_problem(r, 422, "intake.decline_state", field=None)
     r = await http.post(f"/applications/{application_id}/withdraw",
                         json={"reason": "申请人书面撤回"},
                         headers=as_(Role.VILLAGE_ASSISTANT, YELIN, TAOYUAN))
@@ -379,7 +371,7 @@ async def test_an_unmasked_view_is_allowed_to_some_roles_and_recorded(
     log = r.json()["items"]
     assert [(d["viewer_user_id"], d["viewer_role"], d["reason"]) for d in log] == [
         ("clerk-yelin-1", "township_clerk", "核对户口簿原件"),
-        ("discipline_inspector-county-", "discipline_inspector", "专项检查")]
+        ("discipline_inspector-county", "discipline_inspector", "专项检查")]
     assert log[0]["fields"] == "members.resident_id,members.phone,bank_account.account"
     r = await http.get(f"/applications/{application_id}/disclosures", headers=clerk)
     assert_problem(r, 403, "auth.role", "role")
@@ -392,7 +384,7 @@ async def test_lists_filter_by_status_kind_village_and_date_with_pagination(
         http: httpx.AsyncClient, intake: ServiceRuntime, clerk: dict[str, str],
         as_: Any) -> None:
     ids = [await submitted(http, clerk, filing(household=n)) for n in range(1, 4)]
-    await submitted(http, clerk, filing(household=4, kind="dibao_edge", village=YELIN_202))
+    await submitted(http, clerk, filing(household=4, kind="dibao_edge", village=DAPO))
     await accept(http, clerk, ids[0])
 
     async def listed(**params: Any) -> dict[str, Any]:
@@ -403,7 +395,7 @@ async def test_lists_filter_by_status_kind_village_and_date_with_pagination(
     assert (await listed())["total"] == 4  # a clerk's own township by default
     assert [i["application_id"] for i in (await listed(status="accepted"))["items"]] == [ids[0]]
     assert (await listed(kind="dibao_edge"))["total"] == 1
-    assert (await listed(village=YELIN_202))["total"] == 1
+    assert (await listed(village=DAPO))["total"] == 1
     today = intake.app.today().isoformat()  # the service's clock, not the machine's
     assert (await listed(filed_from=today, filed_to=today))["total"] == 4
     assert (await listed(filed_to="2000-01-01"))["total"] == 0

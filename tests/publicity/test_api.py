@@ -17,12 +17,9 @@ import pytest
 from services.publicity.main import PublicityRuntime
 from shared.auth import Role
 from shared.clock import ManualClock
-from tests.publicity.helpers import (
-    DAPO,
-    GUANGPO,
+from tests.support.places import DAPO, GUANGPO, TAOYUAN, YELIN
+from tests.support.publicity import (
     MONDAY,
-    TAOYUAN,
-    YELIN,
     ReviewStream,
     build_publicity,
     changed,
@@ -32,10 +29,7 @@ from tests.publicity.helpers import (
     started,
     termination,
 )
-from tests.stack import client
-
-PROBLEM = "application/problem+json"
-
+from tests.support.web import assert_problem, client
 
 _streams: WeakKeyDictionary[PublicityRuntime, ReviewStream] = WeakKeyDictionary()
 
@@ -46,17 +40,6 @@ def posted(rt: PublicityRuntime, **overrides: Any) -> UUID:
     stream = _streams.setdefault(rt, ReviewStream())
     assert deliver(rt, stream.envelope(opinion(case_id, **overrides), case_id))
     return rt.app.notice_id(case_id, "opinion", overrides.get("round_", 1))
-
-
-def assert_problem(r: httpx.Response, status: int, code: str,
-                   field: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    if field is not None:
-        assert body["field"] == field, body
-    return body
 
 
 # --- the public board ----------------------------------------------------------------------

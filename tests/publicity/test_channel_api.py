@@ -21,34 +21,12 @@ from services.publicity.main import DEFAULT_CHECKLIST_FILE, PublicityRuntime
 from shared.auth import Role
 from shared.clock import CHINA, ManualClock
 from shared.contracts.review import PolicyChanged
-from tests.publicity.helpers import (
-    DAPO,
-    GUANGPO,
-    GUANGPO_201,
-    TAOYUAN,
-    YELIN,
-    ReviewStream,
-    build_publicity,
-    days,
-    deliver,
-    started,
-)
-from tests.stack import client
+from tests.support.places import DAPO, GUANGPO, GUANGPO_201, TAOYUAN, YELIN
+from tests.support.publicity import ReviewStream, build_publicity, days, deliver, started
+from tests.support.web import assert_problem, client, user_id_of
 
-PROBLEM = "application/problem+json"
 TOWNSHIP_ROLES = (Role.TOWNSHIP_CLERK, Role.TOWNSHIP_REVIEWER, Role.TOWNSHIP_LEADER)
 COUNTY_CIVIL = (Role.COUNTY_CENTRE, Role.COUNTY_BUREAU)
-
-
-def assert_problem(r: httpx.Response, status: int, code: str,
-                   field: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = r.json()
-    assert body["code"] == code, body
-    if field is not None:
-        assert body["field"] == field, body
-    return body
 
 
 async def file_report(http: httpx.AsyncClient, category: str = "not_eligible",
@@ -230,11 +208,7 @@ async def test_escalated_report_leaves_the_township_queue(
     assert_problem(await http.get(f"/reports/{rid}", headers=clerk), 404,
                    "publicity.report_not_found")
     assert (await http.get(f"/reports/{rid}", headers=as_(Role.DISCIPLINE_INSPECTOR))
-            ).json()["routes"][0]["by"] == clerk_id(Role.TOWNSHIP_CLERK, YELIN)
-
-
-def clerk_id(role: Role, township: str) -> str:
-    return f"{role.value}-{township}-"
+            ).json()["routes"][0]["by"] == user_id_of(Role.TOWNSHIP_CLERK, YELIN)
 
 
 async def test_township_reads_only_its_own_household_reports(

@@ -28,13 +28,15 @@ from services.publicity.domain import (
     procedure,
     queue_for,
 )
+from shared.contracts import Actor
 from shared.errors import RuleViolation
+from tests.support.places import GUANGPO, TAOYUAN, YELIN
 
-YELIN, GUANGPO, TAOYUAN = "469028100", "469028101", "469028100201"
-PUBLIC = {"user_id": "public", "role": "public", "township": None, "village": None}
-LEADER = {"user_id": "lead-1", "role": "township_leader", "township": YELIN, "village": None}
-INSPECTOR = {"user_id": "jw-1", "role": "discipline_inspector", "township": None,
-             "village": None}
+pytestmark = pytest.mark.fast
+
+PUBLIC = Actor(user_id="public", role="public")
+LEADER = Actor(user_id="lead-1", role="township_leader", township=YELIN)
+INSPECTOR = Actor(user_id="jw-1", role="discipline_inspector")
 RAW_CODE = "ABCD2345EFGH6789"
 FILED = date(2025, 3, 3)
 
@@ -226,14 +228,14 @@ def test_an_answer_is_public_only_with_consent_and_not_withheld(
 # --- policy ----------------------------------------------------------------------------------
 
 def test_bulletin_shows_a_version_from_its_effective_date_not_before() -> None:
-    b = PolicyBulletin(region="469028", actor=PUBLIC)
+    b = PolicyBulletin(region="469028", actor=PUBLIC.stored())
     assert b.record(1, date(2024, 1, 1), {"dibao_standard_urban": "700"}, "e1", PUBLIC)
     assert b.record(2, date(2025, 7, 1), {"dibao_standard_urban": "760"}, "e2", PUBLIC)
     assert not b.record(2, date(2025, 7, 1), {"dibao_standard_urban": "760"}, "e2", PUBLIC)
-    assert b.in_force(date(2025, 6, 30))["policy_version"] == 1  # type: ignore[index]
-    assert b.in_force(date(2025, 7, 1))["policy_version"] == 2  # type: ignore[index]
+    assert b.in_force(date(2025, 6, 30)).policy_version == 1  # type: ignore[union-attr]
+    assert b.in_force(date(2025, 7, 1)).policy_version == 2  # type: ignore[union-attr]
     assert b.in_force(date(2023, 12, 31)) is None
-    assert [v["policy_version"] for v in b.upcoming(date(2025, 6, 30))] == [2]
+    assert [v.policy_version for v in b.upcoming(date(2025, 6, 30))] == [2]
 
 
 def test_procedure_carries_the_numbers_of_the_policy_in_force() -> None:

@@ -26,10 +26,12 @@ from shared.clock import CHINA, ManualClock
 from shared.contracts import Envelope, verify_chain
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.publicity.helpers import MONDAY, TAOYUAN, YELIN, build_publicity
-from tests.review.test_api import confirmed
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.publicity import MONDAY, build_publicity
+from tests.support.review import confirmed
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 DEMO_POLICY = Path(__file__).parents[2] / "services/review/data/policy_469028_demo.json"

@@ -23,13 +23,15 @@ from services.publicity.domain import (
     RosterEntry,
     notice_id_for,
 )
+from shared.contracts import Actor
 from shared.errors import RuleViolation
+from tests.support import actors
 
-CLERK = {"user_id": "clerk-1", "role": "township_clerk", "township": "469028100",
-         "village": None}
-LEADER = {"user_id": "lead-1", "role": "township_leader", "township": "469028100",
-          "village": None}
-PUBLIC = {"user_id": "public", "role": "public", "township": None, "village": None}
+pytestmark = pytest.mark.fast
+
+CLERK = actors.CLERK.as_actor()
+LEADER = Actor(user_id="lead-1", role="township_leader", township="469028100")
+PUBLIC = Actor(user_id="public", role="public")
 POSTED = date(2025, 3, 3)  # a Monday
 
 
@@ -95,7 +97,7 @@ def test_clean_close_only_after_the_window_and_dated_the_day_after() -> None:
                                                   date(2025, 3, 11))
     assert not n.close_if_due(date(2025, 3, 15))  # once
     events = n.collect_events()
-    assert type(events[-1]).__name__ == "Closed" and events[-1].actor == SYSTEM_ACTOR
+    assert type(events[-1]).__name__ == "Closed" and events[-1].actor == SYSTEM_ACTOR.stored()
 
 
 def test_upheld_objection_closes_at_once_with_the_finding() -> None:

@@ -22,17 +22,11 @@ from shared.bus import Bus, stream_name
 from shared.clock import ManualClock
 from shared.contracts import Envelope, parse_data, verify_chain
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
-from tests.conftest import NatsServer
-from tests.publicity.helpers import (
-    MONDAY,
-    YELIN,
-    ReviewStream,
-    build_publicity,
-    days,
-    opinion,
-    publish,
-)
-from tests.stack import client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.publicity import MONDAY, ReviewStream, build_publicity, days, opinion
+from tests.support.stack import eventually, publish, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 

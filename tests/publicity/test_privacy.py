@@ -23,7 +23,7 @@ from services.publicity.main import PublicityRuntime
 from shared.contracts.review import PayeeRef
 from shared.pii import Keyring, make_resident_id, mask_bank_account, mask_name, mask_phone
 from shared.regions import load_county
-from tests.publicity.helpers import (
+from tests.support.publicity import (
     ReviewStream,
     build_publicity,
     deliver,
@@ -31,7 +31,7 @@ from tests.publicity.helpers import (
     started,
     termination,
 )
-from tests.stack import client
+from tests.support.web import client
 
 COUNTY = load_county("469028")
 PLACES = [(t.code, v.code) for t in COUNTY.townships for v in t.villages]

@@ -6,6 +6,8 @@ import pytest
 
 from services.publicity.ratelimit import RateLimited, TokenBucket
 
+pytestmark = pytest.mark.fast
+
 
 def test_bucket_spends_its_burst_then_refills_at_its_rate() -> None:
     now = [0.0]

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from shared.auth import TokenIssuer
-from tests.conftest import NatsServer
-from tests.e2e.test_walking_skeleton import count_cases, review_case, submit_and_accept
-from tests.stack import build_service, reset_jetstream
+from tests.support.flow import count_cases, review_case, submit_and_accept
+from tests.support.infra import NatsServer
+from tests.support.stack import build_service, reset_jetstream
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 

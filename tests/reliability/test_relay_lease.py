@@ -4,21 +4,36 @@ same with real processes killed by SIGKILL.)"""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.eventstore import StaleRelay
-from tests.e2e.test_walking_skeleton import submit_and_accept
-from tests.stack import build_service, eventually, reset_jetstream
+from tests.support.flow import submit_and_accept
+from tests.support.stack import build_service, eventually, reset_jetstream
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
 
-async def _true(value: bool) -> bool:
-    return value
+class WatchedLease:
+    """A relay's lease that counts its attempts and sees it disposed, so the test waits on
+    what happened instead of sleeping."""
+
+    def __init__(self, lease: Any) -> None:
+        self.lease, self.attempts, self.disposed = lease, 0, False
+
+    def acquire(self) -> bool:
+        held = bool(self.lease.acquire())
+        self.attempts += 1
+        return held
+
+    def dispose(self) -> None:
+        self.lease.dispose()
+        self.disposed = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.lease, name)
 
 
 async def test_one_active_relay_and_failover(postgres_url: str, tmp_path: Path,
@@ -28,23 +43,29 @@ async def test_one_active_relay_and_failover(postgres_url: str, tmp_path: Path,
     kw = {"tmp": tmp_path, "keys_dir": keys_dir, "nats_url": nats_server.url,
           "database_url": postgres_url, "relay_lease_retry_s": 0.1}
     replicas = [build_service("intake", **kw), build_service("intake", **kw)]
+    leases = []
     for rt in replicas:
         await rt.start()
+        rt.relay.lease = WatchedLease(rt.relay.lease)
+        leases.append(rt.relay.lease)
     try:
-        await eventually(lambda: _true(any(rt.relay.active for rt in replicas)))
-        await asyncio.sleep(0.5)  # long enough for a second holder to show up, if it could
+        await eventually(lambda: any(rt.relay.active for rt in replicas))
+        # Every replica tries for the lease a few more times: a second holder would show.
+        tried = [lease.attempts for lease in leases]
+        await eventually(lambda: all(lease.attempts >= n + 3
+                                           for lease, n in zip(leases, tried, strict=True)))
         active = [rt for rt in replicas if rt.relay.active]
         assert len(active) == 1
         leader, standby = active[0], next(rt for rt in replicas if rt is not active[0])
         await submit_and_accept(standby, issuer)  # written on one replica, published by the other
-        await eventually(lambda: _true(leader.relay.published == 2))
+        await eventually(lambda: leader.relay.published == 2)
         assert standby.relay.published == 0
 
         leader.relay.stop()
-        await asyncio.sleep(0.5)  # its loop ends
+        await eventually(lambda: leader.relay.lease.disposed)  # its loop ended
         leader.relay.lease.release()  # its connection died
         await submit_and_accept(standby, issuer)
-        await eventually(lambda: _true(standby.relay.published == 2))
+        await eventually(lambda: standby.relay.published == 2)
         assert standby.relay.active
     finally:
         for rt in replicas:

@@ -31,7 +31,9 @@ from services.review.values import Household, OpinionInputs
 from shared.clock import MonthlyRhythm
 from shared.contracts import Actor
 from shared.errors import RuleViolation
-from tests.review.helpers import ALL_ACHIEVED, TERMS, household, terms
+from tests.support.review import ALL_ACHIEVED, TERMS, household, terms
+
+pytestmark = pytest.mark.fast
 
 ON = date(2025, 3, 10)
 BUREAU = Actor(user_id="bureau-1", role="county_bureau")

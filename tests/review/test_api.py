@@ -12,39 +12,27 @@ import httpx
 import pytest
 
 from shared.auth import Role
-from shared.contracts import Actor
 from shared.contracts.intake import ChangeDetails, ChangeReported
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import (
-    GUANGPO,
+from tests.support.places import GUANGPO, YELIN
+from tests.support.review import (
     INTAKE_CLERK,
     PANEL,
     REPORT,
-    YELIN,
+    TERMS,
     acceptance,
-    assert_problem,
+    confirmed,
+    opened,
+    publicity_clean,
     to_reviewed,
     visit_body,
 )
-from tests.review.helpers import TERMS
-
-
-def opened(review: ServiceRuntime, keyring: Keyring, **kw: Any) -> str:
-    """Open a case the way the reaction to intake's acceptance does."""
-    return str(review.app.open_case(acceptance(keyring, **kw), INTAKE_CLERK))
+from tests.support.web import assert_problem
 
 
 def position(review: ServiceRuntime) -> int | None:
     return review.app.recorder.max_notification_id()
-
-
-async def publicity_clean(review: ServiceRuntime, case_id: str, round_: int = 1,
-                          closed_on: date = date(2025, 3, 18)) -> None:
-    # What the reaction to publicity's NoticeClosed(subject="opinion") runs.
-    review.app.publicity_closed(UUID(case_id), uuid4(), round_, "clean", None, closed_on,
-                                Actor(user_id="system:publicity", role="township_clerk",
-                                      township=YELIN))
 
 
 # --- the whole case -----------------------------------------------------------------------
@@ -467,19 +455,6 @@ async def test_a_past_opinion_recomputes_to_the_same_number_after_a_policy_chang
 
 
 # --- dynamic management ---------------------------------------------------------------------
-
-
-async def confirmed(http: httpx.AsyncClient, review: ServiceRuntime, keyring: Keyring,
-                    as_: Any, kind: str = "dibao", **opinion: Any) -> str:
-    case_id = opened(review, keyring, kind=kind)
-    await to_reviewed(http, as_, case_id)
-    leader = as_(Role.TOWNSHIP_LEADER)
-    r = await http.post(f"/cases/{case_id}/opinion", json={"approve": True, **opinion},
-                        headers=leader)
-    assert r.status_code == 201, r.text
-    await publicity_clean(review, case_id)
-    r = await http.post(f"/cases/{case_id}/confirm", json={"notice": "准予"}, headers=leader)
-    return str(r.json()["entitlement_id"])
 
 
 async def test_an_adjustment_recomputes_and_follows_the_cut_off(

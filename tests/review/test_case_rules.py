@@ -32,11 +32,13 @@ from services.review.values import (
     SampledCase,
     VerificationReport,
 )
-from shared.contracts import Actor
 from shared.errors import RuleViolation
-from tests.review.helpers import ALL_ACHIEVED, household, terms
+from tests.support import actors
+from tests.support.review import ALL_ACHIEVED, household, terms
 
-CLERK = Actor(user_id="clerk-1", role="township_clerk", township="469028100")
+pytestmark = pytest.mark.fast
+
+CLERK = actors.CLERK.as_actor()
 T = terms()
 TEAM = T.min_investigators  # a home visit team of the policy's minimum size
 R15 = T.rhythm()  # the monthly rhythm of these terms: cut-off on the 15th

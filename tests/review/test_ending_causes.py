@@ -21,11 +21,11 @@ from shared.contracts.review import EntitlementChanged
 from shared.errors import RuleViolation
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from shared.web import PROBLEM
-from tests.review.conftest import assert_problem
-from tests.review.helpers import TERMS
-from tests.review.test_api import confirmed
-from tests.review.test_standard_change import BUREAU, LEADER, YELIN, app_on, live
+from tests.support.actors import BUREAU, LEADER
+from tests.support.entitlements import app_on, live
+from tests.support.places import YELIN
+from tests.support.review import TERMS, confirmed
+from tests.support.web import PROBLEM, assert_problem
 
 
 def published(app: ReviewApplication, keys_dir: Path) -> list[EntitlementChanged]:

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 
 from shared.auth import Principal, Role
 from shared.bus import OutboxRelay
@@ -17,8 +18,10 @@ from shared.contracts import Envelope, parse_data, verify_chain
 from shared.contracts.review import HomeVisitRecorded, InvestigationAssigned, JointReviewHeld
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import PANEL, REPORT, YELIN, visit_body
-from tests.review.test_api import opened
+from tests.support.places import YELIN
+from tests.support.review import PANEL, REPORT, opened, visit_body
+
+pytestmark = pytest.mark.fast
 
 FINDINGS_AND_HOUSEHOLD = ("符阿妹", "在外务工", "家中有冰箱", "the kitchen", "4321.77")
 

@@ -24,18 +24,13 @@ from shared.contracts.intake import MEMBER_ID_PURPOSE
 from shared.contracts.publicity import NoticeClosed, NoticeOpened
 from shared.pii import Keyring, Sealed, mask_resident_id
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.review.conftest import (
-    PANEL,
-    REPORT,
-    TAOYUAN,
-    YELIN,
-    acceptance,
-    to_reviewed,
-    visit_body,
-)
-from tests.signing import sealed
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support import actors
+from tests.support.infra import NatsServer
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.review import PANEL, REPORT, acceptance, to_reviewed, visit_body
+from tests.support.signing import sealed
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
 REGION = "469028"
@@ -94,8 +89,7 @@ async def stack(request: pytest.FixtureRequest, backend: str, tmp_path: Path, ke
     await nc.close()
 
 
-CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN,
-         "village": None}
+CLERK = actors.CLERK.actor()
 PUBLICITY = {"user_id": "clerk-yelin-2", "role": "township_clerk", "township": YELIN,
              "village": None}
 

@@ -15,9 +15,10 @@ import pytest
 from shared.auth import Role, TokenIssuer
 from shared.bus import Bus
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.review.conftest import YELIN, assert_problem
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.stack import build_service, eventually, reset_jetstream
+from tests.support.web import assert_problem, client
 
 pytestmark = pytest.mark.nats
 

@@ -4,10 +4,14 @@ who is not a household member gets none, and the clear ID is in no event review 
 
 from __future__ import annotations
 
+import pytest
+
 from shared.contracts.intake import MEMBER_ID_PURPOSE, ApplicationAcceptedV1
 from shared.pii import Keyring, mask_resident_id
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import INTAKE_CLERK, acceptance
+from tests.support.review import INTAKE_CLERK, acceptance
+
+pytestmark = pytest.mark.fast
 
 
 def holder_mask(review: ServiceRuntime, accepted: ApplicationAcceptedV1) -> str | None:

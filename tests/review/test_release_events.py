@@ -1,4 +1,4 @@
-"""Events written by the release before issue 24 (tests/data/release_events/make_review.py,
+"""Events written by the release before issue 24 (tests/support/release_review.py,
 SQLite, encryption at rest on) still load with today's code, to the same state: the stored
 event form is plain data and was not changed, so nothing is upcast."""
 
@@ -45,7 +45,7 @@ from shared.auth import Principal, Role
 from shared.contracts import Actor
 from shared.pii import Keyring
 from shared.regions import load_county
-from tests.data.release_events.make_review import (
+from tests.support.release_review import (
     APPLICATIONS,
     KEY,
     KEYRING,
@@ -55,6 +55,8 @@ from tests.data.release_events.make_review import (
     published,
     write,
 )
+
+pytestmark = pytest.mark.fast
 
 LEADER = Principal(user_id="lead-yelin-1", role=Role.TOWNSHIP_LEADER, township=YELIN)
 

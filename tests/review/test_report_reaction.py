@@ -19,9 +19,11 @@ from shared.contracts.publicity import ReportUpheld
 from shared.errors import DomainError
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import GUANGPO, TAOYUAN, YELIN
-from tests.review.test_api import confirmed
-from tests.signing import sealed
+from tests.support.places import GUANGPO, TAOYUAN, YELIN
+from tests.support.review import confirmed
+from tests.support.signing import sealed
+
+pytestmark = pytest.mark.fast
 
 REVIEWER = Actor(user_id="rev-yelin", role="township_reviewer", township=YELIN)
 
@@ -49,7 +51,7 @@ class PublicityStream:
 def deliver(review: ServiceRuntime, env: Envelope) -> bool:
     consumer = TrackedConsumer(review.app, review.bus, "publicity",
                                review.reactions["publicity"])
-    return consumer._apply(env)
+    return consumer.deliver(env)
 
 
 def upheld(report_id: UUID, **names: Any) -> ReportUpheld:

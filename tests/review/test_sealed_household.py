@@ -18,8 +18,10 @@ from shared.contracts.intake import (
 )
 from shared.pii import Keyring, SealError, mask_name
 from shared.runtime import ServiceRuntime
-from tests.review.conftest import INTAKE_CLERK, acceptance
-from tests.signing import sealed
+from tests.support.review import INTAKE_CLERK, acceptance
+from tests.support.signing import sealed
+
+pytestmark = pytest.mark.fast
 
 SEALED_FIELDS = set(HouseholdDetails.model_fields)
 

@@ -20,18 +20,22 @@ from nats.js import JetStreamContext
 
 from shared.auth import Role
 from shared.bus import Bus, OutboxRelay, RelayHalted
-from shared.contracts import GENESIS_HASH, Actor, Envelope
+from shared.contracts import GENESIS_HASH, Envelope
 from shared.pii import Keyring
 from shared.runtime import ServiceRuntime
 from shared.signing import BusSigner
-from tests.conftest import NatsServer
-from tests.review.conftest import YELIN, acceptance
-from tests.signing import signer
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support import actors
+from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.review import acceptance
+from tests.support.signing import signer
+from tests.support.stack import Services, build_service, eventually, reset_jetstream
+from tests.support.web import client
 
 pytestmark = pytest.mark.nats
+
+CLERK = actors.CLERK.as_actor()
 REGION = "469028"
-CLERK = Actor(user_id="clerk-yelin-1", role="township_clerk", township=YELIN)
 
 
 def accepted_envelope(keyring: Keyring, position: int, prev: str = GENESIS_HASH,
@@ -125,7 +129,7 @@ async def test_forged_tampered_and_replayed_copies_have_no_effect(
     assert got == expected
     assert cases(review) == 0 and archived(archive) == 0
     rejected = review.consumers[0]
-    await eventually(lambda: _async(rejected.rejected == len(expected)), timeout=10)
+    await eventually(lambda: rejected.rejected == len(expected), timeout=10)
     operator = as_(Role.COUNTY_CENTRE)
     async with client(review) as http:
         letters = (await http.get("/ops/dead-letters", headers=operator)).json()
@@ -135,10 +139,10 @@ async def test_forged_tampered_and_replayed_copies_have_no_effect(
 
     # The real envelope still works; replayed under another id it has no second effect.
     await publish(js, good, msg_id=good.msg_id)
-    await eventually(lambda: _async(cases(review) == 1), timeout=15)
+    await eventually(lambda: cases(review) == 1, timeout=15)
     events = review.app.recorder.max_notification_id()
     await publish(js, good, msg_id="replayed")
-    await eventually(lambda: _async(archived(archive) == 1), timeout=10)
+    await eventually(lambda: archived(archive) == 1, timeout=10)
     await eventually(lambda: _lag_empty(rejected), timeout=10)
     assert cases(review) == 1 and review.app.recorder.max_notification_id() == events
     # Archive kept publishing: every alarm is on its own stream, and it is ready.
@@ -147,11 +151,8 @@ async def test_forged_tampered_and_replayed_copies_have_no_effect(
 
 
 async def test_a_pre_empted_message_id_halts_the_relay_loudly(
-        tmp_path: Path, keys_dir: Path, nats_server: NatsServer, span_exporter: Any,
-        as_: Any) -> None:
-    await reset_jetstream(nats_server.url)
-    review = build_service("review", tmp=tmp_path, keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None)
+        service: Services, nats_server: NatsServer, as_: Any) -> None:
+    review = service.build("review")
     bus = Bus(nats_server.url, "attacker", REGION)
     await bus.connect()
     try:
@@ -172,7 +173,7 @@ async def test_a_pre_empted_message_id_halts_the_relay_loudly(
 
         await review.start()
         assert review.relay is not None
-        await eventually(lambda: _async(review.relay.halted), timeout=10)  # type: ignore[union-attr]
+        await eventually(lambda: review.relay.halted, timeout=10)  # type: ignore[union-attr]
         async with client(review) as http:
             r = await http.get("/health/ready")
             assert r.status_code == 503 and "relay cannot publish" in r.json()["checks"]["relay"]
@@ -184,15 +185,12 @@ async def test_a_pre_empted_message_id_halts_the_relay_loudly(
             assert any(m["headers"]["Sa-Dead-Reason"].startswith("relay halted")
                        for m in letters)
     finally:
-        await review.stop()
         await bus.close()
 
 
 async def test_a_genuine_republish_is_a_harmless_duplicate(
-        tmp_path: Path, keys_dir: Path, nats_server: NatsServer, span_exporter: Any) -> None:
-    await reset_jetstream(nats_server.url)
-    review = build_service("review", tmp=tmp_path, keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None)
+        service: Services, nats_server: NatsServer) -> None:
+    review = service.build("review")
     bus = Bus(nats_server.url, "relay", REGION)
     await bus.connect()
     try:
@@ -213,7 +211,6 @@ async def test_a_genuine_republish_is_a_harmless_duplicate(
         info = await bus.js.stream_info("SA_469028_REVIEW")
         assert info.state.messages == restarted.published  # nothing twice
     finally:
-        review.app.close()
         await bus.close()
 
 
@@ -226,7 +223,4 @@ async def _lag_empty(consumer: Any) -> bool:
     lag = await consumer.lag()
     return bool(lag["pending"] == 0 and lag["unacknowledged"] == 0)
 
-
-async def _async(value: Any) -> Any:
-    return value
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from services.review.domain import apply_findings, apply_reported_change
 from services.review.values import (
     Asset,
@@ -17,7 +19,9 @@ from services.review.values import (
     MemberLeft,
     ReportedChange,
 )
-from tests.review.helpers import BOY, GRANNY, MOTHER, household
+from tests.support.review import BOY, GRANNY, MOTHER, household
+
+pytestmark = pytest.mark.fast
 
 GRANDPA = Member(fingerprint="fp-grandpa", name="黎阿公", relation="spouse",
                  birth_date=date(1952, 2, 2), resident_id_mask="469*************31")

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import uuid4
 
+import pytest
 from eventsourcing.domain import Aggregate
 
 import services
@@ -23,6 +24,8 @@ from shared.contracts.audit import AUDIT_RECORD, AuditEntry
 from shared.contracts.common import SERVICES
 from shared.contracts.registry import parse_data
 from shared.pii import make_resident_id
+
+pytestmark = pytest.mark.fast
 
 
 def _all_event_classes() -> dict[str, type]:

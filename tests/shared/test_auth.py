@@ -25,6 +25,8 @@ from shared.auth import (
 )
 from shared.errors import Forbidden
 
+pytestmark = pytest.mark.fast
+
 ISS, AUD = "lingshui-dev", "social-assistance"
 YELIN, GUANGPO = "469028100", "469028101"  # 椰林镇, 光坡镇
 TAOYUAN, OTHER_VILLAGE = "469028100201", "469028100202"

@@ -4,8 +4,6 @@ the store and by JetStream itself. Shown on review over a real nats-server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import nats
@@ -14,24 +12,16 @@ import pytest
 from shared.auth import Role, TokenIssuer
 from shared.bus import Bus, OutboxRelay, TrackedConsumer
 from shared.runtime import ServiceRuntime
-from tests.conftest import NatsServer
-from tests.stack import build_service, client, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.stack import Services, eventually
+from tests.support.web import bearer, client
 
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-async def review(tmp_path: Path, keys_dir: Path, nats_server: NatsServer,
-                 span_exporter: Any) -> AsyncIterator[ServiceRuntime]:
-    await reset_jetstream(nats_server.url)
-    rt = build_service("review", tmp=tmp_path, keys_dir=keys_dir, nats_url=nats_server.url,
-                       database_url=None)
-    yield rt
-    await rt.stop()
-
-
-def bearer(issuer: TokenIssuer, role: Role, township: str | None = None) -> dict[str, str]:
-    return {"authorization": "Bearer " + issuer.mint(f"{role.value}-1", role, township)}
+def review(service: Services) -> ServiceRuntime:
+    return service.build("review")
 
 
 async def test_backlog_counts_what_is_not_yet_published_or_handled(

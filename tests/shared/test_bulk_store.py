@@ -17,7 +17,7 @@ from services.review.main import ReviewSettings
 from services.review.values import Household, OpinionInputs
 from shared.auth import Principal, Role
 from shared.regions import load_county
-from tests.review.helpers import household, terms
+from tests.support.review import household, terms
 
 YELIN = "469028100"
 LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)

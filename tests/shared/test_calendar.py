@@ -14,6 +14,8 @@ from shared.calendar import (
 )
 from shared.clock import MonthlyRhythm
 
+pytestmark = pytest.mark.fast
+
 HYPOTHETICAL_2027 = {
     "year": 2027,
     # Test data only: the real 2027 arrangement is not published yet.

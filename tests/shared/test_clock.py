@@ -29,6 +29,8 @@ from shared.clock import (
     today,
 )
 
+pytestmark = pytest.mark.fast
+
 
 def test_dates_are_china_dates_whatever_the_server_zone() -> None:
     # 17:30 UTC on 2 March is already 3 March in Lingshui.

@@ -18,6 +18,8 @@ from shared.contracts import (
     verify_chain,
 )
 
+pytestmark = pytest.mark.fast
+
 CST = timezone(timedelta(hours=8))
 A, B = UUID("11111111-1111-4111-8111-111111111111"), UUID("22222222-2222-4222-8222-222222222222")
 ACTOR = Actor(user_id="clerk-yelin-1", role="township_clerk", township="469028100")

@@ -10,6 +10,8 @@ from services.archive.document_store import S3DocumentStore
 from services.archive.report_files import figure_png
 from shared.extras import MissingExtra
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture
 def uninstalled(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:

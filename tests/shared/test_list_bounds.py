@@ -10,7 +10,7 @@ import pytest
 
 from shared.contracts.common import SERVICES
 from shared.web import MAX_OFFSET
-from tests.stack import build_service
+from tests.support.stack import build_service
 
 
 def paged_parameters(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -15,8 +15,9 @@ import pytest
 
 from shared.auth import Role, TokenIssuer
 from shared.logs import JsonFormatter, quiet_chatty_loggers
-from tests.conftest import NatsServer
-from tests.stack import build_service, client
+from tests.support.infra import NatsServer
+from tests.support.stack import build_service
+from tests.support.web import client
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 RESIDENT_ID = "46902819500101123X"

@@ -11,7 +11,9 @@ from sqlalchemy import Column, String
 
 from shared import migrations
 from shared.eventstore import KernelTables
-from tests.stack import build_service
+from tests.support.stack import build_service
+
+pytestmark = pytest.mark.fast
 
 SERVICES = ["intake", "review", "publicity", "disbursement", "archive"]
 

@@ -25,8 +25,8 @@ from shared.natsauth import (
     seed_path,
 )
 from shared.signing import BusSigner
-from tests.conftest import NatsServer
-from tests.stack import build_service, eventually, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.stack import Services, build_service, eventually, reset_jetstream
 
 pytestmark = pytest.mark.nats
 REGION = "469028"
@@ -115,11 +115,9 @@ async def test_a_service_publishes_only_on_its_own_subjects(nats_server: NatsSer
 
 
 async def test_stolen_credentials_without_the_signing_key_have_no_effect(
-        tmp_path: Path, keys_dir: Path, nats_server: NatsServer, span_exporter: Any) -> None:
+        service: Services, keys_dir: Path, nats_server: NatsServer) -> None:
     """intake's NATS seed leaked; its signing key did not."""
-    await reset_jetstream(nats_server.url)
-    review = build_service("review", tmp=tmp_path, keys_dir=keys_dir,
-                           nats_url=nats_server.url, database_url=None)
+    review = service.build("review")
     bus = Bus(nats_server.plain_url, "intake", REGION,
               nkey_seed_file=seed_path(keys_dir, "intake"))
     await bus.connect()
@@ -139,11 +137,10 @@ async def test_stolen_credentials_without_the_signing_key_have_no_effect(
         await bus.js.publish(forged.subject, forged.to_bytes(),
                              headers={"Nats-Msg-Id": forged.msg_id})  # NATS lets it in
         consumer = review.consumers[0]
-        await eventually(lambda: _async(consumer.rejected == 1), timeout=15)
+        await eventually(lambda: consumer.rejected == 1, timeout=15)
         assert consumer.handled == 0
         assert review.app.recorder.max_notification_id() == before
     finally:
-        await review.stop()
         await bus.close()
 
 
@@ -182,5 +179,3 @@ async def test_the_finance_bureau_reads_fund_plans_and_publishes_nothing(
     assert any("fund_plan_acknowledged" in e for e in errors), errors
 
 
-async def _async(value: Any) -> Any:
-    return value

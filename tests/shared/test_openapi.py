@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import Depends
 from pydantic import BaseModel
 
 from shared.auth import Principal, Role, TokenVerifier, ensure_dev_keypair, require
 from shared.openapi import PROBLEM, gaps, merge, shape
 from shared.web import create_app
+
+pytestmark = pytest.mark.fast
 
 
 class Thing(BaseModel):
@@ -51,7 +54,7 @@ def test_an_undocumented_operation_is_named_with_what_it_lacks(tmp_path: Path) -
     spec = merge({"intake": app_with_routes(tmp_path).openapi()})
     missing = [g for g in gaps(spec) if g.startswith("POST /api/intake/things/")]
     assert missing == ["POST /api/intake/things/{thing_id}: missing bilingual summary "
-                       "(zh/en in shared/data/api/<service>.yaml), description"]
+                       "(zh/en in shared/data/api/<service>.yaml), description, example"]
 
 
 def test_merge_prefixes_paths_and_keeps_apart_schemas_that_differ() -> None:

@@ -7,9 +7,12 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from shared.auth import TokenVerifier
 from shared.web import PROBLEM, create_app
+
+pytestmark = pytest.mark.fast
 
 
 async def test_beyond_capacity_requests_are_shed_fast_with_retry_after() -> None:

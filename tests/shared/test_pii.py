@@ -30,6 +30,8 @@ from shared.pii import (
     validate_resident_id,
 )
 
+pytestmark = pytest.mark.fast
+
 LINGSHUI = "469028"  # 陵水黎族自治县
 TODAY = date(2025, 6, 1)  # fixed "today" so birth-date rules are reproducible
 PURPOSE = "applicant.resident_id"

@@ -13,6 +13,8 @@ from shared.contracts.intake import ApplicationWithdrawn
 from shared.contracts.publicity import NoticeOpened
 from shared.reactions import Reaction, reacting_to
 
+pytestmark = pytest.mark.fast
+
 TOWNSHIP = "469028100"
 
 

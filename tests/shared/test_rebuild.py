@@ -12,12 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from bench.relay_throughput import filing
-from services.intake.api import FilingContent, plain
+from services.intake.schemas import FilingContent, plain
+from services.intake.values import Household
 from shared.auth import Principal, Role, TokenIssuer
 from shared.rebuild import RebuildProgress
-from tests.stack import build_service, client, rebuild_read_models
+from tests.support.places import YELIN
+from tests.support.stack import build_service, rebuild_read_models
+from tests.support.web import client
 
-YELIN = "469028100"
+pytestmark = pytest.mark.fast
+
 CLERK = Principal(user_id="clerk-1", role=Role.TOWNSHIP_CLERK, township=YELIN)
 
 
@@ -25,7 +29,7 @@ def submit(app: Any, i: int) -> Any:
     b = filing(i)
     return app.submit(CLERK, kind=b.kind, linshi_type=plain(b.linshi_type), township=b.township,
                       village=b.village, filed_by=b.filed_by,
-                      filing=plain(b.model_dump(include=set(FilingContent.model_fields))))
+                      filing=Household.of(plain(b.model_dump(include=set(FilingContent.model_fields)))))
 
 
 def listed(app: Any) -> list[Any]:

@@ -11,6 +11,8 @@ from shared.regions import (
     load_county,
 )
 
+pytestmark = pytest.mark.fast
+
 LINGSHUI_TOWNSHIPS = {
     "469028100": "椰林镇",
     "469028101": "光坡镇",

@@ -10,16 +10,17 @@ from typing import Any
 import pytest
 
 from bench.relay_throughput import filing
-from services.intake.api import FilingContent, plain
+from services.intake.schemas import FilingContent, plain
+from services.intake.values import Household
 from shared.audit import AuditTrail
 from shared.auth import Principal, Role
 from shared.bus import Bus, OutboxRelay, stream_name
 from shared.contracts import Envelope
-from tests.conftest import NatsServer
-from tests.stack import build_service, reset_jetstream
+from tests.support.infra import NatsServer
+from tests.support.places import YELIN
+from tests.support.stack import build_service, reset_jetstream
 
 pytestmark = pytest.mark.nats
-YELIN = "469028100"
 
 
 async def test_live_relay_maps_each_event_from_the_state_it_kept(
@@ -48,7 +49,7 @@ async def test_live_relay_maps_each_event_from_the_state_it_kept(
         application_id = app.submit(
             clerk, kind=b.kind, linshi_type=plain(b.linshi_type), township=b.township,
             village=b.village, filed_by=b.filed_by,
-            filing=plain(b.model_dump(include=set(FilingContent.model_fields))))
+            filing=Household.of(plain(b.model_dump(include=set(FilingContent.model_fields)))))
         assert await relay.publish_pending() == 1  # one commit, one batch
         replays.clear()
         app.accept(clerk, application_id)

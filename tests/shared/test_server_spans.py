@@ -13,6 +13,8 @@ from opentelemetry.trace import SpanKind
 from shared.auth import TokenVerifier, ensure_dev_keypair
 from shared.web import create_app
 
+pytestmark = pytest.mark.fast
+
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 

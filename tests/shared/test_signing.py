@@ -8,8 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
+import pytest
+
 from shared.contracts import GENESIS_HASH, Envelope
 from shared.signing import BusSigner, TrustList, ensure_bus_keys, signing_key_path
+
+pytestmark = pytest.mark.fast
 
 
 def envelope(signer: BusSigner | None, source: str = "intake") -> Envelope:

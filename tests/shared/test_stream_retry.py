@@ -12,6 +12,8 @@ from nats.js.errors import ServerError
 
 from shared.bus import STORE_NOT_CREATED, Bus
 
+pytestmark = pytest.mark.fast
+
 
 class StoreNotReady:
     """Answers add_stream with 10049 `failures` times, then accepts."""

@@ -1,7 +1,7 @@
 """One service replica as its container runs it (`python -m services.<svc>`, settings from
 the environment), with the relay lease proposed for shared/bus.py substituted in.
 
-    python -m tests.deploy.replica review
+    python -m tests.support.replica review
 
 On a clean stop (SIGTERM) it prints one JSON line with what this replica did, so a test
 can show that replicas shared the work: {"handled": n, "published": n}. (Printed from the

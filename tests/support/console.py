@@ -22,8 +22,8 @@ from shared.bus import stream_name
 from shared.contracts.envelope import Envelope
 from shared.natsauth import admin_url
 from shared.regions import load_county
+from tests.support.places import YELIN
 
-YELIN, GUANGPO = "469028100", "469028101"  # 椰林镇, 光坡镇
 SCAN = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -101,3 +101,9 @@ def delete_the_archived_tail(var: Path, application_id: str) -> int:
         db.execute("DELETE FROM archive_envelopes WHERE source = 'intake' AND position = ?",
                    (position,))
     return int(position)
+
+
+class Stack:
+    def __init__(self, gateway: str, var: Path, nats_url: str, case: PlayedCase) -> None:
+        self.gateway, self.var, self.nats_url, self.case = gateway, var, nats_url, case
+        self.console = f"{gateway}/console"

@@ -1,4 +1,4 @@
-"""Write archive's release events: `python -m tests.data.release_events.make_archive`.
+"""Write archive's release events: `python -m tests.support.release_archive`.
 
 Run once with the release's code (before issue 24's typed values), it leaves a SQLite
 event store, encrypted at rest with its key file alongside, holding every aggregate kind
@@ -20,12 +20,13 @@ from services.archive.domain import DocumentKind, PaperCopy, file_id_for
 from shared.auth import Principal, Role, ensure_dev_keypair
 from shared.contracts.common import SERVICES
 from shared.signing import ensure_bus_keys
-from tests import signing
-from tests.archive.chains import YELIN, Streams, dibao_case, tampered
-from tests.archive.supervision_world import World
-from tests.stack import build_service
+from tests.support import signing
+from tests.support.archive import Streams, dibao_case, tampered
+from tests.support.places import YELIN
+from tests.support.stack import build_service
+from tests.support.supervision import World
 
-OUT = Path(__file__).parent / "archive"
+OUT = Path(__file__).parents[1] / "data" / "release_events" / "archive"
 PDF = b"%PDF-1.7\n" + b"0" * 200
 PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 200
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from shared.contracts import GENESIS_HASH, Actor, Envelope, event_id_for
-from tests.signing import sealed
+import sqlalchemy as sa
 
-YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇
-GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇
+from shared.contracts import GENESIS_HASH, Actor, Envelope, event_id_for
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.signing import sealed
+
 T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)  # Monday 09:00 in Lingshui
 
 
@@ -103,3 +104,15 @@ def dibao_case(streams: Streams, *, township: str = YELIN, village: str = TAOYUA
             township=township),
     ]
     return str(application), str(case), out
+
+
+def stored(rt: Any, source: str | None = None, type_: str | None = None) -> int:
+    """Envelopes the archive holds (of one source, of one type)."""
+    t = rt.app.views.envelopes
+    q = sa.select(sa.func.count()).select_from(t)
+    if source:
+        q = q.where(t.c.source == source)
+    if type_:
+        q = q.where(t.c.type == type_)
+    with rt.app.read_session() as s:
+        return int(s.execute(q).scalar_one())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(os.environ.get("LINGSHUI_TEST_ARTIFACTS")
-                 or Path(__file__).resolve().parent / "artifacts")
+                 or Path(__file__).resolve().parents[1] / "artifacts")
 
 
 def _tool(name: str) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from shared.audit import state_of, withheld_of
 from shared.contracts import Envelope
 from shared.runtime import ServiceRuntime
-from tests.stack import client
+from tests.support.web import client
 
 
 async def assert_equivalent(archive: ServiceRuntime, owner: ServiceRuntime,

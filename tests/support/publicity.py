@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import nats
-
 from services.publicity.main import PublicityRuntime, build
 from shared.bus import TrackedConsumer
 from shared.clock import CHINA, ManualClock
@@ -22,13 +20,13 @@ from shared.contracts.review import (
     OpinionIssued,
     TerminationNoticeRequested,
 )
-from tests.signing import sealed
-from tests.stack import service_settings
+from tests.support import actors
+from tests.support.places import TAOYUAN, YELIN
+from tests.support.signing import sealed
+from tests.support.stack import NO_NATS, service_settings
 
-YELIN, TAOYUAN, DAPO = "469028100", "469028100201", "469028100202"  # 椰林镇 桃源村 大坡村
-GUANGPO, GUANGPO_201 = "469028101", "469028101201"  # 光坡镇
 MONDAY = datetime(2025, 3, 3, 9, 0, tzinfo=CHINA)
-LEADER = Actor(user_id="lead-yelin", role="township_leader", township=YELIN)
+LEADER = actors.LEADER.as_actor()
 
 
 @dataclass
@@ -95,7 +93,7 @@ def termination(entitlement_id: UUID, case_id: UUID, **overrides: Any
     return TerminationNoticeRequested(**body)
 
 
-def build_publicity(tmp: Path, keys_dir: Path, nats_url: str = "nats://127.0.0.1:1",
+def build_publicity(tmp: Path, keys_dir: Path, nats_url: str = NO_NATS,
                     database_url: str | None = None, clock: ManualClock | None = None,
                     **overrides: Any) -> PublicityRuntime:
     settings = service_settings("publicity", tmp=tmp, keys_dir=keys_dir, nats_url=nats_url,
@@ -106,18 +104,9 @@ def build_publicity(tmp: Path, keys_dir: Path, nats_url: str = "nats://127.0.0.1
 
 
 def deliver(rt: PublicityRuntime, env: Envelope) -> bool:
-    """The tracked consumer's own exactly-once step, without the wire (API tests)."""
+    """Through the tracked consumer as a JetStream copy goes, without the wire (API tests)."""
     consumer = TrackedConsumer(rt.app, rt.bus, "review", rt.reactions["review"])
-    return consumer._apply(env)
-
-
-async def publish(url: str, envelopes: list[Envelope]) -> None:
-    """Onto review's stream, as review's relay publishes: subject, Nats-Msg-Id."""
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    for env in envelopes:
-        await js.publish(env.subject, env.to_bytes(), headers={"Nats-Msg-Id": env.msg_id})
-    await nc.close()
+    return consumer.deliver(env)
 
 
 def days(n: int) -> timedelta:

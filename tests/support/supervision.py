@@ -20,9 +20,9 @@ import chinese_calendar
 
 from services.archive.supervision import Record
 from shared.contracts import Actor, Envelope
-from tests.archive.chains import Streams
+from tests.support.archive import Streams
+from tests.support.places import GUANGPO, SANCAI, YELIN
 
-YELIN, GUANGPO, SANCAI = "469028100", "469028101", "469028102"
 TOWNSHIPS = (YELIN, GUANGPO, SANCAI)
 CHINA = timezone(timedelta(hours=8))
 

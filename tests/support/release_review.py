@@ -4,7 +4,7 @@ cases of every kind and ending, entitlements through dynamic management, a spot 
 made by the code of the release through its application, as a county's store would hold
 them.
 
-    .venv/bin/python -m tests.data.release_events.make_review
+    .venv/bin/python -m tests.support.release_review
 
 tests/review/test_release_events.py loads them with the code of today, replays the same flow
 with it and compares the events, and compares what today's contracts publish with
@@ -39,7 +39,7 @@ from shared.contracts.publicity import ReportUpheld
 from shared.pii import Keyring, make_resident_id, mask_resident_id
 from shared.regions import load_county
 
-OUT = Path(__file__).parent / "review"
+OUT = Path(__file__).parents[1] / "data" / "release_events" / "review"
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 桃源村
 DB, KEY, KEYRING = "review.db", "review-at-rest.key", "keyring.json"
 PUBLISHED = "published.json"  # what the release's contracts made of these events

@@ -1,5 +1,5 @@
 """Writes disbursement's events as the release before issue 24's typing wrote them:
-`python -m tests.data.release_events.make_disbursement`. A SQLite event store with
+`python -m tests.support.release_disbursement`. A SQLite event store with
 encryption at rest (its key beside it) holding every aggregate kind through a realistic
 month in 椰林镇: review's policy and decisions, May's three rosters (a hold excluded, a
 correction, an export, a bank return with a failure carried forward), the sealed and filed
@@ -23,10 +23,9 @@ from services.disbursement.domain import HoldResolution, Resolution, Upstream
 from services.disbursement.main import DisbursementSettings, build_application
 from shared.auth import Principal, Role
 from shared.contracts.review import PolicyChanged
-from tests.disbursement.conftest import (
+from tests.support.disbursement import (
     CHINA_TZ,
     REVIEWER,
-    YELIN,
     changed,
     china,
     keyring,
@@ -34,8 +33,9 @@ from tests.disbursement.conftest import (
     started,
     temporary,
 )
+from tests.support.places import YELIN
 
-OUT = Path(__file__).parent / "disbursement"
+OUT = Path(__file__).parents[1] / "data" / "release_events" / "disbursement"
 MAY, JUNE = "2026-05", "2026-06"
 CLERK = Principal("clerk-yelin", Role.TOWNSHIP_CLERK, YELIN, name="陈小梅")
 LEADER = Principal("lead-yelin", Role.TOWNSHIP_LEADER, YELIN, name="王建国")

@@ -53,6 +53,8 @@ LABELS: dict[str, str] = {
     "review.Entitlement.RecheckRequested": "要求复查",
     "review.Entitlement.Rechecked": "复查",
     "review.Entitlement.TerminationNoticeRequested": "申请停保公示",
+    "review.Entitlement.TerminationForCauseRequested": "因死亡或骗取申请停保公示",
+    "review.Entitlement.EndedForCause": "因死亡或骗取注销",
     "review.Entitlement.TerminationWithdrawn": "撤销停保",
     "review.SpotCheck.Created": "建立抽查",
     "review.SpotCheck.Drawn": "抽取抽查样本",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,6 +39,7 @@ from services.disbursement.domain import (
     ONE_OFF_ENTRIES,
     PAID_KINDS,
     Change,
+    DiscrepancyKind,
     FundPlan,
     HeldRow,
     HoldResolution,
@@ -781,30 +783,47 @@ class DisbursementApplication(ServiceApplication):
                                 "the statistics of this month are already sealed")
         rosters = self._rosters_of(township, month)
         check_rosters_ready(rosters)  # type: ignore[arg-type]
-        r, rw = self.views.rosters, self.views.rows
-        with self.read_session() as s:
-            inputs = [StatInput(kind, urban, household, size, from_fen(fen))
-                      for kind, urban, household, size, fen in s.execute(
-                select(r.c.kind, rw.c.urban, rw.c.household, rw.c.household_size,
-                       rw.c.amount_fen).join(r, r.c.roster_id == rw.c.roster_id).where(
-                    r.c.township == township, r.c.month == month)).all()]
         new_and_ended: dict[tuple[str, bool], list[int]] = {}
-        carried: dict[tuple[str, bool], Decimal] = {}
+        carried: dict[tuple[str, bool], Decimal] = defaultdict(Decimal)
+        failed: dict[tuple[str, bool], Decimal] = defaultdict(Decimal)
+        arrears: set[tuple[str, str]] = set()
         for kind in PAID_KINDS:
             roster: MonthlyRoster = self.get(roster_id(township, month, kind.value))
             forward = [i for i, d in roster.discrepancies.items()
                        if d.get("resolution") == Resolution.CARRIED_FORWARD.value]
             for row, unpaid in carried_amounts(roster, forward):
-                carried[(kind.value, row.urban)] = carried.get((kind.value, row.urban),
-                                                               Decimal(0)) + unpaid
+                carried[(kind.value, row.urban)] += unpaid
+            unpaid_lines = [i for i, d in roster.discrepancies.items() if d["kind"] in (
+                DiscrepancyKind.FAILED.value, DiscrepancyKind.MISSING.value)]
+            for row, unpaid in carried_amounts(roster, unpaid_lines):
+                failed[(kind.value, row.urban)] += unpaid
             for c in roster.changes:
                 counts = new_and_ended.setdefault((kind.value, c["urban"]), [0, 0])
                 if c["change"] in ("new", "payment"):
                     counts[0] += 1
                 elif c["change"] == "ended":
                     counts[1] += 1
+                elif c["change"] == Change.ARREARS.value:
+                    arrears.add((kind.value, c["key"]))
+        r, rw, rc = self.views.rosters, self.views.rows, self.views.recovered
+        with self.read_session() as s:
+            inputs = [StatInput(kind, urban, household, size, from_fen(fen),
+                                (kind, key) in arrears)
+                      for kind, urban, household, size, fen, key in s.execute(
+                select(r.c.kind, rw.c.urban, rw.c.household, rw.c.household_size,
+                       rw.c.amount_fen, rw.c.key).join(r, r.c.roster_id == rw.c.roster_id)
+                .where(r.c.township == township, r.c.month == month)).all()]
+            # 追回 since the last statistics: each sum in the first statistics sealed after
+            # it (the projection marks them counted, up to `recovered_through`).
+            uncounted = s.execute(
+                select(rc.c.kind, rc.c.urban, rc.c.amount_fen, rc.c.position).where(
+                    rc.c.township == township, rc.c.statistics_id.is_(None))).all()
+        recovered: dict[tuple[str, bool], Decimal] = defaultdict(Decimal)
+        for kind_, urban, fen, _ in uncounted:
+            recovered[(kind_, urban)] += from_fen(fen)
         figures = compile_statistics(inputs, {k: (v[0], v[1]) for k, v in new_and_ended.items()},
-                                     carried)
+                                     carried, failed, recovered)
+        figures["recovered_through"] = max((p for *_, p in uncounted), default=0)
         compiled_at = self.now().replace(microsecond=0)
         heading = StatisticsHeading(self.county.name, self.county.township(township).name,
                                     township, month, compiled_at, who.name or who.user_id,

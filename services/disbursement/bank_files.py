@@ -310,21 +310,26 @@ def bank_file_csv(lines: Iterable[tuple[str, str, Decimal, str, str]]) -> bytes:
 
 # --- the statistics table ---------------------------------------------------------------------
 
-STAT_COLUMNS = ("类别", "城乡", "户数", "人数", "金额(元)", "实发金额(元)", "结转补发(元)",
-                "新增户数", "停发户数")
+STAT_COLUMNS = ("类别", "城乡", "户数", "人数", "金额(元)", "实发金额(元)", "发放失败(元)",
+                "结转补发(元)", "其中补发(元)", "追回(元)", "新增户数", "停发户数")
+
+
+def _money_columns(line: dict[str, Any]) -> list[str]:
+    # Statistics sealed before failed/arrears/recovered were kept show them as 0.00.
+    return [line["amount"], line.get("paid", line["amount"]),
+            *(line.get(k, "0.00") for k in ("failed", "carried_forward", "arrears",
+                                             "recovered"))]
 
 
 def _stat_rows(figures: dict[str, Any]) -> list[list[str]]:
     out = []
     for line in figures["lines"]:
         out.append([KIND_LABELS[line["kind"]], "城市" if line["urban"] else "农村",
-                    str(line["households"]), str(line["persons"]), line["amount"],
-                    line.get("paid", line["amount"]), line.get("carried_forward", "0.00"),
+                    str(line["households"]), str(line["persons"]), *_money_columns(line),
                     str(line["new"]), str(line["ended"])])
     t = figures["total"]
-    out.append(["合计", "", str(t["households"]), str(t["persons"]), t["amount"],
-                t.get("paid", t["amount"]), t.get("carried_forward", "0.00"), str(t["new"]),
-                str(t["ended"])])
+    out.append(["合计", "", str(t["households"]), str(t["persons"]), *_money_columns(t),
+                str(t["new"]), str(t["ended"])])
     return out
 
 
@@ -352,13 +357,14 @@ def statistics_xlsx(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
     ws.append(list(STAT_COLUMNS))
     thin = Side(style="thin")
     for values in _stat_rows(figures):
-        ws.append([values[0], values[1], *map(int, values[2:4]), *map(Decimal, values[4:7]),
-                   *map(int, values[7:])])
+        ws.append([values[0], values[1], *map(int, values[2:4]), *map(Decimal, values[4:10]),
+                   *map(int, values[10:])])
     for row in ws.iter_rows(min_row=3, max_row=ws.max_row):
         for c in row:
             c.border = Border(top=thin, bottom=thin, left=thin, right=thin)
     ws.append([f"编制：{h.compiled_by}  编制时间：{h.compiled_at:%Y-%m-%d %H:%M}"])
-    for col, width in zip("ABCDEFGHI", (12, 8, 10, 10, 14, 14, 14, 10, 10), strict=True):
+    for col, width in zip("ABCDEFGHIJKL", (12, 8, 10, 10, 14, 14, 14, 14, 14, 12, 10, 10),
+                          strict=True):
         ws.column_dimensions[col].width = width
     return _deterministic(wb, h.compiled_at)
 
@@ -435,8 +441,9 @@ def statistics_pdf(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
     c.setFont(_FONT, 11)
     c.drawString(60, height - 116, f"填报单位：{h.township_name}（{h.township}）")
     c.drawRightString(width - 60, height - 116, f"统计月份：{h.month}")
-    widths = (100, 50, 65, 65, 105, 105, 100, 75, 75)
-    x0, y, row_h = 60, height - 140, 24
+    widths = (80, 40, 50, 50, 75, 80, 80, 80, 80, 65, 50, 50)
+    x0, y, row_h = 46, height - 140, 24
+    c.setFont(_FONT, 9)
     rows = [list(STAT_COLUMNS), *_stat_rows(figures)]
     for values in rows:
         x = x0
@@ -445,6 +452,7 @@ def statistics_pdf(figures: dict[str, Any], h: StatisticsHeading) -> bytes:
             c.drawCentredString(x + w / 2, y - row_h + 8, value)
             x += w
         y -= row_h
+    c.setFont(_FONT, 11)
     c.drawString(60, y - 30, f"编制：{h.compiled_by}    编制时间：{h.compiled_at:%Y-%m-%d %H:%M}")
     c.drawString(60, y - 50, "本表经乡镇电子印章签署（" + (
         "SM2/SM3，GB/T 38540" if h.seal_algorithm == "sm2" else h.seal_algorithm) +

@@ -1012,12 +1012,16 @@ class StatLine:
     new: int = 0
     ended: int = 0
     carried_forward: Decimal = ZERO  # failed at the bank, owed on the next roster (补发)
+    failed: Decimal = ZERO  # failed at the bank, however resolved (carried, paid by hand)
+    arrears: Decimal = ZERO  # of the amount: rows paying an earlier month (补发)
+    recovered: Decimal = ZERO  # 追回: money paid back since the last statistics
 
     def to_wire(self) -> FigureLine:
         return {"households": self.households, "persons": self.persons,
                 "amount": str(self.amount), "new": self.new, "ended": self.ended,
                 "paid": str(self.amount - self.carried_forward),
-                "carried_forward": str(self.carried_forward)}
+                "carried_forward": str(self.carried_forward), "failed": str(self.failed),
+                "arrears": str(self.arrears), "recovered": str(self.recovered)}
 
 
 class StatInput(NamedTuple):
@@ -1028,20 +1032,27 @@ class StatInput(NamedTuple):
     household: str
     household_size: int
     amount: Decimal
+    arrears: bool = False  # the row pays an earlier month (补发)
+
+
+Money = dict[tuple[str, bool], Decimal]
 
 
 def compile_statistics(rows: Iterable[StatInput],
                        new_and_ended: dict[tuple[str, bool], tuple[int, int]],
-                       carried: dict[tuple[str, bool], Decimal] | None = None,
-                       ) -> Figures:
+                       carried: Money | None = None, failed: Money | None = None,
+                       recovered: Money | None = None) -> Figures:
     """《城乡低保、特困供养资金和临时救助发放统计表》 figures: households, persons and amount
-    by kind and urban/rural, with new and ended households. A household paid two
-    instalments counts once."""
+    by kind and urban/rural, with new and ended households; of the money, what the bank
+    failed, what was carried to the next roster, what paid earlier months (补发), and what
+    was recovered (追回). A household paid two instalments counts once."""
     lines: dict[tuple[str, bool], StatLine] = {k: StatLine() for k in STAT_LINES}
     seen: set[tuple[str, bool, str]] = set()
     for r in rows:
         line = lines[(r.kind, r.urban)]
         line.amount += r.amount
+        if r.arrears:
+            line.arrears += r.amount
         if (r.kind, r.urban, r.household) not in seen:
             seen.add((r.kind, r.urban, r.household))
             line.households += 1
@@ -1051,6 +1062,10 @@ def compile_statistics(rows: Iterable[StatInput],
             lines[k].new, lines[k].ended = new, ended
     for k, amount in (carried or {}).items():
         lines[k].carried_forward += amount
+    for k, amount in (failed or {}).items():
+        lines[k].failed += amount
+    for k, amount in (recovered or {}).items():
+        lines[k].recovered += amount
     total = StatLine()
     for line in lines.values():
         total.households += line.households
@@ -1059,6 +1074,9 @@ def compile_statistics(rows: Iterable[StatInput],
         total.new += line.new
         total.ended += line.ended
         total.carried_forward += line.carried_forward
+        total.failed += line.failed
+        total.arrears += line.arrears
+        total.recovered += line.recovered
     return {"lines": [{"kind": k, "urban": u, **lines[(k, u)].to_wire()} for k, u in STAT_LINES],
             "total": total.to_wire()}
 
@@ -1151,8 +1169,10 @@ class HeldRow:
 
 def compile_fund_plan(filings: Sequence[Filing], held: Sequence[HeldRow],
                       all_townships: Sequence[str]) -> PlanFigures:
-    """Totals per township and kind from the filed (sealed) statistics, less the rows held
-    back for unresolved spot-check errors; townships with such errors are flagged."""
+    """Totals per township and kind from the filed (sealed) statistics: what the bank paid
+    (arrears rows included, carried-forward failures not), less what was recovered (追回
+    comes back to the fund) and the rows held back for unresolved spot-check errors;
+    townships with such errors are flagged."""
     held_by: dict[tuple[str, str], list[HeldRow]] = defaultdict(list)
     for h in held:
         held_by[(h.township, h.kind)].append(h)
@@ -1167,14 +1187,17 @@ def compile_fund_plan(filings: Sequence[Filing], held: Sequence[HeldRow],
             # What the bank paid: a payment carried forward is funded with the roster
             # that repays it (补发), not twice.
             amount = sum((Decimal(ln.get("paid", ln["amount"])) for ln in lines), ZERO)
+            arrears = sum((Decimal(ln.get("arrears", "0")) for ln in lines), ZERO)
+            recovered = sum((Decimal(ln.get("recovered", "0")) for ln in lines), ZERO)
             rows = f["rows"].get(kind.value, 0)
             hs = held_by.get((f["township"], kind.value), [])
             held_amount = sum((h.amount for h in hs), ZERO)
-            payable = amount - held_amount
+            payable = amount - recovered - held_amount
             kinds.append({"kind": kind.value, "rows": rows - len(hs),
                           "households": sum(ln["households"] for ln in lines),
-                          "amount": str(payable), "held_back_rows": len(hs),
-                          "held_back_amount": str(held_amount)})
+                          "amount": str(payable), "paid": str(amount),
+                          "arrears": str(arrears), "recovered": str(recovered),
+                          "held_back_rows": len(hs), "held_back_amount": str(held_amount)})
             grand[kind.value] += payable
             grand_rows += rows - len(hs)
         townships.append({

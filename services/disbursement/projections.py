@@ -97,6 +97,19 @@ class DisbursementProjection(Projection):
             Column("decided_by", String(64)),
             Column("position", POSITION, nullable=False),
         )
+        # Each sum recovered (追回), once: the first statistics sealed after it counts it.
+        self.recovered = Table(
+            "disbursement_recovered", m,
+            Column("position", POSITION, primary_key=True),
+            Column("key", String(36), nullable=False),  # the recovery entry
+            Column("township", String(12), nullable=False),
+            Column("kind", String(16), nullable=False),
+            Column("urban", Boolean, nullable=False),
+            Column("amount_fen", FEN, nullable=False),
+            Column("recovered_on", Date, nullable=False),
+            Column("statistics_id", String(36)),  # null: not in any statistics yet
+            Index("disbursement_recovered_uncounted", "township", "statistics_id"),
+        )
         self.rosters = Table(
             "disbursement_rosters", m,
             Column("roster_id", String(36), primary_key=True),
@@ -240,8 +253,14 @@ class DisbursementProjection(Projection):
 
     def _recovery(self, s: Session, e: Any, position: int) -> None:
         t, key = self.recoveries, str(e.originator_id)
-        row = s.execute(select(self.ledger.c.key).where(
-            self.ledger.c.aggregate_id == key)).scalar_one()
+        entry = s.execute(select(self.ledger.c.key, self.ledger.c.township, self.ledger.c.kind,
+                                 self.ledger.c.urban).where(
+            self.ledger.c.aggregate_id == key)).one()
+        row = entry.key
+        if isinstance(e, LedgerEntry.Recovered):
+            s.execute(self.recovered.insert().values(
+                position=position, key=row, township=entry.township, kind=entry.kind,
+                urban=entry.urban, amount_fen=to_fen(e.amount), recovered_on=e.recovered_on))
         col = t.c.recovered_fen if isinstance(e, LedgerEntry.Recovered) else t.c.written_off_fen
         s.execute(update(t).where(t.c.key == row).values(
             {col: col + to_fen(e.amount), "position": position,
@@ -362,6 +381,10 @@ class DisbursementProjection(Projection):
             position=position))
         for d in e.documents:
             self._document(s, d, sid, "statistics", e.township, e.month, e.timestamp)
+        r = self.recovered
+        s.execute(update(r).where(r.c.township == e.township, r.c.statistics_id.is_(None),
+                                  r.c.position <= e.figures.get("recovered_through", 0))
+                  .values(statistics_id=sid))
 
     def _document(self, s: Session, d: dict[str, Any], owner_id: str, owner_type: str,
                   sealed_by: str, subject: str, at: Any) -> None:

@@ -327,28 +327,27 @@ class SealedDocumentOut(BaseModel):
 class StatLineOut(BaseModel):
     households: int
     persons: int
-    amount: str
-    new: int
-    ended: int
-    paid: str
-    carried_forward: str
-
-
-class KindLineOut(BaseModel):
-    kind: str
-    urban: bool
-    households: int
-    persons: int
     amount: str  # on the roster
     new: int
     ended: int
     paid: str  # what the bank paid: the amount less what is carried forward (补发)
     carried_forward: str
+    # Absent from statistics sealed before the ledger's accounting (read them as 0.00).
+    failed: str | None = None  # failed at the bank, however resolved
+    arrears: str | None = None  # of the amount: rows paying earlier months (补发)
+    recovered: str | None = None  # 追回 since the township's last statistics
+
+
+class KindLineOut(StatLineOut):
+    kind: str
+    urban: bool
 
 
 class FiguresOut(BaseModel):
     lines: list[KindLineOut]
     total: StatLineOut
+    # The last recovered sum (its store position) these figures count.
+    recovered_through: int | None = None
 
 
 class StatisticsRosterOut(BaseModel):
@@ -413,9 +412,13 @@ class PlanKindOut(BaseModel):
     kind: str
     rows: int
     households: int
-    amount: str
+    amount: str  # payable: paid, less recovered and held-back rows
     held_back_rows: int
     held_back_amount: str
+    # Absent from plans compiled before the ledger's accounting.
+    paid: str | None = None  # what the bank paid, arrears rows included
+    arrears: str | None = None
+    recovered: str | None = None  # 追回: comes back to the fund, so less is drawn
 
 
 class PlanDocumentRefOut(BaseModel):

@@ -213,11 +213,18 @@ class FigureLine(TypedDict):
     ended: int
     paid: str  # the amount less what is carried forward (补发)
     carried_forward: str
+    # Absent from statistics sealed before issue 18's accounting: read as 0.00.
+    failed: NotRequired[str]  # failed at the bank, however resolved
+    arrears: NotRequired[str]  # of the amount: rows paying earlier months (补发)
+    recovered: NotRequired[str]  # 追回 since the township's last statistics
 
 
 class Figures(TypedDict):
     lines: list[FigureLine]
     total: FigureLine
+    # The last recovered sum (its store position) these figures count: the projection
+    # marks those sums counted, so the next statistics start after them.
+    recovered_through: NotRequired[int]
 
 
 class StatisticsRoster(TypedDict):
@@ -266,9 +273,12 @@ class PlanKind(TypedDict):
     kind: str
     rows: int
     households: int
-    amount: str
+    amount: str  # payable: paid, less recovered and held-back rows
     held_back_rows: int
     held_back_amount: str
+    paid: NotRequired[str]  # what the bank paid, arrears rows included
+    arrears: NotRequired[str]
+    recovered: NotRequired[str]
 
 
 class PlanTownship(TypedDict):

@@ -76,7 +76,7 @@ from shared.contracts.intake import (
 )
 from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
-from shared.eventstore import ServiceApplication
+from shared.eventstore import ServiceApplication, cycle_collection_paused
 from shared.fieldcrypt import Keyring
 from shared.pii import mask_resident_id
 from shared.regions import County, UnknownRegion
@@ -621,11 +621,12 @@ class ReviewApplication(ServiceApplication):
                                 policy_version: int) -> dict[str, Any]:
         """The township confirms: each change an event with reason 标准调整, in one
         transaction (all or nothing)."""
-        changes, month = self._standard_changes(who, township, policy_version)
-        today, actor = self.today(), who.as_actor()
-        changed = [e for e, a, b in changes
-                   if e.restandardise(a, b, policy_version, month, today, actor)]
-        self.save(*changed)
+        with cycle_collection_paused():  # a township's thousands of entitlements at once
+            changes, month = self._standard_changes(who, township, policy_version)
+            today, actor = self.today(), who.as_actor()
+            changed = [e for e, a, b in changes
+                       if e.restandardise(a, b, policy_version, month, today, actor)]
+            self.save(*changed)
         return {"township": township, "policy_version": policy_version,
                 "effective_month": month, "changed": len(changed)}
 
@@ -680,6 +681,20 @@ class ReviewApplication(ServiceApplication):
             ent.terminate(reasons, today, self.rhythm_for(today), who.as_actor())
         else:  # pragma: no cover - the API restricts the values
             raise ValueError(change)
+        self.save(ent)
+        return ent
+
+    def end_for_cause(self, who: Principal, entitlement_id: UUID, cause: str,
+                      first_month_not_due: str, reasons: list[str],
+                      fine_multiple: Decimal | None = None,
+                      fine_reason: str | None = None) -> Entitlement:
+        """注销 for a death or a fraud, backdated to the first month not due; the
+        EntitlementChanged it emits states the cause (and fraud's fine), so disbursement
+        recovers the months paid since and records the fine."""
+        ent = self.entitlement(who, entitlement_id)
+        today = self.today()
+        ent.end_for_cause(cause, first_month_not_due, reasons, today, self.rhythm_for(today),
+                          who.as_actor(), fine_multiple=fine_multiple, fine_reason=fine_reason)
         self.save(ent)
         return ent
 

@@ -7,6 +7,7 @@ event's version, so republishing after a crash builds the same bytes.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from services.review import values
@@ -48,6 +49,15 @@ VERIFICATION_PURPOSE = "review.verification_report"
 VERIFICATION_MASK = "[economic-status verification report]"
 # A home visit recorded by county staff is the county's own visit (近亲属备案 cases).
 COUNTY_VISITORS = frozenset({Role.COUNTY_CENTRE.value, Role.COUNTY_BUREAU.value})
+
+
+def _ending(cause: dict[str, Any] | None) -> dict[str, Any]:
+    """A death's or a fraud's end, and the fraud's fine, as EntitlementChanged states them."""
+    if not cause:
+        return {}
+    fine = cause.get("fine_multiple")
+    return {"cause": cause["cause"], "fine_multiple": None if fine is None else Decimal(fine),
+            "fine_reason": cause.get("fine_reason")}
 
 
 def _payee(payee: dict[str, Any] | None) -> PayeeRef | None:
@@ -212,12 +222,13 @@ class ReviewContracts:
                 recheck_due=event.recheck_due, decided_on=getattr(event, "decided_on", None),
             ), case_id=str(event.case_id), household_id=event.household_id,
                 township=event.township)
-        if not isinstance(event, Entitlement.Changed | Entitlement.TerminationNoticeRequested):
+        notice = Entitlement.TerminationNoticeRequested | Entitlement.TerminationForCauseRequested
+        if not isinstance(event, Entitlement.Changed | Entitlement.EndedForCause | notice):
             return None
         ent: Entitlement = self._at(event)
         where = {"case_id": str(ent.case_id), "household_id": ent.household_id,
                  "township": ent.township}
-        if isinstance(event, Entitlement.TerminationNoticeRequested):
+        if isinstance(event, notice):
             return Outgoing(TerminationNoticeRequested(
                 entitlement_id=ent.id, case_id=ent.case_id, kind=ent.kind,
                 township=ent.township, village=ent.village,
@@ -231,5 +242,5 @@ class ReviewContracts:
             reasons=event.reasons, until_month=event.until_month,
             policy_version=(event.policy_version
                             if event.change in ("increase", "decrease") else None),
-            decided_on=event.decided_on,
+            decided_on=event.decided_on, **_ending(getattr(event, "cause", None)),
         ), **where)

@@ -50,7 +50,7 @@ from services.review.values import (
     VerificationReport,
 )
 from shared.calendar import Deadline
-from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of
+from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of, month_parts
 from shared.contracts import Actor, StoredActor
 from shared.contracts.common import AssistanceKind, LinshiType
 from shared.errors import RuleViolation
@@ -1284,6 +1284,9 @@ class ReviewCase(Aggregate):
 
 
 STANDARD_CHANGE_REASON = "标准调整"
+# 注销 for a death or a fraud, and the fine for fraud: 1 to 3 times [S1 Art. 68].
+ENDING_CAUSES = ("death", "fraud")
+FINE_MIN, FINE_MAX = Decimal(1), Decimal(3)
 
 
 class EntitlementStatus(StrEnum):
@@ -1531,11 +1534,67 @@ class Entitlement(Aggregate):
                       until_month=None, actor=actor.stored())
         return True
 
+    def end_for_cause(self, cause: str, first_month_not_due: str, reasons: list[str],
+                      decided_on: date, rhythm: MonthlyRhythm, actor: Actor,
+                      fine_multiple: Decimal | None = None,
+                      fine_reason: str | None = None) -> bool:
+        """A death or a fraud ends the benefit from the first month not due, backdated if
+        months were paid since (disbursement then recovers them, 追回). Fraud may carry the
+        fine (S1 Art. 68: 1 to 3 times what was obtained), a decision with its reason.
+        特困 still goes to 7 days' publicity first (returns False then)."""
+        self._live()
+        reasons = _reasons(reasons)
+        if cause not in ENDING_CAUSES:
+            raise RuleViolation("review.cause", "the cause is death or fraud", field="cause")
+        try:
+            month_parts(first_month_not_due)
+        except ValueError:
+            raise RuleViolation("review.cause_month", "the first month not due is YYYY-MM",
+                                field="first_month_not_due") from None
+        latest = self._effective(decided_on, rhythm)
+        if first_month_not_due > latest:
+            raise RuleViolation("review.cause_month",
+                                f"the first month not due is at the latest {latest}, the "
+                                "month this decision takes effect", field="first_month_not_due")
+        ending: Stored = {"cause": cause, "first_month_not_due": first_month_not_due}
+        if fine_multiple is not None or fine_reason is not None:
+            if cause != "fraud":
+                raise RuleViolation("review.fine", "a fine is imposed only for fraud",
+                                    field="fine_multiple")
+            if fine_multiple is None or not FINE_MIN <= fine_multiple <= FINE_MAX:
+                raise RuleViolation("review.fine", f"the fine is {FINE_MIN} to {FINE_MAX} "
+                                    "times the amount obtained (S1 Art. 68)",
+                                    field="fine_multiple")
+            ending.update(fine_multiple=str(fine_multiple),
+                          fine_reason=_reasons([fine_reason or ""], "fine_reason")[0])
+        if self.kind == AssistanceKind.TEKUN.value:
+            self._termination_for_cause_requested(reasons=reasons, requested_on=decided_on,
+                                                  actor=actor.stored(), cause=ending)
+            return False
+        self._ended_for_cause(
+            change="terminate", amount=Decimal(0), household_size=self.household_size,
+            breakdown=self.breakdown, policy_version=self.policy_version, reasons=reasons,
+            decided_on=decided_on, effective_month=max(first_month_not_due, self.start_month),
+            until_month=None, actor=actor.stored(), cause=ending)
+        return True
+
     @event("TerminationNoticeRequested")
     def _termination_requested(self, reasons: list[str], requested_on: date,
                                actor: StoredActor) -> None:
+        self._pending_termination(reasons, requested_on, None)
+
+    @event("TerminationForCauseRequested")
+    def _termination_for_cause_requested(self, reasons: list[str], requested_on: date,
+                                         actor: StoredActor, cause: Stored) -> None:
+        """TerminationNoticeRequested with its cause (its own event: the stored form of
+        the other stays the earlier releases')."""
+        self._pending_termination(reasons, requested_on, cause)
+
+    def _pending_termination(self, reasons: list[str], requested_on: date,
+                             cause: Stored | None) -> None:
         self.pending_termination = {"reasons": reasons, "requested_on": requested_on,
-                                    "status_before": self.status.value}
+                                    "status_before": self.status.value,
+                                    **({"cause": cause} if cause else {})}
         self.status = EntitlementStatus.TERMINATION_PENDING
 
     def termination_notice_closed(self, outcome: str, finding: str | None, closed_on: date,
@@ -1544,13 +1603,20 @@ class Entitlement(Aggregate):
             return False
         assert self.pending_termination is not None
         if outcome == "clean":
-            # 特困 termination takes effect the month after the notice.
-            self._changed(change="terminate", amount=Decimal(0),
-                          household_size=self.household_size, breakdown=self.breakdown,
-                          policy_version=self.policy_version,
-                          reasons=self.pending_termination["reasons"], decided_on=closed_on,
-                          effective_month=max(next_month(closed_on), self.start_month),
-                          until_month=None, actor=actor.stored())
+            # 特困 termination takes effect the month after the notice; a death or fraud
+            # from the first month not due.
+            ending = self.pending_termination.get("cause")
+            effective = ending["first_month_not_due"] if ending else next_month(closed_on)
+            change: dict[str, Any] = dict(
+                change="terminate", amount=Decimal(0), household_size=self.household_size,
+                breakdown=self.breakdown, policy_version=self.policy_version,
+                reasons=self.pending_termination["reasons"], decided_on=closed_on,
+                effective_month=max(effective, self.start_month), until_month=None,
+                actor=actor.stored())
+            if ending:
+                self._ended_for_cause(**change, cause=ending)
+            else:
+                self._changed(**change)
         else:
             self._termination_withdrawn(
                 finding=finding or "objection upheld", closed_on=closed_on,
@@ -1568,12 +1634,29 @@ class Entitlement(Aggregate):
                  breakdown: Stored, policy_version: int, reasons: list[str],
                  decided_on: date, effective_month: str, until_month: str | None,
                  actor: StoredActor, inputs: Stored | None = None) -> None:
+        self._apply_change(change, amount, household_size, breakdown, policy_version, reasons,
+                           decided_on, effective_month, until_month, inputs)
+
+    @event("EndedForCause")
+    def _ended_for_cause(self, change: str, amount: Decimal, household_size: int,
+                         breakdown: Stored, policy_version: int, reasons: list[str],
+                         decided_on: date, effective_month: str, until_month: str | None,
+                         actor: StoredActor, cause: Stored) -> None:
+        """A Changed (terminate) with its cause: its own event, so that every other Changed
+        keeps the stored form earlier releases wrote."""
+        self._apply_change(change, amount, household_size, breakdown, policy_version, reasons,
+                           decided_on, effective_month, until_month, None, cause)
+
+    def _apply_change(self, change: str, amount: Decimal, household_size: int,
+                      breakdown: Stored, policy_version: int, reasons: list[str],
+                      decided_on: date, effective_month: str, until_month: str | None,
+                      inputs: Stored | None, cause: Stored | None = None) -> None:
         if inputs is not None:
             self.inputs = inputs
             self.reported_changes = []  # the recomputation applied them
         self.changes.append({"change": change, "amount": amount, "decided_on": decided_on,
                              "effective_month": effective_month, "reasons": reasons,
-                             "until_month": until_month})
+                             "until_month": until_month, **({"cause": cause} if cause else {})})
         self.pending_termination = None
         if change in ("increase", "decrease"):
             self.monthly_amount = amount

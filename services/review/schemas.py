@@ -201,6 +201,17 @@ class PhaseOutIn(Body):
     reasons: list[Reason] = Field(default=[], max_length=20)
 
 
+class EndForCauseIn(Body):
+    """注销 for a death or a fraud, from the first month not due (backdated: disbursement
+    recovers the months paid since); fraud may carry the fine, 1-3x [S1 Art. 68]."""
+
+    cause: Literal["death", "fraud"]
+    first_month_not_due: Month
+    reasons: list[Reason] = Field(default=[], max_length=20)
+    fine_multiple: Decimal | None = Field(None, ge=1, le=3, decimal_places=2)
+    fine_reason: Reason | None = None
+
+
 # --- policy and spot checks --------------------------------------------------------------------
 
 

@@ -113,6 +113,9 @@ class StatisticsLine(_Part):
     ended: int
     paid: Decimal | None = None  # what the bank paid (None: sealed before it was stated)
     carried_forward: Decimal | None = None  # failed, owed on the next roster (补发)
+    failed: Decimal | None = None  # failed at the bank, however resolved
+    arrears: Decimal | None = None  # of the amount: rows paying earlier months (补发)
+    recovered: Decimal | None = None  # 追回 since the township's last statistics
 
 
 class StatisticsTotal(_Part):
@@ -123,6 +126,9 @@ class StatisticsTotal(_Part):
     ended: int
     paid: Decimal | None = None
     carried_forward: Decimal | None = None
+    failed: Decimal | None = None
+    arrears: Decimal | None = None
+    recovered: Decimal | None = None
 
 
 @contract
@@ -155,9 +161,12 @@ class PlanKindTotal(_Part):
     kind: AssistanceKind
     rows: int
     households: int
-    amount: Decimal  # payable, after held-back rows
+    amount: Decimal  # payable: paid, less recovered and held-back rows
     held_back_rows: int
     held_back_amount: Decimal
+    paid: Decimal | None = None  # what the bank paid, arrears rows included (None: before)
+    arrears: Decimal | None = None
+    recovered: Decimal | None = None  # 追回: comes back to the fund, so less is drawn
 
 
 class PlanTownship(_Part):

@@ -224,14 +224,15 @@ def test_statistics_xlsx_has_the_table() -> None:
     ws = load_workbook(io.BytesIO(statistics_xlsx(FIGURES, HEADING))).active
     assert STATISTICS_TITLE in ws["A1"].value
     rows = [list(r) for r in ws.iter_rows(min_row=4, max_row=10, values_only=True)]
-    assert rows[0] == ["城乡低保", "城市", 0, 0, 0, 0, 0, 0, 0]
-    assert rows[1] == ["城乡低保", "农村", 1, 3, 840, 840, 0, 1, 0]  # paid in full
+    assert rows[0] == ["城乡低保", "城市", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    # paid in full: nothing failed, carried, in arrears or recovered
+    assert rows[1] == ["城乡低保", "农村", 1, 3, 840, 840, 0, 0, 0, 0, 1, 0]
     assert rows[-1][:5] == ["合计", None, 2, 4, 2040]
     # Numbers are number cells (a clerk can sum them), and 合计 is the sum of the lines.
     for r in ws.iter_rows(min_row=4, max_row=10):
-        assert all(c.data_type == "n" for c in r[2:9]), [c.value for c in r]
+        assert all(c.data_type == "n" for c in r[2:12]), [c.value for c in r]
     lines, total = rows[:-1], rows[-1]
-    for col in range(2, 9):
+    for col in range(2, 12):
         assert sum(Decimal(str(r[col])) for r in lines) == Decimal(str(total[col]))
     assert ws.cell(ws.max_row, 1).value == "编制：王建华  编制时间：2026-06-30 10:00"
 

@@ -248,18 +248,35 @@ def test_statistics_count_households_persons_and_money_by_kind_and_area() -> Non
         StatInput("dibao", False, "h1", 3, Decimal("840.00")),
         StatInput("dibao", False, "h2", 1, Decimal("280.00")),
         StatInput("dibao", True, "h3", 2, Decimal("840.00")),
+        StatInput("dibao", True, "h5", 1, Decimal("300.00"), arrears=True),  # 补发
         StatInput("linshi", True, "h4", 4, Decimal("1000.00")),  # two instalments,
         StatInput("linshi", True, "h4", 4, Decimal("500.00")),  # one household
-    ], {("dibao", False): (1, 2)}, {("dibao", True): Decimal("840.00")})  # h3's failed
+    ], {("dibao", False): (1, 2)},
+        carried={("dibao", True): Decimal("840.00")},  # h3's failed, carried
+        failed={("dibao", True): Decimal("840.00"), ("dibao", False): Decimal("280.00")},
+        recovered={("dibao", False): Decimal("120.00")})  # h2's failure paid by hand
     lines = {(x["kind"], x["urban"]): x for x in figures["lines"]}
     assert lines[("dibao", False)] == {"kind": "dibao", "urban": False, "households": 2,
                                        "persons": 4, "amount": "1120.00", "new": 1, "ended": 2,
-                                       "paid": "1120.00", "carried_forward": "0.00"}
-    assert lines[("dibao", True)]["paid"] == "0.00"  # on the roster, not paid: carried
+                                       "paid": "1120.00", "carried_forward": "0.00",
+                                       "failed": "280.00", "arrears": "0.00",
+                                       "recovered": "120.00"}
+    assert lines[("dibao", True)]["paid"] == "300.00"  # h3 on the roster, not paid: carried
+    assert lines[("dibao", True)]["arrears"] == "300.00"
     assert lines[("linshi", True)]["households"] == 1
     assert lines[("linshi", True)]["amount"] == "1500.00"
-    assert figures["total"] == {"households": 4, "persons": 10, "amount": "3460.00", "new": 1,
-                                "ended": 2, "paid": "2620.00", "carried_forward": "840.00"}
+    assert figures["total"] == {"households": 5, "persons": 11, "amount": "3760.00", "new": 1,
+                                "ended": 2, "paid": "2920.00", "carried_forward": "840.00",
+                                "failed": "1120.00", "arrears": "300.00",
+                                "recovered": "120.00"}
+    plan = compile_fund_plan([{"township": "469028100", "figures": figures, "late": False,
+                               "rows": {"dibao": 4, "tekun": 0, "linshi": 2},
+                               "documents": []}], [], ["469028100"])
+    dibao = next(k for k in plan["townships"][0]["kinds"] if k["kind"] == "dibao")
+    # What the bank paid (the 补发 row in, the carried failure out) less what came back.
+    assert (dibao["paid"], dibao["arrears"], dibao["recovered"], dibao["amount"]) == (
+        "1420.00", "300.00", "120.00", "1300.00")
+    assert plan["total"] == "2800.00"
 
 
 def test_statistics_need_every_kind_reconciled() -> None:

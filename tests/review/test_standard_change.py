@@ -8,51 +8,22 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from uuid import uuid4
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from services.review.application import ReviewApplication
-from services.review.domain import Entitlement, compute
-from services.review.main import ReviewSettings
-from services.review.values import Household, OpinionInputs
 from shared.auth import Principal, Role
 from shared.errors import Forbidden
-from shared.fieldcrypt import Keyring
-from shared.regions import load_county
-from tests.support.actors import LEADER
+from tests.support.actors import BUREAU, LEADER
+from tests.support.entitlements import app_on, live
 from tests.support.places import GUANGPO, YELIN
-from tests.support.review import TERMS, household, terms
+from tests.support.review import TERMS
 
 pytestmark = pytest.mark.fast
 
-BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)
 OTHER = Principal(user_id="lead-guangpo", role=Role.TOWNSHIP_LEADER, township=GUANGPO)
-ON = date(2026, 3, 1)
-
-
-def app_on(tmp_path: Path, keys_dir: Path) -> ReviewApplication:
-    settings = ReviewSettings(var_dir=tmp_path, keyring_file=keys_dir / "bus-keyring.json",
-                              trust_list_file=keys_dir / "bus-trust.json",
-                              signing_key_file=keys_dir / "bus-signing" / "review.ed25519.pem",
-                              seed_demo_policy=False)
-    app = ReviewApplication(settings, settings.calendar, load_county(settings.region),
-                            keyring=Keyring.load_or_create(keys_dir / "bus-keyring.json"))
-    app.today = lambda: date(2026, 2, 1)
-    return app
-
-
-def live(app: ReviewApplication, township: str, urban: bool = False) -> Entitlement:
-    inputs = OpinionInputs(household=Household.of(household(urban=urban)), on=ON)
-    b = compute("dibao", inputs, terms())
-    e = Entitlement(case_id=uuid4(), kind="dibao", household_id=None, township=township,
-                    village=township + "201", urban=urban, applicant_name="黎阿婆",
-                    household_size=3, monthly_amount=b.monthly_amount,
-                    breakdown=b.to_stored(), policy_version=1, start_month="2026-03",
-                    recheck_due=date(2027, 3, 1), recheck_months=12, payee=None,
-                    inputs=inputs.to_stored(), actor=LEADER.as_actor().stored())
-    app.save(e)
-    return e
 
 
 def test_a_new_standard_is_listed_confirmed_and_recorded_once(tmp_path: Path,
@@ -87,3 +58,39 @@ def test_a_new_standard_is_listed_confirmed_and_recorded_once(tmp_path: Path,
         assert after.monthly_amount == Decimal(by_id[str(e.id)]["new"])
     assert app.entitlement(OTHER, theirs.id).policy_version == 1
     assert app.confirm_standard_change(LEADER, YELIN, 2)["changed"] == 0  # once
+
+
+def entitlement_rows(app: ReviewApplication) -> list[dict[str, Any]]:
+    t = app.views.entitlements
+    with app.read_session() as s:
+        return [dict(r._mapping) for r in s.execute(select(t).order_by(t.c.entitlement_id))]
+
+
+def test_one_save_of_many_events_leaves_the_rows_one_event_at_a_time_would(
+        tmp_path: Path, keys_dir: Path) -> None:
+    """The projection batches a save's updates (one executemany per run of like updates):
+    the rows must end as a replay, one event at a time, leaves them."""
+    app = app_on(tmp_path, keys_dir)
+    app.publish_policy(BUREAU, date(2026, 2, 1), TERMS, "首版")
+    app.publish_policy(BUREAU, date(2026, 5, 1),
+                       {**TERMS, "dibao_standard_rural": "720", "dibao_standard_urban": "760"},
+                       "县政府提高低保标准")
+    ents = [live(app, YELIN, urban=bool(i % 2)) for i in range(4)]
+    app.today = lambda: date(2026, 5, 3)
+    changes, _ = app._standard_changes(LEADER, YELIN, 2)
+    for e, amount, breakdown in changes:
+        assert e.restandardise(amount, breakdown, 2, "2026-05", app.today(), LEADER.as_actor())
+    today, rhythm = app.today(), app.rhythm_for(app.today())
+    first, second = (next(e for e, _, _ in changes if e.id == x.id) for x in ents[:2])
+    first.suspend(["外出务工核实中"], today, rhythm, LEADER.as_actor())  # same row, same column:
+    first.resume(["核实无误"], today, rhythm, LEADER.as_actor())  # the later one must win
+    second.record_recheck(today, "无变化", False, date(2027, 5, 1), LEADER.as_actor())
+    app.save(*(e for e, _, _ in changes))
+
+    saved = entitlement_rows(app)
+    by_id = {r["entitlement_id"]: r for r in saved}
+    assert by_id[str(first.id)]["status"] == "active"
+    assert by_id[str(second.id)]["recheck_due"] == date(2027, 5, 1)
+    assert {r["monthly_amount"] for r in saved} == {str(e.monthly_amount) for e, _, _ in changes}
+    app.rebuild_projections()
+    assert entitlement_rows(app) == saved

@@ -91,13 +91,13 @@ def test_a_revoked_current_key_refuses_to_seal_until_rotated(tmp_path: Path) -> 
 def test_a_seal_by_a_key_not_on_the_list_fails(tmp_path: Path) -> None:
     clock = Clock()
     county_keys = keys_at(tmp_path / "county", clock)
-    county_keys.encrypt(YELIN, "2026-06", "statistics_pdf", b"x")
+    county_keys.seal(YELIN, "2026-06", "statistics_pdf", b"x")
     # Someone with a complete, well-formed seal system of their own.
     rogue = keys_at(tmp_path / "rogue", clock).seal(YELIN, "2026-06", "statistics_pdf", b"x")
     verdict = county_keys.verify(rogue, subject="2026-06", content=b"x", owner=YELIN)
     assert (verdict.valid, verdict.code) == (False, "unknown_key")
     # Another township's key cannot seal for Yelin, even when listed.
-    other = county_keys.encrypt(OTHER, "2026-06", "statistics_pdf", b"x")
+    other = county_keys.seal(OTHER, "2026-06", "statistics_pdf", b"x")
     verdict = county_keys.verify({**other.to_wire(), "owner": YELIN}, owner=YELIN,
                                  subject="2026-06")
     assert not verdict.valid and verdict.code in ("wrong_owner", "malformed")

@@ -6,3 +6,4 @@ from tests.support.places import YELIN
 
 CLERK = Principal(user_id="clerk-yelin-1", role=Role.TOWNSHIP_CLERK, township=YELIN)
 LEADER = Principal(user_id="lead-yelin", role=Role.TOWNSHIP_LEADER, township=YELIN)
+BUREAU = Principal(user_id="bureau", role=Role.COUNTY_BUREAU, township=None)

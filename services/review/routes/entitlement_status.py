@@ -1,4 +1,5 @@
-"""An entitlement's payment status: suspended, resumed, phased out (渐退), terminated."""
+"""An entitlement's payment status: suspended, resumed, phased out (渐退), terminated (for a
+death or a fraud: backdated, with fraud's fine)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.review.routes import App, Leader, command
-from services.review.schemas import EntitlementStep, PhaseOutIn, ReasonsIn, entitlement_step
+from services.review.schemas import (
+    EndForCauseIn,
+    EntitlementStep,
+    PhaseOutIn,
+    ReasonsIn,
+    entitlement_step,
+)
 
 router = APIRouter(tags=["entitlements"])
 
@@ -39,3 +46,11 @@ def terminate(entitlement_id: UUID, body: ReasonsIn, request: Request, app: App,
               who: Leader) -> Response:
     return command(app, request, who, body, lambda: entitlement_step(app.change_status(
         who, entitlement_id, "terminate", body.reasons)))
+
+
+@router.post("/entitlements/{entitlement_id}/end-for-cause", response_model=EntitlementStep)
+def end_for_cause(entitlement_id: UUID, body: EndForCauseIn, request: Request, app: App,
+                  who: Leader) -> Response:
+    return command(app, request, who, body, lambda: entitlement_step(app.end_for_cause(
+        who, entitlement_id, body.cause, body.first_month_not_due, body.reasons,
+        body.fine_multiple, body.fine_reason)))

@@ -42,7 +42,7 @@ from services.intake.main import IntakeSettings, load_policies  # noqa: E402
 from shared.auth import ensure_dev_keypair  # noqa: E402
 from shared.bus import read_stream, stream_name  # noqa: E402
 from shared.contracts.common import SERVICES  # noqa: E402
-from shared.pii import Keyring  # noqa: E402
+from shared.fieldcrypt import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
 from shared.signing import (  # noqa: E402
     TRUST_FILE,

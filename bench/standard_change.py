@@ -41,7 +41,7 @@ from services.review.domain import Entitlement, compute  # noqa: E402
 from services.review.main import ReviewSettings  # noqa: E402
 from services.review.values import OpinionInputs  # noqa: E402
 from shared.auth import Principal, Role  # noqa: E402
-from shared.pii import Keyring  # noqa: E402
+from shared.fieldcrypt import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
 from tests.support.review import TERMS, household, terms  # noqa: E402
 

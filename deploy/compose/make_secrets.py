@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from eventsourcing.cryptography import AESCipher  # noqa: E402
 
 from shared.contracts.common import SERVICES  # noqa: E402
+from shared.fieldcrypt import Keyring  # noqa: E402
 from shared.files import write_private  # noqa: E402
 from shared.natsauth import ensure_nats_credentials  # noqa: E402
-from shared.pii import Keyring  # noqa: E402
 from shared.regions import load_county  # noqa: E402
 from shared.seals import SealAuthority, owner_names  # noqa: E402
 from shared.signing import ensure_bus_keys  # noqa: E402

@@ -221,7 +221,7 @@ def test_make_secrets_writes_private_usable_keys_once(tmp_path: Path) -> None:
     from eventsourcing.cryptography import AESCipher
     from eventsourcing.utils import Environment
 
-    from shared.pii import Keyring
+    from shared.fieldcrypt import Keyring
 
     script = ROOT / "deploy/compose/make_secrets.py"
     run = [sys.executable, str(script), str(tmp_path / "s")]

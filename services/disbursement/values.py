@@ -12,7 +12,8 @@ from typing import Any, NotRequired, TypedDict
 
 from shared.contracts import StoredActor
 
-# An account sealed under the county's keyring (shared.fieldcrypt.EncryptedField: kid, nonce, ciphertext, mask).
+# An account encrypted under the county's keyring (shared.fieldcrypt.EncryptedField:
+# kid, nonce, ciphertext, mask).
 SealedAccount = dict[str, Any]
 
 

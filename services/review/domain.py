@@ -1619,6 +1619,8 @@ class Entitlement(Aggregate):
     def _payee_changed(self, payee: Stored, reason: str, holder_not_member: str | None,
                        changed_on: date, actor: StoredActor) -> None:
         self.payee = payee
+        # Why the holder's account is theirs when not a member (None: a member).
+        self.payee_holder_not_member = holder_not_member
 
     @event("TerminationNoticeRequested")
     def _termination_requested(self, reasons: list[str], requested_on: date,

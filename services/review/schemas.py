@@ -239,7 +239,7 @@ def payee_changed(e: Entitlement, reason: str) -> dict[str, Any]:
     return plain({"entitlement_id": e.id, "version": e.version,
                   "payee": {"name": p["name"], "bank": p["bank"],
                             "account": p["account"]["mask"]},
-                  "holder_is_member": p.get("resident_id_mask") is not None,
+                  "holder_is_member": getattr(e, "payee_holder_not_member", None) is None,
                   "reason": reason})
 
 

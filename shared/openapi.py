@@ -32,7 +32,7 @@ from shared.auth import ROLE_LABELS, Role, roles_of
 
 # The contract's version: bump it whenever the merged spec changes shape (paths, methods,
 # parameters, schemas, status codes); tests/contract/test_openapi.py holds the snapshot to it.
-API_VERSION = "1.5.0"
+API_VERSION = "1.6.0"
 
 CATALOGUES = Path(__file__).parent / "data" / "api"
 ASSETS = Path(fastapi_offline.__file__).parent / "static"

@@ -97,6 +97,7 @@ from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
+    PayeeChanged,
     PayeeRef,
     PolicyChanged,
     SpotCheckCompleted,
@@ -345,6 +346,27 @@ class DisbursementApplication(ServiceApplication):
                      change=e.change, source=upstream.to_wire(), reasons=e.reasons,
                      actor=caused_by(upstream))
         self.save(entry, *self._locked_month_adjustments(entry, e, month, upstream))
+
+    def record_payee_changed(self, e: PayeeChanged, upstream: Upstream) -> int:
+        """Review gave the household a new account: the entitlement and every 补发 of it
+        not yet on a locked roster pay it from the next roster drafted (a hold for the old,
+        returned account then no longer applies). Returns the entries changed."""
+        if e.kind not in MONTHLY_KINDS:
+            return 0
+        entry: LedgerEntry = self.get(ledger_id(e.entitlement_id), "entitlement")
+        payee = self._payee(e.payee, entry.applicant_name)
+        assert payee is not None
+        t = self.views.ledger
+        locked = self._roster_months(e.township, e.kind, drafted=False)
+        with self.read_session() as s:
+            arrears = [UUID(k) for k, first in s.execute(select(t.c.key, t.c.first_month).where(
+                t.c.case_id == str(e.case_id), t.c.entry_type == "arrears")).all()
+                if first not in locked]
+        changed = [x for x in (entry, *(self.get(ledger_id(k), "ledger entry")
+                                        for k in arrears))
+                   if x.change_payee(payee, upstream.to_wire(), e.reason, caused_by(upstream))]
+        self.save(*changed)
+        return len(changed)
 
     def _paid_months(self, entry: LedgerEntry, first: str, month: str) -> dict[str, Decimal]:
         """What the rosters that will not be redrafted with this decision hold for the

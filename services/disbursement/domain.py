@@ -283,6 +283,25 @@ class LedgerEntry(Aggregate):
     def _changed(self, step: StoredStep, actor: StoredActor) -> None:
         self.steps.append(Step.from_wire(step))
 
+    def change_payee(self, payee: StoredPayee, source: StepSource, reason: str,
+                     actor: Actor) -> bool:
+        """Review changed the household's account: what this entry pays from the next
+        roster drafted on goes there (a locked roster keeps the rows it locked). False:
+        already this account."""
+        if self.entry_type not in ("entitlement", "arrears"):
+            raise RuleViolation("disbursement.not_an_entitlement",
+                                "only an entitlement and its 补发 change payee")
+        if self.payee is not None and self.payee.get("account_fp") == payee.get("account_fp") \
+                and self.payee.get("name") == payee.get("name"):
+            return False
+        self._payee_changed(payee=payee, source=source, reason=reason, actor=actor.stored())
+        return True
+
+    @event("PayeeChanged")
+    def _payee_changed(self, payee: StoredPayee, source: StepSource, reason: str,
+                       actor: StoredActor) -> None:
+        self.payee = payee
+
     # --- 追回: a recovery entry's money (owed back, then recovered or written off) ---------
 
     @property

@@ -279,6 +279,11 @@ class DisbursementProjection(Projection):
             steps=json.dumps(steps, ensure_ascii=False), first_month=first, last_month=last,
             position=position))
 
+    def _payee_changed(self, s: Session, e: Any, position: int) -> None:
+        t = self.ledger
+        s.execute(update(t).where(t.c.aggregate_id == str(e.originator_id)).values(
+            payee=json.dumps(e.payee, ensure_ascii=False), position=position))
+
     # --- rosters ---------------------------------------------------------------------------
 
     def _drafted(self, s: Session, e: Any, position: int) -> None:
@@ -448,6 +453,7 @@ def to_fen_str(amount: str) -> int:
 DisbursementProjection._handlers = [
     (LedgerEntry.Recorded, DisbursementProjection._recorded),
     (LedgerEntry.Changed, DisbursementProjection._changed),
+    (LedgerEntry.PayeeChanged, DisbursementProjection._payee_changed),
     (LedgerEntry.Recovered, DisbursementProjection._recovery),
     (LedgerEntry.WrittenOff, DisbursementProjection._recovery),
     (MonthlyRoster.Drafted, DisbursementProjection._drafted),

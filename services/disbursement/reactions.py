@@ -8,6 +8,7 @@ from shared.bus import Handler
 from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
+    PayeeChanged,
     PolicyChanged,
     SpotCheckCompleted,
     TemporaryPaymentApproved,
@@ -22,6 +23,7 @@ def reactions(app: DisbursementApplication) -> dict[str, dict[str, Handler]]:
             lambda e, r: app.record_entitlement_started(e, upstream_of(r.envelope)),
         EntitlementChanged:
             lambda e, r: app.record_entitlement_changed(e, upstream_of(r.envelope)),
+        PayeeChanged: lambda e, r: app.record_payee_changed(e, upstream_of(r.envelope)),
         TemporaryPaymentApproved:
             lambda e, r: app.record_temporary_payment(e, upstream_of(r.envelope)),
         SpotCheckCompleted: lambda e, r: app.record_spot_check(e, upstream_of(r.envelope)),

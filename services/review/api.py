@@ -9,10 +9,12 @@ from services.review.routes import (
     entitlements,
     investigation,
     joint_review,
+    payee,
     policy,
     spot_checks,
     standard_changes,
 )
 
 routers = [r.router for r in (cases, investigation, joint_review, decision, entitlements,
-                              entitlement_status, policy, spot_checks, standard_changes)]
+                              entitlement_status, payee, policy, spot_checks,
+                              standard_changes)]

@@ -32,6 +32,7 @@ from services.review.domain import (
     apply_findings,
     apply_reported_change,
     case_id_for,
+    check_payee_account,
     compute,
     entitlement_id_for,
     month_of,
@@ -78,9 +79,12 @@ from shared.contracts.publicity import ReportUpheld
 from shared.errors import Forbidden, NotFound, RuleViolation
 from shared.eventstore import ServiceApplication, cycle_collection_paused
 from shared.fieldcrypt import Keyring
-from shared.pii import mask_resident_id
+from shared.pii import mask_bank_account, mask_resident_id
 from shared.regions import County, UnknownRegion
 from shared.settings import ServiceSettings
+
+# Disbursement unseals the payee's account under this purpose (its payee_account_purposes).
+PAYEE_PURPOSE = "payee.account"
 
 SYSTEM_ACTOR = Actor(user_id="system:review", role="county_bureau")
 
@@ -695,6 +699,19 @@ class ReviewApplication(ServiceApplication):
         today = self.today()
         ent.end_for_cause(cause, first_month_not_due, reasons, today, self.rhythm_for(today),
                           who.as_actor(), fine_multiple=fine_multiple, fine_reason=fine_reason)
+        self.save(ent)
+        return ent
+
+    def change_payee(self, who: Principal, entitlement_id: UUID, holder_name: str, bank: str,
+                     account_number: str, reason: str,
+                     holder_not_member: str | None = None) -> Entitlement:
+        """收款账户变更: the account is checked, then sealed at once; only the sealed form
+        and its mask are stored and published (payee_changed), never the number."""
+        ent = self.entitlement(who, entitlement_id)
+        digits = check_payee_account(account_number)
+        sealed = self._keyring().encrypt(digits, mask_bank_account(digits), PAYEE_PURPOSE)
+        ent.change_payee(holder_name, bank, sealed.model_dump(mode="json"), reason,
+                         holder_not_member, self.today(), who.as_actor())
         self.save(ent)
         return ent
 

@@ -34,6 +34,7 @@ from shared.contracts.review import (
     JointReviewHeld,
     JointReviewMember,
     OpinionIssued,
+    PayeeChanged,
     PayeeRef,
     PolicyChanged,
     SpotCheckCompleted,
@@ -223,11 +224,19 @@ class ReviewContracts:
             ), case_id=str(event.case_id), household_id=event.household_id,
                 township=event.township)
         notice = Entitlement.TerminationNoticeRequested | Entitlement.TerminationForCauseRequested
-        if not isinstance(event, Entitlement.Changed | Entitlement.EndedForCause | notice):
+        if not isinstance(event, Entitlement.Changed | Entitlement.EndedForCause | notice
+                          | Entitlement.PayeeChanged):
             return None
         ent: Entitlement = self._at(event)
         where = {"case_id": str(ent.case_id), "household_id": ent.household_id,
                  "township": ent.township}
+        if isinstance(event, Entitlement.PayeeChanged):
+            return Outgoing(PayeeChanged(
+                entitlement_id=ent.id, case_id=ent.case_id, household_id=ent.household_id,
+                kind=ent.kind, township=ent.township, village=ent.village,
+                payee=PayeeRef.model_validate(event.payee), reason=event.reason,
+                changed_on=event.changed_on,
+            ), **where)
         if isinstance(event, notice):
             return Outgoing(TerminationNoticeRequested(
                 entitlement_id=ent.id, case_id=ent.case_id, kind=ent.kind,

@@ -49,6 +49,7 @@ from services.review.values import (
     TekunBreakdown,
     VerificationReport,
 )
+from shared.bankcards import account_problem, digits_of
 from shared.calendar import Deadline
 from shared.clock import MonthlyRhythm, RhythmSchedule, add_months, month_of, month_parts
 from shared.contracts import Actor, StoredActor
@@ -1289,6 +1290,20 @@ ENDING_CAUSES = ("death", "fraud")
 FINE_MIN, FINE_MAX = Decimal(1), Decimal(3)
 
 
+def check_payee_account(account_number: str) -> str:
+    """The account as the bank will read it (digits only), or the rule it breaks: 6 to 32
+    digits, and a UnionPay card (62…) passes its Luhn check (shared.bankcards)."""
+    problem = account_problem(account_number)
+    if problem == "account_format":
+        raise RuleViolation("review.payee_account_format",
+                            "the account number is 6 to 32 digits", field="account_number")
+    if problem == "card_luhn":
+        raise RuleViolation("review.payee_card_luhn", "the UnionPay card number fails its "
+                            "check digit (Luhn): check it against the card",
+                            field="account_number")
+    return digits_of(account_number)
+
+
 class EntitlementStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -1577,6 +1592,35 @@ class Entitlement(Aggregate):
             decided_on=decided_on, effective_month=max(first_month_not_due, self.start_month),
             until_month=None, actor=actor.stored(), cause=ending)
         return True
+
+    def change_payee(self, name: str, bank: str, account: Stored, reason: str,
+                     holder_not_member: str | None, changed_on: date,
+                     actor: Actor) -> str | None:
+        """收款账户变更: the household's new account (sealed before it reaches here), with
+        the reason. The holder is a counted household member, or the clerk says why not
+        (e.g. a guardian's account). Returns the holder's masked resident ID, if a member."""
+        self._live()
+        reason = _reasons([reason], "reason")[0]
+        members = [m for m in self.computation_inputs.household.members if m.counted]
+        holder = next((m for m in members if m.name == name.strip()), None)
+        why_not = (holder_not_member or "").strip() or None
+        if holder is None and why_not is None:
+            raise RuleViolation("review.payee_holder",
+                                "the account holder is not a member of the household: say "
+                                "why the account is theirs", field="holder_name")
+        payee: Stored = {"name": name.strip(), "bank": bank.strip(), "account": account,
+                         "resident_id_mask": holder.resident_id_mask if holder else None}
+        self._payee_changed(payee=payee, reason=reason,
+                            holder_not_member=None if holder else why_not,
+                            changed_on=changed_on, actor=actor.stored())
+        return payee["resident_id_mask"]
+
+    @event("PayeeChanged")
+    def _payee_changed(self, payee: Stored, reason: str, holder_not_member: str | None,
+                       changed_on: date, actor: StoredActor) -> None:
+        self.payee = payee
+        # Why the holder's account is theirs when not a member (None: a member).
+        self.payee_holder_not_member = holder_not_member
 
     @event("TerminationNoticeRequested")
     def _termination_requested(self, reasons: list[str], requested_on: date,

@@ -212,6 +212,37 @@ class EndForCauseIn(Body):
     fine_reason: Reason | None = None
 
 
+class PayeeChangeIn(Body):
+    """收款账户变更: the household's new bank account. The number is checked (6 to 32
+    digits; a UnionPay card passes its Luhn check) and sealed at once."""
+
+    holder_name: Name
+    bank: Name
+    account_number: str = Field(min_length=1, max_length=40, examples=["6222020200112345674"])
+    reason: Reason
+    # When the holder is not a household member (e.g. a guardian's account): why.
+    holder_not_member_reason: Reason | None = None
+
+
+class PayeeChanged(BaseModel):
+    """The entitlement's payee after the change: the account shown masked only."""
+
+    entitlement_id: UUID
+    version: int
+    payee: PayeeView
+    holder_is_member: bool
+    reason: str
+
+
+def payee_changed(e: Entitlement, reason: str) -> dict[str, Any]:
+    p = e.payee or {}
+    return plain({"entitlement_id": e.id, "version": e.version,
+                  "payee": {"name": p["name"], "bank": p["bank"],
+                            "account": p["account"]["mask"]},
+                  "holder_is_member": getattr(e, "payee_holder_not_member", None) is None,
+                  "reason": reason})
+
+
 # --- policy and spot checks --------------------------------------------------------------------
 
 

@@ -252,6 +252,25 @@ class EntitlementChanged(IntegrationEvent):
 
 
 @contract
+class PayeeChanged(IntegrationEvent):
+    """收款账户变更 on a live entitlement (e.g. after the bank returned the old account as
+    closed or blocked): disbursement pays the new account from the next open roster on,
+    the 补发 still owed included. The account travels sealed, the holder's ID masked."""
+
+    SOURCE = "review"
+    TYPE = "payee_changed"
+    entitlement_id: UUID
+    case_id: UUID
+    household_id: str | None = None
+    kind: AssistanceKind
+    township: str
+    village: str
+    payee: PayeeRef
+    reason: str
+    changed_on: date
+
+
+@contract
 class VerificationReported(IntegrationEvent):
     """家庭经济状况核对 report of the county centre. Its content is sensitive: the JSON of the
     report (bank, tax, real estate, vehicles, social insurance, business registration,

@@ -16,6 +16,7 @@ from shared.contracts.common import AssistanceKind
 from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
+    PayeeChanged,
     PayeeRef,
     SpotCheckCompleted,
     SpotCheckResult,
@@ -77,6 +78,17 @@ def changed(e: EntitlementStarted, *, change: str, amount: str, effective_month:
         village=e.village, change=change, monthly_amount=Decimal(amount),
         household_size=household_size or e.household_size, effective_month=effective_month,
         reasons=reasons or [f"{change} after re-check"])
+
+
+def payee_changed(ring: Keyring, e: EntitlementStarted, *, account: str, name: str | None = None,
+                  changed_on: date = date(2026, 7, 2),
+                  reason: str = "原账户已销户，新开社保卡") -> PayeeChanged:
+    """Review's payee_changed for `e`'s household: the new account sealed, as review sends."""
+    return PayeeChanged(
+        entitlement_id=e.entitlement_id, case_id=e.case_id, household_id=e.household_id,
+        kind=e.kind, township=e.township, village=e.village,
+        payee=payee(ring, name or e.applicant_name, account), reason=reason,
+        changed_on=changed_on)
 
 
 def temporary(ring: Keyring, *, amount: str, month: str, name: str = "符大哥",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 from services.review.application import ReviewApplication
@@ -31,14 +32,17 @@ def app_on(tmp_path: Path, keys_dir: Path) -> ReviewApplication:
     return app
 
 
-def live(app: ReviewApplication, township: str, urban: bool = False) -> Entitlement:
+def live(app: ReviewApplication, township: str, urban: bool = False,
+         payee: dict[str, Any] | None = None, start_month: str = "2026-03",
+         decided_on: date | None = None) -> Entitlement:
     inputs = OpinionInputs(household=Household.of(household(urban=urban)), on=ON)
     b = compute("dibao", inputs, terms())
     e = Entitlement(case_id=uuid4(), kind="dibao", household_id=None, township=township,
                     village=township + "201", urban=urban, applicant_name="黎阿婆",
                     household_size=3, monthly_amount=b.monthly_amount,
-                    breakdown=b.to_stored(), policy_version=1, start_month="2026-03",
-                    recheck_due=date(2027, 3, 1), recheck_months=12, payee=None,
-                    inputs=inputs.to_stored(), actor=LEADER.as_actor().stored())
+                    breakdown=b.to_stored(), policy_version=1, start_month=start_month,
+                    recheck_due=date(2027, 3, 1), recheck_months=12, payee=payee,
+                    inputs=inputs.to_stored(), actor=LEADER.as_actor().stored(),
+                    decided_on=decided_on)
     app.save(e)
     return e

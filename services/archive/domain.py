@@ -32,6 +32,7 @@ from shared.contracts.review import (
     EntitlementChanged,
     EntitlementStarted,
     OpinionIssued,
+    PayeeChanged,
     TemporaryPaymentApproved,
     TerminationNoticeRequested,
 )
@@ -404,6 +405,7 @@ STAGE_OF_TYPE: dict[str, Stage] = {
     EntitlementStarted.TYPE: Stage.DECISION,
     TemporaryPaymentApproved.TYPE: Stage.DECISION,
     EntitlementChanged.TYPE: Stage.DYNAMIC_MANAGEMENT,
+    PayeeChanged.TYPE: Stage.DYNAMIC_MANAGEMENT,
     TerminationNoticeRequested.TYPE: Stage.DYNAMIC_MANAGEMENT,
 }
 STATUS_OF_TYPE = {

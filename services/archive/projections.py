@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     select,
     update,
@@ -378,18 +379,36 @@ class ArchiveProjection(Projection):
             t.c.position > position)).scalars())
 
     def _expect_heads(self, session: Session, env: Envelope) -> None:
+        """A checkpoint's heads (a thousand by default): one read of the heads held for its
+        aggregates, then one executemany of the new ones and one of the advanced ones."""
         cp = ChainCheckpointed.model_validate(env.data)
         t = self.expected_heads
+        ids = sorted({h.aggregate_id for h in cp.heads})
+        held: dict[str, int] = {}
+        for i in range(0, len(ids), 500):
+            held.update((str(r[0]), int(r[1])) for r in session.execute(
+                select(t.c.aggregate_id, t.c.position).where(
+                    t.c.source == env.source, t.c.aggregate_id.in_(ids[i:i + 500]))))
+        new: dict[str, dict[str, Any]] = {}
+        advanced: dict[str, dict[str, Any]] = {}
         for h in cp.heads:
-            key = (t.c.source == env.source) & (t.c.aggregate_id == h.aggregate_id)
-            row = session.execute(select(t.c.position).where(key)).first()
-            if row is None:
-                session.execute(t.insert().values(
-                    source=env.source, aggregate_id=h.aggregate_id, hash=h.hash,
-                    position=h.position, checkpoint_seq=cp.seq))
-            elif int(row[0]) < h.position:  # checkpoints may arrive in any order on a rebuild
-                session.execute(update(t).where(key).values(
-                    hash=h.hash, position=h.position, checkpoint_seq=cp.seq))
+            row = {"source": env.source, "aggregate_id": h.aggregate_id, "hash": h.hash,
+                   "position": h.position, "checkpoint_seq": cp.seq}
+            if h.aggregate_id not in held:
+                new[h.aggregate_id] = row
+                held[h.aggregate_id] = h.position
+            elif held[h.aggregate_id] < h.position:  # checkpoints may arrive in any order
+                (new if h.aggregate_id in new else advanced)[h.aggregate_id] = row
+                held[h.aggregate_id] = h.position
+        if new:
+            session.execute(t.insert(), list(new.values()))
+        if advanced:
+            session.execute(update(t).where(
+                t.c.source == bindparam("b_source"),
+                t.c.aggregate_id == bindparam("b_aggregate_id")).values(
+                hash=bindparam("b_hash"), position=bindparam("b_position"),
+                checkpoint_seq=bindparam("b_checkpoint_seq")),
+                [{f"b_{k}": v for k, v in row.items()} for row in advanced.values()])
 
     def alias(self, session: Session, alias: str, case_key: str) -> None:
         t = self.case_aliases

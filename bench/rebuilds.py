@@ -46,6 +46,7 @@ from shared.contracts.common import SERVICES  # noqa: E402
 from shared.pii import Keyring  # noqa: E402
 from shared.rebuild import RebuildProgress, print_progress  # noqa: E402
 from shared.regions import load_county  # noqa: E402
+from shared.runtime import tune_gc  # noqa: E402
 from shared.signing import (  # noqa: E402
     TRUST_FILE,
     BusSigner,
@@ -217,9 +218,14 @@ def main() -> None:
     p.add_argument("--skip-intake", action="store_true")
     p.add_argument("--progress", action="store_true", help="the rebuild's progress on stderr")
     p.add_argument("--json", type=Path)
+    p.add_argument("--default-gc", action="store_true", help="leave Python's cycle collector "
+                   "as it is, instead of tuning it as the services do (shared.runtime.tune_gc)")
     a = p.parse_args()
+    if not a.default_gc:
+        tune_gc()  # as ServiceRuntime.serve does: a rebuild runs in the service's process
     tmp = Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
-    out: dict[str, Any] = {"bench": "rebuilds", "load_start": os.getloadavg()}
+    out: dict[str, Any] = {"bench": "rebuilds", "load_start": os.getloadavg(),
+                           "gc_tuned": not a.default_gc}
     try:
         keys = tmp / "keys"
         ensure_dev_keypair(keys)

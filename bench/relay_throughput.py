@@ -60,6 +60,7 @@ from shared.bus import Bus, OutboxRelay, refusal, stream_name  # noqa: E402
 from shared.contracts import Envelope, verify_chain  # noqa: E402
 from shared.pii import Keyring, make_resident_id  # noqa: E402
 from shared.regions import load_county  # noqa: E402
+from shared.runtime import tune_gc  # noqa: E402
 from shared.signing import bus_keys  # noqa: E402
 from shared.telemetry import setup_telemetry  # noqa: E402
 
@@ -319,6 +320,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         keyring = Keyring.load_or_create(settings.resolved_keyring_file)
         app = IntakeApplication(settings, load_county(settings.region),
                                 load_policies(settings.policy_file), keyring)
+        if not args.default_gc:
+            tune_gc()  # as ServiceRuntime.serve does in every deployed service
         try:
             dialect = app.dialect
             expected = {"sqlite": "sqlite", "postgres": "postgresql"}[args.backend]
@@ -373,6 +376,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                        "sign_share_of_relay": round(signatures["sign_us"] / (relay_s / n * 1e6),
                                                     4)},
         "profiled": bool(args.profile),
+        "gc_tuned": not args.default_gc,
     }
     if profile is not None:
         profile.dump_stats(args.profile)
@@ -411,6 +415,8 @@ def main() -> None:
                    "as stdout's last line")
     p.add_argument("--profile", metavar="PATH", help="cProfile the relay phase, dump stats to "
                    "PATH and print the top functions (timings are then not comparable)")
+    p.add_argument("--default-gc", action="store_true", help="leave Python's cycle collector "
+                   "as it is, instead of tuning it as the services do (shared.runtime.tune_gc)")
     args = p.parse_args()
     if args.events < 2:
         p.error("--events must be at least 2")

@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -159,15 +160,20 @@ async def read_verify(url: str, trust: TrustList, expected: int) -> float:
     return took
 
 
-async def archive_phase(tmp: Path, keys: Path, cases: int, per_case: int,
-                        show_progress: bool = False) -> dict[str, Any]:
+def make_month(url: str, keys: Path, cases: int, per_case: int) -> int:
+    """The review stream of a month (signed, with checkpoints), published: its size."""
     signer = BusSigner.from_file("review", signing_key_path(keys, "review"))
     envelopes = month(cases, per_case, 1000, signer)
-    n = len(envelopes)
+    asyncio.run(publish(url, envelopes))
+    return len(envelopes)
+
+
+async def archive_phase(tmp: Path, keys: Path, cases: int, per_case: int,
+                        show_progress: bool = False) -> dict[str, Any]:
     with nats_server(tmp / "nats") as (url, _):
-        await publish(url, envelopes)
-        del envelopes  # the stream holds them now: the peak RSS below is the rebuild's
-        gc.collect()
+        # Made and published by another process: this one's peak RSS is the rebuild's.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            n = pool.submit(make_month, url, keys, cases, per_case).result()
         trust = TrustList.from_file(keys / TRUST_FILE)
         c = time.process_time()
         raw_a = await raw_read(url, n)

@@ -214,6 +214,9 @@ class Projection:
     """
 
     VERSION = 1
+    # table -> the columns a rebuild reads that table by: its other indexes are left out of
+    # the shadow table and made at the swap (shared/rebuild.py). Tables not named keep all.
+    BUILT_UNINDEXED: dict[str, frozenset[str]] = {}
 
     def __init__(self) -> None:
         self.metadata = MetaData()

@@ -44,6 +44,9 @@ def _who(stored: StoredActor | None) -> tuple[str | None, str | None]:
 
 
 class ArchiveProjection(Projection):
+    # A rebuild reads the timeline by position and by aggregate (its chain) only.
+    BUILT_UNINDEXED = {"archive_envelopes": frozenset({"source", "position", "aggregate_id"})}
+
     def __init__(self) -> None:
         super().__init__()
         m = self.metadata

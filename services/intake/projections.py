@@ -33,6 +33,9 @@ from shared.eventstore import (
 
 
 class IntakeProjection(Projection):
+    # A rebuild reads and updates applications by their id only.
+    BUILT_UNINDEXED = {"intake_applications": frozenset({"application_id"})}
+
     def __init__(self) -> None:
         super().__init__()
         self._statements: dict[tuple[Any, Table], Any] = {}

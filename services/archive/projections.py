@@ -365,13 +365,20 @@ class ArchiveProjection(Projection):
 
     def last_links_before(self, session: Session, source: str, aggregate_ids: list[str],
                           position: int) -> dict[str, Row[Any]]:
-        """Each aggregate's newest stored link before `position`: two queries per batch."""
+        """Each aggregate's newest stored link before `position`: two queries per batch.
+        The links are found by the aggregates' index alone: given the source and a range
+        of positions, SQLite scanned the primary key from the stream's start instead, every
+        earlier row per batch (a rebuild grew quadratically with the stream)."""
         t = self.envelopes
-        heads = select(func.max(t.c.position)).where(
-            t.c.source == source, t.c.aggregate_id.in_(aggregate_ids),
-            t.c.position < position).group_by(t.c.aggregate_id)
+        newest: dict[str, int] = {}
+        for agg, src, pos in session.execute(select(t.c.aggregate_id, t.c.source, t.c.position)
+                                             .where(t.c.aggregate_id.in_(aggregate_ids))):
+            if src == source and pos < position and pos > newest.get(agg, -1):
+                newest[agg] = int(pos)
+        if not newest:
+            return {}
         return {r.aggregate_id: r for r in session.execute(select(t).where(
-            t.c.source == source, t.c.position.in_(heads)))}
+            t.c.source == source, t.c.position.in_(list(newest.values()))))}
 
     def linked_after(self, session: Session, source: str, aggregate_ids: list[str],
                      position: int) -> set[str]:

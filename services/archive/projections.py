@@ -365,7 +365,8 @@ class ArchiveProjection(Projection):
 
     def last_links_before(self, session: Session, source: str, aggregate_ids: list[str],
                           position: int) -> dict[str, Row[Any]]:
-        """Each aggregate's newest stored link before `position`: two queries per batch.
+        """Each aggregate's newest stored link before `position` (its hash and where it
+        belongs): two queries per batch.
         The links are found by the aggregates' index alone: given the source and a range
         of positions, SQLite scanned the primary key from the stream's start instead, every
         earlier row per batch (a rebuild grew quadratically with the stream)."""
@@ -377,8 +378,11 @@ class ArchiveProjection(Projection):
                 newest[agg] = int(pos)
         if not newest:
             return {}
-        return {r.aggregate_id: r for r in session.execute(select(t).where(
-            t.c.source == source, t.c.position.in_(list(newest.values()))))}
+        # What the next link needs of it (not the body, which would be decrypted for nothing).
+        return {r.aggregate_id: r for r in session.execute(select(
+            t.c.aggregate_id, t.c.position, t.c.hash, t.c.case_id, t.c.township,
+            t.c.household_id).where(t.c.source == source,
+                                    t.c.position.in_(list(newest.values()))))}
 
     def linked_after(self, session: Session, source: str, aggregate_ids: list[str],
                      position: int) -> set[str]:

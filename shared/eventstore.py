@@ -225,7 +225,7 @@ class Projection:
     def apply(self, session: Session, event: Any, position: int) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def apply_all(self, session: Session, events: Sequence[tuple[Any, int]]) -> None:
+    def apply_many(self, session: Session, events: Sequence[tuple[Any, int]]) -> None:
         """Many (event, position) in order, in the caller's transaction: a rebuild's page.
         A projection may override it to batch its statements (`BatchedWrites`)."""
         for event, position in events:

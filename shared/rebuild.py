@@ -213,7 +213,7 @@ def begin(app: ServiceApplication, progress: RebuildProgress, batch: int = 500,
     after = count = 0
     while page := app.notifications(after, batch):
         with app.unit_of_work() as s:
-            build.projection.apply_all(s, [(app.mapper.to_domain_event(n), n.id)
+            build.projection.apply_many(s, [(app.mapper.to_domain_event(n), n.id)
                                            for n in page])
         after, count = page[-1].id, count + len(page)
         progress.advance(len(page))
@@ -235,7 +235,7 @@ def finish(app: ServiceApplication, build: ShadowBuild, replayed: tuple[int, int
                 f"LOCK TABLE {', '.join(q(b) for _, b in build.names)} IN EXCLUSIVE MODE")
         caught_up = 0
         while page := app.notifications(after, batch):
-            build.projection.apply_all(s, [(app.mapper.to_domain_event(n), n.id)
+            build.projection.apply_many(s, [(app.mapper.to_domain_event(n), n.id)
                                            for n in page])
             caught_up += len(page)
             after = page[-1].id

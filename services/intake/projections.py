@@ -82,9 +82,9 @@ class IntakeProjection(Projection):
         )
 
     def apply(self, session: Session, event: Any, position: int) -> None:
-        self.apply_all(session, [(event, position)])
+        self.apply_many(session, [(event, position)])
 
-    def apply_all(self, session: Session, events: Sequence[tuple[Any, int]]) -> None:
+    def apply_many(self, session: Session, events: Sequence[tuple[Any, int]]) -> None:
         writes = BatchedWrites(session)
         for event, position in events:
             self._apply(writes, event, position)

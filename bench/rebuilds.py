@@ -20,11 +20,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,9 @@ from shared.auth import ensure_dev_keypair  # noqa: E402
 from shared.bus import read_stream, stream_name  # noqa: E402
 from shared.contracts.common import SERVICES  # noqa: E402
 from shared.fieldcrypt import Keyring  # noqa: E402
+from shared.rebuild import RebuildProgress, print_progress  # noqa: E402
 from shared.regions import load_county  # noqa: E402
+from shared.runtime import tune_gc  # noqa: E402
 from shared.signing import (  # noqa: E402
     TRUST_FILE,
     BusSigner,
@@ -58,6 +62,13 @@ REGION = "469028"
 def peak_rss_reset() -> None:
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
+
+
+def rss_mb() -> float | None:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
 
 
 def peak_rss_mb() -> float | None:
@@ -79,15 +90,19 @@ def intake_phase(tmp: Path, keys: Path, n: int) -> dict[str, Any]:
         write_events(app, n)
         total = app.recorder.max_notification_id() or 0
 
+        cpu: list[float] = []
+
         def raw() -> float:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             count = sum(1 for _ in app.iter_domain_events(500))
             assert count == total, (count, total)
+            cpu.append(time.process_time() - c)
             return time.perf_counter() - t
         raw_a = raw()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         rebuilt = app.rebuild_projections()
         project_s = time.perf_counter() - t
+        project_cpu = time.process_time() - c
         assert rebuilt == total, (rebuilt, total)
         raw_b = raw()
     finally:
@@ -96,7 +111,10 @@ def intake_phase(tmp: Path, keys: Path, n: int) -> dict[str, Any]:
     return {"events": total, "rebuild_s": round(project_s, 3),
             "rebuild_events_per_s": round(total / project_s, 1),
             "raw_scan_s": round(raw_s, 3), "raw_events_per_s": round(total / raw_s, 1),
-            "ratio": round(raw_s / project_s, 3)}
+            "ratio": round(raw_s / project_s, 3),
+            "rebuild_cpu_us_per_event": round(project_cpu / total * 1e6, 1),
+            "raw_cpu_us_per_event": round(sum(cpu) / len(cpu) / total * 1e6, 1),
+            "ratio_cpu": round(sum(cpu) / len(cpu) / project_cpu, 3)}
 
 
 async def publish(url: str, envelopes: list[Any]) -> None:
@@ -142,14 +160,25 @@ async def read_verify(url: str, trust: TrustList, expected: int) -> float:
     return took
 
 
-async def archive_phase(tmp: Path, keys: Path, cases: int, per_case: int) -> dict[str, Any]:
+def make_month(url: str, keys: Path, cases: int, per_case: int) -> int:
+    """The review stream of a month (signed, with checkpoints), published: its size."""
     signer = BusSigner.from_file("review", signing_key_path(keys, "review"))
     envelopes = month(cases, per_case, 1000, signer)
+    asyncio.run(publish(url, envelopes))
+    return len(envelopes)
+
+
+async def archive_phase(tmp: Path, keys: Path, cases: int, per_case: int,
+                        show_progress: bool = False) -> dict[str, Any]:
     with nats_server(tmp / "nats") as (url, _):
-        await publish(url, envelopes)
+        # Made and published by another process: this one's peak RSS is the rebuild's.
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            n = pool.submit(make_month, url, keys, cases, per_case).result()
         trust = TrustList.from_file(keys / TRUST_FILE)
-        raw_a = await raw_read(url, len(envelopes))
-        verify_s = await read_verify(url, trust, len(envelopes))
+        c = time.process_time()
+        raw_a = await raw_read(url, n)
+        raw_cpu = time.process_time() - c
+        verify_s = await read_verify(url, trust, n)
         settings = ArchiveSettings(
             var_dir=tmp / "archive", nats_url=url, alert_scan_interval_s=0,
             encrypt_at_rest=True, auth_public_key_file=keys / "jwt-ed25519.pub.pem",
@@ -159,24 +188,32 @@ async def archive_phase(tmp: Path, keys: Path, cases: int, per_case: int) -> dic
         rt = build_archive(settings)
         await rt.bus.connect()
         try:
+            progress = RebuildProgress(settings.service)
+            if show_progress:
+                progress.listen(print_progress(10.0))
             peak_rss_reset()
-            t = time.perf_counter()
-            result = await rt.rebuild_read_models()
+            start_rss = rss_mb()
+            t, c = time.perf_counter(), time.process_time()
+            result = await rt.rebuild_read_models(progress)
             rebuild_s = time.perf_counter() - t
+            rebuild_cpu = time.process_time() - c
             peak = peak_rss_mb()
         finally:
             await rt.bus.close()
             rt.app.close()
-        raw_b = await raw_read(url, len(envelopes))
+        raw_b = await raw_read(url, n)
     stored = result["stream_events"]["review"]
-    assert stored == len(envelopes), (stored, len(envelopes))
+    assert stored == n, (stored, n)
     raw_s = (raw_a + raw_b) / 2
-    n = len(envelopes)
     return {"events": n, "rebuild_s": round(rebuild_s, 3),
             "rebuild_events_per_s": round(n / rebuild_s, 1),
             "raw_read_s": round(raw_s, 3), "raw_msgs_per_s": round(n / raw_s, 1),
             "read_stream_msgs_per_s": round(n / verify_s, 1),
-            "ratio": round(raw_s / rebuild_s, 3), "peak_rss_mb": peak}
+            "ratio": round(raw_s / rebuild_s, 3), "peak_rss_mb": peak,
+            "rss_at_start_mb": start_rss,
+            "rebuild_cpu_us_per_event": round(rebuild_cpu / n * 1e6, 1),
+            "raw_read_cpu_us_per_event": round(raw_cpu / n * 1e6, 1),
+            "ratio_cpu": round(raw_cpu / rebuild_cpu, 3)}
 
 
 def main() -> None:
@@ -184,26 +221,39 @@ def main() -> None:
     p.add_argument("--intake-events", type=int, default=2000)
     p.add_argument("--archive-cases", type=int, default=1000)
     p.add_argument("--events-per-case", type=int, default=12)
+    p.add_argument("--skip-intake", action="store_true")
+    p.add_argument("--progress", action="store_true", help="the rebuild's progress on stderr")
     p.add_argument("--json", type=Path)
+    p.add_argument("--default-gc", action="store_true", help="leave Python's cycle collector "
+                   "as it is, instead of tuning it as the services do (shared.runtime.tune_gc)")
     a = p.parse_args()
+    if not a.default_gc:
+        tune_gc()  # as ServiceRuntime.serve does: a rebuild runs in the service's process
     tmp = Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
-    out: dict[str, Any] = {"bench": "rebuilds", "load_start": os.getloadavg()}
+    out: dict[str, Any] = {"bench": "rebuilds", "load_start": os.getloadavg(),
+                           "gc_tuned": not a.default_gc}
     try:
         keys = tmp / "keys"
         ensure_dev_keypair(keys)
         ensure_bus_keys(keys, SERVICES)
-        out["intake"] = intake_phase(tmp, keys, a.intake_events)
+        if not a.skip_intake:
+            out["intake"] = intake_phase(tmp, keys, a.intake_events)
         out["archive"] = asyncio.run(archive_phase(tmp, keys, a.archive_cases,
-                                                   a.events_per_case))
+                                                   a.events_per_case, a.progress))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     out["load_end"] = os.getloadavg()
-    i, r = out["intake"], out["archive"]
-    print(f"intake rebuild_projections: {i['rebuild_events_per_s']} events/s, raw scan+decode "
-          f"{i['raw_events_per_s']} events/s, ratio {i['ratio']} ({i['events']} events)")
+    r = out["archive"]
+    if i := out.get("intake"):
+        print(f"intake rebuild_projections: {i['rebuild_events_per_s']} events/s, raw "
+              f"scan+decode {i['raw_events_per_s']} events/s, ratio {i['ratio']} (CPU "
+              f"{i['rebuild_cpu_us_per_event']} vs {i['raw_cpu_us_per_event']} µs/event, "
+              f"{i['ratio_cpu']}) ({i['events']} events)")
     print(f"archive rebuild: {r['rebuild_events_per_s']} events/s, raw stream read "
           f"{r['raw_msgs_per_s']} msgs/s (read_stream with verification "
-          f"{r['read_stream_msgs_per_s']}), ratio {r['ratio']}, peak RSS {r['peak_rss_mb']} MB "
+          f"{r['read_stream_msgs_per_s']}), ratio {r['ratio']} (CPU "
+          f"{r['rebuild_cpu_us_per_event']} vs {r['raw_read_cpu_us_per_event']} µs/event, "
+          f"{r['ratio_cpu']}), peak RSS {r['peak_rss_mb']} MB (from {r['rss_at_start_mb']}) "
           f"({r['events']} events)")
     line = json.dumps(out, ensure_ascii=False)
     if a.json:

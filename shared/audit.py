@@ -51,6 +51,9 @@ _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 _LONG_DIGITS = re.compile(r"(?<![0-9])[0-9]{12,19}(?![0-9])")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{32,128}")
+# Every pattern above needs 11 digits in a row: a text without them is returned as it is
+# (most of an audit record's texts), without running the three substitutions.
+_ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
 
 
 def label_key(source: str, event_class: type) -> str:
@@ -64,7 +67,7 @@ def label_of(source: str, event_class: type) -> str | None:
 
 
 def _mask_text(text: str) -> str:
-    if _HEX_DIGEST.fullmatch(text):
+    if _ELEVEN_DIGITS.search(text) is None or _HEX_DIGEST.fullmatch(text):
         return text  # a hash, not a number of a person
     text = _RESIDENT_ID.sub(lambda m: mask_resident_id(m.group()), text)
     text = _PHONE.sub(lambda m: mask_phone(m.group()), text)
@@ -106,6 +109,9 @@ def jsonable(value: Any, name: str = "", withheld: frozenset[str] = frozenset())
 
 
 def _bounded(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float) or (
+            isinstance(value, str) and 6 * len(value) + 2 <= MAX_FIELD_CHARS):
+        return value  # fits whatever its escapes (at most 6 characters per character)
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     if len(text) <= MAX_FIELD_CHARS:
         return value
@@ -215,6 +221,9 @@ class AuditTrail:
         # used, so a state left by a batch that failed to publish, or an event relayed by
         # another replica, falls back to the replay.
         self.states = RecentStates(remember)  # size 0: nothing kept between batches
+        # The plain values (state_of) of each state above, by aggregate: (version, values),
+        # so the next event's "before" is not walked a second time.
+        self._values: RecentStates = RecentStates(max(remember, 1))
 
     def records(self, events: Iterable[Any]) -> list[AuditRecord]:
         states: dict[UUID, Any] = {}  # the aggregate after the batch's last event of it
@@ -237,14 +246,21 @@ class AuditTrail:
         after = None
         try:
             before = self._before(event, states)
-            old = state_of(before, withheld)
+            known = self._values.get(event.originator_id)
+            if before is not None and known is not None and known[0] == before.version:
+                old = known[1]
+            else:
+                old = state_of(before, withheld)
             after = event.mutate(before)
             states[event.originator_id] = after
-            changes = changes_between(old, state_of(after, withheld))
+            new = state_of(after, withheld)
+            self._values[event.originator_id] = (after.version, new)
+            changes = changes_between(old, new)
         except Exception:  # an old event the current code cannot replay: no diff, still a record
             log.warning("audit: no state diff for %s %s v%d", self.source,
                         event_class.__qualname__, event.originator_version, exc_info=True)
             states.pop(event.originator_id, None)
+            self._values.pop(event.originator_id, None)
             changes = []
         fields = event_fields(event, withheld)
         name = event_class.__qualname__

@@ -272,21 +272,21 @@ class OutboxRelay:
                 self._idle_checked = time.monotonic()
                 await asyncio.to_thread(self.checkpoints.maybe_record, position, True)
             return 0
-        envelopes, heads, traces = await asyncio.to_thread(self._envelopes, batch)
+        envelopes, payloads, heads, traces = await asyncio.to_thread(self._prepared, batch)
         assert self.bus.js is not None
         # Pipelined: JetStream keeps one connection's publishes in order, so the batch goes
         # out at once and the position advances only when every ack is back.
         acks = []
-        for env in envelopes:
+        for env, payload in zip(envelopes, payloads, strict=True):
             parent = {"traceparent": traces[env.position]} if env.position in traces else None
             with span(f"publish {env.subject}", parent, trace.SpanKind.PRODUCER):
                 headers = {"Nats-Msg-Id": env.msg_id, **current_headers()}
-                acks.append(await self.bus.js.publish_async(env.subject, env.to_bytes(),
+                acks.append(await self.bus.js.publish_async(env.subject, payload,
                                                             headers=headers))
         results = await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout_s)
-        for env, ack in zip(envelopes, results, strict=True):
+        for env, payload, ack in zip(envelopes, payloads, results, strict=True):
             if ack.duplicate:
-                await self._check_duplicate(env, ack)
+                await self._check_duplicate(env, ack, payload)
         await asyncio.to_thread(self.app.advance_relay, self.name, position, batch[-1].id,
                                 heads)
         self.published += len(envelopes)
@@ -294,7 +294,7 @@ class OutboxRelay:
         await asyncio.to_thread(self.checkpoints.maybe_record, batch[-1].id)
         return len(batch)
 
-    async def _check_duplicate(self, env: Envelope, ack: Any) -> None:
+    async def _check_duplicate(self, env: Envelope, ack: Any, payload: bytes) -> None:
         """A duplicate ack is harmless only if JetStream holds this envelope (a republish
         after a crash; signed under an older kid after a rotation). Anything else took this
         envelope's id: halt, loudly."""
@@ -302,7 +302,7 @@ class OutboxRelay:
         try:
             stored = await self.bus.js.get_msg(ack.stream, ack.seq)
             same = stored.subject == env.subject and (
-                stored.data == env.to_bytes() or self._same_envelope(stored.data or b"", env))
+                stored.data == payload or self._same_envelope(stored.data or b"", env))
         except NotFoundError:
             same = False
         if same:
@@ -312,7 +312,7 @@ class OutboxRelay:
         log.critical("relay %s HALTED: %s", self.name, self.halted)
         with contextlib.suppress(Exception):  # visible in /ops/dead-letters too
             await self.bus.js.publish(
-                deadletter_subject(self.bus.region, self.app.name, "relay"), env.to_bytes(),
+                deadletter_subject(self.bus.region, self.app.name, "relay"), payload,
                 headers={"Sa-Dead-Reason": "relay halted: " + self.halted,
                          "Sa-Original-Subject": env.subject, "Sa-Consumer": self.name})
         raise RelayHalted(self.halted)
@@ -324,6 +324,12 @@ class OutboxRelay:
             return False
         return stored.hash == env.hash and refusal(self.trust, self.app.name, env.subject,
                                                    stored) is None
+
+    def _prepared(self, batch: list[Any]) -> tuple[list[Envelope], list[bytes],
+                                                    dict[str, tuple[str, int]], dict[int, str]]:
+        """`_envelopes` with each envelope's bytes, serialised once and off the event loop."""
+        envelopes, heads, traces = self._envelopes(batch)
+        return envelopes, [env.to_bytes() for env in envelopes], heads, traces
 
     def _envelopes(self, batch: list[Any]) -> tuple[list[Envelope], dict[str, tuple[str, int]],
                                                      dict[int, str]]:

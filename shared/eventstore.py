@@ -249,6 +249,9 @@ class Projection:
     """
 
     VERSION = 1
+    # table -> the columns a rebuild reads that table by: its other indexes are left out of
+    # the shadow table and made at the swap (shared/rebuild.py). Tables not named keep all.
+    BUILT_UNINDEXED: dict[str, frozenset[str]] = {}
 
     def __init__(self) -> None:
         self.metadata = MetaData()
@@ -258,8 +261,9 @@ class Projection:
         raise NotImplementedError
 
     def apply_many(self, session: Session, events: Sequence[tuple[Any, int]]) -> None:
-        """The events of one save, in order. A projection may batch them (RowUpdates) as
-        long as its rows end as `apply`, one event at a time, would leave them."""
+        """The events of one save, or a rebuild's page, in order, in the caller's
+        transaction. A projection may batch them (`RowUpdates`, `BatchedWrites`) as long as
+        its rows end as `apply`, one event at a time, would leave them."""
         for event, position in events:
             self.apply(session, event, position)
 
@@ -312,6 +316,37 @@ class BulkInsertRecorder(SQLAlchemyApplicationRecorder):
 
 class StoreFactory(SQLAlchemyFactory):
     application_recorder_class = BulkInsertRecorder
+
+
+class BatchedWrites:
+    """A projection's writes, as one executemany per run of the same prepared statement:
+    the statement construction and compilation SQLAlchemy repeats per call is most of a
+    rebuild's cost. Per table the statements keep their order (a row's update after its
+    insert, an insert after a delete of the same key); between tables there is no order
+    to keep, since nothing reads until `flush`, which must come before any read."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._groups: list[tuple[Any, list[dict[str, Any]]]] = []
+        self._last: dict[str, int] = {}  # table name -> index of its newest group
+
+    def add(self, table: Table, statement: Any, rows: dict[str, Any] | list[dict[str, Any]],
+            ) -> None:
+        rows = [rows] if isinstance(rows, dict) else rows
+        if not rows:
+            return
+        i = self._last.get(table.name)
+        if i is not None and self._groups[i][0] is statement:
+            self._groups[i][1].extend(rows)
+            return
+        self._last[table.name] = len(self._groups)
+        self._groups.append((statement, list(rows)))
+
+    def flush(self) -> None:
+        for statement, rows in self._groups:
+            self.session.execute(statement, rows)
+        self._groups.clear()
+        self._last.clear()
 
 
 def store_environment(settings: ServiceSettings) -> dict[str, str]:

@@ -152,9 +152,24 @@ class ShadowBuild:
         self.projection = shadow
 
     def create(self) -> None:
-        """Empty shadow tables (a crashed build's leftovers of this generation dropped)."""
+        """Empty shadow tables (a crashed build's leftovers of this generation dropped).
+
+        The indexes of the tables a projection names in `BUILT_UNINDEXED` are dropped at
+        once: the build does not read by them, and the swap creates every index under its
+        base name anyway, from the finished table in one sorted pass, instead of each row
+        inserted into each index at random (which slows a large build as the indexes
+        outgrow the page cache)."""
         self.projection.metadata.drop_all(self.app.engine)
         self.projection.metadata.create_all(self.app.engine)
+        keep = getattr(self.base, "BUILT_UNINDEXED", {})
+        q = self.app.engine.dialect.identifier_preparer.quote
+        with self.app.engine.begin() as connection:
+            for shadow, base in self.names:
+                if base not in keep:
+                    continue
+                for index in self.projection.metadata.tables[shadow].indexes:
+                    if not any(c.name in keep[base] for c in index.columns):
+                        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {q(str(index.name))}")
 
     def swap(self, session: Session) -> None:
         """In the caller's transaction: the old tables go, the shadow ones take their names."""
@@ -198,8 +213,8 @@ def begin(app: ServiceApplication, progress: RebuildProgress, batch: int = 500,
     after = count = 0
     while page := app.notifications(after, batch):
         with app.unit_of_work() as s:
-            for n in page:
-                build.projection.apply(s, app.mapper.to_domain_event(n), n.id)
+            build.projection.apply_many(s, [(app.mapper.to_domain_event(n), n.id)
+                                           for n in page])
         after, count = page[-1].id, count + len(page)
         progress.advance(len(page))
     return build, (after, count)
@@ -220,8 +235,8 @@ def finish(app: ServiceApplication, build: ShadowBuild, replayed: tuple[int, int
                 f"LOCK TABLE {', '.join(q(b) for _, b in build.names)} IN EXCLUSIVE MODE")
         caught_up = 0
         while page := app.notifications(after, batch):
-            for n in page:
-                build.projection.apply(s, app.mapper.to_domain_event(n), n.id)
+            build.projection.apply_many(s, [(app.mapper.to_domain_event(n), n.id)
+                                           for n in page])
             caught_up += len(page)
             after = page[-1].id
         build.swap(s)

@@ -107,11 +107,13 @@ class ArchiveApplication(ServiceApplication):
         return verdict or "linked"
 
     def archive_envelopes(self, envelopes: list[Envelope],
-                          views: ArchiveProjection | None = None) -> int:
+                          views: ArchiveProjection | None = None, *,
+                          hashes_checked: bool = False) -> int:
         """A rebuild's batch of one stream, in one transaction: the same rows, verdicts and
         skips as `archive_envelope(env, refuse_broken=True)` one by one, with a few queries
         for the whole batch instead of four per copy. Into `views` (a rebuild's shadow read
-        models) or the live ones. Returns the copies stored."""
+        models) or the live ones. `hashes_checked`: every copy's hash was recomputed already
+        (read_stream does), so only its link is checked here. Returns the copies stored."""
         if not envelopes:
             return 0
         v = views or self.views
@@ -142,7 +144,9 @@ class ArchiveApplication(ServiceApplication):
                 if env.position in seen:
                     continue
                 before = heads.get(agg)
-                if link_verdict(env, before.hash if before else GENESIS_HASH):
+                expected = before.hash if before else GENESIS_HASH
+                if (env.prev_hash != expected if hashes_checked
+                        else link_verdict(env, expected)):
                     continue  # a broken link: refused, as the consumer refused it
                 row = v.envelope_row(env, "linked", before)
                 rows.append(row)

@@ -165,7 +165,7 @@ class ArchiveRuntime(ServiceRuntime):
                     async for envelopes in read_stream(self.bus.js, self.settings.region,
                                                        source, batch, self.trust):
                         await asyncio.to_thread(self.app.archive_envelopes, envelopes,
-                                                build.projection)
+                                                build.projection, hashes_checked=True)
                         counts[source] += len(envelopes)
                         progress.advance(len(envelopes))
                 result = await asyncio.to_thread(rebuild.finish, self.app, build, replayed,

@@ -3,6 +3,7 @@ unmasked views. Applied in the writer's transaction; rebuildable from the log.""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -14,18 +15,30 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
+    select,
     update,
 )
 from sqlalchemy.orm import Session
 
 from services.intake.domain import Application, Disclosure, Status
-from shared.eventstore import POSITION, AwareDateTime, EncryptedText, Projection
+from shared.eventstore import (
+    POSITION,
+    AwareDateTime,
+    BatchedWrites,
+    EncryptedText,
+    Projection,
+)
 
 
 class IntakeProjection(Projection):
+    # A rebuild reads and updates applications by their id only.
+    BUILT_UNINDEXED = {"intake_applications": frozenset({"application_id"})}
+
     def __init__(self) -> None:
         super().__init__()
+        self._statements: dict[tuple[Any, Table], Any] = {}
         self.applications = Table(
             "intake_applications", self.metadata,
             Column("application_id", String(36), primary_key=True),
@@ -69,16 +82,26 @@ class IntakeProjection(Projection):
         )
 
     def apply(self, session: Session, event: Any, position: int) -> None:
+        self.apply_many(session, [(event, position)])
+
+    def apply_many(self, session: Session, events: Sequence[tuple[Any, int]]) -> None:
+        writes = BatchedWrites(session)
+        for event, position in events:
+            self._apply(writes, event, position)
+        writes.flush()
+
+    def _apply(self, w: BatchedWrites, event: Any, position: int) -> None:
         t = self.applications
         key = str(event.originator_id)
-        row = t.c.application_id == key
 
         def set_(**values: Any) -> None:
-            session.execute(update(t).where(row).values(position=position, **values))
+            w.add(t, self._update(tuple(values)),
+                  {"b_key": key, "b_position": position,
+                   **{f"b_{k}": v for k, v in values.items() if k != "next_round"}})
 
         if isinstance(event, Application.Submitted):
             filing = event.filing
-            session.execute(t.insert().values(
+            w.add(t, self._insert_application, dict(
                 application_id=key, kind=event.kind, linshi_type=event.linshi_type,
                 township=event.township, village=event.village, status=Status.SUBMITTED.value,
                 applicant_name=_applicant(filing)["name"], household_size=len(filing["members"]),
@@ -86,7 +109,7 @@ class IntakeProjection(Projection):
                 close_relative_declared=bool(filing.get("close_relative_declared")),
                 filed_on=event.filed_on, submitted_at=event.timestamp, round=1,
                 position=position))
-            self._join(session, key, event.kind,
+            self._join(w, key, event.kind,
                        _unflagged(filing["members"], getattr(event, "already_members", None)))
         elif isinstance(event, Application.Returned):
             set_(status=Status.RETURNED.value)
@@ -95,58 +118,113 @@ class IntakeProjection(Projection):
             set_(status=Status.SUBMITTED.value, applicant_name=_applicant(filing)["name"],
                  household_size=len(filing["members"]), household_id=event.household_id,
                  close_relative_declared=bool(filing.get("close_relative_declared")),
-                 round=t.c.round + 1)
-            kind = session.execute(t.select().where(row)).one().kind
-            self._leave(session, key)
-            self._join(session, key, kind,
+                 next_round=None)
+            kind = self._kind(w, key)
+            self._leave(w, key)
+            self._join(w, key, kind,
                        _unflagged(filing["members"], getattr(event, "already_members", None)))
         elif isinstance(event, Application.Accepted):
             set_(status=Status.ACCEPTED.value, accepted_on=event.accepted_on)
         elif isinstance(event, Application.Declined):
             set_(status=Status.DECLINED.value)
-            self._leave(session, key)
+            self._leave(w, key)
         elif isinstance(event, Application.Withdrawn):
             set_(status=Status.WITHDRAWN.value)
-            self._leave(session, key)
+            self._leave(w, key)
         elif isinstance(event, Application.CaseConfirmed):
             set_(status=Status.CONFIRMED.value, case_id=str(event.case_id))
             if event.ends_case:
-                self._leave(session, key)
+                self._leave(w, key)
         elif isinstance(event, Application.CaseRejected):
             set_(status=Status.REJECTED.value, case_id=str(event.case_id))
-            self._leave(session, key)
+            self._leave(w, key)
         elif isinstance(event, Application.CaseTerminated):
             set_(status=Status.TERMINATED.value)
-            self._leave(session, key)
+            self._leave(w, key)
         elif isinstance(event, Application.ChangeReported):
             joined = event.change.get("members_joined", [])
             left = [m["fingerprint"] for m in event.change.get("members_left", [])]
-            set_(household_size=t.c.household_size + len(joined) - len(left))
-            if left:
-                m = self.memberships
-                session.execute(delete(m).where(m.c.application_id == key,
-                                                m.c.fingerprint.in_(left)))
-            kind = session.execute(t.select().where(row)).one().kind
-            self._join(session, key, kind,
+            set_(household_size_by=len(joined) - len(left))
+            m = self.memberships
+            w.add(m, self._delete_member, [{"b_key": key, "b_fingerprint": f} for f in left])
+            kind = self._kind(w, key)
+            self._join(w, key, kind,
                        _unflagged(joined, getattr(event, "already_members", None),
                                   "members_joined"))
         elif isinstance(event, Disclosure.Recorded):
             actor = event.actor or {}
-            session.execute(self.disclosures.insert().values(
+            w.add(self.disclosures, self._insert_disclosure, dict(
                 disclosure_id=key, application_id=str(event.application_id),
                 township=event.township, viewer_user_id=actor.get("user_id", "?"),
                 viewer_role=actor.get("role", "?"), fields=",".join(event.fields),
                 reason=event.reason, viewed_at=event.timestamp))
 
-    def _join(self, session: Session, key: str, kind: str, people: list[dict[str, Any]]) -> None:
-        if people:
-            session.execute(self.memberships.insert(), [
-                {"fingerprint": p["fingerprint"], "kind": kind, "application_id": key}
-                for p in people])
+    # Prepared once: each call would otherwise build and cache-key a statement anew. Keyed
+    # by the table too: a rebuild's shadow copy of this projection has its own tables.
+    def _prepared(self, label: Any, table: Table, build: Callable[[], Any]) -> Any:
+        key = (label, table)
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = build()
+        return statement
 
-    def _leave(self, session: Session, key: str) -> None:
-        session.execute(delete(self.memberships).where(
-            self.memberships.c.application_id == key))
+    @property
+    def _insert_application(self) -> Any:
+        return self._prepared("insert", self.applications, self.applications.insert)
+
+    @property
+    def _insert_membership(self) -> Any:
+        return self._prepared("insert", self.memberships, self.memberships.insert)
+
+    @property
+    def _insert_disclosure(self) -> Any:
+        return self._prepared("insert", self.disclosures, self.disclosures.insert)
+
+    @property
+    def _delete_membership(self) -> Any:
+        m = self.memberships
+        return self._prepared("leave", m, lambda: delete(m).where(
+            m.c.application_id == bindparam("b_key")))
+
+    @property
+    def _delete_member(self) -> Any:
+        m = self.memberships
+        return self._prepared("leave one", m, lambda: delete(m).where(
+            m.c.application_id == bindparam("b_key"),
+            m.c.fingerprint == bindparam("b_fingerprint")))
+
+    def _update(self, columns: tuple[str, ...]) -> Any:
+        """The update of one application setting `columns` (and its position), prepared
+        once per set of columns; `next_round` and `household_size_by` are computed ones."""
+        t = self.applications
+
+        def build() -> Any:
+            values: dict[str, Any] = {"position": bindparam("b_position")}
+            for c in columns:
+                if c == "next_round":
+                    values["round"] = t.c.round + 1
+                elif c == "household_size_by":
+                    values["household_size"] = t.c.household_size + bindparam(
+                        "b_household_size_by")
+                else:
+                    values[c] = bindparam(f"b_{c}")
+            return update(t).where(t.c.application_id == bindparam("b_key")).values(values)
+        return self._prepared(("update", columns), t, build)
+
+    def _kind(self, w: BatchedWrites, key: str) -> str:
+        w.flush()  # a read: what is buffered goes first
+        t = self.applications
+        return str(w.session.execute(select(t.c.kind).where(t.c.application_id == key)).one()
+                   .kind)
+
+    def _join(self, w: BatchedWrites, key: str, kind: str,
+              people: list[dict[str, Any]]) -> None:
+        w.add(self.memberships, self._insert_membership, [
+            {"fingerprint": p["fingerprint"], "kind": kind, "application_id": key}
+            for p in people])
+
+    def _leave(self, w: BatchedWrites, key: str) -> None:
+        w.add(self.memberships, self._delete_membership, {"b_key": key})
 
 
 def _applicant(filing: dict[str, Any]) -> dict[str, Any]:

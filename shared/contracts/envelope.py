@@ -140,11 +140,12 @@ class Envelope(BaseModel):
     def sealed(cls, prev_hash: str, *, signer: Signer | None = None, **fields: Any) -> Envelope:
         """Build an envelope, compute its hash from the previous link of its chain, and sign
         it with the source's key."""
-        draft = cls.model_construct(prev_hash=prev_hash, hash="", **fields)
-        body = cls.model_validate(draft.model_dump()).model_dump(mode="json", exclude=UNHASHED)
-        digest = chain_hash(prev_hash, body)
+        # Validated once; the hash and signature are plain strings added to that model
+        # (the relay seals every event: each extra round trip cost as much as signing).
+        draft = cls.model_validate({**fields, "prev_hash": prev_hash, "hash": ""})
+        digest = chain_hash(prev_hash, draft.model_dump(mode="json", exclude=UNHASHED))
         signature = {"kid": signer.kid, "sig": signer.sign(digest)} if signer else {}
-        return cls.model_validate({**body, "hash": digest, **signature})
+        return draft.model_copy(update={"hash": digest, **signature})
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

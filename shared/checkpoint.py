@@ -17,7 +17,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from shared.contracts.audit import ChainCheckpointed, CheckpointHead
 
@@ -85,13 +85,23 @@ class Checkpointer:
 
     def _record(self, seq: int, covered: int, position: int) -> ChainCheckpoint:
         app, k = self.app, self.app.kernel
-        t = k.chain_heads
+        t, o = k.chain_heads, k.outbox
         with app.read_session() as s:
-            heads = [{"aggregate_id": r[0], "hash": r[1], "position": int(r[2])}
-                     for r in s.execute(select(t.c.aggregate_id, t.c.last_hash, t.c.position)
-                                        .where(t.c.position > covered,
-                                               t.c.position <= position)
-                                        .order_by(t.c.position))]
+            # Heads move at commit now, possibly past `position`: the heads the range
+            # (covered, position] left are its outbox rows' newest per aggregate; rows stay
+            # until a checkpoint covers them. The chain-heads rows in the range add what a
+            # relay published before the outbox existed (the same heads otherwise).
+            newest: dict[str, tuple[str, int]] = {
+                r[0]: (r[1], int(r[2])) for r in s.execute(
+                    select(t.c.aggregate_id, t.c.last_hash, t.c.position)
+                    .where(t.c.position > covered, t.c.position <= position))}
+            for r in s.execute(select(o.c.aggregate_id, o.c.hash, o.c.position)
+                               .where(o.c.position > covered, o.c.position <= position)
+                               .order_by(o.c.position)):
+                if r[0] not in newest or newest[r[0]][1] <= int(r[2]):
+                    newest[r[0]] = (r[1], int(r[2]))
+            heads = [{"aggregate_id": a, "hash": h, "position": p}
+                     for a, (h, p) in sorted(newest.items(), key=lambda kv: kv[1][1])]
             total = int(s.execute(select(func.count()).select_from(t)).scalar_one())
         previous = app.chain_heads([str(checkpoint_id(app.name, seq - 1))]) if seq > 1 else {}
         cp = ChainCheckpoint(source=app.name, seq=seq, position=position,
@@ -101,4 +111,6 @@ class Checkpointer:
         with app.unit_of_work() as s:
             app.save(cp)
             app.set_relay_position(s, self.key, seq)
+            # Published and now covered: what the next checkpoint needs starts after them.
+            s.execute(delete(o).where(o.c.position <= position))
         return cp

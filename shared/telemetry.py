@@ -55,10 +55,25 @@ def current_headers() -> dict[str, str]:
     return carrier
 
 
+# A proxy until a provider is set, then the provider's: looked up once, not per span
+# (the lookup cost as much as the span).
+_TRACER = trace.get_tracer("lingshui")
+
+
+def producer_headers(name: str, traceparent: str | None) -> tuple[trace.Span, dict[str, str]]:
+    """A PRODUCER span continuing `traceparent` (a new trace without it), not made current,
+    and the headers that carry it; the caller ends it. Per message, the relay's only
+    tracing cost."""
+    ctx = context_from({"traceparent": traceparent}) if traceparent else None
+    producer = _TRACER.start_span(name, context=ctx, kind=trace.SpanKind.PRODUCER)
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(producer))
+    return producer, carrier
+
+
 @contextmanager
 def span(name: str, parent: Mapping[str, str] | None = None,
          kind: trace.SpanKind = trace.SpanKind.INTERNAL, **attributes: str) -> Iterator[trace.Span]:
-    tracer = trace.get_tracer("lingshui")
     ctx = context_from(parent) if parent is not None else None
-    with tracer.start_as_current_span(name, context=ctx, kind=kind, attributes=attributes) as s:
+    with _TRACER.start_as_current_span(name, context=ctx, kind=kind, attributes=attributes) as s:
         yield s

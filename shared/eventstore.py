@@ -418,6 +418,7 @@ class ServiceApplication(Application[UUID]):
         # seals what this process writes. ServiceRuntime installs it.
         self.sealer: Sealer | None = None
         self.loaded = LoadedValues()  # the audit's "before" of what get/get_many loaded
+        self._upserts: dict[tuple[str, tuple[str, ...]], Any] = {}
         with schema_lock(settings.store_url, self.name):
             super().__init__(env=store_environment(settings))
             self.engine: Engine = self.factory.datastore.engine  # type: ignore[attr-defined]
@@ -642,17 +643,44 @@ class ServiceApplication(Application[UUID]):
             ).all()
         return {r[0]: r[1] for r in rows}
 
+    # Sealing at commit runs these three statements in every write transaction: as driver
+    # SQL (no statement building, no compilation) they cost a tenth of SQLAlchemy Core's.
+
+    def _placeholders(self, n: int) -> str:
+        return ", ".join(["?" if self.dialect == "sqlite" else "%s"] * n)
+
     def chain_heads_in(self, s: Session, aggregate_ids: Sequence[str],
                        ) -> dict[str, tuple[str, int | None]]:
         """(hash, aggregate version) of each aggregate's chain head, in the caller's
         transaction."""
-        t = self.kernel.chain_heads
+        c, table = s.connection(), self.kernel.chain_heads.name
         out: dict[str, tuple[str, int | None]] = {}
-        for i in range(0, len(aggregate_ids), 1000):
-            rows = s.execute(select(t.c.aggregate_id, t.c.last_hash, t.c.version).where(
-                t.c.aggregate_id.in_(aggregate_ids[i:i + 1000]))).all()
+        for i in range(0, len(aggregate_ids), 500):
+            ids = list(aggregate_ids[i:i + 500])
+            rows = c.exec_driver_sql(
+                f"SELECT aggregate_id, last_hash, version FROM {table} "
+                f"WHERE aggregate_id IN ({self._placeholders(len(ids))})", tuple(ids)).all()
             out.update({r[0]: (r[1], r[2]) for r in rows})
         return out
+
+    def move_chain_heads(self, s: Session, heads: Sequence[tuple[str, str, int, int]]) -> None:
+        """Upsert (aggregate id, hash, position, version) rows."""
+        if heads:
+            s.connection().exec_driver_sql(
+                f"INSERT INTO {self.kernel.chain_heads.name} "
+                f"(aggregate_id, last_hash, position, version) VALUES ({self._placeholders(4)})"
+                " ON CONFLICT (aggregate_id) DO UPDATE SET last_hash = excluded.last_hash,"
+                " position = excluded.position, version = excluded.version", list(heads))
+
+    OUTBOX_COLUMNS = ("position", "aggregate_id", "hash", "subject", "msg_id", "envelope",
+                      "traceparent")
+
+    def insert_outbox(self, s: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Outbox rows, their values in OUTBOX_COLUMNS' order."""
+        if rows:
+            s.connection().exec_driver_sql(
+                f"INSERT INTO {self.kernel.outbox.name} ({', '.join(self.OUTBOX_COLUMNS)}) "
+                f"VALUES ({self._placeholders(len(self.OUTBOX_COLUMNS))})", list(rows))
 
     def traces_in(self, s: Session, first: int, last: int) -> dict[int, str]:
         t = self.kernel.event_trace
@@ -671,14 +699,15 @@ class ServiceApplication(Application[UUID]):
 
     def outbox_after(self, position: int, limit: int) -> list[tuple[int, Any]]:
         """The next `limit` notifications after `position`, each with its outbox row (None:
-        not sealed yet)."""
-        events: Any = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        o = self.kernel.outbox
-        query = (select(events.c.id, o.c.subject, o.c.msg_id, o.c.envelope, o.c.traceparent)
-                 .select_from(events.outerjoin(o, o.c.position == events.c.id))
-                 .where(events.c.id > position).order_by(events.c.id).limit(limit))
+        not sealed yet). Driver SQL: the relay reads every row, Core's row processing cost
+        a tenth of its time."""
+        events = self.recorder.events_record_cls.__table__.name  # type: ignore[attr-defined]
+        outbox = self.kernel.outbox.name
         with self.read_session() as s:
-            rows = s.execute(query).all()
+            rows = s.connection().exec_driver_sql(
+                f"SELECT e.id, o.subject, o.msg_id, o.envelope, o.traceparent FROM {events} e"
+                f" LEFT JOIN {outbox} o ON o.position = e.id WHERE e.id > {int(position)}"
+                f" ORDER BY e.id LIMIT {int(limit)}").all()
         return [(int(r[0]), r if r[3] is not None else None) for r in rows]
 
     def advance_relay(self, relay: str, from_position: int, position: int) -> None:
@@ -704,12 +733,18 @@ class ServiceApplication(Application[UUID]):
 
     def upsert(self, s: Session, table: Table, keys: list[str],
                 rows: list[dict[str, Any]]) -> None:
-        """One executemany upsert: compiled once however many rows."""
+        """One executemany upsert: compiled once however many rows, and built once per
+        table (building it compiles `excluded`: a millisecond per commit that seals)."""
         if not rows:
             return
-        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
-        s.execute(ins.on_conflict_do_update(index_elements=keys, set_={
-            c.name: ins.excluded[c.name] for c in table.columns if c.name not in keys}), rows)
+        key = (table.name, tuple(keys))
+        statement = self._upserts.get(key)
+        if statement is None:
+            ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+            statement = self._upserts[key] = ins.on_conflict_do_update(
+                index_elements=keys, set_={c.name: ins.excluded[c.name]
+                                           for c in table.columns if c.name not in keys})
+        s.execute(statement, rows)
 
     def ping(self) -> None:
         with self.engine.connect() as c:

@@ -114,10 +114,10 @@ class Sealer:
             data=out.contract.model_dump(mode="json"), audit=audit.entry,
         )
 
-    def row(self, env: Envelope, traceparent: str | None) -> dict[str, Any]:
-        return {"position": env.position, "aggregate_id": str(env.aggregate_id),
-                "hash": env.hash, "subject": env.subject, "msg_id": env.msg_id,
-                "envelope": self.app.at_rest_bytes(env.to_bytes()), "traceparent": traceparent}
+    def row(self, env: Envelope, traceparent: str | None) -> tuple[Any, ...]:
+        """The envelope's outbox row, in `ServiceApplication.OUTBOX_COLUMNS`' order."""
+        return (env.position, str(env.aggregate_id), env.hash, env.subject, env.msg_id,
+                self.app.at_rest_bytes(env.to_bytes()), traceparent)
 
     # --- at commit --------------------------------------------------------------------
 
@@ -136,8 +136,8 @@ class Sealer:
         per_aggregate = Counter(e.originator_id for _, e in events)
         trail = self._writer_trail()
         states: dict[UUID, Any] = {}
-        rows: list[dict[str, Any]] = []
-        moved: dict[str, dict[str, Any]] = {}
+        rows: list[tuple[Any, ...]] = []
+        moved: dict[str, tuple[str, str, int, int]] = {}
         left: set[str] = set()
         for position, event in events:
             agg, version = str(event.originator_id), event.originator_version
@@ -160,15 +160,13 @@ class Sealer:
                 left.add(agg)
                 continue
             heads[agg] = (env.hash, version)
-            moved[agg] = {"aggregate_id": agg, "last_hash": env.hash, "position": position,
-                          "version": version}
+            moved[agg] = (agg, env.hash, position, version)
             rows.append(self.row(env, traceparent))
-        if rows:
-            session.execute(app.kernel.outbox.insert(), rows)
-            app.upsert(session, app.kernel.chain_heads, ["aggregate_id"], list(moved.values()))
+        app.insert_outbox(session, rows)
+        app.move_chain_heads(session, list(moved.values()))
         for aggregate in aggregates.values():  # the next save's "before"
             app.loaded.remember(aggregate)
-        return {r["position"] for r in rows}
+        return {r[0] for r in rows}
 
     def _writer_trail(self) -> AuditTrail:
         trail = getattr(self._writers, "trail", None)
@@ -224,11 +222,10 @@ class Sealer:
                 env = self.envelope(event, position, heads.get(agg, GENESIS_HASH),
                                     self.audit.record(event, states))
                 heads[agg] = env.hash
-                moved[agg] = {"aggregate_id": agg, "last_hash": env.hash,
-                              "position": position, "version": event.originator_version}
+                moved[agg] = (agg, env.hash, position, event.originator_version)
                 rows.append(self.row(env, traces.get(position)))
-            s.execute(k.outbox.insert(), rows)
-            app.upsert(s, k.chain_heads, ["aggregate_id"], list(moved.values()))
+            app.insert_outbox(s, rows)
+            app.move_chain_heads(s, list(moved.values()))
         return len(rows)
 
 

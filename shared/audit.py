@@ -255,8 +255,16 @@ class AuditTrail:
         `plain_values` it had `before` (None for a new aggregate), as the writer holds them
         at commit. The same record `record` builds by replaying, without the replay."""
         withheld = withheld_of(_aggregate_class(type(event)))
-        old = values_of(before, withheld) if before is not None else {}
-        new = state_of(after, withheld)
+        if before is None:
+            old, new = {}, state_of(after, withheld)
+        else:
+            # An attribute the event did not reassign is the very object loaded: the same
+            # value, so no change. Only the others are made plain and compared.
+            now = vars(after)
+            moved = {k for k in before.keys() | now.keys()
+                     if k not in before or k not in now or before[k] is not now[k]}
+            old = values_of({k: before[k] for k in moved if k in before}, withheld)
+            new = values_of({k: now[k] for k in moved if k in now}, withheld)
         return self._assembled(event, withheld, changes_between(old, new), after)
 
     def record(self, event: Any, states: dict[UUID, Any] | None = None) -> AuditRecord:

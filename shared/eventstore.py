@@ -552,9 +552,12 @@ class ServiceApplication(Application[UUID]):
                 # event.mutate, as the library's project_aggregate does (without its
                 # per-event runtime Protocol check, a third of the replay's time).
                 out[event.originator_id] = event.mutate(out.get(event.originator_id))
-        remember = self.loaded.remember
-        for aggregate in out.values():
-            remember(aggregate)
+        # Their "before" for sealing at commit; a load larger than a save that is sealed at
+        # commit is a bulk command's, left to the relay: not worth the copies.
+        if len(out) <= self.settings.seal_at_commit_max_events:
+            remember = self.loaded.remember
+            for aggregate in out.values():
+                remember(aggregate)
         return out
 
     def notifications(self, after: int, limit: int) -> Sequence[Notification]:

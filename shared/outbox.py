@@ -127,6 +127,8 @@ class Sealer:
         whose aggregate's head is not at the version before it is left to the relay, and
         so is every later event of that aggregate in this save (one chain, in order)."""
         app = self.app
+        if len(recordings) > app.settings.seal_at_commit_max_events:
+            return set()  # a bulk save: the relay seals it (settings.py says why)
         events = [(r.notification.id, r.domain_event) for r in recordings]
         # Writers hold the events table's lock from their insert to their commit
         # (PostgreSQL: LOCK TABLE ... EXCLUSIVE; SQLite: one writer), and a writer saving

@@ -258,3 +258,18 @@ def test_any_mix_of_sealed_and_unsealed_writes_publishes_every_event_once_in_one
         assert env.prev_hash == heads.get(env.aggregate_id, GENESIS_HASH)
         heads[env.aggregate_id] = env.hash
     assert set(heads) == set(ids.values())
+
+
+def test_a_save_larger_than_the_limit_is_left_to_the_relay(tmp_path: Path,
+                                                           keys_dir: Path) -> None:
+    """A bulk save (a county-wide 标准调整) does not wait for sealing: the relay seals it."""
+    rt = build_service("intake", tmp=tmp_path, keys_dir=keys_dir, nats_url=NO_NATS,
+                       database_url=None, encrypt_at_rest=True, seal_at_commit_max_events=0)
+    try:
+        app = rt.app
+        application_id = submit(app, 1)
+        app.accept(CLERK, application_id)
+        assert outbox(app) == {}
+        assert [(e.position, e.aggregate_version) for e in drain(app)] == [(1, 1), (2, 2)]
+    finally:
+        rt.app.close()

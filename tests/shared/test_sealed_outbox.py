@@ -273,3 +273,29 @@ def test_a_save_larger_than_the_limit_is_left_to_the_relay(tmp_path: Path,
         assert [(e.position, e.aggregate_version) for e in drain(app)] == [(1, 1), (2, 2)]
     finally:
         rt.app.close()
+
+
+def test_an_aggregate_loaded_without_its_values_is_replayed_once_at_commit(
+        intake: Any) -> None:
+    """No "before" in hand (loaded some other way): the writer replays the version before,
+    and still seals the bytes the relay would."""
+    app = intake.app
+    app.loaded.remember = lambda _aggregate: None  # nothing kept at load
+    replays: list[int] = []
+    real_get = app.repository.get
+
+    def counting_get(aggregate_id: Any, version: int | None = None, **kw: Any) -> Any:
+        if version is not None:
+            replays.append(version)
+        return real_get(aggregate_id, version=version, **kw)
+
+    app.repository.get = counting_get
+    application_id = submit(app, 1)
+    step(app, application_id, 0)
+    step(app, application_id, 1)
+    at_commit = outbox(app)
+    assert sorted(at_commit) == [1, 2, 3] and replays == [1, 2]
+    with app.unit_of_work() as s:
+        s.execute(sa.delete(app.kernel.outbox))
+        s.execute(sa.delete(app.kernel.chain_heads))
+    assert {e.position: e.to_bytes() for e in drain(app)} == at_commit

@@ -71,6 +71,22 @@ def forwardable(path: str) -> str:
     return quote(path, safe="/:@!$&'()*+,;=-._~")
 
 
+class RefuseControlCharacters:
+    """Before routing: a newline does not even match the route's path pattern. Pure ASGI
+    (no BaseHTTPMiddleware task group per request)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # (the raw scope path: request.url drops \t, \r, \n)
+        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
+            await problem(400, "gateway.invalid_path", "the path holds a control character",
+                          None, field="path")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -116,14 +132,7 @@ def create_gateway(settings: GatewaySettings,
                                            "content-disposition"],
                            max_age=600)
 
-    @app.middleware("http")
-    async def refuse_control_characters(request: Request, call_next: Any) -> Response:
-        # Before routing: a newline does not even match the route's path pattern.
-        if _CONTROL.search(request.scope["path"]):  # request.url drops \t, \r, \n
-            return problem(400, "gateway.invalid_path", "the path holds a control character",
-                           None, field="path")
-        response: Response = await call_next(request)
-        return response
+    app.add_middleware(RefuseControlCharacters)
 
     if settings.max_in_flight > 0:  # outermost: a shed request costs no routing, no upstream
         app.add_middleware(InFlightLimit, limit=settings.max_in_flight,

@@ -114,19 +114,7 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
     app.state.verifier = verifier
     checks = dict(readiness or {})
 
-    @app.middleware("http")
-    async def envelope(request: Request, call_next: Callable[..., Any]) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        # The server span is FastAPI's own (built in since 0.165, named by the route
-        # template, parent taken from `traceparent`): the one span of this request, which
-        # only gains the service's name here. A second span of ours would double it.
-        trace.get_current_span().set_attribute("service", service)
-        started = time.perf_counter()
-        resp: Response = await call_next(request)
-        access(request.method, request.scope, resp.status_code, time.perf_counter() - started)
-        resp.headers["x-request-id"] = request.state.request_id
-        return resp
-
+    app.add_middleware(RequestEnvelope, service=service)
     # Outermost, so an oversized body is refused before anything parses it.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if max_in_flight > 0:  # outside that: a shed request's body is not even read
@@ -183,6 +171,39 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
                             status_code=200 if ok else 503)
 
     return app
+
+
+class RequestEnvelope:
+    """Each request's id (the caller's `x-request-id` or a new one, echoed on the answer),
+    the service's name on FastAPI's server span, and one access line. Pure ASGI: Starlette's
+    BaseHTTPMiddleware ran every request through a task group and memory streams."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = next((v.decode("latin-1") for k, v in scope["headers"]
+                           if k == b"x-request-id"), None) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        # The server span is FastAPI's own (built in since 0.165, named by the route
+        # template, parent taken from `traceparent`): the one span of this request, which
+        # only gains the service's name here. A second span of ours would double it.
+        trace.get_current_span().set_attribute("service", self.service)
+        started = time.perf_counter()
+        header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*(h for h in message.get("headers", ())
+                                        if h[0].lower() != b"x-request-id"), header]
+                access(scope["method"], scope, message["status"],
+                       time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class InFlightLimit:

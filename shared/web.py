@@ -319,10 +319,11 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def service_application(request: Request) -> Any:
+async def service_application(request: Request) -> Any:
     """The service's one writer, for module-level routes: each service declares
     `App = Annotated[XApplication, Depends(service_application)]` and its handlers take
-    `app: App`, so a test can swap it with `dependency_overrides`."""
+    `app: App`, so a test can swap it with `dependency_overrides`. async: no thread-pool
+    round trip to read an attribute."""
     return request.app.state.application
 
 

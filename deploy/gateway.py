@@ -126,7 +126,13 @@ def create_gateway(settings: GatewaySettings,
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         nonlocal client
         extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
-        client = httpx.AsyncClient(timeout=settings.timeout_s, **extra)
+        # No pool limit of its own (httpx's default, 100 connections and 20 kept alive, would
+        # be a second, hidden queue behind the per-service limits, with a 30 s pool timeout):
+        # the in-flight limits bound it, and each service's connections are kept alive.
+        per_service = settings.max_in_flight or 32
+        limits = httpx.Limits(max_connections=None,
+                              max_keepalive_connections=per_service * (len(SERVICES) + 1))
+        client = httpx.AsyncClient(timeout=settings.timeout_s, limits=limits, **extra)
         yield
         await client.aclose()
 

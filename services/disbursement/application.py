@@ -698,13 +698,17 @@ class DisbursementApplication(ServiceApplication):
                     payees[key] = json.loads(payee) if payee else None
         out = []
         unseal, kind = self._unseal_account, roster.kind
+        villages: dict[str, str] = {}  # a township has tens of villages, a roster 10^4 rows
         for row in sorted(roster.rows.values(), key=lambda r: (r.village, r.key)):
             p = payees.get(row.key)
             sealed = p.get("account_sealed") if p else None
+            village = row.village
+            if village_names:
+                if (name := villages.get(village)) is None:
+                    name = villages[village] = self._village_name(village)
+                village = name
             out.append(ExportRow(row.key, row.name, unseal(sealed) if sealed else "",
-                                 row.amount, self._village_name(row.village)
-                                 if village_names else row.village, kind,
-                                 row.resident_id_mask or ""))
+                                 row.amount, village, kind, row.resident_id_mask or ""))
         return out
 
     def _render_export(self, roster: MonthlyRoster, file_format: str,

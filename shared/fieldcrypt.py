@@ -101,6 +101,8 @@ class Keyring:
         self._current = current
         self._hash_key = hash_key
         self._aead: dict[str, AESGCM] = {}  # per kid: a kid's key never changes
+        # Keyed once and copied per value: a bank file's lines are fingerprinted one by one.
+        self._hmac = crypto_hmac.HMAC(hash_key, hashes.SHA256())
 
     def _aesgcm(self, kid: str) -> AESGCM:
         aead = self._aead.get(kid)
@@ -233,8 +235,11 @@ class Keyring:
     # -- fingerprints ------------------------------------------------------------
 
     def fingerprint(self, value: str) -> str:
-        """Keyed hash of a resident ID number for de-duplication (…x and …X match)."""
-        return keyed_hash(value.strip().upper(), self._hash_key)
+        """Keyed hash of a resident ID number for de-duplication (…x and …X match):
+        `keyed_hash(value.strip().upper(), hash_key)`."""
+        mac = self._hmac.copy()
+        mac.update(value.strip().upper().encode("utf-8"))
+        return mac.finalize().hex()
 
 
 def _aad(kid: str, purpose: str) -> bytes:

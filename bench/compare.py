@@ -47,6 +47,8 @@ def main() -> None:
     p.add_argument("--relay-events", default="2000")
     p.add_argument("--intake-events", default="2000")
     p.add_argument("--archive-cases", default="500")
+    p.add_argument("--archive-only", action="store_true",
+                   help="only archive's rebuild (no relay, no intake rebuild)")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
     trees = {"before": a.before.resolve(), "after": a.after.resolve()}
@@ -56,6 +58,18 @@ def main() -> None:
                            "runs": []}
     for r in range(a.rounds):
         for label, tree in trees.items():
+            if a.archive_only:
+                rebuilds = bench(tree, ["rebuilds.py", "--skip-intake",
+                                        "--archive-cases", a.archive_cases])
+                out["runs"].append({"round": r, "tree": label, "rebuilds": rebuilds})
+                ar = rebuilds["archive"]
+                print(f"round {r} {label:6} archive rebuild {ar['rebuild_events_per_s']:>7}/s "
+                      f"vs {ar['raw_msgs_per_s']:>8}/s ({ar['ratio']:.3f}); CPU "
+                      f"{ar['rebuild_cpu_us_per_event']} vs {ar['raw_read_cpu_us_per_event']} "
+                      f"µs/event ({ar['ratio_cpu']:.3f}) | load "
+                      f"{rebuilds['load_around'][0]:.1f}-{rebuilds['load_around'][1]:.1f}",
+                      flush=True)
+                continue
             relay = bench(tree, ["relay_throughput.py", "--events", a.relay_events])
             rebuilds = bench(tree, ["rebuilds.py", "--intake-events", a.intake_events,
                                     "--archive-cases", a.archive_cases])

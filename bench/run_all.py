@@ -76,8 +76,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{i['raw_events_per_s']} scan+decode/s", f"{i['ratio']:.3f}"))
     if m := r.get("disbursement_month"):
         for one in m.get("runs", []):
-            out.append((f"disbursement month {one.get('size', '?')}",
-                        f"{one.get('month_s', one.get('month', '?'))} s", "-", "-"))
+            for mode, x in one.get("modes", {}).items():
+                out.append((f"disbursement month {one['n']:,} ({mode})",
+                            f"{x['month_seconds']} s, {x['month_cpu_seconds']} CPU s, "
+                            f"peak {x['month_peak_rss_mb']} MB", "-", "-"))
     return out
 
 

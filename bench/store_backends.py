@@ -1,11 +1,13 @@
 """Event-store persistence choices, measured side by side in one run.
 
     .venv/bin/python bench/store_backends.py [--creates N] [--updates N] [--rows N]
-                                             [--backends A,B,C,D] [--pg-host H]
-                                             [--pg-port P] [--json PATH]
+                                             [--backends A,B,C,D] [--rounds R]
+                                             [--pg-host H] [--pg-port P] [--json PATH]
 
-Backends (each gets a fresh store: a file in a temp dir, or a fresh PostgreSQL database
-that this script creates and drops at the end):
+Backends, interleaved: R rounds, each running every backend once in order (A B C D A B C
+D ...), so that a change in the shared machine's load falls on all of them rather than on
+whichever ran last. Each run gets a fresh store (a file in a temp dir, or a fresh
+PostgreSQL database that this script creates and drops after the run):
 
   A  eventsourcing_sqlalchemy on a SQLite file       (what the services use by default)
   B  eventsourcing_sqlalchemy on PostgreSQL          (what the services use with a URL)
@@ -28,7 +30,9 @@ Phases, per backend, in this order (every number printed is measured in this run
 Each backend first gets an untimed warm-up (50 creates, 20 load+saves) in its own store;
 those events are part of the scanned log (the scanned count is printed).
 
-Prints a table and, as the last line of stdout (or into --json), the same numbers as JSON.
+Prints each round's figures with the load average around each run, each backend's median
+over the rounds, and each round's ratios to the first backend of the same round; as the
+last line of stdout (or into --json), the same numbers as JSON.
 See bench/README.md, "Store backends".
 """
 
@@ -39,6 +43,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,6 +139,8 @@ class BenchApp(Application[UUID]):
 class Result:
     key: str
     label: str
+    round: int = 0
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
     creates: int = 0
     creates_s: float = 0.0
     updates: int = 0
@@ -152,6 +159,8 @@ class Result:
         return {
             "backend": self.key,
             "label": self.label,
+            "round": self.round,
+            "load_before_after": [round(x, 2) for x in self.load],
             "creates": self.creates,
             "creates_s": round(self.creates_s, 4),
             "creates_per_s": round(self.rate(self.creates, self.creates_s) or 0, 1),
@@ -307,6 +316,37 @@ def env_for(key: str, tmp: str, pg: dict[str, Any]) -> dict[str, str]:
     raise ValueError(key)
 
 
+PHASES = {"creates": ("creates", "creates_s"), "load_save": ("updates", "updates_s"),
+          "scan": ("scanned", "scan_s"), "creates_row": ("rows", "rows_s")}
+
+
+def summarise(results: list[Result], keys: list[str]) -> dict[str, Any]:
+    """Per backend and phase: the median rate over the rounds, and the median (min, max)
+    of its ratio to the first backend's rate in the same round."""
+    def rate(r: Result, phase: str) -> float | None:
+        n, s = PHASES[phase]
+        return r.rate(getattr(r, n), getattr(r, s))
+
+    by = {(r.round, r.key): r for r in results}
+    rounds = sorted({r.round for r in results})
+    out: dict[str, Any] = {}
+    for key in keys:
+        out[key] = {}
+        for phase in PHASES:
+            rates = [x for rd in rounds if (x := rate(by[(rd, key)], phase)) is not None]
+            ratios = [a / b for rd in rounds
+                      if (a := rate(by[(rd, key)], phase)) is not None
+                      and (b := rate(by[(rd, keys[0])], phase))]
+            out[key][phase] = {
+                "median": round(statistics.median(rates), 1) if rates else None,
+                "per_round": [None if (x := rate(by[(rd, key)], phase)) is None
+                              else round(x, 1) for rd in rounds],
+                "ratio": None if key == keys[0] or not ratios else {
+                    "median": round(statistics.median(ratios), 3),
+                    "min": round(min(ratios), 3), "max": round(max(ratios), 3)}}
+    return out
+
+
 def fmt(x: float | None, nd: int = 1) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
@@ -317,6 +357,7 @@ def main() -> int:
     ap.add_argument("--updates", type=int, default=1000)
     ap.add_argument("--rows", type=int, default=2000, help="creates+row count (A and B)")
     ap.add_argument("--backends", default="A,B,C,D")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (A B C D, ...)")
     ap.add_argument("--pg-host", default=os.environ.get("PGHOST_BENCH", "127.0.0.1"))
     ap.add_argument("--pg-port", type=int, default=5432)
     ap.add_argument("--json", help="write the JSON result here instead of stdout's last line")
@@ -337,27 +378,39 @@ def main() -> int:
     pg = {"host": args.pg_host, "port": args.pg_port,
           "db": {k: f"bench_store_{run_id}_{k.lower()}" for k in ("B", "C")}}
     tmp = tempfile.mkdtemp(prefix="store_bench_")
+    for rnd in range(args.rounds):
+        os.mkdir(f"{tmp}/{rnd}")
     created_dbs: list[str] = []
     results: list[Result] = []
     started = datetime.now(UTC)
+    load_start = os.getloadavg()[0]
     wall0 = time.perf_counter()
     try:
-        for key in keys:
-            if key in ("B", "C"):
-                psql(pg["host"], pg["port"], f"create database {pg['db'][key]}")
-                created_dbs.append(pg["db"][key])
-            res = Result(key, BACKENDS[key])
-            app = BenchApp(env=env_for(key, tmp, pg))
-            try:
-                run_phases(app, res, args.creates, args.updates)
-                if key in ("A", "B"):
-                    run_rows(app, res, args.rows)
-            finally:
-                app.close()
-                if key in ("A", "B"):
-                    app.factory.datastore.engine.dispose()  # type: ignore[attr-defined]
-            results.append(res)
-            print(f"[{key}] done at {time.perf_counter() - wall0:.1f} s", file=sys.stderr)
+        for rnd in range(args.rounds):
+            for key in keys:
+                db = f"{pg['db'][key]}_{rnd}" if key in ("B", "C") else None
+                run_pg = {**pg, "db": {**pg["db"], key: db}} if db else pg
+                if db:
+                    psql(pg["host"], pg["port"], f"create database {db}")
+                    created_dbs.append(db)
+                res = Result(key, BACKENDS[key], rnd)
+                load0 = os.getloadavg()[0]
+                app = BenchApp(env=env_for(key, f"{tmp}/{rnd}", run_pg))
+                try:
+                    run_phases(app, res, args.creates, args.updates)
+                    if key in ("A", "B"):
+                        run_rows(app, res, args.rows)
+                finally:
+                    app.close()
+                    if key in ("A", "B"):
+                        app.factory.datastore.engine.dispose()  # type: ignore[attr-defined]
+                res.load = (load0, os.getloadavg()[0])
+                if db:  # each run's database dropped after it: nothing accumulates
+                    psql(pg["host"], pg["port"], f"drop database if exists {db} with (force)")
+                    created_dbs.remove(db)
+                results.append(res)
+                print(f"[round {rnd} {key}] done at {time.perf_counter() - wall0:.1f} s, "
+                      f"load {res.load[0]:.1f}-{res.load[1]:.1f}", file=sys.stderr)
     finally:
         for db in created_dbs:
             psql(pg["host"], pg["port"], f"drop database if exists {db} with (force)")
@@ -378,25 +431,33 @@ def main() -> int:
     print("  " + ", ".join(f"{k} {v}" for k, v in vers.items()))
     print(f"  creates={args.creates} load+save={args.updates} creates+row={args.rows} "
           f"(+{WARMUP_CREATES} creates, {WARMUP_UPDATES} load+saves untimed warm-up), "
-          f"scan page={PAGE}")
-    hdr = (f"{'':2} {'backend':<40} {'creates/s':>10} {'load+save/s':>12} {'scan ev/s':>10} "
-           f"{'creates+row/s':>14} {'row cost':>9}")
+          f"scan page={PAGE}, {args.rounds} interleaved rounds")
+    hdr = (f"{'rd':>2} {'':2} {'backend':<40} {'creates/s':>10} {'load+save/s':>12} "
+           f"{'scan ev/s':>10} {'creates+row/s':>14} {'row cost':>9} {'load':>9}")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         c = r.rate(r.creates, r.creates_s)
         cr = r.rate(r.rows, r.rows_s)
         cost = None if cr is None or c is None else cr / c
-        print(f"{r.key:2} {r.label:<40} {fmt(c):>10} {fmt(r.rate(r.updates, r.updates_s)):>12} "
+        print(f"{r.round:>2} {r.key:2} {r.label:<40} {fmt(c):>10} "
+              f"{fmt(r.rate(r.updates, r.updates_s)):>12} "
               f"{fmt(r.rate(r.scanned, r.scan_s)):>10} {fmt(cr):>14} "
-              f"{('-' if cost is None else f'{cost:.2f}x'):>9}")
-    print("  (seconds: " + "; ".join(
-        f"{r.key} creates {r.creates_s:.2f}, load+save {r.updates_s:.2f}, scan {r.scan_s:.3f}"
-        f" ({r.scanned} ev)" + ("" if r.rows_s is None else f", creates+row {r.rows_s:.2f}")
-        for r in results) + ")")
+              f"{('-' if cost is None else f'{cost:.2f}x'):>9} "
+              f"{r.load[0]:>4.1f}-{r.load[1]:<4.1f}")
+    summary = summarise(results, keys)
+    print("\nmedian over the rounds (ratio to the first backend: median of the same-round "
+          "ratios, min-max)")
+    for key, m in summary.items():
+        print(f"   {key:2} " + "; ".join(
+            f"{phase} {fmt(v['median'])}/s" + (
+                "" if v.get("ratio") is None else
+                f" ({v['ratio']['median']:.2f}x, {v['ratio']['min']:.2f}-"
+                f"{v['ratio']['max']:.2f})")
+            for phase, v in m.items() if v["median"] is not None))
     print("  row cost = creates+row/s divided by creates/s of the same backend; "
           "atomic rollback check: " + ", ".join(
-              f"{r.key} {'ok' if r.atomic_ok else 'FAILED'}" for r in results
+              f"{r.round}{r.key} {'ok' if r.atomic_ok else 'FAILED'}" for r in results
               if r.atomic_ok is not None))
 
     out = {
@@ -408,9 +469,11 @@ def main() -> int:
         "versions": vers,
         "params": {"creates": args.creates, "load_save": args.updates, "creates_row": args.rows,
                    "warmup_creates": WARMUP_CREATES, "warmup_load_save": WARMUP_UPDATES,
-                   "page": PAGE},
+                   "page": PAGE, "rounds": args.rounds},
         "total_s": round(total, 2),
+        "load_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "results": [r.as_dict() for r in results],
+        "summary": summary,
     }
     line = json.dumps(out, ensure_ascii=False)
     if args.json:

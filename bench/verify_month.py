@@ -19,6 +19,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,14 @@ CLERK = {"user_id": "clerk-yelin-1", "role": "township_clerk", "township": YELIN
 
 
 def month(cases: int, per_case: int, every: int, signer: Any = None) -> list[Envelope]:
+    return list(month_envelopes(cases, per_case, every, signer))
+
+
+def month_envelopes(cases: int, per_case: int, every: int,
+                    signer: Any = None) -> Iterator[Envelope]:
+    """`month`, one envelope at a time (a million do not fit in memory at once)."""
     start = datetime(2025, 3, 1, tzinfo=UTC)
     heads: dict[Any, tuple[str, int]] = {}
-    out: list[Envelope] = []
     since: dict[Any, tuple[str, int]] = {}
     position, seq, covered = 0, 0, 0
     ids = [uuid4() for _ in range(cases)]
@@ -74,7 +80,7 @@ def month(cases: int, per_case: int, every: int, signer: Any = None) -> list[Env
                                                           "decision_due": "2025-04-10"}
                                ).model_dump(mode="json"), audit=entry)
         heads[agg] = since[agg] = (env.hash, position)
-        out.append(env)
+        yield env
         if position - covered >= every:
             seq += 1
             cp_id = uuid4()
@@ -92,9 +98,8 @@ def month(cases: int, per_case: int, every: int, signer: Any = None) -> list[Env
                 aggregate_version=1, position=position, occurred_at=at, actor=None,
                 data=cp.model_dump(mode="json"))
             heads[("cp", seq)] = (env.hash, position)
-            out.append(env)
+            yield env
             covered, since = position - 1, {}
-    return out
 
 
 def main() -> None:

@@ -15,10 +15,15 @@ compile() {  # out, extras…
   local out="requirements/$1.txt"; shift
   local extras=()
   for e in "$@"; do extras+=(--extra "$e"); done
+  # uv keeps the versions pinned in its output file: start that file from the current lock
+  # (compiling to stdout saw no lock, so every run upgraded everything).
+  [ -f "$out" ] && cp "$out" "$out.uv"
+  "$UV" pip compile pyproject.toml "${args[@]}" "${extras[@]}" -o "$out.uv"
   {
     echo "# Locked from pyproject.toml by \`make lock\` (requirements/lock.sh); do not edit by hand."
-    "$UV" pip compile pyproject.toml "${args[@]}" "${extras[@]}" | grep -v '^-e file:\|^\.$'
+    grep -v '^-e file:\|^\.$\|^# Locked from' "$out.uv"
   } > "$out.tmp"
+  rm -f "$out.uv"
   mv "$out.tmp" "$out"
 }
 compile base

@@ -628,10 +628,30 @@ async def stream_size(js: JetStreamContext, region: str, source: str) -> int:
         return 0
 
 
+def _accepted(trust: TrustList, source: str, msgs: list[tuple[int, str, bytes]],
+              ) -> list[Envelope]:
+    """The copies of a fetched batch the live consumer would accept (blocking: a worker
+    thread's, where the signature checks run without the GIL)."""
+    out = []
+    for seq, subject, data in msgs:
+        try:
+            env = Envelope.model_validate_json(data)
+        except ValidationError:  # the live consumer dead-letters poison messages
+            log.warning("read_stream skips unreadable %s message %d", source, seq)
+            continue
+        if reason := refusal(trust, source, subject, env):
+            log.warning("read_stream skips %s message %d: %s", source, seq, reason)
+            continue
+        out.append(env)
+    return out
+
+
 async def read_stream(js: JetStreamContext, region: str, source: str, batch: int,
-                      trust: TrustList) -> AsyncIterator[list[Envelope]]:
+                      trust: TrustList, prefetch: int = 2) -> AsyncIterator[list[Envelope]]:
     """One service's stream from its first message to its last at the start of the call;
-    only the copies the live consumer would accept (its alarms are archive's own events)."""
+    only the copies the live consumer would accept (its alarms are archive's own events).
+    Up to `prefetch` batches are fetched and verified ahead, in a worker thread, while the
+    caller handles the one yielded."""
     name = stream_name(region, source)
     try:
         info = await js.stream_info(name)
@@ -644,28 +664,37 @@ async def read_stream(js: JetStreamContext, region: str, source: str, batch: int
         service_subjects(region, source), stream=name,
         config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
                               inactive_threshold=60.0))
-    try:
-        seq = 0
-        while seq < last:
-            try:
-                msgs = await sub.fetch(batch, timeout=2.0)
-            except TimeoutError:
-                break
-            out = []
-            for m in msgs:
-                seq = m.metadata.sequence.stream
-                if seq > last:
-                    break
+    ready: asyncio.Queue[list[Envelope] | Exception | None] = asyncio.Queue(max(1, prefetch))
+
+    async def produce() -> None:
+        try:
+            seq = 0
+            while seq < last:
                 try:
-                    env = Envelope.model_validate_json(m.data)
-                except ValidationError:  # the live consumer dead-letters poison messages
-                    log.warning("read_stream skips unreadable %s message %d", source, seq)
-                    continue
-                if reason := refusal(trust, source, m.subject, env):
-                    log.warning("read_stream skips %s message %d: %s", source, seq, reason)
-                    continue
-                out.append(env)
-            if out:
-                yield out
+                    msgs = await sub.fetch(batch, timeout=2.0)
+                except TimeoutError:
+                    break
+                taken = []
+                for m in msgs:
+                    seq = m.metadata.sequence.stream
+                    if seq > last:
+                        break
+                    taken.append((seq, m.subject, m.data))
+                out = await asyncio.to_thread(_accepted, trust, source, taken)
+                if out:
+                    await ready.put(out)
+            await ready.put(None)
+        except Exception as e:  # the caller raises it
+            await ready.put(e)
+
+    producer = asyncio.create_task(produce(), name=f"read_stream {source}")
+    try:
+        while (item := await ready.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
     finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer
         await sub.unsubscribe()

@@ -100,6 +100,15 @@ class Keyring:
         self._keys = dict(keys)
         self._current = current
         self._hash_key = hash_key
+        self._aead: dict[str, AESGCM] = {}  # per kid: a kid's key never changes
+        # Keyed once and copied per value: a bank file's lines are fingerprinted one by one.
+        self._hmac = crypto_hmac.HMAC(hash_key, hashes.SHA256())
+
+    def _aesgcm(self, kid: str) -> AESGCM:
+        aead = self._aead.get(kid)
+        if aead is None:
+            aead = self._aead[kid] = AESGCM(self._keys[kid])
+        return aead
 
     def __repr__(self) -> str:
         return f"Keyring(current={self._current!r}, kids={sorted(self._keys)!r})"
@@ -201,14 +210,13 @@ class Keyring:
         else:
             seed = f"{purpose}|{nonce_context}|{value}"
             nonce = bytes.fromhex(keyed_hash(seed, self._keys[kid]))[:_NONCE_BYTES]
-        ct = AESGCM(self._keys[kid]).encrypt(nonce, value.encode("utf-8"), _aad(kid, purpose))
+        ct = self._aesgcm(kid).encrypt(nonce, value.encode("utf-8"), _aad(kid, purpose))
         return EncryptedField(
             kid=kid, nonce=_b64url_encode(nonce), ciphertext=_b64url_encode(ct), mask=mask
         )
 
     def decrypt(self, field: EncryptedField, purpose: str) -> str:
-        key = self._keys.get(field.kid)
-        if key is None:
+        if field.kid not in self._keys:
             raise DecryptionError("unknown key id")
         try:
             nonce = _b64url_decode(field.nonce)
@@ -218,7 +226,7 @@ class Keyring:
         if len(nonce) != _NONCE_BYTES:
             raise DecryptionError("nonce has the wrong length")
         try:
-            plain = AESGCM(key).decrypt(nonce, ct, _aad(field.kid, purpose))
+            plain = self._aesgcm(field.kid).decrypt(nonce, ct, _aad(field.kid, purpose))
         except InvalidTag:
             raise DecryptionError(
                 "encrypted value is tampered or belongs to another purpose") from None
@@ -227,8 +235,11 @@ class Keyring:
     # -- fingerprints ------------------------------------------------------------
 
     def fingerprint(self, value: str) -> str:
-        """Keyed hash of a resident ID number for de-duplication (…x and …X match)."""
-        return keyed_hash(value.strip().upper(), self._hash_key)
+        """Keyed hash of a resident ID number for de-duplication (…x and …X match):
+        `keyed_hash(value.strip().upper(), hash_key)`."""
+        mac = self._hmac.copy()
+        mac.update(value.strip().upper().encode("utf-8"))
+        return mac.finalize().hex()
 
 
 def _aad(kid: str, purpose: str) -> bytes:

@@ -101,8 +101,8 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
                lifespan: Any = None, max_in_flight: int = 0,
                overload_wait_s: float = 0.5) -> FastAPI:
     # The contract and its docs come from shared.openapi, with relative URLs (behind a prefix).
-    app = FastAPI(title=f"Lingshui social assistance: {service}", lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = GatedFastAPI(title=f"Lingshui social assistance: {service}", lifespan=lifespan,
+                       docs_url=None, redoc_url=None, openapi_url=None)
 
     def contract() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -114,23 +114,11 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
     app.state.verifier = verifier
     checks = dict(readiness or {})
 
-    @app.middleware("http")
-    async def envelope(request: Request, call_next: Callable[..., Any]) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        # The server span is FastAPI's own (built in since 0.165, named by the route
-        # template, parent taken from `traceparent`): the one span of this request, which
-        # only gains the service's name here. A second span of ours would double it.
-        trace.get_current_span().set_attribute("service", service)
-        started = time.perf_counter()
-        resp: Response = await call_next(request)
-        access(request.method, request.scope, resp.status_code, time.perf_counter() - started)
-        resp.headers["x-request-id"] = request.state.request_id
-        return resp
-
-    # Outermost, so an oversized body is refused before anything parses it.
+    app.add_middleware(RequestEnvelope, service=service)
+    # Outermost middleware, so an oversized body is refused before anything parses it.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    if max_in_flight > 0:  # outside that: a shed request's body is not even read
-        app.add_middleware(InFlightLimit, limit=max_in_flight, wait_s=overload_wait_s)
+    if max_in_flight > 0:  # in front of all of it: a shed request's body is not even read
+        app.limit_in_flight(max_in_flight, overload_wait_s)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, e: DomainError) -> JSONResponse:
@@ -185,25 +173,73 @@ def create_app(service: str, verifier: TokenVerifier, *, max_body_bytes: int = 1
     return app
 
 
-class InFlightLimit:
-    """At most `limit` requests inside the service at once. Beyond capacity a request waits
-    at most `wait_s` for a place, then gets 503 with `Retry-After` at once, instead of
-    queueing behind hundreds of others until every one of them times out. Health probes
-    are never shed (an overloaded service is alive, and readiness says what fails)."""
+class RequestEnvelope:
+    """Each request's id (the caller's `x-request-id` or a new one, echoed on the answer),
+    the service's name on FastAPI's server span, and one access line. Pure ASGI: Starlette's
+    BaseHTTPMiddleware ran every request through a task group and memory streams."""
 
-    def __init__(self, app: Any, limit: int, wait_s: float, retry_after_s: int = 1) -> None:
+    def __init__(self, app: Any, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = next((v.decode("latin-1") for k, v in scope["headers"]
+                           if k == b"x-request-id"), None) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        # The server span is FastAPI's own (built in since 0.165, named by the route
+        # template, parent taken from `traceparent`): the one span of this request, which
+        # only gains the service's name here. A second span of ours would double it.
+        trace.get_current_span().set_attribute("service", self.service)
+        started = time.perf_counter()
+        header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*(h for h in message.get("headers", ())
+                                        if h[0].lower() != b"x-request-id"), header]
+                access(scope["method"], scope, message["status"],
+                       time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class InFlightLimit:
+    """At most `limit` requests inside at once (per partition: the gateway keeps one limit
+    per upstream service, so one overloaded service does not shed the others' requests).
+    Beyond capacity a request waits at most `wait_s` for a place, then gets 503 with
+    `Retry-After` at once, instead of queueing behind hundreds of others until every one of
+    them times out. Health probes are never shed (an overloaded service is alive, and
+    readiness says what fails)."""
+
+    def __init__(self, app: Any, limit: int, wait_s: float, retry_after_s: int = 1,
+                 partition: Callable[[dict[str, Any]], str] | None = None) -> None:
         self.app, self.limit, self.wait_s = app, limit, wait_s
         self.retry_after = str(retry_after_s)
-        self.places = asyncio.Semaphore(limit)
+        self.partition = partition
+        self.places: dict[str, asyncio.Semaphore] = {}
         self.shed = 0
+
+    def _places(self, scope: dict[str, Any]) -> asyncio.Semaphore:
+        key = self.partition(scope) if self.partition is not None else ""
+        places = self.places.get(key)
+        if places is None:
+            places = self.places[key] = asyncio.Semaphore(self.limit)
+        return places
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/health"):
             await self.app(scope, receive, send)
             return
+        places = self._places(scope)
         try:
-            async with asyncio.timeout(self.wait_s):
-                await self.places.acquire()
+            if places.locked():  # only a request that must wait pays for a timer
+                async with asyncio.timeout(self.wait_s):
+                    await places.acquire()
+            else:
+                await places.acquire()
         except TimeoutError:
             self.shed += 1
             response = problem(503, "web.overloaded",
@@ -215,7 +251,25 @@ class InFlightLimit:
         try:
             await self.app(scope, receive, send)
         finally:
-            self.places.release()
+            places.release()
+
+
+class GatedFastAPI(FastAPI):
+    """FastAPI with its overload limit in front of everything, FastAPI's own server span,
+    error handling and middleware included: a shed request costs no span, no middleware
+    and no body read, so a flood is answered as fast as it arrives."""
+
+    gate: InFlightLimit | None = None
+
+    def limit_in_flight(self, limit: int, wait_s: float,
+                        partition: Callable[[dict[str, Any]], str] | None = None) -> None:
+        self.gate = InFlightLimit(super().__call__, limit, wait_s, partition=partition)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.gate is None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+        else:
+            await self.gate(scope, receive, send)
 
 
 class BodyLimit:
@@ -265,10 +319,11 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def service_application(request: Request) -> Any:
+async def service_application(request: Request) -> Any:
     """The service's one writer, for module-level routes: each service declares
     `App = Annotated[XApplication, Depends(service_application)]` and its handlers take
-    `app: App`, so a test can swap it with `dependency_overrides`."""
+    `app: App`, so a test can swap it with `dependency_overrides`. async: no thread-pool
+    round trip to read an attribute."""
     return request.app.state.application
 
 

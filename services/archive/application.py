@@ -6,10 +6,9 @@ that saves through this application."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +50,50 @@ CUSTODIANS = {
     PaperCopy.COUNTY: frozenset({Role.COUNTY_BUREAU, Role.COUNTY_CENTRE}),
     PaperCopy.TOWNSHIP: frozenset({Role.TOWNSHIP_CLERK, Role.TOWNSHIP_LEADER}),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """What the next link of an aggregate needs of its newest stored one."""
+
+    position: int
+    hash: str
+    case_id: str | None
+    township: str | None
+    household_id: str | None
+
+
+class StreamLinks:
+    """A rebuild's memory of one stream's stored links, between its batches: each
+    aggregate's newest link (at most `limit`, the least recently linked forgotten first and
+    then read back when needed) and the last position handled. Usable only while nothing
+    else writes the stream's rows (a rebuild's shadow, consumers paused) and while each
+    batch comes after the last; otherwise the queries decide, from then on."""
+
+    def __init__(self, source: str, limit: int = 200_000) -> None:
+        self.source, self.limit = source, limit
+        self.heads: dict[str, Link] = {}
+        self.last_position: int | None = None  # None: the stored rows not looked at yet
+        self.usable = True
+        self.forgot = False
+
+    def follows(self, session: Any, views: ArchiveProjection, source: str,
+                first: int) -> bool:
+        if not self.usable or source != self.source:
+            return False
+        if self.last_position is None:  # starts from an empty stream, or not at all
+            self.usable = not views.has_rows_of(session, source)
+            self.last_position = 0
+        return self.usable and first > self.last_position
+
+    def remember(self, links: dict[str, Link], last_position: int) -> None:
+        for agg, link in links.items():
+            self.heads.pop(agg, None)
+            self.heads[agg] = link
+        while len(self.heads) > self.limit:
+            del self.heads[next(iter(self.heads))]
+            self.forgot = True
+        self.last_position = max(self.last_position or 0, last_position)
 
 
 class ArchiveApplication(ServiceApplication):
@@ -108,29 +151,48 @@ class ArchiveApplication(ServiceApplication):
 
     def archive_envelopes(self, envelopes: list[Envelope],
                           views: ArchiveProjection | None = None, *,
-                          hashes_checked: bool = False) -> int:
+                          hashes_checked: bool = False,
+                          links: StreamLinks | None = None) -> int:
         """A rebuild's batch of one stream, in one transaction: the same rows, verdicts and
         skips as `archive_envelope(env, refuse_broken=True)` one by one, with a few queries
         for the whole batch instead of four per copy. Into `views` (a rebuild's shadow read
         models) or the live ones. `hashes_checked`: every copy's hash was recomputed already
-        (read_stream does), so only its link is checked here. Returns the copies stored."""
+        (read_stream does), so only its link is checked here. `links`: the rebuild's memory
+        of this stream's stored links, which spares the queries while batches follow each
+        other. Returns the copies stored."""
         if not envelopes:
             return 0
         v = views or self.views
         source = envelopes[0].source
         positions = [e.position for e in envelopes]
         if any(e.source != source for e in envelopes) or positions != sorted(positions):
+            if links is not None:
+                links.usable = False
             with self.unit_of_work():  # not one stream in order: as the consumer would
                 return sum(self.archive_envelope(e, refuse_broken=True, views=v) == "linked"
                            for e in envelopes)
-        first = min(e.position for e in envelopes)
+        first = positions[0]
         aggregates = sorted({str(e.aggregate_id) for e in envelopes})
         stored = 0
+        new: dict[str, Link] = {}
         with self.unit_of_work() as s:
-            seen = v.stored_positions(s, source, positions)
-            heads: dict[str, Any] = dict(v.last_links_before(s, source, aggregates, first))
-            # A link stored after this batch began (not in a rebuild): the one-by-one path.
-            later = v.linked_after(s, source, aggregates, first)
+            if links is not None and links.follows(s, v, source, first):
+                # Every stored row of this stream is before `first`: none is in this batch
+                # or after it, and each aggregate's newest is the one remembered.
+                seen: set[int] = set()
+                later: set[str] = set()
+                known: Mapping[str, Any] = links.heads
+                misses = [a for a in aggregates if a not in known] if links.forgot else []
+                fetched = dict(v.last_links_before(s, source, misses, first)) if misses else {}
+            else:
+                if links is not None:
+                    links.usable = False
+                seen = v.stored_positions(s, source, positions)
+                known = {}
+                fetched = dict(v.last_links_before(s, source, aggregates, first))
+                # A link stored at or after this batch's start (not in a rebuild; or a
+                # copy of a stored position opening the batch): those aggregates one by one.
+                later = v.linked_after(s, source, aggregates, first - 1)
             rows: list[dict[str, Any]] = []
             for env in envelopes:
                 agg = str(env.aggregate_id)
@@ -143,7 +205,7 @@ class ArchiveApplication(ServiceApplication):
                     continue
                 if env.position in seen:
                     continue
-                before = heads.get(agg)
+                before = new.get(agg) or known.get(agg) or fetched.get(agg)
                 expected = before.hash if before else GENESIS_HASH
                 if (env.prev_hash != expected if hashes_checked
                         else link_verdict(env, expected)):
@@ -151,11 +213,14 @@ class ArchiveApplication(ServiceApplication):
                 row = v.envelope_row(env, "linked", before)
                 rows.append(row)
                 seen.add(env.position)
-                heads[agg] = SimpleNamespace(**row)
+                new[agg] = Link(row["position"], row["hash"], row["case_id"], row["township"],
+                                row["household_id"])
                 v.envelope_facts(s, env)
                 stored += 1
             if rows:
                 s.execute(v.envelopes.insert(), rows)
+        if links is not None and links.usable:  # committed: remembered
+            links.remember(new, positions[-1])
         return stored
 
     def raise_conflicting_copy_alarm(self, env: Envelope) -> None:

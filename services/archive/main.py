@@ -15,7 +15,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.archive import api
-from services.archive.application import ArchiveApplication
+from services.archive.application import ArchiveApplication, StreamLinks
 from services.archive.contracts import ArchiveContracts
 from services.archive.document_store import DocumentStore, LocalDocumentStore, S3DocumentStore
 from services.archive.domain import DEFAULT_INVESTIGATION_PREFIXES, RequiredDocuments
@@ -162,10 +162,13 @@ class ArchiveRuntime(ServiceRuntime):
                 for source in SERVICES:
                     counts[source] = 0
                     progress.step(f"stream {source} ({sizes[source]} messages)")
+                    links = StreamLinks(source)  # the shadow's links, kept between batches
+                    # The next batches are fetched and verified while this one is stored.
                     async for envelopes in read_stream(self.bus.js, self.settings.region,
                                                        source, batch, self.trust):
                         await asyncio.to_thread(self.app.archive_envelopes, envelopes,
-                                                build.projection, hashes_checked=True)
+                                                build.projection, hashes_checked=True,
+                                                links=links)
                         counts[source] += len(envelopes)
                         progress.advance(len(envelopes))
                 result = await asyncio.to_thread(rebuild.finish, self.app, build, replayed,

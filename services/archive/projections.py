@@ -310,6 +310,11 @@ class ArchiveProjection(Projection):
         return session.execute(select(t.c.position).where(
             t.c.source == source, t.c.position == position)).first() is not None
 
+    def has_rows_of(self, session: Session, source: str) -> bool:
+        t = self.envelopes
+        return session.execute(select(t.c.position).where(t.c.source == source)
+                               .limit(1)).first() is not None
+
     def neighbour(self, session: Session, source: str, aggregate_id: UUID, position: int,
                   before: bool) -> Row[Any] | None:
         """The stored link of the same aggregate just before (or after) `position`."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid4
 
-from eventsourcing.application import LRUCache
+from eventsourcing.application import Cache
 from eventsourcing.utils import Environment
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -134,7 +135,53 @@ class _SealedAccount(NamedTuple):
 # every step (lock, export, reconcile, resolve, statistics), and replaying a roster's
 # `Drafted` event is the cost of a load. Each get still reads the newer events from the
 # store (fast-forward), so another process's writes are seen; each command gets a copy.
+# The cache is bounded by roster rows, not only by count: a row is about 1 KB in memory,
+# and a province's month (200,000 rows) held whole would double the service's RSS for a
+# replay that costs ~4 µs a row.
 AGGREGATE_CACHE_MAXSIZE = 128
+AGGREGATE_CACHE_ROWS = 20_000
+
+
+class RowBudgetCache(Cache[UUID, Any]):
+    """LRU of at most `maxsize` aggregates holding at most `rows` roster rows in all; a
+    roster larger than the whole budget is not kept. The interface the library's
+    repository uses (`get`, with `evict`, and `put`), thread-safe as its LRUCache."""
+
+    def __init__(self, maxsize: int, rows: int) -> None:
+        super().__init__()
+        self.maxsize, self.rows = maxsize, rows
+        self._lru: OrderedDict[UUID, tuple[Any, int]] = OrderedDict()
+        self._weight = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def weight(value: Any) -> int:
+        return 1 + len(getattr(value, "rows", ()))
+
+    def get(self, key: UUID, *, evict: bool = False) -> Any:
+        with self._lock:
+            if evict:
+                value, w = self._lru.pop(key)
+                self._weight -= w
+                return value
+            value, _ = self._lru[key]
+            self._lru.move_to_end(key)
+            return value
+
+    def put(self, key: UUID, value: Any) -> None:
+        if value is None:
+            return
+        w = self.weight(value)
+        with self._lock:
+            if (old := self._lru.pop(key, None)) is not None:
+                self._weight -= old[1]
+            if w > self.rows:
+                return
+            self._lru[key] = (value, w)
+            self._weight += w
+            while len(self._lru) > self.maxsize or self._weight > self.rows:
+                _, (_, dropped) = self._lru.popitem(last=False)
+                self._weight -= dropped
 
 
 class DisbursementApplication(ServiceApplication):
@@ -151,6 +198,7 @@ class DisbursementApplication(ServiceApplication):
         t = self.views.ledger
         self._ledger_probe = select(t.c.key).where(t.c.key == bindparam("key"))
         super().__init__(settings, self.views)
+        self._forget_cached()
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         out = super().construct_env(name, env)
@@ -169,9 +217,7 @@ class DisbursementApplication(ServiceApplication):
             raise
 
     def _forget_cached(self) -> None:
-        cache = self.repository.cache
-        if isinstance(cache, LRUCache):
-            self.repository.cache = LRUCache(maxsize=cache.maxsize)
+        self.repository.cache = RowBudgetCache(AGGREGATE_CACHE_MAXSIZE, AGGREGATE_CACHE_ROWS)
 
     # --- the ledger, from review's events (called by reactions) ----------------------------
 
@@ -652,13 +698,17 @@ class DisbursementApplication(ServiceApplication):
                     payees[key] = json.loads(payee) if payee else None
         out = []
         unseal, kind = self._unseal_account, roster.kind
+        villages: dict[str, str] = {}  # a township has tens of villages, a roster 10^4 rows
         for row in sorted(roster.rows.values(), key=lambda r: (r.village, r.key)):
             p = payees.get(row.key)
             sealed = p.get("account_sealed") if p else None
+            village = row.village
+            if village_names:
+                if (name := villages.get(village)) is None:
+                    name = villages[village] = self._village_name(village)
+                village = name
             out.append(ExportRow(row.key, row.name, unseal(sealed) if sealed else "",
-                                 row.amount, self._village_name(row.village)
-                                 if village_names else row.village, kind,
-                                 row.resident_id_mask or ""))
+                                 row.amount, village, kind, row.resident_id_mask or ""))
         return out
 
     def _render_export(self, roster: MonthlyRoster, file_format: str,

@@ -138,8 +138,12 @@ async def test_beyond_its_capacity_the_gateway_sheds_with_503_and_retry_after() 
         await release.wait()
         return {"ok": "yes"}
 
+    @upstream.get("/quick")
+    async def quick() -> dict[str, str]:
+        return {"ok": "yes"}
+
     settings = GatewaySettings(max_in_flight=2, overload_wait_s=0.2)
-    network = ToServices(settings, {"intake": upstream})
+    network = ToServices(settings, {"intake": upstream, "review": upstream})
     app = create_gateway(settings, transport=network)
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
@@ -152,6 +156,8 @@ async def test_beyond_its_capacity_the_gateway_sheds_with_503_and_retry_after() 
             assert_problem(r, 503, "web.overloaded")
             assert r.headers["retry-after"] == "1"
         assert network.calls == 2  # the shed ones never reached the service
+        # The limit is per service: review's requests still get in while intake is full.
+        assert (await c.get("/api/review/quick")).status_code == 200
         release.set()
         assert [r.status_code for r in await asyncio.gather(*inside)] == [200, 200]
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from uuid import UUID
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from services.disbursement.application import DisbursementApplication
+from services.disbursement import application as application_module
+from services.disbursement.application import DisbursementApplication, RowBudgetCache
 from services.disbursement.domain import RosterStatus
 from shared.bankcards import unionpay_card
 from tests.support.actors import CLERK
@@ -67,3 +71,56 @@ def test_another_process_writes_are_seen(app: DisbursementApplication, tmp_path:
         other.close()
     roster = app.roster(CLERK, YELIN, MONTH, "dibao")
     assert roster.status is RosterStatus.LOCKED and roster.digest is not None
+
+
+def test_a_roster_over_the_row_budget_is_served_from_the_store_not_kept(
+        app: DisbursementApplication, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(application_module, "AGGREGATE_CACHE_ROWS", 2)  # 2 rows + 1 > 2
+    app._forget_cached()
+    rid = app.roster(CLERK, YELIN, MONTH, "dibao").id
+    assert rid not in app.repository.cache._lru  # type: ignore[union-attr]
+    app.lock_roster(CLERK, YELIN, MONTH, "dibao")
+    roster = app.roster(CLERK, YELIN, MONTH, "dibao")
+    assert roster.status is RosterStatus.LOCKED and len(roster.rows) == 2
+    monkeypatch.setattr(application_module, "AGGREGATE_CACHE_ROWS", 3)
+    app._forget_cached()
+    rid = app.roster(CLERK, YELIN, MONTH, "dibao").id
+    assert rid in app.repository.cache._lru  # type: ignore[union-attr]
+
+
+class _Weighed:
+    def __init__(self, rows: int, tag: int) -> None:
+        self.rows, self.tag = range(rows), tag
+
+
+@settings(max_examples=300, deadline=None)
+@given(maxsize=st.integers(1, 5), budget=st.integers(1, 30),
+       ops=st.lists(st.tuples(st.sampled_from(("put", "get", "evict")), st.integers(0, 6),
+                              st.integers(0, 12)), max_size=60))
+def test_the_row_budget_cache_is_an_lru_within_both_bounds(
+        maxsize: int, budget: int, ops: list[tuple[str, int, int]]) -> None:
+    cache = RowBudgetCache(maxsize, budget)
+    model: list[tuple[int, _Weighed]] = []  # oldest first: the oracle
+    for tag, (op, k, rows) in enumerate(ops):
+        key = UUID(int=k)
+        held = next((i for i, (mk, _) in enumerate(model) if mk == k), None)
+        if op == "put":
+            value = _Weighed(rows, tag)
+            if held is not None:
+                model.pop(held)
+            if rows + 1 <= budget:
+                model.append((k, value))
+                while len(model) > maxsize or sum(len(v.rows) + 1 for _, v in model) > budget:
+                    model.pop(0)
+            cache.put(key, value)
+        elif held is None:
+            with pytest.raises(KeyError):
+                cache.get(key, evict=op == "evict")
+        else:
+            _, expected = model.pop(held) if op == "evict" else model[held]
+            if op == "get":
+                model.append(model.pop(held))
+            assert cache.get(key, evict=op == "evict") is expected
+        assert [UUID(int=k) for k, _ in model] == list(cache._lru)
+        assert cache._weight == sum(len(v.rows) + 1 for _, v in model) <= budget
+        assert len(cache._lru) <= maxsize

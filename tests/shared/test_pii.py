@@ -618,3 +618,13 @@ def test_seal_with_nonce_context_is_deterministic_and_still_unseals() -> None:
     assert a == b
     assert a.nonce != c.nonce
     assert ring.decrypt(a, "member.resident_id") == "11010519491231002X"
+
+
+_RING = Keyring.generate("k1")
+
+
+@given(st.text(max_size=60))
+def test_a_fingerprint_is_the_keyed_hash_of_the_trimmed_upper_value(value: str) -> None:
+    # The pre-keyed HMAC, copied per value, gives what keyed_hash gives from the key.
+    expected = keyed_hash(value.strip().upper(), _RING._hash_key)
+    assert _RING.fingerprint(value) == expected == _RING.fingerprint(value)

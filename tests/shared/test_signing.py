@@ -3,15 +3,27 @@ rotation that keeps old kids trusted, and envelopes from before signing still ve
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.contracts import GENESIS_HASH, Envelope
-from shared.signing import BusSigner, TrustList, ensure_bus_keys, signing_key_path
+from shared.signing import (
+    BusSigner,
+    TrustList,
+    ensure_bus_keys,
+    signing_key_path,
+    statement,
+)
 
 pytestmark = pytest.mark.fast
 
@@ -71,3 +83,43 @@ def test_a_stream_history_from_before_signing_is_accepted_up_to_its_last_positio
     assert trust.verify("intake", None, None, legacy.hash, legacy.position) is None
     assert trust.verify("intake", None, None, legacy.hash, 2) == "unsigned"
     assert trust.verify("review", None, None, legacy.hash, 1) == "unsigned"
+
+
+# The trust list verifies with libsodium (PyNaCl, which releases the GIL); the oracle here
+# is `cryptography`'s Ed25519, which it replaced: the same verdict for every copy.
+_SIGNER = BusSigner.generate("review")
+_TRUST = TrustList({"review": {_SIGNER.kid: _SIGNER.public_b64}})
+_ORACLE = Ed25519PublicKey.from_public_bytes(base64.b64decode(_SIGNER.public_b64))
+_L = 2**252 + 27742317777372353535851937790883648493  # the group order
+
+
+def _oracle_accepts(sig: bytes, envelope_hash: str) -> bool:
+    try:
+        _ORACLE.verify(sig, statement("review", _SIGNER.kid, envelope_hash))
+    except InvalidSignature:
+        return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(digest=st.binary(min_size=32, max_size=32), flip=st.integers(0, 64 * 8),
+       other=st.booleans(), malleate=st.booleans(), junk=st.binary(max_size=70))
+def test_verdicts_match_the_cryptography_oracle(digest: bytes, flip: int, other: bool,
+                                                malleate: bool, junk: bytes) -> None:
+    h = digest.hex()
+    sig = bytearray(base64.b64decode(_SIGNER.sign(h)))
+    if flip < 64 * 8:  # one bit of the signature changed (or none)
+        sig[flip // 8] ^= 1 << (flip % 8)
+    if malleate:  # S + L: the same point, a non-canonical scalar
+        s = int.from_bytes(sig[32:], "little") + _L
+        if s < 2**256:
+            sig[32:] = s.to_bytes(32, "little")
+    checked = h if not other else hashlib.sha256(digest).hexdigest()
+    for candidate in (bytes(sig), junk):
+        want = _oracle_accepts(candidate, checked) if len(candidate) == 64 else False
+        got = _TRUST.verify("review", _SIGNER.kid, base64.b64encode(candidate).decode(), checked)
+        assert (got is None) == want, (got, want)
+        if not want:
+            assert got == ("bad_signature" if candidate else "unsigned")
+    # The untouched signature over the signed hash always passes: the oracle is not vacuous.
+    assert _TRUST.verify("review", _SIGNER.kid, _SIGNER.sign(h), h) is None

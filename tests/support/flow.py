@@ -82,6 +82,9 @@ async def stream_envelopes(url: str, service: str) -> list[Envelope]:
     nc = await nats.connect(url)
     js = nc.jetstream()
     info = await js.stream_info(stream_name("469028", service))
+    if info.state.messages == 0:  # an empty stream's first_seq is 0: no message to get
+        await nc.close()
+        return []
     out = [Envelope.model_validate_json((await js.get_msg(info.config.name, seq)).data)
            for seq in range(info.state.first_seq, info.state.last_seq + 1)]
     await nc.close()

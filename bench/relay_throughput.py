@@ -4,13 +4,17 @@
                                                [--database-url URL] [--json PATH]
                                                [--profile PATH]
 
-Phases (every number printed is measured in this run):
+Phases (every number printed is measured in this run; the store encrypts at rest, as
+deployed):
 
 1. store writes: N integration-relevant intake events written through
-   IntakeApplication (N/2 applications submitted, then accepted) by a township clerk;
+   IntakeApplication (N/2 applications submitted, then accepted) by a township clerk,
+   with the writer's sealer installed as ServiceRuntime installs it (so this includes
+   building and signing each envelope into the outbox at commit);
 2. relay: a fresh OutboxRelay on a connected shared.bus.Bus publishes the backlog,
    `while await relay.publish_pending(): pass`; the stream must then hold exactly N
-   messages whose hash chains verify;
+   messages whose hash chains verify; write + publish end to end is N over the sum of
+   phases 1 and 2;
 3. raw: a plain nats-py loop publishes the very same N payloads (same sizes, same
    subjects under another region, a Nats-Msg-Id header, awaiting each ack) into a
    fresh stream created by Bus.ensure_stream (same config: file storage, duplicate window);
@@ -20,6 +24,8 @@ Phases (every number printed is measured in this run):
    the relay's own time per message in phase 2 (which already includes signing).
 
 It starts its own nats-server (JetStream, temp store, free port) and stops it at the end.
+`BENCH_TREE=/work/main` runs this bench against another checkout's code (one without the
+sealed outbox: the relay then maps every event itself), for before/after in one run.
 See bench/README.md.
 """
 
@@ -44,7 +50,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(os.environ.get("BENCH_TREE") or Path(__file__).resolve().parent.parent).resolve()
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -65,6 +71,11 @@ from shared.regions import load_county  # noqa: E402
 from shared.runtime import tune_gc  # noqa: E402
 from shared.signing import bus_keys  # noqa: E402
 from shared.telemetry import setup_telemetry  # noqa: E402
+
+try:  # the sealed outbox (issue 23); absent from a BENCH_TREE from before it
+    from shared.outbox import Sealer  # noqa: E402
+except ImportError:
+    Sealer = None  # type: ignore[assignment,misc]
 
 YELIN, TAOYUAN = "469028100", "469028100201"  # 椰林镇 and one of its villages
 DUPLICATE_WINDOW_S = 3600.0  # as the brief and the service default (stream_duplicate_window_s)
@@ -143,19 +154,28 @@ def filing(i: int) -> SubmitApplication:
 
 
 def write_events(app: IntakeApplication, n: int) -> float:
+    return _timed("store_writes", lambda: _write_events(app, n))
+
+
+def _timed(phase: str, step: Any) -> float:
+    t0, c0 = time.perf_counter(), time.process_time()
+    step()
+    CPU[phase] = time.process_time() - c0
+    return time.perf_counter() - t0
+
+
+def _write_events(app: IntakeApplication, n: int) -> None:
     """Submit ceil(n/2) applications, then accept floor(n/2) of them: n events. Seconds.
     Filings go through the API's own schema, then the application, as a request would."""
     clerk = Principal(user_id="bench-clerk-yelin", role=Role.TOWNSHIP_CLERK, township=YELIN)
     submits, accepts = (n + 1) // 2, n // 2
     bodies = [filing(i) for i in range(submits)]
-    t0 = time.perf_counter()
     ids = [app.submit(clerk, kind=b.kind, linshi_type=plain(b.linshi_type),
                       township=b.township, village=b.village, filed_by=b.filed_by,
                       filing=Household.of(plain(b.model_dump(include=set(FilingContent.model_fields)))))
            for b in bodies]
     for application_id in ids[:accepts]:
         app.accept(clerk, application_id)
-    return time.perf_counter() - t0
 
 
 async def warm_up(url: str, n: int = 200) -> None:
@@ -315,7 +335,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         settings = IntakeSettings(
             var_dir=tmp / "var", nats_url=url, database_url=args.database_url,
             auth_public_key_file=keys / "jwt-ed25519.pub.pem",
-            keyring_file=keys / "bus-keyring.json", relay_enabled=False)
+            keyring_file=keys / "bus-keyring.json", relay_enabled=False,
+            encrypt_at_rest=True)
         # As ServiceRuntime does: an SDK tracer provider (exporter "none"), so the store
         # remembers each write's traceparent and the relay opens a PRODUCER span per message.
         setup_telemetry(settings.service, settings.telemetry_exporter, settings.otlp_endpoint)
@@ -332,6 +353,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             if app.notifications(0, 1):
                 raise BenchFailure("the event store is not empty: use a fresh database")
             contracts = IntakeContracts(app, keyring)
+            if Sealer is not None:  # as ServiceRuntime wires every writer
+                app.sealer = Sealer(app, contracts, bus_keys(settings)[0], settings.region)
 
             write_s = write_events(app, n)
             stored = len(app.notifications(0, n + 1))
@@ -367,12 +390,21 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "raw_publish_pipelined": rate(n, raw_pipe_s),
         "relay_publish": rate(n, relay_s),
         "store_writes": rate(n, write_s),
+        # Sequential: every event written (and sealed, where the writer seals), then the
+        # backlog drained.
+        "write_and_publish": rate(n, write_s + relay_s),
+        "sealed_at_commit": Sealer is not None,
+        "encrypt_at_rest": settings.encrypt_at_rest,
         "relay_over_raw": round(raw_s / relay_s, 3),
         "relay_over_raw_pipelined": round(raw_pipe_s / relay_s, 3),
         "cpu_s": {k: round(v, 4) for k, v in CPU.items()},
         "cpu_us_per_event": {k: round(v / n * 1e6, 1) for k, v in CPU.items()},
         "relay_over_raw_pipelined_cpu": round(CPU["raw_publish_pipelined"]
                                               / CPU["relay_publish"], 3),
+        "writes_over_raw_pipelined": round(raw_pipe_s / write_s, 4),
+        "write_and_publish_over_raw_pipelined": round(raw_pipe_s / (write_s + relay_s), 4),
+        "write_and_publish_over_raw_pipelined_cpu": round(
+            CPU["raw_publish_pipelined"] / (CPU["store_writes"] + CPU["relay_publish"]), 4),
         "chain_verified": checked,
         "signatures": {**signatures, "relay_us_per_event": round(relay_s / n * 1e6, 1),
                        "sign_share_of_relay": round(signatures["sign_us"] / (relay_s / n * 1e6),
@@ -389,7 +421,8 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"{'phase':<24}{'events':>8}{'seconds':>10}{'events/s':>11}")
     for label, key in (("raw publish (awaited)", "raw_publish"),
                        ("raw publish (pipelined)", "raw_publish_pipelined"),
-                       ("relay publish", "relay_publish"), ("store writes", "store_writes")):
+                       ("relay publish", "relay_publish"), ("store writes", "store_writes"),
+                       ("write + publish", "write_and_publish")):
         row = r[key]
         print(f"{label:<24}{row['events']:>8}{row['seconds']:>10.3f}{row['events_per_s']:>11.1f}")
     sg = r["signatures"]
@@ -400,6 +433,10 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"relay/raw awaited: {r['relay_over_raw']:.3f}   "
           f"relay/raw pipelined: {r['relay_over_raw_pipelined']:.3f}   "
           f"in this process's CPU: {r['relay_over_raw_pipelined_cpu']:.3f}")
+    print(f"store writes/raw pipelined: {r['writes_over_raw_pipelined']:.4f}   "
+          f"write + publish/raw pipelined: {r['write_and_publish_over_raw_pipelined']:.4f} "
+          f"(CPU {r['write_and_publish_over_raw_pipelined_cpu']:.4f})   "
+          f"sealed at commit: {r['sealed_at_commit']}")
     print("CPU µs per event: " + ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_event"].items()))
     print(f"python {r['python']}  backend {r['backend']}  nproc {r['nproc']}  "
           f"{r['nats_server']}  envelope bytes min/mean/max {eb['min']}/{eb['mean']}/{eb['max']}"

@@ -186,9 +186,20 @@ def state_of(aggregate: Any, withheld: frozenset[str]) -> dict[str, Any]:
     compares. Collections are left out: the event's own fields describe those."""
     if aggregate is None:
         return {}
-    return {k: jsonable(v, k, withheld) for k, v in vars(aggregate).items()
+    return values_of(vars(aggregate), withheld)
+
+
+def values_of(attributes: Mapping[str, Any], withheld: frozenset[str]) -> dict[str, Any]:
+    """`state_of` from an aggregate's attributes (or a copy of its scalars: `plain_values`)."""
+    return {k: jsonable(v, k, withheld) for k, v in attributes.items()
             if not k.startswith("_") and k not in DROPPED and k not in withheld
             and (v is None or isinstance(v, _SCALARS))}
+
+
+def plain_values(aggregate: Any) -> dict[str, Any]:
+    """The aggregate's scalar attributes as they are now: immutable values, so this shallow
+    copy still says what they were after the aggregate changes (what `values_of` reads)."""
+    return {k: v for k, v in vars(aggregate).items() if v is None or isinstance(v, _SCALARS)}
 
 
 def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[AuditChange]:
@@ -238,6 +249,24 @@ class AuditTrail:
             return None
         return self.app.repository.get(event.originator_id, version=version - 1)
 
+    def record_known(self, event: Any, before: Mapping[str, Any] | None,
+                     after: Any) -> AuditRecord:
+        """The record of an event whose aggregate is in hand: `after` the event, and the
+        `plain_values` it had `before` (None for a new aggregate), as the writer holds them
+        at commit. The same record `record` builds by replaying, without the replay."""
+        withheld = withheld_of(_aggregate_class(type(event)))
+        if before is None:
+            old, new = {}, state_of(after, withheld)
+        else:
+            # An attribute the event did not reassign is the very object loaded: the same
+            # value, so no change. Only the others are made plain and compared.
+            now = vars(after)
+            moved = {k for k in before.keys() | now.keys()
+                     if k not in before or k not in now or before[k] is not now[k]}
+            old = values_of({k: before[k] for k in moved if k in before}, withheld)
+            new = values_of({k: now[k] for k in moved if k in now}, withheld)
+        return self._assembled(event, withheld, changes_between(old, new), after)
+
     def record(self, event: Any, states: dict[UUID, Any] | None = None) -> AuditRecord:
         states = {} if states is None else states
         event_class = type(event)
@@ -262,6 +291,11 @@ class AuditTrail:
             states.pop(event.originator_id, None)
             self._values.pop(event.originator_id, None)
             changes = []
+        return self._assembled(event, withheld, changes, after)
+
+    def _assembled(self, event: Any, withheld: frozenset[str], changes: list[AuditChange],
+                   after: Any) -> AuditRecord:
+        event_class = type(event)
         fields = event_fields(event, withheld)
         name = event_class.__qualname__
         entry = AuditEntry(

@@ -2,10 +2,11 @@
 
 - One stream per service (file storage, no age limit, a duplicate window): part of the
   audit record.
-- The relay publishes each committed domain event (its integration contract, or else an
-  audit record), signed, with `Nats-Msg-Id = <service>:<position>:<hash[:16]>`, resuming
-  from its tracked position; JetStream drops a republished duplicate, and a duplicate whose
-  stored copy differs halts it.
+- The relay publishes each committed domain event's envelope (its integration contract, or
+  else an audit record; hash-chained and signed in the writer's transaction, shared/outbox.py,
+  or by the relay for an event a writer left unsealed), with `Nats-Msg-Id =
+  <service>:<position>:<hash[:16]>`, resuming from its tracked position; JetStream drops a
+  republished duplicate, and a duplicate whose stored copy differs halts it.
 - The consumer verifies subject, hash, signature (against the trust list) and the chain link
   to the head it holds, before any effect; then it applies a handler and records (upstream,
   position) and the new head in the SAME transaction as the events it produces, so
@@ -19,7 +20,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,17 +33,15 @@ from nats.js.errors import BadRequestError, NotFoundError, ServerError
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from shared.audit import AuditTrail
 from shared.checkpoint import Checkpointer
-from shared.checkpoint import contract_of as checkpoint_contract
-from shared.contracts import GENESIS_HASH, Actor, Envelope, IntegrationEvent, event_id_for
-from shared.contracts.envelope import ENVELOPE_ACTOR_FIELDS
+from shared.contracts import GENESIS_HASH, Envelope
 from shared.errors import DomainError
-from shared.eventstore import ServiceApplication
+from shared.eventstore import ServiceApplication, StaleRelay
 from shared.lease import RelayLease, lease_for
 from shared.natsauth import inbox_prefix
+from shared.outbox import Outgoing, Sealer, ToIntegration
 from shared.signing import BusSigner, TrustList, bus_keys
-from shared.telemetry import current_headers, span
+from shared.telemetry import producer_headers, span
 
 log = logging.getLogger(__name__)
 STORE_NOT_CREATED = 10049  # JetStream: "error creating store for stream"
@@ -160,18 +158,7 @@ class Bus:
                     await self.nc.close()
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """What a service's contracts.py maps a domain event to (None: internal, published as
-    an audit record only)."""
-
-    contract: IntegrationEvent
-    case_id: str | None = None
-    household_id: str | None = None
-    township: str | None = None
-
-
-ToIntegration = Callable[[Any, int], Outgoing | None]
+__all__ = ["Outgoing", "ToIntegration"]  # a service's contracts.py imports them from here
 
 
 class RelayHalted(Exception):
@@ -198,7 +185,10 @@ class OutboxRelay:
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.ack_timeout_s = 10.0
         self.name = f"{app.name}->nats"
-        self.audit = AuditTrail(app, app.name, remember=remember_states)
+        # The writer's sealer when it has one (ServiceRuntime installs it); else the relay's
+        # own, for the events it finds unsealed.
+        self.sealer = app.sealer if app.sealer is not None else Sealer(
+            app, to_integration, signer, bus.region, remember_states)
         self.checkpoints = Checkpointer(app, checkpoint_every,
                                         timedelta(seconds=checkpoint_max_age_s),
                                         timedelta(seconds=checkpoint_idle_s))
@@ -266,55 +256,81 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch after the tracked position; returns notifications consumed."""
         position = await asyncio.to_thread(self.app.relay_position, self.name)
-        batch = await asyncio.to_thread(self.app.notifications, position, self.batch_size)
+        last, batch = await asyncio.to_thread(self._sealed_batch, position)
         if not batch:
             if time.monotonic() - self._idle_checked >= self.idle_poll_s * 10:
                 self._idle_checked = time.monotonic()
                 await asyncio.to_thread(self.checkpoints.maybe_record, position, True)
             return 0
-        envelopes, payloads, heads, traces = await asyncio.to_thread(self._prepared, batch)
         assert self.bus.js is not None
         # Pipelined: JetStream keeps one connection's publishes in order, so the batch goes
         # out at once and the position advances only when every ack is back.
         acks = []
-        for env, payload in zip(envelopes, payloads, strict=True):
-            parent = {"traceparent": traces[env.position]} if env.position in traces else None
-            with span(f"publish {env.subject}", parent, trace.SpanKind.PRODUCER):
-                headers = {"Nats-Msg-Id": env.msg_id, **current_headers()}
-                acks.append(await self.bus.js.publish_async(env.subject, payload,
-                                                            headers=headers))
+        for subject, msg_id, payload, traceparent in batch:
+            producer, headers = producer_headers(f"publish {subject}", traceparent)
+            headers["Nats-Msg-Id"] = msg_id
+            try:
+                acks.append(await self.bus.js.publish_async(subject, payload, headers=headers))
+            finally:
+                producer.end()
         results = await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout_s)
-        for env, payload, ack in zip(envelopes, payloads, results, strict=True):
+        for (subject, msg_id, payload, _), ack in zip(batch, results, strict=True):
             if ack.duplicate:
-                await self._check_duplicate(env, ack, payload)
-        await asyncio.to_thread(self.app.advance_relay, self.name, position, batch[-1].id,
-                                heads)
-        self.published += len(envelopes)
+                await self._check_duplicate(subject, msg_id, ack, payload)
+        await asyncio.to_thread(self.app.advance_relay, self.name, position, last)
+        self.published += len(batch)
         # Committed here, published with the next batch, like any event.
-        await asyncio.to_thread(self.checkpoints.maybe_record, batch[-1].id)
+        await asyncio.to_thread(self.checkpoints.maybe_record, last)
         return len(batch)
 
-    async def _check_duplicate(self, env: Envelope, ack: Any, payload: bytes) -> None:
+    def pending_envelopes(self, limit: int = 10_000) -> list[Envelope]:
+        """The envelopes the relay's next publishes carry, in order, sealing any a writer
+        left unsealed (for tools and tests; blocking)."""
+        position = self.app.relay_position(self.name)
+        rows = self.app.outbox_after(position, limit)
+        if rows and any(row is None for _, row in rows):
+            self.sealer.seal_backlog(self.name, position, rows[0][0], rows[-1][0])
+            rows = self.app.outbox_after(position, len(rows))
+        return [Envelope.model_validate_json(self.app.from_rest_bytes(r.envelope))
+                for _, r in rows]
+
+    def _sealed_batch(self, position: int,
+                      ) -> tuple[int, list[tuple[str, str, bytes, str | None]]]:
+        """The next batch's last position and stored envelopes (subject, msg id, bytes,
+        traceparent), after sealing any event of it a writer left unsealed."""
+        rows = self.app.outbox_after(position, self.batch_size)
+        if rows and any(row is None for _, row in rows):
+            self.sealer.seal_backlog(self.name, position, rows[0][0], rows[-1][0])
+            rows = self.app.outbox_after(position, len(rows))
+            if any(row is None for _, row in rows):  # sealed by the lock's holder? retry
+                raise StaleRelay(f"{self.name}: unsealed events after {position}")
+        return (rows[-1][0] if rows else position,
+                [(r.subject, r.msg_id, self.app.from_rest_bytes(r.envelope), r.traceparent)
+                 for _, r in rows])
+
+    async def _check_duplicate(self, subject: str, msg_id: str, ack: Any,
+                               payload: bytes) -> None:
         """A duplicate ack is harmless only if JetStream holds this envelope (a republish
         after a crash; signed under an older kid after a rotation). Anything else took this
         envelope's id: halt, loudly."""
         assert self.bus.js is not None
         try:
             stored = await self.bus.js.get_msg(ack.stream, ack.seq)
-            same = stored.subject == env.subject and (
-                stored.data == payload or self._same_envelope(stored.data or b"", env))
+            same = stored.subject == subject and (
+                stored.data == payload
+                or self._same_envelope(stored.data or b"", Envelope.model_validate_json(payload)))
         except NotFoundError:
             same = False
         if same:
             return
-        self.halted = (f"{env.msg_id} was taken by a different message (stream seq "
+        self.halted = (f"{msg_id} was taken by a different message (stream seq "
                        f"{ack.seq}); the relay position is not advanced")
         log.critical("relay %s HALTED: %s", self.name, self.halted)
         with contextlib.suppress(Exception):  # visible in /ops/dead-letters too
             await self.bus.js.publish(
                 deadletter_subject(self.bus.region, self.app.name, "relay"), payload,
                 headers={"Sa-Dead-Reason": "relay halted: " + self.halted,
-                         "Sa-Original-Subject": env.subject, "Sa-Consumer": self.name})
+                         "Sa-Original-Subject": subject, "Sa-Consumer": self.name})
         raise RelayHalted(self.halted)
 
     def _same_envelope(self, data: bytes, env: Envelope) -> bool:
@@ -324,52 +340,6 @@ class OutboxRelay:
             return False
         return stored.hash == env.hash and refusal(self.trust, self.app.name, env.subject,
                                                    stored) is None
-
-    def _prepared(self, batch: list[Any]) -> tuple[list[Envelope], list[bytes],
-                                                    dict[str, tuple[str, int]], dict[int, str]]:
-        """`_envelopes` with each envelope's bytes, serialised once and off the event loop."""
-        envelopes, heads, traces = self._envelopes(batch)
-        return envelopes, [env.to_bytes() for env in envelopes], heads, traces
-
-    def _envelopes(self, batch: list[Any]) -> tuple[list[Envelope], dict[str, tuple[str, int]],
-                                                     dict[int, str]]:
-        events = [(n.id, self.app.mapper.to_domain_event(n)) for n in batch]
-        chain = self.app.chain_heads(sorted({str(e.originator_id) for _, e in events}))
-        heads: dict[str, tuple[str, int]] = {}
-        envelopes: list[Envelope] = []
-        states: dict[Any, Any] = self.audit.states if self.audit.states.size else {}
-        for position, event in events:
-            audit = self.audit.record(event, states)
-            # Every event leaves: as its integration contract, or as an audit record. The
-            # contract reads the state the audit record already replayed.
-            with self.app.viewing(audit.aggregate):
-                out = self._checkpoint(event) or self.to_integration(event, position)
-            out = out or Outgoing(audit.contract, audit.case_id, audit.household_id,
-                                  audit.township)
-            agg = str(event.originator_id)
-            prev = heads[agg][0] if agg in heads else chain.get(agg, "0" * 64)
-            actor = getattr(event, "actor", None)
-            env = Envelope.sealed(
-                prev, signer=self.signer,
-                event_id=event_id_for(self.app.name, event.originator_id, event.originator_version),
-                type=out.contract.TYPE, version=out.contract.VERSION, source=self.app.name,
-                region=self.bus.region, aggregate_id=event.originator_id,
-                aggregate_version=event.originator_version, position=position,
-                occurred_at=event.timestamp,
-                actor=Actor.model_validate({k: actor.get(k) for k in ENVELOPE_ACTOR_FIELDS})
-                if actor else None,
-                case_id=out.case_id, household_id=out.household_id, township=out.township,
-                data=out.contract.model_dump(mode="json"), audit=audit.entry,
-            )
-            heads[agg] = (env.hash, position)
-            envelopes.append(env)
-        traces = self.app.traces(batch[0].id, batch[-1].id)
-        return envelopes, heads, traces
-
-    @staticmethod
-    def _checkpoint(event: Any) -> Outgoing | None:
-        contract = checkpoint_contract(event)
-        return Outgoing(contract) if contract is not None else None
 
 
 Handler = Callable[[Envelope], None]

@@ -184,7 +184,7 @@ class ShadowBuild:
                 connection.exec_driver_sql(f"DROP INDEX IF EXISTS {q(str(index.name))}")
             for index in self.base.metadata.tables[base].indexes:
                 index.create(connection)
-        self.app._upsert(session, GENERATIONS, ["service"], [
+        self.app.upsert(session, GENERATIONS, ["service"], [
             {"service": self.app.name, "generation": self.generation}])
 
 

@@ -21,6 +21,7 @@ from shared.auth import Principal, Role, TokenVerifier, require
 from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
 from shared.logs import setup_logging
+from shared.outbox import Sealer
 from shared.rebuild import RebuildJobs, RebuildProgress, RebuildStatus, rebuild_own_events
 from shared.regions import load_county
 from shared.settings import ServiceSettings
@@ -59,6 +60,8 @@ class ServiceRuntime:
         self.bus = Bus(settings.nats_url, settings.service, settings.region,
                        nkey_seed_file=settings.nats_nkey_seed_file)
         self.signer, self.trust = bus_keys(settings)
+        # Every writer seals its events at commit, whether or not this process relays.
+        app.sealer = Sealer(app, to_integration, self.signer, settings.region)
         self.relay: OutboxRelay | None = None
         self.consumers: list[TrackedConsumer] = []
         self._tasks: list[asyncio.Task[Any]] = []

@@ -55,10 +55,46 @@ def current_headers() -> dict[str, str]:
     return carrier
 
 
+# A proxy until a provider is set, then the provider's: looked up once, not per span
+# (the lookup cost as much as the span).
+_TRACER = trace.get_tracer("lingshui")
+
+
+def producer_headers(name: str, traceparent: str | None) -> tuple[trace.Span, dict[str, str]]:
+    """A PRODUCER span continuing `traceparent` (a new trace without it), not made current,
+    and the W3C header that carries it; the caller ends it. The relay's only per-message
+    tracing: the header is parsed and written here, not through the propagators (which
+    cost as much as the span)."""
+    ctx = None
+    parent = _remote_parent(traceparent) if traceparent else None
+    if parent is not None:
+        ctx = trace.set_span_in_context(trace.NonRecordingSpan(parent))
+    producer = _TRACER.start_span(name, context=ctx, kind=trace.SpanKind.PRODUCER)
+    c = producer.get_span_context()
+    if not c.is_valid:  # no SDK provider: carry the request's own context on
+        return producer, {"traceparent": traceparent} if parent is not None else {}
+    return producer, {"traceparent": f"00-{c.trace_id:032x}-{c.span_id:016x}-"
+                                     f"{int(c.trace_flags):02x}"}
+
+
+def _remote_parent(traceparent: str) -> trace.SpanContext | None:
+    """A version-00 W3C traceparent's span context (None: not one)."""
+    parts = traceparent.split("-")
+    if len(parts) != 4 or parts[0] != "00" or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    if not trace_id or not span_id:
+        return None
+    return trace.SpanContext(trace_id, span_id, is_remote=True,
+                             trace_flags=trace.TraceFlags(flags))
+
+
 @contextmanager
 def span(name: str, parent: Mapping[str, str] | None = None,
          kind: trace.SpanKind = trace.SpanKind.INTERNAL, **attributes: str) -> Iterator[trace.Span]:
-    tracer = trace.get_tracer("lingshui")
     ctx = context_from(parent) if parent is not None else None
-    with tracer.start_as_current_span(name, context=ctx, kind=kind, attributes=attributes) as s:
+    with _TRACER.start_as_current_span(name, context=ctx, kind=kind, attributes=attributes) as s:
         yield s

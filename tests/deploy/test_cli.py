@@ -41,9 +41,9 @@ def test_migrate_reports_what_it_did_and_is_safe_to_repeat(tmp_path: Path,
     first = run("migrate", "intake", env=env)
     assert first.exit_code == 0, first.output
     report = json.loads(first.output.split(": ", 1)[1])
-    assert report["kernel_from"] is None and report["kernel_to"] == "0002"
+    assert report["kernel_from"] is None and report["kernel_to"] == "0003"
     again = json.loads(run("migrate", "intake", env=env).output.split(": ", 1)[1])
-    assert again == {"kernel_from": "0002", "kernel_to": "0002", "read_models": "kept"}
+    assert again == {"kernel_from": "0003", "kernel_to": "0003", "read_models": "kept"}
     rebuilt = run("rebuild-projections", "intake", env=env)
     assert rebuilt.exit_code == 0 and "rebuilt intake read models from 0 events" in rebuilt.output
 

@@ -41,6 +41,8 @@ def as_previous_release(app: ServiceApplication, *, old_shape: bool) -> None:
     with app.engine.begin() as c:
         c.execute(text("DROP TABLE intake_alembic_version"))
         c.execute(text("DROP TABLE intake_projection_version"))
+        c.execute(text("DROP TABLE intake_outbox"))  # and revision 0003's additions
+        c.execute(text("ALTER TABLE intake_chain_heads DROP COLUMN version"))
         if old_shape:
             c.execute(text("ALTER TABLE intake_applications DROP COLUMN accepted_on"))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.checkpoint import SYSTEM_ACTOR, ChainCheckpoint
 from shared.eventstore import StaleRelay
 from tests.support.flow import submit_and_accept
 from tests.support.stack import build_service, eventually, reset_jetstream
@@ -75,14 +76,25 @@ async def test_one_active_relay_and_failover(postgres_url: str, tmp_path: Path,
 async def test_the_relay_position_is_fenced(postgres_url: str, tmp_path: Path,
                                             keys_dir: Path, nats_server: Any,
                                             span_exporter: Any) -> None:
-    """A relay that lost the lease mid-batch cannot rewind the position or chain heads."""
+    """A relay that lost the lease mid-batch cannot rewind the position, nor seal (and so
+    move chain heads) from a position another relay has moved past."""
     kw = {"tmp": tmp_path, "keys_dir": keys_dir, "nats_url": nats_server.url,
           "database_url": postgres_url}
     app = build_service("intake", **kw).app
-    app.advance_relay("intake->nats", 0, 10, {"a": ("h10", 10)})
-    app.advance_relay("intake->nats", 10, 20, {"a": ("h20", 20)})
+    sealer, app.sealer = app.sealer, None  # a writer without a sealer: the relay seals
+    assert sealer is not None
+    cp = ChainCheckpoint(source="intake", seq=99, position=0, previous_position=0,
+                         previous_hash=None, aggregates=0, heads=[], actor=SYSTEM_ACTOR)
+    app.save(cp)
+    at = app.recorder.max_notification_id()
+    app.advance_relay("intake->nats", 0, 10)
+    app.advance_relay("intake->nats", 10, 20)
     with pytest.raises(StaleRelay):
-        app.advance_relay("intake->nats", 10, 15, {"a": ("h15", 15)})  # the stale one
+        app.advance_relay("intake->nats", 10, 15)  # the stale one
     assert app.relay_position("intake->nats") == 20
-    assert app.chain_heads(["a"]) == {"a": "h20"}
+    with pytest.raises(StaleRelay):
+        sealer.seal_backlog("intake->nats", 10, at, at)  # the stale one again
+    assert app.chain_heads([str(cp.id)]) == {}
+    assert sealer.seal_backlog("intake->nats", 20, at, at) == 1  # the current one
+    assert list(app.chain_heads([str(cp.id)])) == [str(cp.id)]
     app.close()

@@ -29,8 +29,7 @@ FINDINGS_AND_HOUSEHOLD = ("符阿妹", "在外务工", "家中有冰箱", "the k
 def relayed(review: ServiceRuntime) -> list[Envelope]:
     """The envelopes the outbox relay would publish for everything stored so far."""
     relay = OutboxRelay(review.app, review.bus, review.to_integration)
-    envelopes, _, _ = relay._envelopes(list(review.app.notifications(0, 10_000)))
-    return envelopes
+    return relay.pending_envelopes()
 
 
 def of_type(envelopes: list[Envelope], type_: str, case_id: str) -> list[Envelope]:

@@ -160,8 +160,7 @@ async def test_a_pre_empted_message_id_halts_the_relay_loudly(
         # The seeded policy versions are committed, not yet published: someone who knew the
         # first envelope's id publishes junk under it.
         probe = OutboxRelay(review.app, bus, review.to_integration)
-        batch = review.app.notifications(0, 500)
-        first = probe._envelopes(batch)[0][0]
+        first = probe.pending_envelopes(1)[0]
         assert first.msg_id == f"review:{first.position}:{first.hash[:16]}"
         assert bus.js is not None
         await bus.js.publish(first.subject, b'{"junk": true}',

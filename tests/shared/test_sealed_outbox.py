@@ -78,6 +78,20 @@ def drain(app: Any, sealer: Any = None) -> list[Envelope]:
         app.advance_relay(RELAY, position, last)
 
 
+def count_replays(app: Any) -> list[int]:
+    """The versions the repository is asked to replay an aggregate at, from now on."""
+    replays: list[int] = []
+    real_get = app.repository.get
+
+    def counting_get(aggregate_id: Any, version: int | None = None, **kw: Any) -> Any:
+        if version is not None:
+            replays.append(version)
+        return real_get(aggregate_id, version=version, **kw)
+
+    app.repository.get = counting_get
+    return replays
+
+
 @pytest.fixture
 def intake(tmp_path: Path, keys_dir: Path) -> Any:
     rt = build_service("intake", tmp=tmp_path, keys_dir=keys_dir, nats_url=NO_NATS,
@@ -117,15 +131,7 @@ def test_the_relay_seals_the_same_bytes_as_the_writer(intake: Any) -> None:
     """The audit record's "before" at commit (the values the writer loaded) and the
     relay's (a replay) give byte-identical envelopes."""
     app = intake.app
-    replays: list[int] = []
-    real_get = app.repository.get
-
-    def counting_get(aggregate_id: Any, version: int | None = None, **kw: Any) -> Any:
-        if version is not None:
-            replays.append(version)
-        return real_get(aggregate_id, version=version, **kw)
-
-    app.repository.get = counting_get
+    replays = count_replays(app)
     ids = [submit(app, i) for i in range(3)]
     for n, application_id in enumerate(ids):
         for k in range(n + 1):
@@ -281,15 +287,7 @@ def test_an_aggregate_loaded_without_its_values_is_replayed_once_at_commit(
     and still seals the bytes the relay would."""
     app = intake.app
     app.loaded.remember = lambda _aggregate: None  # nothing kept at load
-    replays: list[int] = []
-    real_get = app.repository.get
-
-    def counting_get(aggregate_id: Any, version: int | None = None, **kw: Any) -> Any:
-        if version is not None:
-            replays.append(version)
-        return real_get(aggregate_id, version=version, **kw)
-
-    app.repository.get = counting_get
+    replays = count_replays(app)
     application_id = submit(app, 1)
     step(app, application_id, 0)
     step(app, application_id, 1)

@@ -39,7 +39,7 @@ from shared.errors import DomainError
 from shared.eventstore import ServiceApplication, StaleRelay
 from shared.lease import RelayLease, lease_for
 from shared.natsauth import inbox_prefix
-from shared.outbox import Outgoing, Sealer, ToIntegration
+from shared.outbox import Sealer, ToIntegration
 from shared.signing import BusSigner, TrustList, bus_keys
 from shared.telemetry import producer_headers, span
 
@@ -156,9 +156,6 @@ class Bus:
                 # With the server gone, closing the socket fails too: nothing is left to do.
                 with contextlib.suppress(Exception):
                     await self.nc.close()
-
-
-__all__ = ["Outgoing", "ToIntegration"]  # a service's contracts.py imports them from here
 
 
 class RelayHalted(Exception):
@@ -286,11 +283,7 @@ class OutboxRelay:
     def pending_envelopes(self, limit: int = 10_000) -> list[Envelope]:
         """The envelopes the relay's next publishes carry, in order, sealing any a writer
         left unsealed (for tools and tests; blocking)."""
-        position = self.app.relay_position(self.name)
-        rows = self.app.outbox_after(position, limit)
-        if rows and any(row is None for _, row in rows):
-            self.sealer.seal_backlog(self.name, position, rows[0][0], rows[-1][0])
-            rows = self.app.outbox_after(position, len(rows))
+        rows = self._sealed_rows(self.app.relay_position(self.name), limit)
         return [Envelope.model_validate_json(self.app.from_rest_bytes(r.envelope))
                 for _, r in rows]
 
@@ -298,15 +291,20 @@ class OutboxRelay:
                       ) -> tuple[int, list[tuple[str, str, bytes, str | None]]]:
         """The next batch's last position and stored envelopes (subject, msg id, bytes,
         traceparent), after sealing any event of it a writer left unsealed."""
-        rows = self.app.outbox_after(position, self.batch_size)
+        rows = self._sealed_rows(position, self.batch_size)
+        return (rows[-1][0] if rows else position,
+                [(r.subject, r.msg_id, self.app.from_rest_bytes(r.envelope), r.traceparent)
+                 for _, r in rows])
+
+    def _sealed_rows(self, position: int, limit: int) -> list[tuple[int, Any]]:
+        """The next `limit` outbox rows after `position`, sealing first what a writer left."""
+        rows = self.app.outbox_after(position, limit)
         if rows and any(row is None for _, row in rows):
             self.sealer.seal_backlog(self.name, position, rows[0][0], rows[-1][0])
             rows = self.app.outbox_after(position, len(rows))
             if any(row is None for _, row in rows):  # sealed by the lock's holder? retry
                 raise StaleRelay(f"{self.name}: unsealed events after {position}")
-        return (rows[-1][0] if rows else position,
-                [(r.subject, r.msg_id, self.app.from_rest_bytes(r.envelope), r.traceparent)
-                 for _, r in rows])
+        return rows
 
     async def _check_duplicate(self, subject: str, msg_id: str, ack: Any,
                                payload: bytes) -> None:

@@ -652,10 +652,8 @@ class ServiceApplication(Application[UUID]):
     # --- relay bookkeeping ---------------------------------------------------------------
 
     def relay_position(self, relay: str) -> int:
-        t = self.kernel.relay_position
         with self.read_session() as s:
-            row = s.execute(select(t.c.position).where(t.c.relay == relay)).first()
-        return int(row[0]) if row else 0
+            return self.relay_position_in(s, relay)
 
     def relay_position_in(self, s: Session, relay: str) -> int:
         t = self.kernel.relay_position
@@ -664,17 +662,12 @@ class ServiceApplication(Application[UUID]):
 
     def set_relay_position(self, s: Session, relay: str, position: int) -> None:
         self.upsert(s, self.kernel.relay_position, ["relay"],
-                     [{"relay": relay, "position": position}])
+                    [{"relay": relay, "position": position}])
 
     def chain_heads(self, aggregate_ids: Sequence[str]) -> dict[str, str]:
-        t = self.kernel.chain_heads
-        if not aggregate_ids:
-            return {}
+        """The hash of each aggregate's chain head."""
         with self.read_session() as s:
-            rows = s.execute(
-                select(t.c.aggregate_id, t.c.last_hash).where(t.c.aggregate_id.in_(aggregate_ids))
-            ).all()
-        return {r[0]: r[1] for r in rows}
+            return {a: h for a, (h, _v) in self.chain_heads_in(s, aggregate_ids).items()}
 
     # Sealing at commit runs these three statements in every write transaction: as driver
     # SQL (no statement building, no compilation) they cost a tenth of SQLAlchemy Core's.

@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import JSONResponse
 
 from shared.auth import Principal, Role, TokenVerifier, require
-from shared.bus import Bus, OutboxRelay, ToIntegration, TrackedConsumer, dead_letters
+from shared.bus import Bus, OutboxRelay, TrackedConsumer, dead_letters
 from shared.eventstore import ServiceApplication
 from shared.logs import setup_logging
-from shared.outbox import Sealer
+from shared.outbox import Sealer, ToIntegration
 from shared.rebuild import RebuildJobs, RebuildProgress, RebuildStatus, rebuild_own_events
 from shared.regions import load_county
 from shared.settings import ServiceSettings

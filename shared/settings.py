@@ -38,7 +38,7 @@ class ServiceSettings(BaseSettings):
     relay_enabled: bool = True
     relay_batch_size: int = 500
     # A save of more events than this is sealed by the relay after commit, not in the
-    # writer's transaction: sealing costs ~0.4 ms an event, which a county-wide 标准调整
+    # writer's transaction: sealing costs ~0.35 ms an event, which a county-wide 标准调整
     # (200,000 in one command, issue 18) must not wait for. 0: the relay seals everything.
     seal_at_commit_max_events: int = 1000
     relay_idle_poll_s: float = 0.2

@@ -6,7 +6,6 @@ from typing import Any
 
 from services.archive.domain import ChainAlarm, HouseholdFile
 from services.archive.supervision import MonthlyFiling, SupervisionAlert, totals_of
-from shared.bus import Outgoing
 from shared.contracts.archive import (
     ChainAlarm as ChainAlarmContract,
 )
@@ -26,6 +25,7 @@ from shared.contracts.archive import (
 )
 from shared.contracts.disbursement import Seal
 from shared.eventstore import ServiceApplication
+from shared.outbox import Outgoing
 
 
 class ArchiveContracts:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from services.disbursement.domain import FundPlan, MonthlyRoster, MonthlyStatistics
-from shared.bus import Outgoing
 from shared.contracts.disbursement import (
     FundPlanAcknowledged,
     FundPlanIssued,
@@ -21,6 +20,7 @@ from shared.contracts.disbursement import (
     StatisticsFiled,
     StatisticsSealed,
 )
+from shared.outbox import Outgoing
 
 
 def _seals(owner: str, documents: list[dict[str, Any]]) -> list[Seal]:

@@ -15,7 +15,6 @@ from typing import Any
 
 from services.intake.domain import Application, Disclosure
 from services.intake.values import Asset, Member
-from shared.bus import Outgoing
 from shared.contracts.envelope import event_id_for
 from shared.contracts.intake import (
     MEMBER_ID_PURPOSE,
@@ -42,6 +41,7 @@ from shared.contracts.intake import (
 )
 from shared.eventstore import ServiceApplication
 from shared.fieldcrypt import Keyring
+from shared.outbox import Outgoing
 from shared.pii import mask_bank_account, mask_name, mask_phone, mask_resident_id
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from services.publicity.domain import Inquiry, Notice, Report, ReportQueue
-from shared.bus import Outgoing
 from shared.contracts.publicity import (
     InquiryAnswered,
     InquiryAsked,
@@ -29,6 +28,7 @@ from shared.contracts.publicity import (
     ReportUpheld,
 )
 from shared.eventstore import ServiceApplication
+from shared.outbox import Outgoing
 
 
 class PublicityContracts:

@@ -19,7 +19,6 @@ from services.review.domain import (
     entitlement_id_for,
 )
 from shared.auth import Role
-from shared.bus import Outgoing
 from shared.contracts.common import AssistanceKind
 from shared.contracts.envelope import event_id_for
 from shared.contracts.review import (
@@ -45,6 +44,7 @@ from shared.contracts.review import (
 )
 from shared.eventstore import ServiceApplication
 from shared.fieldcrypt import Keyring
+from shared.outbox import Outgoing
 
 VERIFICATION_PURPOSE = "review.verification_report"
 VERIFICATION_MASK = "[economic-status verification report]"
